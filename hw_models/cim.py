@@ -1,0 +1,170 @@
+"""Compute-in-memory accelerators: SRAM CIM macros organised in tiles.
+
+The macro is described the way a CIM designer describes silicon, and its throughput and
+energy follow from these knobs (see `mapping.cim` for the arithmetic):
+
+- `rows` x `cols` cells of `cell_bits` each; a b-bit weight is bit-sliced over
+  ceil(b / cell_bits) adjacent columns, most significant slice first;
+- inputs are applied bit-serially, `input_bits_per_cycle` bits per cycle;
+- `rows_per_op` word lines are activated together (the adder-tree height of a digital
+  macro, or what the ADC resolution allows in an analog one);
+- `cols_per_readout` columns share one readout (ADC for analog, adder tree + shift-add for
+  digital) and are read one after another;
+- energy per array activation, per readout (conversion), per row written, and leakage.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from slmsim_core.quantity import FROZEN, Area, Bandwidth, Capacity, Energy, EnergyPerBit, EnergyPerOp, Frequency, Length, Power
+
+
+class CimStyle(StrEnum):
+    DIGITAL = "digital"
+    ANALOG = "analog"
+
+
+class CimMacro(BaseModel):
+    model_config = FROZEN
+
+    style: CimStyle
+    rows: int = Field(gt=0, description="word lines (input dimension held per macro)")
+    cols: int = Field(gt=0, description="bit lines (cells per row)")
+    cell_bits: int = Field(1, gt=0, le=8, description="bits stored per cell")
+    input_bits_per_cycle: int = Field(1, gt=0, le=16, description="input bits applied per cycle (1 = bit-serial)")
+    rows_per_op: int = Field(gt=0, description="rows activated together in one operation")
+    cols_per_readout: int = Field(1, gt=0, description="columns sharing one ADC / adder tree, read in turn")
+    adc_bits: int | None = Field(None, gt=0, le=16, description="ADC resolution (analog macros)")
+    clock_hz: Frequency = Field(alias="clock", description="macro clock, e.g. '200 MHz'")
+    energy_per_array_op_j: Energy = Field(
+        alias="energy_per_array_op",
+        description="energy of one activation: rows_per_op rows x all columns, one input-bit step, e.g. '2 pJ'",
+    )
+    energy_per_readout_j: Energy = Field(
+        alias="energy_per_readout",
+        description="energy of reading one column once (ADC conversion or adder-tree sum + shift-add), e.g. '0.1 pJ'",
+    )
+    energy_per_row_write_j: Energy = Field(
+        alias="energy_per_row_write", description="energy to write one row of cells (reprogramming weights), e.g. '5 pJ'"
+    )
+    row_write_cycles: int = Field(1, gt=0, description="cycles to write one row")
+    leakage_power_w: Power = Field(alias="leakage_power", description="leakage of one macro, e.g. '10 uW'")
+    area_mm2: Area = Field(alias="area", description="area of one macro, e.g. '0.05 mm^2'")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "CimMacro":
+        if self.rows_per_op > self.rows:
+            raise ValueError(f"rows_per_op ({self.rows_per_op}) cannot exceed rows ({self.rows})")
+        if self.style is CimStyle.ANALOG and self.adc_bits is None:
+            raise ValueError("an analog macro needs adc_bits")
+        return self
+
+    # Geometry that follows from the knobs -------------------------------------------------
+
+    def slices_per_weight(self, weight_bits: int) -> int:
+        """Columns one weight occupies (bit-slicing), MSB slice first."""
+        return math.ceil(weight_bits / self.cell_bits)
+
+    def slice_order(self, weight_bits: int) -> tuple[tuple[int, int], ...]:
+        """(high bit, low bit) of each column slice, most significant first."""
+        out = []
+        top = weight_bits
+        while top > 0:
+            low = max(0, top - self.cell_bits)
+            out.append((top - 1, low))
+            top = low
+        return tuple(out)
+
+    def outputs_per_macro(self, weight_bits: int) -> int:
+        """Output channels one macro holds at this weight precision."""
+        return self.cols // self.slices_per_weight(weight_bits)
+
+    def cycles_per_mvm(self, input_bits: int) -> int:
+        """Cycles for one full matrix-vector product over the whole macro."""
+        row_groups = math.ceil(self.rows / self.rows_per_op)
+        input_steps = math.ceil(input_bits / self.input_bits_per_cycle)
+        return row_groups * input_steps * self.cols_per_readout
+
+    def energy_per_mvm_j(self, input_bits: int, used_cols: int | None = None) -> float:
+        """Energy of one full MVM; `used_cols` limits readouts to the columns holding weights.
+
+        Each (row group, input-bit step) activates the array once and reads every used
+        column once; `cols_per_readout` changes the time, not the count of readouts.
+        """
+        cols = self.cols if used_cols is None else used_cols
+        steps = math.ceil(self.rows / self.rows_per_op) * math.ceil(input_bits / self.input_bits_per_cycle)
+        return steps * (self.energy_per_array_op_j + cols * self.energy_per_readout_j)
+
+    @property
+    def capacity_bits(self) -> int:
+        return self.rows * self.cols * self.cell_bits
+
+
+class VectorUnit(BaseModel):
+    """Softmax, norms, activations, rotary, attention over the KV cache."""
+
+    model_config = FROZEN
+
+    lanes: int = Field(gt=0)
+    ops_per_lane_per_cycle: int = Field(1, gt=0)
+    energy_per_op_j: EnergyPerOp = Field(alias="energy_per_op", description="e.g. '1 pJ/op'")
+
+
+class Buffer(BaseModel):
+    model_config = FROZEN
+
+    capacity_bytes: Capacity = Field(alias="capacity")
+    energy_per_bit_j: EnergyPerBit = Field(alias="energy_per_bit")
+
+
+class Noc(BaseModel):
+    model_config = FROZEN
+
+    bandwidth_bytes_per_s: Bandwidth = Field(alias="bandwidth")
+    energy_per_bit_j: EnergyPerBit = Field(alias="energy_per_bit")
+
+
+class CimAccelerator(BaseModel):
+    """Tiles of CIM macros with buffers, a vector unit and an on-chip network."""
+
+    model_config = FROZEN
+
+    kind: Literal["cim_accelerator"] = "cim_accelerator"
+    description: str = ""
+    technology_node_m: Length = Field(alias="technology_node", description="e.g. '65 nm'")
+    clock_hz: Frequency = Field(alias="clock", description="clock of the vector unit and control")
+    macro: CimMacro
+    tiles: int = Field(gt=0)
+    macros_per_tile: int = Field(gt=0)
+    tile_buffer: Buffer = Field(description="input/output buffer of one tile")
+    global_buffer: Buffer
+    vector_unit: VectorUnit
+    noc: Noc
+    weight_memory: str = Field(description="memory tier weights stream from when they do not fit on chip")
+    kv_memory: str | None = Field(None, description="memory tier of the KV cache (default: weight_memory)")
+    double_buffer: bool = Field(
+        True, description="when streaming, half the macros take the next weights while the other half compute"
+    )
+    static_power_w: Power = Field(alias="static_power", description="leakage/clock of everything but the macros")
+    other_area_mm2: Area = Field(alias="other_area", description="buffers, vector unit, NoC, control, I/O")
+
+    @property
+    def macro_count(self) -> int:
+        return self.tiles * self.macros_per_tile
+
+    @property
+    def area_mm2(self) -> float:
+        return self.macro_count * self.macro.area_mm2 + self.other_area_mm2
+
+    @property
+    def kv_tier(self) -> str:
+        return self.kv_memory or self.weight_memory
+
+    @property
+    def cim_capacity_bits(self) -> int:
+        return self.macro_count * self.macro.capacity_bits

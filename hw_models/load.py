@@ -1,0 +1,83 @@
+"""Load a hardware spec from a preset name or a YAML path."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hw_models.cim import CimAccelerator
+from hw_models.spec import HardwareSpec
+from slmsim_core.errors import Problem, SpecError
+from slmsim_core.quantity import SI_FLOATS_OK
+from slmsim_core.yamlio import Provenance, RawSpec, resolve, validate
+
+PRESET_DIR = Path(__file__).parent / "presets"
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def preset_path(name: str) -> Path | None:
+    path = PRESET_DIR / f"{name}.yaml"
+    return path if path.is_file() else None
+
+
+@dataclass(frozen=True)
+class LoadedHardware:
+    spec: HardwareSpec
+    provenance: dict[str, Provenance]
+    file: str
+    chain: tuple[str, ...]
+    raw: dict[str, Any]  # the merged plain tree (what a DSE candidate is derived from)
+
+
+def resolve_hardware(ref: str | Path) -> RawSpec:
+    return resolve(ref, presets=preset_path, preset_names=preset_names, what="hardware")
+
+
+def load_hardware(ref: str | Path) -> LoadedHardware:
+    raw = resolve_hardware(ref)
+    return hardware_from_raw(raw)
+
+
+def hardware_from_raw(raw: RawSpec, *, si_floats: bool = False) -> LoadedHardware:
+    context = {SI_FLOATS_OK: True} if si_floats else None
+    spec = validate(HardwareSpec, raw, context=context)
+    problems = reference_problems(spec, raw.file)
+    if problems:
+        raise SpecError(problems)
+    return LoadedHardware(spec=spec, provenance=raw.provenance, file=raw.file, chain=raw.chain, raw=raw.data)
+
+
+def reference_problems(spec: HardwareSpec, file: str) -> list[Problem]:
+    """Names that must point at something that exists."""
+    problems: list[Problem] = []
+    tiers = list(spec.memories)
+
+    def check_tier(path: str, name: str | None) -> None:
+        if name is not None and name not in spec.memories:
+            close = difflib.get_close_matches(name, tiers, n=1)
+            problems.append(Problem(
+                file=file, path=path, message=f"no memory tier named {name!r}", value=name,
+                expected=f"one of the tiers under 'memories:': {', '.join(tiers)}",
+                hint=f"did you mean '{close[0]}'?" if close else "add the tier under 'memories:'",
+            ))
+
+    for dname, device in spec.devices.items():
+        if isinstance(device, CimAccelerator):
+            check_tier(f"devices.{dname}.weight_memory", device.weight_memory)
+            check_tier(f"devices.{dname}.kv_memory", device.kv_memory)
+        else:
+            check_tier(f"devices.{dname}.memory", device.memory)
+    for phase in ("prefill", "decode"):
+        name = getattr(spec.placement, phase)
+        if name is not None and name not in spec.devices:
+            problems.append(Problem(
+                file=file, path=f"placement.{phase}", message=f"no device named {name!r}", value=name,
+                expected=f"one of the devices: {', '.join(spec.devices)}",
+                hint="name a device listed under 'devices:'",
+            ))
+    return problems

@@ -1,0 +1,119 @@
+"""Ops on a CIM accelerator: matmuls tiled onto macros, the rest on the vector unit.
+
+Tiling. A k x n weight matrix at b bits needs ceil(k / rows) x ceil(n / outs) macro tiles,
+outs = cols // ceil(b / cell_bits). Each token row through the matrix is one MVM per tile;
+an MVM takes `CimMacro.cycles_per_mvm(activation_bits)` cycles.
+
+Weight-stationary (every weight of the model fits in the macros at once): all tiles of an
+op run in parallel, so an op takes (MVMs per tile) x cycles.
+
+Weight-streaming (it does not fit): weights stream from `weight_memory` into the macros
+every step. With `double_buffer`, half the macros compute while the other half are
+written, so compute, macro writes and the memory stream overlap; the op takes the
+longest of the three. Without it they add up.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from hw_models.cim import CimAccelerator
+from mapping.cost import Affine, Component, MappedOp
+from workloads.graph import Op, OpKind
+from workloads.scenario import Precision
+
+PSUM_BYTES = 4  # partial sums cross the NoC as 32-bit integers (assumption, see docs/mapping.md)
+
+
+@dataclass(frozen=True, slots=True)
+class Tiling:
+    row_tiles: int
+    col_tiles: int
+    instances: float  # weight matrices of this shape touched (experts: distinct experts)
+    outs_per_macro: int
+
+    @property
+    def macro_tiles(self) -> float:
+        return self.row_tiles * self.col_tiles * self.instances
+
+
+def tiling(op: Op, acc: CimAccelerator, weight_bits: int) -> Tiling:
+    outs = acc.macro.outputs_per_macro(weight_bits)
+    if outs < 1:
+        raise ValueError(f"a {weight_bits}-bit weight needs more columns than the macro has ({acc.macro.cols})")
+    instances = op.weight_params / float(op.k * op.n)
+    return Tiling(row_tiles=math.ceil(op.k / acc.macro.rows), col_tiles=math.ceil(op.n / outs),
+                  instances=instances, outs_per_macro=outs)
+
+
+def macro_tiles_needed(ops: tuple[Op, ...], acc: CimAccelerator, weight_bits: int) -> float:
+    """Macros needed to hold every matmul weight at once (all layers)."""
+    return sum(op.layers * tiling(op, acc, weight_bits).macro_tiles for op in ops if op.kind is OpKind.MATMUL)
+
+
+def map_on_cim(op: Op, *, acc: CimAccelerator, device_name: str, stationary: bool, precision: Precision,
+               noc_tier: str, stream_bandwidth_bytes_per_s: float) -> MappedOp:
+    if op.kind is OpKind.MATMUL:
+        return _matmul(op, acc, device_name, stationary, precision, noc_tier, stream_bandwidth_bytes_per_s)
+    return _vector(op, acc, device_name)
+
+
+def _matmul(op: Op, acc: CimAccelerator, dev: str, stationary: bool, precision: Precision, noc_tier: str,
+            stream_bandwidth_bytes_per_s: float) -> MappedOp:
+    mac = acc.macro
+    t = tiling(op, acc, precision.weight_bits)
+    a_bits = precision.activation_bits
+    cycles = mac.cycles_per_mvm(a_bits)
+    token_rows = op.flops / (2.0 * op.k * op.n)  # token-matrix products (routed pairs for experts)
+    mvms = token_rows * t.row_tiles * t.col_tiles  # one MVM per tile per token row
+    tiles = max(t.macro_tiles, 1e-12)
+    mvms_per_tile = mvms / tiles
+    slices = mac.slices_per_weight(precision.weight_bits)
+    used_cols = min(mac.cols, t.outs_per_macro * slices)
+    energy = [
+        (Component.CIM_ARRAY, Affine(mvms * mac.energy_per_mvm_j(a_bits, used_cols=0))),
+        (Component.CIM_READOUT, Affine(mvms * (mac.energy_per_mvm_j(a_bits, used_cols=used_cols)
+                                               - mac.energy_per_mvm_j(a_bits, used_cols=0)))),
+        (Component.BUFFER, Affine(op.act_bytes * 8.0 * acc.tile_buffer.energy_per_bit_j)),
+    ]
+    noc_bytes = token_rows * (op.k * precision.activation_bits / 8.0 * t.col_tiles + op.n * PSUM_BYTES * t.row_tiles)
+    tier_bytes: list[tuple[str, Affine]] = [(noc_tier, Affine(noc_bytes))]
+    detail = [("macro_tiles", t.macro_tiles), ("utilisation", op.weight_params / (tiles * mac.rows * t.outs_per_macro)),
+              ("cycles_per_mvm", float(cycles))]
+    if stationary:
+        compute_s = mvms_per_tile * cycles / mac.clock_hz
+    else:
+        usable = acc.macro_count // 2 if acc.double_buffer else acc.macro_count
+        rounds = math.ceil(tiles / max(usable, 1))
+        compute = rounds * mvms_per_tile * cycles / mac.clock_hz
+        write = rounds * mac.rows * mac.row_write_cycles / mac.clock_hz
+        compute_s = max(compute, write) if acc.double_buffer else compute + write
+        tier_bytes.append((acc.weight_memory, Affine(op.weight_bytes)))
+        energy.append((Component.CIM_WEIGHT_WRITE, Affine(tiles * mac.rows * mac.energy_per_row_write_j)))
+        detail += [("rounds", float(rounds))]
+        if not acc.double_buffer:
+            # without double buffering the stream cannot overlap the compute: charge it serially
+            # (the bytes stay on the tier too, so the max() in MappedStep never hides them)
+            compute_s += op.weight_bytes / stream_bandwidth_bytes_per_s
+    return MappedOp(name=op.name, op_class=op.op_class.value, device=dev, unit="cim_macros", layers=op.layers,
+                    overhead_s=0.0, compute_s=Affine(compute_s), tier_bytes=tuple(tier_bytes),
+                    energy_j=tuple(energy), detail=tuple(detail))
+
+
+def _vector(op: Op, acc: CimAccelerator, dev: str) -> MappedOp:
+    vu = acc.vector_unit
+    rate = vu.lanes * vu.ops_per_lane_per_cycle * acc.clock_hz
+    flops = Affine(op.flops, op.flops_per_ctx)
+    tier_bytes: list[tuple[str, Affine]] = []
+    kv = Affine(op.kv_read_bytes + op.kv_write_bytes, op.kv_read_bytes_per_ctx)
+    if kv.const or kv.per_ctx:
+        tier_bytes.append((acc.kv_tier, kv))
+    if op.kind is OpKind.EMBEDDING:
+        tier_bytes.append((acc.weight_memory, Affine(op.weight_bytes)))
+    energy = (
+        (Component.VECTOR_UNIT, flops.scaled(vu.energy_per_op_j)),
+        (Component.BUFFER, Affine(op.act_bytes * 8.0 * acc.global_buffer.energy_per_bit_j)),
+    )
+    return MappedOp(name=op.name, op_class=op.op_class.value, device=dev, unit="vector_unit", layers=op.layers,
+                    overhead_s=0.0, compute_s=flops.scaled(1.0 / rate), tier_bytes=tuple(tier_bytes), energy_j=energy)

@@ -1,0 +1,169 @@
+"""Map a scenario onto a hardware system: one `MappedStep` per phase, or `Infeasible`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hw_models.cim import CimAccelerator
+from hw_models.memory import DramTier, HybridBondedDramTier, SramTier
+from hw_models.processor import _Processor
+from hw_models.spec import HardwareSpec
+from mapping.cim import macro_tiles_needed, map_on_cim
+from mapping.cost import Component, MappedOp, MappedStep
+from mapping.processor import map_on_processor
+from slmsim_core.errors import Infeasible
+from workloads.graph import Phase, Workload, build_step
+from workloads.model import ModelSpec
+from workloads.scenario import Scenario
+
+
+class WeightMode:
+    STATIONARY = "weight_stationary"
+    STREAMING = "weight_streaming"
+    PROCESSOR = "from_memory"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything an engine needs; no spec objects, only mapped costs and powers."""
+
+    hardware: str
+    model: str
+    prompt_tokens: int
+    gen_tokens: int
+    batch: int
+    prefill: MappedStep
+    decode: MappedStep
+    always_on_power_w: dict[str, float]  # idle / leakage / memory background, per device or tier
+    active_power_w: dict[str, float]  # extra power of a device while it runs ops
+    memory_footprint_bytes: dict[str, float]
+    weight_mode: dict[str, str]
+
+
+def _tier_component(tier: object) -> Component:
+    if isinstance(tier, HybridBondedDramTier):
+        return Component.HB_DRAM
+    if isinstance(tier, SramTier):
+        return Component.SRAM
+    return Component.DRAM
+
+
+def make_plan(hw: HardwareSpec, model: ModelSpec, scenario: Scenario) -> Plan | Infeasible:
+    prefill_wl = build_step(model, scenario.precision, phase=Phase.PREFILL, batch=scenario.batch,
+                            prompt_tokens=scenario.prompt_tokens)
+    decode_wl = build_step(model, scenario.precision, phase=Phase.DECODE, batch=scenario.batch,
+                           prompt_tokens=scenario.prompt_tokens)
+    # all weights at once (every expert), to decide where weights live
+    all_weights_wl = build_step(
+        model, scenario.precision, phase=Phase.DECODE, batch=1, prompt_tokens=scenario.prompt_tokens,
+        distinct_experts=float(model.moe.num_experts) if model.moe else None,
+    )
+    modes: dict[str, str] = {}
+    for name, dev in hw.devices.items():
+        if isinstance(dev, CimAccelerator):
+            try:
+                needed = macro_tiles_needed(all_weights_wl.ops, dev, scenario.precision.weight_bits)
+            except ValueError as exc:
+                return Infeasible(reason=f"device '{name}': {exc}", demanded=scenario.precision.weight_bits,
+                                  bound=dev.macro.cols * dev.macro.cell_bits, unit="bits per weight",
+                                  hint="use fewer weight bits or a macro with more columns / bits per cell")
+            modes[name] = WeightMode.STATIONARY if needed <= dev.macro_count else WeightMode.STREAMING
+        else:
+            modes[name] = WeightMode.PROCESSOR
+
+    footprint, infeasible = _footprint(hw, model, scenario, modes, prefill_wl)
+    if infeasible is not None:
+        return infeasible
+
+    prefill = _map_step(hw, prefill_wl, hw.device_for("prefill"), scenario, modes)
+    decode = _map_step(hw, decode_wl, hw.device_for("decode"), scenario, modes)
+    always_on: dict[str, float] = {}
+    active: dict[str, float] = {}
+    for name, dev in hw.devices.items():
+        if isinstance(dev, CimAccelerator):
+            always_on[name] = dev.static_power_w + dev.macro_count * dev.macro.leakage_power_w
+            active[name] = 0.0
+        else:
+            always_on[name] = dev.idle_power_w
+            active[name] = dev.active_power_w
+    for tname, tier in hw.memories.items():
+        always_on[tname] = tier.background_power_w
+    return Plan(hardware=hw.name, model=model.name, prompt_tokens=scenario.prompt_tokens,
+                gen_tokens=scenario.gen_tokens, batch=scenario.batch, prefill=prefill, decode=decode,
+                always_on_power_w=always_on, active_power_w=active, memory_footprint_bytes=footprint,
+                weight_mode=modes)
+
+
+def _footprint(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, modes: dict[str, str],
+               prefill_wl: Workload) -> tuple[dict[str, float], Infeasible | None]:
+    """Bytes each memory tier must hold: weights, KV cache, activations."""
+    p = scenario.precision
+    weights = model.total_params() * p.weight_bits_in_memory / 8.0
+    kv = scenario.batch * (scenario.prompt_tokens + scenario.gen_tokens) * model.kv_bytes_per_token(p.kv_bits)
+    if model.encoder_decoder is not None:  # cross-attention K/V of the encoder output
+        kv += scenario.batch * scenario.prompt_tokens * model.num_layers * 2 * model.kv_dim * p.kv_bits / 8.0
+    acts = max(op.m * max(op.k, op.n) for op in prefill_wl.ops) * p.activation_bits / 8.0 * 2
+    demand: dict[str, dict[str, float]] = {}
+    for dname in {hw.device_for("prefill"), hw.device_for("decode")}:
+        dev = hw.devices[dname]
+        if isinstance(dev, CimAccelerator):
+            wt, kt = dev.weight_memory, dev.kv_tier
+            on_chip = modes[dname] == WeightMode.STATIONARY
+        else:
+            wt = kt = dev.memory
+            on_chip = False
+        d = demand.setdefault(wt, {"weights": 0.0, "kv_cache": 0.0, "activations": 0.0})
+        if not on_chip:
+            d["weights"] = weights  # one copy per tier even if two devices share it
+        d["activations"] = max(d["activations"], acts)
+        demand.setdefault(kt, {"weights": 0.0, "kv_cache": 0.0, "activations": 0.0})["kv_cache"] = kv
+    footprint = {"weights": weights, "kv_cache": kv, "activations": acts}
+    for tname, parts in demand.items():
+        total = sum(parts.values())
+        cap = hw.memories[tname].capacity_bytes
+        footprint[f"tier.{tname}"] = total
+        if total > cap:
+            return footprint, Infeasible(
+                reason=f"model {model.name} does not fit memory tier '{tname}'",
+                demanded=total, bound=cap, unit="bytes",
+                hint="use fewer weight bits (--weight-bits), fewer KV bits, a shorter context or smaller batch, "
+                     "a smaller model, or a larger memory",
+                details={k: v for k, v in parts.items()},
+            )
+    return footprint, None
+
+
+def _map_step(hw: HardwareSpec, wl: Workload, dname: str, scenario: Scenario, modes: dict[str, str]) -> MappedStep:
+    dev = hw.devices[dname]
+    ops: list[MappedOp] = []
+    bandwidth: dict[str, float] = {}
+    component: dict[str, Component] = {}
+    energy_bit: dict[str, float] = {}
+
+    def use_tier(tname: str) -> None:
+        tier = hw.memories[tname]
+        bandwidth[tname] = tier.achievable_bandwidth_bytes_per_s
+        component[tname] = _tier_component(tier)
+        energy_bit[tname] = tier.energy_per_bit_j
+
+    if isinstance(dev, CimAccelerator):
+        noc = f"noc:{dname}"
+        bandwidth[noc] = dev.noc.bandwidth_bytes_per_s
+        component[noc] = Component.NOC
+        energy_bit[noc] = dev.noc.energy_per_bit_j
+        use_tier(dev.weight_memory)
+        use_tier(dev.kv_tier)
+        stationary = modes[dname] == WeightMode.STATIONARY
+        for op in wl.ops:
+            ops.append(map_on_cim(op, acc=dev, device_name=dname, stationary=stationary,
+                                  precision=scenario.precision, noc_tier=noc,
+                                  stream_bandwidth_bytes_per_s=bandwidth[dev.weight_memory]))
+    else:
+        assert isinstance(dev, _Processor)
+        use_tier(dev.memory)
+        for op in wl.ops:
+            ops.append(map_on_processor(op, device=dev, device_name=dname, tier=dev.memory,
+                                        precision=scenario.precision))
+    return MappedStep(phase=wl.phase.value, device=dname, batch=wl.batch, tokens_per_seq=wl.tokens_per_seq,
+                      ops=tuple(ops), tier_bandwidth_bytes_per_s=bandwidth, tier_component=component,
+                      tier_energy_per_bit_j=energy_bit)

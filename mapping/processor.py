@@ -1,0 +1,41 @@
+"""Ops on a GPU or NPU: one kernel per op instance (see `hw_models.processor`)."""
+
+from __future__ import annotations
+
+from hw_models.processor import MathPrecision, NpuDevice, _Processor
+from mapping.cost import Affine, Component, MappedOp
+from workloads.graph import Op, OpKind
+from workloads.scenario import Precision
+
+
+def math_precision(precision: Precision) -> MathPrecision:
+    """Weight-only quantisation (activations >= 16 bit) runs on the fp16 engine."""
+    if precision.activation_bits >= 16:
+        return MathPrecision.FP16
+    if precision.activation_bits > 4 or precision.weight_bits > 4:
+        return MathPrecision.INT8
+    return MathPrecision.INT4
+
+
+def map_on_processor(op: Op, *, device: _Processor, device_name: str, tier: str, precision: Precision) -> MappedOp:
+    matrix_ops_per_s = device.matrix_peak_ops_per_s(math_precision(precision)) * device.compute_efficiency
+    attn_ops_per_s = device.matrix_peak_ops_per_s(MathPrecision.FP16) * device.compute_efficiency
+    if op.kind is OpKind.MATMUL:
+        compute = Affine(op.flops / matrix_ops_per_s)
+        if op.weight_bits and precision.weight_bits < 16:
+            compute = compute + Affine(op.weight_params * device.dequant_ops_per_weight / device.vector_throughput_ops_per_s)
+    elif op.kind is OpKind.ATTENTION:
+        compute = Affine(op.flops / attn_ops_per_s, op.flops_per_ctx / attn_ops_per_s)
+    elif op.kind is OpKind.VECTOR:
+        compute = Affine(op.flops / device.vector_throughput_ops_per_s)
+    else:
+        compute = Affine(0.0)
+    # activations stay in caches/VTCM; weights and the KV cache come from memory
+    moved = Affine(op.weight_bytes + op.kv_read_bytes + op.kv_write_bytes, op.kv_read_bytes_per_ctx)
+    flops = Affine(op.flops, op.flops_per_ctx)
+    compute_component = Component.NPU_COMPUTE if isinstance(device, NpuDevice) else Component.GPU_COMPUTE
+    energy = ((compute_component, flops.scaled(device.energy_per_op_j)),)  # memory energy: see MappedStep
+    return MappedOp(
+        name=op.name, op_class=op.op_class.value, device=device_name, unit=device_name, layers=op.layers,
+        overhead_s=device.kernel_overhead_s, compute_s=compute, tier_bytes=((tier, moved),), energy_j=energy,
+    )

@@ -1,0 +1,30 @@
+"""Engine registry: `analytic` and `des` run the same `Plan`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from enum import StrEnum
+
+from mapping.plan import Plan
+from simulator.analytic import run_analytic
+from simulator.des import run_des
+from simulator.result import SimResult
+
+
+class Engine(StrEnum):
+    ANALYTIC = "analytic"
+    DES = "des"
+
+
+_ENGINES: dict[Engine, Callable[[Plan, int], SimResult]] = {
+    Engine.ANALYTIC: lambda plan, seed: run_analytic(plan),
+    Engine.DES: lambda plan, seed: run_des(plan, seed=seed),
+}
+
+
+def run(plan: Plan, *, engine: str | Engine = Engine.ANALYTIC, seed: int = 0) -> SimResult:
+    try:
+        key = Engine(engine)
+    except ValueError:
+        raise ValueError(f"unknown engine {engine!r}; valid: {', '.join(e.value for e in Engine)}") from None
+    return _ENGINES[key](plan, seed)

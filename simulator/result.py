@@ -1,0 +1,130 @@
+"""`SimResult`: what a run produced. Extensive figures are stored; rates are derived.
+
+Results add (`a + b`): times, energies, tokens and requests sum, so an aggregate over
+workloads or requests reports consistent rates.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+
+def _merge(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
+    out = dict(a)
+    for k, v in b.items():
+        out[k] = out.get(k, 0.0) + v
+    return out
+
+
+@dataclass(frozen=True)
+class SimResult:
+    engine: str
+    requests: int
+    prefill_time_s: float  # wall time of prefill steps
+    ttft_sum_s: float  # time to first token, summed over requests
+    decode_time_s: float  # wall time of decode steps
+    decode_steps: int
+    decode_tokens: int  # tokens produced by decode steps (batch x steps)
+    generated_tokens: int  # all output tokens incl. the one prefill yields
+    prefill_energy_j: float
+    decode_energy_j: float
+    energy_breakdown_j: dict[str, float]
+    latency_breakdown_s: dict[str, dict[str, float]]  # phase -> op class -> seconds
+    busy_time_s: dict[str, float]  # resource -> seconds busy
+    memory_footprint_bytes: dict[str, float]
+    weight_mode: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    # Derived ------------------------------------------------------------------------
+
+    @property
+    def total_time_s(self) -> float:
+        return self.prefill_time_s + self.decode_time_s
+
+    @property
+    def ttft_s(self) -> float:
+        return self.ttft_sum_s / self.requests
+
+    @property
+    def tpot_s(self) -> float:
+        return self.decode_time_s / self.decode_steps if self.decode_steps else math.nan
+
+    @property
+    def decode_tokens_per_s(self) -> float:
+        return self.decode_tokens / self.decode_time_s if self.decode_time_s > 0 else math.nan
+
+    @property
+    def energy_j(self) -> float:
+        return self.prefill_energy_j + self.decode_energy_j
+
+    @property
+    def tokens_per_j(self) -> float:
+        """Generated tokens per joule of the whole run (prefill included)."""
+        return self.generated_tokens / self.energy_j if self.energy_j > 0 else math.nan
+
+    @property
+    def decode_tokens_per_j(self) -> float:
+        return self.decode_tokens / self.decode_energy_j if self.decode_energy_j > 0 else math.nan
+
+    @property
+    def energy_per_decode_token_j(self) -> float:
+        return self.decode_energy_j / self.decode_tokens if self.decode_tokens else math.nan
+
+    @property
+    def utilisation(self) -> dict[str, float]:
+        total = self.total_time_s
+        return {k: (v / total if total > 0 else 0.0) for k, v in self.busy_time_s.items()}
+
+    @property
+    def average_power_w(self) -> float:
+        return self.energy_j / self.total_time_s if self.total_time_s > 0 else math.nan
+
+    def __add__(self, other: "SimResult") -> "SimResult":
+        lat = {p: _merge(self.latency_breakdown_s.get(p, {}), other.latency_breakdown_s.get(p, {}))
+               for p in {*self.latency_breakdown_s, *other.latency_breakdown_s}}
+        return SimResult(
+            engine=self.engine if self.engine == other.engine else f"{self.engine}+{other.engine}",
+            requests=self.requests + other.requests,
+            prefill_time_s=self.prefill_time_s + other.prefill_time_s,
+            ttft_sum_s=self.ttft_sum_s + other.ttft_sum_s,
+            decode_time_s=self.decode_time_s + other.decode_time_s,
+            decode_steps=self.decode_steps + other.decode_steps,
+            decode_tokens=self.decode_tokens + other.decode_tokens,
+            generated_tokens=self.generated_tokens + other.generated_tokens,
+            prefill_energy_j=self.prefill_energy_j + other.prefill_energy_j,
+            decode_energy_j=self.decode_energy_j + other.decode_energy_j,
+            energy_breakdown_j=_merge(self.energy_breakdown_j, other.energy_breakdown_j),
+            latency_breakdown_s=lat,
+            busy_time_s=_merge(self.busy_time_s, other.busy_time_s),
+            memory_footprint_bytes={k: max(self.memory_footprint_bytes.get(k, 0.0), other.memory_footprint_bytes.get(k, 0.0))
+                                    for k in {*self.memory_footprint_bytes, *other.memory_footprint_bytes}},
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        def num(x: float) -> float | None:
+            return None if isinstance(x, float) and math.isnan(x) else x
+
+        return {
+            "engine": self.engine,
+            "ttft_s": num(self.ttft_s),
+            "tpot_s": num(self.tpot_s),
+            "decode_tokens_per_s": num(self.decode_tokens_per_s),
+            "tokens_per_j": num(self.tokens_per_j),
+            "decode_tokens_per_j": num(self.decode_tokens_per_j),
+            "energy_j": self.energy_j,
+            "prefill_energy_j": self.prefill_energy_j,
+            "decode_energy_j": self.decode_energy_j,
+            "average_power_w": num(self.average_power_w),
+            "total_time_s": self.total_time_s,
+            "prefill_time_s": self.prefill_time_s,
+            "decode_time_s": self.decode_time_s,
+            "generated_tokens": self.generated_tokens,
+            "energy_breakdown_j": dict(sorted(self.energy_breakdown_j.items())),
+            "latency_breakdown_s": {p: dict(sorted(v.items())) for p, v in sorted(self.latency_breakdown_s.items())},
+            "utilisation": dict(sorted(self.utilisation.items())),
+            "memory_footprint_bytes": dict(sorted(self.memory_footprint_bytes.items())),
+            "weight_mode": self.weight_mode,
+            **self.extra,
+        }

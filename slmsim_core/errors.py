@@ -1,0 +1,69 @@
+"""Errors a user sees, and infeasibility as data.
+
+`SpecError` carries every problem found in one input at once, each with the file, the
+YAML path, the bad value, what was expected and a hint. The CLI prints it and exits 2.
+`Infeasible` is not an exception: a design that cannot run is a result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with one value in one file."""
+
+    file: str
+    path: str  # dotted YAML path, e.g. "devices.cim.macro.rows"; "" for the whole file
+    message: str
+    value: object = None
+    expected: str | None = None
+    hint: str | None = None
+
+    def render(self) -> str:
+        where = f"{self.file}: {self.path}" if self.path else self.file
+        lines = [f"{where}: {self.message}"]
+        if self.value is not None:
+            shown = repr(self.value)
+            if len(shown) > 120:
+                shown = shown[:117] + "..."
+            lines.append(f"    value:    {shown}")
+        if self.expected:
+            lines.append(f"    expected: {self.expected}")
+        if self.hint:
+            lines.append(f"    hint:     {self.hint}")
+        return "\n".join(lines)
+
+
+class SpecError(Exception):
+    """Every problem found in a user's input, reported together."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        if not problems:
+            raise ValueError("SpecError needs at least one problem")
+        self.problems = tuple(problems)
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        n = len(self.problems)
+        head = f"{n} problem{'s' if n != 1 else ''} found:"
+        return "\n".join([head, *(p.render() for p in self.problems)])
+
+
+@dataclass(frozen=True, slots=True)
+class Infeasible:
+    """A design that cannot run this workload: what was demanded, the bound, what to change."""
+
+    reason: str
+    demanded: float
+    bound: float
+    unit: str
+    hint: str
+    details: dict[str, float] = field(default_factory=dict)
+
+    def render(self) -> str:
+        return (
+            f"infeasible: {self.reason}: needs {self.demanded:.4g} {self.unit}, "
+            f"has {self.bound:.4g} {self.unit}. {self.hint}"
+        )

@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from slmsim.cli import main
+
+DATA = Path(__file__).parents[2] / "slmsim" / "data"
+REQUIRED = {"ttft_s", "tpot_s", "decode_tokens_per_s", "tokens_per_j", "energy_j", "energy_breakdown_j",
+            "latency_breakdown_s", "memory_footprint_bytes"}
+
+
+def simulate_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:
+    assert main(["simulate", *argv, "--json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def measured(device: str, model: str) -> float:
+    with open(DATA / "calibration-decode.csv") as f:
+        for row in csv.DictReader(f):
+            if row["device"] == device and row["model"] == model:
+                return float(row["decode_tokens_per_s"])
+    raise KeyError((device, model))
+
+
+def test_json_has_the_documented_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    d = simulate_json(capsys, "--hw", "orin-nano", "--model", "llama-3.2-3b")
+    assert REQUIRED <= set(d)
+    assert isinstance(d["energy_breakdown_j"], dict) and isinstance(d["latency_breakdown_s"], dict)
+    assert d["energy_j"] == pytest.approx(sum(d["energy_breakdown_j"].values()))
+
+
+def test_orin_nano_llama_3b_near_measurement(capsys: pytest.CaptureFixture[str]) -> None:
+    """Jetson AI Lab (MLC q4f16_ft, prompt 16, gen 128): 27.7 tokens/s. Foundation bound: 25%."""
+    d = simulate_json(capsys, "--hw", "orin-nano", "--model", "llama-3.2-3b", "--prompt", "16")
+    target = measured("orin-nano", "llama-3.2-3b")
+    assert d["decode_tokens_per_s"] == pytest.approx(target, rel=0.25)
+
+
+def test_defaults_are_documented_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    d = simulate_json(capsys, "--hw", "orin-nano", "--model", "qwen3-0.6b")
+    sc = d["scenario"]
+    assert (sc["prompt_tokens"], sc["gen_tokens"], sc["batch"]) == (128, 128, 1)
+    assert (sc["precision"]["weight_bits"], sc["precision"]["kv_bits"]) == (4, 16)
+
+
+def test_table_output(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--hw", "edgecim", "--model", "qwen3-0.6b", "--act-bits", "8"]) == 0
+    out = capsys.readouterr().out
+    for needle in ("TTFT", "TPOT", "decode tokens/s", "tokens/J", "energy by component", "memory footprint"):
+        assert needle in out
+
+
+def test_des_engine_from_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    a = simulate_json(capsys, "--hw", "orin-nano", "--model", "qwen2.5-0.5b", "--gen", "16")
+    d = simulate_json(capsys, "--hw", "orin-nano", "--model", "qwen2.5-0.5b", "--gen", "16", "--engine", "des")
+    assert d["engine"] == "des"
+    assert d["tpot_s"] == pytest.approx(a["tpot_s"], rel=0.01)
+
+
+def test_presets_command_lists_everything(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["presets", "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert set(d["hardware"]) == {"orin-nano", "orin-nano-super", "agx-orin-64gb", "sa8255p", "snapdragon-8-elite",
+                                  "a100-80gb", "h100-sxm", "edgecim", "elmoe3d"}
+    assert len(d["models"]) == 24
+
+
+def test_check_a_good_spec(capsys: pytest.CaptureFixture[str], fixtures: Path) -> None:
+    assert main(["check", str(fixtures / "good-gpu.yaml")]) == 0
+    assert "OK, hardware 'good-gpu'" in capsys.readouterr().out
+
+
+def test_model_from_config_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    cfg = {"model_type": "qwen3", "hidden_size": 1024, "intermediate_size": 3072, "num_hidden_layers": 28,
+           "num_attention_heads": 16, "num_key_value_heads": 8, "head_dim": 128, "vocab_size": 151936,
+           "tie_word_embeddings": True}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    from_json = simulate_json(capsys, "--hw", "orin-nano", "--model", str(tmp_path / "config.json"))
+    preset = simulate_json(capsys, "--hw", "orin-nano", "--model", "qwen3-0.6b")
+    assert from_json["tpot_s"] == pytest.approx(preset["tpot_s"], rel=1e-9)

@@ -1,0 +1,81 @@
+"""Every hardware preset loads, and every number in it carries a source or a stated assumption."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from hw_models.load import PRESET_DIR, load_hardware, preset_names
+from slmsim_core.yamlio import is_wrapper
+
+EXPECTED = {"orin-nano", "orin-nano-super", "agx-orin-64gb", "sa8255p", "snapdragon-8-elite", "a100-80gb",
+            "h100-sxm", "edgecim", "elmoe3d"}
+# keys whose values are names or choices, not figures
+NOT_FIGURES = {"name", "description", "kind", "technology", "style", "memory", "weight_memory", "kv_memory",
+               "extends", "double_buffer", "prefill", "decode"}
+
+
+def test_preset_names_are_exactly_the_required_ones() -> None:
+    assert set(preset_names()) == EXPECTED
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_preset_loads(name: str) -> None:
+    hw = load_hardware(name)
+    assert hw.spec.name == name
+    assert hw.spec.description
+
+
+def _unsourced(node: Any, path: str) -> list[str]:
+    if is_wrapper(node):
+        return []
+    if isinstance(node, dict):
+        out = []
+        for k, v in node.items():
+            if k in NOT_FIGURES:
+                continue
+            out += _unsourced(v, f"{path}.{k}" if path else str(k))
+        return out
+    return [path]
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_every_preset_number_has_a_source_or_assumption(name: str) -> None:
+    data = yaml.safe_load((PRESET_DIR / f"{name}.yaml").read_text())
+    assert _unsourced(data, "") == []
+    for path, prov in load_hardware(name).provenance.items():
+        assert (prov.source or prov.assumption or "").strip(), path
+
+
+def test_extends_overrides_and_keeps_provenance() -> None:
+    base = load_hardware("orin-nano")
+    sup = load_hardware("orin-nano-super")
+    assert sup.chain == ("preset:orin-nano-super", "preset:orin-nano")
+    assert sup.spec.memories["dram"].peak_bandwidth_bytes_per_s == 102e9
+    assert base.spec.memories["dram"].peak_bandwidth_bytes_per_s == 68e9
+    assert sup.spec.memories["dram"].capacity_bytes == base.spec.memories["dram"].capacity_bytes
+    assert "102 GB/s" in (sup.provenance["memories.dram.bandwidth"].source or "")
+    assert sup.provenance["memories.dram.capacity"] == base.provenance["memories.dram.capacity"]
+
+
+def test_user_spec_extends_a_preset(tmp_path: Path) -> None:
+    mine = tmp_path / "my-orin.yaml"
+    mine.write_text("extends: orin-nano\nname: my-orin\nmemories:\n  dram:\n    bandwidth: 100 GB/s\n")
+    hw = load_hardware(mine)
+    assert hw.spec.name == "my-orin"
+    assert hw.spec.memories["dram"].bandwidth_bytes_per_s == 100e9
+    assert "memories.dram.bandwidth" not in hw.provenance  # overridden: the preset's source no longer applies
+
+
+def test_specs_are_frozen() -> None:
+    hw = load_hardware("orin-nano").spec
+    with pytest.raises(Exception):
+        hw.name = "x"  # type: ignore[misc]
+
+
+def test_hybrid_bonded_bandwidth_follows_from_the_bonds() -> None:
+    hb = load_hardware("elmoe3d").spec.memories["hb"]
+    assert hb.peak_bandwidth_bytes_per_s == pytest.approx(8 * 1024 * 0.4e9 / 8)

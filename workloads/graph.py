@@ -1,0 +1,305 @@
+"""The op graph of one step (prefill, decode), with identical layers folded into one op.
+
+Every op records its shape and what it moves; nothing about hardware. Costs that grow
+with the KV cache are affine in the *total* context of the batch (the sum over sequences
+of the tokens each attends to), so one op serves every decode step: an engine evaluates
+`flops + flops_per_ctx * ctx` for whichever contexts it needs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from workloads.model import ModelSpec
+from workloads.scenario import Precision
+
+
+class Phase(StrEnum):
+    PREFILL = "prefill"
+    DECODE = "decode"
+
+
+class OpKind(StrEnum):
+    MATMUL = "matmul"  # activations x stored weights
+    ATTENTION = "attention"  # activations x KV cache
+    VECTOR = "vector"  # norms, activation functions, rotary, residuals
+    EMBEDDING = "embedding"  # row lookup
+
+
+class OpClass(StrEnum):
+    """What an op is for; latency breakdowns are reported per class."""
+
+    EMBEDDING = "embedding"
+    NORM = "norm"
+    QKV = "qkv_proj"
+    ATTENTION = "attention"
+    O_PROJ = "o_proj"
+    FFN = "ffn"
+    ROUTER = "router"
+    EXPERTS = "experts"
+    SHARED_EXPERTS = "shared_experts"
+    CROSS_ATTENTION = "cross_attention"
+    LM_HEAD = "lm_head"
+    ELEMENTWISE = "elementwise"
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    name: str
+    op_class: OpClass
+    kind: OpKind
+    layers: int  # identical instances executed one after another
+    m: int  # activation rows (tokens) in this step
+    k: int  # reduction dimension (matmul)
+    n: int  # output dimension (matmul)
+    weight_params: float  # weights touched per instance
+    weight_bits: float  # bits per weight in memory (scales included)
+    flops: float  # per instance, the part independent of context
+    flops_per_ctx: float = 0.0  # per instance, per context token
+    kv_read_bytes_per_ctx: float = 0.0
+    kv_read_bytes: float = 0.0  # context-independent KV reads (cross-attention)
+    kv_write_bytes: float = 0.0
+    act_bytes: float = 0.0  # activations in + out
+
+    @property
+    def weight_bytes(self) -> float:
+        return self.weight_params * self.weight_bits / 8.0
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    model: str
+    phase: Phase
+    batch: int
+    tokens_per_seq: int  # new tokens each sequence adds in this step
+    ops: tuple[Op, ...]
+
+    @property
+    def new_tokens(self) -> int:
+        return self.batch * self.tokens_per_seq
+
+
+def uniform_distinct_experts(num_experts: int, top_k: int, tokens: int) -> float:
+    """Expected distinct experts touched by `tokens` tokens routed uniformly: E(1-(1-k/E)^B)."""
+    return num_experts * (1.0 - (1.0 - top_k / num_experts) ** tokens)
+
+
+def build_step(
+    model: ModelSpec,
+    precision: Precision,
+    *,
+    phase: Phase,
+    batch: int,
+    prompt_tokens: int,
+    tokens_per_seq: int | None = None,
+    distinct_experts: float | None = None,
+) -> Workload:
+    """Ops for one step. Prefill processes `prompt_tokens` per sequence; decode one token."""
+    tps = tokens_per_seq if tokens_per_seq is not None else (prompt_tokens if phase is Phase.PREFILL else 1)
+    m = batch * tps
+    b = _Builder(model=model, precision=precision, m=m, batch=batch, tps=tps, phase=phase,
+                 prompt_tokens=prompt_tokens)
+    ops: list[Op] = [b.embedding()]
+    if model.encoder_decoder is not None and phase is Phase.PREFILL:
+        ops += b.encoder()
+        ops += b.cross_kv_projection()
+    ops += b.decoder_layers(distinct_experts)
+    ops += b.head()
+    return Workload(model=model.name, phase=phase, batch=batch, tokens_per_seq=tps, ops=tuple(ops))
+
+
+@dataclass(frozen=True)
+class _Builder:
+    model: ModelSpec
+    precision: Precision
+    m: int
+    batch: int
+    tps: int
+    phase: Phase
+    prompt_tokens: int
+
+    @property
+    def wbits(self) -> float:
+        return self.precision.weight_bits_in_memory
+
+    @property
+    def abytes(self) -> float:
+        return self.precision.activation_bits / 8.0
+
+    @property
+    def kvbytes(self) -> float:
+        return self.precision.kv_bits / 8.0
+
+    def matmul(self, name: str, cls: OpClass, layers: int, k: int, n: int, *, m: int | None = None,
+               weight_params: float | None = None, flop_rows: float | None = None) -> Op:
+        rows = self.m if m is None else m
+        return Op(
+            name=name, op_class=cls, kind=OpKind.MATMUL, layers=layers, m=rows, k=k, n=n,
+            weight_params=float(k * n if weight_params is None else weight_params), weight_bits=self.wbits,
+            flops=2.0 * (rows if flop_rows is None else flop_rows) * k * n,
+            act_bytes=rows * (k + n) * self.abytes,
+        )
+
+    def vector(self, name: str, cls: OpClass, layers: int, width: int, ops_per_elem: float, *, m: int | None = None) -> Op:
+        rows = self.m if m is None else m
+        return Op(
+            name=name, op_class=cls, kind=OpKind.VECTOR, layers=layers, m=rows, k=width, n=width,
+            weight_params=0.0, weight_bits=0.0, flops=ops_per_elem * rows * width,
+            act_bytes=2 * rows * width * self.abytes,
+        )
+
+    def embedding(self) -> Op:
+        h = self.model.hidden_size
+        return Op(name="embedding", op_class=OpClass.EMBEDDING, kind=OpKind.EMBEDDING, layers=1, m=self.m, k=h,
+                  n=h, weight_params=float(self.m * h), weight_bits=self.wbits, flops=0.0,
+                  act_bytes=self.m * h * self.abytes)
+
+    # --- attention -------------------------------------------------------------------
+
+    def self_attention(self, layers: int, prefix: str = "") -> list[Op]:
+        md = self.model
+        h = md.hidden_size
+        if md.mla is not None:
+            mla = md.mla
+            qk_head = mla.qk_nope_head_dim + mla.qk_rope_head_dim
+            q_out = md.num_attention_heads * qk_head
+            qkv_params = md.attention_params() - md.num_attention_heads * mla.v_head_dim * h
+            o_in = md.num_attention_heads * mla.v_head_dim
+            qkv = self.matmul(f"{prefix}qkv_proj", OpClass.QKV, layers, h, q_out + mla.kv_lora_rank + mla.qk_rope_head_dim,
+                              weight_params=qkv_params)
+            # absorbed MLA decode: scores over the latent + rope key, values from the latent
+            latent = mla.kv_lora_rank + mla.qk_rope_head_dim
+            per_ctx_flops = 2.0 * md.num_attention_heads * (latent + mla.kv_lora_rank)
+            kv_per_token = latent * self.kvbytes
+        else:
+            o_in = md.q_dim
+            qkv = self.matmul(f"{prefix}qkv_proj", OpClass.QKV, layers, h, md.q_dim + 2 * md.kv_dim)
+            per_ctx_flops = 4.0 * md.num_attention_heads * md.head_dim
+            kv_per_token = 2 * md.kv_dim * self.kvbytes
+        attn = self._attention_op(f"{prefix}attention", OpClass.ATTENTION, layers, per_ctx_flops, kv_per_token,
+                                  causal_prefill=self.model.encoder_decoder is None or prefix != "enc_")
+        o = self.matmul(f"{prefix}o_proj", OpClass.O_PROJ, layers, o_in, h)
+        norm = self.vector(f"{prefix}attn_norm", OpClass.NORM, layers, h, 5.0)
+        return [norm, qkv, attn, o]
+
+    def _attention_op(self, name: str, cls: OpClass, layers: int, per_ctx_flops: float, kv_per_token: float,
+                      *, causal_prefill: bool) -> Op:
+        """Decode: affine in total context. Prefill: the whole prompt, causal or not."""
+        writes = self.m * kv_per_token
+        if self.phase is Phase.PREFILL:
+            p = self.tps
+            pairs = p * (p + 1) / 2.0 if causal_prefill else float(p * p)
+            return Op(name=name, op_class=cls, kind=OpKind.ATTENTION, layers=layers, m=self.m, k=0, n=0,
+                      weight_params=0.0, weight_bits=0.0, flops=self.batch * pairs * per_ctx_flops,
+                      kv_read_bytes=self.m * kv_per_token, kv_write_bytes=writes,
+                      act_bytes=2 * self.m * self.model.q_dim * self.abytes)
+        # each of the tps new tokens of a sequence attends to that sequence's context
+        return Op(name=name, op_class=cls, kind=OpKind.ATTENTION, layers=layers, m=self.m, k=0, n=0,
+                  weight_params=0.0, weight_bits=0.0, flops=0.0, flops_per_ctx=self.tps * per_ctx_flops,
+                  kv_read_bytes_per_ctx=kv_per_token, kv_write_bytes=writes,
+                  act_bytes=2 * self.m * self.model.q_dim * self.abytes)
+
+    def cross_attention(self, layers: int) -> list[Op]:
+        """T5 decoder cross-attention over the encoder output (K/V cached at prefill)."""
+        md = self.model
+        h = md.hidden_size
+        kv_per_token = 2 * md.kv_dim * self.kvbytes
+        enc = self.batch * self.prompt_tokens
+        q = self.matmul("cross_q_proj", OpClass.CROSS_ATTENTION, layers, h, md.q_dim)
+        attn = Op(name="cross_attention", op_class=OpClass.CROSS_ATTENTION, kind=OpKind.ATTENTION, layers=layers,
+                  m=self.m, k=0, n=0, weight_params=0.0, weight_bits=0.0,
+                  flops=self.tps * enc * 4.0 * md.num_attention_heads * md.head_dim,
+                  kv_read_bytes=enc * kv_per_token, act_bytes=2 * self.m * md.q_dim * self.abytes)
+        o = self.matmul("cross_o_proj", OpClass.CROSS_ATTENTION, layers, md.q_dim, h)
+        norm = self.vector("cross_norm", OpClass.NORM, layers, h, 5.0)
+        return [norm, q, attn, o]
+
+    def cross_kv_projection(self) -> list[Op]:
+        md = self.model
+        assert md.encoder_decoder is not None
+        enc = self.batch * self.prompt_tokens
+        op = self.matmul("cross_kv_proj", OpClass.CROSS_ATTENTION, md.encoder_decoder.num_decoder_layers,
+                         md.hidden_size, 2 * md.kv_dim, m=enc)
+        return [Op(**{**_fields(op), "kv_write_bytes": enc * 2 * md.kv_dim * self.kvbytes})]
+
+    # --- feed-forward ----------------------------------------------------------------
+
+    def dense_ffn(self, layers: int, inter: int, *, cls: OpClass = OpClass.FFN, prefix: str = "") -> list[Op]:
+        h = self.model.hidden_size
+        up_n = 2 * inter if self.model.ffn.value == "gated" else inter
+        return [
+            self.vector(f"{prefix}ffn_norm", OpClass.NORM, layers, h, 5.0),
+            self.matmul(f"{prefix}ffn_up", cls, layers, h, up_n),
+            self.vector(f"{prefix}ffn_act", OpClass.ELEMENTWISE, layers, inter, 4.0),
+            self.matmul(f"{prefix}ffn_down", cls, layers, inter, h),
+        ]
+
+    def moe_ffn(self, layers: int, distinct: float | None) -> list[Op]:
+        md = self.model
+        moe = md.moe
+        assert moe is not None
+        h = md.hidden_size
+        e = uniform_distinct_experts(moe.num_experts, moe.top_k, self.m) if distinct is None else distinct
+        inter = moe.expert_intermediate_size
+        up_n = 2 * inter if md.ffn.value == "gated" else inter
+        routed_rows = self.m * moe.top_k  # token-expert pairs
+        ops = [
+            self.vector("ffn_norm", OpClass.NORM, layers, h, 5.0),
+            self.matmul("router", OpClass.ROUTER, layers, h, moe.num_experts),
+            self.matmul("experts_up", OpClass.EXPERTS, layers, h, up_n, weight_params=e * h * up_n,
+                        flop_rows=routed_rows),
+            self.vector("experts_act", OpClass.ELEMENTWISE, layers, inter, 4.0, m=routed_rows),
+            self.matmul("experts_down", OpClass.EXPERTS, layers, inter, h, weight_params=e * inter * h,
+                        flop_rows=routed_rows),
+        ]
+        if moe.num_shared_experts:
+            width = moe.num_shared_experts * moe.shared_expert_intermediate_size
+            shared = self.dense_ffn(layers, width, cls=OpClass.SHARED_EXPERTS, prefix="shared_")
+            ops += shared[1:]  # shares the norm with the routed experts
+        return ops
+
+    # --- stacks ----------------------------------------------------------------------
+
+    def decoder_layers(self, distinct: float | None) -> list[Op]:
+        md = self.model
+        ops: list[Op] = []
+        if md.moe is None:
+            ops += self.self_attention(md.num_layers)
+            if md.encoder_decoder is not None:
+                ops += self.cross_attention(md.num_layers)
+            ops += self.dense_ffn(md.num_layers, md.intermediate_size)
+            return ops
+        dense = md.moe.first_dense_layers
+        if dense:
+            ops += [_renamed(o, "dense_") for o in self.self_attention(dense)]
+            ops += self.dense_ffn(dense, md.moe.dense_intermediate_size or md.intermediate_size, prefix="dense_")
+        moe_layers = md.num_layers - dense
+        ops += self.self_attention(moe_layers)
+        ops += self.moe_ffn(moe_layers, distinct)
+        return ops
+
+    def encoder(self) -> list[Op]:
+        md = self.model
+        assert md.encoder_decoder is not None
+        n = md.encoder_decoder.num_encoder_layers
+        ops = self.self_attention(n, prefix="enc_")
+        ops += self.dense_ffn(n, md.intermediate_size, prefix="enc_")
+        return ops
+
+    def head(self) -> list[Op]:
+        md = self.model
+        h = md.hidden_size
+        rows = self.batch if self.phase is Phase.PREFILL else self.m  # prefill: logits of the last token only
+        return [
+            self.vector("final_norm", OpClass.NORM, 1, h, 5.0, m=rows),
+            self.matmul("lm_head", OpClass.LM_HEAD, 1, h, md.vocab_size, m=rows),
+        ]
+
+
+def _fields(op: Op) -> dict:
+    return {f: getattr(op, f) for f in Op.__slots__}
+
+
+def _renamed(op: Op, prefix: str) -> Op:
+    return Op(**{**_fields(op), "name": prefix + op.name})

@@ -1,0 +1,48 @@
+"""Load a model spec from a preset name, a YAML file or a Hugging Face `config.json`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from slmsim_core.errors import Problem, SpecError
+from slmsim_core.yamlio import Provenance, RawSpec, resolve, validate
+from workloads.hf_config import raw_from_hf_config
+from workloads.model import ModelSpec
+
+PRESET_DIR = Path(__file__).parent / "presets"
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
+
+
+def preset_path(name: str) -> Path | None:
+    path = PRESET_DIR / f"{name}.yaml"
+    return path if path.is_file() else None
+
+
+def load_model(ref: str | Path) -> ModelSpec:
+    """A preset name, a model YAML, a `config.json`, or a folder holding one."""
+    path = Path(ref)
+    if path.is_dir() and (path / "config.json").is_file():
+        path = path / "config.json"
+    if path.suffix == ".json":
+        return _from_config_json(path)
+    raw = resolve(ref, presets=preset_path, preset_names=preset_names, what="model")
+    return validate(ModelSpec, raw)
+
+
+def _from_config_json(path: Path) -> ModelSpec:
+    shown = str(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SpecError([Problem(file=shown, path="", message="file not found")]) from None
+    except json.JSONDecodeError as exc:
+        raise SpecError([Problem(file=shown, path="", message=f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")]) from None
+    if not isinstance(data, dict):
+        raise SpecError([Problem(file=shown, path="", message="expected a JSON object")])
+    name = path.parent.name or path.stem
+    tree = raw_from_hf_config(data, file=shown, name=name)
+    return validate(ModelSpec, RawSpec(data=tree, provenance={"": Provenance(source=shown)}, file=shown, chain=(shown,)))

@@ -1,0 +1,211 @@
+"""Model architecture specs: dense decoders, mixture-of-experts, MLA, encoder-decoder.
+
+Field names follow Hugging Face `config.json` where one exists, so a preset can be checked
+against its config line by line. Parameter counts are derived here, once.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SPEC = ConfigDict(frozen=True, extra="forbid")
+
+
+class Family(StrEnum):
+    """Hugging Face `model_type` values slmsim understands."""
+
+    LLAMA = "llama"
+    QWEN2 = "qwen2"
+    QWEN3 = "qwen3"
+    PHI3 = "phi3"
+    SMOLLM3 = "smollm3"
+    MIXTRAL = "mixtral"
+    OLMOE = "olmoe"
+    QWEN2_MOE = "qwen2_moe"
+    QWEN3_MOE = "qwen3_moe"
+    DEEPSEEK_V2 = "deepseek_v2"
+    PHIMOE = "phimoe"
+    GRANITEMOE = "granitemoe"
+    T5 = "t5"
+
+
+class Ffn(StrEnum):
+    GATED = "gated"  # SwiGLU / GeGLU: gate, up, down (3 matrices)
+    PLAIN = "plain"  # up, down (2 matrices)
+
+
+class MoeSpec(BaseModel):
+    model_config = SPEC
+
+    num_experts: int = Field(gt=0)
+    top_k: int = Field(gt=0)
+    expert_intermediate_size: int = Field(gt=0)
+    num_shared_experts: int = Field(0, ge=0)
+    shared_expert_intermediate_size: int = Field(0, ge=0, description="per shared expert")
+    first_dense_layers: int = Field(0, ge=0, description="leading layers with a dense FFN instead of experts")
+    dense_intermediate_size: int | None = Field(None, gt=0, description="FFN width of the dense layers")
+
+    @model_validator(mode="after")
+    def _check(self) -> "MoeSpec":
+        if self.top_k > self.num_experts:
+            raise ValueError(f"top_k ({self.top_k}) cannot exceed num_experts ({self.num_experts})")
+        if self.first_dense_layers and self.dense_intermediate_size is None:
+            raise ValueError("first_dense_layers needs dense_intermediate_size")
+        if self.num_shared_experts and not self.shared_expert_intermediate_size:
+            raise ValueError("num_shared_experts needs shared_expert_intermediate_size")
+        return self
+
+
+class MlaSpec(BaseModel):
+    """Multi-head latent attention (DeepSeek-V2): a compressed KV latent is cached."""
+
+    model_config = SPEC
+
+    kv_lora_rank: int = Field(gt=0)
+    q_lora_rank: int | None = Field(None, gt=0, description="None: queries are projected directly")
+    qk_nope_head_dim: int = Field(gt=0)
+    qk_rope_head_dim: int = Field(gt=0)
+    v_head_dim: int = Field(gt=0)
+
+
+class EncoderDecoderSpec(BaseModel):
+    model_config = SPEC
+
+    num_encoder_layers: int = Field(gt=0)
+    num_decoder_layers: int = Field(gt=0)
+
+
+class ModelSpec(BaseModel):
+    model_config = SPEC
+
+    name: str
+    family: Family
+    source: str = Field(description="where the figures come from (config.json, paper)")
+    hidden_size: int = Field(gt=0)
+    intermediate_size: int = Field(gt=0, description="dense FFN width (ignored by MoE layers)")
+    num_layers: int = Field(gt=0, description="decoder layers (encoder-decoder: see encoder_decoder)")
+    num_attention_heads: int = Field(gt=0)
+    num_kv_heads: int = Field(gt=0)
+    head_dim: int = Field(gt=0)
+    vocab_size: int = Field(gt=0)
+    tie_word_embeddings: bool
+    ffn: Ffn = Ffn.GATED
+    qkv_bias: bool = False
+    moe: MoeSpec | None = None
+    mla: MlaSpec | None = None
+    encoder_decoder: EncoderDecoderSpec | None = None
+    max_position_embeddings: int | None = Field(None, gt=0)
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _check(self) -> "ModelSpec":
+        if self.num_attention_heads % self.num_kv_heads:
+            raise ValueError(
+                f"num_attention_heads ({self.num_attention_heads}) must be a multiple of num_kv_heads ({self.num_kv_heads})"
+            )
+        if self.encoder_decoder and self.encoder_decoder.num_decoder_layers != self.num_layers:
+            raise ValueError("num_layers must equal encoder_decoder.num_decoder_layers")
+        return self
+
+    # Derived sizes ----------------------------------------------------------------------
+
+    @property
+    def is_moe(self) -> bool:
+        return self.moe is not None
+
+    @property
+    def q_dim(self) -> int:
+        return self.num_attention_heads * self.head_dim
+
+    @property
+    def kv_dim(self) -> int:
+        return self.num_kv_heads * self.head_dim
+
+    def ffn_params(self, intermediate: int) -> int:
+        mats = 3 if self.ffn is Ffn.GATED else 2
+        return mats * self.hidden_size * intermediate
+
+    def attention_params(self) -> int:
+        """Weights of one self-attention block (projections, biases)."""
+        h = self.hidden_size
+        if self.mla is not None:
+            m = self.mla
+            qk_head = m.qk_nope_head_dim + m.qk_rope_head_dim
+            if m.q_lora_rank is None:
+                q = h * self.num_attention_heads * qk_head
+            else:
+                q = h * m.q_lora_rank + m.q_lora_rank * self.num_attention_heads * qk_head
+            kv_a = h * (m.kv_lora_rank + m.qk_rope_head_dim)
+            kv_b = m.kv_lora_rank * self.num_attention_heads * (m.qk_nope_head_dim + m.v_head_dim)
+            o = self.num_attention_heads * m.v_head_dim * h
+            return q + kv_a + kv_b + o
+        params = h * self.q_dim + 2 * h * self.kv_dim + self.q_dim * h
+        if self.qkv_bias:
+            params += self.q_dim + 2 * self.kv_dim
+        return params
+
+    def moe_layers(self) -> int:
+        if self.moe is None:
+            return 0
+        return self.num_layers - self.moe.first_dense_layers
+
+    def expert_params(self) -> int:
+        assert self.moe is not None
+        return self.ffn_params(self.moe.expert_intermediate_size)
+
+    def shared_expert_params(self) -> int:
+        assert self.moe is not None
+        return self.moe.num_shared_experts * self.ffn_params(self.moe.shared_expert_intermediate_size)
+
+    def router_params(self) -> int:
+        assert self.moe is not None
+        return self.hidden_size * self.moe.num_experts
+
+    def embedding_params(self) -> int:
+        return self.vocab_size * self.hidden_size
+
+    def lm_head_params(self) -> int:
+        return self.vocab_size * self.hidden_size
+
+    def decoder_layer_params(self, *, active_only: bool) -> int:
+        """Matrix weights of all decoder layers (norm weights are negligible and left out)."""
+        attn = self.attention_params()
+        if self.encoder_decoder is not None:
+            attn *= 2  # self-attention + cross-attention
+        if self.moe is None:
+            return self.num_layers * (attn + self.ffn_params(self.intermediate_size))
+        m = self.moe
+        experts = m.top_k if active_only else m.num_experts
+        moe_layer = attn + experts * self.expert_params() + self.shared_expert_params() + self.router_params()
+        dense_layer = attn + self.ffn_params(m.dense_intermediate_size or self.intermediate_size)
+        return self.moe_layers() * moe_layer + m.first_dense_layers * dense_layer
+
+    def encoder_params(self) -> int:
+        if self.encoder_decoder is None:
+            return 0
+        return self.encoder_decoder.num_encoder_layers * (self.attention_params() + self.ffn_params(self.intermediate_size))
+
+    def total_params(self) -> int:
+        """All weights, counting a tied embedding once."""
+        head = 0 if self.tie_word_embeddings else self.lm_head_params()
+        return self.embedding_params() + head + self.decoder_layer_params(active_only=False) + self.encoder_params()
+
+    def active_params(self) -> int:
+        """Weights behind one decoder token (experts: top-k), embeddings counted once.
+
+        The encoder of an encoder-decoder model runs once per prompt, so it is not counted.
+        This is the vendors' convention for "active" parameters; per-token weight traffic is
+        derived from the op graph instead (it reads one embedding row, not the table).
+        """
+        head = 0 if self.tie_word_embeddings else self.lm_head_params()
+        return self.embedding_params() + head + self.decoder_layer_params(active_only=True)
+
+    def kv_bytes_per_token(self, kv_bits: int) -> float:
+        """KV cache per token across all decoder layers (MLA caches the latent + rope key)."""
+        if self.mla is not None:
+            per_layer = self.mla.kv_lora_rank + self.mla.qk_rope_head_dim
+        else:
+            per_layer = 2 * self.kv_dim
+        return self.num_layers * per_layer * kv_bits / 8.0
