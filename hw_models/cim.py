@@ -21,7 +21,18 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from slmsim_core.quantity import FROZEN, Area, Bandwidth, Capacity, Energy, EnergyPerBit, EnergyPerOp, Frequency, Length, Power
+from slmsim_core.quantity import (
+    FROZEN,
+    Area,
+    Bandwidth,
+    Capacity,
+    Energy,
+    EnergyPerBit,
+    EnergyPerOp,
+    Frequency,
+    Length,
+    Power,
+)
 
 
 class CimStyle(StrEnum):

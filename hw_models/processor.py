@@ -13,7 +13,17 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from slmsim_core.quantity import FROZEN, Area, Capacity, EnergyPerOp, Frequency, Length, Power, Throughput, Time
+from slmsim_core.quantity import (
+    FROZEN,
+    Area,
+    Capacity,
+    EnergyPerOp,
+    Frequency,
+    Length,
+    Power,
+    Throughput,
+    Time,
+)
 
 
 class MathPrecision(StrEnum):

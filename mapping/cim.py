@@ -98,7 +98,7 @@ def _matmul(op: Op, acc: CimAccelerator, dev: str, stationary: bool, precision: 
             compute_s += op.weight_bytes / stream_bandwidth_bytes_per_s
     return MappedOp(name=op.name, op_class=op.op_class.value, device=dev, unit="cim_macros", layers=op.layers,
                     overhead_s=0.0, compute_s=Affine(compute_s), tier_bytes=tuple(tier_bytes),
-                    energy_j=tuple(energy), detail=tuple(detail))
+                    energy_j=tuple(energy), flops=Affine(op.flops), detail=tuple(detail))
 
 
 def _vector(op: Op, acc: CimAccelerator, dev: str) -> MappedOp:
@@ -116,4 +116,5 @@ def _vector(op: Op, acc: CimAccelerator, dev: str) -> MappedOp:
         (Component.BUFFER, Affine(op.act_bytes * 8.0 * acc.global_buffer.energy_per_bit_j)),
     )
     return MappedOp(name=op.name, op_class=op.op_class.value, device=dev, unit="vector_unit", layers=op.layers,
-                    overhead_s=0.0, compute_s=flops.scaled(1.0 / rate), tier_bytes=tuple(tier_bytes), energy_j=energy)
+                    overhead_s=0.0, compute_s=flops.scaled(1.0 / rate), tier_bytes=tuple(tier_bytes), energy_j=energy,
+                    flops=flops)

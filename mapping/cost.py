@@ -66,6 +66,7 @@ class MappedOp:
     compute_s: Affine
     tier_bytes: tuple[tuple[str, Affine], ...]  # bytes moved per memory tier (or NoC), per instance
     energy_j: tuple[tuple[Component, Affine], ...]  # dynamic energy per instance, memory traffic excluded
+    flops: Affine = ZERO  # arithmetic ops per instance (for rooflines and utilisation)
     detail: tuple[tuple[str, float], ...] = ()  # mapping facts (tiles, utilisation, ...)
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hw_models.cim import CimAccelerator
-from hw_models.memory import DramTier, HybridBondedDramTier, SramTier
+from hw_models.memory import HybridBondedDramTier, SramTier
 from hw_models.processor import _Processor
 from hw_models.spec import HardwareSpec
 from mapping.cim import macro_tiles_needed, map_on_cim
 from mapping.cost import Component, MappedOp, MappedStep
-from mapping.processor import map_on_processor
+from mapping.processor import map_on_processor, math_precision
 from slmsim_core.errors import Infeasible
 from workloads.graph import Phase, Workload, build_step
 from workloads.model import ModelSpec
@@ -38,6 +38,7 @@ class Plan:
     active_power_w: dict[str, float]  # extra power of a device while it runs ops
     memory_footprint_bytes: dict[str, float]
     weight_mode: dict[str, str]
+    device_peak_ops_per_s: dict[str, float]  # matrix peak at the scenario's precision (rooflines)
 
 
 def _tier_component(tier: object) -> Component:
@@ -88,10 +89,21 @@ def make_plan(hw: HardwareSpec, model: ModelSpec, scenario: Scenario) -> Plan | 
             active[name] = dev.active_power_w
     for tname, tier in hw.memories.items():
         always_on[tname] = tier.background_power_w
+    peaks = {name: _peak_ops_per_s(dev, scenario) for name, dev in hw.devices.items()}
     return Plan(hardware=hw.name, model=model.name, prompt_tokens=scenario.prompt_tokens,
                 gen_tokens=scenario.gen_tokens, batch=scenario.batch, prefill=prefill, decode=decode,
                 always_on_power_w=always_on, active_power_w=active, memory_footprint_bytes=footprint,
-                weight_mode=modes)
+                weight_mode=modes, device_peak_ops_per_s=peaks)
+
+
+def _peak_ops_per_s(dev: object, scenario: Scenario) -> float:
+    if isinstance(dev, CimAccelerator):
+        mac = dev.macro
+        p = scenario.precision
+        macs_per_mvm = mac.rows * mac.outputs_per_macro(p.weight_bits)
+        return 2.0 * macs_per_mvm * dev.macro_count * mac.clock_hz / mac.cycles_per_mvm(p.activation_bits)
+    assert isinstance(dev, _Processor)
+    return dev.matrix_peak_ops_per_s(math_precision(scenario.precision))
 
 
 def _footprint(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, modes: dict[str, str],

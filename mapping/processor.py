@@ -38,4 +38,5 @@ def map_on_processor(op: Op, *, device: _Processor, device_name: str, tier: str,
     return MappedOp(
         name=op.name, op_class=op.op_class.value, device=device_name, unit=device_name, layers=op.layers,
         overhead_s=device.kernel_overhead_s, compute_s=compute, tier_bytes=((tier, moved),), energy_j=energy,
+        flops=flops,
     )

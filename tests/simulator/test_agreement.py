@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from hw_models.load import load_hardware, preset_names as hw_names
+from hw_models.load import load_hardware
+from hw_models.load import preset_names as hw_names
 from mapping.plan import make_plan
 from simulator.engines import run
 from slmsim_core.errors import Infeasible
-from workloads.load import load_model, preset_names as model_names
+from workloads.load import load_model
+from workloads.load import preset_names as model_names
 from workloads.scenario import Scenario
 
 SCENARIO = Scenario(prompt_tokens=64, gen_tokens=24)

@@ -1,0 +1,145 @@
+"""`slmsim simulate`: one model on one hardware spec."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from typing import Any
+
+import pydantic
+
+from slmsim.commands._common import EXIT_BAD_INPUT, EXIT_OK, fmt_bytes, fmt_time
+from slmsim_core.errors import Infeasible, Problem, SpecError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("simulate", help="simulate one model on one hardware spec")
+    s.add_argument("--hw", required=True, help="hardware preset name or YAML path")
+    s.add_argument("--model", required=True, help="model preset name, model YAML, or Hugging Face config.json")
+    s.add_argument("--prompt", type=int, default=128, help="prompt tokens per request (default 128)")
+    s.add_argument("--gen", type=int, default=128, help="generated tokens per request (default 128)")
+    s.add_argument("--batch", type=int, default=1, help="requests decoded together (default 1)")
+    s.add_argument("--weight-bits", type=int, default=4, help="bits per weight (default 4)")
+    s.add_argument("--kv-bits", type=int, default=16, help="bits per KV-cache element (default 16)")
+    s.add_argument("--act-bits", type=int, default=16, help="bits per activation (default 16)")
+    s.add_argument("--group-size", type=int, default=32,
+                   help="weights sharing one fp16 scale (default 32; 0 = per-channel)")
+    s.add_argument("--engine", choices=["analytic", "des"], default="analytic")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    s.set_defaults(func=_cmd_simulate)
+
+
+_FLAG_OF = {"prompt_tokens": "--prompt", "gen_tokens": "--gen", "batch": "--batch", "weight_bits": "--weight-bits",
+            "kv_bits": "--kv-bits", "activation_bits": "--act-bits", "weight_group_size": "--group-size"}
+
+
+def _scenario(args: argparse.Namespace) -> Any:
+    from workloads.scenario import Scenario
+
+    data = {"prompt_tokens": args.prompt, "gen_tokens": args.gen, "batch": args.batch, "seed": args.seed}
+    prec = {"weight_bits": args.weight_bits, "kv_bits": args.kv_bits, "activation_bits": args.act_bits,
+            "weight_group_size": args.group_size or None}
+    try:
+        return Scenario.model_validate({**data, "precision": prec})
+    except pydantic.ValidationError as exc:
+        problems = []
+        for err in exc.errors(include_url=False):
+            field = str(err["loc"][-1])
+            problems.append(Problem(file="<command line>", path=_FLAG_OF.get(field, field), message=err["msg"],
+                                    value=err.get("input"), expected=err["msg"].replace("Input should be", "a value"),
+                                    hint=f"see `slmsim simulate --help` for {_FLAG_OF.get(field, field)}"))
+        raise SpecError(problems) from None
+
+
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from hw_models.load import load_hardware
+    from mapping.plan import make_plan
+    from simulator.engines import run
+    from workloads.load import load_model
+
+    problems: list[Problem] = []
+    hw = model = scenario = None
+    for what, loader in (("hw", lambda: load_hardware(args.hw)), ("model", lambda: load_model(args.model)),
+                         ("scenario", lambda: _scenario(args))):
+        try:
+            value = loader()
+        except SpecError as exc:
+            problems.extend(exc.problems)
+            continue
+        if what == "hw":
+            hw = value
+        elif what == "model":
+            model = value
+        else:
+            scenario = value
+    if problems:
+        raise SpecError(problems)
+    assert hw is not None and model is not None and scenario is not None
+    plan = make_plan(hw.spec, model, scenario)
+    if isinstance(plan, Infeasible):
+        _print_infeasible(plan, as_json=args.json)
+        return EXIT_BAD_INPUT
+    result = run(plan, engine=args.engine, seed=scenario.seed)
+    out = result.to_dict()
+    out = {"hardware": hw.spec.name, "model": model.name,
+           "scenario": scenario.model_dump(mode="json"), **out}
+    if args.json:
+        print(json.dumps(out, indent=2, default=_json_default))
+    else:
+        print(_table(out))
+    return EXIT_OK
+
+
+def _json_default(x: object) -> object:
+    if isinstance(x, float) and math.isnan(x):
+        return None
+    return str(x)
+
+
+def _print_infeasible(inf: Infeasible, *, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps({"infeasible": {"reason": inf.reason, "demanded": inf.demanded, "bound": inf.bound,
+                                         "unit": inf.unit, "hint": inf.hint, "details": inf.details}}, indent=2))
+    else:
+        print(inf.render(), file=sys.stderr)
+        for k, v in inf.details.items():
+            print(f"    {k}: {fmt_bytes(v) if inf.unit == 'bytes' else f'{v:.4g}'}", file=sys.stderr)
+
+
+def _table(d: dict[str, Any]) -> str:
+    sc = d["scenario"]
+    prec = sc["precision"]
+    lines = [
+        f"slmsim: {d['model']} on {d['hardware']} ({d['engine']} engine)",
+        f"  prompt {sc['prompt_tokens']}, generate {sc['gen_tokens']}, batch {sc['batch']}, "
+        f"W{prec['weight_bits']} A{prec['activation_bits']} KV{prec['kv_bits']}",
+        "",
+        f"  TTFT                 {fmt_time(d['ttft_s'])}",
+        f"  TPOT                 {fmt_time(d['tpot_s'])}",
+        f"  decode tokens/s      {d['decode_tokens_per_s']:.2f}" if d["decode_tokens_per_s"] else "  decode tokens/s      n/a",
+        f"  tokens/J             {d['tokens_per_j']:.3f}",
+        f"  energy               {d['energy_j']:.4g} J  (average power {d['average_power_w']:.3g} W)",
+        "",
+        "  energy by component:",
+    ]
+    total = d["energy_j"] or 1.0
+    for k, v in sorted(d["energy_breakdown_j"].items(), key=lambda kv: -kv[1]):
+        lines.append(f"    {k:<22} {v:10.4g} J  {100 * v / total:5.1f}%")
+    lines.append("")
+    lines.append("  decode latency by op class:")
+    dec = d["latency_breakdown_s"].get("decode", {})
+    dtotal = sum(dec.values()) or 1.0
+    for k, v in sorted(dec.items(), key=lambda kv: -kv[1]):
+        lines.append(f"    {k:<22} {fmt_time(v):>12}  {100 * v / dtotal:5.1f}%")
+    lines.append("")
+    lines.append("  memory footprint:")
+    for k, v in d["memory_footprint_bytes"].items():
+        lines.append(f"    {k:<22} {fmt_bytes(v):>12}")
+    modes = ", ".join(f"{k}: {v}" for k, v in d.get("weight_mode", {}).items())
+    lines.append(f"  weights: {modes}")
+    return "\n".join(lines)
+
+
