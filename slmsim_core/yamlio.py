@@ -366,6 +366,18 @@ def _allowed_at(model: type[pydantic.BaseModel], parts: list[Any], data: Any) ->
     return []
 
 
+def field_info_at(model: type[pydantic.BaseModel], parts: list[Any], data: Any) -> pydantic.fields.FieldInfo | None:
+    """The pydantic field a YAML path (aliases, no discriminator tags) points at, or None.
+
+    `data` is the raw tree, used to pick the member of a discriminated union by its `kind`.
+    A path into a `dict` value (e.g. `devices.cim`) has no FieldInfo of its own: None.
+    """
+    parent = _model_class_at(model, list(parts[:-1]), data)
+    if isinstance(parent, type) and issubclass(parent, pydantic.BaseModel):
+        return _field_by_alias(parent, parts[-1])
+    return None
+
+
 def _field_at(model: type[pydantic.BaseModel], parts: list[Any], data: Any) -> str | None:
     parent = _model_class_at(model, parts[:-1], data)
     if isinstance(parent, type) and issubclass(parent, pydantic.BaseModel):

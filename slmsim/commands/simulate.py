@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 import sys
+from pathlib import Path
 from typing import Any
 
 import pydantic
@@ -29,6 +30,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--engine", choices=["analytic", "des"], default="analytic")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
+    s.add_argument("--trace", metavar="PATH", type=Path,
+                   help="write a Chrome/Perfetto trace of the DES (prefill + first decode steps) to PATH")
+    s.add_argument("--trace-steps", type=int, default=8, help="decode steps in the trace (default 8)")
+    s.add_argument("--report", metavar="PATH", type=Path, help="write a self-contained HTML design report to PATH")
     s.set_defaults(func=_cmd_simulate)
 
 
@@ -83,14 +88,40 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         _print_infeasible(plan, as_json=args.json)
         return EXIT_BAD_INPUT
     result = run(plan, engine=args.engine, seed=scenario.seed)
+    trace = None
+    if args.trace or args.report:
+        # the trace always comes from the DES (it is the engine that has events)
+        traced = run(plan, engine="des", seed=scenario.seed, trace_steps=max(args.trace_steps, 1))
+        trace = traced.extra["trace"]
     out = result.to_dict()
     out = {"hardware": hw.spec.name, "model": model.name,
            "scenario": scenario.model_dump(mode="json"), **out}
+    if args.trace:
+        from simulator.trace import to_chrome_trace
+
+        _write_new(args.trace, json.dumps(to_chrome_trace(trace or [])))
+    if args.report:
+        from reports.design import write_design_report
+
+        write_design_report(result=out, plan=plan, trace=trace or [], out_path=args.report,
+                            title=f"{model.name} on {hw.spec.name}")
     if args.json:
         print(json.dumps(out, indent=2, default=_json_default))
     else:
         print(_table(out))
+        for label, path in (("trace", args.trace), ("report", args.report)):
+            if path:
+                print(f"  {label} written to {path}")
     return EXIT_OK
+
+
+def _write_new(path: Path, text: str) -> None:
+    """Write an output file; a directory in the way is an input error, not a traceback."""
+    if path.is_dir():
+        raise SpecError([Problem(file=str(path), path="", message="is a directory, expected a file path for output",
+                                 hint="give a file name, e.g. out/trace.json")])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
 
 
 def _json_default(x: object) -> object:
