@@ -21,6 +21,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from hw_models.scaling import scale
 from slmsim_core.quantity import (
     FROZEN,
     Area,
@@ -32,6 +33,7 @@ from slmsim_core.quantity import (
     Frequency,
     Length,
     Power,
+    Voltage,
 )
 
 
@@ -66,6 +68,13 @@ class CimMacro(BaseModel):
     row_write_cycles: int = Field(1, gt=0, description="cycles to write one row")
     leakage_power_w: Power = Field(alias="leakage_power", description="leakage of one macro, e.g. '10 uW'")
     area_mm2: Area = Field(alias="area", description="area of one macro, e.g. '0.05 mm^2'")
+    characterised_node_m: Length | None = Field(
+        None, alias="characterised_node",
+        description="node the clock/energy/area figures were measured at; None: the accelerator's node",
+    )
+    characterised_vdd_v: Voltage | None = Field(
+        None, alias="characterised_vdd", description="supply voltage of those figures, e.g. '1.0 V'"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> "CimMacro":
@@ -158,11 +167,44 @@ class CimAccelerator(BaseModel):
     noc: Noc
     weight_memory: str = Field(description="memory tier weights stream from when they do not fit on chip")
     kv_memory: str | None = Field(None, description="memory tier of the KV cache (default: weight_memory)")
+    pipeline_stages: int = Field(
+        1, ge=1, description="macro groups the layers are split across, balanced by mapping.pipeline"
+    )
     double_buffer: bool = Field(
         True, description="when streaming, half the macros take the next weights while the other half compute"
     )
+    supply_voltage_v: Voltage | None = Field(
+        None, alias="supply_voltage", description="supply of the accelerator (technology scaling), e.g. '0.8 V'"
+    )
     static_power_w: Power = Field(alias="static_power", description="leakage/clock of everything but the macros")
     other_area_mm2: Area = Field(alias="other_area", description="buffers, vector unit, NoC, control, I/O")
+
+    @property
+    def effective_macro(self) -> CimMacro:
+        """The macro at this accelerator's node and supply (Stillmaker & Baas 2017 scaling).
+
+        Figures characterised at another node (`macro.characterised_node`) are scaled:
+        clock by 1/delay, energies by the energy factor, leakage by the power factor,
+        area by the area factor. Without a characterised node the macro is used as given.
+        """
+        m = self.macro
+        if m.characterised_node_m is None:
+            return m
+        src_v = m.characterised_vdd_v or 1.0
+        dst_v = self.supply_voltage_v or src_v
+        if abs(m.characterised_node_m - self.technology_node_m) < 1e-12 and src_v == dst_v:
+            return m
+        f = scale(m.characterised_node_m, src_v, self.technology_node_m, dst_v)
+        return m.model_copy(update={
+            "clock_hz": m.clock_hz / f.delay,
+            "energy_per_array_op_j": m.energy_per_array_op_j * f.energy,
+            "energy_per_readout_j": m.energy_per_readout_j * f.energy,
+            "energy_per_row_write_j": m.energy_per_row_write_j * f.energy,
+            "leakage_power_w": m.leakage_power_w * f.power,
+            "area_mm2": m.area_mm2 * f.area,
+            "characterised_node_m": self.technology_node_m,
+            "characterised_vdd_v": dst_v,
+        })
 
     @property
     def macro_count(self) -> int:
@@ -170,7 +212,7 @@ class CimAccelerator(BaseModel):
 
     @property
     def area_mm2(self) -> float:
-        return self.macro_count * self.macro.area_mm2 + self.other_area_mm2
+        return self.macro_count * self.effective_macro.area_mm2 + self.other_area_mm2
 
     @property
     def kv_tier(self) -> str:

@@ -56,6 +56,10 @@ class _Processor(BaseModel):
     kernel_overhead_s: Time = Field(
         alias="kernel_overhead", description="fixed cost per kernel (launch + sync + tail), e.g. '5 us'"
     )
+    step_overhead_s: Time = Field(
+        0.0, alias="step_overhead",
+        description="fixed cost per model step outside the kernels (sampling, host sync, runtime), e.g. '2 ms'",
+    )
     dequant_ops_per_weight: float = Field(
         0.0, ge=0, description="vector ops to dequantise one low-bit weight (0 when the matrix engine takes it natively)"
     )

@@ -61,7 +61,7 @@ def map_on_cim(op: Op, *, acc: CimAccelerator, device_name: str, stationary: boo
 
 def _matmul(op: Op, acc: CimAccelerator, dev: str, stationary: bool, precision: Precision, noc_tier: str,
             stream_bandwidth_bytes_per_s: float) -> MappedOp:
-    mac = acc.macro
+    mac = acc.effective_macro
     t = tiling(op, acc, precision.weight_bits)
     a_bits = precision.activation_bits
     cycles = mac.cycles_per_mvm(a_bits)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import numpy as np
 
 from hw_models.cim import CimAccelerator
 from hw_models.memory import HybridBondedDramTier, SramTier
 from hw_models.processor import _Processor
 from hw_models.spec import HardwareSpec
 from mapping.cim import macro_tiles_needed, map_on_cim
-from mapping.cost import Component, MappedOp, MappedStep
+from mapping.cost import Affine, Component, MappedOp, MappedStep
+from mapping.pipeline import Partition, linear_partition, unrolled_op_costs
 from mapping.processor import map_on_processor, math_precision
 from slmsim_core.errors import Infeasible
 from workloads.graph import Phase, Workload, build_step
@@ -39,6 +42,7 @@ class Plan:
     memory_footprint_bytes: dict[str, float]
     weight_mode: dict[str, str]
     device_peak_ops_per_s: dict[str, float]  # matrix peak at the scenario's precision (rooflines)
+    pipeline: dict[str, Partition] = field(default_factory=dict)  # balanced decode stages per CIM device
 
 
 def _tier_component(tier: object) -> Component:
@@ -53,7 +57,7 @@ def make_plan(hw: HardwareSpec, model: ModelSpec, scenario: Scenario) -> Plan | 
     prefill_wl = build_step(model, scenario.precision, phase=Phase.PREFILL, batch=scenario.batch,
                             prompt_tokens=scenario.prompt_tokens)
     decode_wl = build_step(model, scenario.precision, phase=Phase.DECODE, batch=scenario.batch,
-                           prompt_tokens=scenario.prompt_tokens)
+                           prompt_tokens=scenario.prompt_tokens, static_kv_tokens=scenario.static_kv_tokens)
     # all weights at once (every expert), to decide where weights live
     all_weights_wl = build_step(
         model, scenario.precision, phase=Phase.DECODE, batch=1, prompt_tokens=scenario.prompt_tokens,
@@ -82,7 +86,7 @@ def make_plan(hw: HardwareSpec, model: ModelSpec, scenario: Scenario) -> Plan | 
     active: dict[str, float] = {}
     for name, dev in hw.devices.items():
         if isinstance(dev, CimAccelerator):
-            always_on[name] = dev.static_power_w + dev.macro_count * dev.macro.leakage_power_w
+            always_on[name] = dev.static_power_w + dev.macro_count * dev.effective_macro.leakage_power_w
             active[name] = 0.0
         else:
             always_on[name] = dev.idle_power_w
@@ -90,15 +94,22 @@ def make_plan(hw: HardwareSpec, model: ModelSpec, scenario: Scenario) -> Plan | 
     for tname, tier in hw.memories.items():
         always_on[tname] = tier.background_power_w
     peaks = {name: _peak_ops_per_s(dev, scenario) for name, dev in hw.devices.items()}
+    pipeline = {}
+    dev = hw.devices[decode.device]
+    if isinstance(dev, CimAccelerator) and dev.pipeline_stages > 1:
+        mean_ctx = scenario.batch * (scenario.prompt_tokens + scenario.gen_tokens / 2.0)
+        times = decode.op_times_s(np.array([mean_ctx]))[:, 0]
+        costs, _ = unrolled_op_costs(times, [op.layers for op in decode.ops])
+        pipeline[decode.device] = linear_partition(costs, dev.pipeline_stages)
     return Plan(hardware=hw.name, model=model.name, prompt_tokens=scenario.prompt_tokens,
                 gen_tokens=scenario.gen_tokens, batch=scenario.batch, prefill=prefill, decode=decode,
                 always_on_power_w=always_on, active_power_w=active, memory_footprint_bytes=footprint,
-                weight_mode=modes, device_peak_ops_per_s=peaks)
+                weight_mode=modes, device_peak_ops_per_s=peaks, pipeline=pipeline)
 
 
 def _peak_ops_per_s(dev: object, scenario: Scenario) -> float:
     if isinstance(dev, CimAccelerator):
-        mac = dev.macro
+        mac = dev.effective_macro
         p = scenario.precision
         macs_per_mvm = mac.rows * mac.outputs_per_macro(p.weight_bits)
         return 2.0 * macs_per_mvm * dev.macro_count * mac.clock_hz / mac.cycles_per_mvm(p.activation_bits)
@@ -111,7 +122,8 @@ def _footprint(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, modes: di
     """Bytes each memory tier must hold: weights, KV cache, activations."""
     p = scenario.precision
     weights = model.total_params() * p.weight_bits_in_memory / 8.0
-    kv = scenario.batch * (scenario.prompt_tokens + scenario.gen_tokens) * model.kv_bytes_per_token(p.kv_bits)
+    kv_tokens = scenario.static_kv_tokens or (scenario.prompt_tokens + scenario.gen_tokens)
+    kv = scenario.batch * kv_tokens * model.kv_bytes_per_token(p.kv_bits)
     if model.encoder_decoder is not None:  # cross-attention K/V of the encoder output
         kv += scenario.batch * scenario.prompt_tokens * model.num_layers * 2 * model.kv_dim * p.kv_bits / 8.0
     acts = max(op.m * max(op.k, op.n) for op in prefill_wl.ops) * p.activation_bits / 8.0 * 2
@@ -176,6 +188,9 @@ def _map_step(hw: HardwareSpec, wl: Workload, dname: str, scenario: Scenario, mo
         for op in wl.ops:
             ops.append(map_on_processor(op, device=dev, device_name=dname, tier=dev.memory,
                                         precision=scenario.precision))
+        if dev.step_overhead_s:
+            ops.append(MappedOp(name="runtime", op_class="runtime", device=dname, unit="host", layers=1,
+                                overhead_s=dev.step_overhead_s, compute_s=Affine(0.0), tier_bytes=(), energy_j=()))
     return MappedStep(phase=wl.phase.value, device=dname, batch=wl.batch, tokens_per_seq=wl.tokens_per_seq,
                       ops=tuple(ops), tier_bandwidth_bytes_per_s=bandwidth, tier_component=component,
                       tier_energy_per_bit_j=energy_bit)

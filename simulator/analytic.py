@@ -81,4 +81,15 @@ def run_analytic(plan: Plan) -> SimResult:
         busy_time_s=busy,
         memory_footprint_bytes=plan.memory_footprint_bytes,
         weight_mode=plan.weight_mode,
+        extra=pipeline_summary(plan),
     )
+
+
+def pipeline_summary(plan: Plan) -> dict:
+    """Balanced decode stages (CIM devices with pipeline_stages > 1), for the output."""
+    if not plan.pipeline:
+        return {}
+    return {"pipeline": {dev: {"stages": len(p.stage_costs), "boundaries": list(p.boundaries),
+                               "stage_time_s": list(p.stage_costs), "bottleneck_s": p.bottleneck,
+                               "balance": p.balance}
+                         for dev, p in plan.pipeline.items()}}

@@ -17,7 +17,7 @@ import simpy
 
 from mapping.cost import Component, MappedStep
 from mapping.plan import Plan
-from simulator.analytic import decode_contexts
+from simulator.analytic import decode_contexts, pipeline_summary
 from simulator.channel import BandwidthChannel
 from simulator.result import SimResult
 
@@ -113,5 +113,5 @@ def run_des(plan: Plan, *, seed: int = 0, trace_steps: int = 0) -> SimResult:
         busy_time_s=busy,
         memory_footprint_bytes=plan.memory_footprint_bytes,
         weight_mode=plan.weight_mode,
-        extra={"des_events": r.events, **({"trace": r.trace} if trace_steps else {})},
+        extra={"des_events": r.events, **pipeline_summary(plan), **({"trace": r.trace} if trace_steps else {})},
     )

@@ -54,6 +54,7 @@ watt = joule / second = W
 OPS = operation / second
 FLOPS = operation / second
 bps = bit / second
+volt = [voltage] = V
 transfer = [transfer] = T_
 """
 
@@ -80,6 +81,7 @@ class Dim(StrEnum):
     TIME = "time"  # s
     THROUGHPUT = "throughput"  # op/s
     BIT_RATE = "bit_rate"  # bit/s (per pin)
+    VOLTAGE = "voltage"  # V
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ _DIMS: dict[Dim, _DimInfo] = {
     Dim.TIME: _DimInfo("second", "5 us", ("s", "ms", "us", "ns")),
     Dim.THROUGHPUT: _DimInfo("operation / second", "20 TOPS", ("TOPS", "GOPS", "TFLOPS")),
     Dim.BIT_RATE: _DimInfo("bit / second", "6.4 Gb/s", ("Gb/s", "Mb/s", "Gbps")),
+    Dim.VOLTAGE: _DimInfo("volt", "0.8 V", ("V", "mV")),
 }
 
 

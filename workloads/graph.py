@@ -94,12 +94,13 @@ def build_step(
     prompt_tokens: int,
     tokens_per_seq: int | None = None,
     distinct_experts: float | None = None,
+    static_kv_tokens: int | None = None,
 ) -> Workload:
     """Ops for one step. Prefill processes `prompt_tokens` per sequence; decode one token."""
     tps = tokens_per_seq if tokens_per_seq is not None else (prompt_tokens if phase is Phase.PREFILL else 1)
     m = batch * tps
     b = _Builder(model=model, precision=precision, m=m, batch=batch, tps=tps, phase=phase,
-                 prompt_tokens=prompt_tokens)
+                 prompt_tokens=prompt_tokens, static_kv_tokens=static_kv_tokens)
     ops: list[Op] = [b.embedding()]
     if model.encoder_decoder is not None and phase is Phase.PREFILL:
         ops += b.encoder()
@@ -118,6 +119,7 @@ class _Builder:
     tps: int
     phase: Phase
     prompt_tokens: int
+    static_kv_tokens: int | None = None
 
     @property
     def wbits(self) -> float:
@@ -193,6 +195,13 @@ class _Builder:
             return Op(name=name, op_class=cls, kind=OpKind.ATTENTION, layers=layers, m=self.m, k=0, n=0,
                       weight_params=0.0, weight_bits=0.0, flops=self.batch * pairs * per_ctx_flops,
                       kv_read_bytes=self.m * kv_per_token, kv_write_bytes=writes,
+                      act_bytes=2 * self.m * self.model.q_dim * self.abytes)
+        if self.static_kv_tokens is not None:
+            # fixed-shape runtime: every step reads and scores the whole compiled window
+            window = self.batch * self.static_kv_tokens
+            return Op(name=name, op_class=cls, kind=OpKind.ATTENTION, layers=layers, m=self.m, k=0, n=0,
+                      weight_params=0.0, weight_bits=0.0, flops=self.tps * per_ctx_flops * window,
+                      kv_read_bytes=kv_per_token * window, kv_write_bytes=writes,
                       act_bytes=2 * self.m * self.model.q_dim * self.abytes)
         # each of the tps new tokens of a sequence attends to that sequence's context
         return Op(name=name, op_class=cls, kind=OpKind.ATTENTION, layers=layers, m=self.m, k=0, n=0,

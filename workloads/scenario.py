@@ -38,10 +38,20 @@ class Scenario(BaseModel):
     gen_tokens: int = Field(128, ge=1)
     batch: int = Field(1, ge=1)
     precision: Precision = Precision()
+    static_kv_tokens: int | None = Field(
+        None, ge=1,
+        description="runtimes compiled for a fixed context window (e.g. Qualcomm Genie) attend over the whole "
+                    "window every step; None: attend over the tokens so far",
+    )
     seed: int = 0
 
     @model_validator(mode="after")
     def _check(self) -> "Scenario":
+        if self.static_kv_tokens is not None and self.static_kv_tokens < self.prompt_tokens + self.gen_tokens:
+            raise ValueError(
+                f"static_kv_tokens ({self.static_kv_tokens}) is shorter than prompt + gen "
+                f"({self.prompt_tokens + self.gen_tokens})"
+            )
         return self
 
     @property

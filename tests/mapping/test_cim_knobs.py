@@ -1,0 +1,114 @@
+"""Each CIM knob moves latency / energy / geometry the way the physics says."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from hw_models.load import hardware_from_raw, resolve_hardware
+from hw_models.spec import HardwareSpec
+from mapping.plan import make_plan
+from simulator.engines import run
+from slmsim_core.yamlio import RawSpec
+from workloads.load import load_model
+from workloads.scenario import Precision, Scenario
+
+MODEL = load_model("qwen3-0.6b")
+SCEN = Scenario(prompt_tokens=32, gen_tokens=8, precision=Precision(weight_bits=4, activation_bits=8))
+
+
+def edgecim(**overrides: Any) -> HardwareSpec:
+    """The edgecim preset with `path: value` overrides (SI floats for quantities)."""
+    data = copy.deepcopy(resolve_hardware("edgecim").data)
+    for path, value in overrides.items():
+        *parents, leaf = path.split("__")
+        node = data
+        for key in parents:
+            node = node[key]
+        node[leaf] = value
+    return hardware_from_raw(RawSpec(data=data, provenance={}, file="test", chain=()), si_floats=True).spec
+
+
+def big_on_chip(**overrides: Any) -> HardwareSpec:
+    """Enough macros (262k x 16 Kb) to hold qwen3-0.6b at 4 bits: weight-stationary; NoC, vector
+    unit and DRAM made effectively infinite so the macros alone bound decode."""
+    fast = {"devices__cim__noc__bandwidth": 1e18, "devices__cim__vector_unit__lanes": 10**9,
+            "memories__dram__bandwidth": 1e18}
+    return edgecim(devices__cim__tiles=512, devices__cim__macros_per_tile=512, **{**fast, **overrides})
+
+
+def tpot(hw: HardwareSpec, scen: Scenario = SCEN) -> float:
+    plan = make_plan(hw, MODEL, scen)
+    return run(plan).tpot_s
+
+
+def energy(hw: HardwareSpec, comp: str, scen: Scenario = SCEN) -> float:
+    return run(make_plan(hw, MODEL, scen)).energy_breakdown_j.get(comp, 0.0)
+
+
+def test_preset_streams_and_big_array_is_stationary() -> None:
+    assert make_plan(edgecim(), MODEL, SCEN).weight_mode["cim"] == "weight_streaming"
+    assert make_plan(big_on_chip(), MODEL, SCEN).weight_mode["cim"] == "weight_stationary"
+
+
+def test_more_columns_per_readout_is_slower() -> None:
+    assert tpot(big_on_chip(devices__cim__macro__cols_per_readout=4)) > tpot(big_on_chip())
+
+
+def test_more_rows_per_op_means_fewer_cycles() -> None:
+    m = edgecim().devices["cim"].macro
+    assert m.cycles_per_mvm(8) == 8  # 128 rows at once, 8 input bits, 1 bit per cycle
+    m32 = edgecim(devices__cim__macro__rows_per_op=32).devices["cim"].macro
+    assert m32.cycles_per_mvm(8) == 4 * 8
+    assert tpot(big_on_chip(devices__cim__macro__rows_per_op=32)) > tpot(big_on_chip())
+
+
+def test_more_input_bits_per_cycle_is_faster() -> None:
+    assert tpot(big_on_chip(devices__cim__macro__input_bits_per_cycle=2)) < tpot(big_on_chip())
+
+
+def test_more_bits_per_weight_take_more_columns() -> None:
+    m = edgecim().devices["cim"].macro
+    assert m.slices_per_weight(4) == 4 and m.slices_per_weight(8) == 8
+    assert m.outputs_per_macro(8) == m.outputs_per_macro(4) // 2
+    assert m.slice_order(4) == ((3, 3), (2, 2), (1, 1), (0, 0))  # MSB first
+    m2 = edgecim(devices__cim__macro__cell_bits=2).devices["cim"].macro
+    assert m2.slices_per_weight(8) == 4 and m2.slice_order(8)[0] == (7, 6)
+
+
+def test_wider_weights_are_slower_when_streaming() -> None:
+    w8 = Scenario(prompt_tokens=32, gen_tokens=8, precision=Precision(weight_bits=8, activation_bits=8))
+    assert tpot(edgecim(), w8) > tpot(edgecim())
+
+
+def test_readout_energy_scales_the_readout_component() -> None:
+    base = energy(big_on_chip(), "cim_readout")
+    double = energy(big_on_chip(devices__cim__macro__energy_per_readout=2 * 0.6e-12), "cim_readout")
+    assert double == pytest.approx(2 * base, rel=1e-9)
+
+
+def test_weight_writes_cost_only_when_streaming() -> None:
+    assert energy(edgecim(), "cim_weight_write") > 0
+    assert energy(big_on_chip(), "cim_weight_write") == 0
+
+
+def test_faster_macro_clock_helps_when_compute_bound() -> None:
+    assert tpot(big_on_chip(devices__cim__macro__clock=400e6)) < tpot(big_on_chip())
+
+
+def test_double_buffering_hides_the_stream() -> None:
+    assert tpot(edgecim(devices__cim__double_buffer=False)) > tpot(edgecim())
+
+
+def test_more_dram_bandwidth_helps_a_streaming_design() -> None:
+    assert tpot(edgecim(memories__dram__bandwidth=546e9)) < tpot(edgecim())
+
+
+def test_technology_scaling_shrinks_and_speeds_up_the_macro() -> None:
+    base = edgecim(devices__cim__macro__characterised_node=65e-9)
+    scaled = edgecim(devices__cim__macro__characterised_node=65e-9, devices__cim__technology_node=22e-9)
+    a, b = base.devices["cim"].effective_macro, scaled.devices["cim"].effective_macro
+    assert b.clock_hz > a.clock_hz and b.energy_per_readout_j < a.energy_per_readout_j and b.area_mm2 < a.area_mm2
+    assert scaled.devices["cim"].area_mm2 < base.devices["cim"].area_mm2
