@@ -34,6 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write a Chrome/Perfetto trace of the DES (prefill + first decode steps) to PATH")
     s.add_argument("--trace-steps", type=int, default=8, help="decode steps in the trace (default 8)")
     s.add_argument("--report", metavar="PATH", type=Path, help="write a self-contained HTML design report to PATH")
+    s.add_argument("--ops", action="store_true",
+                   help="also report the mapping of every decode op (unit, bytes per tier, time, energy, tiles)")
     s.set_defaults(func=_cmd_simulate)
 
 
@@ -96,6 +98,14 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     out = result.to_dict()
     out = {"hardware": hw.spec.name, "model": model.name,
            "scenario": scenario.model_dump(mode="json"), **out}
+    if args.ops:
+        from dataclasses import asdict
+
+        from mapping.report import op_reports
+
+        mid_ctx = scenario.batch * (scenario.prompt_tokens + scenario.gen_tokens / 2.0)
+        out["decode_ops"] = {"context_tokens": mid_ctx,
+                             "ops": [asdict(r) for r in op_reports(plan.decode, mid_ctx)]}
     if args.trace:
         from simulator.trace import to_chrome_trace
 
@@ -171,6 +181,18 @@ def _table(d: dict[str, Any]) -> str:
         lines.append(f"    {k:<22} {fmt_bytes(v):>12}")
     modes = ", ".join(f"{k}: {v}" for k, v in d.get("weight_mode", {}).items())
     lines.append(f"  weights: {modes}")
+    for dev, p in d.get("pipeline", {}).items():
+        lines.append(f"  pipeline on {dev}: {p['stages']} stages, bottleneck {fmt_time(p['bottleneck_s'])}, "
+                     f"balance {p['balance']:.3f}")
+    if "decode_ops" in d:
+        lines += ["", f"  decode step mapping at {d['decode_ops']['context_tokens']:.0f} context tokens "
+                      "(all layers of each op):",
+                  f"    {'op':<16}{'unit':<13}{'layers':>6}{'time':>12}{'bytes':>12}{'energy':>12}  detail"]
+        for op in d["decode_ops"]["ops"]:
+            detail = ", ".join(f"{k} {v:.4g}" for k, v in op["detail"].items())
+            lines.append(f"    {op['name']:<16}{op['unit']:<13}{op['layers']:>6}{fmt_time(op['time_s']):>12}"
+                         f"{fmt_bytes(sum(op['bytes_by_tier'].values())):>12}{sum(op['energy_j'].values()):>11.3g}J"
+                         f"  {detail}")
     return "\n".join(lines)
 
 

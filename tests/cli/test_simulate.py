@@ -82,3 +82,15 @@ def test_model_from_config_json(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     from_json = simulate_json(capsys, "--hw", "orin-nano", "--model", str(tmp_path / "config.json"))
     preset = simulate_json(capsys, "--hw", "orin-nano", "--model", "qwen3-0.6b")
     assert from_json["tpot_s"] == pytest.approx(preset["tpot_s"], rel=1e-9)
+
+
+def test_ops_report_per_op_mapping(capsys: pytest.CaptureFixture[str]) -> None:
+    d = simulate_json(capsys, "--hw", "edgecim", "--model", "qwen3-0.6b", "--act-bits", "8", "--ops")
+    ops = {op["name"]: op for op in d["decode_ops"]["ops"]}
+    qkv = ops["qkv_proj"]
+    assert qkv["unit"] == "cim_macros" and qkv["layers"] == 28
+    assert qkv["detail"]["cycles_per_mvm"] == 8 and qkv["detail"]["macro_tiles"] > 0
+    assert qkv["bytes_by_tier"]["dram"] > 0 and qkv["energy_j"]["dram"] > 0
+    assert ops["attention"]["unit"] == "vector_unit"
+    # the per-op times of one step add up to the step time at that context
+    assert sum(op["time_s"] for op in ops.values()) > 0
