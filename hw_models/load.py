@@ -52,6 +52,11 @@ def hardware_from_raw(raw: RawSpec, *, si_floats: bool = False) -> LoadedHardwar
     return LoadedHardware(spec=spec, provenance=raw.provenance, file=raw.file, chain=raw.chain, raw=raw.data)
 
 
+def _kv_tier(spec: HardwareSpec, device: str) -> str:
+    dev = spec.devices[device]
+    return dev.kv_tier if isinstance(dev, CimAccelerator) else dev.memory
+
+
 def reference_problems(spec: HardwareSpec, file: str) -> list[Problem]:
     """Names that must point at something that exists."""
     problems: list[Problem] = []
@@ -72,6 +77,22 @@ def reference_problems(spec: HardwareSpec, file: str) -> list[Problem]:
             check_tier(f"devices.{dname}.kv_memory", device.kv_memory)
         else:
             check_tier(f"devices.{dname}.memory", device.memory)
+    for lname, link in spec.links.items():
+        for i, dname in enumerate(link.between):
+            if dname not in spec.devices:
+                problems.append(Problem(
+                    file=file, path=f"links.{lname}.between[{i}]", message=f"no device named {dname!r}", value=dname,
+                    expected=f"one of the devices: {', '.join(spec.devices)}", hint="name a device under 'devices:'",
+                ))
+    pre, dec = spec.device_for("prefill"), spec.device_for("decode")
+    if pre != dec and pre in spec.devices and dec in spec.devices:
+        if _kv_tier(spec, pre) != _kv_tier(spec, dec) and spec.link_between(pre, dec) is None:
+            problems.append(Problem(
+                file=file, path="links", message=f"prefill on '{pre}' and decode on '{dec}' keep the KV cache in "
+                f"different memories, but no link connects them",
+                expected=f"a link with between: [{pre}, {dec}]",
+                hint="add e.g. links: {pcie: {between: [" + f"{pre}, {dec}" + "], bandwidth: '16 GB/s', energy_per_bit: '5 pJ/bit'}}",
+            ))
     for phase in ("prefill", "decode"):
         name = getattr(spec.placement, phase)
         if name is not None and name not in spec.devices:

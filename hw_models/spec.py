@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from hw_models.cim import CimAccelerator
 from hw_models.memory import DramTier, HybridBondedDramTier, SramTier
 from hw_models.processor import GpuDevice, NpuDevice
-from slmsim_core.quantity import FROZEN
+from slmsim_core.quantity import FROZEN, Bandwidth, EnergyPerBit, Time
 
 Device = Annotated[CimAccelerator | GpuDevice | NpuDevice, Field(discriminator="kind")]
 Memory = Annotated[SramTier | DramTier | HybridBondedDramTier, Field(discriminator="kind")]
@@ -24,6 +24,17 @@ class Placement(BaseModel):
     decode: str | None = None
 
 
+class Link(BaseModel):
+    """A connection between two devices' memories (PCIe, chip-to-chip), e.g. for KV handover."""
+
+    model_config = FROZEN
+
+    between: tuple[str, str] = Field(description="the two device names it connects")
+    bandwidth_bytes_per_s: Bandwidth = Field(alias="bandwidth", description="e.g. '16 GB/s'")
+    energy_per_bit_j: EnergyPerBit = Field(alias="energy_per_bit", description="e.g. '5 pJ/bit'")
+    latency_s: Time = Field(0.0, alias="latency", description="fixed cost per transfer, e.g. '5 us'")
+
+
 class HardwareSpec(BaseModel):
     model_config = FROZEN
 
@@ -32,6 +43,13 @@ class HardwareSpec(BaseModel):
     devices: dict[str, Device] = Field(min_length=1)
     memories: dict[str, Memory] = Field(min_length=1)
     placement: Placement = Placement()
+    links: dict[str, Link] = Field(default_factory=dict)
+
+    def link_between(self, a: str, b: str) -> tuple[str, Link] | None:
+        for name, link in self.links.items():
+            if set(link.between) == {a, b}:
+                return name, link
+        return None
 
     def device_for(self, phase: str) -> str:
         chosen = getattr(self.placement, phase)

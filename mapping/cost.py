@@ -26,6 +26,7 @@ class Component(StrEnum):
     DRAM = "dram"
     HB_DRAM = "hybrid_bonded_dram"
     SRAM = "sram"
+    LINK = "link"  # device-to-device transfers (KV handover)
     STATIC = "static"  # leakage, idle and active-clock power x time
 
 

@@ -17,7 +17,7 @@ from mapping.processor import map_on_processor, math_precision
 from slmsim_core.errors import Infeasible
 from workloads.graph import Phase, Workload, build_step
 from workloads.model import ModelSpec
-from workloads.scenario import Scenario
+from workloads.scenario import Precision, Scenario
 
 
 class WeightMode:
@@ -43,6 +43,7 @@ class Plan:
     weight_mode: dict[str, str]
     device_peak_ops_per_s: dict[str, float]  # matrix peak at the scenario's precision (rooflines)
     pipeline: dict[str, Partition] = field(default_factory=dict)  # balanced decode stages per CIM device
+    mapper: "StepMapper | None" = field(default=None, repr=False, compare=False)  # more steps on demand (serving)
 
 
 def _tier_component(tier: object) -> Component:
@@ -53,46 +54,113 @@ def _tier_component(tier: object) -> Component:
     return Component.DRAM
 
 
+class StepMapper:
+    """Maps steps of one (hardware, model, precision) on demand, each shape once.
+
+    `prefill(prompt_tokens, batch)` and `decode(batch, prompt_tokens)` return cached
+    `MappedStep`s; the serving engine asks for whatever batch sizes and prompt lengths it
+    meets. Where weights live (stationary or streamed) is decided once, from all weights.
+    """
+
+    def __init__(self, hw: HardwareSpec, model: ModelSpec, scenario: Scenario) -> None:
+        self.hw = hw
+        self.model = model
+        self.scenario = scenario
+        self.precision = scenario.precision
+        self.prefill_device = hw.device_for("prefill")
+        self.decode_device = hw.device_for("decode")
+        self._cache: dict[tuple, MappedStep] = {}
+        self.infeasible: Infeasible | None = None
+        all_weights_wl = build_step(
+            model, scenario.precision, phase=Phase.DECODE, batch=1, prompt_tokens=scenario.prompt_tokens,
+            distinct_experts=float(model.moe.num_experts) if model.moe else None,
+        )
+        self.modes: dict[str, str] = {}
+        for name, dev in hw.devices.items():
+            if isinstance(dev, CimAccelerator):
+                try:
+                    needed = macro_tiles_needed(all_weights_wl.ops, dev, scenario.precision.weight_bits)
+                except ValueError as exc:
+                    self.infeasible = Infeasible(
+                        reason=f"device '{name}': {exc}", demanded=scenario.precision.weight_bits,
+                        bound=dev.macro.cols * dev.macro.cell_bits, unit="bits per weight",
+                        hint="use fewer weight bits or a macro with more columns / bits per cell")
+                    needed = 0.0
+                self.modes[name] = WeightMode.STATIONARY if needed <= dev.macro_count else WeightMode.STREAMING
+            else:
+                self.modes[name] = WeightMode.PROCESSOR
+        self.always_on_power_w: dict[str, float] = {}
+        self.active_power_w: dict[str, float] = {}
+        for name, dev in hw.devices.items():
+            if isinstance(dev, CimAccelerator):
+                self.always_on_power_w[name] = dev.static_power_w + dev.macro_count * dev.effective_macro.leakage_power_w
+                self.active_power_w[name] = 0.0
+            else:
+                self.always_on_power_w[name] = dev.idle_power_w
+                self.active_power_w[name] = dev.active_power_w
+        for tname, tier in hw.memories.items():
+            self.always_on_power_w[tname] = tier.background_power_w
+
+    def prefill(self, prompt_tokens: int, batch: int) -> MappedStep:
+        key = ("prefill", prompt_tokens, batch)
+        if key not in self._cache:
+            wl = build_step(self.model, self.precision, phase=Phase.PREFILL, batch=batch, prompt_tokens=prompt_tokens)
+            self._cache[key] = _map_step(self.hw, wl, self.prefill_device, self.precision, self.modes)
+        return self._cache[key]
+
+    def decode(self, batch: int, prompt_tokens: int | None = None) -> MappedStep:
+        """A decode step of `batch` sequences (prompt length matters only to cross-attention)."""
+        prompt = self.scenario.prompt_tokens if prompt_tokens is None else prompt_tokens
+        if self.model.encoder_decoder is None:
+            prompt = self.scenario.prompt_tokens  # irrelevant to the step: one cache entry per batch
+        key = ("decode", batch, prompt)
+        if key not in self._cache:
+            wl = build_step(self.model, self.precision, phase=Phase.DECODE, batch=batch, prompt_tokens=prompt,
+                            static_kv_tokens=self.scenario.static_kv_tokens)
+            self._cache[key] = _map_step(self.hw, wl, self.decode_device, self.precision, self.modes)
+        return self._cache[key]
+
+    def kv_tier(self, device: str) -> str:
+        dev = self.hw.devices[device]
+        return dev.kv_tier if isinstance(dev, CimAccelerator) else dev.memory
+
+    def kv_bytes_per_token(self) -> float:
+        return self.model.kv_bytes_per_token(self.precision.kv_bits)
+
+    def kv_budget_bytes(self) -> float:
+        """What the decode device's KV tier can give the KV cache (capacity - weights there)."""
+        tier = self.kv_tier(self.decode_device)
+        weights = 0.0
+        for dname in {self.prefill_device, self.decode_device}:
+            dev = self.hw.devices[dname]
+            wt = dev.weight_memory if isinstance(dev, CimAccelerator) else dev.memory
+            if wt == tier and self.modes[dname] != WeightMode.STATIONARY:
+                weights = self.model.total_params() * self.precision.weight_bits_in_memory / 8.0
+        return self.hw.memories[tier].capacity_bytes - weights
+
+    def handover(self) -> tuple[str, float, float, float] | None:
+        """(link name, bandwidth, energy per bit, latency) when prefill's KV must move to decode."""
+        if self.prefill_device == self.decode_device:
+            return None
+        if self.kv_tier(self.prefill_device) == self.kv_tier(self.decode_device):
+            return None
+        found = self.hw.link_between(self.prefill_device, self.decode_device)
+        assert found is not None, "hw_models.load.reference_problems requires a link"
+        name, link = found
+        return name, link.bandwidth_bytes_per_s, link.energy_per_bit_j, link.latency_s
+
+
 def make_plan(hw: HardwareSpec, model: ModelSpec, scenario: Scenario) -> Plan | Infeasible:
+    mapper = StepMapper(hw, model, scenario)
+    if mapper.infeasible is not None:
+        return mapper.infeasible
     prefill_wl = build_step(model, scenario.precision, phase=Phase.PREFILL, batch=scenario.batch,
                             prompt_tokens=scenario.prompt_tokens)
-    decode_wl = build_step(model, scenario.precision, phase=Phase.DECODE, batch=scenario.batch,
-                           prompt_tokens=scenario.prompt_tokens, static_kv_tokens=scenario.static_kv_tokens)
-    # all weights at once (every expert), to decide where weights live
-    all_weights_wl = build_step(
-        model, scenario.precision, phase=Phase.DECODE, batch=1, prompt_tokens=scenario.prompt_tokens,
-        distinct_experts=float(model.moe.num_experts) if model.moe else None,
-    )
-    modes: dict[str, str] = {}
-    for name, dev in hw.devices.items():
-        if isinstance(dev, CimAccelerator):
-            try:
-                needed = macro_tiles_needed(all_weights_wl.ops, dev, scenario.precision.weight_bits)
-            except ValueError as exc:
-                return Infeasible(reason=f"device '{name}': {exc}", demanded=scenario.precision.weight_bits,
-                                  bound=dev.macro.cols * dev.macro.cell_bits, unit="bits per weight",
-                                  hint="use fewer weight bits or a macro with more columns / bits per cell")
-            modes[name] = WeightMode.STATIONARY if needed <= dev.macro_count else WeightMode.STREAMING
-        else:
-            modes[name] = WeightMode.PROCESSOR
-
-    footprint, infeasible = _footprint(hw, model, scenario, modes, prefill_wl)
+    footprint, infeasible = _footprint(hw, model, scenario, mapper.modes, prefill_wl)
     if infeasible is not None:
         return infeasible
-
-    prefill = _map_step(hw, prefill_wl, hw.device_for("prefill"), scenario, modes)
-    decode = _map_step(hw, decode_wl, hw.device_for("decode"), scenario, modes)
-    always_on: dict[str, float] = {}
-    active: dict[str, float] = {}
-    for name, dev in hw.devices.items():
-        if isinstance(dev, CimAccelerator):
-            always_on[name] = dev.static_power_w + dev.macro_count * dev.effective_macro.leakage_power_w
-            active[name] = 0.0
-        else:
-            always_on[name] = dev.idle_power_w
-            active[name] = dev.active_power_w
-    for tname, tier in hw.memories.items():
-        always_on[tname] = tier.background_power_w
+    prefill = mapper.prefill(scenario.prompt_tokens, scenario.batch)
+    decode = mapper.decode(scenario.batch)
     peaks = {name: _peak_ops_per_s(dev, scenario) for name, dev in hw.devices.items()}
     pipeline = {}
     dev = hw.devices[decode.device]
@@ -103,8 +171,9 @@ def make_plan(hw: HardwareSpec, model: ModelSpec, scenario: Scenario) -> Plan | 
         pipeline[decode.device] = linear_partition(costs, dev.pipeline_stages)
     return Plan(hardware=hw.name, model=model.name, prompt_tokens=scenario.prompt_tokens,
                 gen_tokens=scenario.gen_tokens, batch=scenario.batch, prefill=prefill, decode=decode,
-                always_on_power_w=always_on, active_power_w=active, memory_footprint_bytes=footprint,
-                weight_mode=modes, device_peak_ops_per_s=peaks, pipeline=pipeline)
+                always_on_power_w=mapper.always_on_power_w, active_power_w=mapper.active_power_w,
+                memory_footprint_bytes=footprint, weight_mode=mapper.modes, device_peak_ops_per_s=peaks,
+                pipeline=pipeline, mapper=mapper)
 
 
 def _peak_ops_per_s(dev: object, scenario: Scenario) -> float:
@@ -157,7 +226,7 @@ def _footprint(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, modes: di
     return footprint, None
 
 
-def _map_step(hw: HardwareSpec, wl: Workload, dname: str, scenario: Scenario, modes: dict[str, str]) -> MappedStep:
+def _map_step(hw: HardwareSpec, wl: Workload, dname: str, precision: Precision, modes: dict[str, str]) -> MappedStep:
     dev = hw.devices[dname]
     ops: list[MappedOp] = []
     bandwidth: dict[str, float] = {}
@@ -180,14 +249,13 @@ def _map_step(hw: HardwareSpec, wl: Workload, dname: str, scenario: Scenario, mo
         stationary = modes[dname] == WeightMode.STATIONARY
         for op in wl.ops:
             ops.append(map_on_cim(op, acc=dev, device_name=dname, stationary=stationary,
-                                  precision=scenario.precision, noc_tier=noc,
+                                  precision=precision, noc_tier=noc,
                                   stream_bandwidth_bytes_per_s=bandwidth[dev.weight_memory]))
     else:
         assert isinstance(dev, _Processor)
         use_tier(dev.memory)
         for op in wl.ops:
-            ops.append(map_on_processor(op, device=dev, device_name=dname, tier=dev.memory,
-                                        precision=scenario.precision))
+            ops.append(map_on_processor(op, device=dev, device_name=dname, tier=dev.memory, precision=precision))
         if dev.step_overhead_s:
             ops.append(MappedOp(name="runtime", op_class="runtime", device=dname, unit="host", layers=1,
                                 overhead_s=dev.step_overhead_s, compute_s=Affine(0.0), tier_bytes=(), energy_j=()))

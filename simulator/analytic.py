@@ -60,6 +60,20 @@ def run_analytic(plan: Plan) -> SimResult:
         for k, v in e.items():
             energy[k.value] = energy.get(k.value, 0.0) + v
 
+    # prefill and decode on different devices with separate KV memories: the batch's prompt KV
+    # crosses the link before decoding starts (all requests' transfers share it)
+    handover_s = 0.0
+    handover = plan.mapper.handover() if plan.mapper is not None else None
+    if handover is not None and len(ctx):
+        _, bw, energy_per_bit, latency = handover
+        nbytes = plan.batch * plan.prompt_tokens * plan.mapper.kv_bytes_per_token()
+        handover_s = latency + nbytes / bw
+        link_j = nbytes * 8.0 * energy_per_bit
+        static_j = (sum(plan.always_on_power_w.values())) * handover_s
+        energy[Component.LINK.value] = energy.get(Component.LINK.value, 0.0) + link_j
+        energy[Component.STATIC.value] = energy.get(Component.STATIC.value, 0.0) + static_j
+        phase_energy[1] += link_j + static_j
+
     busy: dict[str, float] = {}
     for step, c, t in ((plan.prefill, pre_ctx, prefill_s), (plan.decode, ctx, decode_s)):
         for k, v in _busy(step, c, t).items():
@@ -81,7 +95,8 @@ def run_analytic(plan: Plan) -> SimResult:
         busy_time_s=busy,
         memory_footprint_bytes=plan.memory_footprint_bytes,
         weight_mode=plan.weight_mode,
-        extra=pipeline_summary(plan),
+        makespan_s=prefill_s + handover_s + decode_s if handover_s else None,
+        extra={**pipeline_summary(plan), **({"handover_s": handover_s} if handover_s else {})},
     )
 
 

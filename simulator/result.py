@@ -35,12 +35,15 @@ class SimResult:
     busy_time_s: dict[str, float]  # resource -> seconds busy
     memory_footprint_bytes: dict[str, float]
     weight_mode: dict[str, str] = field(default_factory=dict)
+    makespan_s: float | None = None  # wall time when phases overlap (serving); None: prefill + decode
     extra: dict[str, Any] = field(default_factory=dict)
 
     # Derived ------------------------------------------------------------------------
 
     @property
     def total_time_s(self) -> float:
+        if self.makespan_s is not None:
+            return self.makespan_s
         return self.prefill_time_s + self.decode_time_s
 
     @property
@@ -98,6 +101,8 @@ class SimResult:
             energy_breakdown_j=_merge(self.energy_breakdown_j, other.energy_breakdown_j),
             latency_breakdown_s=lat,
             busy_time_s=_merge(self.busy_time_s, other.busy_time_s),
+            makespan_s=(None if self.makespan_s is None and other.makespan_s is None
+                        else self.total_time_s + other.total_time_s),
             memory_footprint_bytes={k: max(self.memory_footprint_bytes.get(k, 0.0), other.memory_footprint_bytes.get(k, 0.0))
                                     for k in {*self.memory_footprint_bytes, *other.memory_footprint_bytes}},
         )

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from slmsim.commands._common import EXIT_BAD_INPUT
 from slmsim_core.errors import SpecError
 
-COMMANDS = ("simulate", "specs", "validate")
+COMMANDS = ("simulate", "specs", "validate", "explore")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,6 +29,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SpecError as exc:
         print(exc.render(), file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:  # output piped into head & co.
+        sys.stderr.close()
+        return 0
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

@@ -12,7 +12,7 @@ import pydantic
 from hw_models.cim import Buffer, CimAccelerator, CimMacro, Noc, VectorUnit
 from hw_models.memory import DramTier, HybridBondedDramTier, SramTier
 from hw_models.processor import GpuDevice, NpuDevice
-from hw_models.spec import HardwareSpec, Placement
+from hw_models.spec import HardwareSpec, Link, Placement
 from slmsim_core.quantity import QuantityDim
 from workloads.model import EncoderDecoderSpec, MlaSpec, ModelSpec, MoeSpec
 from workloads.scenario import Precision, Scenario
@@ -20,6 +20,7 @@ from workloads.scenario import Precision, Scenario
 SECTIONS: list[tuple[str, type[pydantic.BaseModel]]] = [
     ("Hardware spec (top level)", HardwareSpec),
     ("placement", Placement),
+    ("links", Link),
     ("devices: kind: gpu", GpuDevice),
     ("devices: kind: npu", NpuDevice),
     ("devices: kind: cim_accelerator", CimAccelerator),

@@ -34,6 +34,18 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write a Chrome/Perfetto trace of the DES (prefill + first decode steps) to PATH")
     s.add_argument("--trace-steps", type=int, default=8, help="decode steps in the trace (default 8)")
     s.add_argument("--report", metavar="PATH", type=Path, help="write a self-contained HTML design report to PATH")
+    g = s.add_argument_group("serving (discrete-event engine)")
+    g.add_argument("--arrivals", choices=["fixed", "poisson", "trace"],
+                   help="serve a request stream: fixed (all at t=0), poisson (--rate), or trace (--requests-csv)")
+    g.add_argument("--rate", type=float, help="Poisson arrival rate, requests per second")
+    g.add_argument("--requests", type=int, default=16, help="number of requests (fixed, poisson; default 16)")
+    g.add_argument("--requests-csv", type=Path, help="CSV with columns arrival_s,prompt_tokens,gen_tokens")
+    g.add_argument("--batching", choices=["continuous", "static"], default="continuous")
+    g.add_argument("--max-batch", type=int, default=16, help="most requests decoded together (default 16)")
+    g.add_argument("--kv-policy", choices=["wait", "reject"], default="wait",
+                   help="when the KV cache is full: queue the request (wait) or drop it (reject)")
+    g.add_argument("--channel-priority", action="store_true",
+                   help="decode transfers pre-empt others on shared memory channels (default: fair sharing)")
     s.add_argument("--ops", action="store_true",
                    help="also report the mapping of every decode op (unit, bytes per tier, time, energy, tiles)")
     s.set_defaults(func=_cmd_simulate)
@@ -89,12 +101,18 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     if isinstance(plan, Infeasible):
         _print_infeasible(plan, as_json=args.json)
         return EXIT_BAD_INPUT
-    result = run(plan, engine=args.engine, seed=scenario.seed)
+    if args.arrivals:
+        result = _serve(args, plan, scenario)
+    else:
+        result = run(plan, engine=args.engine, seed=scenario.seed)
     trace = None
     if args.trace or args.report:
         # the trace always comes from the DES (it is the engine that has events)
-        traced = run(plan, engine="des", seed=scenario.seed, trace_steps=max(args.trace_steps, 1))
-        trace = traced.extra["trace"]
+        if args.arrivals:
+            trace = _serve(args, plan, scenario, trace_steps=max(args.trace_steps, 1)).extra["trace"]
+        else:
+            traced = run(plan, engine="des", seed=scenario.seed, trace_steps=max(args.trace_steps, 1))
+            trace = traced.extra["trace"]
     out = result.to_dict()
     out = {"hardware": hw.spec.name, "model": model.name,
            "scenario": scenario.model_dump(mode="json"), **out}
@@ -123,6 +141,41 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             if path:
                 print(f"  {label} written to {path}")
     return EXIT_OK
+
+
+def _serve(args: argparse.Namespace, plan: Any, scenario: Any, *, trace_steps: int = 0) -> Any:
+    import numpy as np
+
+    from simulator.serving import Batching, KvPolicy, ServingPolicy, run_serving
+    from workloads.requests import fixed_requests, poisson_requests, requests_from_csv
+
+    problems = []
+    if args.engine == "analytic" and "--engine" in sys.argv:
+        problems.append(Problem(file="<command line>", path="--engine", message="request streams need the DES",
+                                value="analytic", expected="--engine des (the default with --arrivals)",
+                                hint="drop --engine analytic"))
+    if args.arrivals == "poisson" and not (args.rate and args.rate > 0):
+        problems.append(Problem(file="<command line>", path="--rate", message="Poisson arrivals need a rate > 0",
+                                value=args.rate, expected="requests per second, e.g. --rate 2"))
+    if args.arrivals == "trace" and args.requests_csv is None:
+        problems.append(Problem(file="<command line>", path="--requests-csv", message="--arrivals trace needs a CSV",
+                                expected="a path", hint="columns arrival_s,prompt_tokens,gen_tokens"))
+    for flag, value in (("--requests", args.requests), ("--max-batch", args.max_batch)):
+        if value < 1:
+            problems.append(Problem(file="<command line>", path=flag, message="must be at least 1", value=value,
+                                    expected="a whole number >= 1"))
+    if problems:
+        raise SpecError(problems)
+    if args.arrivals == "fixed":
+        reqs = fixed_requests(args.requests, prompt_tokens=scenario.prompt_tokens, gen_tokens=scenario.gen_tokens)
+    elif args.arrivals == "poisson":
+        reqs = poisson_requests(args.requests, rate_per_s=args.rate, prompt_tokens=scenario.prompt_tokens,
+                                gen_tokens=scenario.gen_tokens, rng=np.random.default_rng(scenario.seed))
+    else:
+        reqs = requests_from_csv(args.requests_csv)
+    policy = ServingPolicy(batching=Batching(args.batching), max_batch=args.max_batch,
+                           kv_policy=KvPolicy(args.kv_policy), channel_priority=args.channel_priority)
+    return run_serving(plan.mapper, reqs, policy, trace_steps=trace_steps, seed=scenario.seed)
 
 
 def _write_new(path: Path, text: str) -> None:
@@ -163,9 +216,21 @@ def _table(d: dict[str, Any]) -> str:
         f"  decode tokens/s      {d['decode_tokens_per_s']:.2f}" if d["decode_tokens_per_s"] else "  decode tokens/s      n/a",
         f"  tokens/J             {d['tokens_per_j']:.3f}",
         f"  energy               {d['energy_j']:.4g} J  (average power {d['average_power_w']:.3g} W)",
-        "",
-        "  energy by component:",
     ]
+    sv = d.get("serving")
+    if sv:
+        lines[3] = f"  TTFT (mean)          {fmt_time(d['ttft_s'])}"
+        lines[4] = f"  decode step (mean)   {fmt_time(d['tpot_s'])}"
+        lines[5] = f"  decode tokens/s      {d['decode_tokens_per_s']:.2f}  (while decoding)"
+        lines += ["", f"  serving: {sv['completed']} of {sv['requests']} requests completed"
+                      f" ({sv['rejected']} rejected), makespan {fmt_time(sv['makespan_s'])}, "
+                      f"{sv['throughput_tokens_per_s'] or 0:.1f} tokens/s overall, "
+                      f"mean decode batch {sv['mean_decode_batch'] or 0:.2f}",
+                  f"    {'per request':<12}{'mean':>12}{'p50':>12}{'p90':>12}{'p99':>12}"]
+        for key in ("ttft_s", "tpot_s", "e2e_s"):
+            row = sv[key]
+            lines.append(f"    {key[:-2].upper():<12}" + "".join(f"{fmt_time(row[c]):>12}" for c in ("mean", "p50", "p90", "p99")))
+    lines += ["", "  energy by component:"]
     total = d["energy_j"] or 1.0
     for k, v in sorted(d["energy_breakdown_j"].items(), key=lambda kv: -kv[1]):
         lines.append(f"    {k:<22} {v:10.4g} J  {100 * v / total:5.1f}%")

@@ -66,3 +66,20 @@ def test_busy_time_and_bytes_are_counted() -> None:
 def test_huge_transfers_do_not_stall_on_rounding() -> None:
     # bytes and bandwidth of a real decode step: must finish, at the right time
     assert timeline([(0.0, 1.807e9)], bw=54.4e9)[0][1] == pytest.approx(1.807e9 / 54.4e9)
+
+
+def test_strict_priority_lets_the_urgent_transfer_through() -> None:
+    env = simpy.Environment()
+    ch = BandwidthChannel(env, "mem", 100.0, priority=True)
+    done: dict[str, float] = {}
+
+    def go(name: str, start: float, nbytes: float, prio: int):
+        yield env.timeout(start)
+        yield ch.transfer(nbytes, priority=prio)
+        done[name] = env.now
+
+    env.process(go("bulk", 0.0, 300.0, 0))
+    env.process(go("urgent", 1.0, 100.0, 1))
+    env.run()
+    assert done["urgent"] == pytest.approx(2.0)  # alone at full bandwidth from t=1
+    assert done["bulk"] == pytest.approx(4.0)  # paused during [1, 2]

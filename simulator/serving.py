@@ -1,0 +1,372 @@
+"""Serving in the DES: request streams, static or continuous batching, KV capacity,
+prefill and decode on the same or on different devices.
+
+Devices run one step at a time. With one device, new requests are prefilled between
+decode steps (prefill first, as vLLM does by default) and, with continuous batching, join
+the running batch at the next step; with static batching a batch is formed when the device
+is idle and runs to completion. With prefill and decode on different devices, each has its
+own loop; a prefilled request's KV cache crosses the link between them before it can
+decode (its first token is out when its prefill ends).
+
+KV capacity: a request reserves its whole KV (prompt + generated tokens, or the fixed
+window) when admitted; `kv_policy` says what happens when the budget is full: `wait`
+(stay queued, first come first served) or `reject` (drop it, counted). A request that could
+never fit is rejected either way.
+
+Every request reports TTFT (first token - arrival), TPOT ((finish - first token) /
+(generated - 1)) and end-to-end latency; the result carries their percentiles.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+import simpy
+
+from mapping.cost import Component
+from mapping.plan import StepMapper
+from simulator.executor import Executor
+from simulator.result import SimResult
+from workloads.requests import Request
+
+
+class Batching(StrEnum):
+    STATIC = "static"
+    CONTINUOUS = "continuous"
+
+
+class KvPolicy(StrEnum):
+    WAIT = "wait"
+    REJECT = "reject"
+
+
+@dataclass(frozen=True)
+class ServingPolicy:
+    batching: Batching = Batching.CONTINUOUS
+    max_batch: int = 16
+    kv_policy: KvPolicy = KvPolicy.WAIT
+    channel_priority: bool = False  # decode transfers pre-empt prefill/handover on shared channels
+
+
+@dataclass
+class _Live:
+    req: Request
+    admitted_s: float = math.nan
+    first_token_s: float = math.nan
+    finished_s: float = math.nan
+    generated: int = 0
+    kv_bytes: float = 0.0
+    rejected: bool = False
+
+
+@dataclass
+class _State:
+    waiting: deque[_Live] = field(default_factory=deque)  # arrived, not admitted
+    ready: deque[_Live] = field(default_factory=deque)  # prefilled (and handed over), not decoding yet
+    running: list[_Live] = field(default_factory=list)
+    kv_reserved: float = 0.0
+    kv_peak: float = 0.0
+    done: int = 0
+    decode_steps: int = 0
+    decode_tokens: int = 0
+    batch_sizes: list[int] = field(default_factory=list)
+
+
+class _Sim:
+    def __init__(self, mapper: StepMapper, requests: list[Request], policy: ServingPolicy, *,
+                 trace_steps: int, seed: int) -> None:
+        self.m = mapper
+        self.policy = policy
+        self.env = simpy.Environment()
+        self.rng = np.random.default_rng(seed)  # reserved for stochastic models (acceptance, routing)
+        self.lives = [_Live(r) for r in requests]
+        self.st = _State()
+        self.trace_steps = trace_steps
+        self.traced = 0
+        steps = [mapper.prefill(mapper.scenario.prompt_tokens, 1), mapper.decode(1)]
+        self.ex = Executor.for_steps(self.env, steps, priority=policy.channel_priority)
+        self.handover = mapper.handover()
+        if self.handover is not None:
+            name, bw, _, _ = self.handover
+            self.ex.add_channel(f"link:{name}", bw)
+        self.handover_bytes = 0.0
+        self.same_device = mapper.prefill_device == mapper.decode_device
+        self.kv_budget = mapper.kv_budget_bytes()
+        self.kv_per_token = mapper.kv_bytes_per_token()
+        self.wake_decode = self.env.event()
+        self.wake_prefill = self.env.event()
+        self.group_size = 0  # static batching across devices: the batch the decode side waits for
+
+    # --- bookkeeping -----------------------------------------------------------------
+
+    def kv_need(self, r: Request) -> float:
+        tokens = self.m.scenario.static_kv_tokens or (r.prompt_tokens + r.gen_tokens)
+        return tokens * self.kv_per_token
+
+    def notify(self) -> None:
+        for ev in (self.wake_decode, self.wake_prefill):
+            if not ev.triggered:
+                ev.succeed()
+
+    def waiter(self, which: str) -> simpy.Event:
+        if which == "decode":
+            if self.wake_decode.triggered:
+                self.wake_decode = self.env.event()
+            return self.wake_decode
+        if self.wake_prefill.triggered:
+            self.wake_prefill = self.env.event()
+        return self.wake_prefill
+
+    def all_settled(self) -> bool:
+        return self.st.done == len(self.lives)
+
+    def admit(self, limit: int) -> list[_Live]:
+        """Take waiting requests (FIFO) within `limit` and the KV budget."""
+        out: list[_Live] = []
+        while self.st.waiting and len(out) < limit:
+            live = self.st.waiting[0]
+            need = self.kv_need(live.req)
+            if need > self.kv_budget:
+                self.st.waiting.popleft()
+                self.reject(live)
+                continue
+            if self.st.kv_reserved + need > self.kv_budget:
+                if self.policy.kv_policy is KvPolicy.REJECT:
+                    self.st.waiting.popleft()
+                    self.reject(live)
+                    continue
+                break  # wait for memory to free, head of line keeps its place
+            self.st.waiting.popleft()
+            self.st.kv_reserved += need
+            self.st.kv_peak = max(self.st.kv_peak, self.st.kv_reserved)
+            live.kv_bytes = need
+            live.admitted_s = self.env.now
+            out.append(live)
+        return out
+
+    def reject(self, live: _Live) -> None:
+        live.rejected = True
+        live.finished_s = self.env.now
+        self.st.done += 1
+
+    def finish(self, live: _Live) -> None:
+        live.finished_s = self.env.now
+        self.st.kv_reserved -= live.kv_bytes
+        self.st.done += 1
+        self.notify()
+
+    def record(self) -> bool:
+        if self.traced < self.trace_steps:
+            self.traced += 1
+            return True
+        return False
+
+    # --- processes ---------------------------------------------------------------------
+
+    def arrivals(self) -> Generator[simpy.Event, None, None]:
+        for live in sorted(self.lives, key=lambda x: (x.req.arrival_s, x.req.id)):
+            delay = live.req.arrival_s - self.env.now
+            if delay > 0:
+                yield self.env.timeout(delay)
+            self.st.waiting.append(live)
+            self.notify()
+
+    def prefill(self, group: list[_Live]) -> Generator[simpy.Event, None, None]:
+        """Prefill admitted requests, batched by equal prompt length."""
+        by_prompt: dict[int, list[_Live]] = {}
+        for live in group:
+            by_prompt.setdefault(live.req.prompt_tokens, []).append(live)
+        for prompt, lives in by_prompt.items():
+            step = self.m.prefill(prompt, len(lives))
+            yield from self.ex.run(step, 0.0, label=f"prefill x{len(lives)}", record=self.record())
+            for live in lives:
+                live.first_token_s = self.env.now
+                live.generated = 1
+        for live in group:
+            if live.generated >= live.req.gen_tokens:
+                self.finish(live)
+                if self.group_size:
+                    self.group_size -= 1
+            elif self.handover is not None:
+                self.env.process(self.hand_over(live))
+            else:
+                self.st.ready.append(live)
+        self.notify()
+
+    def hand_over(self, live: _Live) -> Generator[simpy.Event, None, None]:
+        name, _, _, latency = self.handover
+        nbytes = live.req.prompt_tokens * self.kv_per_token
+        start = self.env.now
+        if latency:
+            yield self.env.timeout(latency)
+        yield self.ex.channels[f"link:{name}"].transfer(nbytes)
+        self.handover_bytes += nbytes
+        if self.traced < self.trace_steps:
+            self.ex.span(f"KV handover r{live.req.id}", "handover", f"link:{name}", "transfers", start,
+                         self.env.now - start, {"bytes": nbytes})
+        self.st.ready.append(live)
+        self.notify()
+
+    def decode_step(self, batch: list[_Live]) -> Generator[simpy.Event, None, None]:
+        ctx = float(sum(live.req.prompt_tokens + live.generated for live in batch))
+        prompt = round(sum(live.req.prompt_tokens for live in batch) / len(batch))
+        step = self.m.decode(len(batch), prompt)
+        yield from self.ex.run(step, ctx, label=f"decode x{len(batch)}", record=self.record(), priority=1)
+        self.st.decode_steps += 1
+        self.st.decode_tokens += len(batch)
+        self.st.batch_sizes.append(len(batch))
+        for live in batch:
+            live.generated += 1
+        for live in [x for x in batch if x.generated >= x.req.gen_tokens]:
+            batch.remove(live)
+            self.finish(live)
+
+    def device_loop(self) -> Generator[simpy.Event, None, None]:
+        """Prefill and decode on one device."""
+        p = self.policy
+        while not self.all_settled():
+            if p.batching is Batching.STATIC:
+                if not self.st.running and self.st.waiting:
+                    group = self.admit(p.max_batch)
+                    if group:
+                        yield from self.prefill(group)
+                        self.st.running = list(self.st.ready)
+                        self.st.ready.clear()
+                        while self.st.running:
+                            yield from self.decode_step(self.st.running)
+                        continue
+                yield self.waiter("decode")
+                continue
+            room = p.max_batch - len(self.st.running) - len(self.st.ready)
+            group = self.admit(room) if room > 0 else []
+            if group:
+                yield from self.prefill(group)
+            self.st.running += list(self.st.ready)
+            self.st.ready.clear()
+            if self.st.running:
+                yield from self.decode_step(self.st.running)
+            elif not group:
+                yield self.waiter("decode")
+
+    def prefill_loop(self) -> Generator[simpy.Event, None, None]:
+        """Prefill device of a split system: admits (KV is reserved on the decode side)."""
+        p = self.policy
+        while not self.all_settled():
+            if p.batching is Batching.CONTINUOUS:
+                # a prefill device works through arrivals on its own; the KV budget bounds how far ahead
+                room = p.max_batch
+            else:  # the next static batch forms once the previous one has left the decode device
+                room = p.max_batch if self.group_size == 0 else 0
+            group = self.admit(room) if room > 0 else []
+            if group:
+                if p.batching is Batching.STATIC:
+                    self.group_size = len(group)
+                yield from self.prefill(group)
+            else:
+                yield self.waiter("prefill")
+
+    def decode_loop(self) -> Generator[simpy.Event, None, None]:
+        p = self.policy
+        while not self.all_settled():
+            if p.batching is Batching.CONTINUOUS:
+                while self.st.ready and len(self.st.running) < p.max_batch:
+                    self.st.running.append(self.st.ready.popleft())
+            elif not self.st.running and self.group_size and len(self.st.ready) == self.group_size:
+                self.st.running = list(self.st.ready)
+                self.st.ready.clear()
+            if self.st.running:
+                yield from self.decode_step(self.st.running)
+                if p.batching is Batching.STATIC and not self.st.running:
+                    self.group_size = 0
+                    self.notify()
+            else:
+                yield self.waiter("decode")
+
+
+def run_serving(mapper: StepMapper, requests: list[Request], policy: ServingPolicy = ServingPolicy(), *,
+                trace_steps: int = 0, seed: int = 0, engine_name: str = "des") -> SimResult:
+    sim = _Sim(mapper, requests, policy, trace_steps=trace_steps, seed=seed)
+    env = sim.env
+    env.process(sim.arrivals())
+    if sim.same_device:
+        env.process(sim.device_loop())
+    else:
+        env.process(sim.prefill_loop())
+        env.process(sim.decode_loop())
+    env.run()
+    return _result(sim, engine_name)
+
+
+def _pct(values: list[float]) -> dict[str, float | None]:
+    if not values:
+        return {"mean": None, "p50": None, "p90": None, "p99": None, "max": None}
+    a = np.asarray(values)
+    return {"mean": float(a.mean()), "p50": float(np.percentile(a, 50)), "p90": float(np.percentile(a, 90)),
+            "p99": float(np.percentile(a, 99)), "max": float(a.max())}
+
+
+def _result(sim: _Sim, engine_name: str) -> SimResult:
+    ex, m, st = sim.ex, sim.m, sim.st
+    makespan = sim.env.now
+    served = [x for x in sim.lives if not x.rejected]
+    energy: dict[str, float] = {c.value: v for c, v in ex.dynamic_energy_j().items()}
+    link_j = 0.0
+    if sim.handover is not None:
+        link_j = sim.handover_bytes * 8.0 * sim.handover[2]
+        energy[Component.LINK.value] = energy.get(Component.LINK.value, 0.0) + link_j
+    static = sum(m.always_on_power_w.values()) * makespan
+    active = {d: m.active_power_w.get(d, 0.0) * t for d, t in ex.device_busy_s.items()}
+    energy[Component.STATIC.value] = energy.get(Component.STATIC.value, 0.0) + static + sum(active.values())
+    prefill_dyn = ex.phase_energy_j("prefill")
+    decode_dyn = ex.phase_energy_j("decode")
+    prefill_busy = sum(ex.class_time_s.get("prefill", {}).values())
+    decode_busy = sum(ex.class_time_s.get("decode", {}).values())
+    # static energy split between phases by their share of busy time
+    busy = prefill_busy + decode_busy
+    pre_share = prefill_busy / busy if busy > 0 else 0.0
+    static_total = static + sum(active.values())
+    ttft = [x.first_token_s - x.req.arrival_s for x in served]
+    tpot = [(x.finished_s - x.first_token_s) / (x.req.gen_tokens - 1) for x in served if x.req.gen_tokens > 1]
+    e2e = [x.finished_s - x.req.arrival_s for x in served]
+    generated = sum(x.req.gen_tokens for x in served)
+    busy_time = {name: ch.busy_time_s for name, ch in ex.channels.items()}
+    busy_time.update(ex.compute_busy_s)
+    serving = {
+        "requests": len(sim.lives), "completed": len(served), "rejected": len(sim.lives) - len(served),
+        "makespan_s": makespan, "throughput_tokens_per_s": generated / makespan if makespan > 0 else None,
+        "mean_decode_batch": float(np.mean(st.batch_sizes)) if st.batch_sizes else None,
+        "ttft_s": _pct(ttft), "tpot_s": _pct(tpot), "e2e_s": _pct(e2e),
+        "kv_budget_bytes": sim.kv_budget,
+    }
+    extra: dict = {"des_events": ex.events, "serving": serving}
+    if ex.trace:
+        for live in served:
+            ex.span(f"request {live.req.id}", "request", "requests", "lifetimes", live.req.arrival_s,
+                    live.finished_s - live.req.arrival_s,
+                    {"ttft_s": live.first_token_s - live.req.arrival_s, "prompt": live.req.prompt_tokens,
+                     "gen": live.req.gen_tokens})
+        extra["trace"] = ex.trace
+    return SimResult(
+        engine=engine_name,
+        requests=max(len(served), 1),
+        prefill_time_s=prefill_busy,
+        ttft_sum_s=float(sum(ttft)),
+        decode_time_s=decode_busy,
+        decode_steps=st.decode_steps,
+        decode_tokens=st.decode_tokens,
+        generated_tokens=generated,
+        prefill_energy_j=prefill_dyn + static_total * pre_share,
+        decode_energy_j=decode_dyn + static_total * (1 - pre_share) + link_j,
+        energy_breakdown_j=energy,
+        latency_breakdown_s=ex.class_time_s,
+        busy_time_s=busy_time,
+        memory_footprint_bytes={"kv_cache_peak": st.kv_peak, "kv_budget": sim.kv_budget},
+        weight_mode=dict(m.modes),
+        makespan_s=makespan,
+        extra=extra,
+    )
