@@ -14,7 +14,7 @@ ALLOWED = {
     "hw_models": {"slmsim_core"},
     "workloads": {"slmsim_core"},
     "mapping": {"slmsim_core", "hw_models", "workloads"},
-    "simulator": {"slmsim_core", "mapping"},
+    "simulator": {"slmsim_core", "mapping", "workloads"},  # request streams are workload data
     "dse": {"slmsim_core", "hw_models", "workloads", "mapping", "simulator"},
     "reports": {"slmsim_core", "simulator", "mapping"},
     "slmsim": OURS - {"slmsim"},
