@@ -9,8 +9,12 @@ a 36-layer model unrolled into ~360 ops and 16 stages.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from mapping.cost import MappedStep
 
 
 @dataclass(frozen=True)
@@ -74,3 +78,47 @@ def unrolled_op_costs(op_times_s: np.ndarray, layers: list[int]) -> tuple[np.nda
         i = j
     costs = np.array([op_times_s[k] / layers[k] for k in order])
     return costs, order
+
+
+@dataclass(frozen=True)
+class StagePipeline:
+    """Decode of a batch as micro-batches (one sequence each) flowing through stages.
+
+    `step` is the one-sequence decode step; `weights[s, i]` is the share of op i's layers
+    that stage s holds, so `weights @ step.op_times_s(ctx)` gives every stage's time for
+    one sequence at context `ctx`. Stage s of sequence j starts when stage s is free and
+    sequence j has left stage s - 1 (a permutation flow shop in arrival order).
+    """
+
+    step: "MappedStep"
+    partition: Partition
+    weights: np.ndarray  # (stages, ops)
+
+    def stage_times_s(self, seq_ctx: np.ndarray) -> np.ndarray:
+        """(stages, len(seq_ctx)) seconds for one sequence at each context."""
+        return self.weights @ self.step.op_times_s(np.asarray(seq_ctx, dtype=float))
+
+    @staticmethod
+    def makespan_s(stage_times: np.ndarray) -> float:
+        """Flow-shop completion of sequences in order: C[j,s] = max(C[j-1,s], C[j,s-1]) + p[j,s]."""
+        stages, jobs = stage_times.shape
+        done = np.zeros(stages)
+        for j in range(jobs):
+            t = 0.0
+            for s in range(stages):
+                t = max(done[s], t) + stage_times[s, j]
+                done[s] = t
+        return float(done[-1]) if jobs else 0.0
+
+
+def build_stage_pipeline(step: "MappedStep", stages: int, ctx: float) -> StagePipeline:
+    times = step.op_times_s(np.array([ctx]))[:, 0]
+    layers = [op.layers for op in step.ops]
+    costs, order = unrolled_op_costs(times, layers)
+    part = linear_partition(costs, stages)
+    ends = (*part.boundaries[1:], len(order))
+    weights = np.zeros((len(part.stage_costs), len(step.ops)))
+    for s, (a, b) in enumerate(zip(part.boundaries, ends)):
+        for k in order[a:b]:
+            weights[s, k] += 1.0 / layers[k]
+    return StagePipeline(step=step, partition=part, weights=weights)

@@ -12,7 +12,13 @@ from hw_models.processor import _Processor
 from hw_models.spec import HardwareSpec
 from mapping.cim import macro_tiles_needed, map_on_cim
 from mapping.cost import Affine, Component, MappedOp, MappedStep
-from mapping.pipeline import Partition, linear_partition, unrolled_op_costs
+from mapping.pipeline import (
+    Partition,
+    StagePipeline,
+    build_stage_pipeline,
+    linear_partition,
+    unrolled_op_costs,
+)
 from mapping.processor import map_on_processor, math_precision
 from slmsim_core.errors import Infeasible
 from workloads.graph import Phase, Workload, build_step
@@ -70,6 +76,7 @@ class StepMapper:
         self.prefill_device = hw.device_for("prefill")
         self.decode_device = hw.device_for("decode")
         self._cache: dict[tuple, MappedStep] = {}
+        self._extra: dict[str, StagePipeline] = {}
         self.infeasible: Infeasible | None = None
         all_weights_wl = build_step(
             model, scenario.precision, phase=Phase.DECODE, batch=1, prompt_tokens=scenario.prompt_tokens,
@@ -120,6 +127,21 @@ class StepMapper:
             self._cache[key] = _map_step(self.hw, wl, self.decode_device, self.precision, self.modes)
         return self._cache[key]
 
+    def stage_pipeline(self) -> StagePipeline | None:
+        """Decode stages of a weight-stationary CIM decode device with pipeline_stages > 1.
+
+        Streaming designs are not pipelined across sequences: their batched GEMMs already
+        share each weight load among the batch (see docs/engines.md).
+        """
+        dev = self.hw.devices[self.decode_device]
+        if not (isinstance(dev, CimAccelerator) and dev.pipeline_stages > 1
+                and self.modes[self.decode_device] == WeightMode.STATIONARY):
+            return None
+        if "pipeline" not in self._extra:
+            ctx = self.scenario.prompt_tokens + self.scenario.gen_tokens / 2.0
+            self._extra["pipeline"] = build_stage_pipeline(self.decode(1), dev.pipeline_stages, ctx)
+        return self._extra["pipeline"]
+
     def kv_tier(self, device: str) -> str:
         dev = self.hw.devices[device]
         return dev.kv_tier if isinstance(dev, CimAccelerator) else dev.memory
@@ -164,7 +186,11 @@ def make_plan(hw: HardwareSpec, model: ModelSpec, scenario: Scenario) -> Plan | 
     peaks = {name: _peak_ops_per_s(dev, scenario) for name, dev in hw.devices.items()}
     pipeline = {}
     dev = hw.devices[decode.device]
-    if isinstance(dev, CimAccelerator) and dev.pipeline_stages > 1:
+    stages = mapper.stage_pipeline()
+    if stages is not None:
+        pipeline[decode.device] = stages.partition
+    elif isinstance(dev, CimAccelerator) and dev.pipeline_stages > 1:
+        # streaming: the stage split is still reported (where the layers would sit), not pipelined
         mean_ctx = scenario.batch * (scenario.prompt_tokens + scenario.gen_tokens / 2.0)
         times = decode.op_times_s(np.array([mean_ctx]))[:, 0]
         costs, _ = unrolled_op_costs(times, [op.layers for op in decode.ops])

@@ -42,17 +42,36 @@ def _busy(step: MappedStep, ctx: np.ndarray, total_s: float) -> dict[str, float]
     return busy
 
 
+def _decode_phase(plan: Plan) -> tuple[MappedStep, np.ndarray, np.ndarray]:
+    """(step whose energy/traffic to count, contexts it runs at (one per run), op times (ops, steps)).
+
+    Pipelined decode (weight-stationary CIM with stages): every sequence runs the
+    one-sequence step; the batch flows through the stages, so a step takes
+    sum(stage times) + (batch - 1) x max(stage time); op times are scaled to that.
+    """
+    ctx = decode_contexts(plan)
+    pipe = plan.mapper.stage_pipeline() if plan.mapper is not None else None
+    if pipe is None or not len(ctx):
+        return plan.decode, ctx, plan.decode.op_times_s(ctx)
+    seq_ctx = ctx / plan.batch
+    stage = pipe.stage_times_s(seq_ctx)
+    step_s = stage.sum(axis=0) + (plan.batch - 1) * stage.max(axis=0)
+    op_times = pipe.step.op_times_s(seq_ctx)
+    op_times = op_times * (step_s / op_times.sum(axis=0))[None, :]
+    return pipe.step, np.repeat(seq_ctx, plan.batch), op_times
+
+
 def run_analytic(plan: Plan) -> SimResult:
     pre_ctx = np.zeros(1)
     pre_times = plan.prefill.op_times_s(pre_ctx)
     prefill_s = float(pre_times.sum())
+    dec_step, dec_runs, dec_times = _decode_phase(plan)
     ctx = decode_contexts(plan)
-    dec_times = plan.decode.op_times_s(ctx)
     decode_s = float(dec_times.sum())
 
     energy: dict[str, float] = {}
     phase_energy = []
-    for step, c, t in ((plan.prefill, pre_ctx, prefill_s), (plan.decode, ctx, decode_s)):
+    for step, c, t in ((plan.prefill, pre_ctx, prefill_s), (dec_step, dec_runs, decode_s)):
         e = step.dynamic_energy_j(float(c.sum()), len(c))
         static = sum(plan.always_on_power_w.values()) * t + plan.active_power_w.get(step.device, 0.0) * t
         e[Component.STATIC] = e.get(Component.STATIC, 0.0) + static
@@ -75,7 +94,7 @@ def run_analytic(plan: Plan) -> SimResult:
         phase_energy[1] += link_j + static_j
 
     busy: dict[str, float] = {}
-    for step, c, t in ((plan.prefill, pre_ctx, prefill_s), (plan.decode, ctx, decode_s)):
+    for step, c, t in ((plan.prefill, pre_ctx, prefill_s), (dec_step, dec_runs, decode_s)):
         for k, v in _busy(step, c, t).items():
             busy[k] = busy.get(k, 0.0) + v
 
@@ -91,7 +110,7 @@ def run_analytic(plan: Plan) -> SimResult:
         prefill_energy_j=phase_energy[0],
         decode_energy_j=phase_energy[1],
         energy_breakdown_j=energy,
-        latency_breakdown_s={"prefill": _by_class(plan.prefill, pre_times), "decode": _by_class(plan.decode, dec_times)},
+        latency_breakdown_s={"prefill": _by_class(plan.prefill, pre_times), "decode": _by_class(dec_step, dec_times)},
         busy_time_s=busy,
         memory_footprint_bytes=plan.memory_footprint_bytes,
         weight_mode=plan.weight_mode,

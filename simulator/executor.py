@@ -19,6 +19,7 @@ import numpy as np
 import simpy
 
 from mapping.cost import Component, MappedStep
+from mapping.pipeline import StagePipeline
 from simulator.channel import BandwidthChannel
 
 
@@ -98,6 +99,48 @@ class Executor:
         self.device_busy_s[step.device] = self.device_busy_s.get(step.device, 0.0) + duration
         if record:
             self.span(label, step.phase, step.device, "steps", start, duration, {"context": ctx})
+        return duration
+
+    def run_pipelined(self, pipe: StagePipeline, seq_ctx: list[float], *, label: str,
+                      record: bool = False) -> Generator[simpy.Event, None, float]:
+        """Sequences flow through the stages in order (a flow shop): stage s of sequence j
+        starts when stage s is free and sequence j has left stage s - 1. The stages are
+        resolved by that recursion (what one simpy process per stage would produce: they
+        share no channel with another device), then the step is one event."""
+        env = self.env
+        start = env.now
+        stage = pipe.stage_times_s(np.asarray(seq_ctx))
+        n_stages, jobs = stage.shape
+        free = np.zeros(n_stages)
+        for j in range(jobs):
+            t = 0.0
+            for s in range(n_stages):
+                begin = max(free[s], t)
+                t = begin + stage[s, j]
+                free[s] = t
+                if record:
+                    self.span(f"seq {j}", "stage", pipe.step.device, f"stage {s}", start + begin, stage[s, j], {})
+        duration = float(free[-1]) if jobs else 0.0
+        yield env.timeout(duration)
+        self.events += 1
+        step = pipe.step
+        tally = self._tallies.setdefault(id(step), _Tally(step))
+        tally.runs += jobs
+        tally.ctx_sum += float(sum(seq_ctx))
+        op_times = step.op_times_s(np.asarray(seq_ctx)).sum(axis=1)
+        times = self.class_time_s.setdefault(step.phase, {})
+        scale = duration / op_times.sum() if op_times.sum() > 0 else 0.0
+        for op, t in zip(step.ops, op_times):
+            times[op.op_class] = times.get(op.op_class, 0.0) + float(t) * scale
+            self.compute_busy_s[step.device] = (self.compute_busy_s.get(step.device, 0.0)
+                                                + op.layers * sum(op.compute_s.at(c) for c in seq_ctx))
+        for tier, nbytes in step.tier_bytes_total(float(sum(seq_ctx)), jobs).items():
+            ch = self.channels.setdefault(tier, BandwidthChannel(env, tier, step.tier_bandwidth_bytes_per_s[tier]))
+            ch.bytes_moved += nbytes
+            ch.busy_time_s += nbytes / ch.bandwidth_bytes_per_s
+        self.device_busy_s[step.device] = self.device_busy_s.get(step.device, 0.0) + duration
+        if record:
+            self.span(label, step.phase, step.device, "steps", start, duration, {"sequences": jobs})
         return duration
 
     def span(self, name: str, cat: str, pid: str, tid: str, start_s: float, dur_s: float, args: dict) -> None:

@@ -101,6 +101,7 @@ class _Sim:
         self.wake_decode = self.env.event()
         self.wake_prefill = self.env.event()
         self.group_size = 0  # static batching across devices: the batch the decode side waits for
+        self.pipe = mapper.stage_pipeline()
 
     # --- bookkeeping -----------------------------------------------------------------
 
@@ -213,10 +214,14 @@ class _Sim:
         self.notify()
 
     def decode_step(self, batch: list[_Live]) -> Generator[simpy.Event, None, None]:
-        ctx = float(sum(live.req.prompt_tokens + live.generated for live in batch))
-        prompt = round(sum(live.req.prompt_tokens for live in batch) / len(batch))
-        step = self.m.decode(len(batch), prompt)
-        yield from self.ex.run(step, ctx, label=f"decode x{len(batch)}", record=self.record(), priority=1)
+        if self.pipe is not None:
+            seq_ctx = [float(live.req.prompt_tokens + live.generated) for live in batch]
+            yield from self.ex.run_pipelined(self.pipe, seq_ctx, label=f"decode x{len(batch)}", record=self.record())
+        else:
+            ctx = float(sum(live.req.prompt_tokens + live.generated for live in batch))
+            prompt = round(sum(live.req.prompt_tokens for live in batch) / len(batch))
+            step = self.m.decode(len(batch), prompt)
+            yield from self.ex.run(step, ctx, label=f"decode x{len(batch)}", record=self.record(), priority=1)
         self.st.decode_steps += 1
         self.st.decode_tokens += len(batch)
         self.st.batch_sizes.append(len(batch))

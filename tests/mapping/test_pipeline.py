@@ -33,3 +33,13 @@ def test_unrolled_order_is_layer_major() -> None:
     costs, order = unrolled_op_costs(np.array([1.0, 20.0, 40.0, 5.0]), [1, 2, 2, 1])
     assert order == [0, 1, 2, 1, 2, 3]
     assert list(costs) == [1.0, 10.0, 20.0, 10.0, 20.0, 5.0]
+
+
+def test_flow_shop_makespan() -> None:
+    from mapping.pipeline import StagePipeline
+
+    same = np.array([[1.0] * 5, [3.0] * 5, [2.0] * 5])  # 3 stages, 5 identical jobs
+    assert StagePipeline.makespan_s(same) == pytest.approx(6.0 + 4 * 3.0)
+    # two jobs, two stages: C = max(p00 + p01, ...) by the recursion
+    p = np.array([[2.0, 1.0], [1.0, 3.0]])
+    assert StagePipeline.makespan_s(p) == pytest.approx(6.0)  # j0: 2, 3; j1: 3, max(3,3)+3 = 6
