@@ -53,8 +53,7 @@ def hardware_from_raw(raw: RawSpec, *, si_floats: bool = False) -> LoadedHardwar
 
 
 def _kv_tier(spec: HardwareSpec, device: str) -> str:
-    dev = spec.devices[device]
-    return dev.kv_tier if isinstance(dev, CimAccelerator) else dev.memory
+    return spec.devices[device].kv_tier
 
 
 def reference_problems(spec: HardwareSpec, file: str) -> list[Problem]:
@@ -77,6 +76,7 @@ def reference_problems(spec: HardwareSpec, file: str) -> list[Problem]:
             check_tier(f"devices.{dname}.kv_memory", device.kv_memory)
         else:
             check_tier(f"devices.{dname}.memory", device.memory)
+            check_tier(f"devices.{dname}.kv_memory", device.kv_memory)
     for lname, link in spec.links.items():
         for i, dname in enumerate(link.between):
             if dname not in spec.devices:

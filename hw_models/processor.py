@@ -41,7 +41,8 @@ class _Processor(BaseModel):
     model_config = FROZEN
 
     description: str = ""
-    memory: str = Field(description="name of the memory tier (under `memories:`) holding weights and KV cache")
+    memory: str = Field(description="name of the memory tier (under `memories:`) holding the weights (and the KV cache)")
+    kv_memory: str | None = Field(None, description="memory tier of the KV cache (default: memory)")
     clock_hz: Frequency | None = Field(None, alias="clock")
     matrix_throughput: dict[MathPrecision, Throughput] = Field(
         description="dense peak of the matrix engine per precision, e.g. {fp16: '10 TFLOPS', int8: '20 TOPS'}",
@@ -73,6 +74,10 @@ class _Processor(BaseModel):
     max_power_w: Power | None = Field(None, alias="max_power", description="TDP / power-mode cap, e.g. '15 W'")
     technology_node_m: Length | None = Field(None, alias="technology_node")
     area_mm2: Area | None = Field(None, alias="area")
+
+    @property
+    def kv_tier(self) -> str:
+        return self.kv_memory or self.memory
 
     def matrix_peak_ops_per_s(self, precision: MathPrecision) -> float:
         """Peak for `precision`; an engine without it runs at the next wider precision it has."""

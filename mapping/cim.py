@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from hw_models.cim import CimAccelerator
 from mapping.cost import Affine, Component, MappedOp
+from mapping.placement import WeightSources
 from workloads.graph import Op, OpKind
 from workloads.scenario import Precision
 
@@ -53,14 +54,14 @@ def macro_tiles_needed(ops: tuple[Op, ...], acc: CimAccelerator, weight_bits: in
 
 
 def map_on_cim(op: Op, *, acc: CimAccelerator, device_name: str, stationary: bool, precision: Precision,
-               noc_tier: str, stream_bandwidth_bytes_per_s: float) -> MappedOp:
+               noc_tier: str, stream_bandwidth_bytes_per_s: float, sources: WeightSources) -> MappedOp:
     if op.kind is OpKind.MATMUL:
-        return _matmul(op, acc, device_name, stationary, precision, noc_tier, stream_bandwidth_bytes_per_s)
-    return _vector(op, acc, device_name)
+        return _matmul(op, acc, device_name, stationary, precision, noc_tier, stream_bandwidth_bytes_per_s, sources)
+    return _vector(op, acc, device_name, sources)
 
 
 def _matmul(op: Op, acc: CimAccelerator, dev: str, stationary: bool, precision: Precision, noc_tier: str,
-            stream_bandwidth_bytes_per_s: float) -> MappedOp:
+            stream_bandwidth_bytes_per_s: float, sources: WeightSources) -> MappedOp:
     mac = acc.effective_macro
     t = tiling(op, acc, precision.weight_bits)
     a_bits = precision.activation_bits
@@ -89,7 +90,9 @@ def _matmul(op: Op, acc: CimAccelerator, dev: str, stationary: bool, precision: 
         compute = rounds * mvms_per_tile * cycles / mac.clock_hz
         write = rounds * mac.rows * mac.row_write_cycles / mac.clock_hz
         compute_s = max(compute, write) if acc.double_buffer else compute + write
-        tier_bytes.append((acc.weight_memory, Affine(op.weight_bytes)))
+        for tier, share in (*sources.reads(op.op_class), *sources.fills(op.op_class)):
+            if share > 0:
+                tier_bytes.append((tier, Affine(op.weight_bytes * share)))
         energy.append((Component.CIM_WEIGHT_WRITE, Affine(tiles * mac.rows * mac.energy_per_row_write_j)))
         detail += [("rounds", float(rounds))]
         if not acc.double_buffer:
@@ -101,7 +104,7 @@ def _matmul(op: Op, acc: CimAccelerator, dev: str, stationary: bool, precision: 
                     energy_j=tuple(energy), flops=Affine(op.flops), detail=tuple(detail))
 
 
-def _vector(op: Op, acc: CimAccelerator, dev: str) -> MappedOp:
+def _vector(op: Op, acc: CimAccelerator, dev: str, sources: WeightSources) -> MappedOp:
     vu = acc.vector_unit
     rate = vu.lanes * vu.ops_per_lane_per_cycle * acc.clock_hz
     flops = Affine(op.flops, op.flops_per_ctx)
@@ -110,7 +113,9 @@ def _vector(op: Op, acc: CimAccelerator, dev: str) -> MappedOp:
     if kv.const or kv.per_ctx:
         tier_bytes.append((acc.kv_tier, kv))
     if op.kind is OpKind.EMBEDDING:
-        tier_bytes.append((acc.weight_memory, Affine(op.weight_bytes)))
+        for tier, share in (*sources.reads(op.op_class), *sources.fills(op.op_class)):
+            if share > 0:
+                tier_bytes.append((tier, Affine(op.weight_bytes * share)))
     energy = (
         (Component.VECTOR_UNIT, flops.scaled(vu.energy_per_op_j)),
         (Component.BUFFER, Affine(op.act_bytes * 8.0 * acc.global_buffer.energy_per_bit_j)),

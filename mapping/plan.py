@@ -19,10 +19,13 @@ from mapping.pipeline import (
     linear_partition,
     unrolled_op_costs,
 )
+from mapping.placement import WeightSources
 from mapping.processor import map_on_processor, math_precision
 from slmsim_core.errors import Infeasible
+from workloads.decoding import SelfSpeculative
 from workloads.graph import Phase, Workload, build_step
 from workloads.model import ModelSpec
+from workloads.routing import Routing, Uniform, analytic_hit_rate, expected_distinct
 from workloads.scenario import Precision, Scenario
 
 
@@ -108,24 +111,108 @@ class StepMapper:
         for tname, tier in hw.memories.items():
             self.always_on_power_w[tname] = tier.background_power_w
 
-    def prefill(self, prompt_tokens: int, batch: int) -> MappedStep:
-        key = ("prefill", prompt_tokens, batch)
-        if key not in self._cache:
-            wl = build_step(self.model, self.precision, phase=Phase.PREFILL, batch=batch, prompt_tokens=prompt_tokens)
-            self._cache[key] = _map_step(self.hw, wl, self.prefill_device, self.precision, self.modes)
-        return self._cache[key]
+    # --- the steps ----------------------------------------------------------------------
 
-    def decode(self, batch: int, prompt_tokens: int | None = None) -> MappedStep:
-        """A decode step of `batch` sequences (prompt length matters only to cross-attention)."""
-        prompt = self.scenario.prompt_tokens if prompt_tokens is None else prompt_tokens
-        if self.model.encoder_decoder is None:
-            prompt = self.scenario.prompt_tokens  # irrelevant to the step: one cache entry per batch
-        key = ("decode", batch, prompt)
-        if key not in self._cache:
-            wl = build_step(self.model, self.precision, phase=Phase.DECODE, batch=batch, prompt_tokens=prompt,
-                            static_kv_tokens=self.scenario.static_kv_tokens)
-            self._cache[key] = _map_step(self.hw, wl, self.decode_device, self.precision, self.modes)
-        return self._cache[key]
+    def prefill(self, prompt_tokens: int, batch: int) -> MappedStep:
+        return self._step("prefill", Phase.PREFILL, self.prefill_device, batch=batch, tokens_per_seq=prompt_tokens,
+                          prompt=prompt_tokens)
+
+    def decode(self, batch: int, prompt_tokens: int | None = None, *, distinct: float | None = None,
+               hit: float | None = None) -> MappedStep:
+        """A decode step of `batch` sequences, one token each (autoregressive, multipath)."""
+        return self.verify(batch, 1, prompt_tokens, distinct=distinct, hit=hit)
+
+    def verify(self, batch: int, width: int, prompt_tokens: int | None = None, *, distinct: float | None = None,
+               hit: float | None = None) -> MappedStep:
+        """A target pass over `width` tokens per sequence (speculative verification)."""
+        return self._step("decode", Phase.DECODE, self.decode_device, batch=batch, tokens_per_seq=width,
+                          prompt=self._prompt(prompt_tokens), distinct=distinct, hit=hit)
+
+    def self_draft(self, batch: int, prompt_tokens: int | None = None, *, distinct: float | None = None) -> MappedStep:
+        """Self-speculative draft step: fewer experts (hot, cached ones), MSB slices only."""
+        return self._step("draft", Phase.DECODE, self.decode_device, batch=batch, tokens_per_seq=1,
+                          prompt=self._prompt(prompt_tokens), distinct=distinct, draft=True)
+
+    def _prompt(self, prompt_tokens: int | None) -> int:
+        # the prompt length changes a decode step only through cross-attention (encoder-decoder)
+        if self.model.encoder_decoder is None or prompt_tokens is None:
+            return self.scenario.prompt_tokens
+        return prompt_tokens
+
+    def _step(self, kind: str, phase: Phase, device: str, *, batch: int, tokens_per_seq: int, prompt: int,
+              distinct: float | None = None, hit: float | None = None, draft: bool = False) -> MappedStep:
+        d_key = None if distinct is None else round(distinct * 4) / 4
+        h_key = None if hit is None else round(hit * 20) / 20
+        key = (kind, batch, tokens_per_seq, prompt, d_key, h_key)
+        if key in self._cache:
+            return self._cache[key]
+        model, precision = self.model, self.precision
+        tokens = batch * tokens_per_seq
+        if draft:
+            model, precision = self._draft_variant()
+        if model.moe is not None and d_key is None:
+            d_key = self.expected_distinct(tokens, draft=draft)
+        if h_key is None:
+            h_key = self.expected_hit(tokens)
+        wl = build_step(model, precision, phase=phase, batch=batch, prompt_tokens=prompt,
+                        tokens_per_seq=tokens_per_seq if phase is Phase.DECODE else None, distinct_experts=d_key,
+                        static_kv_tokens=self.scenario.static_kv_tokens if phase is Phase.DECODE else None)
+        step = _map_step(self.hw, wl, device, precision, self.modes, self.sources(device, draft=draft, hit=h_key),
+                         phase_name=kind)
+        self._cache[key] = step
+        return step
+
+    # --- MoE and decoding knowledge ------------------------------------------------------
+
+    def _draft_variant(self) -> tuple[ModelSpec, Precision]:
+        dec = self.scenario.decoding
+        assert isinstance(dec, SelfSpeculative)
+        model = self.model
+        if model.moe is not None:
+            model = model.model_copy(update={"moe": model.moe.model_copy(update={"top_k": min(dec.draft_top_k,
+                                                                                            model.moe.top_k)})})
+        bits = min(dec.draft_weight_bits, self.precision.weight_bits)
+        return model, self.precision.model_copy(update={"weight_bits": bits})
+
+    def routing(self) -> Routing:
+        return self.scenario.moe.routing if self.scenario.moe is not None else Uniform()
+
+    def expected_distinct(self, tokens: int, *, draft: bool = False) -> float:
+        """Expected distinct experts a step of `tokens` tokens touches (per MoE layer)."""
+        moe = self.model.moe
+        assert moe is not None
+        k = moe.top_k
+        if draft:
+            dec = self.scenario.decoding
+            assert isinstance(dec, SelfSpeculative)
+            k = min(dec.draft_top_k, k)
+        d = expected_distinct(self.routing(), moe.num_experts, k, tokens)
+        cache = self.scenario.moe.expert_cache if self.scenario.moe is not None else None
+        if draft and cache is not None:
+            d = min(d, float(cache.experts_per_layer))  # the draft runs cached experts only
+        return d
+
+    def expected_hit(self, tokens: int) -> float:
+        cache = self.scenario.moe.expert_cache if self.scenario.moe is not None else None
+        if cache is None or self.model.moe is None:
+            return 0.0
+        return analytic_hit_rate(cache, self.routing(), self.model.moe.num_experts, self.model.moe.top_k, tokens)
+
+    def sources(self, device: str, *, draft: bool = False, hit: float = 0.0) -> WeightSources:
+        dev = self.hw.devices[device]
+        main = dev.weight_memory if isinstance(dev, CimAccelerator) else dev.memory
+        cache = self.scenario.moe.expert_cache if self.scenario.moe is not None else None
+        dec = self.scenario.decoding
+        split = isinstance(dec, SelfSpeculative) and dec.msb_tier is not None and dec.lsb_tier is not None
+        return WeightSources(
+            main=main,
+            cache_tier=cache.tier if cache is not None and self.model.moe is not None else None,
+            hit=hit,
+            msb_tier=dec.msb_tier if split else None,
+            lsb_tier=dec.lsb_tier if split else None,
+            msb_fraction=min(1.0, dec.draft_weight_bits / self.precision.weight_bits) if split else 1.0,
+            draft=draft and split,
+        )
 
     def stage_pipeline(self) -> StagePipeline | None:
         """Decode stages of a weight-stationary CIM decode device with pipeline_stages > 1.
@@ -252,7 +339,8 @@ def _footprint(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, modes: di
     return footprint, None
 
 
-def _map_step(hw: HardwareSpec, wl: Workload, dname: str, precision: Precision, modes: dict[str, str]) -> MappedStep:
+def _map_step(hw: HardwareSpec, wl: Workload, dname: str, precision: Precision, modes: dict[str, str],
+              sources: WeightSources, *, phase_name: str | None = None) -> MappedStep:
     dev = hw.devices[dname]
     ops: list[MappedOp] = []
     bandwidth: dict[str, float] = {}
@@ -270,21 +358,23 @@ def _map_step(hw: HardwareSpec, wl: Workload, dname: str, precision: Precision, 
         bandwidth[noc] = dev.noc.bandwidth_bytes_per_s
         component[noc] = Component.NOC
         energy_bit[noc] = dev.noc.energy_per_bit_j
-        use_tier(dev.weight_memory)
-        use_tier(dev.kv_tier)
+        for tname in sorted({*sources.tiers(), dev.kv_tier}):
+            use_tier(tname)
         stationary = modes[dname] == WeightMode.STATIONARY
         for op in wl.ops:
             ops.append(map_on_cim(op, acc=dev, device_name=dname, stationary=stationary,
                                   precision=precision, noc_tier=noc,
-                                  stream_bandwidth_bytes_per_s=bandwidth[dev.weight_memory]))
+                                  stream_bandwidth_bytes_per_s=bandwidth[dev.weight_memory], sources=sources))
     else:
         assert isinstance(dev, _Processor)
-        use_tier(dev.memory)
+        for tname in sorted({*sources.tiers(), dev.kv_tier}):
+            use_tier(tname)
         for op in wl.ops:
-            ops.append(map_on_processor(op, device=dev, device_name=dname, tier=dev.memory, precision=precision))
+            ops.append(map_on_processor(op, device=dev, device_name=dname, sources=sources, kv_tier=dev.kv_tier,
+                                        precision=precision))
         if dev.step_overhead_s:
             ops.append(MappedOp(name="runtime", op_class="runtime", device=dname, unit="host", layers=1,
                                 overhead_s=dev.step_overhead_s, compute_s=Affine(0.0), tier_bytes=(), energy_j=()))
-    return MappedStep(phase=wl.phase.value, device=dname, batch=wl.batch, tokens_per_seq=wl.tokens_per_seq,
+    return MappedStep(phase=phase_name or wl.phase.value, device=dname, batch=wl.batch, tokens_per_seq=wl.tokens_per_seq,
                       ops=tuple(ops), tier_bandwidth_bytes_per_s=bandwidth, tier_component=component,
                       tier_energy_per_bit_j=energy_bit)

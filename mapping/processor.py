@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hw_models.processor import MathPrecision, NpuDevice, _Processor
 from mapping.cost import Affine, Component, MappedOp
+from mapping.placement import WeightSources
 from workloads.graph import Op, OpKind
 from workloads.scenario import Precision
 
@@ -17,7 +18,20 @@ def math_precision(precision: Precision) -> MathPrecision:
     return MathPrecision.INT4
 
 
-def map_on_processor(op: Op, *, device: _Processor, device_name: str, tier: str, precision: Precision) -> MappedOp:
+def weight_and_kv_bytes(op: Op, sources: WeightSources, kv_tier: str) -> tuple[tuple[str, Affine], ...]:
+    """Bytes per tier: weights from their sources (plus cache fills), the KV cache from its tier."""
+    moved: dict[str, Affine] = {}
+    for tier, share in (*sources.reads(op.op_class), *sources.fills(op.op_class)):
+        if share > 0 and op.weight_bytes:
+            moved[tier] = moved.get(tier, Affine(0.0)) + Affine(op.weight_bytes * share)
+    kv = Affine(op.kv_read_bytes + op.kv_write_bytes, op.kv_read_bytes_per_ctx)
+    if kv.const or kv.per_ctx:
+        moved[kv_tier] = moved.get(kv_tier, Affine(0.0)) + kv
+    return tuple(moved.items())
+
+
+def map_on_processor(op: Op, *, device: _Processor, device_name: str, sources: WeightSources, kv_tier: str,
+                     precision: Precision) -> MappedOp:
     matrix_ops_per_s = device.matrix_peak_ops_per_s(math_precision(precision)) * device.compute_efficiency
     attn_ops_per_s = device.matrix_peak_ops_per_s(MathPrecision.FP16) * device.compute_efficiency
     if op.kind is OpKind.MATMUL:
@@ -31,12 +45,12 @@ def map_on_processor(op: Op, *, device: _Processor, device_name: str, tier: str,
     else:
         compute = Affine(0.0)
     # activations stay in caches/VTCM; weights and the KV cache come from memory
-    moved = Affine(op.weight_bytes + op.kv_read_bytes + op.kv_write_bytes, op.kv_read_bytes_per_ctx)
     flops = Affine(op.flops, op.flops_per_ctx)
     compute_component = Component.NPU_COMPUTE if isinstance(device, NpuDevice) else Component.GPU_COMPUTE
     energy = ((compute_component, flops.scaled(device.energy_per_op_j)),)  # memory energy: see MappedStep
     return MappedOp(
         name=op.name, op_class=op.op_class.value, device=device_name, unit=device_name, layers=op.layers,
-        overhead_s=device.kernel_overhead_s, compute_s=compute, tier_bytes=((tier, moved),), energy_j=energy,
+        overhead_s=device.kernel_overhead_s, compute_s=compute, tier_bytes=weight_and_kv_bytes(op, sources, kv_tier),
+        energy_j=energy,
         flops=flops,
     )

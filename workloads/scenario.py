@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from workloads.decoding import Autoregressive, Decoding
+from workloads.routing import MoeScenario
+
 SPEC = ConfigDict(frozen=True, extra="forbid")
 
 
@@ -43,6 +46,8 @@ class Scenario(BaseModel):
         description="runtimes compiled for a fixed context window (e.g. Qualcomm Genie) attend over the whole "
                     "window every step; None: attend over the tokens so far",
     )
+    decoding: Decoding = Field(default_factory=Autoregressive)
+    moe: MoeScenario | None = Field(None, description="routing model and expert cache (MoE models)")
     seed: int = 0
 
     @model_validator(mode="after")

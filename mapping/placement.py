@@ -1,0 +1,58 @@
+"""Where an op's weight bytes come from: one tier, an expert cache, or MSB/LSB slices.
+
+- Plain: every weight from the device's weight tier.
+- Expert cache (`MoeScenario.expert_cache`): a share `hit` of the experts a step touches is
+  read from the cache tier, the rest from the weight tier; misses are written into the
+  cache tier (the fill traffic an LRU/LFU cache pays).
+- Bit slices (`SelfSpeculative.msb_tier` / `lsb_tier`): the top `msb_bits` of every weight
+  live in the MSB tier and the rest in the LSB tier; a full-precision pass reads both (the
+  partial sums merge before the next nonlinearity), the self-speculative draft reads MSBs
+  only. With both, the cache tier is the MSB tier and holds the MSB slices of hot experts
+  (ELMoE-3D): hits read MSBs there and LSBs from the LSB tier, misses read everything from
+  the LSB tier (where full experts live) and fill the cache with their MSBs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from workloads.graph import OpClass
+
+Shares = tuple[tuple[str, float], ...]  # (tier, fraction of the op's weight bytes)
+
+
+@dataclass(frozen=True)
+class WeightSources:
+    main: str
+    cache_tier: str | None = None
+    hit: float = 0.0
+    msb_tier: str | None = None
+    lsb_tier: str | None = None
+    msb_fraction: float = 1.0  # msb bits / full bits
+    draft: bool = False  # an MSB-only (self-speculative draft) pass
+
+    def reads(self, op_class: OpClass) -> Shares:
+        split = self.msb_tier is not None and self.lsb_tier is not None
+        expert = op_class is OpClass.EXPERTS
+        if self.draft:
+            return ((self.msb_tier or self.main, 1.0),)
+        if expert and self.cache_tier is not None:
+            h = self.hit
+            if split and self.cache_tier == self.msb_tier:
+                f = self.msb_fraction
+                return ((self.msb_tier, h * f), (self.lsb_tier, h * (1 - f) + (1 - h)))
+            return ((self.cache_tier, h), (self.main, 1 - h))
+        if split:
+            f = self.msb_fraction
+            return ((self.msb_tier, f), (self.lsb_tier, 1 - f))
+        return ((self.main, 1.0),)
+
+    def fills(self, op_class: OpClass) -> Shares:
+        """Cache-fill writes, as fractions of the op's weight bytes."""
+        if self.draft or op_class is not OpClass.EXPERTS or self.cache_tier is None:
+            return ()
+        split = self.msb_tier is not None and self.cache_tier == self.msb_tier
+        return ((self.cache_tier, (1 - self.hit) * (self.msb_fraction if split else 1.0)),)
+
+    def tiers(self) -> set[str]:
+        return {t for t in (self.main, self.cache_tier, self.msb_tier, self.lsb_tier) if t is not None}

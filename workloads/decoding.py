@@ -1,0 +1,178 @@
+"""Decoding strategies: what each target pass verifies and how many tokens it yields.
+
+- autoregressive: one token per target pass.
+- speculative: a draft model proposes `draft_len` tokens one at a time; one target pass
+  verifies them all (plus the bonus token), optionally as a tree of `tree` branching
+  factors. Acceptance per token `acceptance` (or a CSV of per-step accepted counts).
+- self_speculative (ELMoE-3D Elastic-SD): the draft is the target itself with fewer
+  experts (`draft_top_k`, cached "hot" experts only) and only the most significant
+  `draft_weight_bits` of each bit-sliced weight; verification restores all experts and all
+  bits. The draft's weights are a nested subset: no extra weight memory. Above
+  `batch_threshold` sequences, speculation is switched off.
+- lexical_unit: no draft; each step verifies a window of `window` tokens and accepts
+  `tokens_per_step` on average.
+- multipath: a pool of hypothesis paths sharing the prompt KV (copy-on-write forks); the
+  live pool is the decode batch, growing from `initial_width` to `max_width` and pruned to
+  `final_width` after `prune_after` tokens.
+
+Expected tokens per target pass for a chain of g drafted tokens at acceptance a:
+(1 - a^(g+1)) / (1 - a); for a tree: 1 + sum over nodes of the product of acceptance along
+the path, the j-th sibling being right with probability a (1 - a)^(j - 1).
+"""
+
+from __future__ import annotations
+
+import csv
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+SPEC = ConfigDict(frozen=True, extra="forbid")
+
+
+class Strategy(StrEnum):
+    AUTOREGRESSIVE = "autoregressive"
+    SPECULATIVE = "speculative"
+    SELF_SPECULATIVE = "self_speculative"
+    LEXICAL_UNIT = "lexical_unit"
+    MULTIPATH = "multipath"
+
+
+class Autoregressive(BaseModel):
+    model_config = SPEC
+    strategy: Literal["autoregressive"] = "autoregressive"
+
+
+class Speculative(BaseModel):
+    model_config = SPEC
+    strategy: Literal["speculative"] = "speculative"
+    draft: str = Field(description="draft model: a preset name or a model file")
+    draft_device: str | None = Field(None, description="device running the draft (default: the decode device)")
+    draft_len: int = Field(4, ge=0, le=64, description="tokens drafted per target pass")
+    acceptance: float = Field(0.7, ge=0.0, le=1.0, description="probability each drafted token is accepted")
+    acceptance_csv: str | None = Field(
+        None, description="CSV with a column accepted: drafted tokens accepted at each step (replays in order)")
+    tree: tuple[int, ...] | None = Field(
+        None, description="branching factor per depth of a token tree (e.g. [4, 2, 1]); None: a chain")
+
+    @model_validator(mode="after")
+    def _check(self) -> "Speculative":
+        if self.tree is not None:
+            if any(b < 1 for b in self.tree):
+                raise ValueError("every tree branching factor must be >= 1")
+            if len(self.tree) != self.draft_len:
+                raise ValueError(f"a tree of depth {len(self.tree)} needs draft_len {len(self.tree)}")
+        return self
+
+
+class SelfSpeculative(BaseModel):
+    model_config = SPEC
+    strategy: Literal["self_speculative"] = "self_speculative"
+    draft_len: int = Field(4, ge=0, le=64)
+    acceptance: float = Field(0.8, ge=0.0, le=1.0)
+    draft_top_k: int = Field(2, ge=1, description="experts per token in the draft (from the cached, hot experts)")
+    draft_weight_bits: int = Field(4, ge=1, description="most significant bits of each weight the draft uses")
+    batch_threshold: int = Field(8, ge=1, description="above this many sequences, decode without speculation")
+    msb_tier: str | None = Field(None, description="memory tier holding the MSB slices (e.g. hybrid-bonded DRAM)")
+    lsb_tier: str | None = Field(None, description="memory tier holding the LSB slices (e.g. LPDDR)")
+
+
+class LexicalUnit(BaseModel):
+    model_config = SPEC
+    strategy: Literal["lexical_unit"] = "lexical_unit"
+    tokens_per_step: float = Field(1.4, ge=1.0, description="mean tokens accepted per step (~1.3-1.5 on text)")
+    window: int = Field(4, ge=1, description="tokens verified per step")
+
+    @model_validator(mode="after")
+    def _check(self) -> "LexicalUnit":
+        if self.tokens_per_step > self.window:
+            raise ValueError(f"tokens_per_step ({self.tokens_per_step}) cannot exceed window ({self.window})")
+        return self
+
+
+class Multipath(BaseModel):
+    model_config = SPEC
+    strategy: Literal["multipath"] = "multipath"
+    initial_width: int = Field(4, ge=1, description="paths forked from the prompt")
+    max_width: int = Field(8, ge=1, description="most live paths")
+    expand_every: int = Field(32, ge=1, description="tokens between expansions (doubling, up to max_width)")
+    prune_after: int = Field(96, ge=1, description="tokens after which the pool is reduced")
+    final_width: int = Field(2, ge=1, description="live paths after pruning")
+
+    @model_validator(mode="after")
+    def _check(self) -> "Multipath":
+        if not (self.final_width <= self.max_width and self.initial_width <= self.max_width):
+            raise ValueError("initial_width and final_width must not exceed max_width")
+        return self
+
+    def width_at(self, token: int) -> int:
+        """Live paths while generating token index `token` (0-based)."""
+        if token >= self.prune_after:
+            return self.final_width
+        w = self.initial_width * 2 ** (token // self.expand_every)
+        return int(min(w, self.max_width))
+
+
+Decoding = Annotated[Autoregressive | Speculative | SelfSpeculative | LexicalUnit | Multipath,
+                     Field(discriminator="strategy")]
+
+
+def expected_tokens_per_pass(acceptance: float, draft_len: int) -> float:
+    """(1 - a^(g+1)) / (1 - a): drafted tokens accepted in a row, plus the target's own."""
+    a, g = acceptance, draft_len
+    if a >= 1.0:
+        return float(g + 1)
+    return (1.0 - a ** (g + 1)) / (1.0 - a)
+
+
+def tree_nodes(tree: tuple[int, ...]) -> int:
+    """Drafted tokens a tree verifies (the root, the last accepted token, excluded)."""
+    total, level = 0, 1
+    for b in tree:
+        level *= b
+        total += level
+    return total
+
+
+def expected_tokens_tree(acceptance: float, tree: tuple[int, ...]) -> float:
+    """1 + sum over nodes of the product of acceptance along the path from the root.
+
+    The j-th child of a node is the right continuation with probability a (1 - a)^(j-1);
+    siblings are alternatives. A chain (all factors 1) gives (1 - a^(g+1)) / (1 - a)."""
+    a = acceptance
+    child = [a * (1 - a) ** j for j in range(max(tree, default=1))]
+    total, frontier = 1.0, [1.0]
+    for b in tree:
+        frontier = [p * child[j] for p in frontier for j in range(b)]
+        total += sum(frontier)
+    return total
+
+
+def sample_accepted(rng: np.random.Generator, acceptance: float, draft_len: int, size: int) -> np.ndarray:
+    """Drafted tokens accepted in a row: P(k >= i) = a^i, k <= draft_len."""
+    if draft_len == 0:
+        return np.zeros(size, dtype=int)
+    # first rejection position among draft_len Bernoulli trials
+    trials = rng.random((size, draft_len)) >= acceptance
+    first_reject = np.where(trials.any(axis=1), trials.argmax(axis=1), draft_len)
+    return first_reject.astype(int)
+
+
+def sample_accepted_tree(rng: np.random.Generator, acceptance: float, tree: tuple[int, ...], size: int) -> np.ndarray:
+    """Accepted depth through a tree: at each depth one of the b children is right with
+    probability 1 - (1 - a)^b (the sum of a (1 - a)^(j-1) over its b children)."""
+    depth = np.zeros(size, dtype=int)
+    alive = np.ones(size, dtype=bool)
+    for b in tree:
+        hit = rng.random(size) < 1.0 - (1.0 - acceptance) ** b
+        alive &= hit
+        depth += alive
+    return depth
+
+
+def read_accepted_csv(path: Path) -> list[int]:
+    with open(path, newline="") as f:
+        return [int(row["accepted"]) for row in csv.DictReader(f)]
