@@ -9,7 +9,7 @@ import numpy as np
 from hw_models.cim import CimAccelerator
 from hw_models.memory import HybridBondedDramTier, SramTier
 from hw_models.processor import _Processor
-from hw_models.spec import HardwareSpec
+from hw_models.spec import HardwareSpec, Placement
 from mapping.cim import macro_tiles_needed, map_on_cim
 from mapping.cost import Affine, Component, MappedOp, MappedStep
 from mapping.pipeline import (
@@ -22,7 +22,14 @@ from mapping.pipeline import (
 from mapping.placement import WeightSources
 from mapping.processor import map_on_processor, math_precision
 from slmsim_core.errors import Infeasible
-from workloads.decoding import SelfSpeculative
+from workloads.decoding import (
+    Autoregressive,
+    LexicalUnit,
+    Multipath,
+    SelfSpeculative,
+    Speculative,
+    tree_nodes,
+)
 from workloads.graph import Phase, Workload, build_step
 from workloads.model import ModelSpec
 from workloads.routing import Routing, Uniform, analytic_hit_rate, expected_distinct
@@ -71,10 +78,22 @@ class StepMapper:
     meets. Where weights live (stationary or streamed) is decided once, from all weights.
     """
 
-    def __init__(self, hw: HardwareSpec, model: ModelSpec, scenario: Scenario) -> None:
+    def __init__(self, hw: HardwareSpec, model: ModelSpec, scenario: Scenario, *,
+                 draft_model: ModelSpec | None = None) -> None:
         self.hw = hw
         self.model = model
         self.scenario = scenario
+        self.draft: StepMapper | None = None
+        dec = scenario.decoding
+        if isinstance(dec, Speculative):
+            if draft_model is None:
+                raise ValueError("speculative decoding needs the draft model (make_plan(..., draft_model=...))")
+            device = dec.draft_device or hw.device_for("decode")
+            if device not in hw.devices:
+                raise ValueError(f"draft_device {device!r} is not a device of {hw.name}")
+            draft_hw = hw.model_copy(update={"placement": Placement(prefill=device, decode=device)})
+            draft_scen = scenario.model_copy(update={"decoding": Autoregressive(), "moe": None})
+            self.draft = StepMapper(draft_hw, draft_model, draft_scen)
         self.precision = scenario.precision
         self.prefill_device = hw.device_for("prefill")
         self.decode_device = hw.device_for("decode")
@@ -259,13 +278,14 @@ class StepMapper:
         return name, link.bandwidth_bytes_per_s, link.energy_per_bit_j, link.latency_s
 
 
-def make_plan(hw: HardwareSpec, model: ModelSpec, scenario: Scenario) -> Plan | Infeasible:
-    mapper = StepMapper(hw, model, scenario)
+def make_plan(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, *,
+              draft_model: ModelSpec | None = None) -> Plan | Infeasible:
+    mapper = StepMapper(hw, model, scenario, draft_model=draft_model)
     if mapper.infeasible is not None:
         return mapper.infeasible
     prefill_wl = build_step(model, scenario.precision, phase=Phase.PREFILL, batch=scenario.batch,
                             prompt_tokens=scenario.prompt_tokens)
-    footprint, infeasible = _footprint(hw, model, scenario, mapper.modes, prefill_wl)
+    footprint, infeasible = _footprint(hw, model, scenario, mapper.modes, prefill_wl, mapper.draft)
     if infeasible is not None:
         return infeasible
     prefill = mapper.prefill(scenario.prompt_tokens, scenario.batch)
@@ -300,12 +320,19 @@ def _peak_ops_per_s(dev: object, scenario: Scenario) -> float:
 
 
 def _footprint(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, modes: dict[str, str],
-               prefill_wl: Workload) -> tuple[dict[str, float], Infeasible | None]:
-    """Bytes each memory tier must hold: weights, KV cache, activations."""
+               prefill_wl: Workload, draft: "StepMapper | None" = None) -> tuple[dict[str, float], Infeasible | None]:
+    """Bytes each memory tier must hold: weights, KV cache, activations (and a draft model's)."""
     p = scenario.precision
     weights = model.total_params() * p.weight_bits_in_memory / 8.0
     kv_tokens = scenario.static_kv_tokens or (scenario.prompt_tokens + scenario.gen_tokens)
-    kv = scenario.batch * kv_tokens * model.kv_bytes_per_token(p.kv_bits)
+    seqs = scenario.batch
+    dec = scenario.decoding
+    if isinstance(dec, Multipath):
+        # paths share the prompt KV (copy-on-write); each keeps its own generated tokens
+        kv_tokens = scenario.prompt_tokens + dec.max_width * scenario.gen_tokens
+    elif isinstance(dec, (Speculative, SelfSpeculative, LexicalUnit)):
+        kv_tokens += verify_extra(dec)  # candidates written before verification
+    kv = seqs * kv_tokens * model.kv_bytes_per_token(p.kv_bits)
     if model.encoder_decoder is not None:  # cross-attention K/V of the encoder output
         kv += scenario.batch * scenario.prompt_tokens * model.num_layers * 2 * model.kv_dim * p.kv_bits / 8.0
     acts = max(op.m * max(op.k, op.n) for op in prefill_wl.ops) * p.activation_bits / 8.0 * 2
@@ -323,6 +350,14 @@ def _footprint(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, modes: di
             d["weights"] = weights  # one copy per tier even if two devices share it
         d["activations"] = max(d["activations"], acts)
         demand.setdefault(kt, {"weights": 0.0, "kv_cache": 0.0, "activations": 0.0})["kv_cache"] = kv
+    if draft is not None:
+        dweights = draft.model.total_params() * p.weight_bits_in_memory / 8.0
+        dkv = seqs * (scenario.prompt_tokens + scenario.gen_tokens) * draft.model.kv_bytes_per_token(p.kv_bits)
+        ddev = draft.hw.devices[draft.decode_device]
+        dt = ddev.weight_memory if isinstance(ddev, CimAccelerator) else ddev.memory
+        d = demand.setdefault(dt, {"weights": 0.0, "kv_cache": 0.0, "activations": 0.0})
+        d["draft_weights"] = dweights
+        d["draft_kv_cache"] = dkv
     footprint = {"weights": weights, "kv_cache": kv, "activations": acts}
     for tname, parts in demand.items():
         total = sum(parts.values())
@@ -378,3 +413,14 @@ def _map_step(hw: HardwareSpec, wl: Workload, dname: str, precision: Precision, 
     return MappedStep(phase=phase_name or wl.phase.value, device=dname, batch=wl.batch, tokens_per_seq=wl.tokens_per_seq,
                       ops=tuple(ops), tier_bandwidth_bytes_per_s=bandwidth, tier_component=component,
                       tier_energy_per_bit_j=energy_bit)
+
+
+def verify_extra(dec: object) -> int:
+    """KV slots a verification pass writes beyond the accepted tokens."""
+    if isinstance(dec, Speculative):
+        return tree_nodes(dec.tree) if dec.tree else dec.draft_len
+    if isinstance(dec, SelfSpeculative):
+        return dec.draft_len
+    if isinstance(dec, LexicalUnit):
+        return dec.window
+    return 0

@@ -8,11 +8,20 @@ it runs ops.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from mapping.cost import Component, MappedStep
 from mapping.plan import Plan
+from simulator.decoding import (
+    analytic_segments,
+    speculating,
+    tokens_per_round,
+    verify_width,
+)
 from simulator.result import SimResult
+from workloads.decoding import Autoregressive, LexicalUnit, Multipath
 
 
 def decode_contexts(plan: Plan) -> np.ndarray:
@@ -20,39 +29,26 @@ def decode_contexts(plan: Plan) -> np.ndarray:
     return plan.batch * (plan.prompt_tokens + 1 + np.arange(steps, dtype=float))
 
 
-def _by_class(step: MappedStep, op_times: np.ndarray) -> dict[str, float]:
-    out: dict[str, float] = {}
-    totals = op_times.sum(axis=1)
-    for op, t in zip(step.ops, totals):
-        out[op.op_class] = out.get(op.op_class, 0.0) + float(t)
-    return out
-
-
-def _busy(step: MappedStep, ctx: np.ndarray, total_s: float) -> dict[str, float]:
-    """Seconds each memory tier streams and the device computes (all layers, all steps)."""
+def _busy(step: MappedStep, ctx_sum: float, runs: float, total_s: float) -> dict[str, float]:
+    """Seconds each memory tier streams and the device computes."""
     busy: dict[str, float] = {}
-    nbytes = step.tier_bytes_total(float(ctx.sum()), len(ctx))
-    for tier, b in nbytes.items():
+    for tier, b in step.tier_bytes_total(ctx_sum, runs).items():
         busy[tier] = b / step.tier_bandwidth_bytes_per_s[tier]
-    compute = 0.0
-    for op in step.ops:
-        compute += op.layers * (op.compute_s.const * len(ctx) + op.compute_s.per_ctx * float(ctx.sum()))
-    busy[step.device] = compute
+    busy[step.device] = sum(op.layers * (op.compute_s.const * runs + op.compute_s.per_ctx * ctx_sum)
+                            for op in step.ops)
     busy[f"{step.device}.active"] = total_s
     return busy
 
 
-def _decode_phase(plan: Plan) -> tuple[MappedStep, np.ndarray, np.ndarray]:
-    """(step whose energy/traffic to count, contexts it runs at (one per run), op times (ops, steps)).
-
-    Pipelined decode (weight-stationary CIM with stages): every sequence runs the
+def _decode_phase(plan: Plan) -> tuple[MappedStep, np.ndarray, np.ndarray] | None:
+    """Pipelined decode (weight-stationary CIM with stages): every sequence runs the
     one-sequence step; the batch flows through the stages, so a step takes
     sum(stage times) + (batch - 1) x max(stage time); op times are scaled to that.
-    """
+    Returns (step, contexts of its runs, op times (ops, steps)) or None when not pipelined."""
     ctx = decode_contexts(plan)
     pipe = plan.mapper.stage_pipeline() if plan.mapper is not None else None
-    if pipe is None or not len(ctx):
-        return plan.decode, ctx, plan.decode.op_times_s(ctx)
+    if pipe is None or not len(ctx) or not isinstance(plan.mapper.scenario.decoding, Autoregressive):
+        return None
     seq_ctx = ctx / plan.batch
     stage = pipe.stage_times_s(seq_ctx)
     step_s = stage.sum(axis=0) + (plan.batch - 1) * stage.max(axis=0)
@@ -61,21 +57,50 @@ def _decode_phase(plan: Plan) -> tuple[MappedStep, np.ndarray, np.ndarray]:
     return pipe.step, np.repeat(seq_ctx, plan.batch), op_times
 
 
+@dataclass(frozen=True)
+class _Part:
+    phase: str  # prefill | decode
+    role: str
+    step: MappedStep
+    ctx_sum: float
+    runs: float
+    op_s: np.ndarray  # (ops,) seconds, all runs
+
+    @property
+    def time_s(self) -> float:
+        return float(self.op_s.sum())
+
+
+def _parts(plan: Plan) -> list[_Part]:
+    assert plan.mapper is not None
+    segs = analytic_segments(plan.mapper, batch=plan.batch, prompt=plan.prompt_tokens, gen=plan.gen_tokens)
+    parts = []
+    piped = _decode_phase(plan)
+    for seg in segs:
+        phase = "prefill" if seg.role in ("prefill", "draft_prefill") else "decode"
+        if phase == "decode" and piped is not None:
+            continue
+        parts.append(_Part(phase, seg.role, seg.step, float(seg.ctx @ seg.weight), float(seg.weight.sum()),
+                           seg.op_times_s()))
+    if piped is not None:
+        step, runs, op_times = piped
+        parts.append(_Part("decode", "decode", step, float(runs.sum()), float(len(runs)), op_times.sum(axis=1)))
+    return parts
+
+
 def run_analytic(plan: Plan) -> SimResult:
-    pre_ctx = np.zeros(1)
-    pre_times = plan.prefill.op_times_s(pre_ctx)
-    prefill_s = float(pre_times.sum())
-    dec_step, dec_runs, dec_times = _decode_phase(plan)
-    ctx = decode_contexts(plan)
-    decode_s = float(dec_times.sum())
+    parts = _parts(plan)
+    prefill_s = sum(p.time_s for p in parts if p.phase == "prefill")
+    decode_s = sum(p.time_s for p in parts if p.phase == "decode")
+    steps = plan.gen_tokens - 1
 
     energy: dict[str, float] = {}
-    phase_energy = []
-    for step, c, t in ((plan.prefill, pre_ctx, prefill_s), (dec_step, dec_runs, decode_s)):
-        e = step.dynamic_energy_j(float(c.sum()), len(c))
-        static = sum(plan.always_on_power_w.values()) * t + plan.active_power_w.get(step.device, 0.0) * t
-        e[Component.STATIC] = e.get(Component.STATIC, 0.0) + static
-        phase_energy.append(sum(e.values()))
+    phase_energy = {"prefill": 0.0, "decode": 0.0}
+    always_on = sum(plan.always_on_power_w.values())
+    for p in parts:
+        e = p.step.dynamic_energy_j(p.ctx_sum, p.runs)
+        e[Component.STATIC] = e.get(Component.STATIC, 0.0) + (always_on + plan.active_power_w.get(p.step.device, 0.0)) * p.time_s
+        phase_energy[p.phase] += sum(e.values())
         for k, v in e.items():
             energy[k.value] = energy.get(k.value, 0.0) + v
 
@@ -83,20 +108,24 @@ def run_analytic(plan: Plan) -> SimResult:
     # crosses the link before decoding starts (all requests' transfers share it)
     handover_s = 0.0
     handover = plan.mapper.handover() if plan.mapper is not None else None
-    if handover is not None and len(ctx):
+    if handover is not None and steps > 0:
         _, bw, energy_per_bit, latency = handover
         nbytes = plan.batch * plan.prompt_tokens * plan.mapper.kv_bytes_per_token()
         handover_s = latency + nbytes / bw
         link_j = nbytes * 8.0 * energy_per_bit
-        static_j = (sum(plan.always_on_power_w.values())) * handover_s
+        static_j = always_on * handover_s
         energy[Component.LINK.value] = energy.get(Component.LINK.value, 0.0) + link_j
         energy[Component.STATIC.value] = energy.get(Component.STATIC.value, 0.0) + static_j
-        phase_energy[1] += link_j + static_j
+        phase_energy["decode"] += link_j + static_j
 
     busy: dict[str, float] = {}
-    for step, c, t in ((plan.prefill, pre_ctx, prefill_s), (dec_step, dec_runs, decode_s)):
-        for k, v in _busy(step, c, t).items():
+    breakdown: dict[str, dict[str, float]] = {"prefill": {}, "decode": {}}
+    for p in parts:
+        for k, v in _busy(p.step, p.ctx_sum, p.runs, p.time_s).items():
             busy[k] = busy.get(k, 0.0) + v
+        for op, t in zip(p.step.ops, p.op_s):
+            cls = breakdown[p.phase]
+            cls[op.op_class] = cls.get(op.op_class, 0.0) + float(t)
 
     return SimResult(
         engine="analytic",
@@ -104,19 +133,48 @@ def run_analytic(plan: Plan) -> SimResult:
         prefill_time_s=prefill_s,
         ttft_sum_s=prefill_s * plan.batch,  # every request of the batch waits the whole prefill
         decode_time_s=decode_s,
-        decode_steps=len(ctx),
-        decode_tokens=len(ctx) * plan.batch,
+        decode_steps=max(steps, 0),
+        decode_tokens=max(steps, 0) * plan.batch,
         generated_tokens=plan.gen_tokens * plan.batch,
-        prefill_energy_j=phase_energy[0],
-        decode_energy_j=phase_energy[1],
+        prefill_energy_j=phase_energy["prefill"],
+        decode_energy_j=phase_energy["decode"],
         energy_breakdown_j=energy,
-        latency_breakdown_s={"prefill": _by_class(plan.prefill, pre_times), "decode": _by_class(dec_step, dec_times)},
+        latency_breakdown_s=breakdown,
         busy_time_s=busy,
         memory_footprint_bytes=plan.memory_footprint_bytes,
         weight_mode=plan.weight_mode,
         makespan_s=prefill_s + handover_s + decode_s if handover_s else None,
-        extra={**pipeline_summary(plan), **({"handover_s": handover_s} if handover_s else {})},
+        extra={**pipeline_summary(plan), **decoding_summary(plan, parts),
+               **({"handover_s": handover_s} if handover_s else {})},
     )
+
+
+def decoding_summary(plan: Plan, parts: list[_Part]) -> dict:
+    """What the strategy did: tokens per target pass, draft/verify split, MoE figures."""
+    m = plan.mapper
+    assert m is not None
+    dec = m.scenario.decoding
+    out: dict = {"decoding": dec.strategy,
+                 "tokens_per_target_pass": tokens_per_round(dec) if speculating(dec, plan.batch)
+                 or isinstance(dec, LexicalUnit) else 1.0,
+                 "draft_time_s": sum(p.time_s for p in parts if p.role == "draft"),
+                 "verify_time_s": sum(p.time_s for p in parts if p.role in ("verify", "decode") and p.phase == "decode")}
+    if isinstance(dec, Multipath):
+        out["total_tokens_spent"] = plan.batch * sum(dec.width_at(t) for t in range(plan.gen_tokens))
+    else:
+        out["total_tokens_spent"] = plan.batch * plan.gen_tokens
+    out["distinct_experts_per_step"] = None  # keys present always; None where they do not apply
+    out["expert_cache_hit_rate"] = None
+    if m.model.moe is not None:
+        width = verify_width(dec) if (speculating(dec, plan.batch) or isinstance(dec, LexicalUnit)) else 1
+        tokens = plan.batch * width
+        if isinstance(dec, Multipath):  # the live paths are the batch: average over the schedule
+            widths = [dec.width_at(t) for t in range(1, plan.gen_tokens)] or [dec.width_at(0)]
+            tokens = round(plan.batch * sum(widths) / len(widths))
+        out["distinct_experts_per_step"] = m.expected_distinct(tokens)
+        cache = m.scenario.moe.expert_cache if m.scenario.moe is not None else None
+        out["expert_cache_hit_rate"] = m.expected_hit(tokens) if cache is not None else None
+    return out
 
 
 def pipeline_summary(plan: Plan) -> dict:

@@ -65,6 +65,9 @@ class Executor:
         tally.runs += 1
         tally.ctx_sum += ctx
         times = self.class_time_s.setdefault(step.phase, {})
+        for tier, bw in step.tier_bandwidth_bytes_per_s.items():
+            if tier not in self.channels:
+                self.channels[tier] = BandwidthChannel(env, tier, bw)
         detailed = record or bool(self.shared_tiers.intersection(step.tier_bandwidth_bytes_per_s))
         if detailed:
             for op in step.ops:

@@ -25,7 +25,7 @@ class SimResult:
     prefill_time_s: float  # wall time of prefill steps
     ttft_sum_s: float  # time to first token, summed over requests
     decode_time_s: float  # wall time of decode steps
-    decode_steps: int
+    decode_steps: float  # token positions decoded per sequence (rounds when one token per round)
     decode_tokens: int  # tokens produced by decode steps (batch x steps)
     generated_tokens: int  # all output tokens incl. the one prefill yields
     prefill_energy_j: float

@@ -30,8 +30,10 @@ import simpy
 
 from mapping.cost import Component
 from mapping.plan import StepMapper
+from simulator.decoding import RoundRunner
 from simulator.executor import Executor
 from simulator.result import SimResult
+from workloads.decoding import Autoregressive
 from workloads.requests import Request
 
 
@@ -89,6 +91,8 @@ class _Sim:
         self.trace_steps = trace_steps
         self.traced = 0
         steps = [mapper.prefill(mapper.scenario.prompt_tokens, 1), mapper.decode(1)]
+        if mapper.draft is not None:
+            steps += [mapper.draft.prefill(mapper.scenario.prompt_tokens, 1), mapper.draft.decode(1)]
         self.ex = Executor.for_steps(self.env, steps, priority=policy.channel_priority)
         self.handover = mapper.handover()
         if self.handover is not None:
@@ -101,7 +105,8 @@ class _Sim:
         self.wake_decode = self.env.event()
         self.wake_prefill = self.env.event()
         self.group_size = 0  # static batching across devices: the batch the decode side waits for
-        self.pipe = mapper.stage_pipeline()
+        self.pipe = mapper.stage_pipeline() if isinstance(mapper.scenario.decoding, Autoregressive) else None
+        self.rounds = RoundRunner(mapper, self.rng)
 
     # --- bookkeeping -----------------------------------------------------------------
 
@@ -185,9 +190,13 @@ class _Sim:
         for prompt, lives in by_prompt.items():
             step = self.m.prefill(prompt, len(lives))
             yield from self.ex.run(step, 0.0, label=f"prefill x{len(lives)}", record=self.record())
+            if self.m.draft is not None:  # the draft model needs the prompt's KV too
+                dstep = self.m.draft.prefill(prompt, len(lives))
+                yield from self.ex.run(dstep, 0.0, label=f"draft prefill x{len(lives)}", record=self.record())
             for live in lives:
                 live.first_token_s = self.env.now
                 live.generated = 1
+            self.rounds.prefilled(len(lives))
         for live in group:
             if live.generated >= live.req.gen_tokens:
                 self.finish(live)
@@ -214,19 +223,18 @@ class _Sim:
         self.notify()
 
     def decode_step(self, batch: list[_Live]) -> Generator[simpy.Event, None, None]:
+        """One decode round: a step (autoregressive, multipath) or draft steps + verification."""
         if self.pipe is not None:
             seq_ctx = [float(live.req.prompt_tokens + live.generated) for live in batch]
             yield from self.ex.run_pipelined(self.pipe, seq_ctx, label=f"decode x{len(batch)}", record=self.record())
+            gained = [1] * len(batch)
         else:
-            ctx = float(sum(live.req.prompt_tokens + live.generated for live in batch))
-            prompt = round(sum(live.req.prompt_tokens for live in batch) / len(batch))
-            step = self.m.decode(len(batch), prompt)
-            yield from self.ex.run(step, ctx, label=f"decode x{len(batch)}", record=self.record(), priority=1)
+            gained = yield from self.rounds.run(self.ex, batch, record=self.record())
         self.st.decode_steps += 1
-        self.st.decode_tokens += len(batch)
+        self.st.decode_tokens += int(sum(gained))
         self.st.batch_sizes.append(len(batch))
-        for live in batch:
-            live.generated += 1
+        for live, g in zip(batch, gained):
+            live.generated += g
         for live in [x for x in batch if x.generated >= x.req.gen_tokens]:
             batch.remove(live)
             self.finish(live)
@@ -348,7 +356,8 @@ def _result(sim: _Sim, engine_name: str) -> SimResult:
         "ttft_s": _pct(ttft), "tpot_s": _pct(tpot), "e2e_s": _pct(e2e),
         "kv_budget_bytes": sim.kv_budget,
     }
-    extra: dict = {"des_events": ex.events, "serving": serving}
+    extra: dict = {"des_events": ex.events, "serving": serving, "decoding": sim.m.scenario.decoding.strategy,
+                   **sim.rounds.summary()}
     if ex.trace:
         for live in served:
             ex.span(f"request {live.req.id}", "request", "requests", "lifetimes", live.req.arrival_s,
@@ -362,7 +371,8 @@ def _result(sim: _Sim, engine_name: str) -> SimResult:
         prefill_time_s=prefill_busy,
         ttft_sum_s=float(sum(ttft)),
         decode_time_s=decode_busy,
-        decode_steps=st.decode_steps,
+        # token positions per sequence: tokens decoded / mean batch (rounds for autoregressive)
+        decode_steps=(st.decode_tokens / float(np.mean(st.batch_sizes))) if st.batch_sizes else 0,
         decode_tokens=st.decode_tokens,
         generated_tokens=generated,
         prefill_energy_j=prefill_dyn + static_total * pre_share,

@@ -27,6 +27,7 @@ import yaml
 from slmsim_core.errors import Problem, SpecError
 
 PROVENANCE_KEYS = frozenset({"value", "source", "assumption", "note"})
+DISCRIMINATORS = ("kind", "strategy", "model")  # keys our discriminated unions switch on
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,7 +298,7 @@ def _user_path(loc: tuple[Any, ...], data: Any) -> list[Any]:
     parts: list[Any] = []
     node = data
     for element in loc:
-        if isinstance(node, dict) and element not in node and node.get("kind") == element:
+        if isinstance(node, dict) and element not in node and element in {node.get(k) for k in DISCRIMINATORS}:
             continue  # a discriminated-union tag pydantic inserts
         if isinstance(element, str) and element.startswith(("function-", "tagged-union[")):
             continue
@@ -320,12 +321,14 @@ def _unwrap(tp: Any, value: Any) -> Any:
             continue
         if origin in (typing.Union, types.UnionType):
             members = [a for a in typing.get_args(tp) if a is not type(None)]
-            kind = value.get("kind") if isinstance(value, dict) else None
             pick = None
             for m in members:
-                if isinstance(m, type) and issubclass(m, pydantic.BaseModel):
-                    f = m.model_fields.get("kind")
-                    if f is not None and typing.get_origin(f.annotation) is Literal and kind in typing.get_args(f.annotation):
+                if not (isinstance(m, type) and issubclass(m, pydantic.BaseModel)) or not isinstance(value, dict):
+                    continue
+                for key in DISCRIMINATORS:
+                    f = m.model_fields.get(key)
+                    if (f is not None and typing.get_origin(f.annotation) is Literal
+                            and value.get(key) in typing.get_args(f.annotation)):
                         pick = m
             tp = pick or members[0]
             continue

@@ -19,16 +19,41 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("simulate", help="simulate one model on one hardware spec")
     s.add_argument("--hw", required=True, help="hardware preset name or YAML path")
     s.add_argument("--model", required=True, help="model preset name, model YAML, or Hugging Face config.json")
-    s.add_argument("--prompt", type=int, default=128, help="prompt tokens per request (default 128)")
-    s.add_argument("--gen", type=int, default=128, help="generated tokens per request (default 128)")
-    s.add_argument("--batch", type=int, default=1, help="requests decoded together (default 1)")
-    s.add_argument("--weight-bits", type=int, default=4, help="bits per weight (default 4)")
-    s.add_argument("--kv-bits", type=int, default=16, help="bits per KV-cache element (default 16)")
-    s.add_argument("--act-bits", type=int, default=16, help="bits per activation (default 16)")
-    s.add_argument("--group-size", type=int, default=32,
-                   help="weights sharing one fp16 scale (default 32; 0 = per-channel)")
+    s.add_argument("--scenario", type=Path, metavar="PATH",
+                   help="a scenario YAML (lengths, batch, precision, decoding, moe); flags given override it")
+    s.add_argument("--prompt", type=int, help="prompt tokens per request (default 128)")
+    s.add_argument("--gen", type=int, help="generated tokens per request (default 128)")
+    s.add_argument("--batch", type=int, help="requests decoded together (default 1)")
+    s.add_argument("--weight-bits", type=int, help="bits per weight (default 4)")
+    s.add_argument("--kv-bits", type=int, help="bits per KV-cache element (default 16)")
+    s.add_argument("--act-bits", type=int, help="bits per activation (default 16)")
+    s.add_argument("--group-size", type=int, help="weights sharing one fp16 scale (default 32; 0 = per-channel)")
+    d = s.add_argument_group("decoding strategy (docs/decoding.md)")
+    d.add_argument("--decoding", choices=["autoregressive", "speculative", "self_speculative", "lexical_unit",
+                                          "multipath"])
+    d.add_argument("--draft", help="speculative: draft model (preset or file)")
+    d.add_argument("--draft-device", help="speculative: device running the draft (default: the decode device)")
+    d.add_argument("--draft-len", type=int, help="tokens drafted per target pass (default 4)")
+    d.add_argument("--acceptance", type=float, help="per-token acceptance rate (default 0.7; self-speculative 0.8)")
+    d.add_argument("--tree", help="speculative: token-tree branching per depth, e.g. 4,2,1")
+    d.add_argument("--draft-top-k", type=int, help="self-speculative: experts per token in the draft (default 2)")
+    d.add_argument("--draft-bits", type=int, help="self-speculative: MSB bits the draft reads (default 4)")
+    d.add_argument("--batch-threshold", type=int, help="self-speculative: no speculation above this batch (8)")
+    d.add_argument("--msb-tier", help="self-speculative: memory tier of the MSB slices")
+    d.add_argument("--lsb-tier", help="self-speculative: memory tier of the LSB slices")
+    d.add_argument("--window", type=int, help="lexical-unit: tokens verified per step (default 4)")
+    d.add_argument("--tokens-per-step", type=float, help="lexical-unit: mean tokens accepted per step (1.4)")
+    d.add_argument("--initial-width", type=int, help="multipath: paths forked from the prompt (default 4)")
+    d.add_argument("--max-width", type=int, help="multipath: most live paths (default 8)")
+    mo = s.add_argument_group("mixture of experts")
+    mo.add_argument("--routing", choices=["uniform", "zipf", "temporal"], help="routing model (default uniform)")
+    mo.add_argument("--zipf-s", type=float, help="zipf skew (default 1.0)")
+    mo.add_argument("--reuse", type=float, help="temporal: probability a token reuses its previous experts")
+    mo.add_argument("--expert-cache", type=int, metavar="N", help="experts per layer cached in --cache-tier")
+    mo.add_argument("--cache-tier", help="memory tier of the expert cache")
+    mo.add_argument("--cache-policy", choices=["lru", "lfu"], help="expert cache policy (default lru)")
     s.add_argument("--engine", choices=["analytic", "des"], default="analytic")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=int, help="seeds the run's random numbers (default 0)")
     s.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     s.add_argument("--trace", metavar="PATH", type=Path,
                    help="write a Chrome/Perfetto trace of the DES (prefill + first decode steps) to PATH")
@@ -51,26 +76,102 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=_cmd_simulate)
 
 
-_FLAG_OF = {"prompt_tokens": "--prompt", "gen_tokens": "--gen", "batch": "--batch", "weight_bits": "--weight-bits",
-            "kv_bits": "--kv-bits", "activation_bits": "--act-bits", "weight_group_size": "--group-size"}
+# dotted scenario path <- flag (None values are not set)
+_FLAGS: tuple[tuple[str, str, str], ...] = (
+    ("prompt_tokens", "prompt", "--prompt"), ("gen_tokens", "gen", "--gen"), ("batch", "batch", "--batch"),
+    ("seed", "seed", "--seed"),
+    ("precision.weight_bits", "weight_bits", "--weight-bits"), ("precision.kv_bits", "kv_bits", "--kv-bits"),
+    ("precision.activation_bits", "act_bits", "--act-bits"),
+    ("precision.weight_group_size", "group_size", "--group-size"),
+    ("decoding.strategy", "decoding", "--decoding"), ("decoding.draft", "draft", "--draft"),
+    ("decoding.draft_device", "draft_device", "--draft-device"), ("decoding.draft_len", "draft_len", "--draft-len"),
+    ("decoding.acceptance", "acceptance", "--acceptance"), ("decoding.tree", "tree", "--tree"),
+    ("decoding.draft_top_k", "draft_top_k", "--draft-top-k"),
+    ("decoding.draft_weight_bits", "draft_bits", "--draft-bits"),
+    ("decoding.batch_threshold", "batch_threshold", "--batch-threshold"),
+    ("decoding.msb_tier", "msb_tier", "--msb-tier"), ("decoding.lsb_tier", "lsb_tier", "--lsb-tier"),
+    ("decoding.window", "window", "--window"), ("decoding.tokens_per_step", "tokens_per_step", "--tokens-per-step"),
+    ("decoding.initial_width", "initial_width", "--initial-width"), ("decoding.max_width", "max_width", "--max-width"),
+    ("moe.routing.model", "routing", "--routing"), ("moe.routing.s", "zipf_s", "--zipf-s"),
+    ("moe.routing.reuse", "reuse", "--reuse"),
+    ("moe.expert_cache.experts_per_layer", "expert_cache", "--expert-cache"),
+    ("moe.expert_cache.tier", "cache_tier", "--cache-tier"),
+    ("moe.expert_cache.policy", "cache_policy", "--cache-policy"),
+)
+
+
+def _set(tree: dict, dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    node = tree
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[leaf] = value
 
 
 def _scenario(args: argparse.Namespace) -> Any:
+    """Defaults < the --scenario file < flags given on the command line."""
+    from slmsim_core.yamlio import lift_provenance, problems_from, read_yaml
     from workloads.scenario import Scenario
 
-    data = {"prompt_tokens": args.prompt, "gen_tokens": args.gen, "batch": args.batch, "seed": args.seed}
-    prec = {"weight_bits": args.weight_bits, "kv_bits": args.kv_bits, "activation_bits": args.act_bits,
-            "weight_group_size": args.group_size or None}
+    data: dict[str, Any] = {}
+    file = "<command line>"
+    if args.scenario is not None:
+        file = str(args.scenario)
+        loaded = read_yaml(args.scenario) or {}
+        if not isinstance(loaded, dict):
+            raise SpecError([Problem(file=file, path="", message="expected a mapping at the top level")])
+        data, _ = lift_provenance(loaded, origin=file)
+    flagged: dict[str, str] = {}
+    if args.decoding is not None and (data.get("decoding") or {}).get("strategy") != args.decoding:
+        data["decoding"] = {}  # another strategy: its parameters start from the defaults
+    if args.routing is not None and ((data.get("moe") or {}).get("routing") or {}).get("model") != args.routing:
+        data.setdefault("moe", {})["routing"] = {}
+    for dotted, attr, flag in _FLAGS:
+        value = getattr(args, attr)
+        if value is None:
+            continue
+        if attr == "group_size":
+            value = value or None
+        if attr == "tree":
+            try:
+                value = [int(x) for x in str(value).split(",")]
+            except ValueError:
+                raise SpecError([Problem(file="<command line>", path="--tree", message="not a list of integers",
+                                         value=value, expected="branching per depth, e.g. 4,2,1")]) from None
+        _set(data, dotted, value)
+        flagged[dotted] = flag
+    if "decoding" in data and "strategy" not in data["decoding"]:
+        data["decoding"]["strategy"] = "autoregressive" if not flagged else _infer_strategy(data["decoding"])
+    if "moe" in data and "routing" in data["moe"] and "model" not in data["moe"]["routing"]:
+        data["moe"]["routing"]["model"] = "zipf" if "s" in data["moe"]["routing"] else "temporal"
     try:
-        return Scenario.model_validate({**data, "precision": prec})
+        return Scenario.model_validate(data)
     except pydantic.ValidationError as exc:
-        problems = []
-        for err in exc.errors(include_url=False):
-            field = str(err["loc"][-1])
-            problems.append(Problem(file="<command line>", path=_FLAG_OF.get(field, field), message=err["msg"],
-                                    value=err.get("input"), expected=err["msg"].replace("Input should be", "a value"),
-                                    hint=f"see `slmsim simulate --help` for {_FLAG_OF.get(field, field)}"))
-        raise SpecError(problems) from None
+        problems = problems_from(exc, model=Scenario, data=data, file=file)
+        out = []
+        for pr in problems:
+            flag = flagged.get(pr.path) or next((f for d, f in flagged.items() if pr.path.startswith(d + ".")), None)
+            if flag is None and pr.path.startswith("decoding") and "decoding.strategy" in flagged:
+                flag = flagged["decoding.strategy"]
+            if flag is not None or file == "<command line>":
+                out.append(Problem(file="<command line>", path=flag or pr.path, message=pr.message, value=pr.value,
+                                   expected=pr.expected, hint=f"see `slmsim simulate --help` for {flag or pr.path}"))
+            else:
+                out.append(pr)
+        raise SpecError(out) from None
+
+
+def _infer_strategy(dec: dict[str, Any]) -> str:
+    """A strategy parameter given without --decoding names its strategy."""
+    if "draft" in dec or "tree" in dec:
+        return "speculative"
+    if {"draft_top_k", "draft_weight_bits", "batch_threshold", "msb_tier", "lsb_tier"} & set(dec):
+        return "self_speculative"
+    if {"window", "tokens_per_step"} & set(dec):
+        return "lexical_unit"
+    if {"initial_width", "max_width"} & set(dec):
+        return "multipath"
+    return "speculative"
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
@@ -94,10 +195,19 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             model = value
         else:
             scenario = value
+    draft = None
+    if scenario is not None and scenario.decoding.strategy == "speculative":
+        try:
+            draft = load_model(scenario.decoding.draft)
+        except SpecError as exc:
+            problems.extend(Problem(file=p.file, path=p.path or "decoding.draft", message=p.message, value=p.value,
+                                    expected=p.expected, hint=p.hint) for p in exc.problems)
+    if hw is not None and scenario is not None:
+        problems.extend(_scenario_reference_problems(hw.spec, scenario, args))
     if problems:
         raise SpecError(problems)
     assert hw is not None and model is not None and scenario is not None
-    plan = make_plan(hw.spec, model, scenario)
+    plan = make_plan(hw.spec, model, scenario, draft_model=draft)
     if isinstance(plan, Infeasible):
         _print_infeasible(plan, as_json=args.json)
         return EXIT_BAD_INPUT
@@ -185,6 +295,28 @@ def _write_new(path: Path, text: str) -> None:
                                  hint="give a file name, e.g. out/trace.json")])
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
+
+
+def _scenario_reference_problems(hw: Any, scenario: Any, args: argparse.Namespace) -> list[Problem]:
+    """Tier and device names in the scenario must exist in the hardware."""
+    problems = []
+    flag_of = {dotted: (flag, attr) for dotted, attr, flag in _FLAGS}
+    names: list[tuple[str, str | None, dict]] = []
+    dec = scenario.decoding
+    if dec.strategy == "speculative":
+        names.append(("decoding.draft_device", dec.draft_device, hw.devices))
+    if dec.strategy == "self_speculative":
+        names += [("decoding.msb_tier", dec.msb_tier, hw.memories), ("decoding.lsb_tier", dec.lsb_tier, hw.memories)]
+    if scenario.moe is not None and scenario.moe.expert_cache is not None:
+        names.append(("moe.expert_cache.tier", scenario.moe.expert_cache.tier, hw.memories))
+    for path, name, valid in names:
+        if name is not None and name not in valid:
+            flag, attr = flag_of[path]
+            from_flag = getattr(args, attr) is not None or args.scenario is None
+            problems.append(Problem(file="<command line>" if from_flag else str(args.scenario),
+                                    path=flag if from_flag else path, message=f"{hw.name} has no {name!r}", value=name,
+                                    expected=f"one of: {', '.join(valid)}", hint="name one of the hardware's own"))
+    return problems
 
 
 def _json_default(x: object) -> object:

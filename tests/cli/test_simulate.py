@@ -94,3 +94,44 @@ def test_ops_report_per_op_mapping(capsys: pytest.CaptureFixture[str]) -> None:
     assert ops["attention"]["unit"] == "vector_unit"
     # the per-op times of one step add up to the step time at that context
     assert sum(op["time_s"] for op in ops.values()) > 0
+
+
+DECODING_KEYS = {"tokens_per_target_pass", "draft_time_s", "verify_time_s", "expert_cache_hit_rate",
+                 "distinct_experts_per_step"}
+
+
+@pytest.mark.parametrize("engine", ["analytic", "des"])
+def test_speculative_flags_and_output_keys(capsys: pytest.CaptureFixture[str], engine: str) -> None:
+    d = simulate_json(capsys, "--hw", "orin-nano", "--model", "qwen3-4b", "--decoding", "speculative", "--draft",
+                      "qwen3-0.6b", "--draft-len", "4", "--acceptance", "0.7", "--gen", "32", "--engine", engine)
+    assert DECODING_KEYS <= set(d)
+    assert d["decoding"] == "speculative" and d["draft_time_s"] > 0 and d["verify_time_s"] > 0
+    assert d["expert_cache_hit_rate"] is None  # a dense model has no experts
+
+
+def test_moe_flags_report_cache_and_distinct_experts(capsys: pytest.CaptureFixture[str]) -> None:
+    d = simulate_json(capsys, "--hw", "elmoe3d", "--model", "olmoe-1b-7b", "--weight-bits", "8", "--gen", "16",
+                      "--batch", "4", "--routing", "zipf", "--expert-cache", "16", "--cache-tier", "hb")
+    assert 0 < d["expert_cache_hit_rate"] < 1
+    assert 8 < d["distinct_experts_per_step"] <= 32
+
+
+def test_scenario_file_with_flag_override(capsys: pytest.CaptureFixture[str]) -> None:
+    root = Path(__file__).parents[2]
+    d = simulate_json(capsys, "--hw", "orin-nano", "--model", "llama-3.1-8b", "--scenario",
+                      str(root / "examples" / "decoding" / "spec-orin.yaml"), "--draft-len", "2", "--gen", "16")
+    assert d["scenario"]["decoding"]["draft_len"] == 2 and d["scenario"]["decoding"]["draft"] == "qwen3-0.6b"
+    assert d["scenario"]["prompt_tokens"] == 128
+
+
+def test_bad_scenario_file_and_names(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    bad = tmp_path / "s.yaml"
+    bad.write_text("decoding:\n  strategy: speculative\n  draft: qwen3-0.6b\n  acceptnce: 0.8\n")
+    assert main(["simulate", "--hw", "orin-nano", "--model", "qwen3-4b", "--scenario", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}: decoding.acceptnce: unknown field" in err and "did you mean 'acceptance'?" in err
+    assert main(["simulate", "--hw", "elmoe3d", "--model", "olmoe-1b-7b", "--decoding", "self_speculative",
+                 "--msb-tier", "hbm", "--lsb-tier", "lpddr"]) == 2
+    assert "<command line>: --msb-tier: elmoe3d has no 'hbm'" in capsys.readouterr().err
+    assert main(["simulate", "--hw", "orin-nano", "--model", "qwen3-4b", "--acceptance", "2"]) == 2
+    assert "<command line>: --acceptance" in capsys.readouterr().err

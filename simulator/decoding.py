@@ -1,0 +1,244 @@
+"""Decoding strategies in the engines: expected in the analytic engine, sampled in the DES.
+
+A *round* is what one target pass yields: autoregressive and multipath decode one token
+per sequence per step; speculative and self-speculative run `draft_len` draft steps then
+one verification pass over all candidates; lexical-unit verifies a window per step.
+
+Analytic: tokens per round E = (1 - a^(g+1)) / (1 - a) (tree: 1 + sum of path products;
+lexical: `tokens_per_step`); the contexts grow by E per round and the last round counts
+fractionally, so expected time and energy are exact sums over affine step costs.
+
+DES: each sequence's accepted count is sampled every round (or replayed from a CSV); MoE
+routing is sampled per step and, with an expert cache, the caches are simulated, so each
+step is mapped with the distinct experts and hit rate it really had.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Generator
+from dataclasses import dataclass
+
+import numpy as np
+import simpy
+
+from mapping.cost import MappedStep
+from mapping.plan import StepMapper
+from workloads.decoding import (
+    Autoregressive,
+    LexicalUnit,
+    Multipath,
+    SelfSpeculative,
+    Speculative,
+    expected_tokens_per_pass,
+    expected_tokens_tree,
+    read_accepted_csv,
+    sample_accepted,
+    sample_accepted_tree,
+    tree_nodes,
+)
+from workloads.routing import CacheState, RoutingSampler, touched_mask
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Runs of one mapped step: total context and (fractional) count of each run."""
+
+    role: str  # prefill | draft_prefill | decode | draft | verify
+    step: MappedStep
+    ctx: np.ndarray
+    weight: np.ndarray
+
+    def times_s(self) -> np.ndarray:
+        return self.step.step_times_s(self.ctx) * self.weight
+
+    def op_times_s(self) -> np.ndarray:
+        return self.step.op_times_s(self.ctx) @ self.weight
+
+
+def verify_width(dec: object) -> int:
+    if isinstance(dec, Speculative):
+        return (tree_nodes(dec.tree) if dec.tree else dec.draft_len) + 1
+    if isinstance(dec, SelfSpeculative):
+        return dec.draft_len + 1
+    if isinstance(dec, LexicalUnit):
+        return dec.window
+    return 1
+
+
+def tokens_per_round(dec: object) -> float:
+    if isinstance(dec, Speculative):
+        if dec.acceptance_csv:
+            accepted = read_accepted_csv(_path(dec.acceptance_csv))
+            return 1.0 + float(np.mean(accepted)) if accepted else 1.0
+        return expected_tokens_tree(dec.acceptance, dec.tree) if dec.tree else expected_tokens_per_pass(
+            dec.acceptance, dec.draft_len)
+    if isinstance(dec, SelfSpeculative):
+        return expected_tokens_per_pass(dec.acceptance, dec.draft_len)
+    if isinstance(dec, LexicalUnit):
+        return dec.tokens_per_step
+    return 1.0
+
+
+def _path(p: str):  # noqa: ANN202
+    from pathlib import Path
+
+    return Path(p)
+
+
+def speculating(dec: object, batch: int) -> bool:
+    if isinstance(dec, SelfSpeculative):
+        return batch <= dec.batch_threshold and dec.draft_len > 0
+    return isinstance(dec, Speculative) and dec.draft_len > 0
+
+
+def draft_step(mapper: StepMapper, dec: object, batch: int) -> MappedStep:
+    if isinstance(dec, SelfSpeculative):
+        return mapper.self_draft(batch)
+    assert mapper.draft is not None, "speculative decoding needs the draft model's mapper"
+    return mapper.draft.decode(batch)
+
+
+def analytic_segments(mapper: StepMapper, *, batch: int, prompt: int, gen: int) -> list[Segment]:
+    """Prefill and decode segments of one batch under the scenario's decoding strategy."""
+    dec = mapper.scenario.decoding
+    segs = [Segment("prefill", mapper.prefill(prompt, batch), np.zeros(1), np.ones(1))]
+    if isinstance(dec, Speculative) and mapper.draft is not None and dec.draft_len > 0:
+        segs.append(Segment("draft_prefill", mapper.draft.prefill(prompt, batch), np.zeros(1), np.ones(1)))
+    remaining = gen - 1
+    if remaining <= 0:
+        return segs
+    if isinstance(dec, Multipath):
+        widths = np.array([dec.width_at(t) for t in range(1, gen)])
+        for w in sorted(set(widths.tolist())):
+            idx = np.nonzero(widths == w)[0]
+            b = batch * w
+            segs.append(Segment("decode", mapper.decode(b), b * (prompt + 1 + idx.astype(float)), np.ones(len(idx))))
+        return segs
+    if isinstance(dec, Autoregressive) or not (speculating(dec, batch) or isinstance(dec, LexicalUnit)):
+        ctx = batch * (prompt + 1 + np.arange(remaining, dtype=float))
+        return [*segs[:1], Segment("decode", mapper.decode(batch), ctx, np.ones(remaining))]
+    e = tokens_per_round(dec)
+    rounds = math.ceil(remaining / e - 1e-12)
+    length = prompt + 1 + e * np.arange(rounds)
+    weight = np.ones(rounds)
+    weight[-1] = (remaining - (rounds - 1) * e) / e
+    segs.append(Segment("verify", mapper.verify(batch, verify_width(dec)), batch * length, weight))
+    if speculating(dec, batch):
+        g = dec.draft_len  # type: ignore[union-attr]
+        step = draft_step(mapper, dec, batch)
+        ctx = np.concatenate([batch * (length + j) for j in range(g)])
+        segs.append(Segment("draft", step, ctx, np.tile(weight, g)))
+    return segs
+
+
+# ----------------------------------------------------------------------------- DES
+
+
+class RoundRunner:
+    """Runs decode rounds of a batch in the DES, sampling what the analytic engine expects."""
+
+    def __init__(self, mapper: StepMapper, rng: np.random.Generator) -> None:
+        self.m = mapper
+        self.dec = mapper.scenario.decoding
+        self.rng = rng
+        moe = mapper.model.moe
+        self.sampler = None
+        self.cache = None
+        if moe is not None and mapper.scenario.moe is not None:
+            layers = mapper.model.moe_layers()
+            self.sampler = RoutingSampler(mapper.routing(), num_experts=moe.num_experts, top_k=moe.top_k,
+                                          layers=layers, rng=rng)
+            if mapper.scenario.moe.expert_cache is not None:
+                self.cache = CacheState(mapper.scenario.moe.expert_cache, layers=layers, num_experts=moe.num_experts)
+        self.replay = (read_accepted_csv(_path(self.dec.acceptance_csv))
+                       if isinstance(self.dec, Speculative) and self.dec.acceptance_csv else None)
+        self.replay_at = 0
+        self.draft_s = 0.0
+        self.verify_s = 0.0
+        self.passes = 0  # target passes
+        self.seq_passes = 0  # sequences verified, summed over passes
+        self.tokens = 0  # tokens gained by the sequences
+        self.distinct: list[float] = []
+        self.spent = 0
+
+    def prefilled(self, requests: int) -> None:
+        """Prefill yields each request's first token (every initial path's, for multipath)."""
+        width = self.dec.width_at(0) if isinstance(self.dec, Multipath) else 1
+        self.spent += width * requests
+
+    def _moe_step(self, seqs: list[int], width: int) -> tuple[float | None, float | None]:
+        if self.sampler is None:
+            return None, None
+        touched = touched_mask(self.sampler.step(seqs, width), self.m.model.moe.num_experts)  # type: ignore[union-attr]
+        self.distinct.append(float(touched.sum(axis=1).mean()))
+        if self.cache is None:
+            return self.distinct[-1], None
+        hits, lookups = self.cache.step(touched)
+        return self.distinct[-1], hits / lookups if lookups else 0.0
+
+    def accepted(self, n: int) -> np.ndarray:
+        dec = self.dec
+        if self.replay is not None:
+            out = [self.replay[(self.replay_at + i) % len(self.replay)] for i in range(n)]
+            self.replay_at += n
+            return np.minimum(np.array(out), dec.draft_len)
+        if isinstance(dec, Speculative) and dec.tree:
+            return sample_accepted_tree(self.rng, dec.acceptance, dec.tree, n)
+        return sample_accepted(self.rng, dec.acceptance, dec.draft_len, n)  # type: ignore[union-attr]
+
+    def run(self, ex: object, lives: list, *, record: bool, priority: int = 1) -> Generator[simpy.Event, None, list[int]]:
+        """One round for the sequences in `lives`; returns tokens gained by each."""
+        dec = self.dec
+        b = len(lives)
+        seqs = [live.req.id for live in lives]
+        ctx = float(sum(live.req.prompt_tokens + live.generated for live in lives))
+        if isinstance(dec, Multipath):
+            widths = [dec.width_at(live.generated) for live in lives]
+            w_total = int(sum(widths))
+            ctx = float(sum(w * (live.req.prompt_tokens + live.generated) for w, live in zip(widths, lives)))
+            distinct, hit = self._moe_step(seqs, max(1, w_total // b))
+            step = self.m.decode(w_total, distinct=distinct, hit=hit)
+            t = yield from ex.run(step, ctx, label=f"decode x{w_total}", record=record, priority=priority)
+            self.verify_s += t
+            self.passes += 1
+            self.seq_passes += b
+            self.spent += w_total
+            self.tokens += b
+            return [1] * b
+        if speculating(dec, b):
+            g = dec.draft_len  # type: ignore[union-attr]
+            dstep = draft_step(self.m, dec, b)
+            for j in range(g):
+                t = yield from ex.run(dstep, ctx + b * j, label=f"draft {j}", record=record, priority=priority)
+                self.draft_s += t
+            width = verify_width(dec)
+            gained = (self.accepted(b) + 1).tolist()
+        elif isinstance(dec, LexicalUnit):
+            width = dec.window
+            p = (dec.tokens_per_step - 1.0) / max(dec.window - 1, 1)
+            gained = (1 + self.rng.binomial(dec.window - 1, p, size=b)).tolist()
+        else:
+            width = 1
+            gained = [1] * b
+        distinct, hit = self._moe_step(seqs, width)
+        step = self.m.verify(b, width, distinct=distinct, hit=hit)
+        t = yield from ex.run(step, ctx, label=f"verify x{b}" if width > 1 else f"decode x{b}", record=record,
+                              priority=priority)
+        self.verify_s += t
+        self.passes += 1
+        self.seq_passes += b
+        gained = [min(gn, live.req.gen_tokens - live.generated) for gn, live in zip(gained, lives)]
+        self.tokens += int(sum(gained))
+        self.spent += int(sum(gained))
+        return gained
+
+    def summary(self) -> dict[str, float | None]:
+        return {
+            "tokens_per_target_pass": (self.tokens / self.seq_passes) if self.seq_passes else None,
+            "draft_time_s": self.draft_s,
+            "verify_time_s": self.verify_s,
+            "expert_cache_hit_rate": self.cache.hit_rate if self.cache is not None else None,
+            "distinct_experts_per_step": float(np.mean(self.distinct)) if self.distinct else None,
+            "total_tokens_spent": self.spent,
+        }
