@@ -1,0 +1,122 @@
+"""The design report: one model on one hardware spec (`slmsim simulate ... --report PATH`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from mapping.plan import Plan
+from reports import design_figures as F
+from reports import html
+from reports.units import fmt, num
+
+
+def build_page(*, result: Mapping[str, Any], plan: Plan, trace: Sequence[Mapping[str, Any]], title: str) -> html.Page:
+    """Lay the design figures out as a page (nothing written)."""
+    sc = result.get("scenario", {}) or {}
+    prec = sc.get("precision", {}) or {}
+    facts = [
+        ("hardware", str(result.get("hardware", plan.hardware))),
+        ("model", str(result.get("model", plan.model))),
+        ("scenario", f"prompt {plan.prompt_tokens}, generate {plan.gen_tokens}, batch {plan.batch}"),
+        ("precision", f"W{prec.get('weight_bits', '?')} A{prec.get('activation_bits', '?')} "
+                      f"KV{prec.get('kv_bits', '?')}" if prec else "n/a"),
+        ("engine", str(result.get("engine", "?"))),
+        ("weights", ", ".join(f"{d}: {m.replace('_', ' ')}" for d, m in (result.get("weight_mode") or {}).items())
+         or "n/a"),
+    ]
+    cards = html.Cards(items=[
+        ("time to first token", fmt(result.get("ttft_s"), "s"), f"prefill of {plan.prompt_tokens} tokens"),
+        ("time per output token", fmt(result.get("tpot_s"), "s"), "mean over decode steps"),
+        ("decode throughput", f"{num(result.get('decode_tokens_per_s'))} tokens/s", f"batch {plan.batch}"),
+        ("tokens per joule", num(result.get("tokens_per_j")), "whole run, prefill included"),
+        ("energy", fmt(result.get("energy_j"), "J"), f"{plan.gen_tokens * plan.batch} generated tokens"),
+        ("average power", fmt(result.get("average_power_w"), "W"), ""),
+        ("memory", fmt(sum(v for k, v in (result.get("memory_footprint_bytes") or {}).items()
+                           if k in ("weights", "kv_cache", "activations")), "bytes"), "weights + KV + activations"),
+    ])
+    util = result.get("utilisation") or {}
+    util_rows = [[html.Cell(k), html.Cell(f"{100 * v:.1f}%", sort=v)] for k, v in sorted(util.items())]
+
+    pts = F.ops_table_rows(plan)
+    peak = plan.device_peak_ops_per_s
+    op_rows = []
+    for p in pts:
+        pk = peak.get(p.device)
+        op_rows.append([
+            html.Cell(p.phase), html.Cell(p.name), html.Cell(p.op_class), html.Cell(str(p.layers), sort=p.layers),
+            html.Cell(fmt(p.time_s, "s"), sort=p.time_s), html.Cell(f"{100 * p.share_of_step:.1f}%", sort=p.share_of_step),
+            html.Cell(p.bound),
+            html.Cell(num(p.intensity_ops_per_byte), sort=p.intensity_ops_per_byte if p.intensity_ops_per_byte
+                      != float("inf") else 1e300),
+            html.Cell(p.memory_tier or "-"), html.Cell(fmt(p.memory_bytes, "bytes"), sort=p.memory_bytes),
+            html.Cell(fmt(p.attained_ops_per_s, "ops/s"), sort=p.attained_ops_per_s),
+            html.Cell(f"{100 * p.attained_ops_per_s / pk:.2f}%" if pk else "n/a",
+                      sort=p.attained_ops_per_s / pk if pk else None),
+        ])
+    no_flops = sorted({p.name for p in pts if p.flops <= 0})
+    no_bytes = sorted({p.name for p in pts if p.flops > 0 and p.memory_tier is None})
+    roof_notes = []
+    if no_flops:
+        roof_notes.append(f"Not on the plot (no arithmetic, so no intensity): {', '.join(no_flops)}.")
+    if no_bytes:
+        roof_notes.append(f"Drawn at the right edge (they move no bytes from any tier): {', '.join(no_bytes)}.")
+
+    sections = [
+        html.Section(title="Summary", anchor="summary", blocks=[cards]),
+        html.Section(
+            title="Latency by op class", anchor="latency",
+            intro="Where time goes in the first token (prefill, which is the time to first token) and in one "
+                  "average decode step (the time per output token). Each bar stacks the op classes; the right "
+                  "panel shows the same as a share of the phase.",
+            blocks=[html.Plot(F.latency_breakdown(result))]),
+        html.Section(
+            title="Energy by component", anchor="energy",
+            intro="Energy of the prefill and of all decode steps, stacked by component. 'static' is always-on "
+                  "power (idle, leakage, memory background) and a device's active power, charged for the time "
+                  "of the phase; the other components are dynamic energy (ops, memory traffic, CIM arrays).",
+            blocks=[html.Plot(F.energy_breakdown(result, plan))]),
+        html.Section(
+            title="Memory footprint", anchor="memory",
+            intro="Bytes the run needs (weights with their group scales, the KV cache at the full context of "
+                  "every request, the largest activation buffers) and what each memory tier holds.",
+            blocks=[html.Plot(F.memory_footprint(result))]),
+        html.Section(
+            title="Roofline", anchor="roofline",
+            intro=f"Every op (all its layers) at its arithmetic intensity (ops per byte from its memory tier) and "
+                  f"attained throughput (ops / its time). Prefill ops (◆) at context 0; decode ops (●) at the "
+                  f"mean decode context ({num(F.mean_decode_context(plan))} tokens over the batch). Roofs: the "
+                  f"device's matrix peak at this precision and one bandwidth roof per memory tier (dotted: on-chip "
+                  f"network). Marker area grows with the op's share of its step's time.",
+            blocks=[html.Plot(F.roofline(plan),
+                              caption="Ops on vector units (norms, softmax, attention on CIM chips) have a lower "
+                                      "compute roof than the matrix peak drawn here. An op below both roofs is "
+                                      "held back by another tier, its fixed overhead, or (CIM) by array cycles "
+                                      "rather than by the drawn peak: the table says which."),
+                    *[html.Note(n) for n in roof_notes],
+                    html.Table(header=["phase", "op", "class", "layers", "time", "share of step", "bound by",
+                                       "intensity (ops/B)", "memory tier", "bytes", "attained", "of peak"],
+                               rows=op_rows, caption="Ops of decode (at the mean context) and prefill; click a "
+                                                     "column to sort.")]),
+        html.Section(
+            title="Timeline of the first tokens", anchor="timeline",
+            intro="The discrete-event engine's trace: the prefill and the first decode steps, one bar per op "
+                  "(all its layers) and per step. Drag on the plot or the slider below it to zoom; double-click "
+                  "to reset. The same trace opens in ui.perfetto.dev with `slmsim simulate --trace`.",
+            blocks=[html.Plot(F.timeline(trace)) if trace else
+                    html.Note("No trace was recorded for this run.", kind="warning")]),
+    ]
+    if util_rows:
+        sections.append(html.Section(
+            title="Utilisation", anchor="utilisation",
+            intro="Busy time of each device and memory tier as a share of the whole run.",
+            blocks=[html.Table(header=["resource", "busy"], rows=util_rows, max_height_px=None)]))
+    return html.Page(title=title, subtitle="slmsim design report", facts=facts, sections=sections,
+                     footer=f"slmsim · {result.get('engine', '?')} engine")
+
+
+def write_design_report(*, result: Mapping[str, Any], plan: Plan, trace: Sequence[Mapping[str, Any]],
+                        out_path: Path, title: str) -> Path:
+    """Write the design report of one simulation as a self-contained HTML file; returns its path."""
+    return html.write(build_page(result=result, plan=plan, trace=trace, title=title), Path(out_path))

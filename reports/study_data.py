@@ -1,0 +1,398 @@
+"""Read a DSE study: from its output directory (the contract below) or from Optuna storage.
+
+A study DIR written by `slmsim explore --out DIR` holds
+
+- `trials.parquet` / `trials.csv`: `number`, `state`, `feasible`, `infeasible_reason`,
+  `wall_time_s`, `datetime_start`, `param:<yaml.path>`, `obj:<metric>`, `metric:<metric>`,
+  `wl:<workload>:<metric>`;
+- `pareto.csv`: the feasible Pareto-optimal trials (same columns);
+- `study.json`: study name, storage URL, sampler, engine, seed, objectives (metric,
+  direction, column, unit), params (path, column, kind, unit, choices), workloads,
+  aggregate, constraints, baselines (name, metrics, per_workload, infeasible_reason),
+  hypervolume reference and history.
+
+Without a DIR, `load_study_storage` rebuilds the same frame from Optuna: parameters,
+objective values (named by `study.metric_names` when set), feasibility from the
+constraints Optuna recorded, and user attributes named like the columns above (or a
+`metrics` dict). Study-level facts come from the study's user attributes when the run stored
+them there (same keys as study.json); otherwise the report says what it could not know.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from reports.metrics import canonical, info
+from reports.pareto import pareto_mask
+from slmsim_core.errors import Problem, SpecError
+
+
+@dataclass(frozen=True)
+class Objective:
+    metric: str
+    direction: str  # "minimize" | "maximize"
+    column: str
+    unit: str
+    label: str
+
+    @property
+    def minimize(self) -> bool:
+        return self.direction != "maximize"
+
+
+@dataclass(frozen=True)
+class Param:
+    path: str
+    column: str
+    kind: str  # "float" | "int" | "categorical"
+    unit: str = ""
+    choices: tuple[Any, ...] = ()
+    low: float | None = None  # the searched range, when the study says
+    high: float | None = None
+    log: bool = False
+
+
+@dataclass(frozen=True)
+class Baseline:
+    name: str
+    metrics: dict[str, float]
+    per_workload: dict[str, dict[str, float] | None]
+    infeasible_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class StudyData:
+    """Everything a study report shows. `trials` has the contract's columns plus
+    `complete` (state COMPLETE), `ok` (complete, feasible and every objective finite) and
+    `pareto` (Pareto-optimal among `ok` trials)."""
+
+    name: str
+    source: str  # where it was read from, for the page
+    trials: pd.DataFrame
+    objectives: tuple[Objective, ...]
+    params: tuple[Param, ...]
+    workloads: tuple[dict[str, Any], ...] = ()
+    baselines: tuple[Baseline, ...] = ()
+    meta: dict[str, Any] = field(default_factory=dict)
+    hv_reference: tuple[float, ...] | None = None
+    hv_history: tuple[tuple[int, float], ...] | None = None
+    notes: tuple[str, ...] = ()  # what the loader had to guess or could not find
+    cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # derived views, built once
+
+    @property
+    def ok(self) -> pd.DataFrame:
+        return self.trials[self.trials["ok"]]
+
+    @property
+    def front(self) -> pd.DataFrame:
+        return self.trials[self.trials["pareto"]]
+
+    @property
+    def workload_names(self) -> list[str]:
+        names = [str(w.get("name")) for w in self.workloads if w.get("name")]
+        if names:
+            return names
+        seen: dict[str, None] = {}
+        for c in self.trials.columns:
+            if c.startswith("wl:") and c.count(":") >= 2:
+                seen[c.split(":")[1]] = None
+        return list(seen)
+
+    def metric_column(self, metric: str) -> str | None:
+        for col in (f"metric:{metric}", f"obj:{metric}"):
+            if col in self.trials.columns:
+                return col
+        return None
+
+
+# Loading a DIR ---------------------------------------------------------------------------
+
+
+def _bad(path: Path | str, message: str, hint: str | None = None, value: object = None) -> SpecError:
+    return SpecError([Problem(file=str(path), path="", message=message, hint=hint, value=value)])
+
+
+def read_trials_table(study_dir: Path) -> pd.DataFrame:
+    """trials.parquet if it can be read (pyarrow present), else trials.csv."""
+    pq, csv = study_dir / "trials.parquet", study_dir / "trials.csv"
+    if pq.is_file():
+        try:
+            return pd.read_parquet(pq)
+        except ImportError:
+            if not csv.is_file():
+                raise _bad(pq, "cannot read parquet without pyarrow, and there is no trials.csv",
+                           hint="pip install pyarrow") from None
+        except Exception as exc:  # a corrupt file: fall back to the CSV if there is one
+            if not csv.is_file():
+                raise _bad(pq, f"cannot read: {exc}") from None
+    if csv.is_file():
+        try:
+            return pd.read_csv(csv)
+        except pd.errors.EmptyDataError:
+            return pd.DataFrame()
+    raise _bad(study_dir, "no trials.parquet or trials.csv in the study directory",
+               hint="give the --out directory of `slmsim explore`, or a storage URL with --study")
+
+
+def load_study_dir(study_dir: Path, *, study_name: str | None = None) -> StudyData:
+    study_dir = Path(study_dir)
+    if not study_dir.is_dir():
+        raise _bad(study_dir, "is not a directory", hint="give the --out directory of `slmsim explore`")
+    meta_path = study_dir / "study.json"
+    notes: list[str] = []
+    meta: dict[str, Any] = {}
+    if meta_path.is_file():
+        try:
+            meta = json.loads(meta_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise _bad(meta_path, f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    else:
+        notes.append("study.json is missing: objectives and parameters were inferred from the column names; "
+                     "no baselines.")
+    if study_name and meta.get("study_name") and meta["study_name"] != study_name:
+        raise _bad(meta_path, f"holds study {meta['study_name']!r}, not {study_name!r}", value=study_name,
+                   hint=f"drop --study, or use --study {meta['study_name']}")
+    df = read_trials_table(study_dir)
+    pareto_numbers = None
+    pareto_path = study_dir / "pareto.csv"
+    if pareto_path.is_file():
+        try:
+            pareto_numbers = set(pd.read_csv(pareto_path, usecols=["number"])["number"].astype(int))
+        except (ValueError, pd.errors.EmptyDataError):
+            pareto_numbers = set()
+    return _assemble(df, meta, source=str(study_dir), pareto_numbers=pareto_numbers, notes=notes,
+                     name=study_name or meta.get("study_name") or study_dir.name)
+
+
+# Loading from Optuna ---------------------------------------------------------------------
+
+
+def open_storage(storage: str, *, base_dir: Path | None = None) -> Any:
+    """An Optuna storage from a URL or a path.
+
+    - `sqlite:///...`, `postgresql://...`, `mysql://...`: RDB storage;
+    - `redis://...`: journal storage on Redis;
+    - `journal:PATH` or a path to an existing file: journal-file storage (a file that starts
+      with the SQLite header is opened as SQLite instead). Relative paths are relative to
+      `base_dir` (a study DIR) when given."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
+
+    def resolve(p: str) -> Path:
+        path = Path(p).expanduser()
+        if not path.is_absolute() and base_dir is not None:
+            path = Path(base_dir) / path
+        return path
+
+    if storage.startswith(("sqlite:", "postgresql", "postgres:", "mysql", "oracle", "mssql")):
+        return optuna.storages.RDBStorage(storage)
+    if storage.startswith(("redis://", "rediss://")):
+        from optuna.storages.journal import JournalRedisBackend
+
+        return JournalStorage(JournalRedisBackend(storage))
+    path = resolve(storage.removeprefix("journal:").removeprefix("file:").removeprefix("//"))
+    if not path.is_file():
+        raise _bad(storage, "no such storage: not a database URL and not an existing journal file",
+                   hint="give sqlite:///path.db, postgresql://..., redis://..., or the path of an Optuna "
+                        "journal file")
+    with path.open("rb") as fh:
+        if fh.read(16) == b"SQLite format 3\x00":
+            return optuna.storages.RDBStorage(f"sqlite:///{path}")
+    # the open-lock works where symlinks do not (some mounts); reading takes no lock anyway
+    return JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))
+
+
+def load_study_storage(storage: str, *, study_name: str | None = None, base_dir: Path | None = None) -> StudyData:
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    store = open_storage(storage, base_dir=base_dir)
+    names = list(optuna.get_all_study_names(store))
+    if study_name is None:
+        if len(names) != 1:
+            raise _bad(storage, f"holds {len(names)} studies; say which with --study" if names else
+                       "holds no study", hint=f"studies: {', '.join(names)}" if names else None)
+        study_name = names[0]
+    elif study_name not in names:
+        from difflib import get_close_matches
+
+        close = get_close_matches(study_name, names, n=1)
+        raise _bad(storage, f"has no study {study_name!r}", value=study_name,
+                   hint=(f"did you mean {close[0]!r}? " if close else "") + f"studies: {', '.join(names) or 'none'}")
+    study = optuna.load_study(study_name=study_name, storage=store)
+    meta = dict(study.user_attrs)
+    meta.setdefault("study_name", study_name)
+    meta.setdefault("storage", storage)
+    notes = []
+    if "objectives" not in meta:
+        directions = ["maximize" if d == optuna.study.StudyDirection.MAXIMIZE else "minimize"
+                      for d in study.directions]
+        names_ = study.metric_names or [f"objective_{i}" for i in range(len(directions))]
+        meta["objectives"] = [{"metric": n, "direction": d, "column": f"obj:{n}", "unit": info(n).unit}
+                              for n, d in zip(names_, directions)]
+    if "baselines" not in meta:
+        notes.append("Read from Optuna storage without the study directory: no baselines or per-workload "
+                     "figures unless the run stored them with the trials.")
+    df = trials_frame_from_study(study, meta["objectives"])
+    return _assemble(df, meta, source=f"{storage} (study {study_name})", pareto_numbers=None, notes=notes,
+                     name=study_name)
+
+
+def trials_frame_from_study(study: Any, objectives: list[dict[str, Any]]) -> pd.DataFrame:
+    """The trials of an Optuna study as a frame with the DIR contract's columns."""
+    from optuna.trial import TrialState
+
+    rows = []
+    for t in study.get_trials(deepcopy=False):
+        row: dict[str, Any] = {"number": t.number, "state": t.state.name,
+                               "datetime_start": t.datetime_start.isoformat() if t.datetime_start else "",
+                               "wall_time_s": t.duration.total_seconds() if t.duration else math.nan}
+        row.update({f"param:{k}": v for k, v in t.params.items()})
+        for i, o in enumerate(objectives):
+            row[o.get("column") or f"obj:{o['metric']}"] = t.values[i] if t.values and i < len(t.values) else math.nan
+        for k, v in t.user_attrs.items():
+            if k.startswith(("metric:", "wl:", "obj:")) and (v is None or isinstance(v, (int, float))):
+                row[k] = math.nan if v is None else v
+            elif k == "metrics" and isinstance(v, dict):  # {"metric:x": v, "wl:w:x": v} or {"x": v}
+                for m, x in v.items():
+                    if x is None or isinstance(x, (int, float)):
+                        key = m if m.startswith(("metric:", "wl:")) else f"metric:{m}"
+                        row[key] = math.nan if x is None else float(x)
+        cons = list((getattr(t, "constraints", None) or {}).values()) or t.system_attrs.get("constraints")
+        if not cons:
+            cons = [v for k, v in t.system_attrs.items() if k.startswith("constraint")
+                    and isinstance(v, (int, float))] or None
+        feasible = t.user_attrs.get("feasible")
+        if feasible is None:
+            feasible = t.state == TrialState.COMPLETE and (cons is None or all(c <= 0 for c in cons))
+        row["feasible"] = bool(feasible)
+        row["infeasible_reason"] = str(t.user_attrs.get("infeasible_reason") or "")
+        if not row["feasible"] and not row["infeasible_reason"] and t.state == TrialState.COMPLETE and cons:
+            row["infeasible_reason"] = "constraint violated: " + ", ".join(f"{c:.4g}" for c in cons if c > 0)
+        for o in objectives:  # the objective is also a metric
+            row.setdefault(f"metric:{o['metric']}", row.get(o.get("column") or f"obj:{o['metric']}", math.nan))
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+# Assembly --------------------------------------------------------------------------------
+
+
+def _objectives(meta: dict[str, Any], df: pd.DataFrame, notes: list[str]) -> tuple[Objective, ...]:
+    objs = []
+    for o in meta.get("objectives") or []:
+        col = o.get("column") or f"obj:{o.get('metric')}"
+        metric = canonical(str(o.get("metric")))  # e.g. decode_latency -> decode_latency_s
+        if col not in df.columns and f"metric:{metric}" in df.columns:
+            col = f"metric:{metric}"
+        mi = info(metric, o.get("unit") or None)
+        objs.append(Objective(metric=metric, direction=str(o.get("direction", "minimize")), column=col,
+                              unit=mi.unit, label=mi.label))
+    if not objs:
+        for col in df.columns:
+            if col.startswith("obj:"):
+                mi = info(canonical(col[4:]))
+                objs.append(Objective(metric=mi.name, direction="maximize" if mi.higher_is_better else "minimize",
+                                      column=col, unit=mi.unit, label=mi.label))
+        if objs:
+            notes.append("Objective directions were guessed from the metric names (no study.json).")
+    return tuple(objs)
+
+
+def _params(meta: dict[str, Any], df: pd.DataFrame) -> tuple[Param, ...]:
+    out = []
+    listed = set()
+    for p in meta.get("params") or []:
+        col = p.get("column") or f"param:{p['path']}"
+        listed.add(col)
+        if col in df.columns:
+            out.append(Param(path=str(p.get("path", col[6:])), column=col, kind=str(p.get("kind", "float")),
+                             unit=str(p.get("unit") or ""), choices=tuple(p.get("choices") or ()),
+                             low=_num_or_none(p.get("low")), high=_num_or_none(p.get("high")),
+                             log=bool(p.get("log", False))))
+    for col in df.columns:
+        if col.startswith("param:") and col not in listed:
+            s = df[col]
+            kind = "categorical" if not pd.api.types.is_numeric_dtype(s) else (
+                "int" if pd.api.types.is_integer_dtype(s) else "float")
+            out.append(Param(path=col[6:], column=col, kind=kind,
+                             choices=tuple(sorted(s.dropna().unique(), key=str)) if kind == "categorical" else ()))
+    return tuple(out)
+
+
+def _num_or_none(x: Any) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
+
+
+def _baselines(meta: dict[str, Any]) -> tuple[Baseline, ...]:
+    out = []
+    for b in meta.get("baselines") or []:
+        metrics = {k: float(v) for k, v in (b.get("metrics") or {}).items() if isinstance(v, (int, float))}
+        per = {}
+        for wl, vals in (b.get("per_workload") or {}).items():
+            per[str(wl)] = None if vals is None else {k: float(v) for k, v in vals.items()
+                                                      if isinstance(v, (int, float))}
+        out.append(Baseline(name=str(b.get("name", "?")), metrics=metrics, per_workload=per,
+                            infeasible_reason=b.get("infeasible_reason") or None))
+    return tuple(out)
+
+
+def _bool(s: pd.Series) -> pd.Series:
+    if s.dtype == bool:
+        return s
+    return s.astype(str).str.strip().str.lower().isin({"true", "1", "yes"})
+
+
+def _assemble(df: pd.DataFrame, meta: dict[str, Any], *, source: str, pareto_numbers: set[int] | None,
+              notes: list[str], name: str) -> StudyData:
+    df = df.copy()
+    if "number" not in df.columns:
+        df["number"] = np.arange(len(df))
+    df["number"] = pd.to_numeric(df["number"], errors="coerce").fillna(-1).astype(int)
+    df = df.sort_values("number", kind="stable").reset_index(drop=True)
+    df["state"] = df["state"].astype(str).str.upper() if "state" in df.columns else "COMPLETE"
+    df["feasible"] = _bool(df["feasible"]) if "feasible" in df.columns else True
+    df["infeasible_reason"] = (df["infeasible_reason"].fillna("").astype(str)
+                               if "infeasible_reason" in df.columns else "")
+    objectives = _objectives(meta, df, notes)
+    df["complete"] = df["state"] == "COMPLETE"
+    finite = np.ones(len(df), dtype=bool)
+    for o in objectives:
+        if o.column not in df.columns and df.empty:  # a study with no trial yet
+            df[o.column] = pd.Series(dtype=float)
+        if o.column not in df.columns:
+            raise _bad(source, f"objective column {o.column!r} is not in the trials table",
+                       hint="study.json and trials.parquet disagree; re-run the study's export")
+        df[o.column] = pd.to_numeric(df[o.column], errors="coerce")
+        finite &= np.isfinite(df[o.column].to_numpy(dtype=float))
+    df["ok"] = df["complete"] & df["feasible"] & finite
+    if pareto_numbers is not None:
+        df["pareto"] = df["number"].isin(pareto_numbers) & df["ok"]
+        if pareto_numbers and not df["pareto"].any():
+            notes.append("pareto.csv names no feasible trial of trials.parquet; the front was recomputed.")
+            pareto_numbers = None
+    if pareto_numbers is None:
+        df["pareto"] = False
+        if objectives and df["ok"].any():
+            ok = df[df["ok"]]
+            pts = np.column_stack([ok[o.column].to_numpy(dtype=float) * (1 if o.minimize else -1)
+                                   for o in objectives])
+            df.loc[ok.index, "pareto"] = pareto_mask(pts)
+    ref = meta.get("hypervolume_reference")
+    hist = meta.get("hypervolume_history")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        hv_history = tuple((int(n), float(v)) for n, v in hist) if hist else None
+    return StudyData(
+        name=str(name), source=source, trials=df, objectives=objectives, params=_params(meta, df),
+        workloads=tuple(meta.get("workloads") or ()), baselines=_baselines(meta), meta=meta,
+        hv_reference=tuple(float(x) for x in ref) if ref else None, hv_history=hv_history, notes=tuple(notes))

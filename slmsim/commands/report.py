@@ -1,0 +1,53 @@
+"""`slmsim report`: the HTML report of a design-space exploration study.
+
+`slmsim report DIR` reads the study directory that `slmsim explore --out DIR` wrote
+(trials, Pareto set, study.json with baselines and workloads) and writes DIR/report.html
+unless `--out` says otherwise. `slmsim report STORAGE --study NAME` reads the trials
+straight from Optuna storage (a sqlite:/postgresql:/redis: URL or a journal file), for a
+study that has no directory, e.g. one several workers are still filling.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from slmsim.commands._common import EXIT_OK, fmt_bytes
+from slmsim_core.errors import Problem, SpecError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    r = sub.add_parser("report", help="write the HTML report of a DSE study (directory or Optuna storage)",
+                       description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    r.add_argument("source", metavar="DIR_OR_STORAGE",
+                   help="a study directory (the --out of `slmsim explore`), or an Optuna storage: "
+                        "sqlite:///study.db, postgresql://..., redis://..., or a journal file path")
+    r.add_argument("--study", metavar="NAME", help="study name (needed when the storage holds several studies)")
+    r.add_argument("--out", metavar="PATH", type=Path,
+                   help="HTML file to write (default: DIR/report.html, or NAME-report.html for a storage)")
+    r.set_defaults(func=_cmd_report)
+
+
+def _is_storage_url(source: str) -> bool:
+    return "://" in source or source.startswith(("sqlite:", "journal:"))
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from reports.study import write_storage_report, write_study_report
+
+    source: str = args.source
+    path = Path(source)
+    if not _is_storage_url(source) and path.is_dir():
+        out = args.out or path / "report.html"
+        written = write_study_report(study_dir=path, out_html=out, study_name=args.study)
+    elif _is_storage_url(source) or path.is_file():
+        out = args.out or Path(f"{args.study or 'study'}-report.html")
+        written = write_storage_report(storage=source, out_html=out, study_name=args.study)
+    else:
+        raise SpecError([Problem(file=source, path="", message="no such study directory or storage",
+                                 hint="give the --out directory of `slmsim explore`, or an Optuna storage "
+                                      "(sqlite:///study.db, postgresql://user@host/db, a journal file) "
+                                      "with --study NAME")])
+    print(f"report written to {written} ({fmt_bytes(written.stat().st_size)})")
+    return EXIT_OK

@@ -1,0 +1,127 @@
+"""The design report: its figures are right about the numbers, and `simulate --report` writes it."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import DesignRun
+
+from reports import design_figures as F
+from reports.design import build_page, write_design_report
+from slmsim.cli import main
+
+
+@pytest.fixture(params=["design_cim", "design_gpu"])
+def run(request: pytest.FixtureRequest) -> DesignRun:
+    return request.getfixturevalue(request.param)
+
+
+def test_latency_per_token_adds_up_to_ttft_and_tpot(run: DesignRun) -> None:
+    per = F.latency_per_token_s(run.result)
+    assert sum(per["prefill (TTFT)"].values()) == pytest.approx(run.result["ttft_s"], rel=1e-9)
+    assert sum(per["decode, per token (TPOT)"].values()) == pytest.approx(run.result["tpot_s"], rel=1e-9)
+
+
+def test_energy_by_phase_matches_the_engine(run: DesignRun) -> None:
+    per = F.energy_by_phase_j(run.result, run.plan)
+    assert set(per) == {"prefill", "decode"}, "the per-phase split fell back to a single bar"
+    assert sum(per["prefill"].values()) == pytest.approx(run.result["prefill_energy_j"], rel=1e-9)
+    assert sum(per["decode"].values()) == pytest.approx(run.result["decode_energy_j"], rel=1e-9)
+    for comp, total in run.result["energy_breakdown_j"].items():
+        assert per["prefill"].get(comp, 0) + per["decode"].get(comp, 0) == pytest.approx(total, rel=1e-6, abs=1e-12)
+
+
+def test_energy_falls_back_to_the_run_total_when_accounts_disagree(design_cim: DesignRun) -> None:
+    skewed = {**design_cim.result, "energy_breakdown_j": {**design_cim.result["energy_breakdown_j"], "dram": 1e9}}
+    assert list(F.energy_by_phase_j(skewed, design_cim.plan)) == ["whole run"]
+
+
+def test_roofline_places_ops_where_their_costs_say(run: DesignRun) -> None:
+    plan = run.plan
+    pts = F.roofline_points(plan)
+    ctx = F.mean_decode_context(plan)
+    assert ctx == plan.batch * (plan.prompt_tokens + plan.gen_tokens / 2)
+    decode = [p for p in pts if p.phase == "decode"]
+    assert len(decode) == len(plan.decode.ops)
+    # times are the mapped step's own, at the mean context
+    times = plan.decode.op_times_s(np.array([ctx]))[:, 0]
+    assert [p.time_s for p in decode] == pytest.approx(list(times))
+    assert sum(p.share_of_step for p in decode) == pytest.approx(1.0)
+    peak = plan.device_peak_ops_per_s[plan.decode.device]
+    for p, op in zip(decode, plan.decode.ops):
+        assert p.flops == pytest.approx(op.layers * op.flops.at(ctx))
+        if p.flops > 0:
+            assert p.attained_ops_per_s == pytest.approx(p.flops / p.time_s)
+            assert p.attained_ops_per_s <= peak * (1 + 1e-9)
+        if p.memory_tier is not None:
+            assert p.intensity_ops_per_byte == pytest.approx(p.flops / p.memory_bytes)
+            bw = plan.decode.tier_bandwidth_bytes_per_s[p.memory_tier]
+            roof = bw * p.intensity_ops_per_byte
+            assert p.attained_ops_per_s <= roof * (1 + 1e-9)  # nothing beats its memory roof
+            if p.bound == p.memory_tier and op.overhead_s == 0:  # memory-bound: exactly on the roof
+                assert p.attained_ops_per_s == pytest.approx(roof, rel=1e-9)
+        else:
+            assert math.isinf(p.intensity_ops_per_byte)
+
+
+def test_roofline_has_a_roof_per_tier_and_the_peak(run: DesignRun) -> None:
+    fig = F.roofline(run.plan)
+    names = [t.name for t in fig.data]
+    assert "compute peak" in names
+    for tier in run.plan.decode.tier_bandwidth_bytes_per_s:
+        assert any(n.startswith(f"{tier} ") for n in names), tier
+    markers = [t for t in fig.data if t.mode == "markers"]
+    assert sum(len(t.x) for t in markers) == sum(1 for p in F.roofline_points(run.plan) if p.flops > 0)
+
+
+def test_timeline_has_every_traced_span(run: DesignRun) -> None:
+    fig = F.timeline(run.trace)
+    spans = [e for e in run.trace if e["ph"] == "X"]
+    assert sum(len(t.x) for t in fig.data) == len(spans)
+    assert sum(sum(t.x) for t in fig.data) == pytest.approx(sum(e["dur"] for e in spans) / 1e3, rel=1e-9)  # ms
+    assert F.timeline([]).data == ()
+
+
+def test_memory_and_breakdown_figures_have_data(run: DesignRun) -> None:
+    for fig in (F.latency_breakdown(run.result), F.energy_breakdown(run.result, run.plan),
+                F.memory_footprint(run.result)):
+        assert fig.data and all(len(t.x) for t in fig.data)
+
+
+def test_page_has_every_section(design_cim: DesignRun) -> None:
+    page = build_page(result=design_cim.result, plan=design_cim.plan, trace=design_cim.trace, title="t")
+    anchors = [s.anchor for s in page.sections]
+    assert anchors[:6] == ["summary", "latency", "energy", "memory", "roofline", "timeline"]
+
+
+def test_write_design_report(tmp_path: Path, design_cim: DesignRun) -> None:
+    out = write_design_report(result=design_cim.result, plan=design_cim.plan, trace=design_cim.trace,
+                              out_path=tmp_path / "d.html", title=design_cim.title)
+    text = out.read_text()
+    assert text.count('data-figure="') == 5
+    assert "qwen3-4b on edgecim" in text
+    assert out.stat().st_size < 3e6
+
+
+def test_simulate_report_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "r" / "design.html"
+    code = main(["simulate", "--hw", "edgecim", "--model", "qwen3-0.6b", "--act-bits", "8", "--gen", "16",
+                 "--report", str(out)])
+    assert code == 0 and out.is_file()
+    assert f"report written to {out}" in capsys.readouterr().out
+    specs = re.findall(r'<script type="application/json" id="fig\d+-data">(.*?)</script>', out.read_text(), re.S)
+    assert len(specs) == 5
+    for s in specs:
+        assert json.loads(s.replace("<\\/", "</"))["data"]
+
+
+def test_simulate_report_to_a_directory_is_an_input_error(tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["simulate", "--hw", "edgecim", "--model", "qwen3-0.6b", "--gen", "8", "--report", str(tmp_path)])
+    assert code == 2
+    assert "is a directory" in capsys.readouterr().err

@@ -1,0 +1,337 @@
+"""The study report: reading the study DIR contract (or Optuna storage), the figures' facts,
+`write_study_report`, `slmsim report`, and the size of a 500-trial report."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+
+from reports import study_figures as F
+from reports.pareto import hypervolume
+from reports.study import build_page, write_storage_report, write_study_report
+from reports.study_data import load_study_dir, load_study_storage, open_storage
+from slmsim.cli import main
+from slmsim_core.errors import SpecError
+
+# loading ---------------------------------------------------------------------------------
+
+
+def test_load_study_dir_reads_the_contract(study2: Path) -> None:
+    data = load_study_dir(study2)
+    meta = json.loads((study2 / "study.json").read_text())
+    assert data.name == meta["study_name"]
+    assert [o.metric for o in data.objectives] == ["decode_latency_s", "energy_per_token_j"]
+    assert [p.path for p in data.params] == [p["path"] for p in meta["params"]]
+    assert [b.name for b in data.baselines] == ["orin-nano", "sa8255p", "edgecim"]
+    assert data.workload_names == ["qwen3-0.6b", "llama-3.2-1b", "qwen3-4b"]
+    df = data.trials
+    assert len(df) == 60 and set(df["state"]) == {"COMPLETE", "FAIL"}
+    assert (~df["feasible"] & df["complete"]).any(), "the fixture should have infeasible trials"
+    assert not df.loc[df["pareto"], "infeasible_reason"].any()
+    pareto_csv = set(pd.read_csv(study2 / "pareto.csv")["number"])
+    assert set(df.loc[df["pareto"], "number"]) == pareto_csv
+
+
+def test_front_is_recomputed_without_pareto_csv(study2: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "s"
+    shutil.copytree(study2, copy)
+    (copy / "pareto.csv").unlink()
+    (copy / "trials.parquet").unlink()  # and the CSV alone is enough
+    data = load_study_dir(copy)
+    assert set(data.front["number"]) == set(pd.read_csv(study2 / "pareto.csv")["number"])
+
+
+def test_missing_or_broken_inputs_are_input_errors(tmp_path: Path, study2: Path) -> None:
+    with pytest.raises(SpecError, match="is not a directory"):
+        load_study_dir(tmp_path / "nope")
+    with pytest.raises(SpecError, match="no trials.parquet or trials.csv"):
+        load_study_dir(tmp_path)
+    copy = tmp_path / "s"
+    shutil.copytree(study2, copy)
+    with pytest.raises(SpecError, match="holds study 'toy-cim-2obj', not 'other'"):
+        load_study_dir(copy, study_name="other")
+    (copy / "study.json").write_text("{not json")
+    with pytest.raises(SpecError, match="not valid JSON"):
+        load_study_dir(copy)
+    (copy / "study.json").unlink()
+    data = load_study_dir(copy)  # columns alone still make a report
+    assert [o.column for o in data.objectives] == ["obj:decode_latency_s", "obj:energy_per_token_j"]
+    assert data.notes
+
+
+def test_storage_mode_reads_optuna_directly(study2: Path) -> None:
+    journal = study2 / "optuna-journal.log"
+    for source in (str(journal), f"journal:{journal}"):
+        data = load_study_storage(source)
+        assert data.name == "toy-cim-2obj" and len(data.trials) == 60
+        from_dir = load_study_dir(study2)
+        ok = data.trials.set_index("number")["ok"]
+        assert ok.equals(from_dir.trials.set_index("number")["ok"])  # feasibility from Optuna's constraints
+        assert set(data.front["number"]) == set(from_dir.front["number"])
+        assert data.metric_column("area_mm2") == "metric:area_mm2"  # from the trials' user attributes
+
+
+def test_storage_errors(study2: Path, tmp_path: Path) -> None:
+    journal = str(study2 / "optuna-journal.log")
+    with pytest.raises(SpecError, match="has no study 'toy-cim-2ob'") as err:
+        load_study_storage(journal, study_name="toy-cim-2ob")
+    assert "did you mean 'toy-cim-2obj'" in str(err.value)
+    with pytest.raises(SpecError, match="no such storage"):
+        open_storage(str(tmp_path / "missing.log"))
+    db = tmp_path / "two.db"
+    for name in ("a", "b"):
+        optuna.create_study(study_name=name, storage=f"sqlite:///{db}")
+    with pytest.raises(SpecError, match="holds 2 studies"):
+        load_study_storage(f"sqlite:///{db}")
+    assert load_study_storage(str(db), study_name="a").trials.empty  # an SQLite file by path is recognised
+
+
+# figures ---------------------------------------------------------------------------------
+
+
+def test_pareto_front_figure(study2: Path) -> None:
+    data = load_study_dir(study2)
+    fig = F.pareto_front(data)
+    by_name = {t.name.split(" (")[0]: t for t in fig.data}
+    assert len(by_name["Pareto-optimal"].x) == int(data.trials["pareto"].sum())
+    assert len(by_name["dominated"].x) == int((data.trials["ok"] & ~data.trials["pareto"]).sum())
+    assert list(by_name["baselines"].text) == ["orin-nano", "sa8255p", "edgecim"]
+    assert by_name["infeasible"].visible == "legendonly"
+    hover = by_name["Pareto-optimal"].text[0]
+    for p in data.params:  # hover shows every parameter
+        assert p.path in hover
+    assert by_name["dominated"].marker.opacity < 0.5
+
+
+def test_three_objectives_get_the_pairs_view(study3: Path) -> None:
+    data = load_study_dir(study3)
+    fig = F.pareto_pairs(data)
+    assert {ax for ax in fig.layout if ax.startswith("xaxis")} == {"xaxis", "xaxis2", "xaxis3"}
+    assert F.colour_metric(data)[0] == "obj:area_mm2"
+    page = build_page(data)
+    front_section = next(s for s in page.sections if s.anchor == "front")
+    assert len(front_section.blocks) == 2
+
+
+def test_hypervolume_series_recorded_and_recomputed(study2: Path) -> None:
+    data = load_study_dir(study2)
+    nums, hv, source = F.hypervolume_series(data)
+    assert source == "as recorded by the study" and len(nums) == 60
+    from dataclasses import replace
+
+    mine = replace(data, hv_history=None)
+    nums2, hv2, source2 = F.hypervolume_series(mine)
+    assert source2 == "computed here"
+    assert hv2[-1] == pytest.approx(hv[-1], rel=1e-9)  # same reference point (study.json) -> same value
+    assert np.all(np.diff(hv2) >= 0)
+    front = data.front[[o.column for o in data.objectives]].to_numpy()
+    assert hv2[-1] == pytest.approx(hypervolume(front, np.array(data.hv_reference)))
+
+
+def test_importances_and_their_failures(study2: Path, tmp_path: Path) -> None:
+    data = load_study_dir(study2)
+    imp = F.importances(data)
+    assert set(imp.values) == {"decode latency per token", "energy per token"}
+    for vals in imp.values.values():
+        assert sum(vals.values()) == pytest.approx(1.0)
+    latency = imp.values["decode latency per token"]
+    # the toy model's latency is set by bandwidth and compute; the DRAM kind does not enter it
+    assert max(latency, key=latency.get) in ("memories.dram.bandwidth", "devices.cim.macro_count")
+    assert latency.get("memories.dram.kind", 0.0) < 0.1
+    few = load_study_dir(study2)
+    few.trials.loc[few.trials.index[3:], "ok"] = False
+    assert F.importances(few).values == {} and "at least 4 feasible trials" in F.importances(few).notes[0]
+
+
+def test_pareto_rows_ratios(study2: Path) -> None:
+    data = load_study_dir(study2)
+    rows = F.pareto_rows(data)
+    assert len(rows) == int(data.trials["pareto"].sum())
+    assert sum(r.knee for r in rows) == 1
+    orin = next(b for b in data.baselines if b.name == "orin-nano")
+    r = rows[0]
+    assert r.speedup["orin-nano"] == pytest.approx(orin.metrics["decode_latency_s"] / r.objectives["decode_latency_s"])
+    assert r.tokens_per_j_ratio["orin-nano"] == pytest.approx(r.metrics["tokens_per_j"] / orin.metrics["tokens_per_j"])
+    assert F.ratio(2.0, 4.0, higher_is_better=False) == 2.0 and F.ratio(None, 1.0, higher_is_better=True) is None
+
+
+def test_per_workload_figure_and_selector(study2: Path) -> None:
+    data = load_study_dir(study2)
+    choices = F.workload_choices(data)
+    assert choices[0] == F.knee_number(data) and len(set(choices)) == len(choices)
+    fig = F.per_workload(data, choices[0], compare=choices)
+    restyles = F.per_workload_restyles(data, fig, choices)
+    design = [t for t in fig.data if t.meta == "design"]
+    assert len(design) == 3  # latency, tokens/J, TTFT
+    first, traces = restyles[0]
+    assert [list(y) for y in first["y"]] == [list(t.y) for t in design]  # the first choice is what is drawn
+    row = data.trials[data.trials["number"] == choices[-1]].iloc[0]
+    last = restyles[-1][0]["y"][0]
+    scale = 1e3  # ms
+    assert last[0] == pytest.approx(row["wl:qwen3-0.6b:decode_latency_s"] * scale)
+
+
+def test_infeasible_summary_groups_reasons(study2: Path) -> None:
+    data = load_study_dir(study2)
+    groups = F.infeasible_summary(data)
+    assert sum(n for _, n, _ in groups) >= int((data.trials["complete"] & ~data.trials["feasible"]).sum())
+    assert all("#" in pattern for pattern, _, _ in groups)
+
+
+# writing ---------------------------------------------------------------------------------
+
+
+def test_write_study_report(study2: Path, tmp_path: Path) -> None:
+    out = write_study_report(study_dir=study2, out_html=tmp_path / "report.html")
+    text = out.read_text()
+    for anchor in ("summary", "front", "designs", "workloads", "convergence", "importance", "parallel", "infeasible"):
+        assert f'id="{anchor}"' in text
+    assert text.count("plotly.js (basic - minified) v") == 1
+
+
+def test_write_storage_report(study2: Path, tmp_path: Path) -> None:
+    out = write_storage_report(storage=str(study2 / "optuna-journal.log"), out_html=tmp_path / "r.html")
+    assert 'id="front"' in out.read_text()
+
+
+def test_500_trial_report_is_small_and_quick(study500: Path, tmp_path: Path) -> None:
+    t0 = time.perf_counter()
+    out = write_study_report(study_dir=study500, out_html=tmp_path / "report.html")
+    took = time.perf_counter() - t0
+    size = out.stat().st_size
+    print(f"500-trial report: {size / 1e6:.2f} MB in {took:.1f} s")
+    assert size < 10e6
+    assert took < 30
+
+
+def test_report_with_no_feasible_trial(study2: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "s"
+    shutil.copytree(study2, copy)
+    df = pd.read_parquet(copy / "trials.parquet")
+    df["feasible"] = False
+    df["infeasible_reason"] = "area 999 mm2 > 150 mm2"
+    df.to_parquet(copy / "trials.parquet")
+    (copy / "pareto.csv").write_text(",".join(df.columns) + "\n")
+    text = write_study_report(study_dir=copy, out_html=copy / "r.html").read_text()
+    assert "No feasible trial" in text and 'id="infeasible"' in text
+
+
+# CLI -------------------------------------------------------------------------------------
+
+
+def test_report_cli_dir_default_out(study2: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    copy = tmp_path / "s"
+    shutil.copytree(study2, copy)
+    assert main(["report", str(copy)]) == 0
+    assert (copy / "report.html").is_file()
+    assert f"report written to {copy / 'report.html'}" in capsys.readouterr().out
+
+
+def test_report_cli_storage(study2: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["report", f"journal:{study2 / 'optuna-journal.log'}", "--study", "toy-cim-2obj"]) == 0
+    assert (tmp_path / "toy-cim-2obj-report.html").is_file()
+    assert main(["report", str(study2 / "optuna-journal.log"), "--out", str(tmp_path / "x.html")]) == 0
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["report", "/nonexistent/study"], "no such study directory or storage"),
+    (["report", "{study}", "--study", "other"], "holds study 'toy-cim-2obj', not 'other'"),
+    (["report", "{journal}", "--study", "nope"], "has no study 'nope'"),
+    (["report", "{study}", "--out", "{study}"], "is a directory"),
+])
+def test_report_cli_errors(args: list[str], message: str, study2: Path,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [a.format(study=study2, journal=study2 / "optuna-journal.log") for a in args]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+# the DSE's spelling, and large studies ---------------------------------------------------
+
+
+def test_dse_style_objective_names_and_constraints(study2: Path, tmp_path: Path) -> None:
+    """`slmsim explore` names objectives by metric (`decode_latency`, column `obj:decode_latency`)
+    while metric columns carry the unit (`metric:decode_latency_s`); constraints are dicts."""
+    copy = tmp_path / "s"
+    shutil.copytree(study2, copy)
+    meta = json.loads((copy / "study.json").read_text())
+    ren = {"obj:decode_latency_s": "obj:decode_latency", "obj:energy_per_token_j": "obj:energy_per_token"}
+    meta["objectives"] = [{"metric": "decode_latency", "direction": "minimize", "column": "obj:decode_latency",
+                           "unit": "s"},
+                          {"metric": "energy_per_token", "direction": "minimize", "column": "obj:energy_per_token",
+                           "unit": "J"}]
+    meta["constraints"] = [{"metric": "area", "op": "<=", "bound": 150.0, "unit": "mm^2",
+                            "text": "area <= 150 mm^2"}]
+    (copy / "study.json").write_text(json.dumps(meta))
+    for name in ("trials.csv", "pareto.csv"):
+        pd.read_csv(copy / name).rename(columns=ren).to_csv(copy / name, index=False)
+    pd.read_parquet(copy / "trials.parquet").rename(columns=ren).to_parquet(copy / "trials.parquet")
+    data = load_study_dir(copy)
+    assert [o.metric for o in data.objectives] == ["decode_latency_s", "energy_per_token_j"]
+    fig = F.pareto_front(data)
+    assert any(t.name == "baselines" and len(t.x) == 3 for t in fig.data)
+    assert F.pareto_rows(data)[0].speedup["orin-nano"] > 1
+    text = write_study_report(study_dir=copy, out_html=copy / "r.html").read_text()
+    assert "area &lt;= 150 mm^2" in text and "{&#x27;metric&#x27;" not in text
+
+
+def test_large_studies_are_thinned(study2: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(F, "MAX_LINES", 500)
+    copy = tmp_path / "big"
+    copy.mkdir()
+    shutil.copy(study2 / "study.json", copy)
+    df = pd.read_parquet(study2 / "trials.parquet")
+    big = pd.concat([df] * 40, ignore_index=True)
+    big["number"] = np.arange(len(big))
+    big.to_parquet(copy / "trials.parquet")
+    meta = json.loads((copy / "study.json").read_text())
+    meta["hypervolume_history"] = None
+    (copy / "study.json").write_text(json.dumps(meta))
+    data = load_study_dir(copy)
+    assert len(data.trials) == 2400 > F.MAX_FULL_HOVER
+    dominated = next(t for t in F.pareto_front(data).data if t.name.startswith("dominated"))
+    assert "parameters" not in dominated.text[0] and dominated.text[0].startswith("trial ")
+    lines = next(t for t in F.parallel_coordinates(data).data if t.name.startswith("dominated"))
+    assert "500 of" in lines.name
+    out = write_study_report(study_dir=copy, out_html=copy / "r.html")
+    assert out.stat().st_size < 10e6
+
+
+def test_maximised_objective(tmp_path: Path, baselines: list) -> None:
+    """decode latency (min) against tokens per joule (max): the front, the knee and the
+    best-so-far follow each objective's direction."""
+    from studyfix import make_study_dir
+
+    d = make_study_dir(tmp_path / "s", n_trials=50, objectives=("decode_latency_s", "tokens_per_j"),
+                       directions=("minimize", "maximize"), baselines=baselines)
+    data = load_study_dir(d)
+    assert [o.minimize for o in data.objectives] == [True, False]
+    (d / "pareto.csv").unlink()
+    recomputed = load_study_dir(d)
+    assert set(recomputed.front["number"]) == set(data.front["number"])  # our front == Optuna's
+    fig = F.convergence(data)
+    best_tpj = [t for t in fig.data if t.name == "best tokens per joule"][0]
+    ys = [y for y in best_tpj.y if y == y]
+    assert ys == sorted(ys)  # best so far of a maximised objective only goes up
+    from dataclasses import replace
+
+    _, hv, source = F.hypervolume_series(replace(data, hv_history=None))
+    assert source == "computed here" and hv[-1] > 0
+    assert 'id="front"' in write_study_report(study_dir=d, out_html=d / "r.html").read_text()
+
+
+def test_single_objective_study(tmp_path: Path, baselines: list) -> None:
+    from studyfix import make_study_dir
+
+    d = make_study_dir(tmp_path / "s", n_trials=30, objectives=("decode_latency_s",), baselines=baselines)
+    text = write_study_report(study_dir=d, out_html=d / "r.html").read_text()
+    assert "A single-objective study has no front" in text and 'id="convergence"' in text
