@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from slmsim.commands._common import EXIT_BAD_INPUT
 from slmsim_core.errors import SpecError
 
-COMMANDS = ("simulate", "specs", "validate", "explore", "report")
+COMMANDS = ("simulate", "specs", "validate", "explore", "report", "casestudy")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

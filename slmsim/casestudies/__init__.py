@@ -1,0 +1,1 @@
+"""Reproductions of the seed papers' headline claims (`slmsim case-study NAME`)."""

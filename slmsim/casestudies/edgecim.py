@@ -1,0 +1,124 @@
+"""EdgeCIM (Bazzi et al., arXiv 2604.11512): 12 SLMs at INT4 on the `edgecim` preset against
+an Orin Nano and an SA8255P, the paper's claims side by side with slmsim's, a sensitivity
+table over the parameters the paper does not publish, and a DSE around the preset.
+
+Scenario (the paper's is not public; our assumption): INT4 weights with per-channel scales,
+8-bit activations (bit-serial inputs; 4-bit activations are a sensitivity row), prompt 128,
+generate 128, batch 1. Baselines run what the calibration data ran on them: INT4
+per-channel weights (MLC q4f16_ft on Orin Nano, Qualcomm w4a16 on the NPU) with 16-bit
+activations. "tokens/s" is the decode rate, "tokens/J" decode tokens per joule of decode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from hw_models.spec import HardwareSpec
+from slmsim.casestudies.common import Claim, hardware_with, simulate
+from workloads.scenario import Precision, Scenario
+
+MODELS = ("tinyllama-1.1b", "llama-3.2-1b", "llama-3.2-3b", "phi-3.5-mini", "qwen2.5-0.5b", "qwen2.5-1.5b",
+          "qwen2.5-3b", "smollm2-1.7b", "smollm3-3b", "qwen3-0.6b", "qwen3-1.7b", "qwen3-4b")
+BASELINES = ("orin-nano", "sa8255p")
+PAPER = "EdgeCIM, arXiv 2604.11512, abstract"
+PROMPT, GEN = 128, 128
+
+
+def cim_scenario(act_bits: int = 8) -> Scenario:
+    return Scenario(prompt_tokens=PROMPT, gen_tokens=GEN,
+                    precision=Precision(weight_bits=4, activation_bits=act_bits, weight_group_size=None))
+
+
+def baseline_scenario() -> Scenario:
+    return Scenario(prompt_tokens=PROMPT, gen_tokens=GEN, precision=Precision(weight_bits=4, weight_group_size=None))
+
+
+@dataclass(frozen=True)
+class Row:
+    model: str
+    device: str
+    tokens_per_s: float
+    tokens_per_j: float
+    power_w: float
+
+
+def run_rows(cim: HardwareSpec, *, act_bits: int = 8, baselines: bool = True,
+             engine: str = "analytic") -> list[Row]:
+    rows = []
+    for m in MODELS:
+        r = simulate(cim, m, cim_scenario(act_bits), engine=engine)
+        rows.append(Row(m, "edgecim", r.decode_tokens_per_s, r.decode_tokens_per_j, r.average_power_w))
+    if baselines:
+        for dev in BASELINES:
+            hw = hardware_with(dev)
+            for m in MODELS:
+                r = simulate(hw, m, baseline_scenario(), engine=engine)
+                rows.append(Row(m, dev, r.decode_tokens_per_s, r.decode_tokens_per_j, r.average_power_w))
+    return rows
+
+
+def lookup(rows: list[Row], device: str, model: str) -> Row:
+    return next(r for r in rows if r.device == device and r.model == model)
+
+
+def claims(rows: list[Row]) -> list[Claim]:
+    cim = [r for r in rows if r.device == "edgecim"]
+    tps = float(np.mean([r.tokens_per_s for r in cim]))
+    tpj = float(np.mean([r.tokens_per_j for r in cim]))
+    l1 = lookup(rows, "edgecim", "llama-3.2-1b")
+    l3 = lookup(rows, "edgecim", "llama-3.2-3b")
+    o1 = lookup(rows, "orin-nano", "llama-3.2-1b")
+    s3 = lookup(rows, "sa8255p", "llama-3.2-3b")
+    return [
+        Claim("edgecim_mean_decode_tokens_per_s", 336.42, tps, "tokens/s", PAPER, "mean over the 12 SLMs, INT4"),
+        Claim("edgecim_mean_tokens_per_j", 173.02, tpj, "tokens/J", PAPER, "mean over the 12 SLMs, INT4"),
+        Claim("edgecim_vs_orin_nano_throughput_llama-3.2-1b", 7.3, l1.tokens_per_s / o1.tokens_per_s, "x", PAPER,
+              f"edgecim {l1.tokens_per_s:.1f} vs orin-nano {o1.tokens_per_s:.1f} tokens/s (orin-nano calibrated, "
+              "docs/validation.md)"),
+        Claim("edgecim_vs_orin_nano_energy_efficiency_llama-3.2-1b", 49.59, l1.tokens_per_j / o1.tokens_per_j, "x",
+              PAPER, f"edgecim {l1.tokens_per_j:.2f} vs orin-nano {o1.tokens_per_j:.2f} tokens/J (board power)"),
+        Claim("edgecim_vs_sa8255p_throughput_llama-3.2-3b", 9.95, l3.tokens_per_s / s3.tokens_per_s, "x", PAPER,
+              f"edgecim {l3.tokens_per_s:.1f} vs sa8255p {s3.tokens_per_s:.1f} tokens/s (sa8255p from spec sheet + "
+              "Hexagon class constants: a prediction)"),
+    ]
+
+
+# Unknown parameters of the paper, each varied around the preset's assumption.
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    parameter: str
+    edits: dict[str, float | int]
+    act_bits: int = 8
+
+
+VARIANTS: tuple[Variant, ...] = (
+    Variant("preset (as assumed)", "-", {}),
+    Variant("DRAM 136.5 GB/s (LPDDR5X 128-bit)", "DRAM bandwidth", {"memories.dram.bandwidth": 136.5e9}),
+    Variant("DRAM 546 GB/s (2x)", "DRAM bandwidth", {"memories.dram.bandwidth": 546e9}),
+    Variant("DRAM 7 pJ/bit (LPDDR5, H2-LLM)", "DRAM energy per bit", {"memories.dram.energy_per_bit": 7e-12}),
+    Variant("DRAM 0.88 pJ/bit (hybrid-bonded class)", "DRAM energy per bit",
+            {"memories.dram.energy_per_bit": 0.88e-12}),
+    Variant("DRAM 0 pJ/bit (DRAM energy not counted)", "DRAM energy per bit", {"memories.dram.energy_per_bit": 0.0}),
+    Variant("4-bit activations (W4A4)", "activation bits", {}, act_bits=4),
+    Variant("macro energies x2", "CIM macro energy", {"devices.cim.macro.energy_per_array_op": 6e-12,
+                                                      "devices.cim.macro.energy_per_readout": 1.2e-12}),
+    Variant("half the macros (8 x 16)", "macro count", {"devices.cim.tiles": 8}),
+    Variant("static power x5 (1 W)", "static power", {"devices.cim.static_power": 1.0}),
+)
+
+
+def sensitivity(progress: Callable[[str], None] | None = None) -> list[dict[str, object]]:
+    """Each variant's headline figures, baselines held at their preset values."""
+    base_rows = [r for r in run_rows(hardware_with("edgecim")) if r.device != "edgecim"]
+    out = []
+    for v in VARIANTS:
+        if progress:
+            progress(v.name)
+        rows = run_rows(hardware_with("edgecim", v.edits), act_bits=v.act_bits, baselines=False) + base_rows
+        c = {x.claim: x.slmsim for x in claims(rows)}
+        out.append({"variant": v.name, "parameter": v.parameter, **c})
+    return out

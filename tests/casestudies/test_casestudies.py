@@ -1,0 +1,68 @@
+"""Case studies: outputs, claim records, the physics bound behind the EdgeCIM energy claim."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from slmsim.casestudies.common import hardware_with
+from slmsim.casestudies.edgecim import MODELS, run_rows
+from slmsim.cli import main
+from workloads.load import load_model
+
+EDGECIM_CLAIMS = ["edgecim_mean_decode_tokens_per_s", "edgecim_mean_tokens_per_j",
+                  "edgecim_vs_orin_nano_throughput_llama-3.2-1b", "edgecim_vs_orin_nano_energy_efficiency_llama-3.2-1b",
+                  "edgecim_vs_sa8255p_throughput_llama-3.2-3b"]
+ELMOE_CLAIMS = ["elmoe3d_speedup_vs_naive_moe_mean", "elmoe3d_energy_gain_vs_naive_moe_mean"]
+
+
+def check_claims(summary: dict, names: list[str]) -> None:
+    got = {c["claim"]: c for c in summary["claims"]}
+    assert list(got) == names
+    for c in got.values():
+        assert c["diff_pct"] == pytest.approx(100 * (c["slmsim"] - c["paper"]) / c["paper"])
+        assert c["slmsim"] > 0
+
+
+def test_edgecim_case_study_with_a_small_dse(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "cs"
+    assert main(["case-study", "edgecim", "--out", str(out), "--trials", "16"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    check_claims(summary, EDGECIM_CLAIMS)
+    assert (out / "report.html").stat().st_size > 100_000  # plotly embedded: works offline
+    assert len((out / "table.csv").read_text().splitlines()) == 1 + len(MODELS)
+    assert len(summary["sensitivity"]) >= 8
+    assert summary["dse"]["pareto_designs"] >= 1 and (out / "dse" / "report.html").exists()
+    # re-running into its own folder is allowed
+    assert main(["case-study", "edgecim", "--out", str(out), "--no-dse"]) == 0
+
+
+def test_elmoe3d_case_study(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "el"
+    assert main(["case-study", "elmoe3d", "--out", str(out)]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    check_claims(summary, ELMOE_CLAIMS)
+    assert [b["batch"] for b in summary["batches"]] == [1, 2, 4, 8, 16]
+    assert all(b["speedup"] > 1.0 for b in summary["batches"])
+    assert summary["batches"][-1]["tokens_per_target_pass"] == 1.0  # above the batch threshold: no speculation
+
+
+def test_refuses_a_folder_that_is_not_its_own(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    assert main(["case-study", "elmoe3d", "--out", str(mine)]) == 2
+    assert "not a case-study output" in capsys.readouterr().err
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+
+
+def test_dram_traffic_alone_bounds_tokens_per_joule() -> None:
+    """Physics behind docs/case-studies.md: streaming every INT4 weight from a DRAM at e J/bit
+    costs at least weights x 4 bits x e per token, so tokens/J <= 1 / (4 x params x e)."""
+    e = hardware_with("edgecim").memories["dram"].energy_per_bit_j
+    for row in run_rows(hardware_with("edgecim"), baselines=False):
+        m = load_model(row.model)
+        streamed = m.total_params() - (0 if m.tie_word_embeddings else m.embedding_params())
+        assert row.tokens_per_j <= 1.0 / (streamed * 4 * e) * 1.0001, row.model
