@@ -17,6 +17,7 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/slmsim simulate --hw orin-nano --model llama-3.2-3b
 	$(BIN)/slmsim simulate --hw edgecim --model qwen3-4b --act-bits 8
+	$(BIN)/slmsim explore examples/space-demo.yaml --trials 40 --out demo-out
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -1,0 +1,99 @@
+"""The figures a design is judged by: names, units, natural directions, aggregation.
+
+Every metric is computed for every trial, objective or not. Per workload they come from
+the engine's `SimResult`; across workloads they are aggregated by `mean` or `worst`
+(worst = the largest value of a metric one minimises, the smallest of one one maximises).
+Area belongs to the hardware, not to a workload.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from slmsim_core.units import Dim
+
+
+class Metric(StrEnum):
+    DECODE_LATENCY = "decode_latency"
+    ENERGY_PER_TOKEN = "energy_per_token"
+    AREA = "area"
+    TTFT = "ttft"
+    TOKENS_PER_S = "tokens_per_s"
+    TOKENS_PER_J = "tokens_per_j"
+    POWER = "power"
+
+
+class Aggregate(StrEnum):
+    MEAN = "mean"
+    WORST = "worst"
+
+
+class Direction(StrEnum):
+    MINIMIZE = "minimize"
+    MAXIMIZE = "maximize"
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    column: str  # name with its unit, as in the trials table (`metric:<column>`)
+    unit: str
+    natural: Direction
+    dim: Dim | None  # how a bound on it is written in a space file ("80 mm^2"); None: a bare number
+    meaning: str
+
+
+METRICS: dict[Metric, MetricInfo] = {
+    Metric.DECODE_LATENCY: MetricInfo(
+        "decode_latency_s", "s", Direction.MINIMIZE, Dim.TIME,
+        "time per output token in decode (TPOT): decode time / decode steps"),
+    Metric.ENERGY_PER_TOKEN: MetricInfo(
+        "energy_per_token_j", "J", Direction.MINIMIZE, Dim.ENERGY,
+        "energy of the decode phase per decoded token (always-on power included)"),
+    Metric.AREA: MetricInfo(
+        "area_mm2", "mm^2", Direction.MINIMIZE, Dim.AREA,
+        "silicon area of the system: every device plus on-chip memory tiers"),
+    Metric.TTFT: MetricInfo(
+        "ttft_s", "s", Direction.MINIMIZE, Dim.TIME, "time to first token (prefill)"),
+    Metric.TOKENS_PER_S: MetricInfo(
+        "tokens_per_s", "tokens/s", Direction.MAXIMIZE, None,
+        "decode throughput: batch x decode steps / decode time"),
+    Metric.TOKENS_PER_J: MetricInfo(
+        "tokens_per_j", "tokens/J", Direction.MAXIMIZE, None,
+        "generated tokens per joule of the whole run (prefill included)"),
+    Metric.POWER: MetricInfo(
+        "power_w", "W", Direction.MINIMIZE, Dim.POWER, "average power over the whole run"),
+}
+
+# per-workload columns (`wl:<name>:<column>`): everything but area, which is the hardware's
+WORKLOAD_METRICS: tuple[Metric, ...] = tuple(m for m in Metric if m is not Metric.AREA)
+
+
+def metric_values(result: object) -> dict[Metric, float]:
+    """Per-workload metrics from a `SimResult` (duck-typed: dse does not build results)."""
+    return {
+        Metric.DECODE_LATENCY: float(result.tpot_s),  # type: ignore[attr-defined]
+        Metric.ENERGY_PER_TOKEN: float(result.energy_per_decode_token_j),  # type: ignore[attr-defined]
+        Metric.TTFT: float(result.ttft_s),  # type: ignore[attr-defined]
+        Metric.TOKENS_PER_S: float(result.decode_tokens_per_s),  # type: ignore[attr-defined]
+        Metric.TOKENS_PER_J: float(result.tokens_per_j),  # type: ignore[attr-defined]
+        Metric.POWER: float(result.average_power_w),  # type: ignore[attr-defined]
+    }
+
+
+def aggregate(per_workload: Sequence[Mapping[Metric, float]], how: Aggregate) -> dict[Metric, float]:
+    """Combine per-workload metrics; NaN if any workload lacks the figure."""
+    out: dict[Metric, float] = {}
+    for m in WORKLOAD_METRICS:
+        vals = [w[m] for w in per_workload]
+        if not vals or any(v is None or math.isnan(v) for v in vals):
+            out[m] = math.nan
+        elif how is Aggregate.MEAN:
+            out[m] = math.fsum(vals) / len(vals)
+        elif METRICS[m].natural is Direction.MINIMIZE:
+            out[m] = max(vals)
+        else:
+            out[m] = min(vals)
+    return out

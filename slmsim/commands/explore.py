@@ -1,0 +1,402 @@
+"""`slmsim explore`, `slmsim sweep` and `slmsim worker`: design-space exploration (docs/dse.md).
+
+explore SPACE   a multi-objective Optuna study over the space (NSGA-II by default)
+sweep SPACE     the full grid of the space (Optuna's grid sampler), same storage and outputs
+worker          joins a study in a shared storage; needs no space file
+
+Re-running `explore`/`sweep` with the same --out (or --storage and --study) resumes the
+study and tops it up to --trials completed trials. Outputs go to --out (trials.csv,
+trials.parquet, pareto.csv, space.resolved.yaml, base-hardware.yaml, study.json,
+report.html); nothing else is written, and a folder slmsim did not create is refused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from slmsim.commands._common import EXIT_OK, fmt_time
+from slmsim_core.errors import Problem, SpecError
+
+MARKER = ".slmsim-study"  # written into --out when we create it: proof the folder is ours
+OUR_FILES = (MARKER, "study.json", "study.journal.log")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    e = sub.add_parser("explore", help="multi-objective design-space exploration of a space file (Optuna)",
+                       description="Explore a design space: an Optuna study over the parameters of a space file, "
+                                   "resumable, with a Pareto front of the objectives. See docs/dse.md.")
+    e.add_argument("space", help="space YAML file (docs/dse.md)")
+    e.add_argument("--trials", type=int, default=100,
+                   help="completed trials wanted in the study (default 100); re-running tops up to this number")
+    e.add_argument("--sampler", choices=["nsga2", "tpe", "gp", "random"], default="nsga2",
+                   help="Optuna sampler (default nsga2; gp needs PyTorch)")
+    _common(e)
+    e.set_defaults(func=_cmd_explore)
+
+    s = sub.add_parser("sweep", help="evaluate the full grid of a space file (Optuna's grid sampler)",
+                       description="Evaluate every point of the space's grid. Ranges need `step:` (or use choices).")
+    s.add_argument("space", help="space YAML file (docs/dse.md)")
+    s.add_argument("--trials", type=int, default=None, help="stop after this many grid points (default: all)")
+    _common(s)
+    s.set_defaults(func=_cmd_sweep)
+
+    w = sub.add_parser("worker", help="join a study in a shared storage and evaluate trials until it is complete",
+                       description="Join a study created by `slmsim explore` in a shared storage (PostgreSQL, "
+                                   "SQLite or a journal file) and evaluate its trials. The space, engine and target "
+                                   "come from the study.")
+    w.add_argument("--storage", required=True, help="the study's storage: postgresql://..., sqlite:///FILE or a journal file")
+    w.add_argument("--study", required=True, help="study name")
+    w.add_argument("--trials", type=int, default=None, help="stop after completing this many trials here")
+    w.add_argument("--sampler", choices=["nsga2", "tpe", "gp", "random", "grid"], default=None,
+                   help="default: the sampler the study was last run with")
+    w.add_argument("--seed", type=int, default=None, help="sampler seed (default: random, so workers differ)")
+    w.add_argument("--no-progress", action="store_true", help="no progress bar")
+    w.set_defaults(func=_cmd_worker)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", choices=["analytic", "des"], default="analytic", help="simulation engine (default analytic)")
+    p.add_argument("--storage", default=None,
+                   help="default: a journal file in --out; or sqlite:///FILE, postgresql://USER@HOST/DB, a journal "
+                        "file path, or memory (nothing kept)")
+    p.add_argument("--study", default=None, help="study name (default: the space's name)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="worker processes here (default 1); 0 = only create the study and write outputs")
+    p.add_argument("--seed", type=int, default=0, help="sampler seed (default 0); worker i of --jobs uses seed + i")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default out/<space name>)")
+    p.add_argument("--rescreen-des", type=int, default=0, metavar="K",
+                   help="after the study, re-evaluate the K Pareto designs adding most hypervolume with the DES "
+                        "engine (written to rescreen-des.csv)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def _cmd_explore(args: argparse.Namespace) -> int:
+    from dse.space import load_space
+
+    _check_counts(args)
+    loaded = load_space(args.space)
+    return _run(args, loaded=loaded, sampler=args.sampler, suffix="", n_trials=args.trials)
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from dse.space import load_space
+    from dse.study import grid_space
+
+    _check_counts(args)
+    loaded = load_space(args.space)
+    grid = grid_space(loaded.space)
+    size = math.prod(len(v) for v in grid.values())
+    n = size if args.trials is None else min(args.trials, size)
+    print(f"sweep: {size} grid points ({' x '.join(str(len(v)) for v in grid.values())}); evaluating {n}",
+          file=sys.stderr)
+    return _run(args, loaded=loaded, sampler="grid", suffix="-sweep", n_trials=n)
+
+
+def _cmd_worker(args: argparse.Namespace) -> int:
+    from dse.storage import storage_spec
+    from dse.study import SAMPLER_ATTR, make_sampler, open_study, run_worker
+
+    if args.trials is not None and args.trials < 1:
+        raise SpecError([Problem(file="<command line>", path="--trials", message="must be at least 1", value=args.trials)])
+    storage = storage_spec(args.storage, out_dir=Path.cwd())
+    if storage.kind == "memory":
+        raise SpecError([Problem(file="<command line>", path="--storage", message="a worker needs a shared storage",
+                                 value=args.storage, expected="postgresql://..., sqlite:///FILE or a journal file")])
+    study, config = open_study(storage, args.study)
+    sampler_name = args.sampler or study.user_attrs.get(SAMPLER_ATTR, "nsga2")
+    target = int(study.user_attrs.get("slmsim:n_trials", 0))
+    sampler = make_sampler(sampler_name, seed=args.seed, space=config.space, n_trials=target)
+    bar = _Bar(study, disabled=args.no_progress, label=f"worker {os.getpid()}")
+    try:
+        mine = run_worker(study, config, sampler=sampler, max_trials=args.trials, on_trial=bar.update)
+    finally:
+        bar.close()
+    complete = _count(study, "COMPLETE")
+    print(f"worker {os.getpid()}: completed {mine} trials; study {args.study!r} has {complete} of {target} complete")
+    return EXIT_OK
+
+
+def _check_counts(args: argparse.Namespace) -> None:
+    problems = []
+    if args.trials is not None and args.trials < 1:
+        problems.append(Problem(file="<command line>", path="--trials", message="must be at least 1", value=args.trials))
+    if args.jobs < 0:
+        problems.append(Problem(file="<command line>", path="--jobs", message="must be 0 or more", value=args.jobs))
+    if args.rescreen_des < 0:
+        problems.append(Problem(file="<command line>", path="--rescreen-des", message="must be 0 or more",
+                                value=args.rescreen_des))
+    if problems:
+        raise SpecError(problems)
+
+
+def _run(args: argparse.Namespace, *, loaded: Any, sampler: str, suffix: str, n_trials: int) -> int:
+    from dse.storage import storage_spec
+    from dse.study import make_sampler, prepare_study, run_worker
+
+    name = loaded.space.name + suffix
+    out = args.out if args.out is not None else Path("out") / name
+    _check_out(out)
+    storage = storage_spec(args.storage, out_dir=out)
+    if storage.kind == "memory" and args.jobs > 1:
+        raise SpecError([Problem(file="<command line>", path="--jobs", message="in-memory storage cannot be shared "
+                                 "between processes", value=args.jobs, hint="use the default journal storage")])
+    _make_out(out, name)
+    study_name = args.study or name
+    study, config = prepare_study(loaded, storage=storage, study_name=study_name, sampler=sampler,
+                                  engine=args.engine, seed=args.seed, n_trials=n_trials)
+    before = _count(study, "COMPLETE")
+    started = time.perf_counter()
+    children: list[multiprocessing.process.BaseProcess] = []
+    interrupted = False
+    if args.jobs > 0 and before < n_trials:
+        # the sampler first: a sampler that cannot be made (gp without PyTorch) stops us before any worker starts
+        main_sampler = make_sampler(sampler, seed=args.seed, space=config.space, n_trials=n_trials)
+        ctx = multiprocessing.get_context("spawn")
+        from dse.study import worker_entry
+
+        for i in range(1, args.jobs):
+            proc = ctx.Process(target=worker_entry, daemon=True, kwargs=dict(
+                storage_url=storage.url, storage_kind=storage.kind, study_name=study_name, sampler_name=sampler,
+                seed=args.seed + i, parent_pid=os.getpid()))
+            proc.start()
+            children.append(proc)
+        bar = _Bar(study, disabled=args.no_progress, label=name)
+        try:
+            run_worker(study, config, on_trial=bar.update, sampler=main_sampler)
+            for proc in children:
+                proc.join()
+        except KeyboardInterrupt:
+            interrupted = True
+            for proc in children:
+                proc.terminate()
+            for proc in children:
+                proc.join(timeout=10)
+        finally:
+            bar.close()
+        failed = [p for p in children if p.exitcode not in (0, None) and not interrupted]
+        if failed:
+            print(f"explore: {len(failed)} worker process(es) failed (exit {failed[0].exitcode}); see the error above",
+                  file=sys.stderr)
+    elapsed = time.perf_counter() - started
+    report = _write_outputs(out, study=study, config=config, storage=storage, sampler=sampler, n_trials=n_trials,
+                            rescreen=args.rescreen_des)
+    _print_summary(report, out=out, evaluated=_count(study, "COMPLETE") - before, elapsed=elapsed)
+    if interrupted:
+        raise KeyboardInterrupt
+    return EXIT_OK
+
+
+def _count(study: Any, state: str) -> int:
+    from optuna.trial import TrialState
+
+    return len(study.get_trials(deepcopy=False, states=(TrialState[state],)))
+
+
+# ----------------------------------------------------------------------------- output folder
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and not out.is_dir():
+        raise SpecError([Problem(file=str(out), path="", message="--out is a file, expected a folder",
+                                 hint="give a folder name, e.g. out/my-study")])
+    if out.is_dir() and any(out.iterdir()) and not any((out / f).exists() for f in OUR_FILES):
+        raise SpecError([Problem(file=str(out), path="", message="refusing to write into a folder slmsim did not create "
+                                 "(it is not empty and holds no study)", hint="choose another --out, or empty the folder")])
+
+
+def _make_out(out: Path, name: str) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    marker = out / MARKER
+    if not marker.exists():
+        marker.write_text(f"slmsim study output folder ({name}); files here are rewritten by slmsim explore/sweep\n")
+
+
+def _atomic_write(path: Path, data: bytes | str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    if isinstance(data, str):
+        tmp.write_text(data, encoding="utf-8")
+    else:
+        tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _write_outputs(out: Path, *, study: Any, config: Any, storage: Any, sampler: str, n_trials: int,
+                   rescreen: int) -> dict[str, Any]:
+    import io
+
+    import yaml
+
+    from dse.outputs import (
+        baseline_summary,
+        best_for_rescreen,
+        evaluation_row,
+        pareto_table,
+        study_summary,
+        trials_table,
+    )
+    from hw_models.load import load_hardware
+
+    df = trials_table(study.get_trials(deepcopy=False), config)
+    pareto = pareto_table(df, config)
+    evaluator = config.evaluator()
+    baselines = []
+    for ref in config.space.baselines:
+        hw = load_hardware(ref)
+        label = Path(ref).stem if ref.endswith((".yaml", ".yml")) else ref
+        baselines.append(baseline_summary(label, evaluator.evaluate_spec(hw.spec, need_objectives=False)))
+    extra: dict[str, Any] = {}
+    rescreened = None
+    if rescreen > 0 and not pareto.empty:
+        import pandas as pd
+
+        des = config.evaluator(engine="des")
+        rows = []
+        for _, r in best_for_rescreen(pareto, config, rescreen).iterrows():
+            sampled = {p.path: _native(r[p.column]) for p in config.space.params}
+            ev = des.evaluate_params(sampled, label=f"trial {int(r['number'])} (des)")
+            row = {"number": int(r["number"]), "engine": "des", **{p.column: r[p.column] for p in config.space.params}}
+            row.update(evaluation_row(ev, config))
+            for o in config.space.objectives:
+                row[f"analytic:{o.column}"] = r[o.column]
+            rows.append(row)
+        rescreened = pd.DataFrame(rows)
+        _atomic_write(out / "rescreen-des.csv", rescreened.to_csv(index=False))
+        extra["rescreen"] = {"engine": "des", "file": "rescreen-des.csv", "trials": [r["number"] for r in rows]}
+    summary = study_summary(study=study, config=config, storage=storage, sampler=sampler, n_trials=n_trials, df=df,
+                            baselines=baselines, extra=extra)
+    _atomic_write(out / "trials.csv", df.to_csv(index=False))
+    buf = io.BytesIO()
+    df.to_parquet(buf, index=False)
+    _atomic_write(out / "trials.parquet", buf.getvalue())
+    _atomic_write(out / "pareto.csv", pareto.to_csv(index=False))
+    head = (f"# {config.space.file} resolved by slmsim: defaults filled in, paths made absolute,\n"
+            "# numbers in SI (the unit of each parameter is given beside it).\n")
+    _atomic_write(out / "space.resolved.yaml", head + yaml.safe_dump(config.space.to_dict(), sort_keys=False))
+    _atomic_write(out / "base-hardware.yaml", f"# the base spec of {config.space.file} after `extends:`\n"
+                  + yaml.safe_dump(config.base_tree, sort_keys=False))
+    _atomic_write(out / "study.json", json.dumps(summary, indent=2, default=_json_default, allow_nan=False))
+    report_path = _write_report(out)
+    return {"df": df, "pareto": pareto, "summary": summary, "report": report_path, "rescreen": rescreened,
+            "config": config}
+
+
+def _native(x: Any) -> Any:
+    return x.item() if hasattr(x, "item") else x
+
+
+def _json_default(x: object) -> object:
+    if hasattr(x, "item"):
+        return x.item()  # numpy scalars
+    return str(x)
+
+
+def _write_report(out: Path) -> Path | None:
+    try:
+        from reports.study import write_study_report
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("reports.study", "reports"):
+            raise
+        print("explore: report.html not written: this installation has no reports.study (the study report)",
+              file=sys.stderr)
+        return None
+    path = out / "report.html"
+    write_study_report(study_dir=out, out_html=path)
+    return path
+
+
+# ----------------------------------------------------------------------------- printing
+
+
+class _Bar:
+    """tqdm progress with the front size and hypervolume; off when stderr is not a terminal."""
+
+    def __init__(self, study: Any, *, disabled: bool, label: str) -> None:
+        from tqdm import tqdm
+
+        from dse.study import TARGET_ATTR
+
+        target = int(study.user_attrs.get(TARGET_ATTR, 0))
+        done = _count(study, "COMPLETE")
+        self._bar = tqdm(total=target, initial=min(done, target), unit="trial", desc=label, dynamic_ncols=True,
+                         disable=True if disabled else None, file=sys.stderr)
+        self._n = min(done, target)
+
+    def update(self, p: Any) -> None:
+        n = min(p.complete, p.target)
+        if self._bar.total != p.target:
+            self._bar.total = p.target
+        if n > self._n:
+            self._bar.update(n - self._n)
+            self._n = n
+        self._bar.set_postfix_str(f"front {p.front_size}, hv {p.hypervolume:.4f}, feasible {p.feasible}",
+                                  refresh=False)
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+def _fmt(value: float, unit: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if unit == "s":
+        return fmt_time(value)
+    if unit == "J":
+        for u, s in (("J", 1.0), ("mJ", 1e-3), ("uJ", 1e-6), ("nJ", 1e-9)):
+            if abs(value) >= s:
+                return f"{value / s:.4g} {u}"
+        return f"{value:.4g} J"
+    return f"{value:.4g} {unit}"
+
+
+def _print_summary(report: dict[str, Any], *, out: Path, evaluated: int, elapsed: float) -> None:
+    df, pareto, summary, config = report["df"], report["pareto"], report["summary"], report["config"]
+    complete = int((df["state"] == "COMPLETE").sum())
+    feasible = int(df["feasible"].sum())
+    hist = summary["hypervolume_history"]
+    hv = hist[-1][1] if hist else 0.0
+    rate = f", {evaluated / elapsed:.1f} trials/s" if evaluated > 0 and elapsed > 0 else ""
+    print(f"{summary['study_name']}: {complete} of {summary['n_trials_requested']} trials complete "
+          f"({evaluated} this run{rate}), {feasible} feasible; Pareto front {len(pareto)} designs, "
+          f"hypervolume {hv:.4f}")
+    for o in config.space.objectives:
+        col = o.column
+        feas = df[df["feasible"]]
+        if feas.empty:
+            continue
+        idx = feas[col].idxmin() if o.direction.value == "minimize" else feas[col].idxmax()
+        print(f"  best {o.metric.value:<17} {_fmt(float(feas.loc[idx, col]), o.unit):>14}  (trial {int(feas.loc[idx, 'number'])})")
+    from dse.metrics import METRICS
+
+    for b in summary["baselines"]:
+        if b["infeasible_reason"]:
+            print(f"  baseline {b['name']}: cannot run ({b['infeasible_reason']})")
+            continue
+        figures = ", ".join(f"{o.metric.value} {_fmt(b['metrics'][METRICS[o.metric].column], o.unit)}"
+                            for o in config.space.objectives)
+        print(f"  baseline {b['name']}: {figures}")
+    res = report["rescreen"]
+    if res is not None and len(res):
+        for o in config.space.objectives:
+            a, d = res[f"analytic:{o.column}"].astype(float), res[o.column].astype(float)
+            worst = float(((d - a) / a).abs().max() * 100)
+            print(f"  DES re-screen of {len(res)} designs: {o.metric.value} differs from analytic by at most {worst:.2f}%")
+    print(f"  outputs in {out}/: trials.csv, trials.parquet, pareto.csv, study.json, space.resolved.yaml, "
+          "base-hardware.yaml" + (", rescreen-des.csv" if res is not None else ""))
+    from dse.storage import mask_password
+
+    shown = mask_password(summary["storage"])
+    print(f"  storage: {shown}  (optuna-dashboard {shown})" if summary["storage_kind"] != "memory"
+          else "  storage: memory (nothing kept)")
+    if report["report"] is not None:
+        print(f"report: {report['report']}")

@@ -1,0 +1,270 @@
+"""Candidates, evaluation, studies and outputs, in process (in-memory or journal storage)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import random
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+from optuna.trial import TrialState
+
+from dse.candidate import derive_tree
+from dse.evaluate import Evaluator
+from dse.outputs import columns, pareto_table, study_summary, trials_table
+from dse.pareto import pareto_mask, to_costs
+from dse.space import load_space
+from dse.storage import StorageSpec, storage_spec
+from dse.study import grid_space, make_sampler, open_study, prepare_study, run_worker
+from slmsim.cli import main
+from slmsim_core.errors import SpecError
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@pytest.fixture(scope="module")
+def tiny():  # noqa: ANN201
+    return load_space(FIXTURES / "tiny.yaml")
+
+
+def _sample(space, rng: random.Random) -> dict:  # noqa: ANN001
+    out = {}
+    for p in space.params:
+        out[p.path] = rng.choice(p.grid())
+    return out
+
+
+def test_deriving_candidates_never_mutates_the_base(tiny) -> None:  # noqa: ANN001
+    before = copy.deepcopy(tiny.base_si)
+    values_before = copy.deepcopy([p.values for p in tiny.space.params])
+    rng = random.Random(0)
+    trees = [derive_tree(tiny.base_si, tiny.space, _sample(tiny.space, rng)) for _ in range(50)]
+    for t in trees:  # mutate every candidate: the base and the space must not notice
+        t["devices"]["cim"]["tiles"] = -1
+        t["memories"]["dram"]["technology"] = "x"
+    assert tiny.base_si == before
+    assert [p.values for p in tiny.space.params] == values_before
+
+
+def test_candidate_takes_leaves_and_merges_subtrees(tiny) -> None:  # noqa: ANN001
+    tree = derive_tree(tiny.base_si, tiny.space, {"devices.cim.tiles": 8, "devices.cim.macros_per_tile": 12,
+                                                  "devices.cim.macro.cols_per_readout": 2,
+                                                  "memories.dram.bandwidth": 68e9, "memories.dram": "lpddr4x"})
+    dram = tree["memories"]["dram"]
+    assert dram["technology"] == "lpddr4x" and dram["energy_per_bit"] == pytest.approx(6e-12)
+    assert dram["bandwidth"] == 68e9 and dram["capacity"] == tiny.base_si["memories"]["dram"]["capacity"]
+    assert tree["devices"]["cim"]["macros_per_tile"] == 12
+
+
+def test_an_invalid_candidate_is_infeasible_with_its_reason(tmp_path: Path) -> None:
+    space = tmp_path / "s.yaml"
+    # rows below the preset's rows_per_op (128) is not a valid macro; 1 GB does not hold qwen3-4b
+    space.write_text("base: edgecim\nparameters:\n  devices.cim.macro.rows: {choices: [64, 128]}\n"
+                     "  memories.dram.capacity: {choices: ['1 GB', '8 GB']}\n"
+                     "workloads: [{model: qwen3-4b, prompt: 16, gen: 8}]\nobjectives: [decode_latency, area]\n")
+    loaded = load_space(space)
+    ev = Evaluator(space=loaded.space, base_si=loaded.base_si, models=loaded.models)
+    bad = ev.evaluate_params({"devices.cim.macro.rows": 64, "memories.dram.capacity": 8e9})
+    assert not bad.runs and not bad.feasible and "rows_per_op (128) cannot exceed rows (64)" in bad.infeasible_reason
+    assert bad.violations["runs"] == 1.0
+    small = ev.evaluate_params({"devices.cim.macro.rows": 128, "memories.dram.capacity": 1e9})
+    assert not small.runs and "qwen3-4b" in small.infeasible_reason and "does not fit" in small.infeasible_reason
+    good = ev.evaluate_params({"devices.cim.macro.rows": 128, "memories.dram.capacity": 8e9})
+    assert good.feasible and good.infeasible_reason == "" and good.metrics
+
+
+def _run(loaded, tmp_path: Path, *, n: int, sampler: str = "random", storage: StorageSpec | None = None,  # noqa: ANN001
+         name: str = "t"):  # noqa: ANN202
+    storage = storage or StorageSpec("memory", "memory")
+    study, config = prepare_study(loaded, storage=storage, study_name=name, sampler=sampler, engine="analytic",
+                                  seed=0, n_trials=n)
+    run_worker(study, config, sampler=make_sampler(sampler, seed=0, space=config.space, n_trials=n))
+    return study, config
+
+
+def test_infeasible_trials_are_complete_with_reason_and_violation(tmp_path: Path) -> None:
+    space = tmp_path / "s.yaml"
+    space.write_text("base: edgecim\nparameters:\n  devices.cim.macro.rows: {choices: [64, 128]}\n"
+                     "  devices.cim.tiles: {choices: [8, 16, 32]}\n"
+                     "workloads: [{model: qwen3-0.6b, prompt: 16, gen: 8}]\nobjectives: [decode_latency, area]\n"
+                     "constraints: ['area <= 60 mm^2']\n")
+    loaded = load_space(space)
+    study, config = _run(loaded, tmp_path, n=30)
+    df = trials_table(study.get_trials(), config)
+    assert (df["state"] == "COMPLETE").sum() == 30
+    invalid = df[df["param:devices.cim.macro.rows"] == 64]
+    assert len(invalid) > 0
+    assert (~invalid["feasible"]).all() and invalid["infeasible_reason"].str.contains("rows_per_op").all()
+    assert invalid["obj:decode_latency"].isna().all()
+    too_big = df[(df["param:devices.cim.macro.rows"] == 128) & (df["param:devices.cim.tiles"] == 32)]
+    assert (~too_big["feasible"]).all() and too_big["infeasible_reason"].str.contains("violates area <= 60").all()
+    assert too_big["obj:area"].notna().all()  # it ran: its figures are real
+    ok = df[df["feasible"]]
+    assert (ok["infeasible_reason"] == "").all() and ok["obj:area"].le(60).all()
+    for t in study.get_trials():
+        assert set(t.constraints) == {"runs", "area<=60"}
+
+
+def test_outputs_follow_the_contract(tiny, tmp_path: Path) -> None:  # noqa: ANN001
+    study, config = _run(tiny, tmp_path, n=40, sampler="nsga2")
+    df = trials_table(study.get_trials(), config)
+    assert list(df.columns) == columns(config)
+    assert list(df.columns[:6]) == ["number", "state", "feasible", "infeasible_reason", "wall_time_s", "datetime_start"]
+    for col in ("param:devices.cim.tiles", "param:memories.dram", "obj:decode_latency", "obj:energy_per_token",
+                "obj:area", "metric:decode_latency_s", "metric:energy_per_token_j", "metric:area_mm2", "metric:ttft_s",
+                "metric:tokens_per_s", "metric:tokens_per_j", "metric:power_w", "wl:qwen3-0.6b:decode_latency_s",
+                "wl:qwen3-0.6b:power_w"):
+        assert col in df.columns
+    assert set(df["param:memories.dram"]) <= {"lpddr5x", "lpddr4x"}
+    assert df["number"].is_unique and df["number"].dtype == np.int64
+    # objectives equal the metrics they name (mean over one workload = the workload's figure)
+    feas = df[df["feasible"]]
+    assert np.allclose(feas["obj:decode_latency"], feas["metric:decode_latency_s"])
+    assert np.allclose(feas["obj:decode_latency"], feas["wl:qwen3-0.6b:decode_latency_s"])
+    # the Pareto table is exactly the brute-force non-dominated feasible set
+    pareto = pareto_table(df, config)
+    objs = ["obj:decode_latency", "obj:energy_per_token", "obj:area"]
+    costs = feas[objs].to_numpy()
+    brute = [i for i in range(len(costs)) if not any(
+        np.all(costs[j] <= costs[i]) and np.any(costs[j] < costs[i]) for j in range(len(costs)))]
+    assert sorted(pareto["number"]) == sorted(feas.iloc[brute]["number"])
+    summary = study_summary(study=study, config=config, storage=StorageSpec("memory", "memory"), sampler="nsga2",
+                            n_trials=40, df=df, baselines=[])
+    for key in ("study_name", "storage", "sampler", "engine", "seed", "n_trials_requested", "objectives", "params",
+                "workloads", "aggregate", "constraints", "baselines", "hypervolume_reference", "hypervolume_history"):
+        assert key in summary
+    assert [o["column"] for o in summary["objectives"]] == objs
+    assert {p["kind"] for p in summary["params"]} == {"categorical", "int"}
+    assert summary["workloads"][0]["model"] == "qwen3-0.6b"
+    hv = [h for _, h in summary["hypervolume_history"]]
+    assert len(hv) == 40 and all(b >= a for a, b in zip(hv, hv[1:], strict=False)) and 0 < hv[-1] < 1
+    json.dumps(summary, allow_nan=False)
+
+
+def test_top_up_counts_completed_trials_not_runs(tiny, tmp_path: Path) -> None:  # noqa: ANN001
+    storage = storage_spec(None, out_dir=tmp_path)
+    study, _ = _run(tiny, tmp_path, n=12, storage=storage)
+    assert len(study.get_trials(states=(TrialState.COMPLETE,))) == 12
+    study, _ = _run(tiny, tmp_path, n=12, storage=storage)  # same target: nothing to do
+    assert len(study.get_trials()) == 12
+    study, _ = _run(tiny, tmp_path, n=20, storage=storage)  # raised: tops up
+    trials = study.get_trials()
+    assert len(trials) == 20 and all(t.state == TrialState.COMPLETE for t in trials)
+    # a worker joining from the storage alone sees the same space
+    study2, config2 = open_study(storage, "t")
+    assert config2.space == tiny.space and len(study2.get_trials()) == 20
+
+
+def test_resuming_with_another_space_or_engine_is_refused(tiny, tmp_path: Path) -> None:  # noqa: ANN001
+    storage = storage_spec(None, out_dir=tmp_path)
+    _run(tiny, tmp_path, n=3, storage=storage)
+    other = load_space(FIXTURES.parent.parents[1] / "examples" / "space-demo.yaml")
+    with pytest.raises(SpecError, match="was created from a different space"):
+        prepare_study(other, storage=storage, study_name="t", sampler="random", engine="analytic", seed=0, n_trials=3)
+    with pytest.raises(SpecError, match="was run with the analytic engine"):
+        prepare_study(tiny, storage=storage, study_name="t", sampler="random", engine="des", seed=0, n_trials=3)
+
+
+def test_sweep_visits_every_grid_point_once(tiny, tmp_path: Path) -> None:  # noqa: ANN001
+    n = tiny.space.grid_size()
+    assert n == 96
+    study, config = _run(tiny, tmp_path, n=n, sampler="grid")
+    seen = {tuple(t.params[p.path] for p in config.space.params) for t in study.get_trials()}
+    assert len(study.get_trials()) == n and len(seen) == n
+    assert set(grid_space(config.space)) == {p.path for p in config.space.params}
+
+
+def test_reference_and_penalty_scoring(tiny, tmp_path: Path) -> None:  # noqa: ANN001
+    study, config = _run(tiny, tmp_path, n=5)
+    base = config.evaluator().evaluate_spec(
+        __import__("hw_models.load", fromlist=["hardware_from_raw"]).hardware_from_raw(
+            __import__("slmsim_core.yamlio", fromlist=["RawSpec"]).RawSpec(
+                data=tiny.base_si, provenance={}, file="x", chain=("x",)), si_floats=True).spec)
+    for o, ref in zip(config.space.objectives, config.reference, strict=True):
+        assert ref == pytest.approx(2 * base.metrics[o.metric])
+    costs = config.normalised_costs(np.array([config.reference]))
+    assert np.allclose(costs, 1.0)
+
+
+def test_maximised_objective_direction(tmp_path: Path) -> None:
+    space = tmp_path / "s.yaml"
+    space.write_text("base: edgecim\nparameters:\n  devices.cim.tiles: {choices: [4, 8, 16, 32]}\n"
+                     "  memories.dram.bandwidth: {choices: ['68 GB/s', '273 GB/s']}\n"
+                     "workloads: [{model: qwen3-0.6b, prompt: 16, gen: 8}]\nobjectives: [tokens_per_s, area]\n")
+    loaded = load_space(space)
+    study, config = _run(loaded, tmp_path, n=16)
+    assert study.directions == [optuna.study.StudyDirection.MAXIMIZE, optuna.study.StudyDirection.MINIMIZE]
+    df = trials_table(study.get_trials(), config)
+    pareto = pareto_table(df, config)
+    feas = df[df["feasible"]]
+    costs = to_costs(feas[["obj:tokens_per_s", "obj:area"]].to_numpy(), ["maximize", "minimize"])
+    assert sorted(pareto["number"]) == sorted(feas[pareto_mask(costs)]["number"])
+    assert pareto["obj:tokens_per_s"].max() == feas["obj:tokens_per_s"].max()
+
+
+def test_cli_explore_writes_every_output_and_resumes(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    assert main(["explore", str(FIXTURES / "tiny.yaml"), "--trials", "12", "--out", str(out), "--no-progress",
+                 "--rescreen-des", "2"]) == 0
+    text = capsys.readouterr().out
+    for name in ("trials.csv", "trials.parquet", "pareto.csv", "space.resolved.yaml", "base-hardware.yaml",
+                 "study.json", "rescreen-des.csv", "study.journal.log"):
+        assert (out / name).is_file(), name
+    assert "12 of 12 trials complete (12 this run" in text
+    df = pd.read_parquet(out / "trials.parquet")
+    assert len(df) == 12 and df["feasible"].dtype == bool
+    summary = json.loads((out / "study.json").read_text())
+    assert summary["storage"] == str((out / "study.journal.log").resolve())
+    assert summary["baselines"][0]["name"] == "orin-nano" and summary["baselines"][0]["infeasible_reason"] is None
+    assert summary["baselines"][0]["metrics"]["area_mm2"] is None  # the GPU preset states no area
+    assert "qwen3-0.6b" in summary["baselines"][0]["per_workload"]
+    des = pd.read_csv(out / "rescreen-des.csv")
+    assert (des["engine"] == "des").all() and len(des) <= 2
+    # the DES agrees with the analytic screen where nothing contends
+    assert np.allclose(des["obj:decode_latency"], des["analytic:obj:decode_latency"], rtol=0.01)
+    # optuna reads our journal with its own backend
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    st = JournalStorage(JournalFileBackend(summary["storage"]))
+    assert len(optuna.load_study(study_name=summary["study_name"], storage=st).trials) == 12
+    # re-running resumes: nothing new to do
+    assert main(["explore", str(FIXTURES / "tiny.yaml"), "--trials", "12", "--out", str(out), "--no-progress"]) == 0
+    assert "(0 this run)" in capsys.readouterr().out
+
+
+def test_cli_refuses_a_folder_it_did_not_create(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert main(["explore", str(FIXTURES / "tiny.yaml"), "--trials", "2", "--out", str(out)]) == 2
+    assert "refusing to write into a folder slmsim did not create" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+
+def test_cli_worker_needs_an_existing_study(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code = main(["worker", "--storage", str(tmp_path / "j.log"), "--study", "nope"])
+    err = capsys.readouterr().err
+    assert code == 2 and "no study 'nope'" in err and "Traceback" not in err
+
+
+def test_gp_without_torch_is_a_clear_error(tiny) -> None:  # noqa: ANN001
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        with pytest.raises(SpecError, match="needs PyTorch"):
+            make_sampler("gp", seed=0, space=tiny.space, n_trials=10)
+    else:
+        assert make_sampler("gp", seed=0, space=tiny.space, n_trials=10) is not None
+
+
+def test_nan_metrics_never_reach_optuna(tiny) -> None:  # noqa: ANN001
+    ev = Evaluator(space=tiny.space, base_si=tiny.base_si, models=tiny.models).evaluate_params(
+        {"devices.cim.tiles": 4, "devices.cim.macros_per_tile": 4, "devices.cim.macro.cols_per_readout": 1,
+         "memories.dram.bandwidth": 68e9, "memories.dram": "lpddr5x"})
+    assert ev.runs and all(not math.isnan(v) for v in ev.metrics.values())
