@@ -135,3 +135,13 @@ def test_bad_scenario_file_and_names(capsys: pytest.CaptureFixture[str], tmp_pat
     assert "<command line>: --msb-tier: elmoe3d has no 'hbm'" in capsys.readouterr().err
     assert main(["simulate", "--hw", "orin-nano", "--model", "qwen3-4b", "--acceptance", "2"]) == 2
     assert "<command line>: --acceptance" in capsys.readouterr().err
+
+
+def test_serving_command_of_issue_4_reports_percentiles(capsys: pytest.CaptureFixture[str]) -> None:
+    d = simulate_json(capsys, "--hw", "orin-nano", "--model", "llama-3.2-1b", "--arrivals", "poisson", "--rate", "2",
+                      "--requests", "50")
+    sv = d["serving"]
+    assert sv["completed"] == 50
+    for key in ("ttft_s", "tpot_s"):
+        assert set(sv[key]) >= {"mean", "p50", "p90", "p99"}
+        assert 0 < sv[key]["p50"] <= sv[key]["p99"]
