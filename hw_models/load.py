@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,7 +12,7 @@ from hw_models.cim import CimAccelerator
 from hw_models.spec import HardwareSpec
 from slmsim_core.errors import Problem, SpecError
 from slmsim_core.quantity import SI_FLOATS_OK
-from slmsim_core.yamlio import Provenance, RawSpec, resolve, validate
+from slmsim_core.yamlio import Provenance, RawSpec, resolve, set_path, validate
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
@@ -54,6 +55,15 @@ def hardware_from_raw(raw: RawSpec, *, si_floats: bool = False) -> LoadedHardwar
 
 def _kv_tier(spec: HardwareSpec, device: str) -> str:
     return spec.devices[device].kv_tier
+
+
+def hardware_with_edits(ref: str | Path, edits: dict[str, Any] | None = None) -> HardwareSpec:
+    """A preset or file with `dotted.path: value` edits applied (SI floats for quantities)."""
+    raw = resolve_hardware(ref)
+    data = copy.deepcopy(raw.data)
+    for path, value in (edits or {}).items():
+        set_path(data, path, value)
+    return hardware_from_raw(RawSpec(data=data, provenance={}, file=raw.file, chain=raw.chain), si_floats=True).spec
 
 
 def reference_problems(spec: HardwareSpec, file: str) -> list[Problem]:

@@ -13,7 +13,6 @@ and cite this procedure; a test checks they still equal what the fit gives.
 
 from __future__ import annotations
 
-import copy
 import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,12 +22,11 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import least_squares
 
-from hw_models.load import hardware_from_raw, load_hardware, resolve_hardware
+from hw_models.load import hardware_with_edits, load_hardware
 from hw_models.spec import HardwareSpec
 from mapping.plan import make_plan
 from simulator.engines import run
 from slmsim_core.errors import Infeasible
-from slmsim_core.yamlio import RawSpec
 from workloads.load import load_model
 from workloads.scenario import Precision, Scenario
 
@@ -173,20 +171,9 @@ class FitResult:
     rows: tuple[Row, ...]
 
 
-def _with(raw: RawSpec, params: Sequence[str], values: Sequence[float]) -> HardwareSpec:
-    data = copy.deepcopy(raw.data)
-    for path, value in zip(params, values):
-        *parents, leaf = path.split(".")
-        node = data
-        for key in parents:
-            node = node[key]
-        node[leaf] = float(value)
-    return hardware_from_raw(RawSpec(data=data, provenance={}, file=raw.file, chain=raw.chain), si_floats=True).spec
-
-
 def _residuals(cls: CalibrationClass, x: np.ndarray, subset: Sequence[Row]) -> np.ndarray:
-    raws = {d: resolve_hardware(d) for d in {r.device for r in subset}}
-    specs = {d: _with(raw, cls.params, x) for d, raw in raws.items()}
+    edits = {p: float(v) for p, v in zip(cls.params, x)}
+    specs = {d: hardware_with_edits(d, edits) for d in {r.device for r in subset}}
     return np.array([(predict(specs[r.device], r)[0] - r.measured) / r.measured for r in subset])
 
 

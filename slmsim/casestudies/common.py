@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from hw_models.load import hardware_from_raw, resolve_hardware
+from hw_models.load import hardware_with_edits
 from hw_models.spec import HardwareSpec
 from mapping.plan import make_plan
 from simulator.engines import run
 from simulator.result import SimResult
 from slmsim_core.errors import Infeasible
-from slmsim_core.yamlio import RawSpec
 from workloads.load import load_model
 from workloads.scenario import Scenario
 
@@ -41,15 +39,7 @@ class Claim:
 
 def hardware_with(name: str, edits: dict[str, Any] | None = None) -> HardwareSpec:
     """A preset with `dotted.path: value` edits (SI floats for quantities)."""
-    raw = resolve_hardware(name)
-    data = copy.deepcopy(raw.data)
-    for path, value in (edits or {}).items():
-        *parents, leaf = path.split(".")
-        node = data
-        for key in parents:
-            node = node[key]
-        node[leaf] = value
-    return hardware_from_raw(RawSpec(data=data, provenance={}, file=raw.file, chain=raw.chain), si_floats=True).spec
+    return hardware_with_edits(name, edits)
 
 
 def simulate(hw: HardwareSpec, model: str, scenario: Scenario, *, engine: str = "analytic") -> SimResult:

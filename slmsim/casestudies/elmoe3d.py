@@ -19,6 +19,7 @@ import numpy as np
 import yaml
 
 from slmsim.casestudies.common import Claim, hardware_with, simulate
+from slmsim_core.yamlio import set_path
 from workloads.scenario import Scenario
 
 BATCHES = (1, 2, 4, 8, 16)
@@ -80,13 +81,7 @@ def claims(rows: list[BatchRow]) -> list[Claim]:
 
 
 def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
-    def edit(tree: dict[str, Any]) -> None:
-        *parents, leaf = path.split(".")
-        node = tree
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[leaf] = value
-    return edit
+    return lambda tree: set_path(tree, path, value)
 
 
 @dataclass(frozen=True)

@@ -100,17 +100,9 @@ _FLAGS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def _set(tree: dict, dotted: str, value: Any) -> None:
-    *parents, leaf = dotted.split(".")
-    node = tree
-    for key in parents:
-        node = node.setdefault(key, {})
-    node[leaf] = value
-
-
 def _scenario(args: argparse.Namespace) -> Any:
     """Defaults < the --scenario file < flags given on the command line."""
-    from slmsim_core.yamlio import lift_provenance, problems_from, read_yaml
+    from slmsim_core.yamlio import lift_provenance, problems_from, read_yaml, set_path
     from workloads.scenario import Scenario
 
     data: dict[str, Any] = {}
@@ -138,7 +130,7 @@ def _scenario(args: argparse.Namespace) -> Any:
             except ValueError:
                 raise SpecError([Problem(file="<command line>", path="--tree", message="not a list of integers",
                                          value=value, expected="branching per depth, e.g. 4,2,1")]) from None
-        _set(data, dotted, value)
+        set_path(data, dotted, value)
         flagged[dotted] = flag
     if "decoding" in data and "strategy" not in data["decoding"]:
         data["decoding"]["strategy"] = "autoregressive" if not flagged else _infer_strategy(data["decoding"])

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
 
-from hw_models.load import hardware_from_raw, resolve_hardware
+from hw_models.load import hardware_with_edits
 from hw_models.spec import HardwareSpec
 from mapping.plan import make_plan
 from simulator.engines import run
-from slmsim_core.yamlio import RawSpec
 from workloads.load import load_model
 from workloads.scenario import Precision, Scenario
 
@@ -20,15 +18,8 @@ SCEN = Scenario(prompt_tokens=32, gen_tokens=8, precision=Precision(weight_bits=
 
 
 def edgecim(**overrides: Any) -> HardwareSpec:
-    """The edgecim preset with `path: value` overrides (SI floats for quantities)."""
-    data = copy.deepcopy(resolve_hardware("edgecim").data)
-    for path, value in overrides.items():
-        *parents, leaf = path.split("__")
-        node = data
-        for key in parents:
-            node = node[key]
-        node[leaf] = value
-    return hardware_from_raw(RawSpec(data=data, provenance={}, file="test", chain=()), si_floats=True).spec
+    """The edgecim preset with `path__to__field=value` overrides (SI floats for quantities)."""
+    return hardware_with_edits("edgecim", {k.replace("__", "."): v for k, v in overrides.items()})
 
 
 def big_on_chip(**overrides: Any) -> HardwareSpec:

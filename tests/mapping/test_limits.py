@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import pytest
 
-from hw_models.load import hardware_from_raw, resolve_hardware
+from hw_models.load import hardware_with_edits
 from mapping.plan import make_plan
 from simulator.analytic import decode_contexts
 from simulator.engines import run
-from slmsim_core.yamlio import RawSpec
 from workloads.load import load_model
 from workloads.scenario import Scenario
 
@@ -19,15 +16,8 @@ SCEN = Scenario(prompt_tokens=64, gen_tokens=16)
 HUGE = 1e30
 
 
-def spec(name: str, edits: dict[str, object]):
-    data = copy.deepcopy(resolve_hardware(name).data)
-    for path, value in edits.items():
-        *parents, leaf = path.split(".")
-        node = data
-        for k in parents:
-            node = node[k]
-        node[leaf] = value
-    return hardware_from_raw(RawSpec(data=data, provenance={}, file="t", chain=()), si_floats=True).spec
+def spec(name: str, edits: dict[str, object]):  # noqa: ANN201
+    return hardware_with_edits(name, edits)
 
 
 def test_infinite_compute_leaves_bytes_over_bandwidth() -> None:

@@ -35,14 +35,10 @@ def test_engines_agree_for_every_model(hw_name: str) -> None:
 def test_pipelined_stationary_cim_agrees_and_pipelines() -> None:
     """Weight-stationary CIM with 4 stages: a batch of 8 flows through the stages; both
     engines agree, and the step takes sum + 7 x max of the stage times, not 8 x sum."""
-    import copy
+    from hw_models.load import hardware_with_edits
 
-    from hw_models.load import hardware_from_raw, resolve_hardware
-    from slmsim_core.yamlio import RawSpec
-
-    data = copy.deepcopy(resolve_hardware("edgecim").data)
-    data["devices"]["cim"].update({"tiles": 512, "macros_per_tile": 512, "pipeline_stages": 4})
-    hw = hardware_from_raw(RawSpec(data=data, provenance={}, file="t", chain=()), si_floats=True).spec
+    hw = hardware_with_edits("edgecim", {"devices.cim.tiles": 512, "devices.cim.macros_per_tile": 512,
+                                         "devices.cim.pipeline_stages": 4})
     from workloads.scenario import Precision
 
     scen = Scenario(prompt_tokens=64, gen_tokens=12, batch=8, precision=Precision(activation_bits=8))
