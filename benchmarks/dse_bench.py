@@ -181,19 +181,28 @@ def speed(folder: Path, *, n: int, pg_url: str | None) -> None:
     loaded = load_space(space_path)
     print(f"one-workload space ({loaded.space.workloads[0].name}, analytic engine, NSGA-II), full loop:")
 
-    def timed(label: str, storage: StorageSpec, trials: int) -> None:
-        name = f"speed-{uuid.uuid4().hex[:8]}"
-        study, config = prepare_study(loaded, storage=storage, study_name=name, sampler="nsga2", engine="analytic",
-                                      seed=0, n_trials=trials)
-        t0 = time.perf_counter()
-        run_worker(study, config, sampler=make_sampler("nsga2", seed=0, space=config.space, n_trials=trials))
-        rate = trials / (time.perf_counter() - t0)
-        print(f"  {label:<44}{rate:>8.1f} trials/s  ({trials} trials)", flush=True)
-        if storage.url.startswith("postgresql"):
-            optuna.delete_study(study_name=name, storage=storage.url)
+    def timed(label: str, make_storage, trials: int, repeats: int = 3) -> None:  # noqa: ANN001
+        rates = []
+        for _ in range(repeats):
+            storage = make_storage()  # a fresh file each time: a journal holding old studies replays them too
+            name = f"speed-{uuid.uuid4().hex[:8]}"
+            study, config = prepare_study(loaded, storage=storage, study_name=name, sampler="nsga2",
+                                          engine="analytic", seed=0, n_trials=trials)
+            t0 = time.perf_counter()
+            run_worker(study, config, sampler=make_sampler("nsga2", seed=0, space=config.space, n_trials=trials))
+            rates.append(trials / (time.perf_counter() - t0))
+            if storage.url.startswith("postgresql"):
+                optuna.delete_study(study_name=name, storage=storage.url)
+        spread = f", runs {min(rates):.0f}-{max(rates):.0f}" if repeats > 1 else ""
+        print(f"  {label:<52}{float(np.median(rates)):>7.1f} trials/s  ({trials} trials{spread})", flush=True)
 
-    timed("in-memory", StorageSpec("memory", "memory"), n)
-    timed("journal file (default; flock, fsync per finished trial)", storage_spec(None, out_dir=folder / "j1"), n)
+    def journal() -> StorageSpec:
+        return storage_spec(None, out_dir=folder / uuid.uuid4().hex[:8])
+
+    timed("in-memory", lambda: StorageSpec("memory", "memory"), n)
+    timed("journal file (default; flock, fsync per finished trial)", journal, n)
+    # Optuna's per-trial work grows with the study (NSGA-II generation bookkeeping, trial lists)
+    timed("journal file, a longer study", journal, 2 * n)
     # Optuna's stock journal backend (symlink lock, fsync per line) for comparison
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
@@ -203,36 +212,42 @@ def speed(folder: Path, *, n: int, pg_url: str | None) -> None:
     original = dst.open_storage
 
     def stock(spec: StorageSpec):  # noqa: ANN202
-        return JournalStorage(JournalFileBackend(spec.url)) if spec.kind == "journal" else original(spec)
+        if spec.kind != "journal":
+            return original(spec)
+        Path(spec.url).parent.mkdir(parents=True, exist_ok=True)
+        return JournalStorage(JournalFileBackend(spec.url))
 
     dst.open_storage = stock
     import dse.study as dstudy
 
     dstudy.open_storage = stock
     try:
-        timed("journal file, Optuna's JournalFileBackend", storage_spec(None, out_dir=folder / "j2"), n)
+        timed("journal file, Optuna's JournalFileBackend", journal, n)
     finally:
         dst.open_storage = original
         dstudy.open_storage = original
-    timed("sqlite (RDBStorage, heartbeat)", storage_spec(f"sqlite:///{folder}/s.db", out_dir=folder), max(50, n // 5))
+    timed("sqlite (RDBStorage, heartbeat)", lambda: storage_spec(f"sqlite:///{folder}/s.db", out_dir=folder),
+          max(50, n // 5), repeats=1)
     if pg_url:
         try:
-            timed("postgresql, 1 worker (synchronous_commit off)", storage_spec(pg_url, out_dir=folder), max(50, n // 5))
+            timed("postgresql, 1 worker (synchronous_commit off)", lambda: storage_spec(pg_url, out_dir=folder),
+                  max(50, n // 5), repeats=1)
         except Exception as exc:  # noqa: BLE001
             print(f"  postgresql: skipped ({str(exc).splitlines()[0]})")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     for jobs in (1, 2):
-        out = folder / f"cli-jobs{jobs}"
-        total = 2 * n
-        t0 = time.perf_counter()
-        res = subprocess.run([sys.executable, "-m", "slmsim.cli", "explore", str(space_path), "--trials", str(total),
-                              "--jobs", str(jobs), "--out", str(out), "--no-progress"], cwd=ROOT, env=env,
-                             capture_output=True, text=True, check=True)
-        wall = time.perf_counter() - t0
-        line = res.stdout.splitlines()[0]
-        rate = line.split("this run, ")[1].split(" trials/s")[0]
-        print(f"  slmsim explore --jobs {jobs} (journal, {total} trials)     {float(rate):>8.1f} trials/s  "
-              f"(whole command {wall:.1f} s incl. start-up and outputs)", flush=True)
+        rates, walls = [], []
+        for k in range(3):
+            out = folder / f"cli-jobs{jobs}-{k}"
+            t0 = time.perf_counter()
+            res = subprocess.run([sys.executable, "-m", "slmsim.cli", "explore", str(space_path), "--trials", str(n),
+                                  "--jobs", str(jobs), "--out", str(out), "--no-progress"], cwd=ROOT, env=env,
+                                 capture_output=True, text=True, check=True)
+            walls.append(time.perf_counter() - t0)
+            rates.append(float(res.stdout.splitlines()[0].split("this run, ")[1].split(" trials/s")[0]))
+        print(f"  {'slmsim explore --jobs ' + str(jobs) + ' (journal)':<52}{float(np.median(rates)):>7.1f} trials/s  "
+              f"({n} trials, runs {min(rates):.0f}-{max(rates):.0f}; whole command {np.median(walls):.1f} s "
+              "with start-up and outputs)", flush=True)
 
 
 def main() -> None:
@@ -240,7 +255,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="one seed, no GP, smaller speed runs")
     ap.add_argument("--no-front", action="store_true")
     ap.add_argument("--no-speed", action="store_true")
-    ap.add_argument("--no-gp", action="store_true", help="skip the GP sampler (needs PyTorch; ~10 min)")
+    ap.add_argument("--no-gp", action="store_true", help="skip the GP sampler (needs PyTorch; ~5 min)")
     ap.add_argument("--pg", default=os.environ.get("SLMSIM_PG_URL", "postgresql://slmsim:slmsim@127.0.0.1:5432/slmsim"))
     args = ap.parse_args()
     print(f"machine: {machine()}")

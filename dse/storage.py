@@ -5,10 +5,13 @@
   `JournalFileBackend` in two ways, both for crash safety at speed:
   * the lock is `fcntl.flock`, which the kernel releases when a process dies (Optuna's
     lock files stay behind after `kill -9` and stall every writer for 30 s);
-  * lines are written with one `write(2)` on an `O_APPEND` descriptor, and `fsync`ed only
-    when they finish a trial or change the study. Data written survives the death of the
-    process (it is in the page cache); an unfinished trial lost in a power cut is simply
-    run again. This is what makes the journal about 3x faster than fsync per line.
+  * lines are written with one `write(2)` on an `O_APPEND` descriptor. Lines that change
+    the study are `fsync`ed at once; lines that finish a trial are `fsync`ed within
+    `FSYNC_INTERVAL_S` (group commit) and at exit; lines of trials still running are not
+    (losing them re-runs the trial). Whatever was written survives the death of the
+    process (it is in the page cache): only a power cut can lose the last half second of
+    finished trials, which are then run again. This makes the journal about twice as fast
+    as Optuna's backend (fsync on every line).
   The file format is Optuna's, so `optuna-dashboard FILE` and Optuna's own
   `JournalFileBackend(FILE)` read it.
 - `sqlite:///...` and `postgresql://...` are Optuna's `RDBStorage`, with heartbeats so a
@@ -18,11 +21,14 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import json
 import os
+import time
 import warnings
+import weakref
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +43,7 @@ JOURNAL_NAME = "study.journal.log"
 HEARTBEAT_S = 5  # RDB storages: a running trial's worker records a heartbeat this often
 GRACE_S = 20  # ... and a trial without one for this long is failed and retried
 MAX_RETRY = 3  # a trial whose worker died is retried at most this many times
+FSYNC_INTERVAL_S = 0.5  # journal: finished trials are on disk at most this long after they end
 
 # journal op codes (optuna.storages.journal._storage.JournalOperation) that only touch a
 # trial still running: no fsync needed, a lost line just means the trial runs again
@@ -59,12 +66,31 @@ def flocked(path: str | Path) -> Generator[None, None, None]:
 class FlockJournalBackend(BaseJournalBackend):
     """Optuna's journal file format, with a kernel lock and fsync only where it matters."""
 
-    def __init__(self, file_path: str | Path) -> None:
+    def __init__(self, file_path: str | Path, *, fsync_interval_s: float = FSYNC_INTERVAL_S) -> None:
         self._path = str(file_path)
         self._lock_path = self._path + ".flock"
         if not os.path.exists(self._path):
             open(self._path, "ab").close()
         self._offsets: dict[int, int] = {0: 0}
+        self._fsync_interval = fsync_interval_s
+        self._last_fsync = 0.0
+        self._pending = False  # finished trials written but not yet fsynced
+        atexit.register(_flush_at_exit, weakref.ref(self))
+
+    def flush(self) -> None:
+        """fsync what is pending (at exit, and at the latest FSYNC_INTERVAL_S after a trial ends)."""
+        if not self._pending:
+            return
+        self._pending = False
+        try:
+            fd = os.open(self._path, os.O_WRONLY | os.O_APPEND)
+        except OSError:
+            return  # the file is gone (a temporary study): nothing to keep
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self._last_fsync = time.monotonic()
 
     def read_logs(self, log_number_from: int) -> Iterator[dict[str, Any]]:
         with open(self._path, "rb") as f:
@@ -86,26 +112,42 @@ class FlockJournalBackend(BaseJournalBackend):
 
     def append_logs(self, logs: list[dict[str, Any]]) -> None:
         text = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs).encode("utf-8")
-        durable = any(_needs_fsync(log) for log in logs)
+        kinds = [_durability(log) for log in logs]
         with flocked(self._lock_path):
             fd = os.open(self._path, os.O_WRONLY | os.O_APPEND)
             try:
                 view = memoryview(text)
                 while view:
                     view = view[os.write(fd, view):]
-                if durable:
-                    os.fsync(fd)
+                now = time.monotonic()
+                if _STUDY in kinds or (_FINISH in kinds or self._pending) and now - self._last_fsync >= self._fsync_interval:
+                    os.fsync(fd)  # group commit: finished trials reach the disk within the interval
+                    self._last_fsync = now
+                    self._pending = False
+                elif _FINISH in kinds:
+                    self._pending = True
             finally:
                 os.close(fd)
 
 
-def _needs_fsync(log: dict[str, Any]) -> bool:
+_RUNNING_TRIAL, _FINISH, _STUDY = "running", "finish", "study"
+
+
+def _flush_at_exit(ref: weakref.ref) -> None:
+    backend = ref()
+    if backend is not None:
+        backend.flush()
+
+
+def _durability(log: dict[str, Any]) -> str:
+    """running: a trial still running (losing it re-runs the trial); finish: a trial's end
+    (fsynced within FSYNC_INTERVAL_S); study: the study itself (fsynced at once)."""
     op = log.get("op_code")
     if op in (_CREATE_TRIAL, _SET_PARAM, _INTERMEDIATE, _TRIAL_USER_ATTR, _TRIAL_SYSTEM_ATTR):
-        return False
-    if op == _SET_STATE and log.get("state") in _UNFINISHED_STATES:
-        return False
-    return True
+        return _RUNNING_TRIAL
+    if op == _SET_STATE:
+        return _RUNNING_TRIAL if log.get("state") in _UNFINISHED_STATES else _FINISH
+    return _STUDY
 
 
 @dataclass(frozen=True)

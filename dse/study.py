@@ -407,6 +407,7 @@ def run_worker(study: optuna.Study, config: StudyConfig, *, sampler: optuna.samp
     objectives = config.space.objectives
     penalty = list(config.reference)
     target = _Target(study)
+    room = _Room(study, target, poll_s=poll_s, parent_pid=parent_pid)
     tracker = _FrontTracker(config)
     mine = 0
     outcome: dict[str, bool] = {}
@@ -443,15 +444,16 @@ def run_worker(study: optuna.Study, config: StudyConfig, *, sampler: optuna.samp
         while True:
             if parent_pid is not None and os.getppid() != parent_pid:
                 break  # the explore process that started us is gone
-            room = _wait_for_room(study, target, poll_s=poll_s, parent_pid=parent_pid)
-            if room is None:
+            done = room.wait()
+            if done is None:
                 break
             outcome.clear()
             study.optimize(objective, n_trials=1, catch=(), gc_after_trial=False)
+            room.counted(completed_here=bool(outcome.get("complete")))
             if outcome.get("complete"):
                 mine += 1
             if on_trial is not None:
-                on_trial(tracker.progress(study, complete=room + int(outcome.get("complete", False)),
+                on_trial(tracker.progress(study, complete=done + int(outcome.get("complete", False)),
                                           target=target.value, mine=mine))
             if max_trials is not None and mine >= max_trials:
                 break
@@ -476,25 +478,49 @@ class _Target:
         return self.value
 
 
-def _wait_for_room(study: optuna.Study, target: _Target, *, poll_s: float, parent_pid: int | None) -> int | None:
-    """The number of completed trials when another trial may start; None once the target is met."""
-    target.refresh()
-    while True:
-        complete = running = 0
-        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)):
-            if t.state == TrialState.COMPLETE:
-                complete += 1
-            else:
-                running += 1
-        if complete >= target.value and complete >= target.refresh(force=True):
-            return None
-        if complete + running < target.value:
-            return complete
-        if parent_pid is not None and os.getppid() != parent_pid:
-            return None
-        # the last places are taken by running trials: wait, they may fail and need a retry
-        reap_stale_trials(study)
-        time.sleep(poll_s * (0.5 + random.random()))
+class _Room:
+    """Is there room for another trial? Counting the study's trials costs time in proportion
+    to its size, so between counts (at most a second apart, and always near the target) we
+    add our own completions to the last count. An estimate that is off can only start a
+    trial too many, and that trial's own exact check (`trial.number >= target`) stops it."""
+
+    def __init__(self, study: optuna.Study, target: _Target, *, poll_s: float, parent_pid: int | None) -> None:
+        self.study = study
+        self.target = target
+        self.poll_s = poll_s
+        self.parent_pid = parent_pid
+        self._at = -1e9
+        self._complete = 0
+        self._running = 0
+
+    def counted(self, *, completed_here: bool) -> None:
+        self._complete += int(completed_here)
+
+    def wait(self) -> int | None:
+        """The number of completed trials when another trial may start; None once the target is met."""
+        self.target.refresh()
+        margin = max(4, self.target.value // 20)
+        if (time.monotonic() - self._at < 1.0
+                and self._complete + self._running + margin < self.target.value):
+            return self._complete
+        while True:
+            self._at = time.monotonic()
+            complete = running = 0
+            for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)):
+                if t.state == TrialState.COMPLETE:
+                    complete += 1
+                else:
+                    running += 1
+            self._complete, self._running = complete, running
+            if complete >= self.target.value and complete >= self.target.refresh(force=True):
+                return None
+            if complete + running < self.target.value:
+                return complete
+            if self.parent_pid is not None and os.getppid() != self.parent_pid:
+                return None
+            # the last places are taken by running trials: wait, they may fail and need a retry
+            reap_stale_trials(self.study)
+            time.sleep(self.poll_s * (0.5 + random.random()))
 
 
 def metrics_attr(ev: Evaluation) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from optuna.trial import TrialState
 
 from dse.candidate import derive_tree
 from dse.evaluate import Evaluator
+from dse.metrics import Metric
 from dse.outputs import columns, pareto_table, study_summary, trials_table
 from dse.pareto import pareto_mask, to_costs
 from dse.space import load_space
@@ -179,16 +180,44 @@ def test_sweep_visits_every_grid_point_once(tiny, tmp_path: Path) -> None:  # no
     assert set(grid_space(config.space)) == {p.path for p in config.space.params}
 
 
-def test_reference_and_penalty_scoring(tiny, tmp_path: Path) -> None:  # noqa: ANN001
-    study, config = _run(tiny, tmp_path, n=5)
-    base = config.evaluator().evaluate_spec(
-        __import__("hw_models.load", fromlist=["hardware_from_raw"]).hardware_from_raw(
-            __import__("slmsim_core.yamlio", fromlist=["RawSpec"]).RawSpec(
-                data=tiny.base_si, provenance={}, file="x", chain=("x",)), si_floats=True).spec)
+def test_reference_is_twice_as_bad_as_the_base(tiny, tmp_path: Path) -> None:  # noqa: ANN001
+    from dse.candidate import build_hardware
+
+    _, config = _run(tiny, tmp_path, n=5)
+    base = config.evaluator().evaluate_spec(build_hardware(copy.deepcopy(tiny.base_si), label="base").spec)
     for o, ref in zip(config.space.objectives, config.reference, strict=True):
         assert ref == pytest.approx(2 * base.metrics[o.metric])
-    costs = config.normalised_costs(np.array([config.reference]))
-    assert np.allclose(costs, 1.0)
+    assert np.allclose(config.normalised_costs(np.array([config.reference])), 1.0)
+
+
+def test_an_alternative_of_another_kind_replaces_the_subtree(tmp_path: Path) -> None:
+    space = tmp_path / "s.yaml"
+    space.write_text(
+        "base: edgecim\nparameters:\n  memories.dram:\n    choices:\n"
+        "      lpddr: {energy_per_bit: '5 pJ/bit'}\n"
+        "      stacked: {kind: hybrid_bonded_dram, capacity: '8 GB', banks: 8, pins_per_bank: 1024,\n"
+        "                pin_rate: '0.4 Gb/s', energy_per_bit: '0.88 pJ/bit', area: '2 mm^2'}\n"
+        "workloads: [{model: qwen3-0.6b, prompt: 16, gen: 8}]\nobjectives: [decode_latency, area]\n")
+    loaded = load_space(space)
+    stacked = derive_tree(loaded.base_si, loaded.space, {"memories.dram": "stacked"})["memories"]["dram"]
+    assert stacked["kind"] == "hybrid_bonded_dram" and "technology" not in stacked and "bandwidth" not in stacked
+    ev = Evaluator(space=loaded.space, base_si=loaded.base_si, models=loaded.models)
+    a, b = ev.evaluate_params({"memories.dram": "lpddr"}), ev.evaluate_params({"memories.dram": "stacked"})
+    assert a.feasible and b.feasible
+    assert b.metrics[Metric.AREA] == pytest.approx(a.metrics[Metric.AREA] + 2.0)  # the stacked die's area counts
+
+
+def test_workload_defaults_and_names(tmp_path: Path) -> None:
+    space = tmp_path / "s.yaml"
+    space.write_text("base: edgecim\nparameters:\n  devices.cim.tiles: {choices: [8, 16]}\n"
+                     "workload_defaults: {act_bits: 8, batch: 2, promt: 64}\n"
+                     "workloads: [qwen3-0.6b, {model: qwen3-0.6b, batch: 4}]\nobjectives: [decode_latency]\n")
+    with pytest.raises(SpecError, match="workload_defaults.promt: unknown workload field 'promt'") as info:
+        load_space(space)
+    assert "did you mean 'prompt'?" in info.value.render()
+    space.write_text(space.read_text().replace(", promt: 64", ""))
+    names = [w.name for w in load_space(space).space.workloads]
+    assert names == ["qwen3-0.6b@p128g128b2w4a8kv16", "qwen3-0.6b@p128g128b4w4a8kv16"]
 
 
 def test_maximised_objective_direction(tmp_path: Path) -> None:
