@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, ConfigDict, ValidationInfo
 from pydantic_core import PydanticCustomError
 
-from slmsim_core.units import Dim, UnitParseError, example_for, parse_quantity
+from slmsim_core.units import Dim, UnitParseError, a_or_an, example_for, parse_quantity
 
 SI_FLOATS_OK = "si_floats_ok"  # validation-context key: bare numbers are SI values
 
@@ -40,8 +40,8 @@ def _check_sign(number: float, dim: Dim, raw: Any, *, allow_zero: bool) -> float
         bound = "zero or more" if allow_zero else "greater than zero"
         raise PydanticCustomError(
             "quantity_sign",
-            "{raw} is " + ("negative" if number < 0 else "zero") + "; a {dim} must be " + bound,
-            {"raw": repr(raw), "dim": dim.value, "expected": f"a {dim.value} {bound}, e.g. '{example_for(dim)}'",
+            "{raw} is " + ("negative" if number < 0 else "zero") + "; " + a_or_an(dim.value) + " must be " + bound,
+            {"raw": repr(raw), "dim": dim.value, "expected": f"{a_or_an(dim.value)} {bound}, e.g. '{example_for(dim)}'",
              "hint": "remove the sign" if number < 0 else "a zero here would make the design meaningless"},
         )
     return number

@@ -108,6 +108,11 @@ _DIMS: dict[Dim, _DimInfo] = {
 }
 
 
+def a_or_an(word: str) -> str:
+    """'an energy', 'a bandwidth'."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
+
+
 def example_for(dim: Dim) -> str:
     return _DIMS[dim].example
 
@@ -153,7 +158,7 @@ def parse_quantity(value: object, dim: Dim) -> float:
     "68" for a bandwidth is exactly the ambiguity this layer exists to remove.
     """
     info = _DIMS[dim]
-    expected = f"a {dim.value} with a unit, e.g. '{info.example}'"
+    expected = f"{a_or_an(dim.value)} with a unit, e.g. '{info.example}'"
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise UnitParseError(
             f"expected a quantity string, got {type(value).__name__}",
@@ -186,7 +191,7 @@ def parse_quantity(value: object, dim: Dim) -> float:
     target = ureg.Unit(info.pint_unit)
     if q.dimensionality != target.dimensionality:
         raise UnitParseError(
-            f"{value!r} is a {_describe(q.dimensionality)}, not a {dim.value}",
+            f"{value!r} is {a_or_an(_describe(q.dimensionality))}, not {a_or_an(dim.value)}",
             expected=expected,
             hint=_suggest(dim, text),
         )
