@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,29 +53,41 @@ def _class_order(classes: Sequence[str], weights: Mapping[str, float]) -> list[s
 def latency_breakdown(result: Mapping[str, Any]) -> go.Figure:
     """Stacked bars of time per op class: absolute (left) and share of the phase (right)."""
     per = latency_per_token_s(result)
-    phases = list(per)
     classes = {c for d in per.values() for c in d}
     weight = {c: sum(d.get(c, 0.0) / (sum(d.values()) or 1.0) for d in per.values()) for c in classes}
     order = _class_order(list(classes), weight)
     colour = style.op_class_colours(classes)
-    scale = pick_scale("s", [sum(d.values()) for d in per.values()])
+    return _stacked_by_phase(per, order, colour, unit="s", quantity="time", legend_title="op class ")
+
+
+def _stacked_by_phase(per: Mapping[str, Mapping[str, float]], order: Sequence[str], colour: Mapping[str, str], *,
+                      unit: str, quantity: str, legend_title: str,
+                      extra: Callable[[float], str] | None = None, extra_label: str = "") -> go.Figure:
+    """Horizontal stacked bars per phase: absolute (left) and share of the phase (right).
+
+    `extra` adds a third hover line per value (e.g. energy per generated token)."""
+    phases = list(per)
+    scale = pick_scale(unit, [sum(d.values()) for d in per.values()])
     fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04, column_widths=[0.6, 0.4],
-                        subplot_titles=(f"time ({scale.label})", "share of the phase (%)"))
+                        subplot_titles=(f"{quantity} ({scale.label})", "share of the phase (%)"))
     for c in order:
         vals = [per[p].get(c, 0.0) for p in phases]
         shares = [100.0 * per[p].get(c, 0.0) / (sum(per[p].values()) or 1.0) for p in phases]
-        custom = [[fmt(v, "s"), f"{s:.1f}"] for v, s in zip(vals, shares)]
-        hover = f"<b>{c}</b><br>%{{y}}<br>%{{customdata[0]}} (%{{customdata[1]}}%)<extra></extra>"
+        custom = [[fmt(v, unit), f"{sh:.1f}", extra(v) if extra else ""] for v, sh in zip(vals, shares)]
+        hover = f"<b>{c}</b><br>%{{y}}<br>%{{customdata[0]}} (%{{customdata[1]}}%)"
+        if extra:
+            hover += f"<br>%{{customdata[2]}} {extra_label}"
+        hover += "<extra></extra>"
         fig.add_trace(go.Bar(y=phases, x=[scale(v) for v in vals], name=c, orientation="h", legendgroup=c,
                              marker_color=colour[c], customdata=custom, hovertemplate=hover), row=1, col=1)
         fig.add_trace(go.Bar(y=phases, x=shares, name=c, orientation="h", legendgroup=c, showlegend=False,
                              marker_color=colour[c], customdata=custom, hovertemplate=hover), row=1, col=2)
     for p in phases:
         total = sum(per[p].values())
-        fig.add_annotation(x=scale(total), y=p, text=f" {fmt(total, 's')}", showarrow=False, xanchor="left",
+        fig.add_annotation(x=scale(total), y=p, text=f" {fmt(total, unit)}", showarrow=False, xanchor="left",
                            font=dict(size=12), row=1, col=1)
     fig.update_layout(template=style.TEMPLATE, barmode="stack", height=150 + 70 * len(phases),
-                      legend=dict(orientation="h", y=-0.25, x=0, title_text="op class "),
+                      legend=dict(orientation="h", y=-0.25, x=0, title_text=legend_title),
                       margin=dict(l=190, r=30, t=40, b=70))
     fig.update_xaxes(range=[0, 100], row=1, col=2)
     if phases:
@@ -123,38 +135,14 @@ def energy_by_phase_j(result: Mapping[str, Any], plan: Plan) -> dict[str, dict[s
 def energy_breakdown(result: Mapping[str, Any], plan: Plan) -> go.Figure:
     """Stacked bars of energy per component for each phase: absolute and share."""
     per = energy_by_phase_j(result, plan)
-    phases = list(per)
     comps = {c for d in per.values() for c in d}
     totals = {c: sum(d.get(c, 0.0) for d in per.values()) for c in comps}
     order = sorted(comps, key=lambda c: -totals[c])
     colour = style.colours(comps, order=style.COMPONENT_ORDER)
-    scale = pick_scale("J", [sum(d.values()) for d in per.values()])
     tokens = result.get("generated_tokens") or 0
-    fig = make_subplots(rows=1, cols=2, shared_yaxes=True, horizontal_spacing=0.04, column_widths=[0.6, 0.4],
-                        subplot_titles=(f"energy ({scale.label})", "share of the phase (%)"))
-    for c in order:
-        vals = [per[p].get(c, 0.0) for p in phases]
-        shares = [100.0 * per[p].get(c, 0.0) / (sum(per[p].values()) or 1.0) for p in phases]
-        per_tok = [fmt(v / tokens, "J") if tokens else "n/a" for v in vals]
-        custom = [[fmt(v, "J"), f"{s:.1f}", t] for v, s, t in zip(vals, shares, per_tok)]
-        hover = (f"<b>{c}</b><br>%{{y}}<br>%{{customdata[0]}} (%{{customdata[1]}}%)"
-                 "<br>%{customdata[2]} per generated token<extra></extra>")
-        fig.add_trace(go.Bar(y=phases, x=[scale(v) for v in vals], name=c, orientation="h", legendgroup=c,
-                             marker_color=colour[c], customdata=custom, hovertemplate=hover), row=1, col=1)
-        fig.add_trace(go.Bar(y=phases, x=shares, name=c, orientation="h", legendgroup=c, showlegend=False,
-                             marker_color=colour[c], customdata=custom, hovertemplate=hover), row=1, col=2)
-    for p in phases:
-        total = sum(per[p].values())
-        fig.add_annotation(x=scale(total), y=p, text=f" {fmt(total, 'J')}", showarrow=False, xanchor="left",
-                           font=dict(size=12), row=1, col=1)
-    fig.update_layout(template=style.TEMPLATE, barmode="stack", height=150 + 70 * len(phases),
-                      legend=dict(orientation="h", y=-0.25, x=0, title_text="component "),
-                      margin=dict(l=190, r=30, t=40, b=70))
-    fig.update_xaxes(range=[0, 100], row=1, col=2)
-    if phases:
-        fig.update_xaxes(range=[0, scale(max(sum(d.values()) for d in per.values())) * 1.18], row=1, col=1)
-    fig.update_yaxes(autorange="reversed")
-    return fig
+    return _stacked_by_phase(per, order, colour, unit="J", quantity="energy", legend_title="component ",
+                             extra=lambda v: fmt(v / tokens, "J") if tokens else "n/a",
+                             extra_label="per generated token")
 
 
 # Memory ----------------------------------------------------------------------------------
