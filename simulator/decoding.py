@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Generator
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import simpy
@@ -69,7 +70,7 @@ def verify_width(dec: object) -> int:
 def tokens_per_round(dec: object) -> float:
     if isinstance(dec, Speculative):
         if dec.acceptance_csv:
-            accepted = read_accepted_csv(_path(dec.acceptance_csv))
+            accepted = read_accepted_csv(Path(dec.acceptance_csv))
             return 1.0 + float(np.mean(accepted)) if accepted else 1.0
         return expected_tokens_tree(dec.acceptance, dec.tree) if dec.tree else expected_tokens_per_pass(
             dec.acceptance, dec.draft_len)
@@ -78,12 +79,6 @@ def tokens_per_round(dec: object) -> float:
     if isinstance(dec, LexicalUnit):
         return dec.tokens_per_step
     return 1.0
-
-
-def _path(p: str):  # noqa: ANN202
-    from pathlib import Path
-
-    return Path(p)
 
 
 def speculating(dec: object, batch: int) -> bool:
@@ -151,7 +146,7 @@ class RoundRunner:
                                           layers=layers, rng=rng)
             if mapper.scenario.moe.expert_cache is not None:
                 self.cache = CacheState(mapper.scenario.moe.expert_cache, layers=layers, num_experts=moe.num_experts)
-        self.replay = (read_accepted_csv(_path(self.dec.acceptance_csv))
+        self.replay = (read_accepted_csv(Path(self.dec.acceptance_csv))
                        if isinstance(self.dec, Speculative) and self.dec.acceptance_csv else None)
         self.replay_at = 0
         self.draft_s = 0.0
