@@ -157,3 +157,14 @@ def test_encoder_decoder_runs_the_encoder_once() -> None:
     assert not any(op.name.startswith("enc_") or op.name == "cross_kv_proj" for op in dec.ops)
     cross = next(op for op in dec.ops if op.name == "cross_attention")
     assert cross.kv_read_bytes > 0 and cross.kv_write_bytes == 0  # cross K/V computed once, read every step
+
+
+def test_acceptance_replayed_from_a_csv(tmp_path) -> None:  # noqa: ANN001
+    csv_path = tmp_path / "accepted.csv"
+    csv_path.write_text("accepted\n" + "\n".join(str(x) for x in [0, 4, 2, 2]) + "\n")
+    dec = Speculative(draft="qwen3-0.6b", draft_len=4, acceptance_csv=str(csv_path))
+    p = plan(dec, gen=397)
+    assert run(p).extra["tokens_per_target_pass"] == pytest.approx(1 + 2.0)  # 1 + mean accepted
+    des = run(p, engine="des")
+    # the replay cycles 1, 5, 3, 3 tokens per pass: 396 decode tokens take exactly 132 passes
+    assert des.extra["tokens_per_target_pass"] == pytest.approx(3.0)
