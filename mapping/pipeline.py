@@ -99,16 +99,24 @@ class StagePipeline:
         return self.weights @ self.step.op_times_s(np.asarray(seq_ctx, dtype=float))
 
     @staticmethod
-    def makespan_s(stage_times: np.ndarray) -> float:
-        """Flow-shop completion of sequences in order: C[j,s] = max(C[j-1,s], C[j,s-1]) + p[j,s]."""
+    def schedule(stage_times: np.ndarray) -> tuple[np.ndarray, float]:
+        """Flow shop of sequences in order, C[j,s] = max(C[j-1,s], C[j,s-1]) + p[j,s].
+
+        Returns the start time of every (stage, sequence) and the makespan."""
         stages, jobs = stage_times.shape
+        starts = np.zeros((stages, jobs))
         done = np.zeros(stages)
         for j in range(jobs):
             t = 0.0
             for s in range(stages):
-                t = max(done[s], t) + stage_times[s, j]
+                starts[s, j] = max(done[s], t)
+                t = starts[s, j] + stage_times[s, j]
                 done[s] = t
-        return float(done[-1]) if jobs else 0.0
+        return starts, float(done[-1]) if jobs else 0.0
+
+    @staticmethod
+    def makespan_s(stage_times: np.ndarray) -> float:
+        return StagePipeline.schedule(stage_times)[1]
 
 
 def build_stage_pipeline(step: "MappedStep", stages: int, ctx: float) -> StagePipeline:

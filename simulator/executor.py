@@ -114,16 +114,11 @@ class Executor:
         start = env.now
         stage = pipe.stage_times_s(np.asarray(seq_ctx))
         n_stages, jobs = stage.shape
-        free = np.zeros(n_stages)
-        for j in range(jobs):
-            t = 0.0
-            for s in range(n_stages):
-                begin = max(free[s], t)
-                t = begin + stage[s, j]
-                free[s] = t
-                if record:
-                    self.span(f"seq {j}", "stage", pipe.step.device, f"stage {s}", start + begin, stage[s, j], {})
-        duration = float(free[-1]) if jobs else 0.0
+        begins, duration = StagePipeline.schedule(stage)
+        if record:
+            for j in range(jobs):
+                for s in range(n_stages):
+                    self.span(f"seq {j}", "stage", pipe.step.device, f"stage {s}", start + begins[s, j], stage[s, j], {})
         yield env.timeout(duration)
         self.events += 1
         step = pipe.step

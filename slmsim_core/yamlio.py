@@ -391,9 +391,6 @@ def field_info_at(model: type[pydantic.BaseModel], parts: list[Any], data: Any) 
 
 
 def _field_at(model: type[pydantic.BaseModel], parts: list[Any], data: Any) -> str | None:
-    parent = _model_class_at(model, parts[:-1], data)
-    if isinstance(parent, type) and issubclass(parent, pydantic.BaseModel):
-        f = _field_by_alias(parent, parts[-1])
-        if f is not None and f.description:
-            return f.description
-    return None
+    """The description of the field at `parts`, for the 'expected' line of a missing field."""
+    f = field_info_at(model, parts, data)
+    return f.description if f is not None and f.description else None

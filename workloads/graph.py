@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from workloads.model import ModelSpec
+from workloads.routing import Uniform, expected_distinct
 from workloads.scenario import Precision
 
 
@@ -78,11 +79,6 @@ class Workload:
     @property
     def new_tokens(self) -> int:
         return self.batch * self.tokens_per_seq
-
-
-def uniform_distinct_experts(num_experts: int, top_k: int, tokens: int) -> float:
-    """Expected distinct experts touched by `tokens` tokens routed uniformly: E(1-(1-k/E)^B)."""
-    return num_experts * (1.0 - (1.0 - top_k / num_experts) ** tokens)
 
 
 def build_step(
@@ -249,7 +245,7 @@ class _Builder:
         moe = md.moe
         assert moe is not None
         h = md.hidden_size
-        e = uniform_distinct_experts(moe.num_experts, moe.top_k, self.m) if distinct is None else distinct
+        e = expected_distinct(Uniform(), moe.num_experts, moe.top_k, self.m) if distinct is None else distinct
         inter = moe.expert_intermediate_size
         up_n = 2 * inter if md.ffn.value == "gated" else inter
         routed_rows = self.m * moe.top_k  # token-expert pairs
