@@ -32,10 +32,10 @@ from pathlib import Path
 import numpy as np
 import optuna
 
-from dse.pareto import hypervolume, pareto_mask, to_costs
-from dse.space import load_space
-from dse.storage import StorageSpec, storage_spec
-from dse.study import make_sampler, prepare_study, run_worker
+from slmsim.dse.pareto import hypervolume, pareto_mask, to_costs
+from slmsim.dse.space import load_space
+from slmsim.dse.storage import StorageSpec, storage_spec
+from slmsim.dse.study import make_sampler, prepare_study, run_worker
 
 ROOT = Path(__file__).parents[1]
 
@@ -97,7 +97,7 @@ def machine() -> str:
 
 def exhaustive(loaded) -> tuple[np.ndarray, float]:  # noqa: ANN001
     """Objective values of every feasible grid point, and the seconds it took."""
-    from dse.evaluate import Evaluator
+    from slmsim.dse.evaluate import Evaluator
 
     space = loaded.space
     ev = Evaluator(space=space, base_si=loaded.base_si, models=loaded.models)
@@ -207,7 +207,7 @@ def speed(folder: Path, *, n: int, pg_url: str | None) -> None:
     from optuna.storages import JournalStorage
     from optuna.storages.journal import JournalFileBackend
 
-    import dse.storage as dst
+    import slmsim.dse.storage as dst
 
     original = dst.open_storage
 
@@ -218,7 +218,7 @@ def speed(folder: Path, *, n: int, pg_url: str | None) -> None:
         return JournalStorage(JournalFileBackend(spec.url))
 
     dst.open_storage = stock
-    import dse.study as dstudy
+    import slmsim.dse.study as dstudy
 
     dstudy.open_storage = stock
     try:

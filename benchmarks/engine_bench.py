@@ -15,13 +15,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-from hw_models.load import load_hardware
-from mapping.plan import make_plan
-from simulator.engines import run
-from simulator.serving import ServingPolicy, run_serving
-from workloads.load import load_model
-from workloads.requests import poisson_requests
-from workloads.scenario import Precision, Scenario
+from slmsim.hw_models.load import load_hardware
+from slmsim.mapping.plan import make_plan
+from slmsim.simulator.engines import run
+from slmsim.simulator.serving import ServingPolicy, run_serving
+from slmsim.workloads.load import load_model
+from slmsim.workloads.requests import poisson_requests
+from slmsim.workloads.scenario import Precision, Scenario
 
 A8 = Precision(weight_bits=4, activation_bits=8)
 

@@ -11,11 +11,11 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-from dse.space import Space, set_path
-from hw_models.cim import CimAccelerator
-from hw_models.load import LoadedHardware, hardware_from_raw
-from hw_models.spec import HardwareSpec
-from slmsim_core.yamlio import RawSpec
+from slmsim.dse.space import Space, set_path
+from slmsim.hw_models.cim import CimAccelerator
+from slmsim.hw_models.load import LoadedHardware, hardware_from_raw
+from slmsim.hw_models.spec import HardwareSpec
+from slmsim.core.yamlio import RawSpec
 
 
 def derive_tree(base_si: Mapping[str, Any], space: Space, sampled: Mapping[str, Any]) -> dict[str, Any]:

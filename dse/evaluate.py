@@ -12,14 +12,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dse.candidate import build_hardware, derive_tree, system_area_mm2
-from dse.metrics import METRICS, WORKLOAD_METRICS, Metric, aggregate, metric_values
-from dse.space import Space
-from hw_models.spec import HardwareSpec
-from mapping.plan import make_plan
-from simulator.engines import run
-from slmsim_core.errors import Infeasible, SpecError
-from workloads.model import ModelSpec
+from slmsim.dse.candidate import build_hardware, derive_tree, system_area_mm2
+from slmsim.dse.metrics import METRICS, WORKLOAD_METRICS, Metric, aggregate, metric_values
+from slmsim.dse.space import Space
+from slmsim.hw_models.spec import HardwareSpec
+from slmsim.mapping.plan import make_plan
+from slmsim.simulator.engines import run
+from slmsim.core.errors import Infeasible, SpecError
+from slmsim.workloads.model import ModelSpec
 
 RUNS = "runs"  # the constraint every trial carries: 0 if every workload ran, 1 if not
 

@@ -19,10 +19,10 @@ from typing import Any
 
 import pydantic
 
-from hw_models.spec import HardwareSpec
-from slmsim_core.quantity import QuantityDim
-from slmsim_core.units import Dim, UnitParseError, parse_quantity
-from slmsim_core.yamlio import field_info_at
+from slmsim.hw_models.spec import HardwareSpec
+from slmsim.core.quantity import QuantityDim
+from slmsim.core.units import Dim, UnitParseError, parse_quantity
+from slmsim.core.yamlio import field_info_at
 
 # SI unit of the float a quantity of each dimension is stored in (study.json "unit")
 SI_UNIT: dict[Dim, str] = {

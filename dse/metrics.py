@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from slmsim_core.units import Dim
+from slmsim.core.units import Dim
 
 
 class Metric(StrEnum):

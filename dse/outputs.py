@@ -19,11 +19,11 @@ import optuna
 import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
-from dse.evaluate import Evaluation
-from dse.metrics import METRICS, WORKLOAD_METRICS, Metric
-from dse.pareto import contributions, hypervolume_history, pareto_mask, to_costs
-from dse.storage import StorageSpec
-from dse.study import StudyConfig, metrics_attr, trial_feasible
+from slmsim.dse.evaluate import Evaluation
+from slmsim.dse.metrics import METRICS, WORKLOAD_METRICS, Metric
+from slmsim.dse.pareto import contributions, hypervolume_history, pareto_mask, to_costs
+from slmsim.dse.storage import StorageSpec
+from slmsim.dse.study import StudyConfig, metrics_attr, trial_feasible
 
 FIXED_COLUMNS = ("number", "state", "feasible", "infeasible_reason", "wall_time_s", "datetime_start")
 

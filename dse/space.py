@@ -32,9 +32,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from dse.metrics import METRICS, Aggregate, Direction, Metric
-from workloads.model import ModelSpec
-from workloads.scenario import Precision, Scenario
+from slmsim.dse.metrics import METRICS, Aggregate, Direction, Metric
+from slmsim.workloads.model import ModelSpec
+from slmsim.workloads.scenario import Precision, Scenario
 
 DEFAULT_BASELINES = ("orin-nano", "sa8255p")
 CONSTRAINT_FITS = "fits"  # every workload must map onto the design: always enforced
@@ -310,7 +310,7 @@ def space_fingerprint(space: Space, base_si: Mapping[str, Any], models: Mapping[
 
 def load_space(path: str | Path) -> LoadedSpace:
     """Read and check a space file; every problem is reported at once (dse.space_check)."""
-    from dse.space_check import check_space
+    from slmsim.dse.space_check import check_space
 
     return check_space(Path(path))
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pydantic
 
-from dse.hwtree import (
+from slmsim.dse.hwtree import (
     LeafKind,
     close_path,
     get_at,
@@ -26,8 +26,8 @@ from dse.hwtree import (
     to_si,
     walk,
 )
-from dse.metrics import METRICS, Direction, Metric
-from dse.space import (
+from slmsim.dse.metrics import METRICS, Direction, Metric
+from slmsim.dse.space import (
     Constraint,
     LoadedSpace,
     Objective,
@@ -39,12 +39,12 @@ from dse.space import (
     _SpaceRaw,
     _WorkloadRaw,
 )
-from hw_models.load import hardware_from_raw, resolve_hardware
-from slmsim_core.errors import Problem, SpecError
-from slmsim_core.units import UnitParseError, parse_quantity
-from slmsim_core.yamlio import RawSpec, problems_from, read_yaml
-from workloads.load import load_model
-from workloads.model import ModelSpec
+from slmsim.hw_models.load import hardware_from_raw, resolve_hardware
+from slmsim.core.errors import Problem, SpecError
+from slmsim.core.units import UnitParseError, parse_quantity
+from slmsim.core.yamlio import RawSpec, problems_from, read_yaml
+from slmsim.workloads.load import load_model
+from slmsim.workloads.model import ModelSpec
 
 
 def check_space(path: Path) -> LoadedSpace:
@@ -589,7 +589,7 @@ class _Resolver:
 
     def _check_area(self, base_si: dict[str, Any], objectives: tuple[Objective, ...],
                     constraints: tuple[Constraint, ...]) -> None:
-        from dse.candidate import system_area_mm2
+        from slmsim.dse.candidate import system_area_mm2
 
         uses = [f"objectives[{i}]" for i, o in enumerate(objectives) if o.metric is Metric.AREA]
         uses += [f"constraints[{i}]" for i, c in enumerate(constraints) if c.metric is Metric.AREA]
@@ -621,8 +621,8 @@ def _leaves(tree: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> list[tuple
 
 
 def _schema_keys(parts: Sequence[str], data: Mapping[str, Any]) -> list[str]:
-    from hw_models.spec import HardwareSpec
-    from slmsim_core.yamlio import _allowed_at
+    from slmsim.hw_models.spec import HardwareSpec
+    from slmsim.core.yamlio import _allowed_at
 
     try:
         return list(_allowed_at(HardwareSpec, list(parts), data))

@@ -37,7 +37,7 @@ from typing import Any
 import optuna
 from optuna.storages.journal import BaseJournalBackend, JournalStorage
 
-from slmsim_core.errors import Problem, SpecError
+from slmsim.core.errors import Problem, SpecError
 
 JOURNAL_NAME = "study.journal.log"
 HEARTBEAT_S = 5  # RDB storages: a running trial's worker records a heartbeat this often
@@ -211,7 +211,7 @@ def open_storage(spec: StorageSpec) -> optuna.storages.BaseStorage:
     if spec.kind == "journal":
         Path(spec.url).parent.mkdir(parents=True, exist_ok=True)
         return JournalStorage(FlockJournalBackend(spec.url))
-    from dse.study import retry_stale_trial
+    from slmsim.dse.study import retry_stale_trial
 
     engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if spec.url.startswith("sqlite"):

@@ -38,15 +38,15 @@ import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from dse.evaluate import Evaluation, Evaluator
-from dse.metrics import METRICS, WORKLOAD_METRICS, Direction, Metric
-from dse.pareto import hypervolume
-from dse.space import LoadedSpace, Param, Space, space_fingerprint
-from dse.storage import MAX_RETRY, StorageSpec, flocked, open_storage
-from hw_models.load import hardware_from_raw
-from slmsim_core.errors import Problem, SpecError
-from slmsim_core.yamlio import RawSpec
-from workloads.model import ModelSpec
+from slmsim.dse.evaluate import Evaluation, Evaluator
+from slmsim.dse.metrics import METRICS, WORKLOAD_METRICS, Direction, Metric
+from slmsim.dse.pareto import hypervolume
+from slmsim.dse.space import LoadedSpace, Param, Space, space_fingerprint
+from slmsim.dse.storage import MAX_RETRY, StorageSpec, flocked, open_storage
+from slmsim.hw_models.load import hardware_from_raw
+from slmsim.core.errors import Problem, SpecError
+from slmsim.core.yamlio import RawSpec
+from slmsim.workloads.model import ModelSpec
 
 CONFIG_ATTR = "slmsim:config"
 TARGET_ATTR = "slmsim:n_trials"

@@ -21,8 +21,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from hw_models.scaling import scale
-from slmsim_core.quantity import (
+from slmsim.hw_models.scaling import scale
+from slmsim.core.quantity import (
     FROZEN,
     Area,
     Bandwidth,

@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hw_models.cim import CimAccelerator
-from hw_models.spec import HardwareSpec
-from slmsim_core.errors import Problem, SpecError
-from slmsim_core.quantity import SI_FLOATS_OK
-from slmsim_core.yamlio import Provenance, RawSpec, resolve, set_path, validate
+from slmsim.hw_models.cim import CimAccelerator
+from slmsim.hw_models.spec import HardwareSpec
+from slmsim.core.errors import Problem, SpecError
+from slmsim.core.quantity import SI_FLOATS_OK
+from slmsim.core.yamlio import Provenance, RawSpec, resolve, set_path, validate
 
 PRESET_DIR = Path(__file__).parent / "presets"
 

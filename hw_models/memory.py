@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from slmsim_core.quantity import (
+from slmsim.core.quantity import (
     FROZEN,
     Area,
     Bandwidth,

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from hw_models.cim import CimAccelerator
-from hw_models.memory import DramTier, HybridBondedDramTier, SramTier
-from hw_models.processor import GpuDevice, NpuDevice
-from slmsim_core.quantity import FROZEN, Bandwidth, EnergyPerBit, Time
+from slmsim.hw_models.cim import CimAccelerator
+from slmsim.hw_models.memory import DramTier, HybridBondedDramTier, SramTier
+from slmsim.hw_models.processor import GpuDevice, NpuDevice
+from slmsim.core.quantity import FROZEN, Bandwidth, EnergyPerBit, Time
 
 Device = Annotated[CimAccelerator | GpuDevice | NpuDevice, Field(discriminator="kind")]
 Memory = Annotated[SramTier | DramTier | HybridBondedDramTier, Field(discriminator="kind")]

@@ -18,11 +18,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from hw_models.cim import CimAccelerator
-from mapping.cost import Affine, Component, MappedOp
-from mapping.placement import WeightSources
-from workloads.graph import Op, OpKind
-from workloads.scenario import Precision
+from slmsim.hw_models.cim import CimAccelerator
+from slmsim.mapping.cost import Affine, Component, MappedOp
+from slmsim.mapping.placement import WeightSources
+from slmsim.workloads.graph import Op, OpKind
+from slmsim.workloads.scenario import Precision
 
 PSUM_BYTES = 4  # partial sums cross the NoC as 32-bit integers (assumption, see docs/mapping.md)
 

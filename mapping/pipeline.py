@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 if TYPE_CHECKING:
-    from mapping.cost import MappedStep
+    from slmsim.mapping.cost import MappedStep
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from workloads.graph import OpClass
+from slmsim.workloads.graph import OpClass
 
 Shares = tuple[tuple[str, float], ...]  # (tier, fraction of the op's weight bytes)
 

@@ -6,23 +6,23 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hw_models.cim import CimAccelerator
-from hw_models.memory import HybridBondedDramTier, SramTier
-from hw_models.processor import _Processor
-from hw_models.spec import HardwareSpec, Placement
-from mapping.cim import macro_tiles_needed, map_on_cim
-from mapping.cost import Affine, Component, MappedOp, MappedStep
-from mapping.pipeline import (
+from slmsim.hw_models.cim import CimAccelerator
+from slmsim.hw_models.memory import HybridBondedDramTier, SramTier
+from slmsim.hw_models.processor import _Processor
+from slmsim.hw_models.spec import HardwareSpec, Placement
+from slmsim.mapping.cim import macro_tiles_needed, map_on_cim
+from slmsim.mapping.cost import Affine, Component, MappedOp, MappedStep
+from slmsim.mapping.pipeline import (
     Partition,
     StagePipeline,
     build_stage_pipeline,
     linear_partition,
     unrolled_op_costs,
 )
-from mapping.placement import WeightSources
-from mapping.processor import map_on_processor, math_precision
-from slmsim_core.errors import Infeasible
-from workloads.decoding import (
+from slmsim.mapping.placement import WeightSources
+from slmsim.mapping.processor import map_on_processor, math_precision
+from slmsim.core.errors import Infeasible
+from slmsim.workloads.decoding import (
     Autoregressive,
     LexicalUnit,
     Multipath,
@@ -30,10 +30,10 @@ from workloads.decoding import (
     Speculative,
     tree_nodes,
 )
-from workloads.graph import Phase, Workload, build_step
-from workloads.model import ModelSpec
-from workloads.routing import Routing, Uniform, analytic_hit_rate, expected_distinct
-from workloads.scenario import Precision, Scenario
+from slmsim.workloads.graph import Phase, Workload, build_step
+from slmsim.workloads.model import ModelSpec
+from slmsim.workloads.routing import Routing, Uniform, analytic_hit_rate, expected_distinct
+from slmsim.workloads.scenario import Precision, Scenario
 
 
 class WeightMode:

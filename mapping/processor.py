@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from hw_models.processor import MathPrecision, NpuDevice, _Processor
-from mapping.cost import Affine, Component, MappedOp
-from mapping.placement import WeightSources
-from workloads.graph import Op, OpKind
-from workloads.scenario import Precision
+from slmsim.hw_models.processor import MathPrecision, NpuDevice, _Processor
+from slmsim.mapping.cost import Affine, Component, MappedOp
+from slmsim.mapping.placement import WeightSources
+from slmsim.workloads.graph import Op, OpKind
+from slmsim.workloads.scenario import Precision
 
 
 def math_precision(precision: Precision) -> MathPrecision:

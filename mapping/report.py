@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mapping.cost import MappedStep
+from slmsim.mapping.cost import MappedStep
 
 
 @dataclass(frozen=True)

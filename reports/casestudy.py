@@ -12,8 +12,8 @@ from pathlib import Path
 
 import plotly.graph_objects as go
 
-from reports import html
-from reports.style import PALETTE
+from slmsim.reports import html
+from slmsim.reports.style import PALETTE
 
 
 @dataclass(frozen=True)

@@ -6,10 +6,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from mapping.plan import Plan
-from reports import design_figures as F
-from reports import html
-from reports.units import fmt, num
+from slmsim.mapping.plan import Plan
+from slmsim.reports import design_figures as F
+from slmsim.reports import html
+from slmsim.reports.units import fmt, num
 
 
 def build_page(*, result: Mapping[str, Any], plan: Plan, trace: Sequence[Mapping[str, Any]], title: str) -> html.Page:

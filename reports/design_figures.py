@@ -16,11 +16,11 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from mapping.cost import Component
-from mapping.plan import Plan
-from reports import style
-from reports.units import fmt, num, pick_scale
-from simulator.analytic import decode_contexts
+from slmsim.mapping.cost import Component
+from slmsim.mapping.plan import Plan
+from slmsim.reports import style
+from slmsim.reports.units import fmt, num, pick_scale
+from slmsim.simulator.analytic import decode_contexts
 
 # Latency ---------------------------------------------------------------------------------
 

@@ -28,7 +28,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import plotly.offline
 
-from slmsim_core.errors import Problem, SpecError
+from slmsim.core.errors import Problem, SpecError
 
 # Block types ---------------------------------------------------------------------------
 

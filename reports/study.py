@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections import Counter
 from pathlib import Path
 
-from reports import html
-from reports import study_figures as F
-from reports.metrics import info
-from reports.study_data import StudyData, load_study_dir, load_study_storage
-from reports.units import fmt, fmt_ratio, num
+from slmsim.reports import html
+from slmsim.reports import study_figures as F
+from slmsim.reports.metrics import info
+from slmsim.reports.study_data import StudyData, load_study_dir, load_study_storage
+from slmsim.reports.units import fmt, fmt_ratio, num
 
 
 def _facts(data: StudyData) -> list[tuple[str, str]]:

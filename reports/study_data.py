@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from reports.metrics import canonical, info
-from reports.pareto import pareto_mask
-from slmsim_core.errors import Problem, SpecError
+from slmsim.reports.metrics import canonical, info
+from slmsim.reports.pareto import pareto_mask
+from slmsim.core.errors import Problem, SpecError
 
 
 @dataclass(frozen=True)

@@ -20,11 +20,11 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
-from reports import style
-from reports.metrics import info
-from reports.pareto import default_reference, hypervolume_history, knee_index
-from reports.study_data import Baseline, Objective, Param, StudyData
-from reports.units import Scale, fmt, fmt_ratio, num, pick_scale
+from slmsim.reports import style
+from slmsim.reports.metrics import info
+from slmsim.reports.pareto import default_reference, hypervolume_history, knee_index
+from slmsim.reports.study_data import Baseline, Objective, Param, StudyData
+from slmsim.reports.units import Scale, fmt, fmt_ratio, num, pick_scale
 
 # Helpers ---------------------------------------------------------------------------------
 

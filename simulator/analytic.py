@@ -12,16 +12,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mapping.cost import Component, MappedStep
-from mapping.plan import Plan
-from simulator.decoding import (
+from slmsim.mapping.cost import Component, MappedStep
+from slmsim.mapping.plan import Plan
+from slmsim.simulator.decoding import (
     analytic_segments,
     speculating,
     tokens_per_round,
     verify_width,
 )
-from simulator.result import SimResult
-from workloads.decoding import Autoregressive, LexicalUnit, Multipath
+from slmsim.simulator.result import SimResult
+from slmsim.workloads.decoding import Autoregressive, LexicalUnit, Multipath
 
 
 def decode_contexts(plan: Plan) -> np.ndarray:

@@ -23,9 +23,9 @@ from pathlib import Path
 import numpy as np
 import simpy
 
-from mapping.cost import MappedStep
-from mapping.plan import StepMapper
-from workloads.decoding import (
+from slmsim.mapping.cost import MappedStep
+from slmsim.mapping.plan import StepMapper
+from slmsim.workloads.decoding import (
     Autoregressive,
     LexicalUnit,
     Multipath,
@@ -38,7 +38,7 @@ from workloads.decoding import (
     sample_accepted_tree,
     tree_nodes,
 )
-from workloads.routing import CacheState, RoutingSampler, touched_mask
+from slmsim.workloads.routing import CacheState, RoutingSampler, touched_mask
 
 
 @dataclass(frozen=True)

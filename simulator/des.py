@@ -9,11 +9,11 @@ split prefill/decode devices.
 
 from __future__ import annotations
 
-from mapping.plan import Plan
-from simulator.analytic import pipeline_summary
-from simulator.result import SimResult
-from simulator.serving import Batching, ServingPolicy, run_serving
-from workloads.requests import fixed_requests
+from slmsim.mapping.plan import Plan
+from slmsim.simulator.analytic import pipeline_summary
+from slmsim.simulator.result import SimResult
+from slmsim.simulator.serving import Batching, ServingPolicy, run_serving
+from slmsim.workloads.requests import fixed_requests
 
 
 def run_des(plan: Plan, *, seed: int = 0, trace_steps: int = 0) -> SimResult:

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from enum import StrEnum
 
-from mapping.plan import Plan
-from simulator.analytic import run_analytic
-from simulator.des import run_des
-from simulator.result import SimResult
+from slmsim.mapping.plan import Plan
+from slmsim.simulator.analytic import run_analytic
+from slmsim.simulator.des import run_des
+from slmsim.simulator.result import SimResult
 
 
 class Engine(StrEnum):

@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
-from mapping.cost import Component, MappedStep
-from mapping.pipeline import StagePipeline
-from simulator.channel import BandwidthChannel
+from slmsim.mapping.cost import Component, MappedStep
+from slmsim.mapping.pipeline import StagePipeline
+from slmsim.simulator.channel import BandwidthChannel
 
 
 @dataclass

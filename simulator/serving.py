@@ -28,13 +28,13 @@ from enum import StrEnum
 import numpy as np
 import simpy
 
-from mapping.cost import Component
-from mapping.plan import StepMapper
-from simulator.decoding import RoundRunner
-from simulator.executor import Executor
-from simulator.result import SimResult
-from workloads.decoding import Autoregressive
-from workloads.requests import Request
+from slmsim.mapping.cost import Component
+from slmsim.mapping.plan import StepMapper
+from slmsim.simulator.decoding import RoundRunner
+from slmsim.simulator.executor import Executor
+from slmsim.simulator.result import SimResult
+from slmsim.workloads.decoding import Autoregressive
+from slmsim.workloads.requests import Request
 
 
 class Batching(StrEnum):

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from slmsim.commands._common import EXIT_BAD_INPUT
-from slmsim_core.errors import SpecError
+from slmsim.core.errors import SpecError
 
 COMMANDS = ("simulate", "specs", "validate", "explore", "report", "casestudy")
 

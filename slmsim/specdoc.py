@@ -9,13 +9,13 @@ import typing
 
 import pydantic
 
-from hw_models.cim import Buffer, CimAccelerator, CimMacro, Noc, VectorUnit
-from hw_models.memory import DramTier, HybridBondedDramTier, SramTier
-from hw_models.processor import GpuDevice, NpuDevice
-from hw_models.spec import HardwareSpec, Link, Placement
-from slmsim_core.quantity import QuantityDim
-from workloads.model import EncoderDecoderSpec, MlaSpec, ModelSpec, MoeSpec
-from workloads.scenario import Precision, Scenario
+from slmsim.hw_models.cim import Buffer, CimAccelerator, CimMacro, Noc, VectorUnit
+from slmsim.hw_models.memory import DramTier, HybridBondedDramTier, SramTier
+from slmsim.hw_models.processor import GpuDevice, NpuDevice
+from slmsim.hw_models.spec import HardwareSpec, Link, Placement
+from slmsim.core.quantity import QuantityDim
+from slmsim.workloads.model import EncoderDecoderSpec, MlaSpec, ModelSpec, MoeSpec
+from slmsim.workloads.scenario import Precision, Scenario
 
 SECTIONS: list[tuple[str, type[pydantic.BaseModel]]] = [
     ("Hardware spec (top level)", HardwareSpec),

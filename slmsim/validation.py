@@ -22,13 +22,13 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import least_squares
 
-from hw_models.load import hardware_with_edits, load_hardware
-from hw_models.spec import HardwareSpec
-from mapping.plan import make_plan
-from simulator.engines import run
-from slmsim_core.errors import Infeasible
-from workloads.load import load_model
-from workloads.scenario import Precision, Scenario
+from slmsim.hw_models.load import hardware_with_edits, load_hardware
+from slmsim.hw_models.spec import HardwareSpec
+from slmsim.mapping.plan import make_plan
+from slmsim.simulator.engines import run
+from slmsim.core.errors import Infeasible
+from slmsim.workloads.load import load_model
+from slmsim.workloads.scenario import Precision, Scenario
 
 DATA = Path(__file__).parent / "data"
 

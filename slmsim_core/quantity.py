@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, ConfigDict, ValidationInfo
 from pydantic_core import PydanticCustomError
 
-from slmsim_core.units import Dim, UnitParseError, a_or_an, example_for, parse_quantity
+from slmsim.core.units import Dim, UnitParseError, a_or_an, example_for, parse_quantity
 
 SI_FLOATS_OK = "si_floats_ok"  # validation-context key: bare numbers are SI values
 

@@ -24,7 +24,7 @@ from typing import Any, Literal
 import pydantic
 import yaml
 
-from slmsim_core.errors import Problem, SpecError
+from slmsim.core.errors import Problem, SpecError
 
 PROVENANCE_KEYS = frozenset({"value", "source", "assumption", "note"})
 DISCRIMINATORS = ("kind", "strategy", "model")  # keys our discriminated unions switch on

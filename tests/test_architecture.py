@@ -8,7 +8,19 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).parents[1]
-OURS = {"slmsim_core", "hw_models", "workloads", "mapping", "simulator", "dse", "reports", "slmsim"}
+# folder in the repository -> the subpackage it installs as (pyproject's package-dir)
+FOLDERS = {
+    "slmsim_core": "core",
+    "hw_models": "hw_models",
+    "workloads": "workloads",
+    "mapping": "mapping",
+    "simulator": "simulator",
+    "dse": "dse",
+    "reports": "reports",
+    "slmsim": "slmsim",
+}
+OURS = set(FOLDERS)
+BY_SUBPACKAGE = {sub: folder for folder, sub in FOLDERS.items()}
 ALLOWED = {
     "slmsim_core": set(),
     "hw_models": {"slmsim_core"},
@@ -22,15 +34,45 @@ ALLOWED = {
 FORBIDDEN_THIRD_PARTY = {"simulator": {"optuna", "yaml"}, "mapping": {"optuna", "yaml"}}
 
 
+def _folder_of(module: str) -> str:
+    """`slmsim.mapping.plan` -> `mapping`; `slmsim.commands` -> `slmsim`; `numpy.x` -> `numpy`."""
+    parts = module.split(".")
+    if parts[0] != "slmsim":
+        return parts[0]
+    if len(parts) > 1 and parts[1] in BY_SUBPACKAGE and parts[1] != "slmsim":
+        return BY_SUBPACKAGE[parts[1]]
+    return "slmsim"
+
+
 def imports_of(path: Path) -> set[str]:
     tree = ast.parse(path.read_text(), filename=str(path))
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names |= {a.name.split(".")[0] for a in node.names}
+            names |= {_folder_of(a.name) for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module.split(".")[0])
+            names.add(_folder_of(node.module))
+            if node.module == "slmsim":  # from slmsim import mapping
+                names |= {_folder_of(f"slmsim.{a.name}") for a in node.names}
     return names
+
+
+def test_no_generic_top_level_imports() -> None:
+    """Nothing imports a folder by its repository name: installed, only `slmsim.*` exists."""
+    bad = []
+    for folder in OURS - {"slmsim"}:
+        for path in sorted(ROOT.rglob("*.py")):
+            if ".venv" in path.parts or "build" in path.parts:
+                continue
+            tree = ast.parse(path.read_text(), filename=str(path))
+            for node in ast.walk(tree):
+                mods = []
+                if isinstance(node, ast.Import):
+                    mods = [a.name for a in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                    mods = [node.module]
+                bad += [f"{path.relative_to(ROOT)} imports {m}" for m in mods if m.split(".")[0] == folder]
+    assert bad == []
 
 
 @pytest.mark.parametrize("package", sorted(ALLOWED))

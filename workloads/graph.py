@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from workloads.model import ModelSpec
-from workloads.routing import Uniform, expected_distinct
-from workloads.scenario import Precision
+from slmsim.workloads.model import ModelSpec
+from slmsim.workloads.routing import Uniform, expected_distinct
+from slmsim.workloads.scenario import Precision
 
 
 class Phase(StrEnum):

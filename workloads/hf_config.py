@@ -12,7 +12,7 @@ import difflib
 from collections.abc import Callable
 from typing import Any
 
-from slmsim_core.errors import Problem, SpecError
+from slmsim.core.errors import Problem, SpecError
 
 Tree = dict[str, Any]
 

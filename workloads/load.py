@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from slmsim_core.errors import Problem, SpecError
-from slmsim_core.yamlio import Provenance, RawSpec, resolve, validate
-from workloads.hf_config import raw_from_hf_config
-from workloads.model import ModelSpec
+from slmsim.core.errors import Problem, SpecError
+from slmsim.core.yamlio import Provenance, RawSpec, resolve, validate
+from slmsim.workloads.hf_config import raw_from_hf_config
+from slmsim.workloads.model import ModelSpec
 
 PRESET_DIR = Path(__file__).parent / "presets"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from slmsim_core.errors import Problem, SpecError
+from slmsim.core.errors import Problem, SpecError
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from workloads.decoding import Autoregressive, Decoding
-from workloads.routing import MoeScenario
+from slmsim.workloads.decoding import Autoregressive, Decoding
+from slmsim.workloads.routing import MoeScenario
 
 SPEC = ConfigDict(frozen=True, extra="forbid")
 

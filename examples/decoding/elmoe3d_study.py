@@ -14,11 +14,11 @@ from pathlib import Path
 
 import yaml
 
-from hw_models.load import load_hardware
-from mapping.plan import make_plan
-from simulator.engines import run
-from workloads.load import load_model
-from workloads.scenario import Scenario
+from slmsim.hw_models.load import load_hardware
+from slmsim.mapping.plan import make_plan
+from slmsim.simulator.engines import run
+from slmsim.workloads.load import load_model
+from slmsim.workloads.scenario import Scenario
 
 HERE = Path(__file__).parent
 

@@ -8,14 +8,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from hw_models.load import hardware_with_edits
-from hw_models.spec import HardwareSpec
-from mapping.plan import make_plan
-from simulator.engines import run
-from simulator.result import SimResult
-from slmsim_core.errors import Infeasible
-from workloads.load import load_model
-from workloads.scenario import Scenario
+from slmsim.hw_models.load import hardware_with_edits
+from slmsim.hw_models.spec import HardwareSpec
+from slmsim.mapping.plan import make_plan
+from slmsim.simulator.engines import run
+from slmsim.simulator.result import SimResult
+from slmsim.core.errors import Infeasible
+from slmsim.workloads.load import load_model
+from slmsim.workloads.scenario import Scenario
 
 
 @dataclass(frozen=True)

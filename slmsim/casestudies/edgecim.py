@@ -16,9 +16,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hw_models.spec import HardwareSpec
+from slmsim.hw_models.spec import HardwareSpec
 from slmsim.casestudies.common import Claim, hardware_with, simulate
-from workloads.scenario import Precision, Scenario
+from slmsim.workloads.scenario import Precision, Scenario
 
 MODELS = ("tinyllama-1.1b", "llama-3.2-1b", "llama-3.2-3b", "phi-3.5-mini", "qwen2.5-0.5b", "qwen2.5-1.5b",
           "qwen2.5-3b", "smollm2-1.7b", "smollm3-3b", "qwen3-0.6b", "qwen3-1.7b", "qwen3-4b")

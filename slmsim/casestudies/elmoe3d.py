@@ -19,8 +19,8 @@ import numpy as np
 import yaml
 
 from slmsim.casestudies.common import Claim, hardware_with, simulate
-from slmsim_core.yamlio import set_path
-from workloads.scenario import Scenario
+from slmsim.core.yamlio import set_path
+from slmsim.workloads.scenario import Scenario
 
 BATCHES = (1, 2, 4, 8, 16)
 MODEL = "olmoe-1b-7b"

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from slmsim.commands._common import EXIT_OK
-from slmsim_core.errors import Problem, SpecError
+from slmsim.core.errors import Problem, SpecError
 
 MARKER = ".slmsim-case-study"
 ROOT = Path(__file__).parents[2]
@@ -78,7 +78,7 @@ def _cmd(args: argparse.Namespace) -> int:
 
 
 def _edgecim(out: Path, *, trials: int) -> dict[str, Any]:
-    from reports.casestudy import Bars, CaseStudy, TableData, write_case_study
+    from slmsim.reports.casestudy import Bars, CaseStudy, TableData, write_case_study
     from slmsim.casestudies import edgecim as ec
     from slmsim.casestudies.common import hardware_with
 
@@ -176,7 +176,7 @@ def _edgecim_dse(out: Path, trials: int) -> dict[str, Any]:
 
 
 def _elmoe3d(out: Path) -> dict[str, Any]:
-    from reports.casestudy import Bars, CaseStudy, TableData, write_case_study
+    from slmsim.reports.casestudy import Bars, CaseStudy, TableData, write_case_study
     from slmsim.casestudies import elmoe3d as el
 
     _say("elmoe3d: naive vs elastic self-speculative, batch 1-16 (analytic and DES)")

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from slmsim.commands._common import EXIT_OK, fmt_time
-from slmsim_core.errors import Problem, SpecError
+from slmsim.core.errors import Problem, SpecError
 
 MARKER = ".slmsim-study"  # written into --out when we create it: proof the folder is ours
 OUR_FILES = (MARKER, "study.json", "study.journal.log")
@@ -82,7 +82,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _cmd_explore(args: argparse.Namespace) -> int:
-    from dse.space import load_space
+    from slmsim.dse.space import load_space
 
     _check_counts(args)
     loaded = load_space(args.space)
@@ -90,8 +90,8 @@ def _cmd_explore(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from dse.space import load_space
-    from dse.study import grid_space
+    from slmsim.dse.space import load_space
+    from slmsim.dse.study import grid_space
 
     _check_counts(args)
     loaded = load_space(args.space)
@@ -104,8 +104,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_worker(args: argparse.Namespace) -> int:
-    from dse.storage import storage_spec
-    from dse.study import SAMPLER_ATTR, make_sampler, open_study, run_worker
+    from slmsim.dse.storage import storage_spec
+    from slmsim.dse.study import SAMPLER_ATTR, make_sampler, open_study, run_worker
 
     if args.trials is not None and args.trials < 1:
         raise SpecError([Problem(file="<command line>", path="--trials", message="must be at least 1", value=args.trials)])
@@ -141,8 +141,8 @@ def _check_counts(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace, *, loaded: Any, sampler: str, suffix: str, n_trials: int) -> int:
-    from dse.storage import storage_spec
-    from dse.study import make_sampler, prepare_study, run_worker
+    from slmsim.dse.storage import storage_spec
+    from slmsim.dse.study import make_sampler, prepare_study, run_worker
 
     name = loaded.space.name + suffix
     out = args.out if args.out is not None else Path("out") / name
@@ -163,7 +163,7 @@ def _run(args: argparse.Namespace, *, loaded: Any, sampler: str, suffix: str, n_
         # the sampler first: a sampler that cannot be made (gp without PyTorch) stops us before any worker starts
         main_sampler = make_sampler(sampler, seed=args.seed, space=config.space, n_trials=n_trials)
         ctx = multiprocessing.get_context("spawn")
-        from dse.study import worker_entry
+        from slmsim.dse.study import worker_entry
 
         for i in range(1, args.jobs):
             proc = ctx.Process(target=worker_entry, daemon=True, kwargs=dict(
@@ -182,7 +182,7 @@ def _run(args: argparse.Namespace, *, loaded: Any, sampler: str, suffix: str, n_
                 proc.terminate()
             for proc in children:
                 proc.join(timeout=10)
-            from dse.study import reap_stale_trials
+            from slmsim.dse.study import reap_stale_trials
 
             reap_stale_trials(study)  # the workers' unfinished trials: failed now, re-queued for the next run
         finally:
@@ -240,7 +240,7 @@ def _write_outputs(out: Path, *, study: Any, config: Any, storage: Any, sampler:
 
     import yaml
 
-    from dse.outputs import (
+    from slmsim.dse.outputs import (
         baseline_summary,
         best_for_rescreen,
         evaluation_row,
@@ -248,7 +248,7 @@ def _write_outputs(out: Path, *, study: Any, config: Any, storage: Any, sampler:
         study_summary,
         trials_table,
     )
-    from hw_models.load import load_hardware
+    from slmsim.hw_models.load import load_hardware
 
     df = trials_table(study.get_trials(deepcopy=False), config)
     pareto = pareto_table(df, config)
@@ -306,7 +306,7 @@ def _json_default(x: object) -> object:
 
 def _write_report(out: Path) -> Path | None:
     try:
-        from reports.study import write_study_report
+        from slmsim.reports.study import write_study_report
     except ModuleNotFoundError as exc:
         if exc.name not in ("reports.study", "reports"):
             raise
@@ -327,7 +327,7 @@ class _Bar:
     def __init__(self, study: Any, *, disabled: bool, label: str) -> None:
         from tqdm import tqdm
 
-        from dse.study import TARGET_ATTR
+        from slmsim.dse.study import TARGET_ATTR
 
         target = int(study.user_attrs.get(TARGET_ATTR, 0))
         done = _count(study, "COMPLETE")
@@ -379,7 +379,7 @@ def _print_summary(report: dict[str, Any], *, out: Path, evaluated: int, elapsed
             continue
         idx = feas[col].idxmin() if o.direction.value == "minimize" else feas[col].idxmax()
         print(f"  best {o.metric.value:<17} {_fmt(float(feas.loc[idx, col]), o.unit):>14}  (trial {int(feas.loc[idx, 'number'])})")
-    from dse.metrics import METRICS
+    from slmsim.dse.metrics import METRICS
 
     for b in summary["baselines"]:
         if b["infeasible_reason"]:
@@ -398,7 +398,7 @@ def _print_summary(report: dict[str, Any], *, out: Path, evaluated: int, elapsed
               f"screen: {', '.join(diffs)}")
     print(f"  outputs in {out}/: trials.csv, trials.parquet, pareto.csv, study.json, space.resolved.yaml, "
           "base-hardware.yaml" + (", rescreen-des.csv" if res is not None else ""))
-    from dse.storage import mask_password
+    from slmsim.dse.storage import mask_password
 
     shown = mask_password(summary["storage"])
     print(f"  storage: {shown}  (optuna-dashboard {shown})" if summary["storage_kind"] != "memory"

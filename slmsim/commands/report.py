@@ -13,7 +13,7 @@ import argparse
 from pathlib import Path
 
 from slmsim.commands._common import EXIT_OK, fmt_bytes
-from slmsim_core.errors import Problem, SpecError
+from slmsim.core.errors import Problem, SpecError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,7 +34,7 @@ def _is_storage_url(source: str) -> bool:
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    from reports.study import write_storage_report, write_study_report
+    from slmsim.reports.study import write_storage_report, write_study_report
 
     source: str = args.source
     path = Path(source)

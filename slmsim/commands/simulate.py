@@ -12,7 +12,7 @@ from typing import Any
 import pydantic
 
 from slmsim.commands._common import EXIT_BAD_INPUT, EXIT_OK, fmt_bytes, fmt_time
-from slmsim_core.errors import Infeasible, Problem, SpecError
+from slmsim.core.errors import Infeasible, Problem, SpecError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -102,8 +102,8 @@ _FLAGS: tuple[tuple[str, str, str], ...] = (
 
 def _scenario(args: argparse.Namespace) -> Any:
     """Defaults < the --scenario file < flags given on the command line."""
-    from slmsim_core.yamlio import lift_provenance, problems_from, read_yaml, set_path
-    from workloads.scenario import Scenario
+    from slmsim.core.yamlio import lift_provenance, problems_from, read_yaml, set_path
+    from slmsim.workloads.scenario import Scenario
 
     data: dict[str, Any] = {}
     file = "<command line>"
@@ -167,10 +167,10 @@ def _infer_strategy(dec: dict[str, Any]) -> str:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from hw_models.load import load_hardware
-    from mapping.plan import make_plan
-    from simulator.engines import run
-    from workloads.load import load_model
+    from slmsim.hw_models.load import load_hardware
+    from slmsim.mapping.plan import make_plan
+    from slmsim.simulator.engines import run
+    from slmsim.workloads.load import load_model
 
     problems: list[Problem] = []
     hw = model = scenario = None
@@ -221,17 +221,17 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     if args.ops:
         from dataclasses import asdict
 
-        from mapping.report import op_reports
+        from slmsim.mapping.report import op_reports
 
         mid_ctx = scenario.batch * (scenario.prompt_tokens + scenario.gen_tokens / 2.0)
         out["decode_ops"] = {"context_tokens": mid_ctx,
                              "ops": [asdict(r) for r in op_reports(plan.decode, mid_ctx)]}
     if args.trace:
-        from simulator.trace import to_chrome_trace
+        from slmsim.simulator.trace import to_chrome_trace
 
         _write_new(args.trace, json.dumps(to_chrome_trace(trace or [])))
     if args.report:
-        from reports.design import write_design_report
+        from slmsim.reports.design import write_design_report
 
         write_design_report(result=out, plan=plan, trace=trace or [], out_path=args.report,
                             title=f"{model.name} on {hw.spec.name}")
@@ -248,8 +248,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace, plan: Any, scenario: Any, *, trace_steps: int = 0) -> Any:
     import numpy as np
 
-    from simulator.serving import Batching, KvPolicy, ServingPolicy, run_serving
-    from workloads.requests import fixed_requests, poisson_requests, requests_from_csv
+    from slmsim.simulator.serving import Batching, KvPolicy, ServingPolicy, run_serving
+    from slmsim.workloads.requests import fixed_requests, poisson_requests, requests_from_csv
 
     problems = []
     if args.engine == "analytic" and "--engine" in sys.argv:

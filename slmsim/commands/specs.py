@@ -21,10 +21,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_presets(args: argparse.Namespace) -> int:
-    from hw_models.load import load_hardware
-    from hw_models.load import preset_names as hw_names
-    from workloads.load import load_model
-    from workloads.load import preset_names as model_names
+    from slmsim.hw_models.load import load_hardware
+    from slmsim.hw_models.load import preset_names as hw_names
+    from slmsim.workloads.load import load_model
+    from slmsim.workloads.load import preset_names as model_names
 
     hw = {n: load_hardware(n).spec.description for n in hw_names()}
     models = {}
@@ -46,9 +46,9 @@ def _cmd_presets(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    from hw_models.load import load_hardware
-    from slmsim_core.yamlio import read_yaml
-    from workloads.load import load_model
+    from slmsim.hw_models.load import load_hardware
+    from slmsim.core.yamlio import read_yaml
+    from slmsim.workloads.load import load_model
 
     path = Path(args.path)
     if path.suffix == ".json" or path.is_dir():

@@ -10,7 +10,7 @@ import pytest
 from slmsim.casestudies.common import hardware_with
 from slmsim.casestudies.edgecim import MODELS, run_rows
 from slmsim.cli import main
-from workloads.load import load_model
+from slmsim.workloads.load import load_model
 
 EDGECIM_CLAIMS = ["edgecim_mean_decode_tokens_per_s", "edgecim_mean_tokens_per_j",
                   "edgecim_vs_orin_nano_throughput_llama-3.2-1b", "edgecim_vs_orin_nano_energy_efficiency_llama-3.2-1b",

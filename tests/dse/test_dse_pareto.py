@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from dse.pareto import (
+from slmsim.dse.pareto import (
     contributions,
     hypervolume,
     hypervolume_history,

@@ -17,9 +17,9 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from dse.space import load_space
-from dse.storage import storage_spec
-from dse.study import open_study, prepare_study
+from slmsim.dse.space import load_space
+from slmsim.dse.storage import storage_spec
+from slmsim.dse.study import open_study, prepare_study
 
 ROOT = Path(__file__).parents[2]
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -13,7 +13,7 @@ import optuna
 from optuna.storages import JournalStorage
 from optuna.trial import TrialState
 
-from dse.storage import FlockJournalBackend
+from slmsim.dse.storage import FlockJournalBackend
 
 ROOT = Path(__file__).parents[2]
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from dse.metrics import Direction, Metric
-from dse.space import load_space
+from slmsim.dse.metrics import Direction, Metric
+from slmsim.dse.space import load_space
 from slmsim.cli import main
-from slmsim_core.errors import SpecError
+from slmsim.core.errors import SpecError
 
 HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures"
@@ -51,7 +51,7 @@ def test_tiny_space_resolves_units_kinds_and_defaults() -> None:
 
 
 def test_space_round_trips_through_a_dict() -> None:
-    from dse.space import Space
+    from slmsim.dse.space import Space
 
     space = load_space(FIXTURES / "tiny.yaml").space
     assert Space.from_dict(space.to_dict()) == space

@@ -14,16 +14,16 @@ import pandas as pd
 import pytest
 from optuna.trial import TrialState
 
-from dse.candidate import derive_tree
-from dse.evaluate import Evaluator
-from dse.metrics import Metric
-from dse.outputs import columns, pareto_table, study_summary, trials_table
-from dse.pareto import pareto_mask, to_costs
-from dse.space import load_space
-from dse.storage import StorageSpec, storage_spec
-from dse.study import grid_space, make_sampler, open_study, prepare_study, run_worker
+from slmsim.dse.candidate import derive_tree
+from slmsim.dse.evaluate import Evaluator
+from slmsim.dse.metrics import Metric
+from slmsim.dse.outputs import columns, pareto_table, study_summary, trials_table
+from slmsim.dse.pareto import pareto_mask, to_costs
+from slmsim.dse.space import load_space
+from slmsim.dse.storage import StorageSpec, storage_spec
+from slmsim.dse.study import grid_space, make_sampler, open_study, prepare_study, run_worker
 from slmsim.cli import main
-from slmsim_core.errors import SpecError
+from slmsim.core.errors import SpecError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -181,7 +181,7 @@ def test_sweep_visits_every_grid_point_once(tiny, tmp_path: Path) -> None:  # no
 
 
 def test_reference_is_twice_as_bad_as_the_base(tiny, tmp_path: Path) -> None:  # noqa: ANN001
-    from dse.candidate import build_hardware
+    from slmsim.dse.candidate import build_hardware
 
     _, config = _run(tiny, tmp_path, n=5)
     base = config.evaluator().evaluate_spec(build_hardware(copy.deepcopy(tiny.base_si), label="base").spec)

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from hw_models.load import PRESET_DIR, load_hardware, preset_names
-from slmsim_core.yamlio import is_wrapper
+from slmsim.hw_models.load import PRESET_DIR, load_hardware, preset_names
+from slmsim.core.yamlio import is_wrapper
 
 EXPECTED = {"orin-nano", "orin-nano-super", "agx-orin-64gb", "sa8255p", "snapdragon-8-elite", "a100-80gb",
             "h100-sxm", "edgecim", "elmoe3d"}

@@ -6,12 +6,12 @@ from typing import Any
 
 import pytest
 
-from hw_models.load import hardware_with_edits
-from hw_models.spec import HardwareSpec
-from mapping.plan import make_plan
-from simulator.engines import run
-from workloads.load import load_model
-from workloads.scenario import Precision, Scenario
+from slmsim.hw_models.load import hardware_with_edits
+from slmsim.hw_models.spec import HardwareSpec
+from slmsim.mapping.plan import make_plan
+from slmsim.simulator.engines import run
+from slmsim.workloads.load import load_model
+from slmsim.workloads.scenario import Precision, Scenario
 
 MODEL = load_model("qwen3-0.6b")
 SCEN = Scenario(prompt_tokens=32, gen_tokens=8, precision=Precision(weight_bits=4, activation_bits=8))

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hw_models.load import hardware_with_edits
-from mapping.plan import make_plan
-from simulator.analytic import decode_contexts
-from simulator.engines import run
-from workloads.load import load_model
-from workloads.scenario import Scenario
+from slmsim.hw_models.load import hardware_with_edits
+from slmsim.mapping.plan import make_plan
+from slmsim.simulator.analytic import decode_contexts
+from slmsim.simulator.engines import run
+from slmsim.workloads.load import load_model
+from slmsim.workloads.scenario import Scenario
 
 SCEN = Scenario(prompt_tokens=64, gen_tokens=16)
 HUGE = 1e30

@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from mapping.pipeline import linear_partition, unrolled_op_costs
+from slmsim.mapping.pipeline import linear_partition, unrolled_op_costs
 
 
 def brute(costs: list[float], stages: int) -> float:
@@ -36,7 +36,7 @@ def test_unrolled_order_is_layer_major() -> None:
 
 
 def test_flow_shop_makespan() -> None:
-    from mapping.pipeline import StagePipeline
+    from slmsim.mapping.pipeline import StagePipeline
 
     same = np.array([[1.0] * 5, [3.0] * 5, [2.0] * 5])  # 3 stages, 5 identical jobs
     assert StagePipeline.makespan_s(same) == pytest.approx(6.0 + 4 * 3.0)

@@ -21,11 +21,11 @@ class DesignRun:
 
 def simulate(hw: str, model: str, **scenario: Any) -> DesignRun:
     """What `slmsim simulate --report` hands to reports.design (same calls as the CLI)."""
-    from hw_models.load import load_hardware
-    from mapping.plan import make_plan
-    from simulator.engines import run
-    from workloads.load import load_model
-    from workloads.scenario import Scenario
+    from slmsim.hw_models.load import load_hardware
+    from slmsim.mapping.plan import make_plan
+    from slmsim.simulator.engines import run
+    from slmsim.workloads.load import load_model
+    from slmsim.workloads.scenario import Scenario
 
     loaded, m = load_hardware(hw), load_model(model)
     sc = Scenario.model_validate(scenario)

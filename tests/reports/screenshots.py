@@ -22,7 +22,7 @@ sys.path[:0] = [str(HERE), str(ROOT)]
 from browser import launch, missing_reason, visit  # noqa: E402
 from studyfix import make_study_dir  # noqa: E402
 
-from reports.study import write_study_report  # noqa: E402
+from slmsim.reports.study import write_study_report  # noqa: E402
 from slmsim.cli import main as slmsim  # noqa: E402
 
 

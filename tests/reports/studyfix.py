@@ -93,12 +93,12 @@ def _suggest(trial: optuna.Trial) -> dict[str, Any]:
 
 def real_baselines() -> list[dict[str, Any]]:
     """Preset devices simulated with slmsim itself (analytic engine) on the same workloads."""
-    from hw_models.load import load_hardware
-    from mapping.plan import make_plan
-    from simulator.engines import run
-    from slmsim_core.errors import Infeasible
-    from workloads.load import load_model
-    from workloads.scenario import Scenario
+    from slmsim.hw_models.load import load_hardware
+    from slmsim.mapping.plan import make_plan
+    from slmsim.simulator.engines import run
+    from slmsim.core.errors import Infeasible
+    from slmsim.workloads.load import load_model
+    from slmsim.workloads.scenario import Scenario
 
     scenario = Scenario.model_validate({"prompt_tokens": 128, "gen_tokens": 128, "batch": 1,
                                         "precision": {"weight_bits": 4, "activation_bits": 8, "kv_bits": 16}})

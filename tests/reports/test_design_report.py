@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from conftest import DesignRun
 
-from reports import design_figures as F
-from reports.design import build_page, write_design_report
+from slmsim.reports import design_figures as F
+from slmsim.reports.design import build_page, write_design_report
 from slmsim.cli import main
 
 

@@ -16,8 +16,8 @@ import pytest
 from browser import launch, missing_reason, visit
 from conftest import DesignRun
 
-from reports.design import write_design_report
-from reports.study import write_study_report
+from slmsim.reports.design import write_design_report
+from slmsim.reports.study import write_study_report
 
 LOAD_LIMIT_MS = 3000  # the issue: a 500-trial report opens in under 3 s
 

@@ -10,17 +10,17 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from reports import html
-from reports.metrics import info
-from reports.pareto import (
+from slmsim.reports import html
+from slmsim.reports.metrics import info
+from slmsim.reports.pareto import (
     default_reference,
     hypervolume,
     hypervolume_history,
     knee_index,
     pareto_mask,
 )
-from reports.units import fmt, fmt_ratio, num, pick_scale
-from slmsim_core.errors import SpecError
+from slmsim.reports.units import fmt, fmt_ratio, num, pick_scale
+from slmsim.core.errors import SpecError
 
 # units -----------------------------------------------------------------------------------
 
@@ -137,7 +137,7 @@ def test_figure_json_cannot_close_the_script(tmp_path: Path) -> None:
 
 
 def test_templates_are_stored_once() -> None:
-    from reports import style
+    from slmsim.reports import style
 
     figs = [go.Figure(go.Scatter(x=[i], y=[i]), layout=dict(template=style.TEMPLATE)) for i in range(4)]
     text = html.render(_page(*(html.Plot(f) for f in figs)))

@@ -13,12 +13,12 @@ import optuna
 import pandas as pd
 import pytest
 
-from reports import study_figures as F
-from reports.pareto import hypervolume
-from reports.study import build_page, write_storage_report, write_study_report
-from reports.study_data import load_study_dir, load_study_storage, open_storage
+from slmsim.reports import study_figures as F
+from slmsim.reports.pareto import hypervolume
+from slmsim.reports.study import build_page, write_storage_report, write_study_report
+from slmsim.reports.study_data import load_study_dir, load_study_storage, open_storage
 from slmsim.cli import main
-from slmsim_core.errors import SpecError
+from slmsim.core.errors import SpecError
 
 # loading ---------------------------------------------------------------------------------
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from hw_models.load import load_hardware
-from hw_models.load import preset_names as hw_names
-from mapping.plan import make_plan
-from simulator.engines import run
-from slmsim_core.errors import Infeasible
-from workloads.load import load_model
-from workloads.load import preset_names as model_names
-from workloads.scenario import Scenario
+from slmsim.hw_models.load import load_hardware
+from slmsim.hw_models.load import preset_names as hw_names
+from slmsim.mapping.plan import make_plan
+from slmsim.simulator.engines import run
+from slmsim.core.errors import Infeasible
+from slmsim.workloads.load import load_model
+from slmsim.workloads.load import preset_names as model_names
+from slmsim.workloads.scenario import Scenario
 
 SCENARIO = Scenario(prompt_tokens=64, gen_tokens=24)
 
@@ -35,11 +35,11 @@ def test_engines_agree_for_every_model(hw_name: str) -> None:
 def test_pipelined_stationary_cim_agrees_and_pipelines() -> None:
     """Weight-stationary CIM with 4 stages: a batch of 8 flows through the stages; both
     engines agree, and the step takes sum + 7 x max of the stage times, not 8 x sum."""
-    from hw_models.load import hardware_with_edits
+    from slmsim.hw_models.load import hardware_with_edits
 
     hw = hardware_with_edits("edgecim", {"devices.cim.tiles": 512, "devices.cim.macros_per_tile": 512,
                                          "devices.cim.pipeline_stages": 4})
-    from workloads.scenario import Precision
+    from slmsim.workloads.scenario import Precision
 
     scen = Scenario(prompt_tokens=64, gen_tokens=12, batch=8, precision=Precision(activation_bits=8))
     plan = make_plan(hw, load_model("qwen3-0.6b"), scen)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import simpy
 
-from simulator.channel import BandwidthChannel
+from slmsim.simulator.channel import BandwidthChannel
 
 
 def timeline(transfers: list[tuple[float, float]], bw: float = 100.0) -> list[tuple[int, float]]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hw_models.load import load_hardware, preset_names
-from mapping.plan import make_plan
-from simulator.engines import run
-from slmsim_core.errors import Infeasible
-from workloads.decoding import (
+from slmsim.hw_models.load import load_hardware, preset_names
+from slmsim.mapping.plan import make_plan
+from slmsim.simulator.engines import run
+from slmsim.core.errors import Infeasible
+from slmsim.workloads.decoding import (
     Autoregressive,
     LexicalUnit,
     Multipath,
@@ -17,10 +17,10 @@ from workloads.decoding import (
     Speculative,
     expected_tokens_per_pass,
 )
-from workloads.graph import OpClass, Phase, build_step
-from workloads.load import load_model
-from workloads.routing import ExpertCache, MoeScenario, Zipf
-from workloads.scenario import Precision, Scenario
+from slmsim.workloads.graph import OpClass, Phase, build_step
+from slmsim.workloads.load import load_model
+from slmsim.workloads.routing import ExpertCache, MoeScenario, Zipf
+from slmsim.workloads.scenario import Precision, Scenario
 
 TARGET, DRAFT = load_model("qwen3-1.7b"), load_model("qwen3-0.6b")
 ORIN = load_hardware("orin-nano").spec

@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hw_models.load import load_hardware
-from mapping.plan import StepMapper, make_plan
-from simulator.engines import run
-from simulator.serving import Batching, KvPolicy, ServingPolicy, run_serving
-from workloads.load import load_model
-from workloads.requests import Request, fixed_requests, poisson_requests
-from workloads.scenario import Precision, Scenario
+from slmsim.hw_models.load import load_hardware
+from slmsim.mapping.plan import StepMapper, make_plan
+from slmsim.simulator.engines import run
+from slmsim.simulator.serving import Batching, KvPolicy, ServingPolicy, run_serving
+from slmsim.workloads.load import load_model
+from slmsim.workloads.requests import Request, fixed_requests, poisson_requests
+from slmsim.workloads.scenario import Precision, Scenario
 
 ROOT = Path(__file__).parents[2]
 A8 = Precision(activation_bits=8)

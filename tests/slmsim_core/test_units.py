@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from slmsim_core.units import Dim, UnitParseError, parse_quantity
+from slmsim.core.units import Dim, UnitParseError, parse_quantity
 
 
 @pytest.mark.parametrize(("text", "dim", "si"), [

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from hw_models.load import load_hardware
+from slmsim.hw_models.load import load_hardware
 from slmsim.cli import main
 from slmsim.validation import CLASSES, fit_class, power_band, rows, validate
 

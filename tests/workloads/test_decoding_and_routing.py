@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workloads.decoding import (
+from slmsim.workloads.decoding import (
     Multipath,
     expected_tokens_per_pass,
     expected_tokens_tree,
@@ -13,7 +13,7 @@ from workloads.decoding import (
     sample_accepted_tree,
     tree_nodes,
 )
-from workloads.routing import (
+from slmsim.workloads.routing import (
     CachePolicy,
     CacheState,
     ExpertCache,

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from slmsim_core.errors import SpecError
-from workloads.hf_config import SUPPORTED_MODEL_TYPES
-from workloads.load import load_model
-from workloads.model import ModelSpec
+from slmsim.core.errors import SpecError
+from slmsim.workloads.hf_config import SUPPORTED_MODEL_TYPES
+from slmsim.workloads.load import load_model
+from slmsim.workloads.model import ModelSpec
 
 # Real config.json values (the architecture-relevant keys, plus a few unrelated ones the
 # converter must ignore), one model per family, each matching a preset.

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from workloads.load import load_model, preset_names
-from workloads.model import Family, ModelSpec
+from slmsim.workloads.load import load_model, preset_names
+from slmsim.workloads.model import Family, ModelSpec
 
 EXPECTED_PRESETS = [
     "tinyllama-1.1b", "llama-3.2-1b", "llama-3.2-3b", "phi-3.5-mini", "qwen2.5-0.5b", "qwen2.5-1.5b",
