@@ -60,6 +60,9 @@ class Plan:
     device_peak_ops_per_s: dict[str, float]  # matrix peak at the scenario's precision (rooflines)
     pipeline: dict[str, Partition] = field(default_factory=dict)  # balanced decode stages per CIM device
     mapper: "StepMapper | None" = field(default=None, repr=False, compare=False)  # more steps on demand (serving)
+    # what a user should know about this mapping (a missing tier, a suspicious input); printed
+    # in the table and as `warnings` in --json. Each is one sentence: what, and what to change.
+    warnings: tuple[str, ...] = ()
 
 
 def _tier_component(tier: object) -> Component:

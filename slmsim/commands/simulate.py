@@ -217,7 +217,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             trace = traced.extra["trace"]
     out = result.to_dict()
     out = {"hardware": hw.spec.name, "model": model.name,
-           "scenario": scenario.model_dump(mode="json"), **out}
+           "scenario": scenario.model_dump(mode="json"), **out,
+           "warnings": list(plan.warnings)}
     if args.ops:
         from dataclasses import asdict
 
