@@ -11,7 +11,7 @@ from slmsim.hw_models.memory import HybridBondedDramTier, SramTier
 from slmsim.hw_models.processor import _Processor
 from slmsim.hw_models.spec import HardwareSpec, Placement
 from slmsim.mapping import elastic
-from slmsim.mapping.cim import macro_tiles_needed, map_on_cim
+from slmsim.mapping.cim import macro_tiles_needed, map_on_cim, periphery_warnings
 from slmsim.mapping.cost import Affine, Component, MappedOp, MappedStep
 from slmsim.mapping.pipeline import (
     Partition,
@@ -311,7 +311,9 @@ def make_plan(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, *,
                 gen_tokens=scenario.gen_tokens, batch=scenario.batch, prefill=prefill, decode=decode,
                 always_on_power_w=mapper.always_on_power_w, active_power_w=mapper.active_power_w,
                 memory_footprint_bytes=footprint, weight_mode=mapper.modes, device_peak_ops_per_s=peaks,
-                pipeline=pipeline, mapper=mapper, warnings=elastic.warnings(model, scenario))
+                pipeline=pipeline, mapper=mapper,
+                warnings=elastic.warnings(model, scenario) + tuple(
+                    w for n, d in hw.devices.items() if isinstance(d, CimAccelerator) for w in periphery_warnings(d, n)))
 
 
 def _peak_ops_per_s(dev: object, scenario: Scenario) -> float:
