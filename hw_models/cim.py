@@ -173,7 +173,8 @@ class CimMacro(BaseModel):
                 input_bits_per_cycle=self.input_bits_per_cycle, cell_bits=self.cell_bits, node_m=node_m, vdd_v=vdd)
         if self.energy_per_array_op_j is None:
             update["energy_per_array_op_j"] = periphery.array_op_energy_j(
-                rows_per_op=self.rows_per_op, cols=self.cols, node_m=node_m, vdd_v=vdd)
+                rows_per_op=self.rows_per_op, cols=self.cols, node_m=node_m, vdd_v=vdd, analog=analog,
+                input_bits_per_cycle=self.input_bits_per_cycle)
         if self.area_mm2 is None:
             update["area_mm2"] = periphery.macro_area_mm2(
                 analog=analog, adc_bits=self.adc_bits, rows=self.rows, cols=self.cols, rows_per_op=self.rows_per_op,
