@@ -61,8 +61,11 @@ def test_macro_area_from_the_knobs_includes_the_adcs(tmp_path: Path) -> None:
     hw = {b: hardware_with_edits("edgecim", {"devices.cim.macro.style": "analog", "devices.cim.macro.adc_bits": b,
                                             "devices.cim.macro.area": None}).devices["cim"] for b in (4, 8)}
     cells = 128 * 128 * 300 * (65e-6) ** 2  # 300 F^2 per cell at F = 65 nm
+    nand2 = 0.614e-6 * scale(28e-9, 0.9, 65e-9, 0.9).area  # mm^2
+    accumulator = (1 + 7 + 8) * (7 + 6) * nand2  # 16 bits of full adder + flip-flop per readout
     for b, acc in hw.items():
-        assert acc.effective_macro.area_mm2 == pytest.approx(cells + 128 * periphery.adc_area_mm2(b, 65e-9))
+        assert acc.effective_macro.area_mm2 == pytest.approx(cells + 128 * (periphery.adc_area_mm2(b, 65e-9)
+                                                                            + accumulator))
     assert hw[8].area_mm2 > hw[4].area_mm2
 
 
