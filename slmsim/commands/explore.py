@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from slmsim.commands._common import EXIT_OK, fmt_time
+from slmsim.commands._common import EXIT_OK
 from slmsim.core.errors import Problem, SpecError
 
 MARKER = ".slmsim-study"  # written into --out when we create it: proof the folder is ours
@@ -350,16 +350,9 @@ class _Bar:
 
 
 def _fmt(value: float, unit: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if unit == "s":
-        return fmt_time(value)
-    if unit == "J":
-        for u, s in (("J", 1.0), ("mJ", 1e-3), ("uJ", 1e-6), ("nJ", 1e-9)):
-            if abs(value) >= s:
-                return f"{value / s:.4g} {u}"
-        return f"{value:.4g} J"
-    return f"{value:.4g} {unit}"
+    from slmsim.reports.units import fmt
+
+    return fmt(value, unit)
 
 
 def _print_summary(report: dict[str, Any], *, out: Path, evaluated: int, elapsed: float) -> None:
