@@ -67,12 +67,17 @@ def kind_of(target: str) -> tuple[str, Path | None]:
     from slmsim.hw_models.load import preset_names as hw_names
     from slmsim.workloads.load import preset_names as model_names
 
+    from slmsim.resources import example_path
+
     path = Path(target)
     if not path.exists() and not target.endswith((".yaml", ".yml", ".json")) and "/" not in target:
         if target in hw_names():
             return "hardware", None
         if target in model_names():
             return "model", None
+        bundled = example_path(target)
+        if bundled is not None:
+            return _kind_of_tree(read_yaml(bundled), bundled), bundled
         names = hw_names() + model_names()
         close = difflib.get_close_matches(target, names, n=3, cutoff=0.5)
         raise SpecError([Problem(file=target, path="", message=f"no preset named {target!r} and no such file",

@@ -29,7 +29,9 @@ def _cmd_presets(args: argparse.Namespace) -> int:
         models[n] = {"kind": kind, "params_b": round(m.total_params() / 1e9, 3),
                      "active_params_b": round(m.active_params() / 1e9, 3)}
     if args.json:
-        print(json.dumps({"hardware": hw, "models": models}, indent=2))
+        from slmsim.core.version import __version__
+
+        print(json.dumps({"slmsim_version": __version__, "hardware": hw, "models": models}, indent=2))
         return EXIT_OK
     print("hardware presets:")
     for n, desc in hw.items():
