@@ -199,9 +199,13 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     if problems:
         raise SpecError(problems)
     assert hw is not None and model is not None and scenario is not None
+    from slmsim.commands.warnings import input_warnings
+
+    warns = input_warnings(model=model, scenario=scenario, draft=draft, serving=bool(args.arrivals),
+                           batch_flag=args.batch)
     plan = make_plan(hw.spec, model, scenario, draft_model=draft)
     if isinstance(plan, Infeasible):
-        _print_infeasible(plan, as_json=args.json)
+        _print_infeasible(plan, as_json=args.json, warnings=warns)
         return EXIT_BAD_INPUT
     from slmsim.commands.tables import progress
 
@@ -223,11 +227,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
            "scenario": scenario.model_dump(mode="json"), **out,
            "warnings": list(plan.warnings)}
     from slmsim.commands.simtable import figures
-    from slmsim.commands.warnings import input_warnings
 
     out.update(figures(out, hw=hw.spec, plan=plan))
-    out["warnings"] += input_warnings(model=model, scenario=scenario, draft=draft, serving=bool(args.arrivals),
-                                      batch_flag=args.batch)
+    out["warnings"] += warns
     if args.ops:
         from dataclasses import asdict
 
@@ -328,14 +330,18 @@ def _json_default(x: object) -> object:
     return str(x)
 
 
-def _print_infeasible(inf: Infeasible, *, as_json: bool) -> None:
+def _print_infeasible(inf: Infeasible, *, as_json: bool, warnings: list[str]) -> None:
     if as_json:
         from slmsim.core.version import __version__
 
-        print(json.dumps({"slmsim_version": __version__, "infeasible": {"reason": inf.reason, "demanded": inf.demanded, "bound": inf.bound,
-                                         "unit": inf.unit, "hint": inf.hint, "details": inf.details}}, indent=2))
+        print(json.dumps({"slmsim_version": __version__,
+                          "infeasible": {"reason": inf.reason, "demanded": inf.demanded, "bound": inf.bound,
+                                         "unit": inf.unit, "hint": inf.hint, "details": inf.details},
+                          "warnings": warnings}, indent=2))
     else:
         print(inf.render(), file=sys.stderr)
         for k, v in inf.details.items():
             print(f"    {k}: {fmt_bytes(v) if inf.unit == 'bytes' else f'{v:.4g}'}", file=sys.stderr)
+        for w in warnings:
+            print(f"  warning: {w}", file=sys.stderr)
 
