@@ -32,14 +32,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 _BAR: Any = None  # the running progress bar (tables.progress), while a case study runs
+_STARTED = False  # a step has been announced on _BAR
 
 
 def _say(msg: str) -> None:
     """One step of the case study: the progress bar on a terminal, a log line otherwise."""
     from slmsim.commands.tables import is_terminal
 
-    if _BAR is not None:
-        _BAR.advance(msg)
+    global _STARTED
+    if _BAR is not None:  # the step announced before this one is done
+        _BAR.advance(msg, steps=1 if _STARTED else 0)
+        _STARTED = True
     if not is_terminal(sys.stderr):
         print(msg, file=sys.stderr, flush=True)
 
@@ -75,14 +78,14 @@ def _csv(path: Path, rows: list[dict[str, Any]]) -> None:
 def _cmd(args: argparse.Namespace) -> int:
     out = args.out or Path("out") / f"case-study-{args.name}"
     _prepare(out)
-    global _BAR
+    global _BAR, _STARTED
     from slmsim.commands.tables import Table, emit, n, progress
     from slmsim.core.version import __version__
 
     start = time.perf_counter()
     dse = args.name == "edgecim" and not args.no_dse
     with progress(f"case study {args.name}", _steps(args.name, dse)) as bar:
-        _BAR = bar
+        _BAR, _STARTED = bar, False
         try:
             if args.name == "edgecim":
                 summary = _edgecim(out, trials=0 if args.no_dse else args.trials)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import json
+import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -180,7 +181,13 @@ def values_of(model_cls: Any, tree: Mapping[str, Any], prov: Mapping[str, Any], 
         if not path:
             continue
         info = field_info_at(model_cls, path.split("."), tree)
-        dims = [m for m in (info.metadata if info is not None else []) if isinstance(m, QuantityDim)]
+        meta = list(info.metadata) if info is not None else []
+        if info is None and "." in path:  # a value of a map field (matrix_throughput.int8)
+            parent = field_info_at(model_cls, path.split(".")[:-1], tree)
+            if parent is not None and typing.get_origin(parent.annotation) is dict:
+                value_type = typing.get_args(parent.annotation)[1]
+                meta = list(typing.get_args(value_type)[1:]) if typing.get_origin(value_type) is typing.Annotated else []
+        dims = [m for m in meta if isinstance(m, QuantityDim)]
         si, unit = None, ""
         if dims and written is not None:
             try:

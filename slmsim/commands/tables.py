@@ -105,9 +105,8 @@ def _rich_table(b: Table) -> Any:
     from rich import box
     from rich.table import Table as RichTable
 
-    t = RichTable(title=b.title, title_justify="left", title_style="bold", box=box.SIMPLE_HEAD,
-                  show_header=any(b.columns), header_style="bold cyan", caption=b.note or None,
-                  caption_justify="left", caption_style="dim", pad_edge=True)
+    t = RichTable(box=box.SIMPLE_HEAD, show_edge=False, show_header=any(b.columns), header_style="bold cyan",
+                  pad_edge=True)
     for c, a in zip(b.columns, b.aligns()):
         t.add_column(str(c), justify="left" if a == "l" else "right", no_wrap=a == "r")
     for r in b.rows:
@@ -124,9 +123,18 @@ def emit(blocks: Sequence[Block], *, stream: Any = None) -> None:
     from rich.console import Console
     from rich.markup import escape
 
+    from rich.text import Text
+
     console = Console(file=stream, highlight=False)
     for b in blocks:
-        console.print(escape(b) if isinstance(b, str) else _rich_table(b))
+        if isinstance(b, str):
+            console.print(escape(b))
+        else:  # the title on its own line: a table narrower than its title would wrap it
+            console.print(Text(b.title, style="bold"))
+            console.print(_rich_table(b))
+            if b.note:  # under the table, not a caption: a caption wraps at the table's width
+                console.print(Text(f" ({b.note})", style="dim"))
+            console.print()
 
 
 class _NoProgress:
