@@ -33,11 +33,14 @@ def _cmd_presets(args: argparse.Namespace) -> int:
 
         print(json.dumps({"slmsim_version": __version__, "hardware": hw, "models": models}, indent=2))
         return EXIT_OK
-    print("hardware presets:")
-    for n, desc in hw.items():
-        print(f"  {n:<20} {desc}")
-    print("\nmodel presets:")
-    for n, info in models.items():
-        print(f"  {n:<22} {info['kind']:<16} {info['params_b']:>8.2f} B params, {info['active_params_b']:.2f} B active")
+    from slmsim.commands.tables import Table, emit, n
+
+    h = Table("Hardware presets", ("name", "description"), align="ll")
+    for name, desc in hw.items():
+        h.add(name, desc)
+    m = Table("Model presets", ("name", "kind", "parameters", "active"), align="llrr")
+    for name, info in models.items():
+        m.add(name, info["kind"], f"{n(info['params_b'], 3)} B", f"{n(info['active_params_b'], 3)} B")
+    emit([h, m, "(`slmsim check NAME` shows every value of a preset with its source)"])
     return EXIT_OK
 
