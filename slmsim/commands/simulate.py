@@ -108,6 +108,9 @@ def _scenario(args: argparse.Namespace) -> Any:
     data: dict[str, Any] = {}
     file = "<command line>"
     if args.scenario is not None:
+        from slmsim.resources import example_path
+
+        args.scenario = example_path(str(args.scenario)) or args.scenario  # or a bundled one: decoding/spec-orin
         file = str(args.scenario)
         loaded = read_yaml(args.scenario) or {}
         if not isinstance(loaded, dict):

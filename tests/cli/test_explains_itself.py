@@ -239,3 +239,18 @@ def test_rich_on_a_terminal_plain_when_piped() -> None:
     emit([t], stream=tty)
     assert piped.getvalue().splitlines() == ["Energy", "  component  energy", "  dram       1.83 J"]
     assert "\x1b[" in tty.getvalue() or "─" in tty.getvalue()  # rich: styles or rules
+
+
+def test_bundled_examples_by_name_and_copy(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # no examples/ folder here: the names resolve to package data
+    assert main(["examples"]) == 0
+    assert "space-demo" in capsys.readouterr().out
+    d = run_json(capsys, "simulate", "--hw", "orin-nano", "--model", "llama-3.1-8b", "--scenario", "decoding/spec-orin")
+    assert d["decoding"] == "speculative"
+    own = tmp_path / "mine" / "space-demo.yaml"
+    own.parent.mkdir()
+    own.write_text("# mine\n")
+    assert main(["examples", "--copy", "mine"]) == 0
+    assert own.read_text() == "# mine\n"  # nothing the user wrote is overwritten
+    assert (tmp_path / "mine" / "space-edgecim.yaml").read_text() == (ROOT / "examples" / "space-edgecim.yaml").read_text()
