@@ -86,7 +86,7 @@ def blocks(d: dict[str, Any]) -> list[Block]:
         t.add("strategy", dec, "")
         t.add("tokens per target pass", n(d.get("tokens_per_target_pass")), "accepted tokens per verify pass")
         for key, label in (("draft_time_s", "draft time per token"), ("verify_time_s", "verify time per token")):
-            if d.get(key) is not None:
+            if d.get(key):  # a strategy without a draft has no draft time
                 t.add(label, q(_per(d[key], steps), "s"), "per output token, per sequence")
         if dec == "multipath" and d.get("total_tokens_spent") is not None:
             t.add("tokens computed", n(d["total_tokens_spent"]), f"over all paths, for {generated} kept")

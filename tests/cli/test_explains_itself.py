@@ -254,3 +254,9 @@ def test_bundled_examples_by_name_and_copy(capsys: pytest.CaptureFixture[str], t
     assert main(["examples", "--copy", "mine"]) == 0
     assert own.read_text() == "# mine\n"  # nothing the user wrote is overwritten
     assert (tmp_path / "mine" / "space-edgecim.yaml").read_text() == (ROOT / "examples" / "space-edgecim.yaml").read_text()
+
+
+def test_report_footer_names_the_version(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    out = tmp_path / "design.html"
+    assert main(["simulate", "--hw", "orin-nano", "--model", "qwen3-0.6b", "--gen", "8", "--report", str(out)]) == 0
+    assert f"by slmsim {__version__}</footer>" in out.read_text()
