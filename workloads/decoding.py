@@ -71,8 +71,8 @@ class Speculative(BaseModel):
 class SelfSpeculative(BaseModel):
     model_config = SPEC
     strategy: Literal["self_speculative"] = "self_speculative"
-    draft_len: int = Field(4, ge=0, le=64)
-    acceptance: float = Field(0.8, ge=0.0, le=1.0)
+    draft_len: int = Field(4, ge=0, le=64, description="tokens the MSB-slice draft proposes per target pass")
+    acceptance: float = Field(0.8, ge=0.0, le=1.0, description="probability the target accepts each drafted token")
     draft_top_k: int = Field(2, ge=1, description="experts per token in the draft (from the cached, hot experts)")
     draft_weight_bits: int | None = Field(
         None, ge=1, description="most significant bits of each weight the draft uses; below the weight bits "

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from slmsim.commands._common import EXIT_OK, fmt_time
+from slmsim.commands._common import EXIT_OK
 from slmsim.core.errors import Problem, SpecError
 
 MARKER = ".slmsim-study"  # written into --out when we create it: proof the folder is ours
@@ -33,7 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     e = sub.add_parser("explore", help="multi-objective design-space exploration of a space file (Optuna)",
                        description="Explore a design space: an Optuna study over the parameters of a space file, "
                                    "resumable, with a Pareto front of the objectives. See docs/dse.md.")
-    e.add_argument("space", help="space YAML file (docs/dse.md)")
+    e.add_argument("space", help="space YAML file (docs/dse.md), or a bundled example: space-demo, space-edgecim")
     e.add_argument("--trials", type=int, default=100,
                    help="completed trials wanted in the study (default 100); re-running tops up to this number")
     e.add_argument("--sampler", choices=["nsga2", "tpe", "gp", "random"], default="nsga2",
@@ -85,7 +85,7 @@ def _cmd_explore(args: argparse.Namespace) -> int:
     from slmsim.dse.space import load_space
 
     _check_counts(args)
-    loaded = load_space(args.space)
+    loaded = load_space(_space_file(args.space))
     return _run(args, loaded=loaded, sampler=args.sampler, suffix="", n_trials=args.trials)
 
 
@@ -94,7 +94,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from slmsim.dse.study import grid_space
 
     _check_counts(args)
-    loaded = load_space(args.space)
+    loaded = load_space(_space_file(args.space))
     grid = grid_space(loaded.space)
     size = math.prod(len(v) for v in grid.values())
     n = size if args.trials is None else min(args.trials, size)
@@ -125,6 +125,14 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     complete = _count(study, "COMPLETE")
     print(f"worker {os.getpid()}: completed {mine} trials; study {args.study!r} has {complete} of {target} complete")
     return EXIT_OK
+
+
+def _space_file(ref: str) -> str:
+    """A path, or the name of a bundled example space (`space-demo`, `space-edgecim`)."""
+    from slmsim.resources import example_path
+
+    found = example_path(ref)
+    return str(found) if found is not None else ref
 
 
 def _check_counts(args: argparse.Namespace) -> None:
@@ -278,6 +286,9 @@ def _write_outputs(out: Path, *, study: Any, config: Any, storage: Any, sampler:
         extra["rescreen"] = {"engine": "des", "file": "rescreen-des.csv", "trials": [r["number"] for r in rows]}
     summary = study_summary(study=study, config=config, storage=storage, sampler=sampler, n_trials=n_trials, df=df,
                             baselines=baselines, extra=extra)
+    from slmsim.core.version import __version__
+
+    summary = {"slmsim_version": __version__, **summary}  # which slmsim wrote study.json
     _atomic_write(out / "trials.csv", df.to_csv(index=False))
     buf = io.BytesIO()
     df.to_parquet(buf, index=False)
@@ -350,16 +361,9 @@ class _Bar:
 
 
 def _fmt(value: float, unit: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if unit == "s":
-        return fmt_time(value)
-    if unit == "J":
-        for u, s in (("J", 1.0), ("mJ", 1e-3), ("uJ", 1e-6), ("nJ", 1e-9)):
-            if abs(value) >= s:
-                return f"{value / s:.4g} {u}"
-        return f"{value:.4g} J"
-    return f"{value:.4g} {unit}"
+    from slmsim.reports.units import fmt
+
+    return fmt(value, unit)
 
 
 def _print_summary(report: dict[str, Any], *, out: Path, evaluated: int, elapsed: float) -> None:
