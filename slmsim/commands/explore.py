@@ -221,7 +221,7 @@ def _count(study: Any, state: str) -> int:
 def safe_name(name: str) -> str:
     """A name made safe as one folder name: letters, digits, '.', '_', '-' (others -> '-'),
     no leading dots, so `name: ../../x` cannot reach outside `out/`."""
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-").lstrip(".")
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
     return cleaned[:100] or "study"
 
 
