@@ -246,9 +246,10 @@ def make_sampler(name: str, *, seed: int | None, space: Space, n_trials: int) ->
         if name == "nsga2":
             # a generation of 10% of the budget (10..50) leaves several generations to evolve
             pop = int(min(50, max(10, n_trials // 10)))
-            return optuna.samplers.NSGAIISampler(seed=seed, population_size=pop)
+            return _fixed(optuna.samplers.NSGAIISampler, space)(seed=seed, population_size=pop)
         if name == "tpe":
-            return optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=min(20, max(10, n_trials // 20)))
+            return _fixed(optuna.samplers.TPESampler, space)(
+                seed=seed, multivariate=True, n_startup_trials=min(20, max(10, n_trials // 20)))
         if name == "random":
             return optuna.samplers.RandomSampler(seed=seed)
         if name == "gp":
@@ -259,12 +260,24 @@ def make_sampler(name: str, *, seed: int | None, space: Space, n_trials: int) ->
                     file="<command line>", path="--sampler", message="the gp sampler needs PyTorch, which is not "
                     "installed", value="gp", expected="nsga2, tpe or random, or PyTorch installed",
                     hint="pip install torch (the CPU build is enough), or use --sampler tpe")]) from None
-            return optuna.samplers.GPSampler(seed=seed, deterministic_objective=True)
+            return _fixed(optuna.samplers.GPSampler, space)(seed=seed, deterministic_objective=True)
         if name == "grid":
             grid = grid_space(space)
             return _GridSampler(grid, seed=seed)
     raise SpecError([Problem(file="<command line>", path="--sampler", message=f"unknown sampler {name!r}",
                              value=name, expected="one of: " + ", ".join(SAMPLERS))])
+
+
+def _fixed(cls: type, space: Space) -> type:
+    """`cls` with its relative search space fixed to the space's distributions: every trial
+    samples every parameter from the same distribution, so Optuna's search-space inference
+    (an intersection over all trials, compared distribution by distribution) is skipped."""
+    fixed = distributions(space)
+
+    def infer_relative_search_space(self: Any, study: optuna.Study, trial: FrozenTrial) -> dict[str, Any]:
+        return dict(fixed)
+
+    return type(f"Fixed{cls.__name__}", (cls,), {"infer_relative_search_space": infer_relative_search_space})
 
 
 class _GridSampler(optuna.samplers.GridSampler):
@@ -478,6 +491,8 @@ class _Worker:
         self._hv_stale = False
         self._synced_at = -1e9
         self._sync_cost = 0.0
+        self._n_synced = 0
+        self._last_number = -1
 
     # -- reading the study
 
@@ -493,12 +508,19 @@ class _Worker:
         self._synced_at = time.monotonic()
         self._sync_cost = self._synced_at - now
         self.complete = len(trials)
+        # completed trials come in number order and new ones at the end (ours are written
+        # finished); look at the tail only, unless an older trial completed meanwhile
+        k = self._n_synced
+        if not (0 < k <= len(trials) and trials[k - 1].number == self._last_number):
+            k = 0
         fresh = []
-        for t in trials:
+        for t in trials[k:]:
             if t.number in self._seen:
                 continue
             self._seen.add(t.number)
             fresh.append(t)
+        if trials:
+            self._n_synced, self._last_number = len(trials), trials[-1].number
         if fresh:
             mirrored = []
             for t in fresh:
@@ -669,7 +691,10 @@ def run_worker(study: optuna.Study, config: StudyConfig, *, sampler: optuna.samp
                 break  # the explore process that started us is gone
             if max_trials is not None and mine >= max_trials:
                 break
-            if worker.sync() >= target.value and worker.sync(force=True) >= target.refresh(force=True):
+            # a journal is read back under its lock with every trial written (record), so the
+            # count from then is current enough here; a database is re-read now and then
+            known = worker.complete if worker.lock is not None else worker.sync()
+            if known >= target.value and worker.sync(force=True) >= target.refresh(force=True):
                 break
             trial = worker.propose()
             try:

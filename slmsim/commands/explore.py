@@ -370,6 +370,9 @@ def _write_outputs(out: Path, *, study: Any, config: Any, storage: Any, sampler:
         rescreened = pd.DataFrame(rows)
         _atomic_write(out / "rescreen-des.csv", rescreened.to_csv(index=False))
         extra["rescreen"] = {"engine": "des", "file": "rescreen-des.csv", "trials": [r["number"] for r in rows]}
+    from slmsim.dse.importance import compute_importances
+
+    extra["importances"] = compute_importances(df, config, seed=config.seed)  # once, here: the report reads them
     summary = study_summary(study=study, config=config, storage=storage, sampler=sampler, n_trials=n_trials, df=df,
                             baselines=baselines, extra=extra)
     _atomic_write(out / "trials.csv", df.to_csv(index=False))
