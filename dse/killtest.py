@@ -57,7 +57,7 @@ def run_kills(*, space: Path, out: Path, study: str, target: int, kills: int, se
            "--no-progress", "--sampler", "random", *extra]
     journal = out / JOURNAL_NAME
     kept: dict[int, tuple] = {}
-    step = max(1, target // (kills + 1))
+    step = max(1, target // (2 * (kills + 1)))  # trials a run may add before its kill: half the budget by then
     for k in range(kills):
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                 start_new_session=True)
