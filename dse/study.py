@@ -493,14 +493,17 @@ class _Worker:
         self._sync_cost = 0.0
         self._n_synced = 0
         self._last_number = -1
+        self._fresh: list[FrozenTrial] = []
 
     # -- reading the study
 
-    def sync(self, *, force: bool = False) -> int:
+    def sync(self, *, force: bool = False, defer: bool = False) -> int:
         """Take in trials other workers (or earlier runs) finished; returns the completed count.
 
-        A journal is read incrementally and cheaply, so it is synced before every trial; a
-        database at most every second (or ten times as long as a sync takes), unless forced."""
+        A journal is read incrementally and cheaply, so it is synced with every trial; a
+        database at most every second (or ten times as long as a sync takes), unless forced.
+        `defer`: only count now (under the journal lock) and take the new trials into the
+        cache and the mirror with `take_in()` once the lock is released."""
         now = time.monotonic()
         if self.rdb and not force and now - self._synced_at < max(1.0, 10 * self._sync_cost):
             return self.complete
@@ -521,6 +524,13 @@ class _Worker:
             fresh.append(t)
         if trials:
             self._n_synced, self._last_number = len(trials), trials[-1].number
+        self._fresh += fresh
+        if not defer:
+            self.take_in()
+        return self.complete
+
+    def take_in(self) -> None:
+        fresh, self._fresh = self._fresh, []
         if fresh:
             mirrored = []
             for t in fresh:
@@ -538,7 +548,6 @@ class _Worker:
                     mirrored.append(self._mirror_trial(t))
             if mirrored:
                 self.mem.add_trials(mirrored)
-        return self.complete
 
     def _mirror_trial(self, t: FrozenTrial) -> FrozenTrial:
         system = {k: v for k, v in t.system_attrs.items() if not k.startswith("constraints")}
@@ -610,9 +619,12 @@ class _Worker:
                              system_attrs=system, intermediate_values={})
         if self.lock is not None:
             with self.lock.held():  # the count and the append are one step: never more than the target
-                if self.sync(force=True) >= target:
-                    return False
-                self.study.add_trial(record)
+                full = self.sync(force=True, defer=True) >= target
+                if not full:
+                    self.study.add_trial(record)
+            self.take_in()
+            if full:
+                return False
         elif self.rdb:
             self._add_counted(record, target=target)
             if self._dropped:

@@ -28,6 +28,11 @@ from slmsim.commands._common import EXIT_OK, fmt_time
 from slmsim.core.errors import Problem, SpecError
 
 MARKER = ".slmsim-study"  # written into --out when we create it: proof the folder is ours, and whose study it holds
+# --jobs workers: forked where the platform has fork (the parent has imported everything:
+# a worker starts in milliseconds, not the ~1.5 s of a fresh interpreter), spawned elsewhere.
+# No thread is running when we fork (the progress bar starts after).
+_START_METHOD = os.environ.get("SLMSIM_START_METHOD") or (
+    "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
 LOCK_NAME = ".slmsim-study.lock"  # held by the explore running on the folder
 OUR_FILES = (MARKER, LOCK_NAME, "study.json", "study.journal.log")
 OUTPUT_FILES = ("trials.csv", "trials.parquet", "pareto.csv", "space.resolved.yaml", "base-hardware.yaml", "study.json",
@@ -174,7 +179,7 @@ def _run(args: argparse.Namespace, *, loaded: Any, sampler: str, suffix: str, n_
             # the sampler first: a sampler that cannot be made (gp without PyTorch) stops us before any worker starts
             main_sampler = make_sampler(sampler, seed=resume_seed(args.seed, done=before), space=config.space,
                                         n_trials=n_trials)
-            ctx = multiprocessing.get_context("spawn")
+            ctx = multiprocessing.get_context(_START_METHOD)
             from slmsim.dse.study import worker_entry
 
             for i in range(1, args.jobs):

@@ -353,3 +353,27 @@ def test_nan_metrics_never_reach_optuna(tiny) -> None:  # noqa: ANN001
         {"devices.cim.tiles": 4, "devices.cim.macros_per_tile": 4, "devices.cim.macro.cols_per_readout": 1,
          "memories.dram.bandwidth": 68e9, "memories.dram": "lpddr5x"})
     assert ev.runs and all(not math.isnan(v) for v in ev.metrics.values())
+
+
+def test_importances_are_computed_once_and_the_report_reads_them(monkeypatch: pytest.MonkeyPatch,
+                                                                  tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    assert main(["explore", str(FIXTURES / "tiny.yaml"), "--trials", "30", "--out", str(out), "--no-progress"]) == 0
+    imp = json.loads((out / "study.json").read_text())["importances"]
+    assert set(imp["by_objective"]) == {"decode_latency", "energy_per_token", "area"}
+    paths = {p.path for p in load_space(FIXTURES / "tiny.yaml").space.params}
+    for values in imp["by_objective"].values():
+        assert set(values) <= paths and sum(values.values()) == pytest.approx(1.0)
+    # the tile count decides the area (macros per tile too); DRAM bandwidth and technology cannot
+    area = imp["by_objective"]["area"]
+    assert area.get("memories.dram.bandwidth", 0.0) < max(area.get("devices.cim.tiles", 0.0),
+                                                          area.get("devices.cim.macros_per_tile", 0.0))
+    from slmsim.reports import study_figures
+    from slmsim.reports.study import write_study_report
+
+    def boom(data):  # noqa: ANN001, ANN202
+        raise AssertionError("the report recomputed the importances")
+
+    monkeypatch.setattr(study_figures, "importances", boom)
+    write_study_report(study_dir=out, out_html=tmp_path / "r.html")
+    assert "Parameter importances" in (tmp_path / "r.html").read_text()
