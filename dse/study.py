@@ -542,7 +542,7 @@ class _Worker:
                     self.cache[key] = _Cached(t.number, _result_of(t, self.keys))
                 elif hit is not None and hit.number is None and ours and not duplicate:
                     hit.number = t.number
-                if not duplicate:
+                if not duplicate and not ours:  # ours were counted when written (record)
                     self._count_design(t.values, trial_feasible(t))
                 if not ours:
                     mirrored.append(self._mirror_trial(t))
@@ -565,9 +565,12 @@ class _Worker:
             return
         self.feasible += 1
         c = self.config.normalised_costs(np.array([values]))[0]
-        if np.any(np.all(self._front <= c, axis=1)):
+        # strict domination, so that two designs with equal objectives both stay on the
+        # front, as in pareto.csv (the progress bar and the outputs count the same designs)
+        f = self._front
+        if np.any(np.all(f <= c, axis=1) & np.any(f < c, axis=1)):
             return
-        self._front = np.vstack([self._front[~np.all(c <= self._front, axis=1)], c])
+        self._front = np.vstack([f[~(np.all(c <= f, axis=1) & np.any(c < f, axis=1))], c])
         self._hv_stale = True
 
     def progress(self, *, target: int, mine: int) -> Progress:
@@ -632,6 +635,8 @@ class _Worker:
         else:
             self.study.add_trial(record)
         self.complete += 1
+        if hit is None:
+            self._count_design(result.values, all(v <= 0 for v in result.constraints))
         return True
 
     _dropped = False

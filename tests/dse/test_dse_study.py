@@ -80,11 +80,11 @@ def test_an_invalid_candidate_is_infeasible_with_its_reason(tmp_path: Path) -> N
 
 
 def _run(loaded, tmp_path: Path, *, n: int, sampler: str = "random", storage: StorageSpec | None = None,  # noqa: ANN001
-         name: str = "t"):  # noqa: ANN202
+         name: str = "t", on_trial=None):  # noqa: ANN001, ANN202
     storage = storage or StorageSpec("memory", "memory")
     study, config = prepare_study(loaded, storage=storage, study_name=name, sampler=sampler, engine="analytic",
                                   seed=0, n_trials=n)
-    run_worker(study, config, sampler=make_sampler(sampler, seed=0, space=config.space, n_trials=n))
+    run_worker(study, config, sampler=make_sampler(sampler, seed=0, space=config.space, n_trials=n), on_trial=on_trial)
     return study, config
 
 
@@ -169,7 +169,8 @@ def test_a_design_is_evaluated_once_and_repeats_point_at_it(tmp_path: Path, monk
 
     monkeypatch.setattr(Evaluator, "evaluate_params", counting)
     storage = storage_spec(None, out_dir=tmp_path)
-    study, config = _run(loaded, tmp_path, n=150, storage=storage)
+    seen = []
+    study, config = _run(loaded, tmp_path, n=150, storage=storage, on_trial=seen.append)
     trials = study.get_trials()
     assert len(trials) == 150 and all(t.state == TrialState.COMPLETE for t in trials)
     designs = {tuple(sorted(t.params.items())) for t in trials}
@@ -196,6 +197,11 @@ def test_a_design_is_evaluated_once_and_repeats_point_at_it(tmp_path: Path, monk
     summary = study_summary(study=study, config=config, storage=storage, sampler="random", n_trials=150, df=df,
                             baselines=[])
     assert summary["n_designs"] == len(designs) and summary["n_repeats"] == len(repeats)
+    # the progress bar's last figures agree with the outputs
+    last = seen[-1]
+    assert (last.complete, last.designs, last.front_size) == (150, len(designs), len(pareto))
+    assert last.feasible == summary["n_designs_feasible"]
+    assert last.hypervolume == pytest.approx(summary["hypervolume_history"][-1][1])
     # resuming (a new process would rebuild the cache from the study) evaluates nothing again
     calls.clear()
     study, _ = _run(loaded, tmp_path, n=170, storage=storage)
