@@ -129,7 +129,10 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     study, config = open_study(storage, args.study)
     sampler_name = args.sampler or study.user_attrs.get(SAMPLER_ATTR, "nsga2")
     target = int(study.user_attrs.get("slmsim:n_trials", 0))
-    sampler = make_sampler(sampler_name, seed=args.seed, space=config.space, n_trials=target)
+    from slmsim.dse.study import resume_seed
+
+    seed = resume_seed(args.seed, done=_count(study, "COMPLETE"))  # a fixed seed continues, not replays
+    sampler = make_sampler(sampler_name, seed=seed, space=config.space, n_trials=target)
     bar = _Bar(study, disabled=args.no_progress, label=f"worker {os.getpid()}")
     try:
         mine = run_worker(study, config, sampler=sampler, max_trials=args.trials, on_trial=bar.update)
