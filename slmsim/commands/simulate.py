@@ -224,7 +224,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
         from slmsim.mapping.report import op_reports
 
-        mid_ctx = scenario.batch * (scenario.prompt_tokens + scenario.gen_tokens / 2.0)
+        mid_ctx = scenario.batch * plan.mapper.context_tokens(scenario.prompt_tokens, scenario.gen_tokens / 2.0)
         out["decode_ops"] = {"context_tokens": mid_ctx,
                              "ops": [asdict(r) for r in op_reports(plan.decode, mid_ctx)]}
     if args.trace:
