@@ -5,10 +5,12 @@ per sequence per step; speculative and self-speculative run `draft_len` draft st
 one verification pass over all candidates; lexical-unit verifies a window per step.
 
 Analytic: tokens per round E = (1 - a^(g+1)) / (1 - a) (tree: 1 + sum of path products;
-lexical: `tokens_per_step`); the contexts grow by E per round and the last round counts
-fractionally, so expected time and energy are exact sums over affine step costs.
+lexical: 1 + sum_{i=1}^{window-1} a^i = `tokens_per_step`); the contexts grow by E per
+round and the last round counts fractionally, so expected time and energy are exact sums
+over affine step costs.
 
-DES: each sequence's accepted count is sampled every round (or replayed from a CSV); MoE
+DES: each sequence's accepted count is sampled every round, position by position up to the
+first rejection (speculative, self-speculative, lexical unit), or replayed from a CSV; MoE
 routing is sampled per step and, with an expert cache, the caches are simulated, so each
 step is mapped with the distinct experts and hit rate it really had.
 """
@@ -215,8 +217,8 @@ class RoundRunner:
             gained = (self.accepted(b) + 1).tolist()
         elif isinstance(dec, LexicalUnit):
             width = dec.window
-            p = (dec.tokens_per_step - 1.0) / max(dec.window - 1, 1)
-            gained = (1 + self.rng.binomial(dec.window - 1, p, size=b)).tolist()
+            # the first token is kept; the others up to the first rejection (a prefix)
+            gained = (1 + sample_accepted(self.rng, dec.acceptance, dec.window - 1, b)).tolist()
         else:
             width = 1
             gained = [1] * b

@@ -34,7 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--draft", help="speculative: draft model (preset or file)")
     d.add_argument("--draft-device", help="speculative: device running the draft (default: the decode device)")
     d.add_argument("--draft-len", type=int, help="tokens drafted per target pass (default 4)")
-    d.add_argument("--acceptance", type=float, help="per-token acceptance rate (default 0.7; self-speculative 0.8)")
+    d.add_argument("--acceptance", type=float, help="per-token acceptance rate (default 0.7; self-speculative 0.8; "
+                   "lexical-unit: instead of --tokens-per-step)")
     d.add_argument("--tree", help="speculative: token-tree branching per depth, e.g. 4,2,1")
     d.add_argument("--draft-top-k", type=int, help="self-speculative: experts per token in the draft (default 2)")
     d.add_argument("--draft-bits", type=int, help="self-speculative: MSB bits the draft reads (default 4)")
