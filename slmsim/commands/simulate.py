@@ -55,6 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     mo.add_argument("--cache-policy", choices=["lru", "lfu"], help="expert cache policy (default lru)")
     s.add_argument("--engine", choices=["analytic", "des"], default="analytic")
     s.add_argument("--seed", type=int, help="seeds the run's random numbers (default 0)")
+    s.add_argument("--samples", type=int, metavar="N",
+                   help="DES: N runs with seeds derived from --seed; stochastic figures get 95%% intervals")
     s.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     s.add_argument("--trace", metavar="PATH", type=Path,
                    help="write a Chrome/Perfetto trace of the DES (prefill + first decode steps) to PATH")
@@ -197,6 +199,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
                                     expected=p.expected, hint=p.hint) for p in exc.problems)
     if hw is not None and scenario is not None:
         problems.extend(_scenario_reference_problems(hw.spec, scenario, args))
+    from slmsim.commands.samples import samples_problems
+
+    problems.extend(samples_problems(args))
     if problems:
         raise SpecError(problems)
     assert hw is not None and model is not None and scenario is not None
@@ -220,6 +225,14 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     out = {"hardware": hw.spec.name, "model": model.name,
            "scenario": scenario.model_dump(mode="json"), **out,
            "warnings": list(plan.warnings)}
+    if args.samples is not None:
+        from slmsim.commands.samples import sampled_output
+
+        def run_one(seed: int) -> dict:
+            sc = scenario.model_copy(update={"seed": seed})
+            return (_serve(args, plan, sc) if args.arrivals else run(plan, engine="des", seed=seed)).to_dict()
+
+        out = sampled_output(out, run_one, seed=scenario.seed, n=args.samples)
     if args.ops:
         from dataclasses import asdict
 
@@ -239,6 +252,12 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
                             title=f"{model.name} on {hw.spec.name}")
     if args.json:
         print(json.dumps(out, indent=2, default=_json_default))
+    elif args.samples is not None:
+        from slmsim.commands.samples import table_view
+
+        view, lines = table_view(out)
+        print(_table(view))
+        print("\n".join(lines))
     else:
         print(_table(out))
         for label, path in (("trace", args.trace), ("report", args.report)):
