@@ -209,9 +209,35 @@ class ModelSpec(BaseModel):
         return self.embedding_params() + head + self.decoder_layer_params(active_only=True)
 
     def kv_bytes_per_token(self, kv_bits: int) -> float:
-        """KV cache per token across all decoder layers (MLA caches the latent + rope key)."""
+        """Self-attention KV cache per decoder token across all decoder layers (MLA caches the
+        latent + rope key). Encoder-decoder cross K/V: `cross_kv_bytes_per_token`."""
         if self.mla is not None:
             per_layer = self.mla.kv_lora_rank + self.mla.qk_rope_head_dim
         else:
             per_layer = 2 * self.kv_dim
         return self.num_layers * per_layer * kv_bits / 8.0
+
+    def cross_kv_bytes_per_token(self, kv_bits: int) -> float:
+        """Cross-attention K/V per encoder token across all decoder layers (0: decoder-only).
+
+        Every decoder layer projects the encoder output to its own K and V once, at prefill."""
+        if self.encoder_decoder is None:
+            return 0.0
+        return self.num_layers * 2 * self.kv_dim * kv_bits / 8.0
+
+    def decoder_prefix_tokens(self, prompt_tokens: int) -> int:
+        """Tokens in the decoder's self-attention context when prefill ends.
+
+        Decoder-only: the prompt. Encoder-decoder: the decoder start token only; the prompt
+        went through the encoder and is seen through cross-attention. Decode step i (0-based)
+        then attends to prefix + i + 1 tokens (the prefill's output token fed back, and so on).
+        """
+        return 1 if self.encoder_decoder is not None else prompt_tokens
+
+    def kv_bytes_per_sequence(self, prompt_tokens: int, gen_tokens: int, kv_bits: int, *,
+                              self_tokens: int | None = None) -> float:
+        """KV cache one sequence reserves: self-attention K/V of `self_tokens` decoder positions
+        (default: prefix + gen, one slot for each generated token) plus, for an encoder-decoder,
+        the cross-attention K/V of the `prompt_tokens` encoder tokens."""
+        tokens = self.decoder_prefix_tokens(prompt_tokens) + gen_tokens if self_tokens is None else self_tokens
+        return tokens * self.kv_bytes_per_token(kv_bits) + prompt_tokens * self.cross_kv_bytes_per_token(kv_bits)

@@ -34,7 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--draft", help="speculative: draft model (preset or file)")
     d.add_argument("--draft-device", help="speculative: device running the draft (default: the decode device)")
     d.add_argument("--draft-len", type=int, help="tokens drafted per target pass (default 4)")
-    d.add_argument("--acceptance", type=float, help="per-token acceptance rate (default 0.7; self-speculative 0.8)")
+    d.add_argument("--acceptance", type=float, help="per-token acceptance rate (default 0.7; self-speculative 0.8; "
+                   "lexical-unit: instead of --tokens-per-step)")
     d.add_argument("--tree", help="speculative: token-tree branching per depth, e.g. 4,2,1")
     d.add_argument("--draft-top-k", type=int, help="self-speculative: experts per token in the draft (default 2)")
     d.add_argument("--draft-bits", type=int, help="self-speculative: MSB bits the draft reads, below --weight-bits (default: half the weight bits)")
@@ -54,6 +55,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     mo.add_argument("--cache-policy", choices=["lru", "lfu"], help="expert cache policy (default lru)")
     s.add_argument("--engine", choices=["analytic", "des"], default="analytic")
     s.add_argument("--seed", type=int, help="seeds the run's random numbers (default 0)")
+    s.add_argument("--samples", type=int, metavar="N",
+                   help="DES: N runs with seeds derived from --seed; stochastic figures get 95%% intervals")
     s.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     s.add_argument("--trace", metavar="PATH", type=Path,
                    help="write a Chrome/Perfetto trace of the DES (prefill + first decode steps) to PATH")
@@ -200,6 +203,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
                                     expected=p.expected, hint=p.hint) for p in exc.problems)
     if hw is not None and scenario is not None:
         problems.extend(_scenario_reference_problems(hw.spec, scenario, args))
+    from slmsim.commands.samples import samples_problems
+
+    problems.extend(samples_problems(args))
     if problems:
         raise SpecError(problems)
     assert hw is not None and model is not None and scenario is not None
@@ -234,12 +240,20 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
     out.update(figures(out, hw=hw.spec, plan=plan))
     out["warnings"] += warns
+    if args.samples is not None:
+        from slmsim.commands.samples import sampled_output
+
+        def run_one(seed: int) -> dict:
+            sc = scenario.model_copy(update={"seed": seed})
+            return (_serve(args, plan, sc) if args.arrivals else run(plan, engine="des", seed=seed)).to_dict()
+
+        out = sampled_output(out, run_one, seed=scenario.seed, n=args.samples)
     if args.ops:
         from dataclasses import asdict
 
         from slmsim.mapping.report import op_reports
 
-        mid_ctx = scenario.batch * (scenario.prompt_tokens + scenario.gen_tokens / 2.0)
+        mid_ctx = scenario.batch * plan.mapper.context_tokens(scenario.prompt_tokens, scenario.gen_tokens / 2.0)
         out["decode_ops"] = {"context_tokens": mid_ctx,
                              "ops": [asdict(r) for r in op_reports(plan.decode, mid_ctx)]}
     if args.trace:
@@ -253,6 +267,14 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
                             title=f"{model.name} on {hw.spec.name}")
     if args.json:
         print(json.dumps(out, indent=2, default=_json_default))
+    elif args.samples is not None:
+        from slmsim.commands.samples import table_view
+
+        from slmsim.commands.simtable import blocks
+        from slmsim.commands.tables import emit
+
+        view, lines = table_view(out)
+        emit(blocks(view) + lines)
     else:
         from slmsim.commands.simtable import blocks
         from slmsim.commands.tables import emit
