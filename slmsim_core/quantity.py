@@ -13,11 +13,11 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, ConfigDict, ValidationInfo
 from pydantic_core import PydanticCustomError
 
-from slmsim.core.units import Dim, UnitParseError, a_or_an, example_for, parse_quantity
+from slmsim.core.units import Dim, UnitParseError, a_or_an, bounds_problem, example_for, parse_quantity
 
 SI_FLOATS_OK = "si_floats_ok"  # validation-context key: bare numbers are SI values
 
-FROZEN = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+FROZEN = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 def _parser(dim: Dim, *, allow_zero: bool) -> BeforeValidator:
@@ -25,6 +25,11 @@ def _parser(dim: Dim, *, allow_zero: bool) -> BeforeValidator:
         si_ok = bool(info.context and info.context.get(SI_FLOATS_OK))
         if si_ok and isinstance(value, (int, float)) and not isinstance(value, bool):
             # programmatic construction (e.g. a DSE candidate) may pass SI floats directly
+            why = bounds_problem(float(value), dim)
+            if why is not None:
+                raise PydanticCustomError("quantity_bounds", "{raw} " + why,
+                                          {"raw": repr(value), "expected": f"a finite {dim.value} within the limits",
+                                           "hint": "see docs/input-limits.md"})
             return _check_sign(float(value), dim, value, allow_zero=allow_zero)
         try:
             number = parse_quantity(value, dim)

@@ -30,7 +30,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-SPEC = ConfigDict(frozen=True, extra="forbid")
+SPEC = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class Strategy(StrEnum):

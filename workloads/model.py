@@ -10,7 +10,7 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-SPEC = ConfigDict(frozen=True, extra="forbid")
+SPEC = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class Family(StrEnum):

@@ -28,7 +28,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from scipy.optimize import brentq
 
-SPEC = ConfigDict(frozen=True, extra="forbid")
+SPEC = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class Uniform(BaseModel):

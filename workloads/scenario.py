@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from slmsim.workloads.decoding import Autoregressive, Decoding
 from slmsim.workloads.routing import MoeScenario
 
-SPEC = ConfigDict(frozen=True, extra="forbid")
+SPEC = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class Precision(BaseModel):
