@@ -501,10 +501,20 @@ def problems_from(exc: pydantic.ValidationError, *, model: type[pydantic.BaseMod
             hint = f"did you mean '{close[0]}'?" if close else None
         elif etype.startswith("value_error"):
             message = message.removeprefix("Value error, ")
+        elif etype in _BOUND_WORDS and not expected:
+            key, word = _BOUND_WORDS[etype]
+            expected = f"a value {word} {ctx.get(key)}"
+        elif etype in ("finite_number", "int_from_float", "int_parsing", "int_type", "float_type", "float_parsing") \
+                and not expected:
+            expected = "a finite number" if etype.startswith(("finite", "float")) else "a whole number"
         if isinstance(value, dict):
             value = None  # a whole sub-tree is not a useful "value"
         problems.append(Problem(file=file, path=path, message=message, value=value, expected=expected, hint=hint))
     return problems
+
+
+_BOUND_WORDS = {"greater_than_equal": ("ge", ">="), "greater_than": ("gt", ">"),
+                "less_than_equal": ("le", "<="), "less_than": ("lt", "<")}
 
 
 def _dotted(parts: list[Any]) -> str:

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from slmsim.core.errors import Problem, SpecError
-from slmsim.core.yamlio import Provenance, RawSpec, resolve, validate
+from slmsim.core.yamlio import Provenance, RawSpec, read_json, resolve, validate
 from slmsim.workloads.hf_config import raw_from_hf_config
 from slmsim.workloads.model import ModelSpec
 
@@ -35,12 +34,7 @@ def load_model(ref: str | Path) -> ModelSpec:
 
 def _from_config_json(path: Path) -> ModelSpec:
     shown = str(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpecError([Problem(file=shown, path="", message="file not found")]) from None
-    except json.JSONDecodeError as exc:
-        raise SpecError([Problem(file=shown, path="", message=f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")]) from None
+    data = read_json(path, display=shown)  # bounded: size, depth, duplicate keys, NaN (slmsim.core.limits)
     if not isinstance(data, dict):
         raise SpecError([Problem(file=shown, path="", message="expected a JSON object")])
     name = path.parent.name or path.stem

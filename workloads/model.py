@@ -12,6 +12,20 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 SPEC = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
+# Bounds on architecture sizes (docs/input-limits.md): ~10-100x beyond the largest public
+# models (DeepSeek-V3: 256 routed experts, top-8, hidden 7168, 61 layers; Llama 3.1 405B:
+# hidden 16384, 126 layers, 128 heads; Gemma 3: vocab 262,144). They refuse typos and hostile
+# input (num_experts: 2**63) fast, before anything sizes an array by them.
+MAX_EXPERTS = 4096
+MAX_TOP_K = 256
+MAX_WIDTH = 1 << 18  # hidden, intermediate and expert widths (262,144)
+MAX_LAYERS = 2048
+MAX_HEADS = 4096
+MAX_HEAD_DIM = 4096
+MAX_VOCAB = 1 << 24  # 16,777,216
+MAX_CONTEXT = 1 << 24
+HEAD_RATIO = 8.0  # heads x head_dim within [hidden / 8, hidden x 8] (Qwen3-0.6B: 2x, Gemma-2 2B: 0.89x)
+
 
 class Family(StrEnum):
     """Hugging Face `model_type` values slmsim understands."""
@@ -39,13 +53,13 @@ class Ffn(StrEnum):
 class MoeSpec(BaseModel):
     model_config = SPEC
 
-    num_experts: int = Field(gt=0)
-    top_k: int = Field(gt=0)
-    expert_intermediate_size: int = Field(gt=0)
-    num_shared_experts: int = Field(0, ge=0)
-    shared_expert_intermediate_size: int = Field(0, ge=0, description="per shared expert")
-    first_dense_layers: int = Field(0, ge=0, description="leading layers with a dense FFN instead of experts")
-    dense_intermediate_size: int | None = Field(None, gt=0, description="FFN width of the dense layers")
+    num_experts: int = Field(gt=0, le=MAX_EXPERTS)
+    top_k: int = Field(gt=0, le=MAX_TOP_K)
+    expert_intermediate_size: int = Field(gt=0, le=MAX_WIDTH)
+    num_shared_experts: int = Field(0, ge=0, le=MAX_EXPERTS)
+    shared_expert_intermediate_size: int = Field(0, ge=0, le=MAX_WIDTH, description="per shared expert")
+    first_dense_layers: int = Field(0, ge=0, le=MAX_LAYERS, description="leading layers with a dense FFN instead of experts")
+    dense_intermediate_size: int | None = Field(None, gt=0, le=MAX_WIDTH, description="FFN width of the dense layers")
 
     @model_validator(mode="after")
     def _check(self) -> "MoeSpec":
@@ -63,18 +77,18 @@ class MlaSpec(BaseModel):
 
     model_config = SPEC
 
-    kv_lora_rank: int = Field(gt=0)
-    q_lora_rank: int | None = Field(None, gt=0, description="None: queries are projected directly")
-    qk_nope_head_dim: int = Field(gt=0)
-    qk_rope_head_dim: int = Field(gt=0)
-    v_head_dim: int = Field(gt=0)
+    kv_lora_rank: int = Field(gt=0, le=MAX_WIDTH)
+    q_lora_rank: int | None = Field(None, gt=0, le=MAX_WIDTH, description="None: queries are projected directly")
+    qk_nope_head_dim: int = Field(gt=0, le=MAX_HEAD_DIM)
+    qk_rope_head_dim: int = Field(gt=0, le=MAX_HEAD_DIM)
+    v_head_dim: int = Field(gt=0, le=MAX_HEAD_DIM)
 
 
 class EncoderDecoderSpec(BaseModel):
     model_config = SPEC
 
-    num_encoder_layers: int = Field(gt=0)
-    num_decoder_layers: int = Field(gt=0)
+    num_encoder_layers: int = Field(gt=0, le=MAX_LAYERS)
+    num_decoder_layers: int = Field(gt=0, le=MAX_LAYERS)
 
 
 class ModelSpec(BaseModel):
@@ -83,20 +97,20 @@ class ModelSpec(BaseModel):
     name: str
     family: Family
     source: str = Field(description="where the figures come from (config.json, paper)")
-    hidden_size: int = Field(gt=0)
-    intermediate_size: int = Field(gt=0, description="dense FFN width (ignored by MoE layers)")
-    num_layers: int = Field(gt=0, description="decoder layers (encoder-decoder: see encoder_decoder)")
-    num_attention_heads: int = Field(gt=0)
-    num_kv_heads: int = Field(gt=0)
-    head_dim: int = Field(gt=0)
-    vocab_size: int = Field(gt=0)
+    hidden_size: int = Field(gt=0, le=MAX_WIDTH)
+    intermediate_size: int = Field(gt=0, le=MAX_WIDTH, description="dense FFN width (ignored by MoE layers)")
+    num_layers: int = Field(gt=0, le=MAX_LAYERS, description="decoder layers (encoder-decoder: see encoder_decoder)")
+    num_attention_heads: int = Field(gt=0, le=MAX_HEADS)
+    num_kv_heads: int = Field(gt=0, le=MAX_HEADS)
+    head_dim: int = Field(gt=0, le=MAX_HEAD_DIM)
+    vocab_size: int = Field(gt=0, le=MAX_VOCAB)
     tie_word_embeddings: bool
     ffn: Ffn = Ffn.GATED
     qkv_bias: bool = False
     moe: MoeSpec | None = None
     mla: MlaSpec | None = None
     encoder_decoder: EncoderDecoderSpec | None = None
-    max_position_embeddings: int | None = Field(None, gt=0)
+    max_position_embeddings: int | None = Field(None, gt=0, le=MAX_CONTEXT)
     notes: str = ""
 
     @model_validator(mode="after")
@@ -107,6 +121,19 @@ class ModelSpec(BaseModel):
             )
         if self.encoder_decoder and self.encoder_decoder.num_decoder_layers != self.num_layers:
             raise ValueError("num_layers must equal encoder_decoder.num_decoder_layers")
+        if self.num_kv_heads > self.num_attention_heads:
+            raise ValueError(f"num_kv_heads ({self.num_kv_heads}) cannot exceed num_attention_heads "
+                             f"({self.num_attention_heads})")
+        if self.moe is not None and self.moe.first_dense_layers > self.num_layers:
+            raise ValueError(f"moe.first_dense_layers ({self.moe.first_dense_layers}) cannot exceed num_layers "
+                             f"({self.num_layers})")
+        if self.mla is None:
+            width = self.num_attention_heads * self.head_dim
+            if not self.hidden_size / HEAD_RATIO <= width <= self.hidden_size * HEAD_RATIO:
+                raise ValueError(
+                    f"head_dim ({self.head_dim}) x num_attention_heads ({self.num_attention_heads}) = {width} is "
+                    f"inconsistent with hidden_size ({self.hidden_size}): expected within a factor of "
+                    f"{HEAD_RATIO:g} of it (usually head_dim = hidden_size / num_attention_heads)")
         return self
 
     # Derived sizes ----------------------------------------------------------------------

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from slmsim.core.limits import MAX_BATCH, MAX_SEED, MAX_TOKENS
 from slmsim.workloads.decoding import Autoregressive, Decoding
+from slmsim.workloads.model import ModelSpec
 from slmsim.workloads.routing import MoeScenario
 
 SPEC = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
@@ -37,18 +39,18 @@ class Precision(BaseModel):
 class Scenario(BaseModel):
     model_config = SPEC
 
-    prompt_tokens: int = Field(128, ge=1)
-    gen_tokens: int = Field(128, ge=1)
-    batch: int = Field(1, ge=1)
+    prompt_tokens: int = Field(128, ge=1, le=MAX_TOKENS)
+    gen_tokens: int = Field(128, ge=1, le=MAX_TOKENS)
+    batch: int = Field(1, ge=1, le=MAX_BATCH)
     precision: Precision = Precision()
     static_kv_tokens: int | None = Field(
-        None, ge=1,
+        None, ge=1, le=2 * MAX_TOKENS,
         description="runtimes compiled for a fixed context window (e.g. Qualcomm Genie) attend over the whole "
                     "window every step; None: attend over the tokens so far",
     )
     decoding: Decoding = Field(default_factory=Autoregressive)
     moe: MoeScenario | None = Field(None, description="routing model and expert cache (MoE models)")
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="seeds the run's random numbers (numpy needs >= 0)")
 
     @model_validator(mode="after")
     def _check(self) -> "Scenario":
@@ -63,3 +65,18 @@ class Scenario(BaseModel):
     def decode_steps(self) -> int:
         """Prefill yields the first token; each further token is one decode step."""
         return self.gen_tokens - 1
+
+
+def context_warning(model: ModelSpec, prompt_tokens: int, gen_tokens: int, *, what: str = "prompt + gen") -> str | None:
+    """A warning when a sequence outgrows the model's trained context (issue 15), else None.
+
+    Not an error: the simulator's costs stay defined past the window (a runtime may use
+    RoPE scaling or a sliding window), but the quality of such a run is not what the model
+    card promises.
+    """
+    limit = model.max_position_embeddings
+    total = prompt_tokens + gen_tokens
+    if limit is None or total <= limit:
+        return None
+    return (f"{what} = {total} tokens exceeds {model.name}'s context of {limit} tokens "
+            f"(max_position_embeddings); the figures assume the runtime can run it anyway")

@@ -12,6 +12,7 @@ from typing import Any
 import pydantic
 
 from slmsim.commands._common import EXIT_BAD_INPUT, EXIT_OK, fmt_bytes, fmt_time
+from slmsim.commands.flags import EXIT_INTERNAL, flag_problems, refuse_impossible
 from slmsim.core.errors import Infeasible, Problem, SpecError
 
 
@@ -102,7 +103,7 @@ _FLAGS: tuple[tuple[str, str, str], ...] = (
 
 def _scenario(args: argparse.Namespace) -> Any:
     """Defaults < the --scenario file < flags given on the command line."""
-    from slmsim.core.yamlio import lift_provenance, problems_from, read_yaml, set_path
+    from slmsim.core.yamlio import lift_provenance, problems_from, read_yaml, set_path, type_problems
     from slmsim.workloads.scenario import Scenario
 
     data: dict[str, Any] = {}
@@ -136,10 +137,14 @@ def _scenario(args: argparse.Namespace) -> Any:
         data["decoding"]["strategy"] = "autoregressive" if not flagged else _infer_strategy(data["decoding"])
     if "moe" in data and "routing" in data["moe"] and "model" not in data["moe"]["routing"]:
         data["moe"]["routing"]["model"] = "zipf" if "s" in data["moe"]["routing"] else "temporal"
+    strict = type_problems(Scenario, data, file=file)  # true/false for a number
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
+        if strict:
+            raise SpecError(strict)
+        return scenario
     except pydantic.ValidationError as exc:
-        problems = problems_from(exc, model=Scenario, data=data, file=file)
+        problems = problems_from(exc, model=Scenario, data=data, file=file) + strict
         out = []
         for pr in problems:
             flag = flagged.get(pr.path) or next((f for d, f in flagged.items() if pr.path.startswith(d + ".")), None)
@@ -172,14 +177,15 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from slmsim.simulator.engines import run
     from slmsim.workloads.load import load_model
 
-    problems: list[Problem] = []
+    problems: list[Problem] = flag_problems(args)
+    bad_flags = {p.path for p in problems}
     hw = model = scenario = None
     for what, loader in (("hw", lambda: load_hardware(args.hw)), ("model", lambda: load_model(args.model)),
                          ("scenario", lambda: _scenario(args))):
         try:
             value = loader()
         except SpecError as exc:
-            problems.extend(exc.problems)
+            problems.extend(p for p in exc.problems if p.path not in bad_flags)
             continue
         if what == "hw":
             hw = value
@@ -218,7 +224,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     out = result.to_dict()
     out = {"hardware": hw.spec.name, "model": model.name,
            "scenario": scenario.model_dump(mode="json"), **out,
-           "warnings": list(plan.warnings)}
+           "warnings": [*plan.warnings, *input_warnings(model, scenario)]}
     if args.ops:
         from dataclasses import asdict
 
@@ -236,14 +242,23 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
         write_design_report(result=out, plan=plan, trace=trace or [], out_path=args.report,
                             title=f"{model.name} on {hw.spec.name}")
+    if refuse_impossible(out):
+        return EXIT_INTERNAL
     if args.json:
-        print(json.dumps(out, indent=2, default=_json_default))
+        print(json.dumps(out, indent=2, default=_json_default, allow_nan=False))
     else:
         print(_table(out))
         for label, path in (("trace", args.trace), ("report", args.report)):
             if path:
                 print(f"  {label} written to {path}")
     return EXIT_OK
+
+
+def input_warnings(model: Any, scenario: Any) -> list[str]:
+    from slmsim.workloads.scenario import context_warning
+
+    w = context_warning(model, scenario.prompt_tokens, scenario.gen_tokens)
+    return [w] if w else []
 
 
 def _serve(args: argparse.Namespace, plan: Any, scenario: Any, *, trace_steps: int = 0) -> Any:
@@ -346,7 +361,8 @@ def _table(d: dict[str, Any]) -> str:
     if sv:
         lines[3] = f"  TTFT (mean)          {fmt_time(d['ttft_s'])}"
         lines[4] = f"  decode step (mean)   {fmt_time(d['tpot_s'])}"
-        lines[5] = f"  decode tokens/s      {d['decode_tokens_per_s']:.2f}  (while decoding)"
+        if d["decode_tokens_per_s"] is not None:
+            lines[5] = f"  decode tokens/s      {d['decode_tokens_per_s']:.2f}  (while decoding)"
         lines += ["", f"  serving: {sv['completed']} of {sv['requests']} requests completed"
                       f" ({sv['rejected']} rejected), makespan {fmt_time(sv['makespan_s'])}, "
                       f"{sv['throughput_tokens_per_s'] or 0:.1f} tokens/s overall, "
@@ -369,6 +385,7 @@ def _table(d: dict[str, Any]) -> str:
     lines.append("  memory footprint:")
     for k, v in d["memory_footprint_bytes"].items():
         lines.append(f"    {k:<22} {fmt_bytes(v):>12}")
+    lines += [f"  warning: {w}" for w in d.get("warnings", [])]
     modes = ", ".join(f"{k}: {v}" for k, v in d.get("weight_mode", {}).items())
     lines.append(f"  weights: {modes}")
     for dev, p in d.get("pipeline", {}).items():
