@@ -319,7 +319,8 @@ def resolve(
         )])
     if len(_stack) >= MAX_EXTENDS_DEPTH:
         raise SpecError([Problem(
-            file=shown, path="extends", message=f"`extends:` chain longer than {MAX_EXTENDS_DEPTH} files",
+            file=shown, path="extends", message=f"`extends:` chain longer than {MAX_EXTENDS_DEPTH} files "
+            f"(from {_short(_stack[0])}, {MAX_EXTENDS_DEPTH} files down, to this one)",
             value=ref if isinstance(ref, str) else str(ref),
             expected=f"at most {MAX_EXTENDS_DEPTH} files from the spec to the preset it starts from",
             hint="flatten part of the chain into one file (see docs/input-limits.md)",
@@ -394,7 +395,8 @@ def validate(model: type[M], raw: RawSpec, *, context: dict[str, Any] | None = N
     try:
         typed = model.model_validate(raw.data, context=context)
     except pydantic.ValidationError as exc:
-        found = problems_from(exc, model=model, data=raw.data, file=raw.file)
+        # a cross-field check computed on a coerced true/false is noise next to the type problem
+        found = problems_from(exc, model=model, data=raw.data, file=raw.file, skip_value_errors=bool(strict))
         seen = {p.path for p in found}
         raise SpecError([*found, *(p for p in strict if p.path not in seen)], total=exc.error_count()) from None
     if strict:
@@ -451,9 +453,11 @@ def _number_kind(f: pydantic.fields.FieldInfo) -> type | None:
 
 
 def problems_from(exc: pydantic.ValidationError, *, model: type[pydantic.BaseModel], data: Any,
-                  file: str) -> list[Problem]:
+                  file: str, skip_value_errors: bool = False) -> list[Problem]:
     problems = []
     for err in exc.errors(include_url=False):
+        if skip_value_errors and err["type"].startswith("value_error"):
+            continue
         path_parts = _user_path(err["loc"], data)
         path = _dotted(path_parts)
         etype = err["type"]
