@@ -37,8 +37,9 @@ def read_text_limited(path: Path, *, shown: str, limit: int, what: str = "file",
     except FileNotFoundError:
         raise SpecError([Problem(file=shown, path="", message="file not found",
                                  hint=hint or "check the path, or use a preset name (`slmsim presets`)")]) from None
-    except OSError as exc:
-        raise SpecError([Problem(file=shown, path="", message=f"cannot read {what}: {exc.strerror or exc}")]) from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+        raise SpecError([Problem(file=shown[:200], path="", message=f"cannot read {what}: "
+                                 f"{getattr(exc, 'strerror', None) or exc}")]) from None
     if path.is_dir():
         raise SpecError([Problem(file=shown, path="", message=f"is a directory, not a {what}",
                                  hint=hint or "give the path of a file inside it")])

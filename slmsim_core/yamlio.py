@@ -363,12 +363,19 @@ def _short(key: str) -> str:
     return Path(key).name
 
 
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):  # a name too long for the filesystem, a NUL byte: not a file
+        return False
+
+
 def _locate(ref: str | Path, *, presets: PresetLookup, preset_names: Callable[[], list[str]],
             what: str) -> tuple[Path, str]:
     if isinstance(ref, Path):
         return ref, str(ref)
     as_path = Path(ref)
-    if ref.endswith((".yaml", ".yml", ".json")) or "/" in ref or as_path.exists():
+    if ref.endswith((".yaml", ".yml", ".json")) or "/" in ref or _exists(as_path):
         return as_path, ref
     found = presets(ref)
     if found is not None:

@@ -73,9 +73,9 @@ class SelfSpeculative(BaseModel):
     strategy: Literal["self_speculative"] = "self_speculative"
     draft_len: int = Field(4, ge=0, le=64)
     acceptance: float = Field(0.8, ge=0.0, le=1.0)
-    draft_top_k: int = Field(2, ge=1, description="experts per token in the draft (from the cached, hot experts)")
-    draft_weight_bits: int = Field(4, ge=1, description="most significant bits of each weight the draft uses")
-    batch_threshold: int = Field(8, ge=1, description="above this many sequences, decode without speculation")
+    draft_top_k: int = Field(2, ge=1, le=256, description="experts per token in the draft (from the cached, hot experts)")
+    draft_weight_bits: int = Field(4, ge=1, le=16, description="most significant bits of each weight the draft uses")
+    batch_threshold: int = Field(8, ge=1, le=4096, description="above this many sequences, decode without speculation")
     msb_tier: str | None = Field(None, description="memory tier holding the MSB slices (e.g. hybrid-bonded DRAM)")
     lsb_tier: str | None = Field(None, description="memory tier holding the LSB slices (e.g. LPDDR)")
 
@@ -83,8 +83,8 @@ class SelfSpeculative(BaseModel):
 class LexicalUnit(BaseModel):
     model_config = SPEC
     strategy: Literal["lexical_unit"] = "lexical_unit"
-    tokens_per_step: float = Field(1.4, ge=1.0, description="mean tokens accepted per step (~1.3-1.5 on text)")
-    window: int = Field(4, ge=1, description="tokens verified per step")
+    tokens_per_step: float = Field(1.4, ge=1.0, le=256.0, description="mean tokens accepted per step (~1.3-1.5 on text)")
+    window: int = Field(4, ge=1, le=256, description="tokens verified per step")
 
     @model_validator(mode="after")
     def _check(self) -> "LexicalUnit":
@@ -96,11 +96,11 @@ class LexicalUnit(BaseModel):
 class Multipath(BaseModel):
     model_config = SPEC
     strategy: Literal["multipath"] = "multipath"
-    initial_width: int = Field(4, ge=1, description="paths forked from the prompt")
-    max_width: int = Field(8, ge=1, description="most live paths")
-    expand_every: int = Field(32, ge=1, description="tokens between expansions (doubling, up to max_width)")
-    prune_after: int = Field(96, ge=1, description="tokens after which the pool is reduced")
-    final_width: int = Field(2, ge=1, description="live paths after pruning")
+    initial_width: int = Field(4, ge=1, le=1024, description="paths forked from the prompt")
+    max_width: int = Field(8, ge=1, le=1024, description="most live paths")
+    expand_every: int = Field(32, ge=1, le=1 << 24, description="tokens between expansions (doubling, up to max_width)")
+    prune_after: int = Field(96, ge=1, le=1 << 24, description="tokens after which the pool is reduced")
+    final_width: int = Field(2, ge=1, le=1024, description="live paths after pruning")
 
     @model_validator(mode="after")
     def _check(self) -> "Multipath":

@@ -24,12 +24,19 @@ def preset_path(name: str) -> Path | None:
 def load_model(ref: str | Path) -> ModelSpec:
     """A preset name, a model YAML, a `config.json`, or a folder holding one."""
     path = Path(ref)
-    if path.is_dir() and (path / "config.json").is_file():
+    if _is_config_dir(path):
         path = path / "config.json"
     if path.suffix == ".json":
         return _from_config_json(path)
     raw = resolve(ref, presets=preset_path, preset_names=preset_names, what="model")
     return validate(ModelSpec, raw)
+
+
+def _is_config_dir(path: Path) -> bool:
+    try:
+        return path.is_dir() and (path / "config.json").is_file()
+    except (OSError, ValueError):  # a name too long for the filesystem, a NUL byte
+        return False
 
 
 def _from_config_json(path: Path) -> ModelSpec:

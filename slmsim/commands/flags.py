@@ -67,9 +67,51 @@ def flag_problems(args: argparse.Namespace) -> list[Problem]:
     return out
 
 
+_SECTIONS = ("precision", "decoding", "moe", "moe.routing", "moe.expert_cache")
+
+
+def scenario_shape_problems(data: Any, file: str) -> list[Problem]:
+    """Sections of a scenario that must be mappings before flags are merged into them."""
+    if not isinstance(data, dict):
+        return [Problem(file=file, path="", message="expected a mapping at the top level",
+                        value=type(data).__name__, expected="prompt_tokens:, gen_tokens:, decoding:, ...")]
+    out: list[Problem] = []
+    for dotted in _SECTIONS:
+        node: Any = data
+        for part in dotted.split("."):
+            node = node.get(part) if isinstance(node, dict) else None
+        if node is None and dotted.startswith("moe"):
+            continue  # no MoE section: fine
+        present = _has(data, dotted)
+        if present and not isinstance(node, dict):
+            out.append(Problem(file=file, path=dotted, message=f"'{dotted}' must be a mapping",
+                               value=node if not isinstance(node, (dict, list)) else type(node).__name__,
+                               expected=f"{dotted.rsplit('.', 1)[-1]}: {{key: value, ...}}",
+                               hint="see docs/spec-format.md for the scenario format"))
+    return out
+
+
+def _has(data: dict[str, Any], dotted: str) -> bool:
+    node: Any = data
+    for part in dotted.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
 def refuse_impossible(out: dict[str, Any]) -> bool:
-    """True (and a message on stderr) when a result holds a figure that cannot be right."""
+    """True (and a message on stderr) when a result holds a figure that cannot be right.
+
+    A served stream in which no request completed has no first token: its mean TTFT is
+    n/a (None), not the 0 s a sum over no requests would give.
+    """
     from slmsim.simulator.result import impossible_figures
+
+    serving = out.get("serving")
+    if isinstance(serving, dict) and serving.get("completed") == 0:
+        for key in ("ttft_s", "tpot_s", "decode_tokens_per_s"):
+            out[key] = None
 
     bad = impossible_figures(out)
     if not bad:

@@ -12,7 +12,7 @@ from typing import Any
 import pydantic
 
 from slmsim.commands._common import EXIT_BAD_INPUT, EXIT_OK, fmt_bytes, fmt_time
-from slmsim.commands.flags import EXIT_INTERNAL, flag_problems, refuse_impossible
+from slmsim.commands.flags import EXIT_INTERNAL, flag_problems, refuse_impossible, scenario_shape_problems
 from slmsim.core.errors import Infeasible, Problem, SpecError
 
 
@@ -114,6 +114,9 @@ def _scenario(args: argparse.Namespace) -> Any:
         if not isinstance(loaded, dict):
             raise SpecError([Problem(file=file, path="", message="expected a mapping at the top level")])
         data, _ = lift_provenance(loaded, origin=file)
+        shape = scenario_shape_problems(data, file)
+        if shape:
+            raise SpecError(shape)
     flagged: dict[str, str] = {}
     if args.decoding is not None and (data.get("decoding") or {}).get("strategy") != args.decoding:
         data["decoding"] = {}  # another strategy: its parameters start from the defaults
