@@ -44,6 +44,23 @@ _FLOATS: tuple[tuple[str, str], ...] = (
 )
 
 
+MAX_DES_TOKENS = 1_000_000  # ~100 us per token step (docs/performance.md): ~100 s at batch 1
+
+
+def des_work_problems(tokens: int, *, what: str) -> list[Problem]:
+    """The discrete-event engine steps through every generated token: refuse runs of hours.
+
+    `tokens` is the generated tokens the DES would step through (all requests of a stream).
+    """
+    if tokens <= MAX_DES_TOKENS:
+        return []
+    return [Problem(file="<command line>", path="--engine", message=f"{what}: {tokens} generated tokens is too "
+                    f"long for the discrete-event engine (it steps through each one; about "
+                    f"{tokens * 1e-4 / 60:.0f} min here)", value=tokens,
+                    expected=f"at most {MAX_DES_TOKENS} generated tokens per DES run",
+                    hint="use --engine analytic (exact for one request), or fewer or shorter requests")]
+
+
 def _problem(flag: str, message: str, value: Any, expected: str) -> Problem:
     return Problem(file="<command line>", path=flag, message=message, value=value, expected=expected,
                    hint=f"see `slmsim simulate --help` for {flag}")

@@ -12,7 +12,13 @@ from typing import Any
 import pydantic
 
 from slmsim.commands._common import EXIT_BAD_INPUT, EXIT_OK, fmt_bytes, fmt_time
-from slmsim.commands.flags import EXIT_INTERNAL, flag_problems, refuse_impossible, scenario_shape_problems
+from slmsim.commands.flags import (
+    EXIT_INTERNAL,
+    des_work_problems,
+    flag_problems,
+    refuse_impossible,
+    scenario_shape_problems,
+)
 from slmsim.core.errors import Infeasible, Problem, SpecError
 
 
@@ -212,6 +218,10 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     if isinstance(plan, Infeasible):
         _print_infeasible(plan, as_json=args.json)
         return EXIT_BAD_INPUT
+    if not args.arrivals and (args.engine == "des" or args.trace or args.report):
+        des_problems = des_work_problems(scenario.gen_tokens, what="--gen")
+        if des_problems:
+            raise SpecError(des_problems)
     if args.arrivals:
         result = _serve(args, plan, scenario)
     else:
@@ -294,6 +304,9 @@ def _serve(args: argparse.Namespace, plan: Any, scenario: Any, *, trace_steps: i
                                 gen_tokens=scenario.gen_tokens, rng=np.random.default_rng(scenario.seed))
     else:
         reqs = requests_from_csv(args.requests_csv)
+    des_problems = des_work_problems(sum(r.gen_tokens for r in reqs), what="the request stream")
+    if des_problems:
+        raise SpecError(des_problems)
     policy = ServingPolicy(batching=Batching(args.batching), max_batch=args.max_batch,
                            kv_policy=KvPolicy(args.kv_policy), channel_priority=args.channel_priority)
     return run_serving(plan.mapper, reqs, policy, trace_steps=trace_steps, seed=scenario.seed)

@@ -347,6 +347,13 @@ def test_request_trace_is_bounded(capsys: pytest.CaptureFixture[str], tmp_path: 
         "--arrivals", "trace", "--engine", "des", "--requests-csv", str(f))
 
 
+@pytest.mark.parametrize("flags", [["--gen", "1100000", "--kv-bits", "4", "--engine", "des"],
+                                   ["--gen", "100000", "--arrivals", "fixed", "--requests", "11"]])
+def test_des_refuses_hours_of_work(capsys: pytest.CaptureFixture[str], flags: list[str]) -> None:
+    bad(capsys, ["--engine", "too long for the discrete-event engine", "--engine analytic"],
+        "simulate", "--hw", "agx-orin-64gb", "--model", "qwen3-0.6b", "--prompt", "8", *flags)
+
+
 def test_prompt_beyond_the_context_is_a_warning(capsys: pytest.CaptureFixture[str]) -> None:
     # qwen3-0.6b: max_position_embeddings 40960
     code, out, err = run(capsys, "simulate", "--hw", "agx-orin-64gb", "--model", "qwen3-0.6b", "--prompt", "40960",
