@@ -377,7 +377,10 @@ def _locate(ref: str | Path, *, presets: PresetLookup, preset_names: Callable[[]
     as_path = Path(ref)
     if ref.endswith((".yaml", ".yml", ".json")) or "/" in ref or _exists(as_path):
         return as_path, ref
-    found = presets(ref)
+    try:
+        found = presets(ref)
+    except (OSError, ValueError):  # a name too long for the filesystem, a NUL byte: no such preset
+        found = None
     if found is not None:
         return found, f"preset:{ref}"
     names = preset_names()
@@ -543,7 +546,8 @@ def _user_path(loc: tuple[Any, ...], data: Any) -> list[Any]:
     parts: list[Any] = []
     node = data
     for element in loc:
-        if isinstance(node, dict) and element not in node and element in {node.get(k) for k in DISCRIMINATORS}:
+        if isinstance(node, dict) and element not in node and any(
+                element == node.get(k) for k in DISCRIMINATORS if isinstance(node.get(k), str)):
             continue  # a discriminated-union tag pydantic inserts
         if isinstance(element, str) and element.startswith(("function-", "tagged-union[")):
             continue

@@ -427,3 +427,35 @@ def test_constraint_grammar(tmp_path: Path, constraint: str, needle: str) -> Non
     f.write_text(text)
     with pytest.raises(SpecError, match=needle):
         load_space(f)
+
+
+# ---------------------------------------------------------------- found by the fuzzer
+
+@pytest.mark.parametrize(("scenario", "needles"), [
+    ("decoding: null\n", ["'decoding' must be a mapping"]),
+    ("decoding: [1, 2]\n", ["'decoding' must be a mapping"]),
+    ("moe: {routing: {model: zipf, strategy: {a: 1}}}\n", ["moe.routing.strategy", "unknown field 'strategy'"]),
+    ("moe: {routing: {model: zipf, s: 1.0e+308}}\n", ["moe.routing.s", "a value <= 5"]),
+    ("- 1\n- 2\n", ["expected a mapping at the top level"]),
+])
+def test_fuzzer_findings_in_scenarios(capsys: pytest.CaptureFixture[str], tmp_path: Path, scenario: str,
+                                      needles: list[str]) -> None:
+    f = tmp_path / "s.yaml"
+    f.write_text(scenario)
+    bad(capsys, needles, "simulate", "--hw", "orin-nano", "--model", "granite-3.0-1b-a400m", "--scenario", str(f))
+
+
+def test_fuzzer_finding_name_too_long(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    f = tmp_path / "m.yaml"
+    f.write_text("extends: " + "a" * 300 + "\n")
+    bad(capsys, ["unknown model preset 'aaaa"], "simulate", "--hw", "orin-nano", "--model", str(f))
+
+
+def test_fuzzer_finding_unserved_stream_has_no_ttft(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    f = tmp_path / "r.csv"
+    f.write_text("prompt_tokens,arrival_s,gen_tokens\n16777216,8,1\n")
+    code, out, err = run(capsys, "simulate", "--hw", "orin-nano", "--model", "qwen3-0.6b", "--arrivals", "trace",
+                         "--engine", "des", "--requests-csv", str(f), "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["serving"]["completed"] == 0 and data["ttft_s"] is None
