@@ -97,8 +97,8 @@ def scenario_shape_problems(data: Any, file: str) -> list[Problem]:
         node: Any = data
         for part in dotted.split("."):
             node = node.get(part) if isinstance(node, dict) else None
-        if node is None and dotted.startswith("moe"):
-            continue  # no MoE section: fine
+        if node is None and dotted in ("moe", "moe.expert_cache"):
+            continue  # optional sections: null means "none"
         present = _has(data, dotted)
         if present and not isinstance(node, dict):
             out.append(Problem(file=file, path=dotted, message=f"'{dotted}' must be a mapping",

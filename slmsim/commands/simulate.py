@@ -123,6 +123,8 @@ def _scenario(args: argparse.Namespace) -> Any:
         shape = scenario_shape_problems(data, file)
         if shape:
             raise SpecError(shape)
+        if data.get("moe", {}) is None:
+            del data["moe"]  # `moe: null` is "no MoE section"
     flagged: dict[str, str] = {}
     if args.decoding is not None and (data.get("decoding") or {}).get("strategy") != args.decoding:
         data["decoding"] = {}  # another strategy: its parameters start from the defaults

@@ -434,6 +434,8 @@ def test_constraint_grammar(tmp_path: Path, constraint: str, needle: str) -> Non
 @pytest.mark.parametrize(("scenario", "needles"), [
     ("decoding: null\n", ["'decoding' must be a mapping"]),
     ("decoding: [1, 2]\n", ["'decoding' must be a mapping"]),
+    ("moe: {routing: null}\n", ["'moe.routing' must be a mapping"]),
+    ("moe: null\nbatch: 0\n", ["batch", "a value >= 1"]),
     ("moe: {routing: {model: zipf, strategy: {a: 1}}}\n", ["moe.routing.strategy", "unknown field 'strategy'"]),
     ("moe: {routing: {model: zipf, s: 1.0e+308}}\n", ["moe.routing.s", "a value <= 5"]),
     ("- 1\n- 2\n", ["expected a mapping at the top level"]),

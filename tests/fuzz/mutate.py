@@ -81,8 +81,11 @@ def _hostile_value(rng: random.Random, old: Any) -> Any:
         return f"{rng.choice(NUMBERS)} {rng.choice(UNITS)}".strip()
     if r < 0.9 and isinstance(old, (int, float)) and not isinstance(old, bool):
         factor = rng.choice((0, -1, 2, 10, 1000, 1e6, 1e-6, 1e30, 0.5))
-        value = old * factor
-        return int(value) if isinstance(old, int) and math.isfinite(value) else value
+        try:
+            value = old * factor
+            return int(value) if isinstance(old, int) and math.isfinite(value) else value
+        except OverflowError:  # a huge int times a float
+            return old * 1000
     return copy.deepcopy(rng.choice(HOSTILE))
 
 
