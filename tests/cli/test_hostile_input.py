@@ -173,7 +173,7 @@ def test_bad_quantity(capsys: pytest.CaptureFixture[str], fixture: str, needles:
 
 @pytest.mark.parametrize(("text", "needle"), [
     ("inf GB/s", "not a finite number"), ("-inf GB/s", "not a finite number"), ("NaN GB/s", "not a finite number"),
-    ("1e17 B/s", "above the limit of 1e+16"), ("1e-300 GB/s", "below the limit of 1000"),
+    ("1e19 B/s", "above the limit of 1e+18"), ("1e-300 GB/s", "below the limit of 1000"),
     ("68 GB/s GB/s", "cannot parse"), ("68 (GB/s)", "cannot parse"), ("0x44 GB/s", "cannot parse"),
     ("68e GB/s", "cannot parse"), ("1_000 GB/s", "cannot parse"), ("68 GB/s;", "cannot parse"),
 ])
