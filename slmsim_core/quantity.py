@@ -8,6 +8,7 @@ name is the plain word an architect would write.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, ConfigDict, ValidationInfo
@@ -24,8 +25,11 @@ def _parser(dim: Dim, *, allow_zero: bool) -> BeforeValidator:
     def parse(value: Any, info: ValidationInfo) -> float:
         si_ok = bool(info.context and info.context.get(SI_FLOATS_OK))
         if si_ok and isinstance(value, (int, float)) and not isinstance(value, bool):
-            # programmatic construction (e.g. a DSE candidate) may pass SI floats directly
-            why = bounds_problem(float(value), dim)
+            # programmatic construction (e.g. a DSE candidate) may pass SI floats directly. They
+            # must be finite; the per-dimension bounds are for what users write (a DSE range is
+            # parsed from the user's strings, so its candidates are already bounded), and tests
+            # build limit cases with 1e30 B/s as "unlimited".
+            why = None if math.isfinite(float(value)) else bounds_problem(float(value), dim)
             if why is not None:
                 raise PydanticCustomError("quantity_bounds", "{raw} " + why,
                                           {"raw": repr(value), "expected": f"a finite {dim.value} within the limits",
