@@ -175,6 +175,8 @@ def render() -> str:
         "provenance (presets do this for every number). A file may start with `extends: NAME_OR_PATH`",
         "and override any field; mappings merge key by key, anything else replaces.",
         "",
+        "Limits on files, nesting, aliases, quantities and sizes: [input-limits.md](input-limits.md).",
+        "",
     ]
     for title, cls in SECTIONS:
         lines += [f"## {title}", "", (cls.__doc__ or "").strip().split("\n\n")[0].replace("\n", " "), "",

@@ -53,9 +53,15 @@ class _Config:
         return tree
 
 
-def _ratio(a: Any, b: Any) -> int | None:
+def _ratio(a: Any, b: Any, c: "_Config | None" = None) -> int | None:
     """a // b when both are usable integers; otherwise leave the field for validation to report."""
-    if isinstance(a, int) and isinstance(b, int) and b > 0:
+    if isinstance(a, int) and isinstance(b, int) and not isinstance(a, bool) and not isinstance(b, bool) and b > 0:
+        if a % b and c is not None:
+            c.problems.append(Problem(
+                file=c.file, path="head_dim", message=f"no head_dim, and hidden_size ({a}) is not a multiple of "
+                f"num_attention_heads ({b})", expected="head_dim given, or hidden_size divisible by num_attention_heads",
+                hint="add the model's head_dim to the config, or check hidden_size and num_attention_heads"))
+            return None
         return a // b
     return None
 
@@ -75,7 +81,7 @@ def _decoder(c: _Config, *, name: str, tie_default: bool = False, qkv_bias: bool
         # absent num_key_value_heads means plain multi-head attention
         "num_kv_heads": c.get("num_key_value_heads", heads),
         # absent head_dim means hidden / heads (Qwen3 and Llama 3.2 state it explicitly)
-        "head_dim": c.get("head_dim", _ratio(hidden, heads)),
+        "head_dim": c.get("head_dim") if c.get("head_dim") is not None else _ratio(hidden, heads, c),
         "vocab_size": c.need("vocab_size"),
         "tie_word_embeddings": c.get("tie_word_embeddings", tie_default),
         "ffn": "gated",

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from slmsim.core.limits import MAX_BATCH, MAX_SEED, MAX_TOKENS
 from slmsim.workloads.decoding import Autoregressive, Decoding, SelfSpeculative
+from slmsim.workloads.model import ModelSpec
 from slmsim.workloads.routing import MoeScenario
 
-SPEC = ConfigDict(frozen=True, extra="forbid")
+SPEC = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class Precision(BaseModel):
@@ -38,12 +40,12 @@ class Precision(BaseModel):
 class Scenario(BaseModel):
     model_config = SPEC
 
-    prompt_tokens: int = Field(128, ge=1, description="prompt tokens per request (prefilled at once)")
-    gen_tokens: int = Field(128, ge=1, description="tokens generated per request (the first comes from prefill)")
-    batch: int = Field(1, ge=1, description="requests decoded together")
+    prompt_tokens: int = Field(128, ge=1, le=MAX_TOKENS, description="prompt tokens per request (prefilled at once)")
+    gen_tokens: int = Field(128, ge=1, le=MAX_TOKENS, description="tokens generated per request (the first comes from prefill)")
+    batch: int = Field(1, ge=1, le=MAX_BATCH, description="requests decoded together")
     precision: Precision = Field(Precision(), description="bits per tensor class (see scenario.precision)")
     static_kv_tokens: int | None = Field(
-        None, ge=1,
+        None, ge=1, le=2 * MAX_TOKENS,
         description="runtimes compiled for a fixed context window (e.g. Qualcomm Genie) attend over the whole "
                     "window every step; None: attend over the tokens so far",
     )
@@ -51,7 +53,7 @@ class Scenario(BaseModel):
         default_factory=Autoregressive, description="decoding strategy, by `strategy:` (docs/decoding.md)",
     )
     moe: MoeScenario | None = Field(None, description="routing model and expert cache (MoE models)")
-    seed: int = Field(0, description="seeds the random numbers of the run (sampled acceptance, routing, arrivals)")
+    seed: int = Field(0, le=MAX_SEED, ge=0, description="seeds the random numbers of the run (sampled acceptance, routing, arrivals)")
 
     @model_validator(mode="after")
     def _check(self) -> "Scenario":
@@ -77,3 +79,18 @@ class Scenario(BaseModel):
     def decode_steps(self) -> int:
         """Prefill yields the first token; each further token is one decode step."""
         return self.gen_tokens - 1
+
+
+def context_warning(model: ModelSpec, prompt_tokens: int, gen_tokens: int, *, what: str = "prompt + gen") -> str | None:
+    """A warning when a sequence outgrows the model's trained context (issue 15), else None.
+
+    Not an error: the simulator's costs stay defined past the window (a runtime may use
+    RoPE scaling or a sliding window), but the quality of such a run is not what the model
+    card promises.
+    """
+    limit = model.max_position_embeddings
+    total = prompt_tokens + gen_tokens
+    if limit is None or total <= limit:
+        return None
+    return (f"{what} = {total} tokens exceeds {model.name}'s context of {limit} tokens "
+            f"(max_position_embeddings); the figures assume the runtime can run it anyway")
