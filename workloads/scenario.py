@@ -7,7 +7,6 @@ from pydantic_core import PydanticCustomError
 
 from slmsim.core.limits import MAX_BATCH, MAX_SEED, MAX_TOKENS
 from slmsim.workloads.decoding import Autoregressive, Decoding, SelfSpeculative
-from slmsim.workloads.model import ModelSpec
 from slmsim.workloads.routing import MoeScenario
 
 SPEC = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
@@ -79,18 +78,3 @@ class Scenario(BaseModel):
     def decode_steps(self) -> int:
         """Prefill yields the first token; each further token is one decode step."""
         return self.gen_tokens - 1
-
-
-def context_warning(model: ModelSpec, prompt_tokens: int, gen_tokens: int, *, what: str = "prompt + gen") -> str | None:
-    """A warning when a sequence outgrows the model's trained context (issue 15), else None.
-
-    Not an error: the simulator's costs stay defined past the window (a runtime may use
-    RoPE scaling or a sliding window), but the quality of such a run is not what the model
-    card promises.
-    """
-    limit = model.max_position_embeddings
-    total = prompt_tokens + gen_tokens
-    if limit is None or total <= limit:
-        return None
-    return (f"{what} = {total} tokens exceeds {model.name}'s context of {limit} tokens "
-            f"(max_position_embeddings); the figures assume the runtime can run it anyway")

@@ -362,7 +362,7 @@ def test_prompt_beyond_the_context_is_a_warning(capsys: pytest.CaptureFixture[st
                          "--gen", "8", "--json")
     assert code == 0, err
     warnings = json.loads(out)["warnings"]
-    assert any("prompt + gen = 40968 tokens exceeds qwen3-0.6b's context of 40960 tokens" in w for w in warnings)
+    assert any("prompt 40960 + generate 8 = 40968 tokens exceeds qwen3-0.6b's max_position_embeddings (40,960)" in w for w in warnings)
     code, out, err = run(capsys, "simulate", "--hw", "agx-orin-64gb", "--model", "qwen3-0.6b", "--prompt", "40952",
                          "--gen", "8", "--json")
     assert code == 0 and not any("context" in w for w in json.loads(out)["warnings"])
