@@ -18,7 +18,7 @@ from plotly.subplots import make_subplots
 
 from slmsim.mapping.cost import Component
 from slmsim.mapping.plan import Plan
-from slmsim.reports import style
+from slmsim.reports import palette, style
 from slmsim.reports.units import fmt, num, pick_scale
 from slmsim.simulator.analytic import decode_contexts
 
@@ -138,7 +138,7 @@ def energy_breakdown(result: Mapping[str, Any], plan: Plan) -> go.Figure:
     comps = {c for d in per.values() for c in d}
     totals = {c: sum(d.get(c, 0.0) for d in per.values()) for c in comps}
     order = sorted(comps, key=lambda c: -totals[c])
-    colour = style.colours(comps, order=style.COMPONENT_ORDER)
+    colour = style.component_colours(comps)
     tokens = result.get("generated_tokens") or 0
     return _stacked_by_phase(per, order, colour, unit="J", quantity="energy", legend_title="component ",
                              extra=lambda v: fmt(v / tokens, "J") if tokens else "n/a",
@@ -159,7 +159,7 @@ def memory_footprint(result: Mapping[str, Any]) -> go.Figure:
     other = [(k, v) for k, v in fp.items() if k not in _CONTENT and not k.startswith("tier.")]
     scale = pick_scale("bytes", [v for _, v in content + tiers + other])
     fig = go.Figure()
-    colour = style.colours(["weights", "KV cache", "activations"], order=["weights", "KV cache", "activations"])
+    colour = dict(palette.MEMORY_CONTENT)
     stationary = [d for d, m in modes.items() if m == "weight_stationary"]
     for label, v in content + other:
         note = ""
