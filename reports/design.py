@@ -70,18 +70,18 @@ def build_page(*, result: Mapping[str, Any], plan: Plan, trace: Sequence[Mapping
             intro="Where time goes in the first token (prefill, which is the time to first token) and in one "
                   "average decode step (the time per output token). Each bar stacks the op classes; the right "
                   "panel shows the same as a share of the phase.",
-            blocks=[html.Plot(F.latency_breakdown(result))]),
+            blocks=[html.Plot(F.latency_breakdown(result), name="latency")]),
         html.Section(
             title="Energy by component", anchor="energy",
             intro="Energy of the prefill and of all decode steps, stacked by component. 'static' is always-on "
                   "power (idle, leakage, memory background) and a device's active power, charged for the time "
                   "of the phase; the other components are dynamic energy (ops, memory traffic, CIM arrays).",
-            blocks=[html.Plot(F.energy_breakdown(result, plan))]),
+            blocks=[html.Plot(F.energy_breakdown(result, plan), name="energy")]),
         html.Section(
             title="Memory footprint", anchor="memory",
             intro="Bytes the run needs (weights with their group scales, the KV cache at the full context of "
                   "every request, the largest activation buffers) and what each memory tier holds.",
-            blocks=[html.Plot(F.memory_footprint(result))]),
+            blocks=[html.Plot(F.memory_footprint(result), name="memory")]),
         html.Section(
             title="Roofline", anchor="roofline",
             intro=f"Every op (all its layers) at its arithmetic intensity (ops per byte from its memory tier) and "
@@ -89,7 +89,7 @@ def build_page(*, result: Mapping[str, Any], plan: Plan, trace: Sequence[Mapping
                   f"mean decode context ({num(F.mean_decode_context(plan))} tokens over the batch). Roofs: the "
                   f"device's matrix peak at this precision and one bandwidth roof per memory tier (dotted: on-chip "
                   f"network). Marker area grows with the op's share of its step's time.",
-            blocks=[html.Plot(F.roofline(plan),
+            blocks=[html.Plot(F.roofline(plan), name="roofline",
                               caption="Ops on vector units (norms, softmax, attention on CIM chips) have a lower "
                                       "compute roof than the matrix peak drawn here. An op below both roofs is "
                                       "held back by another tier, its fixed overhead, or (CIM) by array cycles "
@@ -104,7 +104,7 @@ def build_page(*, result: Mapping[str, Any], plan: Plan, trace: Sequence[Mapping
             intro="The discrete-event engine's trace: the prefill and the first decode steps, one bar per op "
                   "(all its layers) and per step. Drag on the plot or the slider below it to zoom; double-click "
                   "to reset. The same trace opens in ui.perfetto.dev with `slmsim simulate --trace`.",
-            blocks=[html.Plot(F.timeline(trace)) if trace else
+            blocks=[html.Plot(F.timeline(trace), name="timeline") if trace else
                     html.Note("No trace was recorded for this run.", kind="warning")]),
     ]
     if util_rows:

@@ -267,7 +267,7 @@ def roofline(plan: Plan) -> go.Figure:
         # roofs
         if peak:
             fig.add_trace(go.Scatter(x=[lo, hi * 1.5], y=[peak, peak], mode="lines", name="compute peak",
-                                     line=dict(color="#222", width=2), showlegend=col == 1, legendgroup="roof-peak",
+                                     line=dict(color="#222", width=2), showlegend=col == 1, legendgroup="roof-peak", meta="guide",
                                      hovertemplate=f"{dev} matrix peak {fmt(peak, 'ops/s')}<extra></extra>"), **kw)
         for j, (tier, bw) in enumerate(bws.items()):
             top = peak if peak else bw * hi
@@ -277,7 +277,7 @@ def roofline(plan: Plan) -> go.Figure:
                 else ("dash" if j else "solid")
             fig.add_trace(go.Scatter(
                 x=xs, y=[bw * x for x in xs], mode="lines", name=f"{tier} {fmt(bw, 'bytes/s')}",
-                line=dict(color=style.PALETTE[9 + j % 4], width=2, dash=dash), legendgroup=f"roof-{tier}",
+                line=dict(color=style.PALETTE[9 + j % 4], width=2, dash=dash), legendgroup=f"roof-{tier}", meta="guide",
                 hovertemplate=f"{tier}: {fmt(bw, 'bytes/s')}; ridge at {num(x_ridge)} ops/byte<extra></extra>"), **kw)
         dodge = _dodge(dpts)
         # ops

@@ -90,6 +90,7 @@ class Plot:
     height_px: int | None = None
     choices: Sequence[Choice] = ()
     choice_label: str = "show"
+    name: str = ""  # what the figure is (data-name on the page: tests and styles find it by it)
 
 
 @dataclass(frozen=True)
@@ -204,8 +205,13 @@ def _render_cards(block: Cards) -> str:
     return f'<div class="cards">{items}</div>'
 
 
+def _breakable(text: str) -> str:
+    """Escaped header text that may break after dots and underscores (YAML paths, metric names)."""
+    return _esc(text).replace(".", ".\u200b").replace("_", "_\u200b")
+
+
 def _render_table(block: Table, table_id: str) -> str:
-    head = "".join(f"<th>{_esc(h)}</th>" for h in block.header)
+    head = "".join(f"<th>{_breakable(h)}</th>" for h in block.header)
     numeric = [all(isinstance(r[j], Cell) and r[j].sort is not None for r in block.rows if j < len(r)) and
                bool(block.rows) for j in range(len(block.header))]
     body = []
@@ -252,7 +258,8 @@ def _render_plot(block: Plot, fig_id: str, templates: dict[str, int], scripts: l
                     f'<select id="{fig_id}-select" data-target="{fig_id}">{options}</select>'
                     f'<div class="variant-detail" id="{fig_id}-detail">{_esc(block.choices[0].detail)}</div></div>')
     cap = f'<p class="caption">{_esc(block.caption)}</p>' if block.caption else ""
-    return (f'{selector}<div class="figure" id="{fig_id}" data-figure="{fig_id}-data" '
+    name = f' data-name="{_esc(block.name)}"' if block.name else ""
+    return (f'{selector}<div class="figure" id="{fig_id}" data-figure="{fig_id}-data"{name} '
             f'style="height:{int(height)}px"></div>{cap}')
 
 
@@ -533,7 +540,7 @@ table.data td.num, table.data th.num { text-align: right; }
 .dcard.emph .dtitle { color: #7B241C; font-size: 19px; }
 .dsub { font-size: 13px; color: var(--muted); margin-left: 6px; }
 .dbody { display: flex; flex-direction: column; gap: 4px; }
-.dcard.emph .dbody { display: grid; grid-template-columns: max-content minmax(420px, 1fr) max-content; gap: 6px 28px;
+.dcard.emph .dbody { display: grid; grid-template-columns: auto minmax(360px, 1fr) auto; gap: 6px 28px;
                      align-items: start; }
 .dcol { min-width: 0; }
 table.params { border-collapse: collapse; font-size: 13px; }
@@ -573,12 +580,12 @@ aside p { margin: 4px 0 8px; }
   .figure, .dcard, .card, aside { break-inside: avoid; }
   .table-wrap { max-height: none !important; overflow: visible !important; border: none; }
   table.data { font-size: 8.5px; width: 100%; table-layout: auto; }
-  table.data th { position: static; min-width: 0; padding: 3px 3px; }
-  table.data td { white-space: normal; padding: 2px 3px; overflow-wrap: anywhere; }
+  table.data th { position: static; min-width: 0; max-width: none; padding: 3px 2px; overflow-wrap: anywhere; }
+  table.data td { white-space: normal; padding: 2px 2px; overflow-wrap: anywhere; }
   table.data tr { break-inside: avoid; }
   thead { display: table-header-group; }
   .design-cards { grid-template-columns: 1fr 1fr; }
-  .dcard.emph .dbody { grid-template-columns: max-content minmax(0, 1fr); }
+  .dcard.emph .dbody { grid-template-columns: auto minmax(0, 1fr); }
   .aside-wrap { grid-template-columns: minmax(0, 1fr); }
   .selector select { display: none; }
   .modebar-container { display: none !important; }

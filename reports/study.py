@@ -233,14 +233,14 @@ def build_page(data: StudyData) -> html.Page:
     sections.append(html.Section(title="Summary", anchor="summary", blocks=_summary(data)))
     if len(objs) >= 2 and not data.ok.empty:
         front_blocks: list[html.Block] = [html.Plot(
-            F.pareto_front(data),
+            F.pareto_front(data), name="pareto-front",
             caption="Hover a point for its objectives and every parameter. Dominated designs are faded; click "
                     "'infeasible' in the legend to show the designs that broke a constraint. Stars are the baseline "
                     "devices on the same workloads. The knee is the front point nearest the ideal after scaling "
                     "each objective to [0, 1] over the front.")]
         if len(objs) >= 3:
             front_blocks.append(html.Plot(
-                F.pareto_pairs(data),
+                F.pareto_pairs(data), name="pareto-pairs",
                 caption=f"All {len(objs)} objectives, pair by pair: a design on the {len(objs)}-objective front may "
                         "look dominated in one pair and win in another."))
         sections.append(html.Section(
@@ -274,7 +274,7 @@ def build_page(data: StudyData) -> html.Page:
             intro="How each model fares on one design, next to the baselines. Pick any Pareto design; the knee is "
                   "shown first. Hover a bar for the design's ratio to each baseline."
                   + (f" ({more} more Pareto designs are in the table above.)" if more > 0 else ""),
-            blocks=[html.Plot(fig, choices=picks, choice_label="design")]))
+            blocks=[html.Plot(fig, choices=picks, choice_label="design", name="per-workload")]))
     if not data.ok.empty:
         sections.append(html.Section(
             title="Convergence", anchor="convergence",
@@ -282,11 +282,11 @@ def build_page(data: StudyData) -> html.Page:
                   "found nothing new), and each objective's best value so far."
                   + (f" Hypervolume normalisation: {data.meta['hypervolume_normalisation']}."
                      if data.hv_history and data.meta.get("hypervolume_normalisation") else ""),
-            blocks=[html.Plot(F.convergence(data))]))
+            blocks=[html.Plot(F.convergence(data), name="convergence")]))
         imp = F.importances(data)
         imp_blocks: list[html.Block] = []
         if imp.values:
-            imp_blocks.append(html.Plot(F.importance_figure(imp)))
+            imp_blocks.append(html.Plot(F.importance_figure(imp), name="importances"))
         imp_blocks += [html.Note(n, kind="warning" if not imp.values else "info") for n in imp.notes]
         sections.append(html.Section(
             title="Parameter importances", anchor="importance",
@@ -299,7 +299,7 @@ def build_page(data: StudyData) -> html.Page:
             intro="Each complete trial is a line through its parameter values and objectives; the Pareto designs are "
                   "coloured by the first objective. Hover a vertex for the trial; click legend entries to show or "
                   "hide groups.",
-            blocks=[html.Plot(F.parallel_coordinates(data))]))
+            blocks=[html.Plot(F.parallel_coordinates(data), name="parallel-coordinates")]))
     infeas = _infeasible_table(data)
     if infeas is not None:
         sections.append(html.Section(title="Infeasible designs", anchor="infeasible", blocks=[infeas]))

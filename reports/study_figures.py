@@ -46,18 +46,21 @@ def _axis_title(o: Objective, scale: Scale) -> str:
     return f"{o.label} ({scale.label}) {arrow}"
 
 
-def log_ticks(values: Sequence[float]) -> dict[str, Any]:
+def log_ticks(values: Sequence[float], *, max_ticks: int = 12) -> dict[str, Any]:
     """Axis settings for a log axis with 1-2-5 ticks labelled in full (plotly's default
-    labels 200 and 300 as "2" and "3" on short log ranges)."""
+    labels 200 and 300 as "2" and "3" on short log ranges): the densest set of mantissas
+    that gives at most `max_ticks` ticks (fewer for a narrow panel, so labels never collide)."""
     arr = np.asarray([v for v in values if v is not None and np.isfinite(v) and v > 0], dtype=float)
     if arr.size == 0:
         return dict(type="log")
     lo, hi = float(arr.min()), float(arr.max())
-    decades = math.log10(hi / lo) if hi > lo else 0.0
-    mantissas = (1, 1.5, 2, 3, 4, 5, 6, 8) if decades < 1.2 else (1, 2, 5) if decades < 3 else (1,)
-    ticks = [m * 10.0 ** e for e in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
-             for m in mantissas]
-    ticks = [float(f"{t:.3g}") for t in ticks if lo / 1.25 <= t <= hi * 1.25]
+    ticks: list[float] = []
+    for mantissas in ((1, 1.5, 2, 3, 4, 5, 6, 8), (1, 2, 3, 5), (1, 2, 5), (1, 3), (1,)):
+        cand = [m * 10.0 ** e for e in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
+                for m in mantissas]
+        ticks = [float(f"{t:.3g}") for t in cand if lo / 1.25 <= t <= hi * 1.25]
+        if len(ticks) <= max_ticks:
+            break
     return dict(type="log", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
 
 
@@ -234,8 +237,8 @@ def pareto_front(data: StudyData, *, x: int = 0, y: int = 1) -> go.Figure:
         knee = knee_number(data)
         if knee is not None:
             k = front[front["number"] == knee].iloc[0]
-            fig.add_trace(go.Scatter(x=[sx(k[ox.column])], y=[sy(k[oy.column])], mode="markers+text",
-                                     name="knee", text=[f"knee (trial {knee})"], textposition="bottom right",
+            fig.add_trace(go.Scatter(x=[sx(k[ox.column])], y=[sy(k[oy.column])], mode="markers",
+                                     name=f"knee: trial {knee}, recommended",
                                      marker=dict(size=22, symbol="circle-open", color=style.HIGHLIGHT,
                                                  line=dict(width=2.5)),
                                      hoverinfo="skip"))
@@ -243,20 +246,21 @@ def pareto_front(data: StudyData, *, x: int = 0, y: int = 1) -> go.Figure:
         fig.add_trace(go.Scatter(
             x=[sx(bx) for _, bx, _ in bases], y=[sy(by) for _, _, by in bases], mode="markers+text",
             name="baselines", text=[b.name for b, _, _ in bases],
-            textposition=["bottom center" if k % 2 == 0 else "top center" for k in range(len(bases))],
+            textposition=_label_positions([by for _, _, by in bases]),
             textfont=dict(size=12, color=style.BASELINE),
             marker=dict(symbol="star", size=17, color=[palette.device(b.name) for b, _, _ in bases],
                         line=dict(width=1.2, color=style.BASELINE)),
             customdata=[[fmt(bx, ox.unit), fmt(by, oy.unit)] for _, bx, by in bases],
             hovertemplate=("<b>baseline %{text}</b><br>" + ox.label + ": %{customdata[0]}<br>" + oy.label +
                            ": %{customdata[1]}<extra></extra>")))
-    fig.update_layout(template=style.TEMPLATE, height=560, hovermode="closest",
+    fig.update_layout(template=style.TEMPLATE, height=600, hovermode="closest",
                       xaxis_title=_axis_title(ox, sx), yaxis_title=_axis_title(oy, sy),
-                      legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0),
-                      margin=dict(l=80, r=30, t=40, b=60))
+                      # the legend under the plot (it wraps on narrow pages); the view buttons above it
+                      legend=dict(orientation="h", y=-0.17, yanchor="top", x=0),
+                      margin=dict(l=80, r=30, t=46, b=120))
     logx, logy = _use_log(xs_all), _use_log(ys_all)
     if logx:
-        fig.update_xaxes(**log_ticks(sx(np.asarray(xs_all, dtype=float))))
+        fig.update_xaxes(**log_ticks(sx(np.asarray(xs_all, dtype=float)), max_ticks=9))
     if logy:
         fig.update_yaxes(**log_ticks(sy(np.asarray(ys_all, dtype=float))))
     if bases and not ok.empty:  # baselines can be far from the designs: one click to frame the designs
@@ -268,12 +272,22 @@ def pareto_front(data: StudyData, *, x: int = 0, y: int = 1) -> go.Figure:
         design_view = {"xaxis.range": frame(sx(ok[ox.column].to_numpy(float)), logx),
                        "yaxis.range": frame(sy(ok[oy.column].to_numpy(float)), logy)}
         fig.update_layout(updatemenus=[dict(
-            type="buttons", direction="right", x=1.0, xanchor="right", y=1.13, yanchor="bottom", showactive=True,
+            type="buttons", direction="right", x=1.0, xanchor="right", y=1.02, yanchor="bottom", showactive=True,
             pad=dict(r=0, t=0), font=dict(size=11),
             buttons=[dict(label="with baselines", method="relayout",
                           args=[{"xaxis.autorange": True, "yaxis.autorange": True}]),
                      dict(label="designs only", method="relayout", args=[design_view])])])
     return fig
+
+
+def _label_positions(ys: Sequence[float]) -> list[str]:
+    """Text positions for baseline labels: alternately above and below in order of height, so two
+    baselines close together never put their names on top of each other."""
+    order = sorted(range(len(ys)), key=lambda i: -ys[i])
+    pos = [""] * len(ys)
+    for rank, i in enumerate(order):
+        pos[i] = "top center" if rank % 2 == 0 else "bottom center"
+    return pos
 
 
 def pareto_pairs(data: StudyData) -> go.Figure:
@@ -302,8 +316,8 @@ def pareto_pairs(data: StudyData) -> go.Figure:
         # log or linear per panel, from what this panel draws
         xs = sx(np.concatenate([ok[ox.column].to_numpy(float), [a for _, a, _ in bx]]))
         ys = sy(np.concatenate([ok[oy.column].to_numpy(float), [bb for _, _, bb in bx]]))
-        logx = log_ticks(xs) if _use_log(xs) else {}
-        logy = log_ticks(ys) if _use_log(ys) else {}
+        logx = log_ticks(xs, max_ticks=5) if _use_log(xs) else {}
+        logy = log_ticks(ys, max_ticks=8) if _use_log(ys) else {}
         first = n == 0
         # dominated designs: the trial number and the plotted values (full details are on the main front plot)
         fig.add_trace(go.Scatter(x=sx(dominated[ox.column].to_numpy(float)), y=sy(dominated[oy.column].to_numpy(float)),
@@ -329,8 +343,7 @@ def pareto_pairs(data: StudyData) -> go.Figure:
             fig.add_trace(go.Scatter(x=[sx(a) for _, a, _ in bx], y=[sy(bb) for _, _, bb in bx], mode="markers+text",
                                      name="baselines", legendgroup="base", showlegend=first,
                                      text=[b.name for b, _, _ in bx],
-                                     textposition=["bottom center" if k % 2 == 0 else "top center"
-                                                   for k in range(len(bx))],
+                                     textposition=_label_positions([bb for _, _, bb in bx]),
                                      marker=dict(symbol="star", size=14, color=[palette.device(b.name) for b, _, _ in bx],
                                                  line=dict(width=1.2, color=style.BASELINE)),
                                      hovertemplate="<b>baseline %{text}</b><extra></extra>"), row=r, col=c)
@@ -643,7 +656,8 @@ def parallel_coordinates(data: StudyData) -> go.Figure:
     fig.update_layout(template=style.TEMPLATE, height=520, shapes=shapes, annotations=annotations,
                       hovermode="closest", legend=dict(orientation="h", y=1.08, yanchor="bottom", x=0),
                       margin=dict(l=30, r=30, t=40, b=90))
-    fig.update_xaxes(tickvals=list(xs), ticktext=[_wrap_path(a.label, 12) for a in axes], tickangle=0,
+    fig.update_xaxes(tickvals=list(xs), ticktext=[_wrap_path(a.label, 11) for a in axes], tickangle=0,
+                     tickfont=dict(size=10.5),
                      range=[-0.2, n_ax - 0.4], showgrid=False, zeroline=False)
     fig.update_yaxes(visible=False, range=[-0.05, 1.05])
     return fig
