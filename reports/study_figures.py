@@ -404,7 +404,7 @@ def convergence(data: StudyData) -> go.Figure:
                                  showlegend=False,
                                  hovertemplate=f"best after trial %{{x}}: %{{y:.4g}} {s.label}<extra></extra>"),
                       row=k, col=1)
-        fig.update_yaxes(title_text=s.label, row=k, col=1, **(log_ticks(s(vals)) if _use_log(vals) else {}))
+        fig.update_yaxes(title_text=s.label, row=k, col=1, **(log_ticks(s(vals), max_ticks=5) if _use_log(vals) else {}))
     fig.update_yaxes(title_text="hypervolume", row=1, col=1, rangemode="tozero")
     fig.update_xaxes(title_text="trial number", row=n_rows, col=1)
     fig.update_layout(template=style.TEMPLATE, height=230 * n_rows + 60, showlegend=False,
@@ -651,13 +651,13 @@ def parallel_coordinates(data: StudyData) -> go.Figure:
     annotations = []
     for x, a in zip(xs, axes):
         for q, label in a.ticks:
-            annotations.append(dict(x=x, y=q, text=label, showarrow=False, xanchor="left", xshift=4,
+            annotations.append(dict(x=x, y=q, text=_wrap_path(label, 9), showarrow=False, xanchor="left", xshift=4,
                                     font=dict(size=10, color="#333"), bgcolor="rgba(255,255,255,0.7)"))
     fig.update_layout(template=style.TEMPLATE, height=520, shapes=shapes, annotations=annotations,
                       hovermode="closest", legend=dict(orientation="h", y=1.08, yanchor="bottom", x=0),
                       margin=dict(l=30, r=30, t=40, b=90))
-    fig.update_xaxes(tickvals=list(xs), ticktext=[_wrap_path(a.label, 11) for a in axes], tickangle=0,
-                     tickfont=dict(size=10.5),
+    fig.update_xaxes(tickvals=list(xs), ticktext=[_wrap_path(a.label, 8) for a in axes], tickangle=0,
+                     tickfont=dict(size=10),
                      range=[-0.2, n_ax - 0.4], showgrid=False, zeroline=False)
     fig.update_yaxes(visible=False, range=[-0.05, 1.05])
     return fig

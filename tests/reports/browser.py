@@ -127,7 +127,25 @@ DATA_PROBLEMS = r"""() => {
     if (!fl || !fd) { out.push(name + ': not drawn'); continue; }
     const subplots = {};
     ((fl._subplots && fl._subplots.cartesian) || []).forEach(sp => { subplots[sp] = 0; });
+    // plotly keeps only the axes that hold traces: add every subplot the figure's own layout declares
+    const lay = div.layout || {};
+    Object.keys(lay).filter(k => /^yaxis\d*$/.test(k)).forEach(k => {
+      const ax = lay[k] || {};
+      const anchor = ax.anchor || 'x' + k.slice(5);
+      if (ax.visible !== false && !ax.overlaying && /^x\d*$/.test(anchor)) {
+        const sp = anchor + 'y' + k.slice(5);
+        if (!(sp in subplots)) subplots[sp] = 0;
+      }
+    });
     let data = 0;
+    // plotly hides a trace it has nothing to draw for (empty arrays): that is a trace with no finite points
+    (div.data || []).forEach((inp, i) => {
+      if (inp.visible === false || inp.visible === 'legendonly' || inp.meta === 'guide') return;
+      const full = fd.find(f => f.index === i);
+      if (full && full.visible !== true && full.visible !== 'legendonly') {
+        out.push(name + ': trace "' + (inp.name || inp.type || i) + '" has no finite points (plotly hid it)');
+      }
+    });
     fd.forEach(t => {
       if (t.visible !== true) return;
       if (t.type !== 'scatter' && t.type !== 'bar') { data += 1; return; }
@@ -281,7 +299,8 @@ class Inspection:
     problems: list[str]  # empty for a good report
 
 
-def inspect(browser: Any, report: Path, *, timeout_ms: int = 60_000, shots: Path | None = None) -> Inspection:
+def inspect(browser: Any, report: Path, *, timeout_ms: int = 60_000, shots: Path | None = None,
+            stages: tuple[str, ...] = ("1440", "800", "print")) -> Inspection:
     """Open `report` offline; check the figures' data, then the layout at 800 px, then print (A4)."""
     context = browser.new_context(offline=True, viewport={"width": 1440, "height": 900})
     page = context.new_page()
@@ -301,18 +320,20 @@ def inspect(browser: Any, report: Path, *, timeout_ms: int = 60_000, shots: Path
         problems += page.evaluate(LAYOUT_PROBLEMS, "1440 px")
         if shots:
             page.screenshot(path=str(shots / f"{report.stem}-1440.png"))
-        page.set_viewport_size({"width": 800, "height": 900})
-        page.evaluate(RESIZE_ALL)
-        problems += page.evaluate(LAYOUT_PROBLEMS, "800 px")
-        if shots:
-            page.screenshot(path=str(shots / f"{report.stem}-800.png"), full_page=True)
-        page.set_viewport_size({"width": PRINT_WIDTH_PX, "height": 1000})
-        page.emulate_media(media="print")
-        page.evaluate("window.slmsimBeforePrint()")
-        problems += page.evaluate(PRINT_PROBLEMS)
-        problems += page.evaluate(LAYOUT_PROBLEMS, "print")
-        if shots:
-            page.pdf(path=str(shots / f"{report.stem}.pdf"), format="A4", print_background=True)
+        if "800" in stages:
+            page.set_viewport_size({"width": 800, "height": 900})
+            page.evaluate(RESIZE_ALL)
+            problems += page.evaluate(LAYOUT_PROBLEMS, "800 px")
+            if shots:
+                page.screenshot(path=str(shots / f"{report.stem}-800.png"), full_page=True)
+        if "print" in stages:
+            page.set_viewport_size({"width": PRINT_WIDTH_PX, "height": 1000})
+            page.emulate_media(media="print")
+            page.evaluate("window.slmsimBeforePrint()")
+            problems += page.evaluate(PRINT_PROBLEMS)
+            problems += page.evaluate(LAYOUT_PROBLEMS, "print")
+            if shots:
+                page.pdf(path=str(shots / f"{report.stem}.pdf"), format="A4", print_background=True)
         outside = [u for u in requests if not u.startswith(("file://", "data:", "blob:"))]
         problems += [f"console error: {e}" for e in errors] + [f"asked the network for {u}" for u in outside]
         v = Visit(ready_ms=ready, complete_ms=complete, errors=errors, requests=requests, figures=figures)
