@@ -585,7 +585,7 @@ aside p { margin: 4px 0 8px; }
   table.data tr { break-inside: avoid; }
   thead { display: table-header-group; }
   .design-cards { grid-template-columns: 1fr 1fr; }
-  .dcard.emph .dbody { grid-template-columns: auto minmax(0, 1fr); }
+  .dcard.emph .dbody { grid-template-columns: minmax(0, 1fr); }
   .aside-wrap { grid-template-columns: minmax(0, 1fr); }
   .selector select { display: none; }
   .modebar-container { display: none !important; }

@@ -57,7 +57,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory, design_cim: DesignRun, des
     paths: dict[str, Path] = {}
     for key, run in (("design-cim", design_cim), ("design-gpu", design_gpu)):
         paths[key] = write_design_report(result=run.result, plan=run.plan, trace=run.trace,
-                                         out_path=out / f"{key}.html", title=run.title)
+                                         out_path=out / f"{key}.html", title=run.title, hardware=run.hardware)
     for key, d in (("study2", study2), ("study3", study3)):
         paths[key] = write_study_report(study_dir=d, out_html=out / f"{key}.html")
     space = Path(__file__).parents[2] / "examples" / "space-demo.yaml"
