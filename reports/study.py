@@ -223,6 +223,65 @@ def _infeasible_table(data: StudyData) -> html.Table | None:
                       caption="Complete trials that broke a constraint or could not run a workload, grouped by reason.")
 
 
+def stored_importances(data: StudyData) -> F.Importances | None:
+    """Importances the study computed once and stored in study.json (`param_importances` or
+    `importances`: {objective: {parameter: value}}), keyed by objective label here."""
+    raw = data.meta.get("param_importances") or data.meta.get("importances")
+    if not isinstance(raw, dict) or not raw:
+        return None
+    label = {o.metric: o.label for o in data.objectives}
+    label.update({o.metric.rsplit("_", 1)[0]: o.label for o in data.objectives})
+    label.update({o.label: o.label for o in data.objectives})
+    out = {}
+    for obj, vals in raw.items():
+        if isinstance(vals, dict):
+            out[label.get(str(obj), str(obj))] = {str(k).removeprefix("param:"): float(v) for k, v in vals.items()
+                                                 if isinstance(v, (int, float))}
+    return F.Importances(out, ()) if out else None
+
+
+def _sensitivity_sections(data: StudyData) -> list[html.Section]:
+    """One-at-a-time sensitivity around the recommended design (evaluated with the study's
+    space file); importances the study stored; PED-ANOVA only when neither is available."""
+    from slmsim.reports import sensitivity as S
+
+    out: list[html.Section] = []
+    knee = F.knee_number(data)
+    why = "no front"
+    if knee is not None:
+        sens, why = S.one_at_a_time(data, knee)
+        if sens is not None:
+            out.append(html.Section(
+                title="Sensitivity around the recommended design", anchor="sensitivity",
+                intro=f"Each parameter moved over its searched range with the others held at trial {knee} (the knee), "
+                      f"evaluated with the study's evaluator ({sens.engine} engine, {sens.space_file}): how much each "
+                      "objective changes, in % of the design's value. Unlike an importance, it has a direction and is "
+                      "zero for a parameter that cannot change an objective. Hover for every value tried.",
+                blocks=[html.Plot(S.figure(sens, data), name="sensitivity")]))
+    stored = stored_importances(data)
+    if stored is not None:
+        out.append(html.Section(
+            title="Parameter importances (as the study computed them)", anchor="importance",
+            intro="Importances stored by the study (study.json). They say which parameters the sampler found to matter "
+                  "among the trials, not their direction; the sensitivity above says what each does at the "
+                  "recommended design.",
+            blocks=[html.Plot(F.importance_figure(stored), name="importances")]))
+    elif not out:
+        imp = F.importances(data)
+        blocks: list[html.Block] = [html.Note(f"No one-at-a-time sensitivity: {why}.", kind="info")]
+        if imp.values:
+            blocks.append(html.Plot(F.importance_figure(imp), name="importances"))
+        blocks += [html.Note(n, kind="warning" if not imp.values else "info") for n in imp.notes]
+        out.append(html.Section(
+            title="Parameter importances", anchor="importance",
+            intro="Which parameters decide each objective among the feasible trials (PED-ANOVA from "
+                  "optuna.importance: how differently a parameter is distributed among the best trials than among "
+                  "all). An importance says nothing about direction and can credit a parameter with an objective it "
+                  "cannot change (sampling correlations): see the parallel coordinates.",
+            blocks=blocks))
+    return out
+
+
 def build_page(data: StudyData) -> html.Page:
     objs = data.objectives
     sections: list[html.Section] = []
@@ -283,17 +342,7 @@ def build_page(data: StudyData) -> html.Page:
                   + (f" Hypervolume normalisation: {data.meta['hypervolume_normalisation']}."
                      if data.hv_history and data.meta.get("hypervolume_normalisation") else ""),
             blocks=[html.Plot(F.convergence(data), name="convergence")]))
-        imp = F.importances(data)
-        imp_blocks: list[html.Block] = []
-        if imp.values:
-            imp_blocks.append(html.Plot(F.importance_figure(imp), name="importances"))
-        imp_blocks += [html.Note(n, kind="warning" if not imp.values else "info") for n in imp.notes]
-        sections.append(html.Section(
-            title="Parameter importances", anchor="importance",
-            intro="Which parameters decide each objective among the feasible trials (PED-ANOVA from "
-                  "optuna.importance: how differently a parameter is distributed among the best trials than among "
-                  "all). An importance says nothing about direction: see the parallel coordinates.",
-            blocks=imp_blocks))
+        sections += _sensitivity_sections(data)
         sections.append(html.Section(
             title="Parallel coordinates", anchor="parallel",
             intro="Each complete trial is a line through its parameter values and objectives; the Pareto designs are "

@@ -377,3 +377,31 @@ def test_duplicate_designs_are_merged(study2: Path, tmp_path: Path) -> None:
     text = write_study_report(study_dir=copy, out_html=copy / "r.html").read_text()
     assert f"{int(first['number'])} ×4" in text
     assert page.sections[0].title == "Decision"
+
+
+def test_one_at_a_time_sensitivity_of_a_real_study(tmp_path: Path) -> None:
+    """Around the recommended design of a real `slmsim explore` study: DRAM bandwidth cannot
+    change area (exactly 0%), and more bandwidth never makes DRAM-streaming decode slower."""
+    from slmsim.reports import sensitivity as S
+
+    space = Path(__file__).parents[2] / "examples" / "space-demo.yaml"
+    out = tmp_path / "demo"
+    assert main(["explore", str(space), "--trials", "20", "--out", str(out), "--no-progress"]) == 0
+    data = load_study_dir(out)
+    knee = F.knee_number(data)
+    sens, why = S.one_at_a_time(data, knee)
+    assert sens is not None, why
+    bw = next(s for s in sens.sweeps if s.param == "memories.dram.bandwidth")
+    area = [v for v in bw.objective_values["area"] if v is not None]
+    assert area and all(v == pytest.approx(sens.centre["area"], rel=1e-12) for v in area)
+    lat = [v for v in bw.objective_values["decode latency per token"] if v is not None]
+    assert all(b <= a * (1 + 1e-9) for a, b in zip(lat, lat[1:]))
+    row = data.trials[data.trials["number"] == knee].iloc[0]
+    assert sens.centre["decode latency per token"] == pytest.approx(row[data.objectives[0].column], rel=1e-9)
+    # without the space file: a note, no failure
+    meta = json.loads((out / "study.json").read_text())
+    meta["space_file"] = "nowhere.yaml"
+    (out / "study.json").write_text(json.dumps(meta))
+    none, why = S.one_at_a_time(load_study_dir(out), knee)
+    assert none is None and "not found" in why
+    assert "Parameter importances" in write_study_report(study_dir=out, out_html=out / "r.html").read_text()
