@@ -166,5 +166,8 @@ def build_page(cs: CaseStudy) -> html.Page:
                      footer="slmsim case study")
 
 
-def write_case_study(cs: CaseStudy, out_html: Path) -> Path:
-    return html.write(build_page(cs), Path(out_html))
+def write_case_study(cs: CaseStudy, out_html: Path, *, version_footer: str = "") -> Path:
+    """`version_footer` is printed at the foot of the page (issue 15)."""
+    from dataclasses import replace
+
+    return html.write(replace(build_page(cs), version_footer=version_footer), Path(out_html))

@@ -1,5 +1,6 @@
 """One-at-a-time sensitivity around the recommended design: move one parameter over its
-searched range, hold the others, evaluate with the study's own evaluator.
+searched range, hold the others, evaluate with the study's own evaluator (handed in by the
+CLI as a factory: reports never imports dse).
 
 Unlike an importance estimated from where the sampler went (PED-ANOVA), this says what a
 parameter does to each objective at the design one would build, with its direction, and it
@@ -12,6 +13,7 @@ beside the study, relative to the working directory, or by absolute path) and co
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,57 +55,56 @@ def find_space_file(data: StudyData) -> Path | None:
     return next((c for c in candidates if c.is_file()), None)
 
 
-def one_at_a_time(data: StudyData, number: int, *, points: int = POINTS) -> tuple[Sensitivity | None, str]:
+# (space file, engine, seed) -> a function: parameters -> {metric column: value}, None if infeasible.
+# The CLI passes slmsim.study_probe.evaluator_factory (reports never imports dse).
+EvaluatorFactory = Callable[[Path, str, int], Callable[[Mapping[str, Any]], "dict[str, float] | None"]]
+
+
+def one_at_a_time(data: StudyData, number: int, *, factory: EvaluatorFactory | None,
+                  points: int = POINTS) -> tuple[Sensitivity | None, str]:
     """(the sweep, "") or (None, why it could not be computed)."""
+    if factory is None:
+        return None, "no evaluator was given to the report (write it with `slmsim report` or `slmsim explore`)"
     path = find_space_file(data)
     if path is None:
         return None, "the study's space file (study.json space_file) was not found"
+    engine = str(data.meta.get("engine") or "analytic")
     try:
-        from slmsim.dse.evaluate import Evaluator
-        from slmsim.dse.metrics import METRICS
-        from slmsim.dse.space import load_space
-
-        loaded = load_space(path)
-        engine = str(data.meta.get("engine") or "analytic")
-        ev = Evaluator(space=loaded.space, base_si=loaded.base_si, models=loaded.models, engine=engine,
-                       seed=int(data.meta.get("seed") or 0))
+        evaluate = factory(path, engine, int(data.meta.get("seed") or 0))
     except Exception as exc:  # noqa: BLE001 - a changed or broken space file: say so, do not fail the report
         return None, f"the space file {path} could not be loaded ({type(exc).__name__}: {exc})"
     row = data.trials[data.trials["number"] == number].iloc[0]
-    by_column = {m_info.column: m for m, m_info in METRICS.items()}
-    objs = [(o, by_column.get(o.metric)) for o in data.objectives]
-    if any(m is None for _, m in objs):
-        return None, "an objective is not a metric the evaluator knows"
-    space_params = {p.path: p for p in loaded.space.params}
     centre_params: dict[str, Any] = {}
     for p in data.params:
-        if p.path not in space_params:
-            return None, f"parameter {p.path} is not in the space file any more"
         v = row.get(p.column)
         centre_params[p.path] = v.item() if isinstance(v, np.generic) else v
 
     def run(params: dict[str, Any]) -> dict[str, float | None]:
-        e = ev.evaluate_params(params, label="sensitivity")
-        return {o.label: (float(e.metrics[m]) if e.feasible and math.isfinite(e.metrics[m]) else None)
-                for o, m in objs}
+        try:
+            m = evaluate(params)
+        except Exception:  # noqa: BLE001 - a value the space no longer accepts counts as infeasible
+            m = None
+        return {o.label: (m.get(o.metric) if m else None) for o in data.objectives}
 
     centre = run(centre_params)
     if any(v is None for v in centre.values()):
         return None, "the recommended design did not evaluate as feasible with the space file as it is now"
+    objs = data.objectives
     from slmsim.reports.study_figures import fmt_param
 
     sweeps = []
     for p in data.params:
-        sp = space_params[p.path]
         if p.kind == "categorical":
-            values = list(getattr(sp, "labels", None) or p.choices)
+            values = list(p.choices)
+            if not values:
+                continue
         else:
-            lo, hi = (p.low, p.high) if p.low is not None and p.high is not None else (sp.low, sp.high)
+            lo, hi = p.low, p.high
             if lo is None or hi is None:
                 continue
             grid = np.geomspace(lo, hi, points) if (p.log and lo > 0) else np.linspace(lo, hi, points)
             values = [int(round(v)) for v in grid] if p.kind == "int" else [float(v) for v in grid]
-        results = {o.label: [] for o, _ in objs}
+        results: dict[str, list[float | None]] = {o.label: [] for o in objs}
         for v in values:
             r = run({**centre_params, p.path: v})
             for k, x in r.items():

@@ -9,7 +9,9 @@ are still filling on PostgreSQL).
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from slmsim.reports import decision as D
 from slmsim.reports import html
@@ -240,7 +242,7 @@ def stored_importances(data: StudyData) -> F.Importances | None:
     return F.Importances(out, ()) if out else None
 
 
-def _sensitivity_sections(data: StudyData) -> list[html.Section]:
+def _sensitivity_sections(data: StudyData, evaluator_factory: Any = None) -> list[html.Section]:
     """One-at-a-time sensitivity around the recommended design (evaluated with the study's
     space file); importances the study stored; PED-ANOVA only when neither is available."""
     from slmsim.reports import sensitivity as S
@@ -249,7 +251,7 @@ def _sensitivity_sections(data: StudyData) -> list[html.Section]:
     knee = F.knee_number(data)
     why = "no front"
     if knee is not None:
-        sens, why = S.one_at_a_time(data, knee)
+        sens, why = S.one_at_a_time(data, knee, factory=evaluator_factory)
         if sens is not None:
             out.append(html.Section(
                 title="Sensitivity around the recommended design", anchor="sensitivity",
@@ -282,7 +284,9 @@ def _sensitivity_sections(data: StudyData) -> list[html.Section]:
     return out
 
 
-def build_page(data: StudyData) -> html.Page:
+def build_page(data: StudyData, *, evaluator_factory: Any = None) -> html.Page:
+    """The page; `evaluator_factory` (slmsim.study_probe.evaluator_factory, from the CLI) lets
+    it evaluate the one-at-a-time sensitivity around the recommended design."""
     objs = data.objectives
     sections: list[html.Section] = []
     decision = _decision(data)
@@ -342,7 +346,7 @@ def build_page(data: StudyData) -> html.Page:
                   + (f" Hypervolume normalisation: {data.meta['hypervolume_normalisation']}."
                      if data.hv_history and data.meta.get("hypervolume_normalisation") else ""),
             blocks=[html.Plot(F.convergence(data), name="convergence")]))
-        sections += _sensitivity_sections(data)
+        sections += _sensitivity_sections(data, evaluator_factory)
         sections.append(html.Section(
             title="Parallel coordinates", anchor="parallel",
             intro="Each complete trial is a line through its parameter values and objectives; the Pareto designs are "
@@ -357,13 +361,17 @@ def build_page(data: StudyData) -> html.Page:
                                                f"{num(F.hypervolume_series(data)[1][-1]) if len(data.ok) else 'n/a'}")
 
 
-def write_study_report(*, study_dir: Path, out_html: Path, study_name: str | None = None) -> Path:
-    """Write the report of the study in `study_dir` (the `--out` of `slmsim explore`) to `out_html`."""
+def write_study_report(*, study_dir: Path, out_html: Path, study_name: str | None = None,
+                       version_footer: str = "", evaluator_factory: Any = None) -> Path:
+    """Write the report of the study in `study_dir` (the `--out` of `slmsim explore`) to `out_html`.
+    `version_footer` is printed at the foot of the page (issue 15)."""
     data = load_study_dir(Path(study_dir), study_name=study_name)
-    return html.write(build_page(data), Path(out_html))
+    page = build_page(data, evaluator_factory=evaluator_factory)
+    return html.write(replace(page, version_footer=version_footer), Path(out_html))
 
 
-def write_storage_report(*, storage: str, out_html: Path, study_name: str | None = None) -> Path:
+def write_storage_report(*, storage: str, out_html: Path, study_name: str | None = None,
+                         version_footer: str = "") -> Path:
     """Write the report of an Optuna study read directly from `storage` (URL or journal file)."""
     data = load_study_storage(storage, study_name=study_name)
-    return html.write(build_page(data), Path(out_html))
+    return html.write(replace(build_page(data), version_footer=version_footer), Path(out_html))

@@ -389,7 +389,9 @@ def test_one_at_a_time_sensitivity_of_a_real_study(tmp_path: Path) -> None:
     assert main(["explore", str(space), "--trials", "20", "--out", str(out), "--no-progress"]) == 0
     data = load_study_dir(out)
     knee = F.knee_number(data)
-    sens, why = S.one_at_a_time(data, knee)
+    from slmsim.study_probe import evaluator_factory
+
+    sens, why = S.one_at_a_time(data, knee, factory=evaluator_factory)
     assert sens is not None, why
     bw = next(s for s in sens.sweeps if s.param == "memories.dram.bandwidth")
     area = [v for v in bw.objective_values["area"] if v is not None]
@@ -402,6 +404,7 @@ def test_one_at_a_time_sensitivity_of_a_real_study(tmp_path: Path) -> None:
     meta = json.loads((out / "study.json").read_text())
     meta["space_file"] = "nowhere.yaml"
     (out / "study.json").write_text(json.dumps(meta))
-    none, why = S.one_at_a_time(load_study_dir(out), knee)
+    none, why = S.one_at_a_time(load_study_dir(out), knee, factory=evaluator_factory)
+    assert S.one_at_a_time(data, knee, factory=None)[0] is None
     assert none is None and "not found" in why
     assert "Parameter importances" in write_study_report(study_dir=out, out_html=out / "r.html").read_text()
