@@ -285,7 +285,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         from slmsim.reports.design import write_design_report
 
         write_design_report(result=out, plan=plan, trace=trace or [], out_path=args.report,
-                            title=f"{model.name} on {hw.spec.name}")
+                            title=f"{model.name} on {hw.spec.name}", hardware=hw.spec)
     if refuse_impossible(out):
         return EXIT_INTERNAL
     if args.json:
