@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import difflib
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from slmsim.core.errors import Problem, SpecError
-from slmsim.core.yamlio import Provenance, RawSpec, lift_provenance, read_yaml, resolve, validate
+from slmsim.core.yamlio import Provenance, RawSpec, lift_provenance, read_yaml, resolve, set_path, validate
 from slmsim.stacks.spec import FormatLibrary, StackSpec
 
 PRESET_DIR = Path(__file__).parent / "presets"
@@ -48,8 +50,20 @@ def format_provenance() -> dict[str, Provenance]:
     return _library()[1]
 
 
+def _alias_path(name: str) -> Path | None:
+    found = preset_path(name)
+    if found is not None:
+        return found
+    for path in sorted(PRESET_DIR.glob("*.yaml")):
+        data = read_yaml(path) or {}
+        if isinstance(data, dict) and name in (data.get("aliases") or []):
+            return path
+    return None
+
+
 def load_stack(ref: str | Path) -> LoadedStack:
-    raw = resolve(ref, presets=preset_path, preset_names=preset_names, what="stack")
+    """A stack preset by name or alias (`ollama` is llama.cpp, `gpt-fast` is torchao), or a YAML path."""
+    raw = resolve(ref, presets=_alias_path, preset_names=preset_names, what="stack")
     spec = validate(StackSpec, raw)
     lib = format_library()
     problems = []
@@ -63,3 +77,22 @@ def load_stack(ref: str | Path) -> LoadedStack:
     if problems:
         raise SpecError(problems)
     return LoadedStack(spec=spec, provenance=raw.provenance, file=raw.file)
+
+
+def stack_names_and_aliases() -> dict[str, str]:
+    """Every name a stack answers to (preset name and its aliases) -> preset name."""
+    out: dict[str, str] = {}
+    for name in preset_names():
+        out[name] = name
+        for alias in load_stack(name).spec.aliases:
+            out[alias] = name
+    return out
+
+
+def stack_with_edits(ref: str, edits: dict[str, Any] | None = None) -> StackSpec:
+    """A stack preset with `dotted.path: value` edits applied (what a fit varies)."""
+    raw = resolve(ref, presets=preset_path, preset_names=preset_names, what="stack")
+    data = copy.deepcopy(raw.data)
+    for path, value in (edits or {}).items():
+        set_path(data, path, value)
+    return validate(StackSpec, RawSpec(data=data, provenance={}, file=raw.file, chain=raw.chain))

@@ -137,6 +137,7 @@ class StackSpec(BaseModel):
     name: str
     description: str
     version: str = Field(description="the version whose behaviour this spec describes")
+    aliases: tuple[str, ...] = Field((), description="other names of the stack (e.g. ollama for llama.cpp)")
     runs_on: tuple[Literal["gpu", "npu", "cpu"], ...] = Field(
         min_length=1, description="device kinds the stack runs on, preferred first")
     formats: dict[str, FormatUse] = Field(min_length=1, description="weight formats it runs (names in formats.yaml)")

@@ -12,6 +12,8 @@ from typing import Any
 import pydantic
 
 from slmsim.commands._common import EXIT_BAD_INPUT, EXIT_OK, fmt_bytes, fmt_time
+from slmsim.commands._stack import add_stack_flags
+from slmsim.commands._stack import plan as stack_plan
 from slmsim.core.errors import Infeasible, Problem, SpecError
 
 
@@ -52,6 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     mo.add_argument("--expert-cache", type=int, metavar="N", help="experts per layer cached in --cache-tier")
     mo.add_argument("--cache-tier", help="memory tier of the expert cache")
     mo.add_argument("--cache-policy", choices=["lru", "lfu"], help="expert cache policy (default lru)")
+    add_stack_flags(s)
     s.add_argument("--engine", choices=["analytic", "des"], default="analytic")
     s.add_argument("--seed", type=int, help="seeds the run's random numbers (default 0)")
     s.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
@@ -168,7 +171,6 @@ def _infer_strategy(dec: dict[str, Any]) -> str:
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from slmsim.hw_models.load import load_hardware
-    from slmsim.mapping.plan import make_plan
     from slmsim.simulator.engines import run
     from slmsim.workloads.load import load_model
 
@@ -199,7 +201,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     if problems:
         raise SpecError(problems)
     assert hw is not None and model is not None and scenario is not None
-    plan = make_plan(hw.spec, model, scenario, draft_model=draft)
+    plan, stack_info = stack_plan(args, hw.spec, model, scenario, draft)  # --stack: through the stack preset
     if isinstance(plan, Infeasible):
         _print_infeasible(plan, as_json=args.json)
         return EXIT_BAD_INPUT
@@ -219,6 +221,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     out = {"hardware": hw.spec.name, "model": model.name,
            "scenario": scenario.model_dump(mode="json"), **out,
            "warnings": list(plan.warnings)}
+    if stack_info is not None:
+        out["stack"] = stack_info
     if args.ops:
         from dataclasses import asdict
 

@@ -10,7 +10,7 @@ from slmsim.commands._common import EXIT_OK, fmt_bytes
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    pr = sub.add_parser("presets", help="list hardware and model presets")
+    pr = sub.add_parser("presets", help="list hardware, model and software-stack presets and weight formats")
     pr.add_argument("--json", action="store_true")
     pr.set_defaults(func=_cmd_presets)
 
@@ -33,8 +33,19 @@ def _cmd_presets(args: argparse.Namespace) -> int:
         kind = "encoder-decoder" if m.encoder_decoder else ("MoE" if m.moe else "dense")
         models[n] = {"kind": kind, "params_b": round(m.total_params() / 1e9, 3),
                      "active_params_b": round(m.active_params() / 1e9, 3)}
+    from slmsim.stacks.load import format_library, load_stack
+    from slmsim.stacks.load import preset_names as stack_names
+
+    lib = format_library()
+    stacks = {}
+    for n in stack_names():
+        st = load_stack(n).spec
+        stacks[n] = {"description": st.description, "aliases": list(st.aliases), "runs_on": list(st.runs_on),
+                     "formats": list(st.formats), "device_classes": list(st.costs)}
+    formats = {n: {"description": f.description, "bits_per_weight": f.bits_per_weight,
+                   "mixture": bool(f.mixture or f.only), "aliases": list(f.aliases)} for n, f in lib.formats.items()}
     if args.json:
-        print(json.dumps({"hardware": hw, "models": models}, indent=2))
+        print(json.dumps({"hardware": hw, "models": models, "stacks": stacks, "weight_formats": formats}, indent=2))
         return EXIT_OK
     print("hardware presets:")
     for n, desc in hw.items():
@@ -42,6 +53,14 @@ def _cmd_presets(args: argparse.Namespace) -> int:
     print("\nmodel presets:")
     for n, info in models.items():
         print(f"  {n:<22} {info['kind']:<16} {info['params_b']:>8.2f} B params, {info['active_params_b']:.2f} B active")
+    print("\nsoftware stacks (--stack):")
+    for n, info in stacks.items():
+        alias = f" (also {', '.join(info['aliases'])})" if info["aliases"] else ""
+        print(f"  {n + alias:<28} on {'/'.join(info['runs_on']):<8} formats: {', '.join(info['formats'])}")
+    print("\nweight formats (--weight-format; bits per weight incl. block scales and zero points):")
+    for n, info in formats.items():
+        bits = f"{info['bits_per_weight']:.4g}" + (" base, mixed by tensor" if info["mixture"] else "")
+        print(f"  {n:<26} {bits:<24} {info['description']}")
     return EXIT_OK
 
 
