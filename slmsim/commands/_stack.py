@@ -16,8 +16,9 @@ def add_stack_flags(s: argparse.ArgumentParser) -> None:
                                             "weight incl. block scales (default: the stack's first format)")
 
 
-def plan(args: argparse.Namespace, hw: Any, model: Any, scenario: Any, draft: Any) -> tuple[Any, dict | None]:
-    """The plan, through the stack when --stack is given; and what the stack resolved to (for the output)."""
+def plan(args: argparse.Namespace, hw: Any, model: Any, scenario: Any, draft: Any) -> tuple[Any, dict | None, Any]:
+    """The plan (through the stack when --stack is given), what the stack resolved to, and the scenario as run
+    (the stack's format sets the precision; its static window the KV length)."""
     from slmsim.mapping.plan import make_plan
 
     stack_ref = getattr(args, "stack", None)
@@ -28,8 +29,8 @@ def plan(args: argparse.Namespace, hw: Any, model: Any, scenario: Any, draft: An
                                      message="a weight format belongs to a software stack",
                                      hint="add --stack NAME (`slmsim presets` lists stacks and their formats), "
                                           "or use --weight-bits / --group-size")])
-        return make_plan(hw, model, scenario, draft_model=draft), None
-    from slmsim.mapping.stack import kernel_time_s, make_stack_plan, step_host_s
+        return make_plan(hw, model, scenario, draft_model=draft), None, scenario
+    from slmsim.mapping.stack import kernel_time_s, make_stack_plan, stack_scenario, step_host_s
     from slmsim.stacks.load import format_library, load_stack
 
     stack = load_stack(stack_ref).spec
@@ -41,4 +42,4 @@ def plan(args: argparse.Namespace, hw: Any, model: Any, scenario: Any, draft: An
             "dequant_ops_per_weight": choice.dequant_ops_per_weight,
             "kernel_time_s": kernel_time_s(choice, dev), "step_host_s": step_host_s(choice, dev),
             "static_context_window_tokens": stack.context_window(model.name)}
-    return result, info
+    return result, info, stack_scenario(scenario, choice, model)

@@ -201,7 +201,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     if problems:
         raise SpecError(problems)
     assert hw is not None and model is not None and scenario is not None
-    plan, stack_info = stack_plan(args, hw.spec, model, scenario, draft)  # --stack: through the stack preset
+    plan, stack_info, scenario = stack_plan(args, hw.spec, model, scenario, draft)  # --stack: via the stack preset
     if isinstance(plan, Infeasible):
         _print_infeasible(plan, as_json=args.json)
         return EXIT_BAD_INPUT
