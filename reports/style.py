@@ -66,5 +66,5 @@ PHASE_COLOURS = palette.PHASES
 # Canonical orders so that colours do not depend on which classes one run happens to have.
 OP_CLASS_ORDER = ("qkv_proj", "attention", "o_proj", "ffn", "moe_router", "experts", "lm_head", "norm",
                   "elementwise", "embedding", "runtime")
-COMPONENT_ORDER = ("dram", "hybrid_bonded_dram", "sram", "gpu_compute", "npu_compute", "cim_array", "cim_readout",
-                   "cim_weight_write", "buffer", "noc", "vector_unit", "static")
+COMPONENT_ORDER = ("dram", "hybrid_bonded_dram", "sram", "gpu_compute", "npu_compute", "cpu_compute", "cim_array",
+                   "cim_readout", "cim_weight_write", "buffer", "noc", "vector_unit", "static")

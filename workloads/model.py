@@ -43,6 +43,12 @@ class Family(StrEnum):
     PHIMOE = "phimoe"
     GRANITEMOE = "granitemoe"
     T5 = "t5"
+    MISTRAL = "mistral"
+    GEMMA2 = "gemma2"
+    GEMMA3 = "gemma3"
+    PHI = "phi"
+    GRANITE = "granite"
+    GPT_OSS = "gpt_oss"
 
 
 class Ffn(StrEnum):

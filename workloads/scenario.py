@@ -27,10 +27,16 @@ class Precision(BaseModel):
     kv_bits: int = Field(16, ge=1, le=32, description="bits per KV-cache element")
     weight_group_size: int | None = Field(32, gt=0, description="weights sharing one scale; none: per-channel scales")
     scale_bits: int = Field(16, ge=0, le=32, description="bits of each group scale")
+    bits_per_weight: float | None = Field(
+        None, gt=0, le=32,
+        description="bits per weight in memory as a weight format states it (block scales, zero points and any "
+                    "mixture of tensor formats included); overrides the group/scale arithmetic when set")
 
     @property
     def weight_bits_in_memory(self) -> float:
         """Bits each weight costs in memory, scales included."""
+        if self.bits_per_weight is not None:
+            return self.bits_per_weight
         if self.weight_bits >= 16 or self.weight_group_size is None:
             return float(self.weight_bits)
         return self.weight_bits + self.scale_bits / self.weight_group_size

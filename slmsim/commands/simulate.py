@@ -19,6 +19,8 @@ from slmsim.commands.flags import (
     refuse_impossible,
     scenario_shape_problems,
 )
+from slmsim.commands._stack import add_stack_flags
+from slmsim.commands._stack import plan as stack_plan
 from slmsim.core.errors import Infeasible, Problem, SpecError
 
 
@@ -60,6 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     mo.add_argument("--expert-cache", type=int, metavar="N", help="experts per layer cached in --cache-tier")
     mo.add_argument("--cache-tier", help="memory tier of the expert cache")
     mo.add_argument("--cache-policy", choices=["lru", "lfu"], help="expert cache policy (default lru)")
+    add_stack_flags(s)
     s.add_argument("--engine", choices=["analytic", "des"], default="analytic")
     s.add_argument("--seed", type=int, help="seeds the run's random numbers (default 0)")
     s.add_argument("--samples", type=int, metavar="N",
@@ -191,7 +194,6 @@ def _infer_strategy(dec: dict[str, Any]) -> str:
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from slmsim.hw_models.load import load_hardware
-    from slmsim.mapping.plan import make_plan
     from slmsim.simulator.engines import run
     from slmsim.workloads.load import load_model
 
@@ -230,7 +232,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
     warns = input_warnings(model=model, scenario=scenario, draft=draft, serving=bool(args.arrivals),
                            batch_flag=args.batch)
-    plan = make_plan(hw.spec, model, scenario, draft_model=draft)
+    plan, stack_info, scenario = stack_plan(args, hw.spec, model, scenario, draft)  # --stack: via the stack preset
     if isinstance(plan, Infeasible):
         _print_infeasible(plan, as_json=args.json, warnings=warns)
         return EXIT_BAD_INPUT
@@ -269,6 +271,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             return (_serve(args, plan, sc) if args.arrivals else run(plan, engine="des", seed=seed)).to_dict()
 
         out = sampled_output(out, run_one, seed=scenario.seed, n=args.samples)
+    if stack_info is not None:
+        out["stack"] = stack_info
     if args.ops:
         from dataclasses import asdict
 
