@@ -159,9 +159,9 @@ class CpuDevice(_Processor):
     core: str = Field(description="core microarchitecture, e.g. 'cortex-a76', 'zen5'")
     simd_width_bits: int = Field(gt=0, description="SIMD register width per core, e.g. 128 (NEON), 512 (AVX-512)")
     simd_pipes: int = Field(gt=0, description="SIMD pipes per core that issue the dot-product / FMA instruction")
-    dot_product_isa: DotProductIsa
-    l2_bytes_per_core: Capacity | None = Field(None, alias="l2_per_core")
-    last_level_cache_bytes: Capacity | None = Field(None, alias="last_level_cache")
+    dot_product_isa: DotProductIsa = Field(description="the int8 dot-product instructions of a core (sets ops per lane)")
+    l2_bytes_per_core: Capacity | None = Field(None, alias="l2_per_core", description="L2 cache of each core")
+    last_level_cache_bytes: Capacity | None = Field(None, alias="last_level_cache", description="shared last-level cache (L3 / SLC)")
     memory_channels: int | None = Field(None, gt=0, description="DRAM channels (of the bus width the memory states)")
     relative_ipc: float = Field(
         1.0, gt=0, le=4, description="single-thread work per cycle relative to a Cortex-A78 (see HostCpu)")

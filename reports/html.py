@@ -344,8 +344,8 @@ def render(page: Page) -> str:
     subtitle = f'<p class="subtitle">{_esc(page.subtitle)}</p>' if page.subtitle else ""
     from slmsim.core.version import __version__
 
-    version = page.version_footer or f"slmsim {__version__}"
-    footer = " · ".join(_esc(x) for x in (page.footer, f"generated {page.generated}", version) if x)
+    footer = " · ".join(_esc(x) for x in (page.footer, f"generated {page.generated} by slmsim {__version__}",
+                                          page.version_footer) if x)
     return "".join([
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
         '<meta name="viewport" content="width=device-width, initial-scale=1">',

@@ -75,15 +75,16 @@ class MixturePart(BaseModel):
 class WeightFormat(BaseModel):
     model_config = SPEC
 
-    description: str
+    description: str = Field(description="what the format is (layout, scales, who uses it)")
     weight_bits: int = Field(ge=1, le=16, description="bits of each quantised value (the math precision)")
-    block: BlockLayout
+    block: BlockLayout = Field(description="the block as stored: weights per block and the bytes of each part")
     activation_bits: int = Field(16, ge=4, le=32, description="activation precision of the kernels")
-    mixture: tuple[MixturePart, ...] = ()
-    aliases: tuple[str, ...] = ()
+    mixture: tuple[MixturePart, ...] = Field(
+        (), description="per-tensor formats of a mixed format (llama.cpp's Q4_K_M tensor rules); empty: uniform")
+    aliases: tuple[str, ...] = Field((), description="other names of the format (e.g. Q4_K_M for q4_k_m)")
     only: tuple[TensorClass, ...] = Field(
         (), description="tensors the format applies to; the rest stay in `rest_format` (gpt-oss: experts only)")
-    rest_format: str | None = None
+    rest_format: str | None = Field(None, description="format of the tensors `only` leaves out (e.g. bf16)")
 
     @property
     def bits_per_weight(self) -> float:
@@ -134,14 +135,14 @@ class KernelCosts(BaseModel):
 class StackSpec(BaseModel):
     model_config = SPEC
 
-    name: str
-    description: str
+    name: str = Field(description="the stack's preset name (what --stack takes)")
+    description: str = Field(description="what the stack is and how it runs a model")
     version: str = Field(description="the version whose behaviour this spec describes")
     aliases: tuple[str, ...] = Field((), description="other names of the stack (e.g. ollama for llama.cpp)")
     runs_on: tuple[Literal["gpu", "npu", "cpu"], ...] = Field(
         min_length=1, description="device kinds the stack runs on, preferred first")
     formats: dict[str, FormatUse] = Field(min_length=1, description="weight formats it runs (names in formats.yaml)")
-    kernels: KernelsPerLayer
+    kernels: KernelsPerLayer = Field(description="kernels launched per layer and per step (its fusion)")
     attention_kernel: str = Field(description="what its decode attention is (e.g. paged FlashAttention)")
     moe_kernel: str = Field(description="what its MoE kernel is (e.g. fused grouped GEMM)")
     static_context_window_tokens: int | None = Field(
