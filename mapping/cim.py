@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from slmsim.hw_models.cim import CimAccelerator
+from slmsim.hw_models.cim import CimAccelerator, CimMacro
 from slmsim.mapping.cost import Affine, Component, MappedOp
 from slmsim.mapping.placement import WeightSources
 from slmsim.workloads.graph import Op, OpKind
@@ -85,15 +85,18 @@ def macro_tiles_needed(ops: tuple[Op, ...], acc: CimAccelerator, weight_bits: in
 
 
 def map_on_cim(op: Op, *, acc: CimAccelerator, device_name: str, stationary: bool, precision: Precision,
-               noc_tier: str, stream_bandwidth_bytes_per_s: float, sources: WeightSources) -> MappedOp:
+               noc_tier: str, stream_bandwidth_bytes_per_s: float, sources: WeightSources,
+               macro: CimMacro | None = None) -> MappedOp:
+    """`macro`: `acc.effective_macro` when the caller already has it (it is derived on every access)."""
     if op.kind is OpKind.MATMUL:
-        return _matmul(op, acc, device_name, stationary, precision, noc_tier, stream_bandwidth_bytes_per_s, sources)
+        return _matmul(op, acc, device_name, stationary, precision, noc_tier, stream_bandwidth_bytes_per_s, sources,
+                       macro)
     return _vector(op, acc, device_name, sources)
 
 
 def _matmul(op: Op, acc: CimAccelerator, dev: str, stationary: bool, precision: Precision, noc_tier: str,
-            stream_bandwidth_bytes_per_s: float, sources: WeightSources) -> MappedOp:
-    mac = acc.effective_macro
+            stream_bandwidth_bytes_per_s: float, sources: WeightSources, macro: CimMacro | None = None) -> MappedOp:
+    mac = macro if macro is not None else acc.effective_macro
     t = tiling(op, acc, precision.weight_bits)
     a_bits = precision.activation_bits
     cycles = mac.cycles_per_mvm(a_bits)

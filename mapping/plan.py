@@ -115,6 +115,8 @@ class StepMapper:
         self.prefill_device = hw.device_for("prefill")
         self.decode_device = hw.device_for("decode")
         self._cache: dict[tuple, MappedStep] = {}
+        self._workloads: dict[tuple, Workload] = {}  # each step's workload built once (make_plan reuses prefill's)
+        self._op_memo: dict[tuple, MappedOp] = {}  # mapped ops by op shape (see _map_step)
         self._extra: dict[str, StagePipeline] = {}
         self.infeasible: Infeasible | None = None
         all_weights = all_weight_ops(model, scenario.precision, prompt_tokens=scenario.prompt_tokens)
@@ -187,15 +189,27 @@ class StepMapper:
             d_key = self.expected_distinct(tokens, draft=draft)
         if h_key is None:
             h_key = self.expected_hit(tokens)
-        wl = build_step(model, precision, phase=phase, batch=batch, prompt_tokens=prompt,
-                        tokens_per_seq=tokens_per_seq if phase is Phase.DECODE else None, distinct_experts=d_key,
-                        static_kv_tokens=self.scenario.static_kv_tokens if phase is Phase.DECODE else None)
+        wl = self.workload(phase, batch=batch, prompt=prompt, tokens_per_seq=tokens_per_seq, distinct=d_key,
+                           draft=draft)
         step = _map_step(self.hw, wl, device, precision, self.modes, self.sources(device, draft=draft, hit=h_key),
-                         phase_name=kind)
+                         phase_name=kind, op_memo=self._op_memo)
         if self.step_hook is not None:
             step = self.step_hook(step)
         self._cache[key] = step
         return step
+
+    def workload(self, phase: Phase, *, batch: int, prompt: int, tokens_per_seq: int = 1,
+                 distinct: float | None = None, draft: bool = False) -> Workload:
+        """The op graph of one step, built once per distinct shape."""
+        key = (phase, batch, prompt, tokens_per_seq if phase is Phase.DECODE else None, distinct, draft)
+        wl = self._workloads.get(key)
+        if wl is None:
+            model, precision = self._draft_variant() if draft else (self.model, self.precision)
+            wl = self._workloads[key] = build_step(
+                model, precision, phase=phase, batch=batch, prompt_tokens=prompt,
+                tokens_per_seq=tokens_per_seq if phase is Phase.DECODE else None, distinct_experts=distinct,
+                static_kv_tokens=self.scenario.static_kv_tokens if phase is Phase.DECODE else None)
+        return wl
 
     # --- MoE and decoding knowledge ------------------------------------------------------
 
@@ -315,8 +329,8 @@ def make_plan(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, *,
     mapper = StepMapper(hw, model, scenario, draft_model=draft_model, step_hook=step_hook)
     if mapper.infeasible is not None:
         return mapper.infeasible
-    prefill_wl = build_step(model, scenario.precision, phase=Phase.PREFILL, batch=scenario.batch,
-                            prompt_tokens=scenario.prompt_tokens)
+    d_pre = mapper.expected_distinct(scenario.batch * scenario.prompt_tokens) if model.moe is not None else None
+    prefill_wl = mapper.workload(Phase.PREFILL, batch=scenario.batch, prompt=scenario.prompt_tokens, distinct=d_pre)
     footprint, infeasible = _footprint(hw, model, scenario, mapper.modes, prefill_wl, mapper.draft)
     if infeasible is not None:
         return infeasible
@@ -413,7 +427,11 @@ def _footprint(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, modes: di
 
 
 def _map_step(hw: HardwareSpec, wl: Workload, dname: str, precision: Precision, modes: dict[str, str],
-              sources: WeightSources, *, phase_name: str | None = None) -> MappedStep:
+              sources: WeightSources, *, phase_name: str | None = None,
+              op_memo: dict[tuple, MappedOp] | None = None) -> MappedStep:
+    """`op_memo`: mapped ops by (op shape, device, weight sources), shared by the steps of one
+    StepMapper (hardware, model and precision fixed), so an op shape met again is not re-mapped."""
+    memo: dict[tuple, MappedOp] = {} if op_memo is None else op_memo
     dev = hw.devices[dname]
     ops: list[MappedOp] = []
     bandwidth: dict[str, float] = {}
@@ -434,17 +452,29 @@ def _map_step(hw: HardwareSpec, wl: Workload, dname: str, precision: Precision, 
         for tname in sorted({*sources.tiers(), dev.kv_tier}):
             use_tier(tname)
         stationary = modes[dname] == WeightMode.STATIONARY
+        mac = None
         for op in wl.ops:
-            ops.append(map_on_cim(op, acc=dev, device_name=dname, stationary=stationary,
-                                  precision=precision, noc_tier=noc,
-                                  stream_bandwidth_bytes_per_s=bandwidth[dev.weight_memory], sources=sources))
+            key = (op, dname, stationary, sources, precision.weight_bits, precision.activation_bits)
+            mapped = memo.get(key)
+            if mapped is None:
+                if mac is None:
+                    mac = dev.effective_macro  # derived on each access: once per step
+                mapped = memo[key] = map_on_cim(op, acc=dev, device_name=dname, stationary=stationary,
+                                                precision=precision, noc_tier=noc,
+                                                stream_bandwidth_bytes_per_s=bandwidth[dev.weight_memory],
+                                                sources=sources, macro=mac)
+            ops.append(mapped)
     else:
         assert isinstance(dev, _Processor)
         for tname in sorted({*sources.tiers(), dev.kv_tier}):
             use_tier(tname)
         for op in wl.ops:
-            ops.append(map_on_processor(op, device=dev, device_name=dname, sources=sources, kv_tier=dev.kv_tier,
-                                        precision=precision))
+            key = (op, dname, sources, precision)
+            mapped = memo.get(key)
+            if mapped is None:
+                mapped = memo[key] = map_on_processor(op, device=dev, device_name=dname, sources=sources,
+                                                      kv_tier=dev.kv_tier, precision=precision)
+            ops.append(mapped)
         if dev.step_overhead_s:
             ops.append(MappedOp(name="runtime", op_class="runtime", device=dname, unit="host", layers=1,
                                 overhead_s=dev.step_overhead_s, compute_s=Affine(0.0), tier_bytes=(), energy_j=()))
