@@ -22,6 +22,8 @@ from slmsim.core.quantity import (
     EnergyPerBit,
     Length,
     Power,
+    Time,
+    Voltage,
 )
 
 
@@ -36,6 +38,49 @@ class DramTechnology(StrEnum):
     HBM2E = "hbm2e"
     HBM3 = "hbm3"
     HBM3E = "hbm3e"
+
+
+class DramTiming(BaseModel):
+    """Bank, row and refresh timing and IDD currents of one DRAM channel (the `banked` DES
+    memory model, `simulator/memory_system.py`). Every field is optional; the defaults are an
+    LPDDR5-6400 x16 channel of 16 Gb dies:
+
+    - organisation (16 banks in 4 bank groups, 1,024 columns of 16 bits = 2 KiB page, BL16)
+      and timing: Ramulator 2.0 `src/dram/impl/LPDDR5.cpp`, presets `LPDDR5_16Gb_x16` and
+      `LPDDR5_6400` (nRCD 15, nRPpb 15, nRAS 34, nFAW 16, nRRD 4, nCL 20 at tCK 1.25 ns) and its
+      refresh tables (tRFCab 280 ns for 16 Gb, tREFI 3,906 ns), which follow JESD209-5;
+    - currents and supply: DRAMPower's LPDDR5 memspec (tukl-msd/DRAMPower,
+      tests/tests_drampower/resources/lpddr5.json: IDD0 56.25 mA, IDD2N 33.75, IDD3N 35,
+      IDD4R 157.5, IDD4W 135, IDD5 118, VDD 1.2 V), an example part, not a datasheet.
+
+    A tier's own `achievable_fraction` and `energy_per_bit` still describe a long sequential
+    read stream; the banked model reproduces both for that stream and derives from these
+    figures what changes for other access patterns (docs/engines.md).
+    """
+
+    model_config = FROZEN
+
+    channels: int | None = Field(None, gt=0, description="independent channels; default: bus width / channel width (DRAM), banks (hybrid-bonded)")
+    channel_width_bits: int = Field(16, gt=0, description="data pins per channel (LPDDR5: x16)")
+    banks_per_channel: int = Field(16, gt=0, description="banks that can hold an open row at once, per channel")
+    page_bytes: Capacity = Field(2048.0, alias="page", description="row (page) size per channel, e.g. '2 KiB'")
+    burst_bytes: Capacity = Field(32.0, alias="burst", description="bytes per burst (LPDDR5 BL16 x16 = 32 B)")
+    trcd_s: Time = Field(18.75e-9, alias="tRCD", description="activate to read/write")
+    trp_s: Time = Field(18.75e-9, alias="tRP", description="precharge period (per bank)")
+    tras_s: Time = Field(42.5e-9, alias="tRAS", description="activate to precharge, minimum")
+    tcl_s: Time = Field(25e-9, alias="tCL", description="read latency")
+    trrd_s: Time = Field(5e-9, alias="tRRD", description="activate to activate, different banks")
+    tfaw_s: Time = Field(20e-9, alias="tFAW", description="four-activate window")
+    twtr_s: Time = Field(12.5e-9, alias="tWTR", description="write to read turnaround")
+    trfc_s: Time = Field(280e-9, alias="tRFC", description="all-bank refresh cycle (tRFCab)")
+    trefi_s: Time = Field(3.906e-6, alias="tREFI", description="refresh interval")
+    idd0_a: float = Field(56.25e-3, gt=0, description="one-bank activate-precharge current, A")
+    idd2n_a: float = Field(33.75e-3, gt=0, description="precharge standby current, A")
+    idd3n_a: float = Field(35e-3, gt=0, description="active standby current, A")
+    idd4r_a: float = Field(157.5e-3, gt=0, description="burst read current, A")
+    idd4w_a: float = Field(135e-3, gt=0, description="burst write current, A")
+    idd5_a: float = Field(118e-3, gt=0, description="all-bank refresh current, A")
+    vdd_v: Voltage = Field(1.2, alias="vdd", description="core supply of the currents above")
 
 
 class _Tier(BaseModel):
@@ -80,6 +125,7 @@ class DramTier(_Tier):
     technology: DramTechnology
     bandwidth_bytes_per_s: Bandwidth = Field(alias="bandwidth", description="peak bandwidth, e.g. '68 GB/s'")
     bus_width_bits: int | None = Field(None, gt=0, description="bus width in bits (documentation; peak is `bandwidth`)")
+    timing: DramTiming = Field(default_factory=DramTiming, description="channel, bank and refresh timing (banked DES)")
 
     @property
     def peak_bandwidth_bytes_per_s(self) -> float:
@@ -98,6 +144,9 @@ class HybridBondedDramTier(_Tier):
     pin_rate_bits_per_s: BitRate = Field(alias="pin_rate", description="data rate per pin, e.g. '0.4 Gb/s'")
     bond_pitch_m: Length | None = Field(None, alias="bond_pitch", description="hybrid-bond pitch, e.g. '3 um'")
     area_mm2: Area = Field(0.0, alias="area")
+    timing: DramTiming = Field(
+        default_factory=lambda: DramTiming(banks_per_channel=1),
+        description="per-bank timing (banked DES); default: each bonded bank is a channel of one bank with LPDDR5 core timing (assumption)")
 
     @property
     def peak_bandwidth_bytes_per_s(self) -> float:

@@ -32,6 +32,7 @@ from slmsim.mapping.cost import Component
 from slmsim.mapping.plan import StepMapper
 from slmsim.simulator.decoding import RoundRunner
 from slmsim.simulator.executor import Executor
+from slmsim.simulator.memory_system import MemoryModel, MemorySystem
 from slmsim.simulator.result import SimResult
 from slmsim.workloads.decoding import Autoregressive
 from slmsim.workloads.requests import Request
@@ -53,6 +54,7 @@ class ServingPolicy:
     max_batch: int = 16
     kv_policy: KvPolicy = KvPolicy.WAIT
     channel_priority: bool = False  # decode transfers pre-empt prefill/handover on shared channels
+    memory_model: MemoryModel = MemoryModel.BANKED  # ideal: the analytic engine's memory; banked: channels, banks, refresh
 
 
 @dataclass
@@ -93,7 +95,9 @@ class _Sim:
         steps = [mapper.prefill(mapper.scenario.prompt_tokens, 1), mapper.decode(1)]
         if mapper.draft is not None:
             steps += [mapper.draft.prefill(mapper.scenario.prompt_tokens, 1), mapper.draft.decode(1)]
-        self.ex = Executor.for_steps(self.env, steps, priority=policy.channel_priority)
+        kv_streams = 2 * (1 if mapper.model.mla is not None else mapper.model.num_kv_heads)
+        self.memory = MemorySystem.from_hardware(mapper.hw, model=policy.memory_model, kv_streams=kv_streams)
+        self.ex = Executor.for_steps(self.env, steps, priority=policy.channel_priority, memory=self.memory)
         self.handover = mapper.handover()
         if self.handover is not None:
             name, bw, _, _ = self.handover
@@ -315,6 +319,22 @@ def run_serving(mapper: StepMapper, requests: list[Request], policy: ServingPoli
     return _result(sim, engine_name)
 
 
+def _memory_summary(sim: _Sim, makespan: float) -> dict:
+    """The memory model, its channels, how many op-level simulations it took, and (banked)
+    the refresh and background energy a DRAMPower-style count gives over the makespan. The
+    latter two are reported, not charged: the tier's `background_power` is the charged figure."""
+    out: dict = {"op_level_simulations": sim.ex.costs.simulations if sim.ex.costs else 0,
+                 "op_instances_simulated": sim.ex.costs.op_instances if sim.ex.costs else 0,
+                 "tiers": sim.memory.summary()}
+    if sim.memory.banked:
+        for name, sp in sim.memory.channels.items():
+            if sp.banked and sp.timing is not None:
+                refreshes = makespan / sp.timing.trefi_s * sp.channels
+                out["tiers"][name]["refresh_energy_j"] = refreshes * sp.refresh_energy_j
+                out["tiers"][name]["background_energy_j"] = makespan * sp.background_power_w * sp.channels
+    return out
+
+
 def _pct(values: list[float]) -> dict[str, float | None]:
     if not values:
         return {"mean": None, "p50": None, "p90": None, "p99": None, "max": None}
@@ -325,6 +345,7 @@ def _pct(values: list[float]) -> dict[str, float | None]:
 
 def _result(sim: _Sim, engine_name: str) -> SimResult:
     ex, m, st = sim.ex, sim.m, sim.st
+    ex.finalize()
     makespan = sim.env.now
     served = [x for x in sim.lives if not x.rejected]
     energy: dict[str, float] = {c.value: v for c, v in ex.dynamic_energy_j().items()}
@@ -357,10 +378,11 @@ def _result(sim: _Sim, engine_name: str) -> SimResult:
         "kv_budget_bytes": sim.kv_budget,
     }
     extra: dict = {"des_events": ex.events, "serving": serving, "decoding": sim.m.scenario.decoding.strategy,
-                   **sim.rounds.summary()}
+                   **sim.rounds.summary(), "memory_model": sim.memory.model.value,
+                   "memory_system": _memory_summary(sim, makespan)}
     if ex.trace:
         for live in served:
-            ex.span(f"request {live.req.id}", "request", "requests", "lifetimes", live.req.arrival_s,
+            ex.span(f"request {live.req.id}", "request", "requests", f"request {live.req.id}", live.req.arrival_s,
                     live.finished_s - live.req.arrival_s,
                     {"ttft_s": live.first_token_s - live.req.arrival_s, "prompt": live.req.prompt_tokens,
                      "gen": live.req.gen_tokens})

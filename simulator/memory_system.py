@@ -1,0 +1,258 @@
+"""The memory system of the op-level DES: channels with banks, rows, refresh and energy.
+
+Two models (`--memory-model`):
+
+- `ideal`: a tier is its achievable bandwidth split evenly over its channels; a request of
+  b bytes on a channel takes b / (achievable bandwidth / channels). No banks, no rows, no
+  refresh, no latency, and no prefetch beyond what the analytic engine assumes (an op's
+  streams overlap its own compute). The op-level DES then reproduces the analytic engine.
+- `banked` (default for the DES): every DRAM or hybrid-bonded channel has
+  `banks_per_channel` banks of `page_bytes` rows and JEDEC-style timing (`DramTiming`).
+  A request of b bytes read in contiguous runs of r bytes needs
+  `b / min(r, page)` row activations; its service time on the channel is the longest of
+    - the data bus: b / (peak channel bandwidth x bus efficiency),
+    - the banks: activations x tRC' / banks, with tRC' = max(tRAS, tRCD + row data time) + tRP
+      (a bank cannot open its next row before the last one is read and precharged),
+    - the activate limits: activations x tFAW / 4 and activations x tRRD,
+  plus tRCD + tCL when the channel was idle (the first data of a new stream), plus tWTR after
+  a write. All-bank refresh blocks the channel for tRFC at the start of every tREFI window;
+  a request's service is stretched around those windows exactly.
+
+Calibration is kept: a tier's `achievable_fraction` is by definition what a long sequential
+read stream achieves, so the bus efficiency is chosen such that the banked model gives a
+sequential stream exactly that fraction (when the banks allow it: a channel of one bank
+cannot hide its row cycle, and then reaches less; `sequential_fraction` says what it
+reaches). Likewise `energy_per_bit` is the sequential stream's energy; the banked model
+splits it DRAMPower-style into activate/precharge, read/write bursts (from IDD currents) and
+I/O + interface (the rest), and charges each access pattern its own activations.
+
+Requests are served first come, first served per channel (a controller that batches row
+hits keeps a stream's locality while it interleaves streams, so runs are not broken by
+interleaving). A transfer is interleaved evenly over all channels of its tier, so all
+channels of a tier carry the same load: one representative channel is simulated and its
+counters are multiplied by the channel count (the trace still has one track per channel).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from slmsim.hw_models.memory import DramTier, DramTiming, HybridBondedDramTier
+from slmsim.hw_models.spec import HardwareSpec
+
+
+class MemoryModel(StrEnum):
+    IDEAL = "ideal"
+    BANKED = "banked"
+
+
+# vLLM's default KV block (paged attention): 16 tokens per block (docs.vllm.ai, `block_size`).
+# A KV read streams each (layer, KV head, K|V) block contiguously; a KV write appends one
+# token to each of those streams.
+KV_BLOCK_TOKENS = 16
+
+
+@dataclass(frozen=True)
+class ChannelSpec:
+    """One channel of a tier as the DES sees it (all times in s, energies in J)."""
+
+    tier: str
+    channels: int
+    ideal_bandwidth_bytes_per_s: float  # per channel: achievable / channels
+    timing: DramTiming | None  # None: a plain bandwidth (SRAM, NoC, or the ideal model)
+    peak_bandwidth_bytes_per_s: float = 0.0  # per channel
+    bus_efficiency: float = 1.0
+    energy_per_bit_j: float = 0.0
+    act_energy_j: float = 0.0
+    read_burst_energy_j: float = 0.0
+    write_burst_energy_j: float = 0.0
+    io_energy_per_bit_j: float = 0.0
+    refresh_energy_j: float = 0.0
+    background_power_w: float = 0.0
+    sequential_fraction: float = 1.0  # of peak, what a long sequential read stream reaches here
+
+    @property
+    def banked(self) -> bool:
+        return self.timing is not None
+
+    @property
+    def bus_bandwidth_bytes_per_s(self) -> float:
+        return self.peak_bandwidth_bytes_per_s * self.bus_efficiency
+
+    def row_cycle_s(self, row_bytes: float) -> float:
+        """How long one activation keeps its bank: open, read `row_bytes`, precharge."""
+        t = self.timing
+        assert t is not None
+        return max(t.tras_s, t.trcd_s + row_bytes / self.bus_bandwidth_bytes_per_s) + t.trp_s
+
+    def work_s(self, nbytes: float, run_bytes: float) -> tuple[float, float]:
+        """(service time without latency or refresh, activations) of a request."""
+        if not self.banked:
+            return nbytes / self.ideal_bandwidth_bytes_per_s, 0.0
+        t = self.timing
+        assert t is not None
+        row = min(run_bytes, t.page_bytes)
+        acts = nbytes / row
+        data = nbytes / self.bus_bandwidth_bytes_per_s
+        return max(data, acts * self.row_cycle_s(row) / t.banks_per_channel, acts * t.tfaw_s / 4.0,
+                   acts * t.trrd_s), acts
+
+    def dynamic_energy_j(self, *, acts: float, read_bytes: float, write_bytes: float) -> float:
+        """DRAMPower-style: activations, bursts and I/O, for this channel's counters."""
+        assert self.timing is not None
+        burst = self.timing.burst_bytes
+        return (acts * self.act_energy_j + read_bytes / burst * self.read_burst_energy_j
+                + write_bytes / burst * self.write_burst_energy_j
+                + (read_bytes + write_bytes) * 8.0 * self.io_energy_per_bit_j)
+
+
+def refresh_stretch(begin_s: float, work_s: float, trefi_s: float, trfc_s: float) -> float:
+    """End of `work_s` of service started at `begin_s` on a channel that is blocked during
+    [k tREFI, k tREFI + tRFC) for every k (all-bank refresh): exact, O(1)."""
+    if work_s <= 0:
+        return begin_s
+    k = math.floor(begin_s / trefi_s)
+    start = max(begin_s, k * trefi_s + trfc_s)
+    first = (k + 1) * trefi_s - start  # available until the next refresh
+    if work_s <= first:
+        return start + work_s
+    rest = work_s - first
+    avail = trefi_s - trfc_s
+    n = math.floor(rest / avail)
+    rem = rest - n * avail
+    if rem <= 1e-12 * avail:  # ends exactly where a refresh begins
+        return (k + 1 + n) * trefi_s
+    return (k + 1 + n) * trefi_s + trfc_s + rem
+
+
+@dataclass
+class Channel:
+    """A channel's state during one op-level simulation (first come, first served)."""
+
+    spec: ChannelSpec
+    free_s: float = 0.0
+    used: bool = False
+    read_bytes: float = 0.0
+    write_bytes: float = 0.0
+    acts: float = 0.0
+    busy_s: float = 0.0
+
+    def serve(self, issue_s: float, nbytes: float, run_bytes: float, *, write: bool = False) -> tuple[float, float]:
+        """Queue a request issued at `issue_s`; returns its (begin, end)."""
+        sp = self.spec
+        begin = max(issue_s, self.free_s)
+        work, acts = sp.work_s(nbytes, run_bytes)
+        t = sp.timing
+        if t is not None:
+            if not self.used or begin > self.free_s:  # the channel was idle: first data after tRCD + tCL
+                work += t.trcd_s + t.tcl_s
+            if write:
+                work += t.twtr_s
+            end = refresh_stretch(begin, work, t.trefi_s, t.trfc_s)
+        else:
+            end = begin + work
+        self.used = True
+        self.free_s = end
+        self.acts += acts
+        if write:
+            self.write_bytes += nbytes
+        else:
+            self.read_bytes += nbytes
+        self.busy_s += end - begin
+        return begin, end
+
+
+@dataclass(frozen=True)
+class MemorySystem:
+    """Channel specs of every tier (and NoC), the model, and device facts the DES needs."""
+
+    model: MemoryModel
+    channels: dict[str, ChannelSpec]
+    prefetch_devices: frozenset[str] = frozenset()  # CIM devices that double-buffer their macros
+    kv_streams: int = 16  # contiguous KV streams per layer: 2 (K, V) x KV heads
+    bucket_tokens: int = 32  # context buckets of the step-cost cache, tokens per sequence
+    notes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def banked(self) -> bool:
+        return self.model is MemoryModel.BANKED
+
+    def spec(self, tier: str, bandwidth_bytes_per_s: float) -> ChannelSpec:
+        """The channel spec of `tier` (NoC or an unknown tier: one plain channel)."""
+        found = self.channels.get(tier)
+        if found is None:
+            found = ChannelSpec(tier=tier, channels=1, ideal_bandwidth_bytes_per_s=bandwidth_bytes_per_s, timing=None)
+        return found
+
+    @classmethod
+    def from_hardware(cls, hw: HardwareSpec, *, model: MemoryModel | str = MemoryModel.BANKED,
+                      kv_streams: int = 16) -> "MemorySystem":
+        model = MemoryModel(model)
+        out: dict[str, ChannelSpec] = {}
+        for name, tier in hw.memories.items():
+            out[name] = _channel_spec(name, tier, banked=model is MemoryModel.BANKED)
+        prefetch = frozenset(name for name, dev in hw.devices.items() if getattr(dev, "double_buffer", False))
+        return cls(model=model, channels=out, prefetch_devices=prefetch if model is MemoryModel.BANKED else frozenset(),
+                   kv_streams=max(1, kv_streams))
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """Per tier: channels and, banked, what a sequential stream reaches and costs."""
+        out: dict[str, dict[str, float]] = {}
+        for name, sp in self.channels.items():
+            d: dict[str, float] = {"channels": sp.channels}
+            if sp.banked:
+                t = sp.timing
+                assert t is not None
+                d.update(banks_per_channel=t.banks_per_channel, bus_efficiency=sp.bus_efficiency,
+                         sequential_fraction_of_peak=sp.sequential_fraction,
+                         act_energy_j=sp.act_energy_j, io_energy_per_bit_j=sp.io_energy_per_bit_j,
+                         refresh_time_fraction=t.trfc_s / t.trefi_s)
+            out[name] = d
+        return out
+
+
+def _channel_spec(name: str, tier: object, *, banked: bool) -> ChannelSpec:
+    timing: DramTiming | None = getattr(tier, "timing", None)
+    achievable = tier.achievable_bandwidth_bytes_per_s  # type: ignore[attr-defined]
+    if isinstance(tier, HybridBondedDramTier):
+        n = timing.channels if timing is not None and timing.channels else tier.banks
+    elif isinstance(tier, DramTier):
+        assert timing is not None
+        if timing.channels:
+            n = timing.channels
+        elif tier.bus_width_bits:
+            n = max(1, tier.bus_width_bits // timing.channel_width_bits)
+        else:  # assumption: LPDDR5-6400 x16 channels (12.8 GB/s each)
+            n = max(1, round(tier.peak_bandwidth_bytes_per_s / 12.8e9))
+    else:
+        n = 1
+    ideal_bw = achievable / n
+    if not banked or timing is None:
+        return ChannelSpec(tier=name, channels=n, ideal_bandwidth_bytes_per_s=ideal_bw, timing=None,
+                           energy_per_bit_j=tier.energy_per_bit_j)  # type: ignore[attr-defined]
+    peak = tier.peak_bandwidth_bytes_per_s / n  # type: ignore[attr-defined]
+    refresh_free = 1.0 - timing.trfc_s / timing.trefi_s
+    # the data bus efficiency that makes a long sequential read stream reach `achievable_fraction`
+    bus_eff = min(1.0, tier.achievable_fraction / refresh_free)  # type: ignore[attr-defined]
+    probe = ChannelSpec(tier=name, channels=n, ideal_bandwidth_bytes_per_s=ideal_bw, timing=timing,
+                        peak_bandwidth_bytes_per_s=peak, bus_efficiency=bus_eff)
+    page = timing.page_bytes
+    seq_work, _ = probe.work_s(page, math.inf)
+    seq_fraction = page / seq_work / peak * refresh_free
+    v = timing.vdd_v
+    trc = timing.tras_s + timing.trp_s
+    act = max(0.0, (timing.idd0_a * trc - timing.idd3n_a * timing.tras_s - timing.idd2n_a * timing.trp_s) * v)
+    t_burst = timing.burst_bytes / peak
+    rd = max(0.0, (timing.idd4r_a - timing.idd3n_a) * v * t_burst)
+    wr = max(0.0, (timing.idd4w_a - timing.idd3n_a) * v * t_burst)
+    core_per_bit = act / (page * 8.0) + rd / (timing.burst_bytes * 8.0)
+    io = max(0.0, tier.energy_per_bit_j - core_per_bit)  # type: ignore[attr-defined]
+    return ChannelSpec(
+        tier=name, channels=n, ideal_bandwidth_bytes_per_s=ideal_bw, timing=timing, peak_bandwidth_bytes_per_s=peak,
+        bus_efficiency=bus_eff, energy_per_bit_j=tier.energy_per_bit_j,  # type: ignore[attr-defined]
+        act_energy_j=act, read_burst_energy_j=rd, write_burst_energy_j=wr, io_energy_per_bit_j=io,
+        refresh_energy_j=max(0.0, (timing.idd5_a - timing.idd3n_a) * v * timing.trfc_s),
+        background_power_w=timing.idd3n_a * v, sequential_fraction=seq_fraction,
+    )
