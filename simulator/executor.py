@@ -29,7 +29,7 @@ from slmsim.mapping.cost import Component, MappedStep
 from slmsim.mapping.pipeline import StagePipeline
 from slmsim.simulator.channel import BandwidthChannel
 from slmsim.simulator.memory_system import MemoryModel, MemorySystem
-from slmsim.simulator.oplevel import simulate_step
+from slmsim.simulator.oplevel import prepare_ops, simulate_step
 from slmsim.simulator.stepcache import StepCostCache, interpolate, ratio_at
 
 
@@ -91,14 +91,22 @@ class Executor:
         shared = bool(self.shared_tiers.intersection(step.tier_bandwidth_bytes_per_s))
         detailed = shared or (record and self.costs is None)
         if detailed:
-            for op in step.ops:
+            # banked: each transfer is charged its access pattern's mean service time per byte
+            xfers = prepare_ops(step, ctx, self.memory) if self.memory is not None and self.memory.banked else None
+            for i, op in enumerate(step.ops):
                 op_start = env.now
                 if op.overhead_s:
                     yield env.timeout(op.overhead_s * op.layers)
                 compute_s = op.layers * op.compute_s.at(ctx)
                 waits = [env.timeout(compute_s)]
-                for tier, aff in op.tier_bytes:
-                    waits.append(self.channels[tier].transfer(op.layers * aff.at(ctx), priority=priority))
+                if xfers is None:
+                    for tier, aff in op.tier_bytes:
+                        waits.append(self.channels[tier].transfer(op.layers * aff.at(ctx), priority=priority))
+                else:
+                    assert self.memory is not None
+                    for x in xfers[i].xfers:
+                        slow = self.memory.spec(x.tier, 1.0).slowdown(x.run_bytes) if x.tier in self.memory.channels else 1.0
+                        waits.append(self.channels[x.tier].transfer(op.layers * x.nbytes * slow, priority=priority))
                 yield env.all_of(waits)
                 self.events += len(waits) + 1
                 self.compute_busy_s[step.device] = self.compute_busy_s.get(step.device, 0.0) + compute_s

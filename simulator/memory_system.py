@@ -99,6 +99,17 @@ class ChannelSpec:
         return max(data, acts * self.row_cycle_s(row) / t.banks_per_channel, acts * t.tfaw_s / 4.0,
                    acts * t.trrd_s), acts
 
+    def slowdown(self, run_bytes: float) -> float:
+        """Mean service time per byte of a long stream of `run_bytes` runs, refresh included,
+        over the ideal model's (what a processor-shared tier channel is charged per byte)."""
+        if not self.banked:
+            return 1.0
+        t = self.timing
+        assert t is not None
+        probe = 64.0 * t.page_bytes
+        work, _ = self.work_s(probe, run_bytes)
+        return work / (1.0 - t.trfc_s / t.trefi_s) / (probe / self.ideal_bandwidth_bytes_per_s)
+
     def dynamic_energy_j(self, *, acts: float, read_bytes: float, write_bytes: float) -> float:
         """DRAMPower-style: activations, bursts and I/O, for this channel's counters."""
         assert self.timing is not None

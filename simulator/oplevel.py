@@ -211,10 +211,11 @@ class _Sim:
             self.group += 1
 
     def _xfer_spans(self, tier: str, n: int, name: str, b: float, e: float, nbytes: float, write: bool) -> None:
-        pid = tier if tier.startswith("noc:") else f"memory {tier}"
+        noc = tier.startswith("noc:")
+        pid = self.step.device if noc else f"memory {tier}"
         for c in range(n):
             self.spans.append({"name": name, "cat": "write" if write else "read", "pid": pid,
-                               "tid": "link" if n == 1 and tier.startswith("noc:") else f"channel {c}",
+                               "tid": "noc" if noc else f"channel {c}",
                                "ts": b, "dur": e - b, "args": {"bytes": nbytes / n}})
 
 

@@ -359,7 +359,8 @@ def _result(sim: _Sim, engine_name: str) -> SimResult:
     prefill_dyn = ex.phase_energy_j("prefill")
     decode_dyn = ex.phase_energy_j("decode")
     prefill_busy = sum(ex.class_time_s.get("prefill", {}).values())
-    decode_busy = sum(ex.class_time_s.get("decode", {}).values())
+    # decode time includes the draft steps of (self-)speculative decoding (phase "draft")
+    decode_busy = sum(sum(v.values()) for k, v in ex.class_time_s.items() if k != "prefill")
     # static energy split between phases by their share of busy time
     busy = prefill_busy + decode_busy
     pre_share = prefill_busy / busy if busy > 0 else 0.0
