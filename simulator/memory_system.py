@@ -150,11 +150,16 @@ class Channel:
     acts: float = 0.0
     busy_s: float = 0.0
 
+    _rates: dict[float, tuple[float, float]] = field(default_factory=dict)
+
     def serve(self, issue_s: float, nbytes: float, run_bytes: float, *, write: bool = False) -> tuple[float, float]:
         """Queue a request issued at `issue_s`; returns its (begin, end)."""
         sp = self.spec
-        begin = max(issue_s, self.free_s)
-        work, acts = sp.work_s(nbytes, run_bytes)
+        begin = issue_s if issue_s > self.free_s else self.free_s
+        rate = self._rates.get(run_bytes)
+        if rate is None:  # service time and activations are linear in the bytes for a given run length
+            rate = self._rates[run_bytes] = sp.work_s(1.0, run_bytes)
+        work, acts = nbytes * rate[0], nbytes * rate[1]
         t = sp.timing
         if t is not None:
             if not self.used or begin > self.free_s:  # the channel was idle: first data after tRCD + tCL
@@ -183,7 +188,7 @@ class MemorySystem:
     channels: dict[str, ChannelSpec]
     prefetch_devices: frozenset[str] = frozenset()  # CIM devices that double-buffer their macros
     kv_streams: int = 16  # contiguous KV streams per layer: 2 (K, V) x KV heads
-    bucket_tokens: int = 32  # context buckets of the step-cost cache, tokens per sequence
+    bucket_tokens: int = 64  # context buckets of the step-cost cache, tokens per sequence
     notes: dict[str, str] = field(default_factory=dict)
 
     @property

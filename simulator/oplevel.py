@@ -47,6 +47,7 @@ class _Xfer:
     run_bytes: float
     write: bool
     prefetch_bytes: float = 0.0  # of nbytes, fetched during the previous op (double buffering)
+    weights: bool = False  # a weight stream from memory (its arrival bounds the drain)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +105,7 @@ def prepare_ops(step: MappedStep, ctx: float, mem: MemorySystem) -> list[_Op]:
             elif _weight_op(op):
                 nbytes = aff.at(ctx)
                 pre = nbytes / rounds if (streaming and step.device in mem.prefetch_devices) else 0.0
-                xfers.append(_Xfer(tier, nbytes, math.inf, False, pre))
+                xfers.append(_Xfer(tier, nbytes, math.inf, False, pre, True))
             else:  # KV: reads grow with context, the constant part is this step's appended tokens
                 if aff.per_ctx:
                     per_token = aff.per_ctx
@@ -169,20 +170,20 @@ class _Sim:
         ends = [t0 + op.compute_s]
         weights_end = t0
         spans = self.record
+        here = self.prefetched.pop(pos, None) if self.prefetched else None
         for x in op.xfers:
             ch = self.chan[x.tier]
             n = ch.spec.channels
-            arrived = self.prefetched.get(pos, {}).get(x.tier)
+            arrived = here.get(x.tier) if here is not None else None
             demand = x.nbytes - (x.prefetch_bytes if arrived is not None else 0.0)
             b, e = ch.serve(t0, demand / n, x.run_bytes, write=x.write) if demand > 0 else (t0, t0)
-            if arrived is not None:
-                e = max(e, arrived)
+            if arrived is not None and arrived > e:
+                e = arrived
             ends.append(e)
-            if x.run_bytes == math.inf and not x.tier.startswith("noc:"):
-                weights_end = max(weights_end, e)
+            if x.weights and e > weights_end:
+                weights_end = e
             if spans and demand > 0:
                 self._xfer_spans(x.tier, n, op.name, b, e, demand, x.write)
-        self.prefetched.pop(pos, None)
         # double buffering: the next op's first round of weights streams in now
         if nxt is not None:
             pf: dict[str, float] = {}
@@ -225,32 +226,34 @@ def simulate_step(step: MappedStep, ctx: float, mem: MemorySystem, *, collapse: 
     layers instead of simulating them; `record` keeps spans (times relative to the step)."""
     ops = prepare_ops(step, ctx, mem)
     sim = _Sim(step, mem, record=record)
-    seq: list[tuple[int, int, int]] = []  # (block id, op index, layer) in execution order
     blocks = _blocks(step)
-    for bid, (idx, layers) in enumerate(blocks):
-        for layer in range(layers):
-            for i in idx:
-                seq.append((bid, i, layer))
-    marks: dict[int, list[tuple]] = {}
+    full = sum(len(idx) * layers for idx, layers in blocks)
     pos = 0
-    while pos < len(seq):
-        bid, i, layer = seq[pos]
-        idx, layers = blocks[bid]
-        nxt = ops[seq[pos + 1][1]] if pos + 1 < len(seq) else None
-        sim.run_op(pos, ops[i], nxt, layer)
-        pos += 1
-        if not (collapse and i == idx[-1] and layers > STEADY_LAYERS and layer + 1 < layers):
-            continue
-        # end of a layer of a long block: once two consecutive layers take the same time, the
-        # pipeline is in steady state and the remaining layers repeat the last one
-        m = marks.setdefault(bid, [])
-        m.append(sim.snapshot())
-        if len(m) >= 3:
-            p_last, p_prev = m[-1][0] - m[-2][0], m[-2][0] - m[-3][0]
-            if abs(p_last - p_prev) <= STEADY_TOL * max(p_last, 1e-30):
-                remaining = layers - (layer + 1)
-                sim.shift(p_last, m[-2], m[-1], remaining, positions=remaining * len(idx))
-                pos += remaining * len(idx)
+    for bid, (idx, layers) in enumerate(blocks):
+        after = blocks[bid + 1][0][0] if bid + 1 < len(blocks) else None  # first op of the next block
+        marks: list[tuple] = []
+        layer = 0
+        while layer < layers:
+            for j, i in enumerate(idx):
+                if j + 1 < len(idx):
+                    nxt = idx[j + 1]
+                else:
+                    nxt = idx[0] if layer + 1 < layers else after
+                sim.run_op(pos, ops[i], ops[nxt] if nxt is not None else None, layer)
+                pos += 1
+            layer += 1
+            if not (collapse and layers > STEADY_LAYERS and layer < layers):
+                continue
+            # end of a layer of a long block: once two consecutive layers take the same time,
+            # the pipeline is in steady state and the remaining layers repeat the last one
+            marks.append(sim.snapshot())
+            if len(marks) >= 3:
+                p_last, p_prev = marks[-1][0] - marks[-2][0], marks[-2][0] - marks[-3][0]
+                if abs(p_last - p_prev) <= STEADY_TOL * max(p_last, 1e-30):
+                    remaining = layers - layer
+                    sim.shift(p_last, marks[-2], marks[-1], remaining, positions=remaining * len(idx))
+                    pos += remaining * len(idx)
+                    layer = layers
     tiers = {}
     acts = {}
     busy = {}
@@ -264,7 +267,7 @@ def simulate_step(step: MappedStep, ctx: float, mem: MemorySystem, *, collapse: 
             energy[tier] = n * ch.spec.dynamic_energy_j(acts=ch.acts, read_bytes=ch.read_bytes,
                                                         write_bytes=ch.write_bytes)
     return StepRun(duration_s=sim.t, class_time_s=sim.class_s, channel_bytes=tiers, channel_acts=acts,
-                   channel_busy_s=busy, dram_energy_j=energy, op_instances=sim.instances, op_instances_full=len(seq),
+                   channel_busy_s=busy, dram_energy_j=energy, op_instances=sim.instances, op_instances_full=full,
                    spans=sim.spans)
 
 

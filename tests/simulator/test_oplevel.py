@@ -117,9 +117,9 @@ def test_cached_step_costs_interpolate_within_a_bucket() -> None:
     cache = StepCostCache(mem)
     for ctx in np.linspace(513, 800, 12):
         d, k, t = cache.duration(plan.decode, float(ctx))
-        assert 0.0 <= t < 1.0 and k == math.floor(ctx / 32)
+        assert 0.0 <= t < 1.0 and k == math.floor(ctx / mem.bucket_tokens)
         assert d == pytest.approx(simulate_step(plan.decode, float(ctx), mem).duration_s, rel=2e-3)
-    assert cache.simulations <= 11  # buckets 16..25: each end simulated once
+    assert cache.simulations <= 800 // mem.bucket_tokens - 512 // mem.bucket_tokens + 2  # each bucket end once
 
 
 def test_banked_memory_slows_a_stream_on_one_bank_channels() -> None:
