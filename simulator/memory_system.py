@@ -189,6 +189,7 @@ class MemorySystem:
     prefetch_devices: frozenset[str] = frozenset()  # CIM devices that double-buffer their macros
     kv_streams: int = 16  # contiguous KV streams per layer: 2 (K, V) x KV heads
     bucket_tokens: int = 64  # context buckets of the step-cost cache, tokens per sequence
+    drain: bool = True  # banked: a streaming CIM op's last round computes after its last weights arrive
     notes: dict[str, str] = field(default_factory=dict)
 
     @property

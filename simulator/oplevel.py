@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from slmsim.mapping.cost import MappedStep
+from slmsim.mapping.cost import MappedOp, MappedStep
 from slmsim.simulator.memory_system import KV_BLOCK_TOKENS, Channel, MemorySystem
 
 STEADY_LAYERS = 3
@@ -86,8 +86,9 @@ def _unit(op: _Op, group: int) -> str:
     return op.unit.replace("_", " ")
 
 
-def _weight_op(op: MappedOp) -> bool:
-    return op.op_class not in ("attention", "cross_attention") and not any(a.per_ctx for _, a in op.tier_bytes)
+def _kv_op(op: MappedOp) -> bool:
+    """Attention ops read (and append to) the KV cache; every other op's bytes are weights."""
+    return op.unit != "cim_macros" and (op.name.endswith("attention") or any(a.per_ctx for _, a in op.tier_bytes))
 
 
 def prepare_ops(step: MappedStep, ctx: float, mem: MemorySystem) -> list[_Op]:
@@ -102,7 +103,7 @@ def prepare_ops(step: MappedStep, ctx: float, mem: MemorySystem) -> list[_Op]:
         for tier, aff in op.tier_bytes:
             if tier.startswith("noc:") or tier not in mem.channels:
                 xfers.append(_Xfer(tier, aff.at(ctx), math.inf, False))
-            elif _weight_op(op):
+            elif not _kv_op(op):
                 nbytes = aff.at(ctx)
                 pre = nbytes / rounds if (streaming and step.device in mem.prefetch_devices) else 0.0
                 xfers.append(_Xfer(tier, nbytes, math.inf, False, pre, True))
@@ -110,9 +111,10 @@ def prepare_ops(step: MappedStep, ctx: float, mem: MemorySystem) -> list[_Op]:
                 if aff.per_ctx:
                     per_token = aff.per_ctx
                     xfers.append(_Xfer(tier, aff.per_ctx * ctx, KV_BLOCK_TOKENS * per_token / mem.kv_streams, False))
-                if aff.const:
-                    xfers.append(_Xfer(tier, aff.const, max(aff.const / mem.kv_streams, 1.0), True))
-        drain = compute / rounds if (streaming and mem.banked) else 0.0
+                if aff.const:  # cross-attention: the encoder's K/V, read; self-attention: this step's K/V, written
+                    cross = "cross" in op.name
+                    xfers.append(_Xfer(tier, aff.const, max(aff.const / mem.kv_streams, 1.0), not cross))
+        drain = compute / rounds if (streaming and mem.banked and mem.drain) else 0.0
         out.append(_Op(i, op.name, op.op_class, op.unit, op.overhead_s, compute, tuple(xfers), drain, streaming))
     return out
 
