@@ -209,25 +209,33 @@ class Executor:
 
     def run_pipelined(self, pipe: StagePipeline, seq_ctx: list[float], *, label: str,
                       record: bool = False) -> Generator[simpy.Event, None, float]:
-        """Sequences flow through the stages in order (a flow shop): stage s of sequence j
-        starts when stage s is free and sequence j has left stage s - 1. The stages are
-        resolved by that recursion (what one simpy process per stage would produce: they
-        share no channel with another device), then the step is one event. Stage times are
-        the analytic ones scaled by the op-level / analytic ratio of the one-sequence step at
-        the batch's mean context (1 with the ideal memory model)."""
+        """Sequences flow through the stages in order (a flow shop): each stage is a simpy
+        resource held by one sequence at a time, each sequence a process that takes stage
+        0, 1, ... in turn, so stage s of sequence j starts when stage s is free and sequence
+        j has left stage s - 1 (`StagePipeline.schedule` is the same recursion in closed form;
+        the stages share no channel with another device). Stage times are the analytic ones
+        scaled by the op-level / analytic ratio of the one-sequence step at the batch's mean
+        context (1 with the ideal memory model)."""
         env = self.env
         start = env.now
         stage = pipe.stage_times_s(np.asarray(seq_ctx))
         if self.costs is not None and self.memory is not None and self.memory.banked:
             stage = stage * ratio_at(self.costs, pipe.step, float(np.mean(seq_ctx)))
         n_stages, jobs = stage.shape
-        begins, duration = StagePipeline.schedule(stage)
-        if record:
-            for j in range(jobs):
-                for s in range(n_stages):
-                    self.span(f"seq {j}", "stage", pipe.step.device, f"stage {s}", start + begins[s, j], stage[s, j], {})
-        yield env.timeout(duration)
-        self.events += 1
+        units = [simpy.Resource(env, capacity=1) for _ in range(n_stages)]
+
+        def sequence(j: int) -> Generator[simpy.Event, None, None]:
+            for s in range(n_stages):
+                with units[s].request() as req:
+                    yield req
+                    begin = env.now
+                    yield env.timeout(float(stage[s, j]))
+                    if record:
+                        self.span(f"seq {j}", "stage", pipe.step.device, f"stage {s}", begin, env.now - begin, {})
+
+        yield env.all_of([env.process(sequence(j)) for j in range(jobs)])
+        duration = env.now - start
+        self.events += jobs * n_stages
         step = pipe.step
         tally = self._tallies.setdefault(id(step), _Tally(step))
         tally.runs += jobs

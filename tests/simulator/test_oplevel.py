@@ -158,3 +158,27 @@ def test_trace_has_a_named_track_per_dram_channel(tmp_path: Path) -> None:
     assert ("requests", "request 0") in threads
     busy = [e for e in doc["traceEvents"] if e.get("ph") == "X" and procs[e["pid"]] == "memory dram"]
     assert busy and all(e["dur"] >= 0 for e in busy)
+
+
+def test_pipeline_stages_run_as_processes_in_flow_shop_order() -> None:
+    """Weight-stationary CIM with 4 stages, a batch of 8: the traced stage spans of the first
+    decode step are the flow-shop schedule (stage s of sequence j starts when stage s is free
+    and sequence j has left stage s - 1)."""
+    from slmsim.hw_models.load import hardware_with_edits
+    from slmsim.mapping.pipeline import StagePipeline
+    from slmsim.simulator.engines import run
+
+    hw = hardware_with_edits("edgecim", {"devices.cim.tiles": 512, "devices.cim.macros_per_tile": 512,
+                                         "devices.cim.pipeline_stages": 4})
+    plan = make_plan(hw, load_model("qwen3-0.6b"), Scenario(prompt_tokens=64, gen_tokens=4, batch=8,
+                                                            precision=Precision(activation_bits=8)))
+    res = run(plan, engine="des", memory_model="ideal", trace_steps=2)
+    spans = [e for e in res.extra["trace"] if e["cat"] == "stage"]
+    t0 = min(e["ts"] for e in spans)
+    got = {(int(e["name"].split()[1]), int(e["tid"].split()[1])): (e["ts"] - t0) * 1e-6 for e in spans}
+    pipe = plan.mapper.stage_pipeline()
+    stage = pipe.stage_times_s(np.full(8, 64 + 1.0))
+    begins, _ = StagePipeline.schedule(stage)
+    assert len(got) == 32
+    for (j, s), t in got.items():
+        assert t == pytest.approx(begins[s, j], abs=1e-12)
