@@ -214,12 +214,17 @@ class _Sim:
             self.group += 1
 
     def _xfer_spans(self, tier: str, n: int, name: str, b: float, e: float, nbytes: float, write: bool) -> None:
+        """One span per transfer: on `channel 0` of a one-channel tier, else on `channels`
+        with `args.channels` = n (every channel carries the same share); the Chrome export
+        (`simulator.trace.to_chrome_trace`) draws it on each channel's own track."""
         noc = tier.startswith("noc:")
         pid = self.step.device if noc else f"memory {tier}"
-        for c in range(n):
-            self.spans.append({"name": name, "cat": "write" if write else "read", "pid": pid,
-                               "tid": "noc" if noc else f"channel {c}",
-                               "ts": b, "dur": e - b, "args": {"bytes": nbytes / n}})
+        tid = "noc" if noc else ("channel 0" if n == 1 else "channels")
+        args: dict = {"bytes": nbytes / n}
+        if n > 1 and not noc:
+            args["channels"] = n
+        self.spans.append({"name": name, "cat": "write" if write else "read", "pid": pid, "tid": tid,
+                           "ts": b, "dur": e - b, "args": args})
 
 
 def simulate_step(step: MappedStep, ctx: float, mem: MemorySystem, *, collapse: bool = True,
