@@ -38,9 +38,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
-from slmsim.hw_models.memory import DramTier, DramTiming, HybridBondedDramTier
-from slmsim.hw_models.spec import HardwareSpec
+# The simulator does not import hw_models (tests/test_architecture.py): the hardware spec
+# arrives as the object the mapper holds, and its tiers are read by their documented fields
+# (`kind`, `timing`, `achievable_fraction`, ...; hw_models/memory.py). `Timing` is a
+# `hw_models.memory.DramTiming`.
+Timing = Any
 
 
 class MemoryModel(StrEnum):
@@ -61,7 +65,7 @@ class ChannelSpec:
     tier: str
     channels: int
     ideal_bandwidth_bytes_per_s: float  # per channel: achievable / channels
-    timing: DramTiming | None  # None: a plain bandwidth (SRAM, NoC, or the ideal model)
+    timing: Timing | None  # None: a plain bandwidth (SRAM, NoC, or the ideal model)
     peak_bandwidth_bytes_per_s: float = 0.0  # per channel
     bus_efficiency: float = 1.0
     energy_per_bit_j: float = 0.0
@@ -204,7 +208,7 @@ class MemorySystem:
         return found
 
     @classmethod
-    def from_hardware(cls, hw: HardwareSpec, *, model: MemoryModel | str = MemoryModel.BANKED,
+    def from_hardware(cls, hw: Any, *, model: MemoryModel | str = MemoryModel.BANKED,
                       kv_streams: int = 16) -> "MemorySystem":
         model = MemoryModel(model)
         out: dict[str, ChannelSpec] = {}
@@ -231,18 +235,19 @@ class MemorySystem:
 
 
 def _channel_spec(name: str, tier: object, *, banked: bool) -> ChannelSpec:
-    timing: DramTiming | None = getattr(tier, "timing", None)
+    timing: Timing | None = getattr(tier, "timing", None)
     achievable = tier.achievable_bandwidth_bytes_per_s  # type: ignore[attr-defined]
-    if isinstance(tier, HybridBondedDramTier):
-        n = timing.channels if timing is not None and timing.channels else tier.banks
-    elif isinstance(tier, DramTier):
+    kind = getattr(tier, "kind", None)
+    if kind == "hybrid_bonded_dram":
+        n = timing.channels if timing is not None and timing.channels else tier.banks  # type: ignore[attr-defined]
+    elif kind == "dram":
         assert timing is not None
         if timing.channels:
             n = timing.channels
-        elif tier.bus_width_bits:
-            n = max(1, tier.bus_width_bits // timing.channel_width_bits)
+        elif tier.bus_width_bits:  # type: ignore[attr-defined]
+            n = max(1, tier.bus_width_bits // timing.channel_width_bits)  # type: ignore[attr-defined]
         else:  # assumption: LPDDR5-6400 x16 channels (12.8 GB/s each)
-            n = max(1, round(tier.peak_bandwidth_bytes_per_s / 12.8e9))
+            n = max(1, round(tier.peak_bandwidth_bytes_per_s / 12.8e9))  # type: ignore[attr-defined]
     else:
         n = 1
     ideal_bw = achievable / n
