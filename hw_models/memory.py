@@ -41,9 +41,9 @@ class DramTechnology(StrEnum):
 
 
 class DramTiming(BaseModel):
-    """Bank, row and refresh timing and IDD currents of one DRAM channel (the `banked` DES
-    memory model, `simulator/memory_system.py`). Every field is optional; the defaults are an
-    LPDDR5-6400 x16 channel of 16 Gb dies:
+    """Timing and IDD currents of one DRAM channel (banked DES); optional, defaults: LPDDR5-6400 x16, 16 Gb.
+
+    Used by the `banked` DES memory model (`simulator/memory_system.py`). The defaults:
 
     - organisation (16 banks in 4 bank groups, 1,024 columns of 16 bits = 2 KiB page, BL16)
       and timing: Ramulator 2.0 `src/dram/impl/LPDDR5.cpp`, presets `LPDDR5_16Gb_x16` and
@@ -125,7 +125,7 @@ class DramTier(_Tier):
     technology: DramTechnology
     bandwidth_bytes_per_s: Bandwidth = Field(alias="bandwidth", description="peak bandwidth, e.g. '68 GB/s'")
     bus_width_bits: int | None = Field(None, gt=0, description="bus width in bits (documentation; peak is `bandwidth`)")
-    timing: DramTiming = Field(default_factory=DramTiming, description="channel, bank and refresh timing (banked DES)")
+    timing: DramTiming = Field(DramTiming(), description="channel, bank and refresh timing (banked DES; section below)")
 
     @property
     def peak_bandwidth_bytes_per_s(self) -> float:
@@ -145,8 +145,8 @@ class HybridBondedDramTier(_Tier):
     bond_pitch_m: Length | None = Field(None, alias="bond_pitch", description="hybrid-bond pitch, e.g. '3 um'")
     area_mm2: Area = Field(0.0, alias="area")
     timing: DramTiming = Field(
-        default_factory=lambda: DramTiming(banks_per_channel=1),
-        description="per-bank timing (banked DES); default: each bonded bank is a channel of one bank with LPDDR5 core timing (assumption)")
+        DramTiming(banks_per_channel=1),
+        description="per-bank timing (banked DES); default: each bonded bank is a channel of one bank (banks_per_channel 1) with LPDDR5 core timing (assumption)")
 
     @property
     def peak_bandwidth_bytes_per_s(self) -> float:
