@@ -11,6 +11,16 @@ energy follow from these knobs (see `mapping.cim` for the arithmetic):
 - `cols_per_readout` columns share one readout (ADC for analog, adder tree + shift-add for
   digital) and are read one after another;
 - energy per array activation, per readout (conversion), per row written, and leakage.
+
+Periphery from the knobs (`hw_models.periphery`): a spec that leaves `energy_per_readout`,
+`energy_per_array_op` or `area` out (or `null`) gets them from cited models at the
+accelerator's node and supply: an analog readout from the ADC's Walden figure of merit
+(E = FoM x 2^adc_bits), a digital one from its adder tree (full-adder bits grow with
+`rows_per_op` and the input bits per cycle), the array from a fitted energy per cell, the
+area from cells + ADCs / adder trees. An analog macro's `rows_per_op` is bounded by what
+its ADC resolves (the column sum has rows_per_op x (2^input_bits_per_cycle - 1) x
+(2^cell_bits - 1) + 1 levels, at most 2^adc_bits) unless `psum_quantisation: true` says the
+partial sums are quantised (lossy: an accuracy assumption the user takes on).
 """
 
 from __future__ import annotations
@@ -21,6 +31,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from slmsim.hw_models import periphery
 from slmsim.hw_models.scaling import scale
 from slmsim.core.quantity import (
     FROZEN,
@@ -54,20 +65,27 @@ class CimMacro(BaseModel):
     cols_per_readout: int = Field(1, gt=0, description="columns sharing one ADC / adder tree, read in turn")
     adc_bits: int | None = Field(None, gt=0, le=16, description="ADC resolution (analog macros)")
     clock_hz: Frequency = Field(alias="clock", description="macro clock, e.g. '200 MHz'")
-    energy_per_array_op_j: Energy = Field(
-        alias="energy_per_array_op",
-        description="energy of one activation: rows_per_op rows x all columns, one input-bit step, e.g. '2 pJ'",
+    energy_per_array_op_j: Energy | None = Field(
+        None, alias="energy_per_array_op",
+        description="energy of one activation: rows_per_op rows x all columns, one input-bit step, e.g. '2 pJ'; "
+                    "null: from the cells (hw_models.periphery)",
     )
-    energy_per_readout_j: Energy = Field(
-        alias="energy_per_readout",
-        description="energy of reading one column once (ADC conversion or adder-tree sum + shift-add), e.g. '0.1 pJ'",
+    energy_per_readout_j: Energy | None = Field(
+        None, alias="energy_per_readout",
+        description="energy of reading one column once (ADC conversion or adder-tree sum + shift-add), e.g. "
+                    "'0.1 pJ'; null: from adc_bits (Walden FoM) or the adder tree (hw_models.periphery)",
     )
+    psum_quantisation: bool = Field(
+        True, description="analog: rows_per_op may exceed what the ADC resolves, the partial sums being quantised "
+                          "(an accuracy assumption, warned about); false: rows per operation are cut to what "
+                          "the ADC resolves exactly")
     energy_per_row_write_j: Energy = Field(
         alias="energy_per_row_write", description="energy to write one row of cells (reprogramming weights), e.g. '5 pJ'"
     )
     row_write_cycles: int = Field(1, gt=0, description="cycles to write one row")
     leakage_power_w: Power = Field(alias="leakage_power", description="leakage of one macro, e.g. '10 uW'")
-    area_mm2: Area = Field(alias="area", description="area of one macro, e.g. '0.05 mm^2'")
+    area_mm2: Area | None = Field(
+        None, alias="area", description="area of one macro, e.g. '0.05 mm^2'; null: cells + ADCs / adder trees")
     characterised_node_m: Length | None = Field(
         None, alias="characterised_node",
         description="node the clock/energy/area figures were measured at; None: the accelerator's node",
@@ -83,6 +101,24 @@ class CimMacro(BaseModel):
         if self.style is CimStyle.ANALOG and self.adc_bits is None:
             raise ValueError("an analog macro needs adc_bits")
         return self
+
+    @property
+    def column_sum_levels(self) -> int:
+        """Distinct values of one column's sum in one operation (what an exact ADC must resolve)."""
+        return self.rows_per_op * (2**self.input_bits_per_cycle - 1) * (2**self.cell_bits - 1) + 1
+
+    @property
+    def exact_rows_per_op(self) -> int:
+        """Most rows one operation may sum for the ADC to resolve the column sum exactly."""
+        if self.style is not CimStyle.ANALOG or self.adc_bits is None:
+            return self.rows_per_op
+        per_row = (2**self.input_bits_per_cycle - 1) * (2**self.cell_bits - 1)
+        return max(1, min(self.rows_per_op, (2**self.adc_bits - 1) // per_row))
+
+    @property
+    def quantises_psums(self) -> bool:
+        """An analog macro summing more rows than its ADC resolves (partial sums quantised)."""
+        return self.exact_rows_per_op < self.rows_per_op
 
     # Geometry that follows from the knobs -------------------------------------------------
 
@@ -118,7 +154,33 @@ class CimMacro(BaseModel):
         """
         cols = self.cols if used_cols is None else used_cols
         steps = math.ceil(self.rows / self.rows_per_op) * math.ceil(input_bits / self.input_bits_per_cycle)
+        if self.energy_per_array_op_j is None or self.energy_per_readout_j is None:
+            raise ValueError("derived periphery energies need the node: use CimAccelerator.effective_macro "
+                             "or CimMacro.resolved(node_m=..., vdd_v=...)")
         return steps * (self.energy_per_array_op_j + cols * self.energy_per_readout_j)
+
+    def resolved(self, *, node_m: float, vdd_v: float | None = None) -> "CimMacro":
+        """This macro with every figure the spec left out derived at `node_m` and `vdd_v`."""
+        vdd = vdd_v if vdd_v is not None else periphery.nominal_vdd_v(node_m)
+        analog = self.style is CimStyle.ANALOG
+        update: dict[str, float] = {}
+        if analog and not self.psum_quantisation and self.quantises_psums:
+            update["rows_per_op"] = self.exact_rows_per_op  # exact: fewer rows per operation, more operations
+            return self.model_copy(update=update).resolved(node_m=node_m, vdd_v=vdd_v)
+        if self.energy_per_readout_j is None:
+            update["energy_per_readout_j"] = periphery.readout_energy_j(
+                analog=analog, adc_bits=self.adc_bits, rows_per_op=self.rows_per_op,
+                input_bits_per_cycle=self.input_bits_per_cycle, cell_bits=self.cell_bits, node_m=node_m, vdd_v=vdd)
+        if self.energy_per_array_op_j is None:
+            update["energy_per_array_op_j"] = periphery.array_op_energy_j(
+                rows_per_op=self.rows_per_op, cols=self.cols, node_m=node_m, vdd_v=vdd, analog=analog,
+                input_bits_per_cycle=self.input_bits_per_cycle)
+        if self.area_mm2 is None:
+            update["area_mm2"] = periphery.macro_area_mm2(
+                analog=analog, adc_bits=self.adc_bits, rows=self.rows, cols=self.cols, rows_per_op=self.rows_per_op,
+                cols_per_readout=self.cols_per_readout, input_bits_per_cycle=self.input_bits_per_cycle,
+                cell_bits=self.cell_bits, node_m=node_m)
+        return self.model_copy(update=update) if update else self
 
     @property
     def capacity_bits(self) -> int:
@@ -188,23 +250,28 @@ class CimAccelerator(BaseModel):
         area by the area factor. Without a characterised node the macro is used as given.
         """
         m = self.macro
+        derive_vdd = self.supply_voltage_v or m.characterised_vdd_v  # None: the node's nominal supply
         if m.characterised_node_m is None:
-            return m
+            return m.resolved(node_m=self.technology_node_m, vdd_v=derive_vdd)
         src_v = m.characterised_vdd_v or 1.0
         dst_v = self.supply_voltage_v or src_v
         if abs(m.characterised_node_m - self.technology_node_m) < 1e-12 and src_v == dst_v:
-            return m
+            return m.resolved(node_m=self.technology_node_m, vdd_v=derive_vdd)
         f = scale(m.characterised_node_m, src_v, self.technology_node_m, dst_v)
+
+        def scaled(x: float | None, k: float) -> float | None:
+            return None if x is None else x * k
+
         return m.model_copy(update={
             "clock_hz": m.clock_hz / f.delay,
-            "energy_per_array_op_j": m.energy_per_array_op_j * f.energy,
-            "energy_per_readout_j": m.energy_per_readout_j * f.energy,
+            "energy_per_array_op_j": scaled(m.energy_per_array_op_j, f.energy),
+            "energy_per_readout_j": scaled(m.energy_per_readout_j, f.energy),
             "energy_per_row_write_j": m.energy_per_row_write_j * f.energy,
             "leakage_power_w": m.leakage_power_w * f.power,
-            "area_mm2": m.area_mm2 * f.area,
+            "area_mm2": scaled(m.area_mm2, f.area),
             "characterised_node_m": self.technology_node_m,
             "characterised_vdd_v": dst_v,
-        })
+        }).resolved(node_m=self.technology_node_m, vdd_v=dst_v)
 
     @property
     def macro_count(self) -> int:
@@ -212,7 +279,9 @@ class CimAccelerator(BaseModel):
 
     @property
     def area_mm2(self) -> float:
-        return self.macro_count * self.effective_macro.area_mm2 + self.other_area_mm2
+        area = self.effective_macro.area_mm2
+        assert area is not None  # resolved
+        return self.macro_count * area + self.other_area_mm2
 
     @property
     def kv_tier(self) -> str:

@@ -11,6 +11,18 @@ Weight-streaming (it does not fit): weights stream from `weight_memory` into the
 every step. With `double_buffer`, half the macros compute while the other half are
 written, so compute, macro writes and the memory stream overlap; the op takes the
 longest of the three. Without it they add up.
+
+Streamed weights cross the NoC (from the memory controller to the tiles) and are staged in
+the tile buffer before the macro's row drivers write them: their bytes go on the NoC tier
+and their bits are charged one tile-buffer write (`energy_per_row_write` covers the write
+into the cells, including reading the staged row out).
+
+Partial sums: a k x n matmul spread over ceil(k / rows) row tiles sends each tile's n
+partial sums over the NoC to be added. Their width is `psum_bytes`: the exact sum of
+`rows` products of a-bit activations and b-bit weights needs a + b + ceil(log2 rows) bits
+(19 at A8 W4 over 128 rows), carried in 32-bit words up to 32 bits and 64-bit words above.
+Assumption: the INT32 accumulator word of integer GEMM (e.g. INT8 dot products accumulate
+in INT32 on GPUs and NPUs); narrower sums are not packed.
 """
 
 from __future__ import annotations
@@ -24,7 +36,15 @@ from slmsim.mapping.placement import WeightSources
 from slmsim.workloads.graph import Op, OpKind
 from slmsim.workloads.scenario import Precision
 
-PSUM_BYTES = 4  # partial sums cross the NoC as 32-bit integers (assumption, see docs/mapping.md)
+PSUM_WORD_BYTES = 4  # assumption: the INT32 accumulator word of integer GEMM (module docstring)
+
+
+def psum_bytes(activation_bits: int, weight_bits: int, rows: int) -> int:
+    """Bytes of one partial sum on the NoC: the exact sum's bits, in 32-bit words (64 above 32 bits)."""
+    bits = activation_bits + weight_bits + math.ceil(math.log2(max(rows, 1)))
+    return PSUM_WORD_BYTES if bits <= 8 * PSUM_WORD_BYTES else 2 * PSUM_WORD_BYTES
+
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +57,17 @@ class Tiling:
     @property
     def macro_tiles(self) -> float:
         return self.row_tiles * self.col_tiles * self.instances
+
+
+def periphery_warnings(acc: CimAccelerator, device_name: str) -> tuple[str, ...]:
+    """What a user should know about the macro's periphery (one sentence each)."""
+    m = acc.macro
+    if m.quantises_psums and m.adc_bits is not None:
+        need = math.ceil(math.log2(m.column_sum_levels))
+        return (f"device '{device_name}': the analog macro sums {m.rows_per_op} rows per operation into a "
+                f"{m.adc_bits}-bit ADC, which resolves {m.exact_rows_per_op} exactly: partial sums are quantised "
+                f"(an accuracy assumption; {need} ADC bits or psum_quantisation: false make it exact)",)
+    return ()
 
 
 def tiling(op: Op, acc: CimAccelerator, weight_bits: int) -> Tiling:
@@ -78,7 +109,8 @@ def _matmul(op: Op, acc: CimAccelerator, dev: str, stationary: bool, precision: 
                                                - mac.energy_per_mvm_j(a_bits, used_cols=0)))),
         (Component.BUFFER, Affine(op.act_bytes * 8.0 * acc.tile_buffer.energy_per_bit_j)),
     ]
-    noc_bytes = token_rows * (op.k * precision.activation_bits / 8.0 * t.col_tiles + op.n * PSUM_BYTES * t.row_tiles)
+    psum = psum_bytes(precision.activation_bits, precision.weight_bits, mac.rows)
+    noc_bytes = token_rows * (op.k * precision.activation_bits / 8.0 * t.col_tiles + op.n * psum * t.row_tiles)
     tier_bytes: list[tuple[str, Affine]] = [(noc_tier, Affine(noc_bytes))]
     detail = [("macro_tiles", t.macro_tiles), ("utilisation", op.weight_params / (tiles * mac.rows * t.outs_per_macro)),
               ("cycles_per_mvm", float(cycles))]
@@ -93,6 +125,9 @@ def _matmul(op: Op, acc: CimAccelerator, dev: str, stationary: bool, precision: 
         for tier, share in (*sources.reads(op.op_class), *sources.fills(op.op_class)):
             if share > 0:
                 tier_bytes.append((tier, Affine(op.weight_bytes * share)))
+        # the streamed weights cross the NoC to the tiles and are staged in the tile buffer
+        tier_bytes[0] = (noc_tier, Affine(noc_bytes + op.weight_bytes))
+        energy.append((Component.BUFFER, Affine(op.weight_bytes * 8.0 * acc.tile_buffer.energy_per_bit_j)))
         energy.append((Component.CIM_WEIGHT_WRITE, Affine(tiles * mac.rows * mac.energy_per_row_write_j)))
         detail += [("rounds", float(rounds))]
         if not acc.double_buffer:

@@ -10,6 +10,9 @@
   only. With both, the cache tier is the MSB tier and holds the MSB slices of hot experts
   (ELMoE-3D): hits read MSBs there and LSBs from the LSB tier, misses read everything from
   the LSB tier (where full experts live) and fill the cache with their MSBs.
+- `dense_in_msb` (an MoE model with split tiers): the dense, non-expert weights live whole
+  in the MSB tier, as ELMoE-3D places them ("HB holds the dense layers", seed-details.md);
+  only experts are split.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ class WeightSources:
     lsb_tier: str | None = None
     msb_fraction: float = 1.0  # msb bits / full bits
     draft: bool = False  # an MSB-only (self-speculative draft) pass
+    dense_in_msb: bool = False  # non-expert weights whole in the MSB tier (MoE + split tiers)
 
     def reads(self, op_class: OpClass) -> Shares:
         split = self.msb_tier is not None and self.lsb_tier is not None
@@ -42,6 +46,8 @@ class WeightSources:
                 f = self.msb_fraction
                 return ((self.msb_tier, h * f), (self.lsb_tier, h * (1 - f) + (1 - h)))
             return ((self.cache_tier, h), (self.main, 1 - h))
+        if split and self.dense_in_msb and not expert:
+            return ((self.msb_tier, 1.0),)
         if split:
             f = self.msb_fraction
             return ((self.msb_tier, f), (self.lsb_tier, 1 - f))

@@ -10,7 +10,8 @@ from slmsim.hw_models.cim import CimAccelerator
 from slmsim.hw_models.memory import HybridBondedDramTier, SramTier
 from slmsim.hw_models.processor import _Processor
 from slmsim.hw_models.spec import HardwareSpec, Placement
-from slmsim.mapping.cim import macro_tiles_needed, map_on_cim
+from slmsim.mapping import elastic
+from slmsim.mapping.cim import macro_tiles_needed, map_on_cim, periphery_warnings
 from slmsim.mapping.cost import Affine, Component, MappedOp, MappedStep
 from slmsim.mapping.pipeline import (
     Partition,
@@ -193,7 +194,7 @@ class StepMapper:
         if model.moe is not None:
             model = model.model_copy(update={"moe": model.moe.model_copy(update={"top_k": min(dec.draft_top_k,
                                                                                             model.moe.top_k)})})
-        bits = min(dec.draft_weight_bits, self.precision.weight_bits)
+        bits = dec.draft_bits(self.precision.weight_bits)
         return model, self.precision.model_copy(update={"weight_bits": bits})
 
     def routing(self) -> Routing:
@@ -232,8 +233,9 @@ class StepMapper:
             hit=hit,
             msb_tier=dec.msb_tier if split else None,
             lsb_tier=dec.lsb_tier if split else None,
-            msb_fraction=min(1.0, dec.draft_weight_bits / self.precision.weight_bits) if split else 1.0,
+            msb_fraction=dec.draft_bits(self.precision.weight_bits) / self.precision.weight_bits if split else 1.0,
             draft=draft and split,
+            dense_in_msb=split and self.model.moe is not None,
         )
 
     def stage_pipeline(self) -> StagePipeline | None:
@@ -309,7 +311,9 @@ def make_plan(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, *,
                 gen_tokens=scenario.gen_tokens, batch=scenario.batch, prefill=prefill, decode=decode,
                 always_on_power_w=mapper.always_on_power_w, active_power_w=mapper.active_power_w,
                 memory_footprint_bytes=footprint, weight_mode=mapper.modes, device_peak_ops_per_s=peaks,
-                pipeline=pipeline, mapper=mapper)
+                pipeline=pipeline, mapper=mapper,
+                warnings=elastic.warnings(model, scenario) + tuple(
+                    w for n, d in hw.devices.items() if isinstance(d, CimAccelerator) for w in periphery_warnings(d, n)))
 
 
 def _peak_ops_per_s(dev: object, scenario: Scenario) -> float:
@@ -346,7 +350,7 @@ def _footprint(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, modes: di
             wt, kt = dev.weight_memory, dev.kv_tier
             on_chip = modes[dname] == WeightMode.STATIONARY
         else:
-            wt = kt = dev.memory
+            wt, kt = dev.memory, dev.kv_tier
             on_chip = False
         d = demand.setdefault(wt, {"weights": 0.0, "kv_cache": 0.0, "activations": 0.0})
         if not on_chip:
@@ -361,6 +365,8 @@ def _footprint(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, modes: di
         d = demand.setdefault(dt, {"weights": 0.0, "kv_cache": 0.0, "activations": 0.0})
         d["draft_weights"] = dweights
         d["draft_kv_cache"] = dkv
+    for tname, parts in elastic.tier_demand(model, scenario).items():  # MSB slices, dense layers, cached experts
+        demand.setdefault(tname, {"weights": 0.0, "kv_cache": 0.0, "activations": 0.0}).update(parts)
     footprint = {"weights": weights, "kv_cache": kv, "activations": acts}
     for tname, parts in demand.items():
         total = sum(parts.values())

@@ -257,6 +257,8 @@ def problems_from(exc: pydantic.ValidationError, *, model: type[pydantic.BaseMod
         expected = ctx.get("expected")
         hint = ctx.get("hint")
         message = err["msg"]
+        if ctx.get("path"):  # a model-level check naming the field it is about
+            path = str(ctx["path"])
         if etype == "missing":
             message = f"missing required field '{path_parts[-1]}'"
             value = None

@@ -74,10 +74,16 @@ class SelfSpeculative(BaseModel):
     draft_len: int = Field(4, ge=0, le=64)
     acceptance: float = Field(0.8, ge=0.0, le=1.0)
     draft_top_k: int = Field(2, ge=1, description="experts per token in the draft (from the cached, hot experts)")
-    draft_weight_bits: int = Field(4, ge=1, description="most significant bits of each weight the draft uses")
+    draft_weight_bits: int | None = Field(
+        None, ge=1, description="most significant bits of each weight the draft uses; below the weight bits "
+                                "(None: half the weight bits, ELMoE-3D's 4 of INT8)")
     batch_threshold: int = Field(8, ge=1, description="above this many sequences, decode without speculation")
     msb_tier: str | None = Field(None, description="memory tier holding the MSB slices (e.g. hybrid-bonded DRAM)")
     lsb_tier: str | None = Field(None, description="memory tier holding the LSB slices (e.g. LPDDR)")
+
+    def draft_bits(self, weight_bits: int) -> int:
+        """Bits the draft reads: `draft_weight_bits`, or half the weight bits when not given."""
+        return self.draft_weight_bits if self.draft_weight_bits is not None else max(1, weight_bits // 2)
 
 
 class LexicalUnit(BaseModel):

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
-from slmsim.workloads.decoding import Autoregressive, Decoding
+from slmsim.workloads.decoding import Autoregressive, Decoding, SelfSpeculative
 from slmsim.workloads.routing import MoeScenario
 
 SPEC = ConfigDict(frozen=True, extra="forbid")
@@ -57,6 +58,17 @@ class Scenario(BaseModel):
                 f"static_kv_tokens ({self.static_kv_tokens}) is shorter than prompt + gen "
                 f"({self.prompt_tokens + self.gen_tokens})"
             )
+        dec = self.decoding
+        if isinstance(dec, SelfSpeculative):
+            w = self.precision.weight_bits
+            if dec.draft_bits(w) >= w:
+                raise PydanticCustomError(
+                    "value_error",
+                    "{draft} draft bits are not below the weight bits ({w}): "
+                    "the self-speculative draft would read every bit and save nothing",
+                    {"path": "decoding.draft_weight_bits", "draft": dec.draft_bits(w), "w": w, "expected": f"draft bits from 1 to {w - 1}",
+                     "hint": "use fewer draft bits (ELMoE-3D drafts with the top 4 of INT8: --weight-bits 8 "
+                             "--draft-bits 4), or more weight bits"})
         return self
 
     @property

@@ -99,7 +99,7 @@ VARIANTS: tuple[Variant, ...] = (
     Variant("8 hot experts per layer", "expert cache size", {}, _set("moe.expert_cache.experts_per_layer", 8)),
     Variant("32 hot experts per layer", "expert cache size", {}, _set("moe.expert_cache.experts_per_layer", 32)),
     Variant("HB 2x bandwidth (2048 pins per bank)", "hybrid-bonded bandwidth", {"memories.hb.pins_per_bank": 2048}),
-    Variant("LPDDR 68 GB/s (half)", "LPDDR bandwidth", {"memories.lpddr.bandwidth": 68.25e9}),
+    Variant("LPDDR 51.2 GB/s (half)", "LPDDR bandwidth", {"memories.lpddr.bandwidth": 51.2e9}),
     Variant("speculate at every batch (threshold 16)", "batch threshold", {},
             _set("decoding.batch_threshold", 16)),
 )

@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--acceptance", type=float, help="per-token acceptance rate (default 0.7; self-speculative 0.8)")
     d.add_argument("--tree", help="speculative: token-tree branching per depth, e.g. 4,2,1")
     d.add_argument("--draft-top-k", type=int, help="self-speculative: experts per token in the draft (default 2)")
-    d.add_argument("--draft-bits", type=int, help="self-speculative: MSB bits the draft reads (default 4)")
+    d.add_argument("--draft-bits", type=int, help="self-speculative: MSB bits the draft reads, below --weight-bits (default: half the weight bits)")
     d.add_argument("--batch-threshold", type=int, help="self-speculative: no speculation above this batch (8)")
     d.add_argument("--msb-tier", help="self-speculative: memory tier of the MSB slices")
     d.add_argument("--lsb-tier", help="self-speculative: memory tier of the LSB slices")
@@ -149,7 +149,8 @@ def _scenario(args: argparse.Namespace) -> Any:
                 flag = flagged["decoding.strategy"]
             if flag is not None or file == "<command line>":
                 out.append(Problem(file="<command line>", path=flag or pr.path, message=pr.message, value=pr.value,
-                                   expected=pr.expected, hint=f"see `slmsim simulate --help` for {flag or pr.path}"))
+                                   expected=pr.expected,
+                                   hint=pr.hint or f"see `slmsim simulate --help` for {flag or pr.path}"))
             else:
                 out.append(pr)
         raise SpecError(out) from None
@@ -388,6 +389,7 @@ def _table(d: dict[str, Any]) -> str:
             lines.append(f"    {op['name']:<16}{op['unit']:<13}{op['layers']:>6}{fmt_time(op['time_s']):>12}"
                          f"{fmt_bytes(sum(op['bytes_by_tier'].values())):>12}{sum(op['energy_j'].values()):>11.3g}J"
                          f"  {detail}")
+    lines += [f"  warning: {w}" for w in d.get("warnings", [])]
     return "\n".join(lines)
 
 

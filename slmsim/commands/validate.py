@@ -16,10 +16,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--heldout", action="store_true",
                    help="also the held-out rows (never used by a fit: Orin Nano Super from NVIDIA's table)")
     v.add_argument("--refit", action="store_true", help="refit the class constants and show in-sample / leave-one-out errors")
+    v.add_argument("--cim", action="store_true",
+                   help="published SRAM CIM macros instead: predicted vs published TOPS/W and TOPS/mm^2 (--json: "
+                        "{macro, metric, measured, predicted, error_pct, source}); with --refit, the fitted cell energy")
     v.set_defaults(func=_cmd_validate)
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    if args.cim:
+        from slmsim.validation_cim import print_report
+
+        return print_report(as_json=args.json, refit=args.refit)
     from slmsim.validation import CLASSES, fit_class, power_band, rows, validate
 
     results = [("calibration", r) for r in validate(rows())]

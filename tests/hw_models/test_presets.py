@@ -78,4 +78,6 @@ def test_specs_are_frozen() -> None:
 
 def test_hybrid_bonded_bandwidth_follows_from_the_bonds() -> None:
     hb = load_hardware("elmoe3d").spec.memories["hb"]
-    assert hb.peak_bandwidth_bytes_per_s == pytest.approx(8 * 1024 * 0.4e9 / 8)
+    # 32 banks (one per PE) x 1024 pins x 0.4 Gb/s: ELMoE-3D's 1638.4 GB/s (8 GB configuration)
+    assert hb.peak_bandwidth_bytes_per_s == pytest.approx(32 * 1024 * 0.4e9 / 8)
+    assert hb.peak_bandwidth_bytes_per_s == pytest.approx(1638.4e9)

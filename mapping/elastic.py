@@ -1,0 +1,90 @@
+"""Elastic self-speculation (ELMoE-3D) honest: what the fast tier must hold, what is missing.
+
+What the MSB tier holds when a self-speculative scenario splits weights into MSB and LSB
+slices (`msb_tier` / `lsb_tier`), after ELMoE-3D's placement (via the secondary source in
+shared/reference/seed-details.md):
+
+- an MoE model: its dense (non-expert) weights whole, and the top `draft_bits` of every
+  cached expert (`expert_cache.experts_per_layer` per MoE layer, when the cache lives in the
+  MSB tier); the full experts stay in the LSB tier;
+- a dense model: the top `draft_bits` of every weight.
+
+An expert cache without the split holds whole experts. The KV cache is counted where the
+device puts it (`kv_memory`) by `mapping.plan`. `tier_demand` returns these bytes per tier so
+the capacity check in `mapping.plan._footprint` reports an overflow as `Infeasible` with
+the figures; `warnings` says what a self-speculative run is missing.
+"""
+
+from __future__ import annotations
+
+from slmsim.workloads.decoding import SelfSpeculative
+from slmsim.workloads.model import ModelSpec
+from slmsim.workloads.scenario import Scenario
+
+# ELMoE-3D (via seed-details.md): "plain rounding collapses below 4 bits"
+MIN_CREDIBLE_DRAFT_BITS = 4
+
+
+def split_tiers(scenario: Scenario) -> tuple[str, str] | None:
+    dec = scenario.decoding
+    if isinstance(dec, SelfSpeculative) and dec.msb_tier is not None and dec.lsb_tier is not None:
+        return dec.msb_tier, dec.lsb_tier
+    return None
+
+
+def expert_weight_params(model: ModelSpec) -> int:
+    """Routed-expert weights of the whole model (0 for a dense model)."""
+    if model.moe is None:
+        return 0
+    return model.moe_layers() * model.moe.num_experts * model.expert_params()
+
+
+def tier_demand(model: ModelSpec, scenario: Scenario) -> dict[str, dict[str, float]]:
+    """Bytes the MSB / expert-cache tier must hold beyond what mapping.plan already counts."""
+    p = scenario.precision
+    bpw = p.weight_bits_in_memory / 8.0  # bytes per weight, scales included
+    out: dict[str, dict[str, float]] = {}
+    cache = scenario.moe.expert_cache if scenario.moe is not None and model.moe is not None else None
+    cached_params = 0.0
+    if cache is not None:
+        assert model.moe is not None
+        cached_params = min(cache.experts_per_layer, model.moe.num_experts) * model.moe_layers() * model.expert_params()
+    split = split_tiers(scenario)
+    if split is not None:
+        dec = scenario.decoding
+        assert isinstance(dec, SelfSpeculative)
+        frac = dec.draft_bits(p.weight_bits) / p.weight_bits
+        msb, _ = split
+        d = out.setdefault(msb, {})
+        if model.moe is None:
+            d["msb_slices"] = model.total_params() * bpw * frac
+        else:
+            d["dense_layers"] = (model.total_params() - expert_weight_params(model)) * bpw
+            if cache is not None and cache.tier == msb:
+                d["cached_expert_msb_slices"] = cached_params * bpw * frac
+                cache = None
+    if cache is not None:
+        out.setdefault(cache.tier, {})["cached_experts"] = cached_params * bpw
+    return out
+
+
+def warnings(model: ModelSpec, scenario: Scenario) -> tuple[str, ...]:
+    """What a self-speculative run lacks (each one sentence: what, and what to change)."""
+    dec = scenario.decoding
+    if not isinstance(dec, SelfSpeculative):
+        return ()
+    out: list[str] = []
+    bits = dec.draft_bits(scenario.precision.weight_bits)
+    if split_tiers(scenario) is None:
+        out.append("self-speculative decoding without MSB/LSB tiers: the draft reads its bit slices from the same "
+                   "memory as full passes, so only the bytes shrink, not the tier (set decoding.msb_tier and "
+                   "lsb_tier, e.g. --msb-tier hb --lsb-tier lpddr on elmoe3d)")
+    if model.moe is not None and (scenario.moe is None or scenario.moe.expert_cache is None):
+        out.append("self-speculative decoding of an MoE model without an expert cache: the draft's experts are not "
+                   "restricted to hot, cached ones and every expert is read from the weight tier (set "
+                   "moe.expert_cache, e.g. --expert-cache 16 --cache-tier hb)")
+    if bits < MIN_CREDIBLE_DRAFT_BITS:
+        out.append(f"the draft reads {bits} bits per weight: ELMoE-3D reports that plain rounded drafts collapse "
+                   f"below {MIN_CREDIBLE_DRAFT_BITS} bits, so the acceptance rate given must come from a measured "
+                   f"draft at this precision (or use --weight-bits 8 --draft-bits 4)")
+    return tuple(out)

@@ -1,0 +1,212 @@
+"""`slmsim validate --cim`: published SRAM CIM macros, predicted from their knobs vs published.
+
+Each macro in `hw_models/macros/*.yaml` gives its published structure (rows, columns, rows per
+operation, input bits per cycle, ADC bits, clock, node, supply, macros per chip), the
+precision and data activity of the measurement, and the published TOPS/W and area. slmsim
+predicts:
+
+- **TOPS/W** at the published precision, from `hw_models.periphery` only (the spec's
+  energies are left `null`): per input-bit step and row group, the cells
+  (`rows_per_op x cols` at the fitted `CELL_ENERGY_J`, scaled by node and supply) and one
+  readout per column (ADC by its Walden FoM, or the digital adder tree + shift-add). Ops are
+  2 per MAC. The cell and digital-tree energies are multiplied by the measurement's activity
+  (input toggle rate x weight density, the switching they cause); ADC conversions are not.
+- **TOPS/mm^2**: throughput at the published clock (2 x rows x outputs x macros / cycles per
+  MVM) over the area `hw_models.periphery.macro_area_mm2` predicts from the knobs (cells +
+  ADCs / adder trees); "published" is the same throughput over the published area, so this
+  row checks the area model only.
+
+One constant is fitted, `CELL_ENERGY_J` (log least squares over the TOPS/W rows, bounded by
+`CELL_ENERGY_BOUNDS_J`); `fit_cell_energy` gives in-sample and leave-one-out errors.
+Nothing is tuned per macro.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from scipy.optimize import minimize_scalar
+
+from slmsim.core.units import Dim, parse_quantity
+from slmsim.hw_models import periphery
+from slmsim.hw_models.cim import CimMacro, CimStyle
+
+
+@dataclass(frozen=True)
+class PublishedMacro:
+    name: str
+    paper: str
+    source: str
+    node_m: float
+    vdd_v: float
+    macros: int
+    input_bits: int
+    weight_bits: int
+    input_toggle_rate: float
+    weight_sparsity: float
+    macro: CimMacro
+    tops_per_w: float
+    area_mm2: float
+
+    @property
+    def activity(self) -> float:
+        return self.input_toggle_rate * (1.0 - self.weight_sparsity)
+
+    @property
+    def outputs(self) -> int:
+        return self.macro.outputs_per_macro(self.weight_bits)
+
+    @property
+    def throughput_ops_per_s(self) -> float:
+        m = self.macro
+        return 2.0 * m.rows * self.outputs * self.macros * m.clock_hz / m.cycles_per_mvm(self.input_bits)
+
+
+@dataclass(frozen=True)
+class Row:
+    macro: str
+    metric: str
+    measured: float
+    predicted: float
+    source: str
+
+    @property
+    def error_pct(self) -> float:
+        return 100.0 * (self.predicted - self.measured) / self.measured
+
+
+def macros_dir() -> Path:
+    return Path(str(resources.files("slmsim.hw_models") / "macros"))
+
+
+def load_macros(directory: Path | None = None) -> list[PublishedMacro]:
+    import yaml
+
+    out = []
+    for f in sorted((directory or macros_dir()).glob("*.yaml")):
+        d = yaml.safe_load(f.read_text())
+        out.append(PublishedMacro(
+            name=d["name"], paper=d["paper"], source=d["source"],
+            node_m=parse_quantity(d["technology_node"], Dim.LENGTH), vdd_v=parse_quantity(d["supply_voltage"], Dim.VOLTAGE),
+            macros=int(d["macros"]), input_bits=int(d["precision"]["input_bits"]),
+            weight_bits=int(d["precision"]["weight_bits"]),
+            input_toggle_rate=float(d["conditions"]["input_toggle_rate"]),
+            weight_sparsity=float(d["conditions"]["weight_sparsity"]),
+            macro=CimMacro.model_validate(d["macro"]), tops_per_w=float(d["published"]["tops_per_w"]),
+            area_mm2=parse_quantity(d["published"]["area"], Dim.AREA),
+        ))
+    return out
+
+
+def energy_per_mvm_j(pm: PublishedMacro, *, cell_energy_28nm_j: float = periphery.CELL_ENERGY_J) -> float:
+    """One full MVM of one macro at the published precision and activity, from the periphery models."""
+    m = pm.macro
+    analog = m.style is CimStyle.ANALOG
+    cells = periphery.array_op_energy_j(rows_per_op=m.rows_per_op, cols=m.cols, node_m=pm.node_m, vdd_v=pm.vdd_v,
+                                        cell_energy_28nm_j=cell_energy_28nm_j)
+    dacs = m.rows_per_op * periphery.dac_energy_j(m.input_bits_per_cycle, pm.node_m, pm.vdd_v) if analog else 0.0
+    array = cells * pm.activity + dacs * pm.input_toggle_rate
+    readout = periphery.readout_energy_j(analog=analog, adc_bits=m.adc_bits, rows_per_op=m.rows_per_op,
+                                         input_bits_per_cycle=m.input_bits_per_cycle, cell_bits=m.cell_bits,
+                                         node_m=pm.node_m, vdd_v=pm.vdd_v)
+    if not analog:
+        readout *= pm.activity  # adder trees switch with the products; ADC conversions happen regardless
+    steps = math.ceil(m.rows / m.rows_per_op) * math.ceil(pm.input_bits / m.input_bits_per_cycle)
+    used_cols = pm.outputs * m.slices_per_weight(pm.weight_bits)
+    return steps * (array + used_cols * readout)
+
+
+def predicted_tops_per_w(pm: PublishedMacro, *, cell_energy_28nm_j: float = periphery.CELL_ENERGY_J) -> float:
+    ops = 2.0 * pm.macro.rows * pm.outputs
+    return ops / energy_per_mvm_j(pm, cell_energy_28nm_j=cell_energy_28nm_j) / 1e12
+
+
+def predicted_area_mm2(pm: PublishedMacro) -> float:
+    m = pm.macro
+    one = periphery.macro_area_mm2(analog=m.style is CimStyle.ANALOG, adc_bits=m.adc_bits, rows=m.rows, cols=m.cols,
+                                   rows_per_op=m.rows_per_op, cols_per_readout=m.cols_per_readout,
+                                   input_bits_per_cycle=m.input_bits_per_cycle, cell_bits=m.cell_bits,
+                                   node_m=pm.node_m)
+    return pm.macros * one
+
+
+def rows(macros: list[PublishedMacro] | None = None) -> list[Row]:
+    out = []
+    for pm in macros if macros is not None else load_macros():
+        src = f"{pm.paper}; parameters: {pm.source}"
+        out.append(Row(pm.name, "tops_per_w", pm.tops_per_w, predicted_tops_per_w(pm), src))
+        tput = pm.throughput_ops_per_s / 1e12
+        out.append(Row(pm.name, "tops_per_mm2", tput / pm.area_mm2, tput / predicted_area_mm2(pm),
+                       f"{src}; measured = throughput at the published clock / published area"))
+    return out
+
+
+def mape(rs: list[Row], metric: str) -> float:
+    return float(np.mean([abs(r.error_pct) for r in rs if r.metric == metric]))
+
+
+@dataclass(frozen=True)
+class CellFit:
+    cell_energy_28nm_j: float
+    in_sample_pct: tuple[float, ...]
+    leave_one_out_pct: tuple[float, ...]
+    names: tuple[str, ...]
+
+
+def _fit(ms: list[PublishedMacro]) -> float:
+    lo, hi = periphery.CELL_ENERGY_BOUNDS_J
+
+    def loss(log_e: float) -> float:
+        e = math.exp(log_e)
+        return sum(math.log(predicted_tops_per_w(pm, cell_energy_28nm_j=e) / pm.tops_per_w) ** 2 for pm in ms)
+
+    res = minimize_scalar(loss, bounds=(math.log(lo), math.log(hi)), method="bounded", options={"xatol": 1e-6})
+    return math.exp(float(res.x))
+
+
+def fit_cell_energy(macros: list[PublishedMacro] | None = None) -> CellFit:
+    """The one fitted constant, on TOPS/W; leave-one-out refits without each macro."""
+    ms = macros if macros is not None else load_macros()
+    e = _fit(ms)
+    ins = tuple(100.0 * (predicted_tops_per_w(pm, cell_energy_28nm_j=e) / pm.tops_per_w - 1) for pm in ms)
+    loo = []
+    for i, pm in enumerate(ms):
+        ei = _fit(ms[:i] + ms[i + 1:])
+        loo.append(100.0 * (predicted_tops_per_w(pm, cell_energy_28nm_j=ei) / pm.tops_per_w - 1))
+    return CellFit(e, ins, tuple(loo), tuple(pm.name for pm in ms))
+
+
+def print_report(*, as_json: bool, refit: bool) -> int:
+    """`slmsim validate --cim [--json] [--refit]`."""
+    import json
+
+    ms = load_macros()
+    rs = rows(ms)
+    if as_json:
+        print(json.dumps([{"macro": r.macro, "metric": r.metric, "measured": r.measured, "predicted": r.predicted,
+                           "error_pct": r.error_pct, "source": r.source} for r in rs], indent=2))
+        return 0
+    print(f"{'macro':<18}{'style':<8}{'node':>6}{'metric':>14}{'published':>11}{'predicted':>11}{'error':>9}")
+    by_name = {pm.name: pm for pm in ms}
+    for r in rs:
+        pm = by_name[r.macro]
+        print(f"{r.macro:<18}{pm.macro.style.value:<8}{pm.node_m * 1e9:>4.0f}nm{r.metric:>14}{r.measured:>11.4g}"
+              f"{r.predicted:>11.4g}{r.error_pct:>+8.1f}%")
+    for metric in ("tops_per_w", "tops_per_mm2"):
+        worst = max((r for r in rs if r.metric == metric), key=lambda r: abs(r.error_pct))
+        print(f"{metric}: MAPE {mape(rs, metric):.1f}% over {sum(r.metric == metric for r in rs)} macros; "
+              f"worst {worst.macro} {worst.error_pct:+.1f}%")
+    print(f"fitted: CELL_ENERGY_J = {periphery.CELL_ENERGY_J:.3g} J per cell per input-bit step at 28 nm, 0.9 V "
+          "(hw_models/periphery.py); everything else is cited or an assumption stated there")
+    if refit:
+        fit = fit_cell_energy(ms)
+        print(f"\nrefit on TOPS/W: CELL_ENERGY_J = {fit.cell_energy_28nm_j:.4g} J")
+        for name, ins, loo in zip(fit.names, fit.in_sample_pct, fit.leave_one_out_pct):
+            print(f"  {name:<18} in-sample {ins:+8.1f}%   leave-one-out {loo:+8.1f}%")
+        print(f"  MAPE in-sample {np.mean(np.abs(fit.in_sample_pct)):.1f}%, "
+              f"leave-one-out {np.mean(np.abs(fit.leave_one_out_pct)):.1f}%")
+    return 0

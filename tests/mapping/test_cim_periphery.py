@@ -1,0 +1,122 @@
+"""CIM periphery from the knobs (issue 11, item 2): ADC energy from adc_bits, rows bounded by
+the ADC, adder trees that grow with rows and input bits, streamed weights on the NoC."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from slmsim.hw_models import periphery
+from slmsim.hw_models.load import hardware_with_edits, load_hardware
+from slmsim.hw_models.scaling import scale
+from slmsim.mapping.cim import psum_bytes
+from slmsim.mapping.plan import make_plan
+from slmsim.simulator.engines import run
+from slmsim.workloads.load import load_model
+from slmsim.workloads.scenario import Precision, Scenario
+
+SCEN = Scenario(prompt_tokens=32, gen_tokens=8, precision=Precision(weight_bits=4, activation_bits=8))
+
+
+def analog_edgecim(tmp_path: Path, bits: int) -> Path:
+    f = tmp_path / f"analog{bits}.yaml"
+    f.write_text(f"extends: edgecim\nname: analog{bits}\ndevices:\n  cim:\n    macro:\n      style: analog\n"
+                 f"      adc_bits: {bits}\n      energy_per_readout: null\n")
+    return f
+
+
+def test_8_bit_readout_costs_at_least_4x_a_4_bit_one(tmp_path: Path) -> None:
+    """The issue's done-when, through the loader and a whole simulation."""
+    model = load_model("qwen3-0.6b")
+    e = {}
+    for bits in (4, 8):
+        hw = load_hardware(str(analog_edgecim(tmp_path, bits))).spec
+        e[bits] = run(make_plan(hw, model, SCEN)).energy_breakdown_j["cim_readout"]
+    assert e[8] >= 4 * e[4]
+
+
+def test_walden_conversion_energy_doubles_per_bit() -> None:
+    node, vdd = 65e-9, 1.1
+    k = scale(40e-9, 1.1, node, vdd).energy
+    for bits in (4, 8):  # 0.291 pJ at 8 bits, 40 nm (the cited reference), / 2 per bit fewer
+        assert periphery.adc_energy_j(bits, node, vdd) == pytest.approx(0.291e-12 * 2.0 ** (bits - 8) * k)
+    fa = periphery.fa_bit_energy_j(node, vdd)
+    r4 = periphery.readout_energy_j(analog=True, adc_bits=4, rows_per_op=128, input_bits_per_cycle=1, cell_bits=1,
+                                    node_m=node, vdd_v=vdd)
+    r8 = periphery.readout_energy_j(analog=True, adc_bits=8, rows_per_op=128, input_bits_per_cycle=1, cell_bits=1,
+                                    node_m=node, vdd_v=vdd)
+    # conversion parts 16x apart; the shift-add after each conversion is (adc_bits + 1 + 8) full-adder bits
+    assert (r8 - 17 * fa) == pytest.approx(16 * (r4 - 13 * fa))
+
+
+def test_adc_area_grows_with_bits() -> None:
+    a4, a8 = periphery.adc_area_mm2(4, 28e-9), periphery.adc_area_mm2(8, 28e-9)
+    assert a4 == pytest.approx(10 ** (-0.0369 * 4 + 1.206) * 16e-6)
+    assert a8 / a4 == pytest.approx(16 * 10 ** (-0.0369 * 4))
+
+
+def test_macro_area_from_the_knobs_includes_the_adcs(tmp_path: Path) -> None:
+    hw = {b: hardware_with_edits("edgecim", {"devices.cim.macro.style": "analog", "devices.cim.macro.adc_bits": b,
+                                            "devices.cim.macro.area": None}).devices["cim"] for b in (4, 8)}
+    cells = 128 * 128 * 300 * (65e-6) ** 2  # 300 F^2 per cell at F = 65 nm
+    nand2 = 0.614e-6 * scale(28e-9, 0.9, 65e-9, 0.9).area  # mm^2
+    accumulator = (1 + 7 + 8) * (7 + 6) * nand2  # 16 bits of full adder + flip-flop per readout
+    for b, acc in hw.items():
+        assert acc.effective_macro.area_mm2 == pytest.approx(cells + 128 * (periphery.adc_area_mm2(b, 65e-9)
+                                                                            + accumulator))
+    assert hw[8].area_mm2 > hw[4].area_mm2
+
+
+def test_rows_per_op_bounded_by_the_adc_without_psum_quantisation() -> None:
+    exact = hardware_with_edits("edgecim", {"devices.cim.macro.style": "analog", "devices.cim.macro.adc_bits": 4,
+                                           "devices.cim.macro.psum_quantisation": False}).devices["cim"]
+    m = exact.effective_macro
+    assert m.rows_per_op == 15  # 15 one-bit products + zero: 16 levels = 2^4
+    assert m.cycles_per_mvm(8) == math.ceil(128 / 15) * 8
+    quant = hardware_with_edits("edgecim", {"devices.cim.macro.style": "analog", "devices.cim.macro.adc_bits": 4})
+    qm = quant.devices["cim"].effective_macro
+    assert qm.rows_per_op == 128 and qm.quantises_psums
+    plan = make_plan(quant, load_model("qwen3-0.6b"), SCEN)
+    assert any("partial sums" in w for w in plan.warnings)  # the accuracy assumption is said out loud
+
+
+def test_digital_adder_tree_grows_with_rows_and_input_bits() -> None:
+    # 128 one-bit products: 128 x 2 tree FA bits + accumulator 1 + 7 + 8
+    assert periphery.adder_tree_fa_bits(128, 1, 1) == 128 * 2 + 1 + 7 + 8
+    assert periphery.adder_tree_fa_bits(256, 1, 1) > periphery.adder_tree_fa_bits(128, 1, 1)
+    assert periphery.adder_tree_fa_bits(128, 2, 1) == 128 * 3 + 2 + 7 + 8
+    derived = hardware_with_edits("edgecim", {"devices.cim.macro.energy_per_readout": None}).devices["cim"]
+    fa = periphery.fa_bit_energy_j(65e-9, 1.1)
+    assert derived.effective_macro.energy_per_readout_j == pytest.approx(272 * fa)
+
+
+def test_partial_sums_in_32_bit_words() -> None:
+    assert psum_bytes(8, 4, 128) == 4  # 8 + 4 + 7 = 19 bits
+    assert psum_bytes(16, 16, 128) == 8  # 39 bits need a 64-bit word
+
+
+def test_streamed_weights_cross_the_noc_and_tile_buffers_by_hand() -> None:
+    """llama-3.2-1b at W4 (4.5 bits with scales) streams every matmul weight per token on edgecim."""
+    hw = load_hardware("edgecim").spec
+    plan_scen = Scenario(prompt_tokens=128, gen_tokens=16, precision=Precision(weight_bits=4, activation_bits=8))
+    plan = make_plan(hw, load_model("llama-3.2-1b"), plan_scen)
+    assert plan.weight_mode["cim"] == "weight_streaming"
+    h, kv, ffn, layers, vocab = 2048, 8 * 64, 8192, 16, 128256
+    params = layers * (2 * h * h + 2 * h * kv + 3 * h * ffn) + vocab * h  # + the tied lm_head
+    weight_bytes = params * 4.5 / 8  # 695.1 MB
+    step = plan.decode
+    # the same ops held stationary (enough macros): activations and partial sums only on the NoC
+    big = hardware_with_edits("edgecim", {"devices.cim.tiles": 1024, "devices.cim.macros_per_tile": 1024})
+    still = make_plan(big, load_model("llama-3.2-1b"), plan_scen)
+    assert still.weight_mode["cim"] == "weight_stationary"
+    noc = step.tier_bytes_total(0.0, 1)["noc:cim"]
+    noc_still = still.decode.tier_bytes_total(0.0, 1)["noc:cim"]
+    assert noc - noc_still == pytest.approx(weight_bytes, rel=1e-9)
+    e, e_still = step.dynamic_energy_j(0.0, 1), still.decode.dynamic_energy_j(0.0, 1)
+    noc_weights_j = weight_bytes * 8 * 0.1e-12  # 0.1 pJ/bit NoC: 0.556 mJ per token
+    buffer_weights_j = weight_bytes * 8 * 0.05e-12  # one tile-buffer write at 0.05 pJ/bit: 0.278 mJ
+    assert noc_weights_j == pytest.approx(0.556e-3, rel=1e-3)
+    assert e["noc"] - e_still["noc"] == pytest.approx(noc_weights_j, rel=1e-9)
+    assert e["buffer"] - e_still["buffer"] == pytest.approx(buffer_weights_j, rel=1e-9)
