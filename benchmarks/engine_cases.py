@@ -76,7 +76,7 @@ def main() -> None:
     print("\n2. elmoe3d, MSB slices in hybrid-bonded DRAM, LSB slices in LPDDR (examples/decoding/elmoe3d-elastic.yaml)")
     data = yaml.safe_load(open("examples/decoding/elmoe3d-elastic.yaml"))
     scen = Scenario.model_validate(data)
-    for banks in (1, 4):
+    for banks in (1, 4):  # 4: the default
         hw = hardware_with_edits("elmoe3d", {"memories.hb.timing.banks_per_channel": banks})
         plan = make_plan(hw, load_model("olmoe-1b-7b"), scen)
         whole_runs(plan, f"olmoe-1b-7b, hybrid-bonded channels of {banks} bank(s)")

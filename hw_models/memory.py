@@ -48,10 +48,11 @@ class DramTiming(BaseModel):
     - organisation (16 banks in 4 bank groups, 1,024 columns of 16 bits = 2 KiB page, BL16)
       and timing: Ramulator 2.0 `src/dram/impl/LPDDR5.cpp`, presets `LPDDR5_16Gb_x16` and
       `LPDDR5_6400` (nRCD 15, nRPpb 15, nRAS 34, nFAW 16, nRRD 4, nCL 20 at tCK 1.25 ns) and its
-      refresh tables (tRFCab 280 ns for 16 Gb, tREFI 3,906 ns), which follow JESD209-5;
+      refresh tables (tRFCab 280 ns and tRFCpb 140 ns for 16 Gb, tREFI 3,906 ns), which
+      follow JESD209-5; per-bank refresh by default (JESD209-5 REFpb);
     - currents and supply: DRAMPower's LPDDR5 memspec (tukl-msd/DRAMPower,
       tests/tests_drampower/resources/lpddr5.json: IDD0 56.25 mA, IDD2N 33.75, IDD3N 35,
-      IDD4R 157.5, IDD4W 135, IDD5 118, VDD 1.2 V), an example part, not a datasheet.
+      IDD4R 157.5, IDD4W 135, IDD5 118, IDD5PB 74, VDD 1.2 V), an example part, not a datasheet.
 
     A tier's own `achievable_fraction` and `energy_per_bit` still describe a long sequential
     read stream; the banked model reproduces both for that stream and derives from these
@@ -72,14 +73,19 @@ class DramTiming(BaseModel):
     trrd_s: Time = Field(5e-9, alias="tRRD", description="activate to activate, different banks")
     tfaw_s: Time = Field(20e-9, alias="tFAW", description="four-activate window")
     twtr_s: Time = Field(12.5e-9, alias="tWTR", description="write to read turnaround")
+    refresh: Literal["per_bank", "all_bank"] = Field(
+        "per_bank", description="per_bank: one bank at a time (REFpb, what LPDDR5 controllers use to hide refresh); "
+                                "all_bank: the whole channel pauses for tRFC every tREFI")
     trfc_s: Time = Field(280e-9, alias="tRFC", description="all-bank refresh cycle (tRFCab)")
-    trefi_s: Time = Field(3.906e-6, alias="tREFI", description="refresh interval")
+    trfcpb_s: Time = Field(140e-9, alias="tRFCpb", description="per-bank refresh cycle (tRFCpb)")
+    trefi_s: Time = Field(3.906e-6, alias="tREFI", description="refresh interval (each bank is refreshed once per tREFI)")
     idd0_a: float = Field(56.25e-3, gt=0, description="one-bank activate-precharge current, A")
     idd2n_a: float = Field(33.75e-3, gt=0, description="precharge standby current, A")
     idd3n_a: float = Field(35e-3, gt=0, description="active standby current, A")
     idd4r_a: float = Field(157.5e-3, gt=0, description="burst read current, A")
     idd4w_a: float = Field(135e-3, gt=0, description="burst write current, A")
     idd5_a: float = Field(118e-3, gt=0, description="all-bank refresh current, A")
+    idd5pb_a: float = Field(74e-3, gt=0, description="per-bank refresh current, A")
     vdd_v: Voltage = Field(1.2, alias="vdd", description="core supply of the currents above")
 
 
@@ -145,8 +151,10 @@ class HybridBondedDramTier(_Tier):
     bond_pitch_m: Length | None = Field(None, alias="bond_pitch", description="hybrid-bond pitch, e.g. '3 um'")
     area_mm2: Area = Field(0.0, alias="area")
     timing: DramTiming = Field(
-        DramTiming(banks_per_channel=1),
-        description="per-bank timing (banked DES); default: each bonded bank is a channel of one bank (banks_per_channel 1) with LPDDR5 core timing (assumption)")
+        DramTiming(banks_per_channel=4),
+        description="timing of each bonded bank (banked DES); default: a channel per bonded bank, of 4 sub-banks that can "
+                    "hold open rows at once, with LPDDR5 core timing (assumption: one bank per channel could not hide its "
+                    "row cycle and would reach ~0.48 of peak; ELMoE-3D's Ramulator-timed HB reaches ~0.97)")
 
     @property
     def peak_bandwidth_bytes_per_s(self) -> float:

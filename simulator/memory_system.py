@@ -35,6 +35,7 @@ counters are multiplied by the channel count (the trace still has one track per 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -91,8 +92,25 @@ class ChannelSpec:
         assert t is not None
         return max(t.tras_s, t.trcd_s + row_bytes / self.bus_bandwidth_bytes_per_s) + t.trp_s
 
+    @property
+    def bank_availability(self) -> float:
+        """Fraction of time a bank can serve: per-bank refresh takes each bank tRFCpb per tREFI."""
+        t = self.timing
+        assert t is not None
+        return 1.0 - t.trfcpb_s / t.trefi_s if t.refresh == "per_bank" else 1.0
+
+    @property
+    def channel_availability(self) -> float:
+        """Fraction of time the channel can move data: all-bank refresh blocks it tRFC per
+        tREFI; per-bank refresh blocks it only when it has a single bank."""
+        t = self.timing
+        assert t is not None
+        if t.refresh == "all_bank":
+            return 1.0 - t.trfc_s / t.trefi_s
+        return self.bank_availability if t.banks_per_channel == 1 else 1.0
+
     def work_s(self, nbytes: float, run_bytes: float) -> tuple[float, float]:
-        """(service time without latency or refresh, activations) of a request."""
+        """(service time without latency or all-bank refresh, activations) of a request."""
         if not self.banked:
             return nbytes / self.ideal_bandwidth_bytes_per_s, 0.0
         t = self.timing
@@ -100,7 +118,10 @@ class ChannelSpec:
         row = min(run_bytes, t.page_bytes)
         acts = nbytes / row
         data = nbytes / self.bus_bandwidth_bytes_per_s
-        return max(data, acts * self.row_cycle_s(row) / t.banks_per_channel, acts * t.tfaw_s / 4.0,
+        avail = self.bank_availability
+        if t.banks_per_channel == 1:
+            data /= avail  # the one bank refreshing stops the channel
+        return max(data, acts * self.row_cycle_s(row) / (t.banks_per_channel * avail), acts * t.tfaw_s / 4.0,
                    acts * t.trrd_s), acts
 
     def slowdown(self, run_bytes: float) -> float:
@@ -112,7 +133,8 @@ class ChannelSpec:
         assert t is not None
         probe = 64.0 * t.page_bytes
         work, _ = self.work_s(probe, run_bytes)
-        return work / (1.0 - t.trfc_s / t.trefi_s) / (probe / self.ideal_bandwidth_bytes_per_s)
+        blocked = 1.0 - t.trfc_s / t.trefi_s if t.refresh == "all_bank" else 1.0
+        return work / blocked / (probe / self.ideal_bandwidth_bytes_per_s)
 
     def dynamic_energy_j(self, *, acts: float, read_bytes: float, write_bytes: float) -> float:
         """DRAMPower-style: activations, bursts and I/O, for this channel's counters."""
@@ -170,7 +192,7 @@ class Channel:
                 work += t.trcd_s + t.tcl_s
             if write:
                 work += t.twtr_s
-            end = refresh_stretch(begin, work, t.trefi_s, t.trfc_s)
+            end = refresh_stretch(begin, work, t.trefi_s, t.trfc_s) if t.refresh == "all_bank" else begin + work
         else:
             end = begin + work
         self.used = True
@@ -229,7 +251,8 @@ class MemorySystem:
                 d.update(banks_per_channel=t.banks_per_channel, bus_efficiency=sp.bus_efficiency,
                          sequential_fraction_of_peak=sp.sequential_fraction,
                          act_energy_j=sp.act_energy_j, io_energy_per_bit_j=sp.io_energy_per_bit_j,
-                         refresh_time_fraction=t.trfc_s / t.trefi_s)
+                         refresh=t.refresh, refresh_time_fraction=(t.trfc_s if t.refresh == "all_bank"
+                                                                   else t.trfcpb_s) / t.trefi_s)
             out[name] = d
         return out
 
@@ -255,14 +278,16 @@ def _channel_spec(name: str, tier: object, *, banked: bool) -> ChannelSpec:
         return ChannelSpec(tier=name, channels=n, ideal_bandwidth_bytes_per_s=ideal_bw, timing=None,
                            energy_per_bit_j=tier.energy_per_bit_j)  # type: ignore[attr-defined]
     peak = tier.peak_bandwidth_bytes_per_s / n  # type: ignore[attr-defined]
-    refresh_free = 1.0 - timing.trfc_s / timing.trefi_s
+    probe = ChannelSpec(tier=name, channels=n, ideal_bandwidth_bytes_per_s=ideal_bw, timing=timing,
+                        peak_bandwidth_bytes_per_s=peak)
+    refresh_free = probe.channel_availability
     # the data bus efficiency that makes a long sequential read stream reach `achievable_fraction`
     bus_eff = min(1.0, tier.achievable_fraction / refresh_free)  # type: ignore[attr-defined]
-    probe = ChannelSpec(tier=name, channels=n, ideal_bandwidth_bytes_per_s=ideal_bw, timing=timing,
-                        peak_bandwidth_bytes_per_s=peak, bus_efficiency=bus_eff)
+    probe = dataclasses.replace(probe, bus_efficiency=bus_eff)
     page = timing.page_bytes
     seq_work, _ = probe.work_s(page, math.inf)
-    seq_fraction = page / seq_work / peak * refresh_free
+    blocked = 1.0 - timing.trfc_s / timing.trefi_s if timing.refresh == "all_bank" else 1.0
+    seq_fraction = page / seq_work / peak * blocked
     v = timing.vdd_v
     trc = timing.tras_s + timing.trp_s
     act = max(0.0, (timing.idd0_a * trc - timing.idd3n_a * timing.tras_s - timing.idd2n_a * timing.trp_s) * v)
@@ -275,6 +300,8 @@ def _channel_spec(name: str, tier: object, *, banked: bool) -> ChannelSpec:
         tier=name, channels=n, ideal_bandwidth_bytes_per_s=ideal_bw, timing=timing, peak_bandwidth_bytes_per_s=peak,
         bus_efficiency=bus_eff, energy_per_bit_j=tier.energy_per_bit_j,  # type: ignore[attr-defined]
         act_energy_j=act, read_burst_energy_j=rd, write_burst_energy_j=wr, io_energy_per_bit_j=io,
-        refresh_energy_j=max(0.0, (timing.idd5_a - timing.idd3n_a) * v * timing.trfc_s),
+        # energy of refreshing the channel once (every bank once): one REFab, or one REFpb per bank
+        refresh_energy_j=max(0.0, (timing.idd5_a - timing.idd3n_a) * v * timing.trfc_s) if timing.refresh == "all_bank"
+        else timing.banks_per_channel * max(0.0, (timing.idd5pb_a - timing.idd3n_a) * v * timing.trfcpb_s),
         background_power_w=timing.idd3n_a * v, sequential_fraction=seq_fraction,
     )
