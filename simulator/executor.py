@@ -42,6 +42,7 @@ class _Tally:
     op_runs: int = 0
     op_ctx_sum: float = 0.0
     bank_energy_j: dict[str, float] = field(default_factory=dict)  # traced runs
+    counters: dict[str, float] = field(default_factory=dict)  # "tier|read", "tier|write", "tier|acts"
     buckets: dict[int, list[float]] = field(default_factory=dict)  # bucket -> [runs, sum of weights]
 
 
@@ -161,6 +162,8 @@ class Executor:
         tally.op_ctx_sum += ctx
         for k, v in run.dram_energy_j.items():
             tally.bank_energy_j[k] = tally.bank_energy_j.get(k, 0.0) + v
+        for k, v in _counters(run).items():
+            tally.counters[k] = tally.counters.get(k, 0.0) + v
         self.events += run.op_instances
         yield self.env.timeout(run.duration_s)
 
@@ -180,6 +183,8 @@ class Executor:
                     times[c] = times.get(c, 0.0) + v
                 for c, v in interpolate(lo.dram_energy_j, hi.dram_energy_j, n, tsum).items():
                     tally.bank_energy_j[c] = tally.bank_energy_j.get(c, 0.0) + v
+                for c, v in interpolate(_counters(lo), _counters(hi), n, tsum).items():
+                    tally.counters[c] = tally.counters.get(c, 0.0) + v
         for tally in self._tallies.values():
             step = tally.step
             if not tally.op_runs:
@@ -193,6 +198,17 @@ class Executor:
                     ch = self.channels[tier] = BandwidthChannel(self.env, tier, step.tier_bandwidth_bytes_per_s[tier])
                 ch.bytes_moved += nbytes
                 ch.busy_time_s += nbytes / ch.bandwidth_bytes_per_s
+
+    def memory_counters(self) -> dict[str, dict[str, float]]:
+        """Per memory tier, over the op-level runs: bytes read and written, row activations."""
+        self.finalize()
+        out: dict[str, dict[str, float]] = {}
+        for t in self._tallies.values():
+            for key, v in t.counters.items():
+                tier, what = key.split("|")
+                d = out.setdefault(tier, {"read_bytes": 0.0, "write_bytes": 0.0, "activations": 0.0})
+                d[what] += v
+        return out
 
     def _step_energy(self, t: _Tally) -> dict[Component, float]:
         e = t.step.dynamic_energy_j(t.ctx_sum, t.runs)
@@ -272,3 +288,12 @@ class Executor:
     def phase_energy_j(self, phase: str) -> float:
         self.finalize()
         return sum(sum(self._step_energy(t).values()) for t in self._tallies.values() if t.step.phase == phase)
+
+
+def _counters(run: object) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for tier, (rd, wr) in run.channel_bytes.items():  # type: ignore[attr-defined]
+        out[f"{tier}|read_bytes"] = rd
+        out[f"{tier}|write_bytes"] = wr
+        out[f"{tier}|activations"] = run.channel_acts.get(tier, 0.0)  # type: ignore[attr-defined]
+    return out

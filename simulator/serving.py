@@ -326,12 +326,28 @@ def _memory_summary(sim: _Sim, makespan: float) -> dict:
     out: dict = {"op_level_simulations": sim.ex.costs.simulations if sim.ex.costs else 0,
                  "op_instances_simulated": sim.ex.costs.op_instances if sim.ex.costs else 0,
                  "tiers": sim.memory.summary()}
-    if sim.memory.banked:
-        for name, sp in sim.memory.channels.items():
-            if sp.banked and sp.timing is not None:
-                refreshes = makespan / sp.timing.trefi_s * sp.channels
-                out["tiers"][name]["refresh_energy_j"] = refreshes * sp.refresh_energy_j
-                out["tiers"][name]["background_energy_j"] = makespan * sp.background_power_w * sp.channels
+    counters = sim.ex.memory_counters()
+    for name, d in out["tiers"].items():
+        c = counters.get(name)
+        if c is None:
+            continue
+        d.update(c)
+        sp = sim.memory.channels[name]
+        if not (sim.memory.banked and sp.banked and sp.timing is not None):
+            continue
+        burst = sp.timing.burst_bytes
+        bursts = (c["read_bytes"] + c["write_bytes"]) / burst
+        d["row_buffer_hit_rate"] = 1.0 - c["activations"] / bursts if bursts > 0 else None
+        # DRAMPower-style split of the tier's dynamic energy (what the banked model charges) and,
+        # reported only, refresh and background over the makespan
+        d["energy_j"] = {
+            "activate_precharge": c["activations"] * sp.act_energy_j,
+            "read_bursts": c["read_bytes"] / burst * sp.read_burst_energy_j,
+            "write_bursts": c["write_bytes"] / burst * sp.write_burst_energy_j,
+            "io": (c["read_bytes"] + c["write_bytes"]) * 8.0 * sp.io_energy_per_bit_j,
+            "refresh (not charged)": makespan / sp.timing.trefi_s * sp.channels * sp.refresh_energy_j,
+            "background (not charged)": makespan * sp.background_power_w * sp.channels,
+        }
     return out
 
 

@@ -208,3 +208,24 @@ def test_edgecim_banked_differs_by_drain_and_prefetch_only() -> None:
     assert t["drain only"] > t["neither"] + 0.01
     assert t["prefetch only"] < t["neither"] - 0.005
     assert t["prefetch only"] < t["both"] < t["drain only"]
+
+
+def test_drampower_split_adds_up_to_the_charged_dram_energy() -> None:
+    """edgecim, one LPDDR5X tier: activate/precharge + read/write bursts + I/O of the banked
+    run is the DRAM energy it charges; the bytes are the weights (x steps) plus the KV; the
+    row-buffer hit rate is 1 - activations / bursts."""
+    from slmsim.simulator.engines import run
+
+    plan = _plan("edgecim", "qwen3-0.6b", prompt_tokens=128, gen_tokens=16)
+    res = run(plan, engine="des")
+    tier = res.extra["memory_system"]["tiers"]["dram"]
+    e = tier["energy_j"]
+    charged = e["activate_precharge"] + e["read_bursts"] + e["write_bursts"] + e["io"]
+    assert charged == pytest.approx(res.energy_breakdown_j["dram"], rel=1e-9)
+    ana = run(plan, engine="analytic")
+    # same bytes as the analytic engine, which charges them at the sourced energy per bit
+    assert (tier["read_bytes"] + tier["write_bytes"]) * 8 * 5e-12 == pytest.approx(ana.energy_breakdown_j["dram"],
+                                                                                   rel=1e-6)
+    bursts = (tier["read_bytes"] + tier["write_bytes"]) / 32.0
+    assert tier["row_buffer_hit_rate"] == pytest.approx(1 - tier["activations"] / bursts)
+    assert 0.9 < tier["row_buffer_hit_rate"] < 1.0  # weight streams: one activation per 2 KiB row
