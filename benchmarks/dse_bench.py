@@ -1,25 +1,35 @@
-"""Design-space exploration: front quality per sampler, and trials per second per storage.
+"""Design-space exploration: front quality per sampler, speed, workers, kills, report time.
 
-    PYTHONPATH=. python benchmarks/dse_bench.py            # everything (~10-20 min on 2 cores)
-    PYTHONPATH=. python benchmarks/dse_bench.py --quick    # fewer seeds, no GP
+    PYTHONPATH=. python benchmarks/dse_bench.py                 # everything (~20-30 min on 2 cores)
+    PYTHONPATH=. python benchmarks/dse_bench.py --quick         # fewer seeds, no GP
+    PYTHONPATH=. python benchmarks/dse_bench.py --only speed,workers,report,kills,repeats
 
-Prints the figures recorded in docs/performance.md (## DSE):
+Prints each figure next to its target (issues 15, 17, 18); docs/performance.md (## DSE)
+records them with the machine and its load (printed at the start and end of each part).
+Comparisons (--jobs 2 vs 1, 1-8 PostgreSQL workers) are measured in one run, interleaved.
 
-1. Front quality. A space small enough to enumerate (3,360 points: CIM tiles, macros per
-   tile, macro geometry, readout sharing, macro clock and DRAM bandwidth around `edgecim`;
-   two workloads, analytic engine) is evaluated exhaustively. For each sampler and budget
-   (200, 500 trials) we report the hypervolume of the feasible front found as a fraction of
-   the exhaustive front's, objectives normalised by the exhaustive front's ideal and nadir
-   points, reference 1.1 x nadir (the same for every run), mean and worst over seeds.
-2. Speed. Trials per second of the full loop (sampler, storage, evaluation, bookkeeping) on a
-   one-workload space, NSGA-II, analytic engine, per storage; and `slmsim explore --jobs 2`.
+1. front: a space small enough to enumerate (3,360 points around `edgecim`, two
+   workloads) evaluated exhaustively; per sampler and budget, the hypervolume found as a
+   fraction of the exhaustive front's (objectives normalised by its ideal and nadir,
+   reference 1.1 x nadir), mean and worst over seeds.
+2. speed: trials/s of the full loop (sampler, storage, evaluation, bookkeeping) on a
+   one-workload space, NSGA-II, analytic engine, per storage (target >= 400 trials/s);
+   `slmsim explore --jobs 1` vs `--jobs 2` (target >= 1.7x on a quiet machine).
+3. workers: 1, 2, 4, 8 `slmsim worker` processes on one PostgreSQL study.
+4. report: seconds to write the report of a 1,000-trial study (target <= 1.5 s).
+5. kills: 20 SIGKILLs of `explore` (random sampler): trials lost, designs evaluated twice
+   (target 0 and 0); 8 PostgreSQL workers with 2 SIGKILLed: lost, duplicated (0, 0).
+6. repeats: `explore examples/space-edgecim.yaml --trials 150`: evaluations = distinct
+   parameter sets, repeats marked duplicate_of.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
+import signal
 import platform
 import subprocess
 import sys
@@ -79,6 +89,13 @@ def write_space(folder: Path, workloads: str, name: str, objectives: str = OBJEC
     return path
 
 
+def load() -> str:
+    try:
+        return "load " + " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "load unknown"
+
+
 def machine() -> str:
     cpu = "unknown CPU"
     try:
@@ -88,7 +105,7 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return (f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, optuna {optuna.__version__}, "
+    return (f"nproc {os.cpu_count()} ({cpu}), {load()}, Python {platform.python_version()}, optuna {optuna.__version__}, "
             f"{date.today().isoformat()}")
 
 
@@ -200,7 +217,7 @@ def speed(folder: Path, *, n: int, pg_url: str | None) -> None:
         return storage_spec(None, out_dir=folder / uuid.uuid4().hex[:8])
 
     timed("in-memory", lambda: StorageSpec("memory", "memory"), n)
-    timed("journal file (default; flock, fsync per finished trial)", journal, n)
+    timed("journal file (default; one append per trial, group fsync)", journal, n)
     # Optuna's per-trial work grows with the study (NSGA-II generation bookkeeping, trial lists)
     timed("journal file, a longer study", journal, 2 * n)
     # Optuna's stock journal backend (symlink lock, fsync per line) for comparison
@@ -234,42 +251,227 @@ def speed(folder: Path, *, n: int, pg_url: str | None) -> None:
                   max(50, n // 5), repeats=1)
         except Exception as exc:  # noqa: BLE001
             print(f"  postgresql: skipped ({str(exc).splitlines()[0]})")
+    jobs_scaling(space_path, folder, n=n)
+
+
+def _explore(space_path: Path, out: Path, *extra: str) -> tuple[float, float, str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    t0 = time.perf_counter()
+    res = subprocess.run([sys.executable, "-m", "slmsim.cli", "explore", str(space_path), "--out", str(out),
+                          "--no-progress", *extra], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    wall = time.perf_counter() - t0
+    rate = float(res.stdout.splitlines()[0].split("this run, ")[1].split(" trials/s")[0])
+    return rate, wall, res.stdout
+
+
+def jobs_scaling(space_path: Path, folder: Path, *, n: int, repeats: int = 3) -> None:
+    """`explore --jobs 1` and `--jobs 2`, interleaved, so both see the same machine load."""
+    rates: dict[int, list[float]] = {1: [], 2: []}
+    walls: dict[int, list[float]] = {1: [], 2: []}
+    for k in range(repeats):
+        for jobs in (1, 2):
+            rate, wall, _ = _explore(space_path, folder / f"cli-jobs{jobs}-{k}", "--trials", str(n), "--jobs", str(jobs))
+            rates[jobs].append(rate)
+            walls[jobs].append(wall)
     for jobs in (1, 2):
-        rates, walls = [], []
-        for k in range(3):
-            out = folder / f"cli-jobs{jobs}-{k}"
-            t0 = time.perf_counter()
-            res = subprocess.run([sys.executable, "-m", "slmsim.cli", "explore", str(space_path), "--trials", str(n),
-                                  "--jobs", str(jobs), "--out", str(out), "--no-progress"], cwd=ROOT, env=env,
-                                 capture_output=True, text=True, check=True)
-            walls.append(time.perf_counter() - t0)
-            rates.append(float(res.stdout.splitlines()[0].split("this run, ")[1].split(" trials/s")[0]))
-        print(f"  {'slmsim explore --jobs ' + str(jobs) + ' (journal)':<52}{float(np.median(rates)):>7.1f} trials/s  "
-              f"({n} trials, runs {min(rates):.0f}-{max(rates):.0f}; whole command {np.median(walls):.1f} s "
-              "with start-up and outputs)", flush=True)
+        print(f"  {'slmsim explore --jobs ' + str(jobs) + ' (journal)':<52}{float(np.median(rates[jobs])):>7.1f} trials/s"
+              f"  ({n} trials, runs {min(rates[jobs]):.0f}-{max(rates[jobs]):.0f}; whole command "
+              f"{np.median(walls[jobs]):.1f} s)   target >= 400 trials/s", flush=True)
+    ratio = [b / a for a, b in zip(rates[1], rates[2], strict=True)]
+    print(f"  --jobs 2 / --jobs 1 throughput, paired runs: {np.median(ratio):.2f}x (runs "
+          f"{min(ratio):.2f}-{max(ratio):.2f})   target >= 1.7x on a quiet machine; {load()}", flush=True)
+
+
+# ----------------------------------------------------------------------------- PostgreSQL workers
+
+
+def _pg_study(loaded, pg_url: str, n: int, sampler: str = "nsga2"):  # noqa: ANN001, ANN202
+    name = f"bench-{uuid.uuid4().hex[:8]}"
+    storage = storage_spec(pg_url, out_dir=Path.cwd())
+    prepare_study(loaded, storage=storage, study_name=name, sampler=sampler, engine="analytic", seed=0, n_trials=n)
+    return name, storage
+
+
+def _workers(pg_url: str, name: str, k: int, *, sampler: str | None = None) -> list[subprocess.Popen]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    cmd = [sys.executable, "-m", "slmsim.cli", "worker", "--storage", pg_url, "--study", name, "--no-progress"]
+    if sampler:
+        cmd += ["--sampler", sampler]
+    return [subprocess.Popen(cmd + ["--seed", str(i)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, start_new_session=True) for i in range(k)]
+
+
+def _span_rate(storage: StorageSpec, name: str) -> tuple[int, float]:
+    """Completed trials and trials/s between the first and the last finished trial (start-up excluded)."""
+    study = optuna.load_study(study_name=name, storage=storage.url)
+    done = [t for t in study.get_trials(deepcopy=False) if t.state.name == "COMPLETE"]
+    ends = sorted(t.datetime_complete for t in done)
+    span = (ends[-1] - ends[0]).total_seconds() if len(ends) > 1 else float("nan")
+    return len(done), (len(done) - 1) / span if span > 0 else float("nan")
+
+
+def pg_workers(folder: Path, pg_url: str, *, n: int, counts: tuple[int, ...] = (1, 2, 4, 8)) -> None:
+    loaded = load_space(write_space(folder, "qwen3-0.6b", "bench-workers"))
+    print(f"PostgreSQL, one study of {n} trials (one-workload space, NSGA-II, analytic), k `slmsim worker` processes "
+          f"on this machine; {load()}")
+    base = None
+    for k in counts:
+        name, storage = _pg_study(loaded, pg_url, n)
+        t0 = time.perf_counter()
+        procs = _workers(pg_url, name, k)
+        for p in procs:
+            p.wait(timeout=1800)
+            if p.stderr:
+                p.stderr.close()
+        wall = time.perf_counter() - t0
+        complete, rate = _span_rate(storage, name)
+        base = base or rate
+        print(f"  {k} worker(s): {complete} of {n} complete, {rate:7.1f} trials/s while all ran ({rate / base:.2f}x of 1 "
+              f"worker), {wall:.1f} s whole (start-up included)", flush=True)
+        optuna.delete_study(study_name=name, storage=storage.url)
+    print(f"  ({load()})")
+
+
+def pg_kills(folder: Path, pg_url: str, *, n: int = 600, k: int = 8, killed: int = 2) -> None:
+    from slmsim.dse.study import design_key
+
+    loaded = load_space(write_space(folder, "qwen3-0.6b", "bench-pgkill"))
+    name, storage = _pg_study(loaded, pg_url, n, sampler="random")
+    procs = _workers(pg_url, name, k, sampler="random")
+    study = optuna.load_study(study_name=name, storage=storage.url)
+    while len(study.get_trials(deepcopy=False)) < n // 4:
+        time.sleep(0.3)
+    for p in procs[:killed]:
+        os.killpg(p.pid, signal.SIGKILL)
+    for p in procs:
+        p.wait(timeout=1800)
+        if p.stderr:
+            p.stderr.close()
+    trials = study.get_trials(deepcopy=False)
+    done = [t for t in trials if t.state.name == "COMPLETE"]
+    firsts: dict[str, int] = {}
+    twice = 0
+    for t in sorted(done, key=lambda t: t.number):
+        if t.user_attrs.get("duplicate_of") is None:
+            key = design_key(t.params, loaded.space)
+            twice += key in firsts
+            firsts.setdefault(key, t.number)
+    other = [t for t in trials if t.state.name != "COMPLETE"]
+    print(f"PostgreSQL, {k} workers, {killed} SIGKILLed at {n // 4} trials: {len(done)} of {n} complete "
+          f"(lost {n - len(done)}, target 0), {len(other)} not complete, trials counted twice "
+          f"{len(done) - len({t.number for t in done})} (target 0), designs evaluated by two workers at once "
+          f"{twice} (the cache is shared through the database, read at most every second); "
+          f"{len(firsts)} distinct designs", flush=True)
+    optuna.delete_study(study_name=name, storage=storage.url)
+
+
+# ----------------------------------------------------------------------------- report, kills, repeats
+
+
+def report_time(folder: Path, *, n: int = 1000) -> None:
+    space_path = write_space(folder, "qwen3-0.6b, llama-3.2-1b", "bench-report")
+    out = folder / "report-study"
+    _explore(space_path, out, "--trials", str(n))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    code = ("import time, sys; from pathlib import Path; t0 = time.perf_counter(); "
+            "from slmsim.reports.study import write_study_report; t1 = time.perf_counter(); "
+            f"write_study_report(study_dir=Path({str(out)!r}), out_html=Path({str(out / 'r.html')!r})); "
+            "t2 = time.perf_counter(); print(f'{t1 - t0:.3f} {t2 - t1:.3f}')")
+    times = []
+    for _ in range(3):
+        res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+        times.append([float(x) for x in res.stdout.split()])
+    imp = json.loads((out / "study.json").read_text()).get("importances", {})
+    med = np.median(np.array(times), axis=0)
+    print(f"report of a {n}-trial study: {med[1]:.2f} s to write (median of 3; + {med[0]:.2f} s of imports)   "
+          f"target <= 1.5 s; importances computed once by explore in {imp.get('seconds', float('nan')):.2f} s "
+          f"on {imp.get('n_trials')} designs (sampled: {imp.get('sampled')}); {load()}", flush=True)
+
+
+KILL_SPACE = """
+name: kill
+base: edgecim
+parameters:
+  devices.cim.tiles: {choices: [4, 8, 16, 32]}
+  devices.cim.macros_per_tile: {low: 4, high: 32, step: 4}
+  devices.cim.macro.clock: {choices: ["100 MHz", "150 MHz", "200 MHz", "300 MHz"]}
+  memories.dram.bandwidth: {choices: ["68 GB/s", "102 GB/s", "137 GB/s", "205 GB/s", "273 GB/s", "410 GB/s", "546 GB/s"]}
+workloads:
+  - {model: qwen3-0.6b, prompt: 32, gen: 64, act_bits: 8}
+objectives: [decode_latency, energy_per_token, area]
+baselines: []
+"""
+
+
+def kills(folder: Path, *, n_kills: int = 20, target: int = 600) -> None:
+    """SIGKILLs of explore on a discrete space of 896 designs (random sampler, DES ~30 ms a
+    trial): 600 trials must repeat designs, so the evaluation cache is exercised too."""
+    from slmsim.dse.killtest import run_kills
+
+    space = folder / "kill.yaml"
+    space.write_text(KILL_SPACE)
+    t0 = time.perf_counter()
+    r = run_kills(space=space, out=folder / "kills", study="kill",
+                  target=target, kills=n_kills, seed=7, extra=("--engine", "des"), cwd=ROOT)
+    print(f"{r.kills} SIGKILLs of explore (random sampler, DES, {target} trials; {r.kills_mid_run} mid-study): "
+          f"{r.complete} of {target} complete, trials lost {r.lost} (target 0), designs evaluated twice "
+          f"{r.evaluated_twice} (target 0), repeats pointing elsewhere {r.bad_repeats}, left unfinished "
+          f"{r.unfinished}; {r.distinct} distinct designs; {time.perf_counter() - t0:.0f} s {r.notes or ''}", flush=True)
+
+
+def repeats(folder: Path) -> None:
+    import pandas as pd
+
+    out = folder / "edgecim-150"
+    _explore(ROOT / "examples" / "space-edgecim.yaml", out, "--trials", "150")
+    df = pd.read_csv(out / "trials.csv")
+    params = [c for c in df.columns if c.startswith("param:")]
+    done = df[df["state"] == "COMPLETE"]
+    distinct = len(done.drop_duplicates(subset=params))
+    evaluated = int(done["duplicate_of"].isna().sum())
+    summary = json.loads((out / "study.json").read_text())
+    pareto = pd.read_csv(out / "pareto.csv")
+    print(f"explore examples/space-edgecim.yaml --trials 150: {len(done)} trials, {distinct} distinct parameter sets, "
+          f"{evaluated} evaluated (target: = distinct), {int(done['duplicate_of'].notna().sum())} marked duplicate_of; "
+          f"study.json n_designs {summary['n_designs']}, pareto.csv {len(pareto)} rows / "
+          f"{len(pareto.drop_duplicates(subset=params))} distinct", flush=True)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="one seed, no GP, smaller speed runs")
-    ap.add_argument("--no-front", action="store_true")
-    ap.add_argument("--no-speed", action="store_true")
+    ap.add_argument("--only", default="front,speed,workers,report,kills,repeats",
+                    help="comma-separated parts: front, speed, workers, report, kills, repeats")
     ap.add_argument("--no-gp", action="store_true", help="skip the GP sampler (needs PyTorch; ~5 min)")
+    ap.add_argument("--kills", type=int, default=20, help="SIGKILLs in the kill test (default 20)")
     ap.add_argument("--pg", default=os.environ.get("SLMSIM_PG_URL", "postgresql://slmsim:slmsim@127.0.0.1:5432/slmsim"))
     args = ap.parse_args()
+    parts = set(args.only.split(","))
     print(f"machine: {machine()}")
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        if not args.no_front:
+        if "front" in parts:
             samplers = ["nsga2", "tpe", "random"] + ([] if args.quick or args.no_gp else ["gp"])
             seeds = [0] if args.quick else [0, 1, 2]
             front_quality(folder, seeds=seeds, samplers=samplers, budgets=[200, 500])
             print("\nthe same space with objectives decode_latency, energy_per_token, area:")
             front_quality(folder, seeds=seeds, samplers=["nsga2", "tpe", "random"], budgets=[200, 500],
                           objectives="decode_latency, energy_per_token, area")
-        if not args.no_speed:
+        if "speed" in parts:
             speed(folder, n=300 if args.quick else 1000, pg_url=args.pg)
+        if "workers" in parts:
+            try:
+                pg_workers(folder, args.pg, n=200 if args.quick else 600)
+                pg_kills(folder, args.pg)
+            except Exception as exc:  # noqa: BLE001 - no server: say so, go on
+                print(f"PostgreSQL: skipped ({str(exc).splitlines()[0]})")
+        if "report" in parts:
+            report_time(folder)
+        if "kills" in parts:
+            kills(folder, n_kills=args.kills)
+        if "repeats" in parts:
+            repeats(folder)
+    print(f"end: {load()}")
 
 
 if __name__ == "__main__":

@@ -2,9 +2,11 @@
 
 Contract (docs/dse.md, "Outputs"; reports/ relies on it):
 - trials table: number, state, feasible, infeasible_reason, wall_time_s, datetime_start,
+  duplicate_of (the trial that evaluated the same design first; empty if none),
   `param:<path>` per parameter, `obj:<metric>` per objective, `metric:<column>` for every
   metric, `wl:<workload>:<column>` per workload and metric;
-- the Pareto table: the same columns, feasible Pareto-optimal trials only;
+- the Pareto table: the same columns, feasible Pareto-optimal distinct designs only (a
+  repeat of a design is left out: its first evaluation stands for it);
 - `study_summary()`: the dict written to study.json.
 """
 
@@ -23,9 +25,9 @@ from slmsim.dse.evaluate import Evaluation
 from slmsim.dse.metrics import METRICS, WORKLOAD_METRICS, Metric
 from slmsim.dse.pareto import contributions, hypervolume_history, pareto_mask, to_costs
 from slmsim.dse.storage import StorageSpec
-from slmsim.dse.study import StudyConfig, metrics_attr, trial_feasible
+from slmsim.dse.study import DUPLICATE_ATTR, StudyConfig, metrics_attr, trial_feasible, trial_runs
 
-FIXED_COLUMNS = ("number", "state", "feasible", "infeasible_reason", "wall_time_s", "datetime_start")
+FIXED_COLUMNS = ("number", "state", "feasible", "infeasible_reason", "wall_time_s", "datetime_start", "duplicate_of")
 
 
 def columns(config: StudyConfig) -> list[str]:
@@ -59,7 +61,8 @@ def trials_table(trials: Sequence[FrozenTrial], config: StudyConfig) -> pd.DataF
     rows = []
     for t in sorted(trials, key=lambda t: t.number):
         metrics = t.user_attrs.get("metrics") or {}
-        runs = t.state == TrialState.COMPLETE and t.constraints.get("runs", 1.0) <= 0
+        runs = trial_runs(t)
+        dup = t.user_attrs.get(DUPLICATE_ATTR)
         row: dict[str, Any] = {
             "number": t.number,
             "state": t.state.name,
@@ -67,6 +70,7 @@ def trials_table(trials: Sequence[FrozenTrial], config: StudyConfig) -> pd.DataF
             "infeasible_reason": _reason(t, retried_as),
             "wall_time_s": t.duration.total_seconds() if t.duration is not None else math.nan,
             "datetime_start": t.datetime_start.isoformat() if t.datetime_start else "",
+            "duplicate_of": int(dup) if dup is not None else None,
         }
         for p in space.params:
             row[p.column] = t.params.get(p.path)
@@ -84,7 +88,13 @@ def trials_table(trials: Sequence[FrozenTrial], config: StudyConfig) -> pd.DataF
     df["number"] = df["number"].astype("int64")
     df["feasible"] = df["feasible"].astype(bool)
     df["infeasible_reason"] = df["infeasible_reason"].astype(str)
+    df["duplicate_of"] = df["duplicate_of"].astype("Int64")
     return df
+
+
+def distinct(df: pd.DataFrame) -> pd.DataFrame:
+    """Completed trials that evaluated a design (repeats, `duplicate_of` set, left out)."""
+    return df[(df["state"] == "COMPLETE") & df["duplicate_of"].isna()]
 
 
 def _f(x: Any) -> float:
@@ -92,7 +102,8 @@ def _f(x: Any) -> float:
 
 
 def pareto_table(df: pd.DataFrame, config: StudyConfig) -> pd.DataFrame:
-    feas = df[df["feasible"]]
+    """The feasible Pareto-optimal distinct designs (ties between different designs kept)."""
+    feas = df[df["feasible"] & df["duplicate_of"].isna()]
     if feas.empty:
         return feas.copy()
     cols = [o.column for o in config.space.objectives]
@@ -156,7 +167,7 @@ def study_summary(*, study: optuna.Study, config: StudyConfig, storage: StorageS
     space = config.space
     out = {
         "study_name": study.study_name,
-        "storage": storage.url,
+        "storage": storage.display,  # the password, if any, is never written
         "storage_kind": storage.kind,
         "sampler": sampler,
         "engine": config.engine,
@@ -164,6 +175,10 @@ def study_summary(*, study: optuna.Study, config: StudyConfig, storage: StorageS
         "n_trials_requested": n_trials,
         "n_trials_complete": int((df["state"] == "COMPLETE").sum()),
         "n_trials_feasible": int(df["feasible"].sum()),
+        "n_designs": int(len(distinct(df))),
+        "n_designs_feasible": int(distinct(df)["feasible"].sum()),
+        "n_repeats": int(df["duplicate_of"].notna().sum()),
+        "constraint_names": constraint_names(config),
         "objectives": [o.to_dict() for o in space.objectives],
         "params": [_param_summary(p) for p in space.params],
         "workloads": [w.to_dict() for w in space.workloads],
@@ -176,10 +191,18 @@ def study_summary(*, study: optuna.Study, config: StudyConfig, storage: StorageS
         "hypervolume_history": hv_history(df, config),
         "space_file": space.file,
         "base": space.base,
+        "fingerprint": config.fingerprint,
     }
     if extra:
         out.update(extra)
     return out
+
+
+def constraint_names(config: StudyConfig) -> list[str]:
+    """What each value of a trial's `constraints` system attribute is (docs/dse.md)."""
+    from slmsim.dse.study import constraint_keys
+
+    return constraint_keys(config.space)
 
 
 def _param_summary(p: Any) -> dict[str, Any]:

@@ -1,22 +1,26 @@
 """Where a study lives: a journal file (default), SQLite, PostgreSQL, or memory.
 
-- A journal file (Optuna's `JournalStorage`, one JSON line per operation) needs nothing
-  started and is safe for several processes on one machine. Ours differs from Optuna's
-  `JournalFileBackend` in two ways, both for crash safety at speed:
-  * the lock is `fcntl.flock`, which the kernel releases when a process dies (Optuna's
-    lock files stay behind after `kill -9` and stall every writer for 30 s);
-  * lines are written with one `write(2)` on an `O_APPEND` descriptor. Lines that change
-    the study are `fsync`ed at once; lines that finish a trial are `fsync`ed within
-    `FSYNC_INTERVAL_S` (group commit) and at exit; lines of trials still running are not
-    (losing them re-runs the trial). Whatever was written survives the death of the
-    process (it is in the page cache): only a power cut can lose the last half second of
-    finished trials, which are then run again. This makes the journal about twice as fast
-    as Optuna's backend (fsync on every line).
-  The file format is Optuna's, so `optuna-dashboard FILE` and Optuna's own
-  `JournalFileBackend(FILE)` read it.
-- `sqlite:///...` and `postgresql://...` are Optuna's `RDBStorage`, with heartbeats so a
-  trial whose worker vanished is failed after `GRACE_S` and retried.
+- A journal file is Optuna's `JournalStorage` over `JournalFileBackend` (public API, Optuna's
+  file format: `optuna-dashboard FILE` and Optuna's own backend read it). Our subclass
+  changes how lines are written, not what they say:
+  * the lock is `fcntl.flock` on `FILE.flock` beside the journal (inside the study folder),
+    which the kernel releases when a process dies (Optuna's symlink lock stays behind after
+    `kill -9` and stalls every writer for 30 s);
+  * the file is kept open for appending: an append is one `write(2)` on an `O_APPEND`
+    descriptor. Our workers write each finished trial as ONE record (`study.add_trial`),
+    so a trial costs one append. Whatever was written survives the death of the process
+    (it is in the page cache); `fsync` runs at most every `FSYNC_INTERVAL_S` (group commit),
+    at exit, and at once for a study's creation, so a power cut can lose at most the last
+    half second of finished trials, which are then simply run again;
+  * a torn last line (power cut, full disk) is found when the journal is opened and cut
+    off, with a message: the study goes on from the last complete record;
+  * a file that is not a journal is a clear error, not a JSONDecodeError.
+- `sqlite:///...` and `postgresql://...` are Optuna's `RDBStorage`. Our workers create no
+  RUNNING trials (a trial is written once, finished), so no heartbeat thread is needed.
 - `memory`: nothing is kept (benchmarks, tests).
+
+Secrets: a storage URL is shown and written only masked (`user:***@host`, `password=***`
+in the query); `redact()` removes the password from any message that might quote it.
 """
 
 from __future__ import annotations
@@ -26,138 +30,199 @@ import contextlib
 import fcntl
 import json
 import os
+import re
+import sys
+import threading
 import time
-import warnings
 import weakref
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote, unquote
 
 import optuna
-from optuna.storages.journal import BaseJournalBackend, JournalStorage
+from optuna.storages.journal import JournalFileBackend, JournalStorage
 
 from slmsim.core.errors import Problem, SpecError
 
 JOURNAL_NAME = "study.journal.log"
-HEARTBEAT_S = 5  # RDB storages: a running trial's worker records a heartbeat this often
-GRACE_S = 20  # ... and a trial without one for this long is failed and retried
-MAX_RETRY = 3  # a trial whose worker died is retried at most this many times
+LOCK_SUFFIX = ".flock"  # not Optuna's ".lock": optuna-dashboard's own writes use that name
 FSYNC_INTERVAL_S = 0.5  # journal: finished trials are on disk at most this long after they end
 
-# journal op codes (optuna.storages.journal._storage.JournalOperation) that only touch a
-# trial still running: no fsync needed, a lost line just means the trial runs again
-_CREATE_TRIAL, _SET_PARAM, _SET_STATE, _INTERMEDIATE, _TRIAL_USER_ATTR, _TRIAL_SYSTEM_ATTR = 4, 5, 6, 7, 8, 9
-_UNFINISHED_STATES = (0, 4)  # TrialState.RUNNING, TrialState.WAITING
+
+class FlockLock:
+    """An exclusive `flock` on a file, re-entrant within a process (threads share it).
+
+    Duck-types optuna's journal file lock (acquire/release); the kernel drops it when the
+    process dies, so a killed worker never leaves a stale lock."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._path = str(path)
+        self._fd: int | None = None
+        self._depth = 0
+        self._thread = threading.RLock()
+
+    def acquire(self) -> bool:
+        self._thread.acquire()
+        if self._depth == 0:
+            fd = os.open(self._path, os.O_CREAT | os.O_RDWR, 0o644)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            self._fd = fd
+        self._depth += 1
+        return True
+
+    def release(self) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._fd is not None:
+            fd, self._fd = self._fd, None
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
+        self._thread.release()
+
+    @contextlib.contextmanager
+    def held(self) -> Generator[None, None, None]:
+        self.acquire()
+        try:
+            yield
+        finally:
+            self.release()
 
 
 @contextlib.contextmanager
 def flocked(path: str | Path) -> Generator[None, None, None]:
     """An exclusive advisory lock on `path`, released by the kernel if we die."""
-    fd = os.open(str(path), os.O_CREAT | os.O_RDWR, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    with FlockLock(path).held():
         yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
 
 
-class FlockJournalBackend(BaseJournalBackend):
-    """Optuna's journal file format, with a kernel lock and fsync only where it matters."""
+class JournalBackend(JournalFileBackend):
+    """Optuna's journal file backend with a kernel lock, a kept-open descriptor and group commit."""
 
     def __init__(self, file_path: str | Path, *, fsync_interval_s: float = FSYNC_INTERVAL_S) -> None:
-        self._path = str(file_path)
-        self._lock_path = self._path + ".flock"
-        if not os.path.exists(self._path):
-            open(self._path, "ab").close()
-        self._offsets: dict[int, int] = {0: 0}
+        path = str(file_path)
+        if os.path.isdir(path):
+            raise _not_a_journal(path, "it is a folder")
+        self.lock = FlockLock(path + LOCK_SUFFIX)
+        with self.lock.held():
+            if not os.path.exists(path):
+                open(path, "ab").close()
+            _check_and_repair(path)
+        super().__init__(path, lock_obj=self.lock)  # type: ignore[arg-type]  # duck-typed lock
+        self._fd: int | None = None
         self._fsync_interval = fsync_interval_s
         self._last_fsync = 0.0
-        self._pending = False  # finished trials written but not yet fsynced
+        self._pending = False  # appended but not yet fsynced
         atexit.register(_flush_at_exit, weakref.ref(self))
 
-    def flush(self) -> None:
-        """fsync what is pending (at exit, and at the latest FSYNC_INTERVAL_S after a trial ends)."""
-        if not self._pending:
-            return
-        self._pending = False
-        try:
-            fd = os.open(self._path, os.O_WRONLY | os.O_APPEND)
-        except OSError:
-            return  # the file is gone (a temporary study): nothing to keep
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        self._last_fsync = time.monotonic()
-
-    def read_logs(self, log_number_from: int) -> Iterator[dict[str, Any]]:
-        with open(self._path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size  # lines appended while we read wait for the next call
-            start = 0
-            if log_number_from in self._offsets:
-                f.seek(self._offsets[log_number_from])
-                start = log_number_from
-                size -= self._offsets[log_number_from]
-            for number, line in enumerate(f, start=start):
-                size -= len(line)
-                if size < 0 or not line.endswith(b"\n"):
-                    break  # a line still being written
-                if number + 1 not in self._offsets:
-                    self._offsets[number + 1] = self._offsets[number] + len(line)
-                if number < log_number_from:
-                    continue
-                yield json.loads(line)
+    def _descriptor(self) -> int:
+        if self._fd is None:
+            self._fd = os.open(self._file_path, os.O_WRONLY | os.O_APPEND)
+        return self._fd
 
     def append_logs(self, logs: list[dict[str, Any]]) -> None:
         text = "".join(json.dumps(log, separators=(",", ":")) + "\n" for log in logs).encode("utf-8")
-        kinds = [_durability(log) for log in logs]
-        with flocked(self._lock_path):
-            fd = os.open(self._path, os.O_WRONLY | os.O_APPEND)
+        with self.lock.held():
+            fd = self._descriptor()
+            view = memoryview(text)
+            while view:
+                view = view[os.write(fd, view):]
+            self._pending = True
+            if time.monotonic() - self._last_fsync >= self._fsync_interval:
+                self._fsync(fd)
+
+    def _fsync(self, fd: int) -> None:
+        os.fsync(fd)
+        self._last_fsync = time.monotonic()
+        self._pending = False
+
+    def flush(self) -> None:
+        """fsync what is pending (at exit, after creating a study, before writing outputs)."""
+        if self._pending and self._fd is not None:
             try:
-                view = memoryview(text)
-                while view:
-                    view = view[os.write(fd, view):]
-                now = time.monotonic()
-                if _STUDY in kinds or (_FINISH in kinds or self._pending) and now - self._last_fsync >= self._fsync_interval:
-                    os.fsync(fd)  # group commit: finished trials reach the disk within the interval
-                    self._last_fsync = now
-                    self._pending = False
-                elif _FINISH in kinds:
-                    self._pending = True
-            finally:
-                os.close(fd)
+                self._fsync(self._fd)
+            except OSError:
+                self._pending = False  # the file is gone (a temporary study): nothing to keep
 
-
-_RUNNING_TRIAL, _FINISH, _STUDY = "running", "finish", "study"
+    def close(self) -> None:
+        self.flush()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def _flush_at_exit(ref: weakref.ref) -> None:
     backend = ref()
     if backend is not None:
-        backend.flush()
+        backend.close()
 
 
-def _durability(log: dict[str, Any]) -> str:
-    """running: a trial still running (losing it re-runs the trial); finish: a trial's end
-    (fsynced within FSYNC_INTERVAL_S); study: the study itself (fsynced at once)."""
-    op = log.get("op_code")
-    if op in (_CREATE_TRIAL, _SET_PARAM, _INTERMEDIATE, _TRIAL_USER_ATTR, _TRIAL_SYSTEM_ATTR):
-        return _RUNNING_TRIAL
-    if op == _SET_STATE:
-        return _RUNNING_TRIAL if log.get("state") in _UNFINISHED_STATES else _FINISH
-    return _STUDY
+def _not_a_journal(path: str, why: str) -> SpecError:
+    return SpecError([Problem(
+        file=path, path="--storage", message=f"not an Optuna journal file: {why}", value=path,
+        expected="a journal written by slmsim or Optuna (one JSON record per line), or a new file",
+        hint="give a new file name, sqlite:///FILE for SQLite, or the study.journal.log of an earlier run")])
+
+
+def _check_and_repair(path: str) -> None:
+    """Refuse a file that is not a journal; cut off a torn last line (with a message).
+
+    Journal records are JSON objects with an `op_code`, one per line, each written whole
+    by one write(2). A last line without its newline, or one that does not parse, is what
+    a power cut or a full disk leaves; anything else wrong is not ours to repair."""
+    size = os.path.getsize(path)
+    if size == 0:
+        return
+    with open(path, "rb") as f:
+        first = f.readline(1 << 20)
+        if b"\0" in first or not first.lstrip().startswith(b"{"):
+            raise _not_a_journal(path, "its first line is not a JSON record")
+        if first.endswith(b"\n"):
+            try:
+                record = json.loads(first)
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                raise _not_a_journal(path, "its first line is not valid JSON") from None
+            if not isinstance(record, dict) or "op_code" not in record:
+                raise _not_a_journal(path, "its first record has no 'op_code'")
+        tail_from = max(0, size - (1 << 20))
+        f.seek(tail_from)
+        tail = f.read()
+    cut = len(tail)
+    if not tail.endswith(b"\n"):
+        cut = tail.rfind(b"\n") + 1
+    else:
+        start = tail.rfind(b"\n", 0, len(tail) - 1) + 1
+        try:
+            json.loads(tail[start:])
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            cut = start
+    if cut == len(tail):
+        return
+    if tail_from == 0 and cut == 0:
+        raise _not_a_journal(path, "it holds no complete record")
+    keep = tail_from + cut
+    with open(path, "r+b") as f:
+        f.truncate(keep)
+        f.flush()
+        os.fsync(f.fileno())
+    print(f"slmsim: {path}: the last journal line was incomplete ({size - keep} bytes; a power cut or a full "
+          f"disk?); truncated to the last complete record at byte {keep}. Trials in that line run again.",
+          file=sys.stderr)
 
 
 @dataclass(frozen=True)
 class StorageSpec:
     kind: str  # "journal" | "rdb" | "memory"
-    url: str  # what to pass to --storage / optuna-dashboard (absolute paths)
+    url: str  # what to pass to Optuna (absolute paths; may hold a password: never print or write it)
 
     @property
     def shareable(self) -> bool:
         return self.kind != "memory"
+
+    @property
+    def display(self) -> str:
+        """The URL with its password masked: what messages and files show."""
+        return mask_password(self.url)
 
 
 def storage_spec(arg: str | None, *, out_dir: Path) -> StorageSpec:
@@ -167,18 +232,19 @@ def storage_spec(arg: str | None, *, out_dir: Path) -> StorageSpec:
     if arg in ("memory", ":memory:"):
         return StorageSpec("memory", "memory")
     if "://" in arg:
-        scheme = arg.split("://", 1)[0].split("+", 1)[0]
+        scheme = arg.split("://", 1)[0].split("+", 1)[0].lower()
         if scheme == "sqlite":
             path = arg.split(":///", 1)[1] if ":///" in arg else ""
             if path and path != ":memory:" and not path.startswith("/"):
                 arg = "sqlite:///" + str(Path(path).resolve())
             return StorageSpec("rdb", arg)
         if scheme in ("postgresql", "postgres"):
-            return StorageSpec("rdb", _postgres_driver(arg))
+            return StorageSpec("rdb", _postgres_url(arg))
         if scheme == "mysql":
-            return StorageSpec("rdb", arg)
+            return StorageSpec("rdb", _quote_password(arg))
         raise SpecError([Problem(file="<command line>", path="--storage", message=f"unknown storage scheme '{scheme}'",
-                                 value=arg, expected="a journal file path, sqlite:///FILE, postgresql://..., or memory",
+                                 value=mask_password(arg),
+                                 expected="a journal file path, sqlite:///FILE, postgresql://..., or memory",
                                  hint="see docs/dse.md, 'Storage'")])
     if arg.endswith((".db", ".sqlite", ".sqlite3")):
         raise SpecError([Problem(file="<command line>", path="--storage", message=f"{arg!r} looks like an SQLite file",
@@ -187,12 +253,14 @@ def storage_spec(arg: str | None, *, out_dir: Path) -> StorageSpec:
     return StorageSpec("journal", str(Path(arg).resolve()))
 
 
-def _postgres_driver(url: str) -> str:
-    """Name the installed driver in a plain postgresql:// URL.
+def _postgres_url(url: str) -> str:
+    """Name the installed driver in a plain postgresql:// URL, and percent-encode a password
+    holding '@', ':' or '/' (SQLAlchemy would otherwise split the URL inside it).
 
     SQLAlchemy 2.1 maps `postgresql://` to psycopg 3; 2.0 to psycopg2. We install
     psycopg2-binary (the `test` extra), so pick whichever driver is importable.
     """
+    url = _quote_password(url)
     scheme, rest = url.split("://", 1)
     if "+" in scheme:
         return url
@@ -204,42 +272,115 @@ def _postgres_driver(url: str) -> str:
     return f"postgresql://{rest}"
 
 
+def _split_url(url: str) -> tuple[str, str | None, str]:
+    """scheme://, the credentials (None without '@'), and the rest (host, path, query).
+
+    The credentials end at the LAST '@' before the path, so a password holding '@' or ':'
+    stays whole."""
+    scheme, rest = url.split("://", 1)
+    at = rest.rfind("@")
+    if at < 0:
+        return scheme + "://", None, rest
+    slash = rest.find("/", at)
+    head = rest if slash < 0 else rest[:slash]
+    at = head.rfind("@")
+    return scheme + "://", rest[:at], rest[at + 1:]
+
+
+def _quote_password(url: str) -> str:
+    if "://" not in url:
+        return url
+    scheme, creds, rest = _split_url(url)
+    if creds is None or ":" not in creds:
+        return url
+    user, password = creds.split(":", 1)
+    return f"{scheme}{user}:{quote(unquote(password), safe='')}@{rest}"
+
+
+_QUERY_SECRET = re.compile(r"(?i)([?&;](?:password|passwd|pwd|pass|sslpassword)=)[^&;#]*")
+
+
+def mask_password(url: str) -> str:
+    """A URL with its password hidden (user:***@host, password=*** in the query)."""
+    if "://" not in url:
+        return url
+    scheme, creds, rest = _split_url(url)
+    if creds is not None and ":" in creds:
+        url = f"{scheme}{creds.split(':', 1)[0]}:***@{rest}"
+    return _QUERY_SECRET.sub(r"\1***", url)
+
+
+def secrets_of(url: str) -> list[str]:
+    """The password of a URL in every form a message could quote it (raw, encoded, decoded)."""
+    out: list[str] = []
+    if "://" not in url:
+        return out
+    _, creds, rest = _split_url(url)
+    if creds is not None and ":" in creds:
+        out.append(creds.split(":", 1)[1])
+    out += [m.group(0).split("=", 1)[1] for m in _QUERY_SECRET.finditer(url)]
+    forms = set()
+    for s in out:
+        forms |= {s, unquote(s), quote(unquote(s), safe="")}
+    return sorted((s for s in forms if len(s) >= 1 and s != "***"), key=len, reverse=True)
+
+
+def redact(text: str, url: str) -> str:
+    """`text` with every form of `url`'s password replaced by ***."""
+    for secret in secrets_of(url):
+        text = text.replace(secret, "***")
+    return text
+
+
 def open_storage(spec: StorageSpec) -> optuna.storages.BaseStorage:
     """An Optuna storage object for `spec` (what `optuna.load_study(storage=...)` takes)."""
     if spec.kind == "memory":
         return optuna.storages.InMemoryStorage()
     if spec.kind == "journal":
         Path(spec.url).parent.mkdir(parents=True, exist_ok=True)
-        return JournalStorage(FlockJournalBackend(spec.url))
-    from slmsim.dse.study import retry_stale_trial
-
+        backend = JournalBackend(spec.url)
+        try:
+            storage = JournalStorage(backend)
+        except (ValueError, KeyError, TypeError) as exc:  # a record Optuna cannot replay
+            raise _not_a_journal(spec.url, f"a record cannot be read ({type(exc).__name__}: "
+                                           f"{str(exc)[:200]})") from None
+        remember_backend(storage, backend)
+        return storage
     engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if spec.url.startswith("sqlite"):
         engine_kwargs = {"connect_args": {"timeout": 60}}
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            return optuna.storages.RDBStorage(
-                spec.url, engine_kwargs=engine_kwargs, heartbeat_interval=HEARTBEAT_S, grace_period=GRACE_S,
-                heartbeat_stale_trial_callback=retry_stale_trial,
-            )
+        return optuna.storages.RDBStorage(spec.url, engine_kwargs=engine_kwargs)
     except ImportError as exc:
         driver = "psycopg2-binary" if spec.url.startswith("postgres") else "the database driver SQLAlchemy names"
-        raise SpecError([Problem(file="<command line>", path="--storage", message=f"the database driver is missing: {exc}",
-                                 value=mask_password(spec.url), hint=f"pip install {driver}")]) from None
-    except Exception as exc:  # noqa: BLE001 - sqlalchemy's OperationalError and friends
+        raise SpecError([Problem(file="<command line>", path="--storage",
+                                 message=redact(f"the database driver is missing: {exc}", spec.url),
+                                 value=spec.display, hint=f"pip install {driver}")]) from None
+    except Exception as exc:  # noqa: BLE001 - sqlalchemy's OperationalError, a bad port, ...
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise SpecError([Problem(file="<command line>", path="--storage", message=f"cannot open the storage: {first}",
-                                 value=mask_password(spec.url),
+        raise SpecError([Problem(file="<command line>", path="--storage",
+                                 message=redact(f"cannot open the storage: {first}", spec.url),
+                                 value=spec.display,
                                  hint="is the database server running and reachable, and do the user, password and "
-                                      "database exist? (docs/dse.md, 'Workers on PostgreSQL')")]) from None
+                                      "database exist? A password with '@', ':' or '/' may be given as is or "
+                                      "percent-encoded (docs/dse.md, 'Workers on PostgreSQL')")]) from None
 
 
-def mask_password(url: str) -> str:
-    """A URL with its password hidden, for messages."""
-    if "://" not in url or "@" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    creds, host = rest.rsplit("@", 1)
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+# the backend of each journal storage we opened (Optuna keeps its own reference private)
+_BACKENDS: "weakref.WeakKeyDictionary[Any, JournalBackend]" = weakref.WeakKeyDictionary()
+
+
+def remember_backend(owner: Any, backend: JournalBackend) -> None:
+    _BACKENDS[owner] = backend
+
+
+def journal_backend(owner: Any) -> JournalBackend | None:
+    """The journal backend behind a storage or study we opened, or None (databases, memory)."""
+    return _BACKENDS.get(owner)
+
+
+def flush_storage(owner: Any) -> None:
+    """Make what was written durable now (journal: fsync; databases commit as they go)."""
+    backend = journal_backend(owner)
+    if backend is not None:
+        backend.flush()

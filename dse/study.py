@@ -4,18 +4,25 @@ A study carries everything a worker needs in its user attributes (`slmsim:config
 resolved space, the base tree in SI, the model specs, engine, hypervolume reference), so
 `slmsim worker --storage URL --study NAME` needs no files.
 
-Counting. `--trials N` is a target for *completed* trials in the study, shared by every
-worker: re-running a command tops the study up to N, it does not add N more. A worker
-starts a trial only while completed + running < N, and a trial checks, once it has its
-number, that fewer than N trials before it are complete, running or waiting; otherwise it
-is not evaluated and ends PRUNED ("not evaluated: ..."), which can happen only when
-several workers race for the last places.
+A trial is written once, finished. Each worker keeps an in-memory mirror of the study that
+its sampler works on (Optuna's `ask` with fixed distributions, then `tell`); the mirror
+takes in the trials other workers and earlier runs finished. The finished trial goes to
+the study's storage as one record (`Study.add_trial`): one journal append or one database
+transaction per trial, and no RUNNING trial that a killed worker could leave behind.
 
-Resume. Finished trials are kept. A trial left RUNNING by a process that died is failed
-and re-queued with the same parameters (at most `MAX_RETRY` times):
-- on any storage, at once, if its owner (recorded in the trial's `worker` attribute) ran
-  on this host and is gone;
-- on SQLite/PostgreSQL, also by Optuna's heartbeat after `GRACE_S` (workers on other hosts).
+Evaluation cache. A design (canonical key of its parameters, `design_key`) already
+evaluated in the study is not simulated again: the trial records the same result and
+`duplicate_of` (the number of the trial that evaluated it), so counts and fronts can count
+distinct designs while the sampler still learns that it proposed a repeat.
+
+Counting. `--trials N` is a target for *completed* trials in the study (repeats included),
+shared by every worker: re-running a command tops the study up to N, it does not add N
+more. On a journal the final count and the append are one step under the journal's lock,
+so a study never has more than N; on a database two workers can race for the last place
+(at most one extra trial per worker).
+
+Resume. Finished trials are kept. The sampler is seeded afresh (`resume_seed`), so a
+resumed run continues rather than replaying the designs of the first run.
 """
 
 from __future__ import annotations
@@ -23,12 +30,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import random
 import socket
-import tempfile
 import time
+import uuid
 import warnings
-import zlib
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -38,11 +44,11 @@ import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from slmsim.dse.evaluate import Evaluation, Evaluator
+from slmsim.dse.evaluate import RUNS, Evaluation, Evaluator
 from slmsim.dse.metrics import METRICS, WORKLOAD_METRICS, Direction, Metric
 from slmsim.dse.pareto import hypervolume
 from slmsim.dse.space import LoadedSpace, Param, Space, space_fingerprint
-from slmsim.dse.storage import MAX_RETRY, StorageSpec, flocked, open_storage
+from slmsim.dse.storage import StorageSpec, flush_storage, journal_backend, open_storage, remember_backend
 from slmsim.hw_models.load import hardware_from_raw
 from slmsim.core.errors import Problem, SpecError
 from slmsim.core.yamlio import RawSpec
@@ -51,6 +57,8 @@ from slmsim.workloads.model import ModelSpec
 CONFIG_ATTR = "slmsim:config"
 TARGET_ATTR = "slmsim:n_trials"
 SAMPLER_ATTR = "slmsim:sampler"
+CONSTRAINTS_ATTR = "slmsim:constraint_names"  # what each value of a trial's `constraints` list is
+DUPLICATE_ATTR = "duplicate_of"  # trial user attribute: the trial that evaluated this design first
 SAMPLERS = ("nsga2", "tpe", "gp", "random")
 ENGINES = ("analytic", "des")
 REFERENCE_FACTOR = 2.0  # default hypervolume reference: twice as bad as the base design
@@ -144,7 +152,7 @@ def prepare_study(loaded: LoadedSpace, *, storage: StorageSpec, study_name: str,
         attr = study.user_attrs.get(CONFIG_ATTR)
         if attr is None:
             raise SpecError([Problem(
-                file="<command line>", path="--study", message=f"study {study_name!r} exists in {storage.url} but was "
+                file="<command line>", path="--study", message=f"study {study_name!r} exists in {storage.display} but was "
                 "not created by slmsim", value=study_name, hint="choose another --study name")])
         config = StudyConfig.from_attr(attr)
         _check_same(loaded, config, engine=engine, study_name=study_name, storage=storage)
@@ -157,6 +165,7 @@ def prepare_study(loaded: LoadedSpace, *, storage: StorageSpec, study_name: str,
                                     load_if_exists=True)
         if CONFIG_ATTR not in study.user_attrs:  # another process may have created it a moment ago
             study.set_user_attr(CONFIG_ATTR, config.to_attr())
+            study.set_user_attr(CONSTRAINTS_ATTR, constraint_keys(loaded.space))
         else:
             _check_same(loaded, StudyConfig.from_attr(study.user_attrs[CONFIG_ATTR]), engine=engine,
                         study_name=study_name, storage=storage)
@@ -164,7 +173,25 @@ def prepare_study(loaded: LoadedSpace, *, storage: StorageSpec, study_name: str,
         study.set_user_attr(TARGET_ATTR, n_trials)
     if study.user_attrs.get(SAMPLER_ATTR) != sampler:
         study.set_user_attr(SAMPLER_ATTR, sampler)
+    names = [o.metric.value for o in config.space.objectives]
+    if study.metric_names != names:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            study.set_metric_names(names)  # optuna-dashboard and optuna.visualization label the objectives
+    _remember(study, st)
+    flush_storage(study)  # the study's creation is durable at once
     return study, config
+
+
+_DATABASES: "weakref.WeakKeyDictionary[optuna.Study, optuna.storages.RDBStorage]" = weakref.WeakKeyDictionary()
+
+
+def _remember(study: optuna.Study, storage: optuna.storages.BaseStorage) -> None:
+    backend = journal_backend(storage)
+    if backend is not None:
+        remember_backend(study, backend)
+    if isinstance(storage, optuna.storages.RDBStorage):
+        _DATABASES[study] = storage
 
 
 def _check_same(loaded: LoadedSpace, config: StudyConfig, *, engine: str, study_name: str,
@@ -179,7 +206,7 @@ def _check_same(loaded: LoadedSpace, config: StudyConfig, *, engine: str, study_
         if not changed:
             changed.append("model specs")
         problems.append(Problem(
-            file=loaded.space.file, path="", message=f"study {study_name!r} in {storage.url} was created from a "
+            file=loaded.space.file, path="", message=f"study {study_name!r} in {storage.display} was created from a "
             f"different space (changed: {', '.join(changed)})",
             hint="resuming would mix designs from two spaces: use a new --study name or --out folder"))
     if config.engine != engine:
@@ -199,13 +226,14 @@ def open_study(storage: StorageSpec, study_name: str) -> tuple[optuna.Study, Stu
     except KeyError:
         names = [s.study_name for s in optuna.get_all_study_summaries(st)]
         raise SpecError([Problem(
-            file="<command line>", path="--study", message=f"no study {study_name!r} in {storage.url}",
+            file="<command line>", path="--study", message=f"no study {study_name!r} in {storage.display}",
             value=study_name, expected="one of: " + (", ".join(names) or "(none yet)"),
             hint="create it first with `slmsim explore SPACE --storage URL --study NAME --jobs 0`")]) from None
     attr = study.user_attrs.get(CONFIG_ATTR)
     if attr is None:
         raise SpecError([Problem(file="<command line>", path="--study",
                                  message=f"study {study_name!r} was not created by slmsim", value=study_name)])
+    _remember(study, st)
     return study, StudyConfig.from_attr(attr)
 
 
@@ -218,9 +246,10 @@ def make_sampler(name: str, *, seed: int | None, space: Space, n_trials: int) ->
         if name == "nsga2":
             # a generation of 10% of the budget (10..50) leaves several generations to evolve
             pop = int(min(50, max(10, n_trials // 10)))
-            return optuna.samplers.NSGAIISampler(seed=seed, population_size=pop)
+            return _fixed(optuna.samplers.NSGAIISampler, space)(seed=seed, population_size=pop)
         if name == "tpe":
-            return optuna.samplers.TPESampler(seed=seed, multivariate=True, n_startup_trials=min(20, max(10, n_trials // 20)))
+            return _fixed(optuna.samplers.TPESampler, space)(
+                seed=seed, multivariate=True, n_startup_trials=min(20, max(10, n_trials // 20)))
         if name == "random":
             return optuna.samplers.RandomSampler(seed=seed)
         if name == "gp":
@@ -231,12 +260,36 @@ def make_sampler(name: str, *, seed: int | None, space: Space, n_trials: int) ->
                     file="<command line>", path="--sampler", message="the gp sampler needs PyTorch, which is not "
                     "installed", value="gp", expected="nsga2, tpe or random, or PyTorch installed",
                     hint="pip install torch (the CPU build is enough), or use --sampler tpe")]) from None
-            return optuna.samplers.GPSampler(seed=seed, deterministic_objective=True)
+            return _fixed(optuna.samplers.GPSampler, space)(seed=seed, deterministic_objective=True)
         if name == "grid":
             grid = grid_space(space)
-            return optuna.samplers.GridSampler(grid, seed=seed)
+            return _GridSampler(grid, seed=seed)
     raise SpecError([Problem(file="<command line>", path="--sampler", message=f"unknown sampler {name!r}",
                              value=name, expected="one of: " + ", ".join(SAMPLERS))])
+
+
+def _fixed(cls: type, space: Space) -> type:
+    """`cls` with its relative search space fixed to the space's distributions: every trial
+    samples every parameter from the same distribution, so Optuna's search-space inference
+    (an intersection over all trials, compared distribution by distribution) is skipped."""
+    fixed = distributions(space)
+
+    def infer_relative_search_space(self: Any, study: optuna.Study, trial: FrozenTrial) -> dict[str, Any]:
+        return dict(fixed)
+
+    return type(f"Fixed{cls.__name__}", (cls,), {"infer_relative_search_space": infer_relative_search_space})
+
+
+class _GridSampler(optuna.samplers.GridSampler):
+    """Optuna's grid sampler, used with ask/tell: once the grid is exhausted it calls
+    `study.stop()`, which only works inside `optimize`; our loop stops on its own target."""
+
+    def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: TrialState,
+                    values: Sequence[float] | None) -> None:
+        try:
+            super().after_trial(study, trial, state, values)
+        except RuntimeError:
+            pass
 
 
 def grid_space(space: Space) -> dict[str, list[Any]]:
@@ -303,7 +356,7 @@ def _proc_state(pid: int) -> str | None:
 
 def owner_record() -> dict[str, Any]:
     pid = os.getpid()
-    return {"host": socket.gethostname(), "pid": pid, "start": _proc_start(pid)}
+    return {"host": socket.gethostname(), "pid": pid, "start": _proc_start(pid), "id": uuid.uuid4().hex[:12]}
 
 
 def owner_alive(owner: Mapping[str, Any]) -> bool | None:
@@ -325,138 +378,354 @@ def owner_alive(owner: Mapping[str, Any]) -> bool | None:
     return start is None or _proc_start(pid) in (None, start)
 
 
-def retry_stale_trial(study: optuna.Study, trial: FrozenTrial) -> None:
-    """Queue a failed trial's parameters again (at most MAX_RETRY times), like Optuna's
-    `RetryHeartbeatStaleTrialCallback`, without copying the dead worker's attributes."""
-    history = [*trial.system_attrs.get("retry_history", []), trial.number]
-    if len(history) > MAX_RETRY:
-        return
-    study.add_trial(optuna.trial.create_trial(
-        state=TrialState.WAITING, params=trial.params, distributions=trial.distributions,
-        system_attrs={"failed_trial": history[0], "retry_history": history},
-    ))
-
-
-def _reap_lock_path(study: optuna.Study) -> str:
-    key = zlib.crc32(f"{study.study_name}".encode())
-    return os.path.join(tempfile.gettempdir(), f"slmsim-reap-{key:08x}.lock")
-
-
 def reap_stale_trials(study: optuna.Study) -> list[int]:
-    """Fail (and re-queue) RUNNING trials whose worker is known to be gone; return their numbers."""
+    """Fail RUNNING trials left by a process that died; return their numbers.
+
+    Our workers write a trial only once it is finished, so they leave no RUNNING trial
+    behind whatever kills them; this cleans up after other tools (and older slmsim): a
+    RUNNING trial whose owner ran on this host and is gone is failed at once, one with no
+    owner after ORPHAN_S. A failed trial is not re-queued: the evaluation cache and the
+    sampler make re-running it pointless."""
     reaped: list[int] = []
-    with flocked(_reap_lock_path(study)):
-        now = datetime.now(timezone.utc)
-        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-            owner = t.user_attrs.get("worker")
-            if owner is not None:
-                if owner_alive(owner) is not False:
-                    continue
-            else:
-                started = t.datetime_start
-                if started is None:
-                    continue
-                if started.tzinfo is None:
-                    started = started.replace(tzinfo=timezone.utc) if _journal_like(study) else started.astimezone()
-                if (now - started).total_seconds() < ORPHAN_S:
-                    continue
-            try:
-                study.tell(t.number, state=TrialState.FAIL)
-            except (ValueError, RuntimeError):
-                continue  # finished meanwhile
-            retry_stale_trial(study, t)
-            reaped.append(t.number)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        optuna.storages.fail_stale_trials(study)  # heartbeat-based, on RDB storages only
+    now = datetime.now(timezone.utc)
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        owner = t.user_attrs.get("worker")
+        if owner is not None:
+            if owner_alive(owner) is not False:
+                continue
+        else:
+            started = t.datetime_start
+            if started is None:
+                continue
+            if started.tzinfo is None:
+                started = started.astimezone()
+            if (now - started).total_seconds() < ORPHAN_S:
+                continue
+        try:
+            study.tell(t.number, state=TrialState.FAIL)
+        except (ValueError, RuntimeError):
+            continue  # finished meanwhile
+        reaped.append(t.number)
     return reaped
-
-
-def _journal_like(study: optuna.Study) -> bool:
-    return not isinstance(study._storage, optuna.storages.RDBStorage)  # noqa: SLF001
 
 
 @dataclass
 class Progress:
-    complete: int
+    complete: int  # completed trials in the study (repeats included)
     target: int
     mine: int
-    feasible: int
-    front_size: int
+    designs: int  # distinct designs evaluated (completed trials that are not repeats)
+    feasible: int  # distinct feasible designs
+    front_size: int  # distinct designs on the feasible front
     hypervolume: float
-
-
-class NotEvaluated(optuna.TrialPruned):
-    """This trial came after the target was reached by other workers."""
 
 
 def _target(study: optuna.Study) -> int:
     return int(study.user_attrs.get(TARGET_ATTR, 0))
 
 
+def design_key(params: Mapping[str, Any], space: Space) -> str:
+    """A canonical key of a parameter set: equal designs, equal keys (floats to 12 digits)."""
+    items = []
+    for p in space.params:
+        v = params.get(p.path)
+        if isinstance(v, float):
+            v = float(f"{v:.12g}")
+        items.append(v)
+    return json.dumps(items, default=str)
+
+
+def constraint_keys(space: Space) -> list[str]:
+    """The order of the values in a trial's `constraints` system attribute."""
+    return [RUNS, *(c.key for c in space.constraints)]
+
+
+def resume_seed(seed: int | None, *, done: int, worker: int = 0) -> int | None:
+    """The sampler seed of a run: `seed + worker` for a new study; for a study that already
+    has `done` trials, a different stream, so a resumed run continues instead of replaying
+    the designs its first run proposed (the random sampler would repeat them all)."""
+    if seed is None:
+        return None
+    if done == 0:
+        return seed + worker
+    return (seed * 1_000_003 + done * 7_919 + worker * 104_729 + 1) % (2**32)
+
+
+@dataclass(frozen=True)
+class _Result:
+    """What a trial records: objective values, constraint values, user attributes."""
+
+    values: list[float]
+    constraints: list[float]
+    attrs: dict[str, Any]  # infeasible_reason, metrics
+
+
+@dataclass
+class _Cached:
+    number: int | None  # the trial that evaluated it (None: ours, not read back yet)
+    result: _Result
+
+
+class _Worker:
+    """One worker's view of a study: an in-memory mirror the sampler works on, the
+    evaluation cache by design key, and the feasible front of distinct designs."""
+
+    def __init__(self, study: optuna.Study, config: StudyConfig, sampler: optuna.samplers.BaseSampler) -> None:
+        self.study = study
+        self.config = config
+        self.space = config.space
+        self.keys = constraint_keys(self.space)
+        self.dists = distributions(self.space)
+        self.mem = optuna.create_study(directions=self.space.directions, sampler=sampler)
+        self.owner = owner_record()
+        self.cache: dict[str, _Cached] = {}
+        backend = journal_backend(study)
+        self.lock = backend.lock if backend is not None else None
+        self.rdb = _DATABASES.get(study)
+        self._seen: set[int] = set()
+        self.complete = 0  # completed trials in the study at the last sync (+ ours since)
+        self.designs = 0
+        self.feasible = 0
+        self._front = np.empty((0, len(self.space.objectives)))
+        self._hv = 0.0
+        self._hv_stale = False
+        self._synced_at = -1e9
+        self._sync_cost = 0.0
+        self._n_synced = 0
+        self._last_number = -1
+        self._fresh: list[FrozenTrial] = []
+
+    # -- reading the study
+
+    def sync(self, *, force: bool = False, defer: bool = False) -> int:
+        """Take in trials other workers (or earlier runs) finished; returns the completed count.
+
+        A journal is read incrementally and cheaply, so it is synced with every trial; a
+        database at most every second (or ten times as long as a sync takes), unless forced.
+        `defer`: only count now (under the journal lock) and take the new trials into the
+        cache and the mirror with `take_in()` once the lock is released."""
+        now = time.monotonic()
+        if self.rdb and not force and now - self._synced_at < max(1.0, 10 * self._sync_cost):
+            return self.complete
+        trials = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        self._synced_at = time.monotonic()
+        self._sync_cost = self._synced_at - now
+        self.complete = len(trials)
+        # completed trials come in number order and new ones at the end (ours are written
+        # finished); look at the tail only, unless an older trial completed meanwhile
+        k = self._n_synced
+        if not (0 < k <= len(trials) and trials[k - 1].number == self._last_number):
+            k = 0
+        fresh = []
+        for t in trials[k:]:
+            if t.number in self._seen:
+                continue
+            self._seen.add(t.number)
+            fresh.append(t)
+        if trials:
+            self._n_synced, self._last_number = len(trials), trials[-1].number
+        self._fresh += fresh
+        if not defer:
+            self.take_in()
+        return self.complete
+
+    def take_in(self) -> None:
+        fresh, self._fresh = self._fresh, []
+        if fresh:
+            mirrored = []
+            for t in fresh:
+                key = design_key(t.params, self.space)
+                duplicate = t.user_attrs.get(DUPLICATE_ATTR) is not None
+                ours = (t.user_attrs.get("worker") or {}).get("id") == self.owner["id"]
+                hit = self.cache.get(key)
+                if hit is None and not duplicate and t.values is not None:
+                    self.cache[key] = _Cached(t.number, _result_of(t, self.keys))
+                elif hit is not None and hit.number is None and ours and not duplicate:
+                    hit.number = t.number
+                if not duplicate and not ours:  # ours were counted when written (record)
+                    self._count_design(t.values, trial_feasible(t))
+                if not ours:
+                    mirrored.append(self._mirror_trial(t))
+            if mirrored:
+                self.mem.add_trials(mirrored)
+
+    def _mirror_trial(self, t: FrozenTrial) -> FrozenTrial:
+        system = {k: v for k, v in t.system_attrs.items() if not k.startswith("constraints")}
+        for k, v in t.constraints.items():
+            name = self.keys[int(k)] if k.isdigit() and int(k) < len(self.keys) else k
+            system[f"constraints:{name}"] = v
+        return FrozenTrial(number=0, trial_id=0, state=TrialState.COMPLETE, value=None, values=t.values,
+                           datetime_start=t.datetime_start, datetime_complete=t.datetime_complete,
+                           params=t.params, distributions=t.distributions, user_attrs={}, system_attrs=system,
+                           intermediate_values={})
+
+    def _count_design(self, values: Sequence[float] | None, feasible: bool) -> None:
+        self.designs += 1
+        if not feasible or values is None:
+            return
+        self.feasible += 1
+        c = self.config.normalised_costs(np.array([values]))[0]
+        # strict domination, so that two designs with equal objectives both stay on the
+        # front, as in pareto.csv (the progress bar and the outputs count the same designs)
+        f = self._front
+        if np.any(np.all(f <= c, axis=1) & np.any(f < c, axis=1)):
+            return
+        self._front = np.vstack([f[~(np.all(c <= f, axis=1) & np.any(c < f, axis=1))], c])
+        self._hv_stale = True
+
+    def progress(self, *, target: int, mine: int) -> Progress:
+        if self._hv_stale:
+            self._hv = hypervolume(self._front, [1.0] * self._front.shape[1])
+            self._hv_stale = False
+        return Progress(complete=self.complete, target=target, mine=mine, designs=self.designs,
+                        feasible=self.feasible, front_size=int(self._front.shape[0]), hypervolume=self._hv)
+
+    # -- one trial
+
+    def propose(self) -> optuna.Trial:
+        return self.mem.ask(fixed_distributions=self.dists)
+
+    def evaluate(self, evaluator: Evaluator, trial: optuna.Trial) -> tuple[_Result, _Cached | None]:
+        """The trial's result: from the cache for a design evaluated before, else simulated."""
+        key = design_key(trial.params, self.space)
+        hit = self.cache.get(key)
+        if hit is not None:
+            return hit.result, hit
+        ev = evaluator.evaluate_params(dict(trial.params), label=f"trial {self.complete}")
+        values = list(self.config.reference) if not ev.runs else [ev.metrics[o.metric] for o in self.space.objectives]
+        result = _Result(values=[float(v) for v in values],
+                         constraints=[float(ev.violations[k]) for k in self.keys],
+                         attrs={"infeasible_reason": ev.infeasible_reason, "metrics": metrics_attr(ev)})
+        self.cache[key] = _Cached(None, result)
+        return result, None
+
+    def record(self, trial: optuna.Trial, result: _Result, hit: _Cached | None, *, target: int) -> bool:
+        """Tell the mirror, then write the finished trial to the study as ONE record.
+
+        False when the study reached its target meanwhile (another worker took the last
+        place): the result stays in our cache and the mirror, nothing is written."""
+        for k, v in zip(self.keys, result.constraints, strict=True):
+            trial.set_constraint(k, v)
+        self.mem.tell(trial, result.values)
+        told = self.mem.get_trials(deepcopy=False)[-1]
+        assert told.number == trial.number
+        system = {k: v for k, v in told.system_attrs.items() if not k.startswith("constraints")}
+        system["constraints"] = list(result.constraints)  # the list optuna-dashboard reads
+        attrs = {**result.attrs, "worker": {k: v for k, v in self.owner.items()}}
+        if hit is not None:
+            if hit.number is None:
+                self.sync(force=True)  # our own earlier trial: read back its number
+            attrs[DUPLICATE_ATTR] = hit.number
+        record = FrozenTrial(number=0, trial_id=0, state=TrialState.COMPLETE, value=None, values=result.values,
+                             datetime_start=told.datetime_start, datetime_complete=told.datetime_complete,
+                             params=told.params, distributions=told.distributions, user_attrs=attrs,
+                             system_attrs=system, intermediate_values={})
+        if self.lock is not None:
+            with self.lock.held():  # the count and the append are one step: never more than the target
+                full = self.sync(force=True, defer=True) >= target
+                if not full:
+                    self.study.add_trial(record)
+            self.take_in()
+            if full:
+                return False
+        elif self.rdb:
+            self._add_counted(record, target=target)
+            if self._dropped:
+                return False
+        else:
+            self.study.add_trial(record)
+        self.complete += 1
+        if hit is None:
+            self._count_design(result.values, all(v <= 0 for v in result.constraints))
+        return True
+
+    _dropped = False
+
+    def _add_counted(self, record: FrozenTrial, *, target: int) -> None:
+        """On a database: count the completed trials (one COUNT query) and add ours; near the
+        target, under a PostgreSQL advisory lock so that two workers cannot both take the
+        last place. (SQLite/MySQL: the count without the lock; a race can add one trial.)"""
+        import sqlalchemy
+
+        storage = self.rdb
+        assert storage is not None
+        engine = storage.engine
+        study_id = storage.get_study_id_from_name(self.study.study_name)
+        # Optuna's schema (stable since v1): table `trials`, state stored by name
+        count = sqlalchemy.text("SELECT count(*) FROM trials WHERE study_id = :s AND state = 'COMPLETE'")
+        self._dropped = False
+        with engine.connect() as conn:
+            n = int(conn.execute(count, {"s": study_id}).scalar() or 0)
+            self.complete = n
+            if n >= target:
+                self._dropped = True
+                return
+            near = n + max(8, target // 50) >= target
+            locked = near and engine.dialect.name == "postgresql"
+            if locked:
+                conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": 0x51A5 * 100_000 + study_id})
+            try:
+                if near:
+                    n = int(conn.execute(count, {"s": study_id}).scalar() or 0)
+                    conn.commit()
+                    if n >= target:
+                        self._dropped = True
+                        return
+                self.study.add_trial(record)
+            finally:
+                if locked:
+                    conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": 0x51A5 * 100_000 + study_id})
+                    conn.commit()
+
+
+def _result_of(t: FrozenTrial, keys: Sequence[str]) -> _Result:
+    con = t.constraints
+    constraints = [float(con.get(str(i), con.get(k, 1.0))) for i, k in enumerate(keys)]
+    return _Result(values=list(t.values or []), constraints=constraints,
+                   attrs={"infeasible_reason": t.user_attrs.get("infeasible_reason", ""),
+                          "metrics": t.user_attrs.get("metrics", {})})
+
+
 def run_worker(study: optuna.Study, config: StudyConfig, *, sampler: optuna.samplers.BaseSampler,
                max_trials: int | None = None, on_trial: Callable[[Progress], None] | None = None,
-               parent_pid: int | None = None, poll_s: float = 0.2) -> int:
+               parent_pid: int | None = None) -> int:
     """Evaluate trials until the study has its target of completed trials (or `max_trials` here).
 
-    Returns how many trials this worker completed.
+    Each trial: the sampler proposes a design on the in-memory mirror of the study (Optuna's
+    ask with fixed distributions), the design is simulated unless the cache has it, and the
+    finished trial is written once. Returns how many trials this worker completed.
     """
-    study.sampler = sampler
+    worker = _Worker(study, config, sampler)
     evaluator = config.evaluator()
-    owner = owner_record()
-    objectives = config.space.objectives
-    penalty = list(config.reference)
     target = _Target(study)
-    room = _Room(study, target, poll_s=poll_s, parent_pid=parent_pid)
-    tracker = _FrontTracker(config)
     mine = 0
-    outcome: dict[str, bool] = {}
-
-    def objective(trial: optuna.Trial) -> list[float]:
-        trial.set_user_attr("worker", owner)
-        # at most `trial.number` trials precede this one, so only count when that could reach the target
-        if trial.number >= target.value:
-            claimed = sum(1 for t in study.get_trials(deepcopy=False)
-                          if t.number < trial.number and t.state in (TrialState.COMPLETE, TrialState.RUNNING,
-                                                                     TrialState.WAITING))
-            if claimed >= target.value and claimed >= target.refresh(force=True):
-                trial.set_user_attr("infeasible_reason", f"not evaluated: {target.value} trials were already complete "
-                                    "or running when this one started (another worker took the last place)")
-                raise NotEvaluated()
-        sampled = {p.path: suggest(trial, p) for p in config.space.params}
-        try:
-            ev = evaluator.evaluate_params(sampled, label=f"trial {trial.number}")
-        except Exception as exc:
-            trial.set_user_attr("infeasible_reason", f"internal error: {type(exc).__name__}: {exc}")
-            raise
-        trial.set_user_attr("infeasible_reason", ev.infeasible_reason)
-        trial.set_user_attr("metrics", metrics_attr(ev))
-        for key, value in ev.violations.items():
-            trial.set_constraint(key, value)
-        outcome["complete"] = True
-        if not ev.runs:
-            return penalty  # scored at the hypervolume reference; the `runs` constraint marks it infeasible
-        return [ev.metrics[o.metric] for o in objectives]
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         reap_stale_trials(study)
+        worker.sync(force=True)
         while True:
             if parent_pid is not None and os.getppid() != parent_pid:
                 break  # the explore process that started us is gone
-            done = room.wait()
-            if done is None:
-                break
-            outcome.clear()
-            study.optimize(objective, n_trials=1, catch=(), gc_after_trial=False)
-            room.counted(completed_here=bool(outcome.get("complete")))
-            if outcome.get("complete"):
-                mine += 1
-            if on_trial is not None:
-                on_trial(tracker.progress(study, complete=done + int(outcome.get("complete", False)),
-                                          target=target.value, mine=mine))
             if max_trials is not None and mine >= max_trials:
                 break
+            # a journal is read back under its lock with every trial written (record), so the
+            # count from then is current enough here; a database is re-read now and then
+            known = worker.complete if worker.lock is not None else worker.sync()
+            if known >= target.value and worker.sync(force=True) >= target.refresh(force=True):
+                break
+            trial = worker.propose()
+            try:
+                result, hit = worker.evaluate(evaluator, trial)
+            except Exception as exc:
+                raise RuntimeError(f"internal error evaluating {dict(trial.params)}: {type(exc).__name__}: {exc}") \
+                    from exc
+            if not worker.record(trial, result, hit, target=target.value):
+                break
+            mine += 1
+            if on_trial is not None:
+                on_trial(worker.progress(target=target.value, mine=mine))
+            target.refresh()
+    flush_storage(study)
     return mine
 
 
@@ -478,51 +747,6 @@ class _Target:
         return self.value
 
 
-class _Room:
-    """Is there room for another trial? Counting the study's trials costs time in proportion
-    to its size, so between counts (at most a second apart, and always near the target) we
-    add our own completions to the last count. An estimate that is off can only start a
-    trial too many, and that trial's own exact check (`trial.number >= target`) stops it."""
-
-    def __init__(self, study: optuna.Study, target: _Target, *, poll_s: float, parent_pid: int | None) -> None:
-        self.study = study
-        self.target = target
-        self.poll_s = poll_s
-        self.parent_pid = parent_pid
-        self._at = -1e9
-        self._complete = 0
-        self._running = 0
-
-    def counted(self, *, completed_here: bool) -> None:
-        self._complete += int(completed_here)
-
-    def wait(self) -> int | None:
-        """The number of completed trials when another trial may start; None once the target is met."""
-        self.target.refresh()
-        margin = max(4, self.target.value // 20)
-        if (time.monotonic() - self._at < 1.0
-                and self._complete + self._running + margin < self.target.value):
-            return self._complete
-        while True:
-            self._at = time.monotonic()
-            complete = running = 0
-            for t in self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.RUNNING)):
-                if t.state == TrialState.COMPLETE:
-                    complete += 1
-                else:
-                    running += 1
-            self._complete, self._running = complete, running
-            if complete >= self.target.value and complete >= self.target.refresh(force=True):
-                return None
-            if complete + running < self.target.value:
-                return complete
-            if self.parent_pid is not None and os.getppid() != self.parent_pid:
-                return None
-            # the last places are taken by running trials: wait, they may fail and need a retry
-            reap_stale_trials(self.study)
-            time.sleep(self.poll_s * (0.5 + random.random()))
-
-
 def metrics_attr(ev: Evaluation) -> dict[str, Any]:
     """Every figure of a trial, keyed by its trials-table column (None for unknown)."""
     out: dict[str, Any] = {}
@@ -539,43 +763,18 @@ def _num(x: float | None) -> float | None:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
 
 
-class _FrontTracker:
-    """Pareto size and hypervolume for the progress bar: updated incrementally with the
-    trials completed since the last look, at most once a second."""
-
-    def __init__(self, config: StudyConfig) -> None:
-        self.config = config
-        self._at = 0.0
-        self._seen: set[int] = set()
-        self._front = np.empty((0, len(config.space.objectives)))
-        self._hv = 0.0
-        self._feasible = 0
-
-    def progress(self, study: optuna.Study, *, complete: int, target: int, mine: int) -> Progress:
-        now = time.monotonic()
-        if now - self._at > 1.0 or complete >= target:
-            self._at = now
-            changed = False
-            for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
-                if t.number in self._seen:
-                    continue
-                self._seen.add(t.number)
-                if not trial_feasible(t) or t.values is None:
-                    continue
-                self._feasible += 1
-                c = self.config.normalised_costs(np.array([t.values]))[0]
-                if np.any(np.all(self._front <= c, axis=1)):
-                    continue
-                self._front = np.vstack([self._front[~np.all(c <= self._front, axis=1)], c])
-                changed = True
-            if changed:
-                self._hv = hypervolume(self._front, [1.0] * self._front.shape[1])
-        return Progress(complete=complete, target=target, mine=mine, feasible=self._feasible,
-                        front_size=int(self._front.shape[0]), hypervolume=self._hv)
 
 
 def trial_feasible(t: FrozenTrial) -> bool:
     return t.state == TrialState.COMPLETE and bool(t.constraints) and all(v <= 0 for v in t.constraints.values())
+
+
+def trial_runs(t: FrozenTrial) -> bool:
+    """Completed, a valid design, and every workload ran (the first constraint value is 0)."""
+    if t.state != TrialState.COMPLETE:
+        return False
+    con = t.constraints
+    return float(con.get("0", con.get(RUNS, 1.0))) <= 0
 
 
 def feasible_values(trials: Sequence[FrozenTrial], objectives: Sequence[Any]) -> list[list[float]]:

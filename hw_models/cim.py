@@ -56,7 +56,7 @@ class CimStyle(StrEnum):
 class CimMacro(BaseModel):
     model_config = FROZEN
 
-    style: CimStyle
+    style: CimStyle = Field(description="digital (adder trees) or analog (ADC readout) CIM")
     rows: int = Field(gt=0, description="word lines (input dimension held per macro)")
     cols: int = Field(gt=0, description="bit lines (cells per row)")
     cell_bits: int = Field(1, gt=0, le=8, description="bits stored per cell")
@@ -192,23 +192,29 @@ class VectorUnit(BaseModel):
 
     model_config = FROZEN
 
-    lanes: int = Field(gt=0)
-    ops_per_lane_per_cycle: int = Field(1, gt=0)
+    lanes: int = Field(gt=0, description="parallel lanes of the vector unit")
+    ops_per_lane_per_cycle: int = Field(1, gt=0, description="ops each lane completes per cycle")
     energy_per_op_j: EnergyPerOp = Field(alias="energy_per_op", description="e.g. '1 pJ/op'")
 
 
 class Buffer(BaseModel):
     model_config = FROZEN
 
-    capacity_bytes: Capacity = Field(alias="capacity")
-    energy_per_bit_j: EnergyPerBit = Field(alias="energy_per_bit")
+    capacity_bytes: Capacity = Field(alias="capacity", description="buffer capacity, e.g. '32 KiB'")
+    energy_per_bit_j: EnergyPerBit = Field(
+        alias="energy_per_bit", description="energy per bit moved, e.g. '0.1 pJ/bit'",
+    )
 
 
 class Noc(BaseModel):
     model_config = FROZEN
 
-    bandwidth_bytes_per_s: Bandwidth = Field(alias="bandwidth")
-    energy_per_bit_j: EnergyPerBit = Field(alias="energy_per_bit")
+    bandwidth_bytes_per_s: Bandwidth = Field(
+        alias="bandwidth", description="aggregate bandwidth of the network, e.g. '256 GB/s'",
+    )
+    energy_per_bit_j: EnergyPerBit = Field(
+        alias="energy_per_bit", description="energy per bit moved, e.g. '0.1 pJ/bit'",
+    )
 
 
 class CimAccelerator(BaseModel):
@@ -216,17 +222,19 @@ class CimAccelerator(BaseModel):
 
     model_config = FROZEN
 
-    kind: Literal["cim_accelerator"] = "cim_accelerator"
-    description: str = ""
+    kind: Literal["cim_accelerator"] = Field(
+        "cim_accelerator", description="`cim_accelerator`: tiles of compute-in-memory macros",
+    )
+    description: str = Field("", description="free text about the accelerator")
     technology_node_m: Length = Field(alias="technology_node", description="e.g. '65 nm'")
     clock_hz: Frequency = Field(alias="clock", description="clock of the vector unit and control")
-    macro: CimMacro
-    tiles: int = Field(gt=0)
-    macros_per_tile: int = Field(gt=0)
+    macro: CimMacro = Field(description="the CIM macro every tile holds (see cim_accelerator.macro)")
+    tiles: int = Field(gt=0, description="number of tiles")
+    macros_per_tile: int = Field(gt=0, description="CIM macros in each tile (macros = tiles x macros_per_tile)")
     tile_buffer: Buffer = Field(description="input/output buffer of one tile")
-    global_buffer: Buffer
-    vector_unit: VectorUnit
-    noc: Noc
+    global_buffer: Buffer = Field(description="buffer shared by all tiles (activations between layers)")
+    vector_unit: VectorUnit = Field(description="digital unit for the non-matrix ops (norms, softmax, attention scores)")
+    noc: Noc = Field(description="on-chip network between tiles and the global buffer")
     weight_memory: str = Field(description="memory tier weights stream from when they do not fit on chip")
     kv_memory: str | None = Field(None, description="memory tier of the KV cache (default: weight_memory)")
     pipeline_stages: int = Field(

@@ -92,7 +92,7 @@ class DramTiming(BaseModel):
 class _Tier(BaseModel):
     model_config = FROZEN
 
-    description: str = ""
+    description: str = Field("", description="free text about the tier")
     capacity_bytes: Capacity = Field(alias="capacity", description="capacity, e.g. '8 GiB'")
     energy_per_bit_j: EnergyPerBit = Field(alias="energy_per_bit", description="access energy, e.g. '7 pJ/bit'")
     achievable_fraction: float = Field(
@@ -115,9 +115,9 @@ class _Tier(BaseModel):
 class SramTier(_Tier):
     """On-chip SRAM (global buffer, VTCM, L2)."""
 
-    kind: Literal["sram"] = "sram"
+    kind: Literal["sram"] = Field("sram", description="`sram`: on-chip SRAM")
     bandwidth_bytes_per_s: Bandwidth = Field(alias="bandwidth", description="peak bandwidth, e.g. '1 TB/s'")
-    area_mm2: Area = Field(0.0, alias="area")
+    area_mm2: Area = Field(0.0, alias="area", description="silicon area counted in the system area, e.g. '4 mm^2'")
 
     @property
     def peak_bandwidth_bytes_per_s(self) -> float:
@@ -127,8 +127,8 @@ class SramTier(_Tier):
 class DramTier(_Tier):
     """Off-chip DRAM: LPDDR4/5/5X, DDR, HBM."""
 
-    kind: Literal["dram"] = "dram"
-    technology: DramTechnology
+    kind: Literal["dram"] = Field("dram", description="`dram`: off-chip DRAM (LPDDR, DDR, HBM)")
+    technology: DramTechnology = Field(description="DRAM standard (informative; the figures come from the fields)")
     bandwidth_bytes_per_s: Bandwidth = Field(alias="bandwidth", description="peak bandwidth, e.g. '68 GB/s'")
     bus_width_bits: int | None = Field(None, gt=0, description="bus width in bits (documentation; peak is `bandwidth`)")
     timing: DramTiming = Field(DramTiming(), description="channel, bank and refresh timing (banked DES; section below)")
@@ -144,12 +144,14 @@ class HybridBondedDramTier(_Tier):
     Peak bandwidth follows from the bonds: banks x pins per bank x rate per pin.
     """
 
-    kind: Literal["hybrid_bonded_dram"] = "hybrid_bonded_dram"
+    kind: Literal["hybrid_bonded_dram"] = Field(
+        "hybrid_bonded_dram", description="`hybrid_bonded_dram`: DRAM dies bonded face to face on the logic die",
+    )
     banks: int = Field(gt=0, description="independently accessed banks (each with its own pins)")
     pins_per_bank: int = Field(gt=0, description="data pins (bonds) per bank, e.g. 1024")
     pin_rate_bits_per_s: BitRate = Field(alias="pin_rate", description="data rate per pin, e.g. '0.4 Gb/s'")
     bond_pitch_m: Length | None = Field(None, alias="bond_pitch", description="hybrid-bond pitch, e.g. '3 um'")
-    area_mm2: Area = Field(0.0, alias="area")
+    area_mm2: Area = Field(0.0, alias="area", description="silicon area counted in the system area, e.g. '4 mm^2'")
     timing: DramTiming = Field(
         DramTiming(banks_per_channel=4),
         description="timing of each bonded bank (banked DES); default: a channel per bonded bank, of 4 sub-banks that can "

@@ -40,10 +40,12 @@ class MathPrecision(StrEnum):
 class _Processor(BaseModel):
     model_config = FROZEN
 
-    description: str = ""
+    description: str = Field("", description="free text about the device")
     memory: str = Field(description="name of the memory tier (under `memories:`) holding the weights (and the KV cache)")
     kv_memory: str | None = Field(None, description="memory tier of the KV cache (default: memory)")
-    clock_hz: Frequency | None = Field(None, alias="clock")
+    clock_hz: Frequency | None = Field(
+        None, alias="clock", description="clock the throughput figures hold at, e.g. '625 MHz' (informative)",
+    )
     matrix_throughput: dict[MathPrecision, Throughput] = Field(
         description="dense peak of the matrix engine per precision, e.g. {fp16: '10 TFLOPS', int8: '20 TOPS'}",
         min_length=1,
@@ -72,8 +74,12 @@ class _Processor(BaseModel):
         alias="energy_per_op", description="dynamic energy per arithmetic op at the matrix precision, e.g. '0.5 pJ/op'"
     )
     max_power_w: Power | None = Field(None, alias="max_power", description="TDP / power-mode cap, e.g. '15 W'")
-    technology_node_m: Length | None = Field(None, alias="technology_node")
-    area_mm2: Area | None = Field(None, alias="area")
+    technology_node_m: Length | None = Field(
+        None, alias="technology_node", description="process node, e.g. '8 nm' (informative)",
+    )
+    area_mm2: Area | None = Field(
+        None, alias="area", description="die area counted in the system area, e.g. '200 mm^2'; none: the area is unknown",
+    )
 
     @property
     def kv_tier(self) -> str:
@@ -92,13 +98,15 @@ class _Processor(BaseModel):
 class GpuDevice(_Processor):
     """A GPU (Jetson Orin class at the edge; A100/H100 as datacenter reference points)."""
 
-    kind: Literal["gpu"] = "gpu"
+    kind: Literal["gpu"] = Field(
+        "gpu", description="`gpu`: a GPU (SIMT cores + matrix engine, kernels launched per op)",
+    )
 
 
 class NpuDevice(_Processor):
     """An NPU (Qualcomm Hexagon class): graph-compiled, so per-op overhead is small."""
 
-    kind: Literal["npu"] = "npu"
+    kind: Literal["npu"] = Field("npu", description="`npu`: a neural processing unit (fused graph, matrix engine)")
     local_memory_bytes: Capacity | None = Field(
         None, alias="local_memory", description="tightly coupled SRAM (VTCM), e.g. '8 MiB'"
     )

@@ -20,8 +20,10 @@ class Placement(BaseModel):
 
     model_config = FROZEN
 
-    prefill: str | None = None
-    decode: str | None = None
+    prefill: str | None = Field(
+        None, description="device (under `devices:`) that runs prefill; default: the first device listed",
+    )
+    decode: str | None = Field(None, description="device (under `devices:`) that runs decode; default: the first device listed")
 
 
 class Link(BaseModel):
@@ -38,12 +40,20 @@ class Link(BaseModel):
 class HardwareSpec(BaseModel):
     model_config = FROZEN
 
-    name: str
-    description: str = ""
-    devices: dict[str, Device] = Field(min_length=1)
-    memories: dict[str, Memory] = Field(min_length=1)
-    placement: Placement = Placement()
-    links: dict[str, Link] = Field(default_factory=dict)
+    name: str = Field(description="name of the design, shown in outputs and reports")
+    description: str = Field("", description="one line on what the design is (shown by `slmsim presets`)")
+    devices: dict[str, Device] = Field(
+        min_length=1, description="compute devices by name, each with a `kind:` (gpu, npu, cim_accelerator)",
+    )
+    memories: dict[str, Memory] = Field(
+        min_length=1, description="memory tiers by name, each with a `kind:` (sram, dram, hybrid_bonded_dram)",
+    )
+    placement: Placement = Field(
+        Placement(), description="which device runs prefill and which decode (default: the first device listed)",
+    )
+    links: dict[str, Link] = Field(
+        default_factory=dict, description="links between devices by name (KV handover when prefill and decode run on different devices)",
+    )
 
     def link_between(self, a: str, b: str) -> tuple[str, Link] | None:
         for name, link in self.links.items():

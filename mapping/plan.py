@@ -31,10 +31,20 @@ from slmsim.workloads.decoding import (
     Speculative,
     tree_nodes,
 )
-from slmsim.workloads.graph import Phase, Workload, build_step
+from slmsim.workloads.graph import Phase, Workload, all_weight_ops, build_step
 from slmsim.workloads.model import ModelSpec
 from slmsim.workloads.routing import Routing, Uniform, analytic_hit_rate, expected_distinct
 from slmsim.workloads.scenario import Precision, Scenario
+
+
+# The DES maps each step with the distinct experts and cache hit rate it sampled; steps are
+# cached by these values rounded to a quantum, and the rounded value is what is mapped.
+# assumption: a quantum, not physics. Error per step <= half a quantum: 0.125 experts per MoE
+# layer (<= 1.6% of the expert bytes of a one-token top-8 step) and 0.025 of the expert
+# bytes moved between cache and weight tier; tests/simulator/test_quantisation.py checks
+# that the DES result moves by < 0.5% against a 64x finer quantum.
+DISTINCT_EXPERTS_QUANTUM = 0.25
+HIT_RATE_QUANTUM = 0.05
 
 
 class WeightMode:
@@ -104,15 +114,12 @@ class StepMapper:
         self._cache: dict[tuple, MappedStep] = {}
         self._extra: dict[str, StagePipeline] = {}
         self.infeasible: Infeasible | None = None
-        all_weights_wl = build_step(
-            model, scenario.precision, phase=Phase.DECODE, batch=1, prompt_tokens=scenario.prompt_tokens,
-            distinct_experts=float(model.moe.num_experts) if model.moe else None,
-        )
+        all_weights = all_weight_ops(model, scenario.precision, prompt_tokens=scenario.prompt_tokens)
         self.modes: dict[str, str] = {}
         for name, dev in hw.devices.items():
             if isinstance(dev, CimAccelerator):
                 try:
-                    needed = macro_tiles_needed(all_weights_wl.ops, dev, scenario.precision.weight_bits)
+                    needed = macro_tiles_needed(all_weights, dev, scenario.precision.weight_bits)
                 except ValueError as exc:
                     self.infeasible = Infeasible(
                         reason=f"device '{name}': {exc}", demanded=scenario.precision.weight_bits,
@@ -164,8 +171,8 @@ class StepMapper:
 
     def _step(self, kind: str, phase: Phase, device: str, *, batch: int, tokens_per_seq: int, prompt: int,
               distinct: float | None = None, hit: float | None = None, draft: bool = False) -> MappedStep:
-        d_key = None if distinct is None else round(distinct * 4) / 4
-        h_key = None if hit is None else round(hit * 20) / 20
+        d_key = None if distinct is None else round(distinct / DISTINCT_EXPERTS_QUANTUM) * DISTINCT_EXPERTS_QUANTUM
+        h_key = None if hit is None else round(hit / HIT_RATE_QUANTUM) * HIT_RATE_QUANTUM
         key = (kind, batch, tokens_per_seq, prompt, d_key, h_key)
         if key in self._cache:
             return self._cache[key]
@@ -249,7 +256,7 @@ class StepMapper:
                 and self.modes[self.decode_device] == WeightMode.STATIONARY):
             return None
         if "pipeline" not in self._extra:
-            ctx = self.scenario.prompt_tokens + self.scenario.gen_tokens / 2.0
+            ctx = self.context_tokens(self.scenario.prompt_tokens, self.scenario.gen_tokens / 2.0)
             self._extra["pipeline"] = build_stage_pipeline(self.decode(1), dev.pipeline_stages, ctx)
         return self._extra["pipeline"]
 
@@ -259,6 +266,20 @@ class StepMapper:
 
     def kv_bytes_per_token(self) -> float:
         return self.model.kv_bytes_per_token(self.precision.kv_bits)
+
+    def context_tokens(self, prompt_tokens: int, generated: float) -> float:
+        """Self-attention context of a sequence that has `generated` tokens out (1 after prefill)."""
+        return self.model.decoder_prefix_tokens(prompt_tokens) + generated
+
+    def kv_bytes_for(self, prompt_tokens: int, gen_tokens: int) -> float:
+        """KV cache one request reserves (the fixed window of a static-shape runtime, or
+        prefix + generated tokens, plus an encoder-decoder's cross K/V)."""
+        return self.model.kv_bytes_per_sequence(prompt_tokens, gen_tokens, self.precision.kv_bits,
+                                                self_tokens=self.scenario.static_kv_tokens)
+
+    def prefill_kv_bytes(self, prompt_tokens: int) -> float:
+        """KV cache a prefill leaves behind (what a handover to another device moves)."""
+        return self.model.kv_bytes_per_sequence(prompt_tokens, 0, self.precision.kv_bits)
 
     def kv_budget_bytes(self) -> float:
         """What the decode device's KV tier can give the KV cache (capacity - weights there)."""
@@ -303,7 +324,7 @@ def make_plan(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, *,
         pipeline[decode.device] = stages.partition
     elif isinstance(dev, CimAccelerator) and dev.pipeline_stages > 1:
         # streaming: the stage split is still reported (where the layers would sit), not pipelined
-        mean_ctx = scenario.batch * (scenario.prompt_tokens + scenario.gen_tokens / 2.0)
+        mean_ctx = scenario.batch * mapper.context_tokens(scenario.prompt_tokens, scenario.gen_tokens / 2.0)
         times = decode.op_times_s(np.array([mean_ctx]))[:, 0]
         costs, _ = unrolled_op_costs(times, [op.layers for op in decode.ops])
         pipeline[decode.device] = linear_partition(costs, dev.pipeline_stages)
@@ -331,17 +352,19 @@ def _footprint(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, modes: di
     """Bytes each memory tier must hold: weights, KV cache, activations (and a draft model's)."""
     p = scenario.precision
     weights = model.total_params() * p.weight_bits_in_memory / 8.0
-    kv_tokens = scenario.static_kv_tokens or (scenario.prompt_tokens + scenario.gen_tokens)
+    # self-attention K/V of the decoder positions (an encoder-decoder's start token + the
+    # generated tokens; a decoder-only model's prompt + generated tokens), plus cross K/V
+    prefix = model.decoder_prefix_tokens(scenario.prompt_tokens)
+    kv_tokens = scenario.static_kv_tokens or (prefix + scenario.gen_tokens)
     seqs = scenario.batch
     dec = scenario.decoding
     if isinstance(dec, Multipath):
         # paths share the prompt KV (copy-on-write); each keeps its own generated tokens
-        kv_tokens = scenario.prompt_tokens + dec.max_width * scenario.gen_tokens
+        kv_tokens = prefix + dec.max_width * scenario.gen_tokens
     elif isinstance(dec, (Speculative, SelfSpeculative, LexicalUnit)):
         kv_tokens += verify_extra(dec)  # candidates written before verification
-    kv = seqs * kv_tokens * model.kv_bytes_per_token(p.kv_bits)
-    if model.encoder_decoder is not None:  # cross-attention K/V of the encoder output
-        kv += scenario.batch * scenario.prompt_tokens * model.num_layers * 2 * model.kv_dim * p.kv_bits / 8.0
+    kv = seqs * model.kv_bytes_per_sequence(scenario.prompt_tokens, scenario.gen_tokens, p.kv_bits,
+                                            self_tokens=kv_tokens)
     acts = max(op.m * max(op.k, op.n) for op in prefill_wl.ops) * p.activation_bits / 8.0 * 2
     demand: dict[str, dict[str, float]] = {}
     for dname in {hw.device_for("prefill"), hw.device_for("decode")}:
@@ -359,7 +382,7 @@ def _footprint(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, modes: di
         demand.setdefault(kt, {"weights": 0.0, "kv_cache": 0.0, "activations": 0.0})["kv_cache"] = kv
     if draft is not None:
         dweights = draft.model.total_params() * p.weight_bits_in_memory / 8.0
-        dkv = seqs * (scenario.prompt_tokens + scenario.gen_tokens) * draft.model.kv_bytes_per_token(p.kv_bits)
+        dkv = seqs * draft.model.kv_bytes_per_sequence(scenario.prompt_tokens, scenario.gen_tokens, p.kv_bits)
         ddev = draft.hw.devices[draft.decode_device]
         dt = ddev.weight_memory if isinstance(ddev, CimAccelerator) else ddev.memory
         d = demand.setdefault(dt, {"weights": 0.0, "kv_cache": 0.0, "activations": 0.0})

@@ -206,6 +206,8 @@ class RooflinePoint:
 
 def mean_decode_context(plan: Plan) -> float:
     """The decode context at which affine costs are evaluated for the roofline."""
+    if plan.mapper is not None:  # an encoder-decoder's decoder starts from its start token
+        return plan.batch * plan.mapper.context_tokens(plan.prompt_tokens, plan.gen_tokens / 2)
     return plan.batch * (plan.prompt_tokens + plan.gen_tokens / 2)
 
 

@@ -254,7 +254,10 @@ def render(page: Page) -> str:
     scripts.append(f'<script type="application/json" id="slmsim-templates">{_json_for_script(tmpl_list)}</script>')
     facts = "".join(f"<div><span>{_esc(k)}</span> {_esc(v)}</div>" for k, v in page.facts)
     subtitle = f'<p class="subtitle">{_esc(page.subtitle)}</p>' if page.subtitle else ""
-    footer = _esc(page.footer) + (" · " if page.footer else "") + f"generated {_esc(page.generated)}"
+    from slmsim.core.version import __version__
+
+    footer = (_esc(page.footer) + (" · " if page.footer else "")
+              + f"generated {_esc(page.generated)} by slmsim {_esc(__version__)}")
     return "".join([
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
         '<meta name="viewport" content="width=device-width, initial-scale=1">',

@@ -180,7 +180,7 @@ def build_page(data: StudyData) -> html.Page:
                   + (f" Hypervolume normalisation: {data.meta['hypervolume_normalisation']}."
                      if data.hv_history and data.meta.get("hypervolume_normalisation") else ""),
             blocks=[html.Plot(F.convergence(data))]))
-        imp = F.importances(data)
+        imp = F.stored_importances(data) or F.importances(data)  # dse/ stores them in study.json
         imp_blocks: list[html.Block] = []
         if imp.values:
             imp_blocks.append(html.Plot(F.importance_figure(imp)))

@@ -445,6 +445,16 @@ class Importances:
     notes: tuple[str, ...]
 
 
+def stored_importances(data: StudyData) -> Importances | None:
+    """The importances `slmsim explore` computed and stored in study.json, if any."""
+    stored = data.meta.get("importances")
+    if not isinstance(stored, dict) or not isinstance(stored.get("by_objective"), dict):
+        return None
+    label = {o.metric: o.label for o in data.objectives}
+    values = {label.get(m, m): {str(k): float(v) for k, v in d.items()} for m, d in stored["by_objective"].items()}
+    return Importances(values, tuple(str(n) for n in stored.get("notes", ())))
+
+
 def importances(data: StudyData) -> Importances:
     """PED-ANOVA importances (optuna.importance, no scikit-learn needed) of every parameter
     for each objective, over the feasible trials. Failures become notes, not errors."""

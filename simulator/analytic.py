@@ -1,7 +1,8 @@
 """The analytic engine: closed-form per op, vectorised over decode steps.
 
 One request batch: prefill (all prompts at once), then `gen_tokens - 1` decode steps; in
-decode step i every sequence attends to prompt + i + 1 tokens. Always-on power (idle,
+decode step i every sequence attends to prefix + i + 1 tokens (prefix: the prompt, or an
+encoder-decoder's decoder start token; `ModelSpec.decoder_prefix_tokens`). Always-on power (idle,
 leakage, memory background) is charged for the whole run; a device's active power while
 it runs ops.
 """
@@ -21,12 +22,14 @@ from slmsim.simulator.decoding import (
     verify_width,
 )
 from slmsim.simulator.result import SimResult
+from slmsim.simulator.work import work_summary
 from slmsim.workloads.decoding import Autoregressive, LexicalUnit, Multipath
 
 
 def decode_contexts(plan: Plan) -> np.ndarray:
     steps = plan.gen_tokens - 1
-    return plan.batch * (plan.prompt_tokens + 1 + np.arange(steps, dtype=float))
+    prefix = plan.mapper.model.decoder_prefix_tokens(plan.prompt_tokens) if plan.mapper else plan.prompt_tokens
+    return plan.batch * (prefix + 1 + np.arange(steps, dtype=float))
 
 
 def _busy(step: MappedStep, ctx_sum: float, runs: float, total_s: float) -> dict[str, float]:
@@ -110,7 +113,7 @@ def run_analytic(plan: Plan) -> SimResult:
     handover = plan.mapper.handover() if plan.mapper is not None else None
     if handover is not None and steps > 0:
         _, bw, energy_per_bit, latency = handover
-        nbytes = plan.batch * plan.prompt_tokens * plan.mapper.kv_bytes_per_token()
+        nbytes = plan.batch * plan.mapper.prefill_kv_bytes(plan.prompt_tokens)
         handover_s = latency + nbytes / bw
         link_j = nbytes * 8.0 * energy_per_bit
         static_j = always_on * handover_s
@@ -145,6 +148,7 @@ def run_analytic(plan: Plan) -> SimResult:
         weight_mode=plan.weight_mode,
         makespan_s=prefill_s + handover_s + decode_s if handover_s else None,
         extra={**pipeline_summary(plan), **decoding_summary(plan, parts),
+               "work": work_summary(((p.step, p.ctx_sum, p.runs) for p in parts), decode_tokens=max(steps, 0) * plan.batch),
                **({"handover_s": handover_s} if handover_s else {})},
     )
 

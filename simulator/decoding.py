@@ -5,10 +5,12 @@ per sequence per step; speculative and self-speculative run `draft_len` draft st
 one verification pass over all candidates; lexical-unit verifies a window per step.
 
 Analytic: tokens per round E = (1 - a^(g+1)) / (1 - a) (tree: 1 + sum of path products;
-lexical: `tokens_per_step`); the contexts grow by E per round and the last round counts
-fractionally, so expected time and energy are exact sums over affine step costs.
+lexical: 1 + sum_{i=1}^{window-1} a^i = `tokens_per_step`); the contexts grow by E per
+round and the last round counts fractionally, so expected time and energy are exact sums
+over affine step costs.
 
-DES: each sequence's accepted count is sampled every round (or replayed from a CSV); MoE
+DES: each sequence's accepted count is sampled every round, position by position up to the
+first rejection (speculative, self-speculative, lexical unit), or replayed from a CSV; MoE
 routing is sampled per step and, with an expert cache, the caches are simulated, so each
 step is mapped with the distinct experts and hit rate it really had.
 """
@@ -103,19 +105,20 @@ def analytic_segments(mapper: StepMapper, *, batch: int, prompt: int, gen: int) 
     remaining = gen - 1
     if remaining <= 0:
         return segs
+    base = mapper.model.decoder_prefix_tokens(prompt)  # self-attention context after prefill
     if isinstance(dec, Multipath):
         widths = np.array([dec.width_at(t) for t in range(1, gen)])
         for w in sorted(set(widths.tolist())):
             idx = np.nonzero(widths == w)[0]
             b = batch * w
-            segs.append(Segment("decode", mapper.decode(b), b * (prompt + 1 + idx.astype(float)), np.ones(len(idx))))
+            segs.append(Segment("decode", mapper.decode(b), b * (base + 1 + idx.astype(float)), np.ones(len(idx))))
         return segs
     if isinstance(dec, Autoregressive) or not (speculating(dec, batch) or isinstance(dec, LexicalUnit)):
-        ctx = batch * (prompt + 1 + np.arange(remaining, dtype=float))
+        ctx = batch * (base + 1 + np.arange(remaining, dtype=float))
         return [*segs[:1], Segment("decode", mapper.decode(batch), ctx, np.ones(remaining))]
     e = tokens_per_round(dec)
     rounds = math.ceil(remaining / e - 1e-12)
-    length = prompt + 1 + e * np.arange(rounds)
+    length = base + 1 + e * np.arange(rounds)
     weight = np.ones(rounds)
     weight[-1] = (remaining - (rounds - 1) * e) / e
     segs.append(Segment("verify", mapper.verify(batch, verify_width(dec)), batch * length, weight))
@@ -187,13 +190,16 @@ class RoundRunner:
         dec = self.dec
         b = len(lives)
         seqs = [live.req.id for live in lives]
-        ctx = float(sum(live.req.prompt_tokens + live.generated for live in lives))
+        ctx = float(sum(self.m.context_tokens(live.req.prompt_tokens, live.generated) for live in lives))
+        # an encoder-decoder's cross-attention reads every sequence's encoder K/V (mean prompt)
+        prompt = round(sum(live.req.prompt_tokens for live in lives) / b)
         if isinstance(dec, Multipath):
             widths = [dec.width_at(live.generated) for live in lives]
             w_total = int(sum(widths))
-            ctx = float(sum(w * (live.req.prompt_tokens + live.generated) for w, live in zip(widths, lives)))
+            ctx = float(sum(w * self.m.context_tokens(live.req.prompt_tokens, live.generated)
+                            for w, live in zip(widths, lives)))
             distinct, hit = self._moe_step(seqs, max(1, w_total // b))
-            step = self.m.decode(w_total, distinct=distinct, hit=hit)
+            step = self.m.decode(w_total, prompt, distinct=distinct, hit=hit)
             t = yield from ex.run(step, ctx, label=f"decode x{w_total}", record=record, priority=priority)
             self.verify_s += t
             self.passes += 1
@@ -211,13 +217,13 @@ class RoundRunner:
             gained = (self.accepted(b) + 1).tolist()
         elif isinstance(dec, LexicalUnit):
             width = dec.window
-            p = (dec.tokens_per_step - 1.0) / max(dec.window - 1, 1)
-            gained = (1 + self.rng.binomial(dec.window - 1, p, size=b)).tolist()
+            # the first token is kept; the others up to the first rejection (a prefix)
+            gained = (1 + sample_accepted(self.rng, dec.acceptance, dec.window - 1, b)).tolist()
         else:
             width = 1
             gained = [1] * b
         distinct, hit = self._moe_step(seqs, width)
-        step = self.m.verify(b, width, distinct=distinct, hit=hit)
+        step = self.m.verify(b, width, prompt, distinct=distinct, hit=hit)
         t = yield from ex.run(step, ctx, label=f"verify x{b}" if width > 1 else f"decode x{b}", record=record,
                               priority=priority)
         self.verify_s += t

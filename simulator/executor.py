@@ -277,6 +277,10 @@ class Executor:
         self.trace.append({"name": name, "cat": cat, "ph": "X", "ts": start_s * 1e6, "dur": dur_s * 1e6,
                            "pid": pid, "tid": tid, "args": args})
 
+    def step_runs(self) -> list[tuple[MappedStep, float, float]]:
+        """(step, sum of contexts, runs) of every distinct step executed."""
+        return [(t.step, t.ctx_sum, float(t.runs)) for t in self._tallies.values()]
+
     def dynamic_energy_j(self) -> dict[Component, float]:
         self.finalize()
         out: dict[Component, float] = {}

@@ -34,6 +34,7 @@ from slmsim.simulator.decoding import RoundRunner
 from slmsim.simulator.executor import Executor
 from slmsim.simulator.memory_system import MemoryModel, MemorySystem
 from slmsim.simulator.result import SimResult
+from slmsim.simulator.work import work_summary
 from slmsim.workloads.decoding import Autoregressive
 from slmsim.workloads.requests import Request
 
@@ -115,8 +116,7 @@ class _Sim:
     # --- bookkeeping -----------------------------------------------------------------
 
     def kv_need(self, r: Request) -> float:
-        tokens = self.m.scenario.static_kv_tokens or (r.prompt_tokens + r.gen_tokens)
-        return tokens * self.kv_per_token
+        return self.m.kv_bytes_for(r.prompt_tokens, r.gen_tokens)
 
     def notify(self) -> None:
         for ev in (self.wake_decode, self.wake_prefill):
@@ -214,7 +214,7 @@ class _Sim:
 
     def hand_over(self, live: _Live) -> Generator[simpy.Event, None, None]:
         name, _, _, latency = self.handover
-        nbytes = live.req.prompt_tokens * self.kv_per_token
+        nbytes = self.m.prefill_kv_bytes(live.req.prompt_tokens)
         start = self.env.now
         if latency:
             yield self.env.timeout(latency)
@@ -229,7 +229,7 @@ class _Sim:
     def decode_step(self, batch: list[_Live]) -> Generator[simpy.Event, None, None]:
         """One decode round: a step (autoregressive, multipath) or draft steps + verification."""
         if self.pipe is not None:
-            seq_ctx = [float(live.req.prompt_tokens + live.generated) for live in batch]
+            seq_ctx = [float(self.m.context_tokens(live.req.prompt_tokens, live.generated)) for live in batch]
             yield from self.ex.run_pipelined(self.pipe, seq_ctx, label=f"decode x{len(batch)}", record=self.record())
             gained = [1] * len(batch)
         else:
@@ -395,8 +395,8 @@ def _result(sim: _Sim, engine_name: str) -> SimResult:
         "kv_budget_bytes": sim.kv_budget,
     }
     extra: dict = {"des_events": ex.events, "serving": serving, "decoding": sim.m.scenario.decoding.strategy,
-                   **sim.rounds.summary(), "memory_model": sim.memory.model.value,
-                   "memory_system": _memory_summary(sim, makespan)}
+                   **sim.rounds.summary(), "work": work_summary(ex.step_runs(), decode_tokens=st.decode_tokens),
+                   "memory_model": sim.memory.model.value, "memory_system": _memory_summary(sim, makespan)}
     if ex.trace:
         for live in served:
             ex.span(f"request {live.req.id}", "request", "requests", f"request {live.req.id}", live.req.arrival_s,

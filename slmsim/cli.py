@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from slmsim.commands._common import EXIT_BAD_INPUT
 from slmsim.core.errors import SpecError
 
-COMMANDS = ("simulate", "specs", "validate", "explore", "report", "casestudy")
+COMMANDS = ("simulate", "specs", "check", "schema", "examples", "validate", "explore", "report", "casestudy")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -38,7 +38,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from slmsim import __version__
+
     p = argparse.ArgumentParser(prog="slmsim", description="Simulate and explore hardware for small language models.")
+    p.add_argument("--version", action="version", version=f"slmsim {__version__}")
     sub = p.add_subparsers(dest="command")
     for name in COMMANDS:
         importlib.import_module(f"slmsim.commands.{name}").register(sub)

@@ -1,6 +1,10 @@
 """Generate docs/spec-format.md from the spec classes, so the doc cannot drift from the code.
 
     python -m slmsim.specdoc > docs/spec-format.md
+
+The meaning of each field is its pydantic `Field(description=...)`, the same text
+`slmsim schema` puts into the JSON Schema an editor shows; a field without one is an error
+here (`undescribed()`; a test keeps the list empty).
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from slmsim.hw_models.memory import DramTier, DramTiming, HybridBondedDramTier, 
 from slmsim.hw_models.processor import GpuDevice, NpuDevice
 from slmsim.hw_models.spec import HardwareSpec, Link, Placement
 from slmsim.core.quantity import QuantityDim
+from slmsim.workloads.decoding import Autoregressive, LexicalUnit, Multipath, SelfSpeculative, Speculative
 from slmsim.workloads.model import EncoderDecoderSpec, MlaSpec, ModelSpec, MoeSpec
+from slmsim.workloads.routing import ExpertCache, MoeScenario, Temporal, Trace, Uniform, Zipf
 from slmsim.workloads.scenario import Precision, Scenario
 
 SECTIONS: list[tuple[str, type[pydantic.BaseModel]]] = [
@@ -38,6 +44,17 @@ SECTIONS: list[tuple[str, type[pydantic.BaseModel]]] = [
     ("model.encoder_decoder", EncoderDecoderSpec),
     ("Scenario", Scenario),
     ("scenario.precision", Precision),
+    ("scenario.decoding: strategy: autoregressive", Autoregressive),
+    ("scenario.decoding: strategy: speculative", Speculative),
+    ("scenario.decoding: strategy: self_speculative", SelfSpeculative),
+    ("scenario.decoding: strategy: lexical_unit", LexicalUnit),
+    ("scenario.decoding: strategy: multipath", Multipath),
+    ("scenario.moe", MoeScenario),
+    ("scenario.moe.routing: model: uniform", Uniform),
+    ("scenario.moe.routing: model: zipf", Zipf),
+    ("scenario.moe.routing: model: temporal", Temporal),
+    ("scenario.moe.routing: model: trace", Trace),
+    ("scenario.moe.expert_cache", ExpertCache),
 ]
 
 
@@ -63,16 +80,87 @@ def _type_name(tp: object) -> str:
     return str(tp)
 
 
+def _discriminator(field: pydantic.fields.FieldInfo) -> str | None:
+    """`kind: gpu`-style tags: a one-value Literal explains itself."""
+    if typing.get_origin(field.annotation) is typing.Literal and len(typing.get_args(field.annotation)) == 1:
+        return f"selects this form (`{typing.get_args(field.annotation)[0]}`)"
+    return None
+
+
+def description(field: pydantic.fields.FieldInfo) -> str:
+    return field.description or _discriminator(field) or ""
+
+
+def _default(field: pydantic.fields.FieldInfo) -> str:
+    if field.is_required():
+        return "yes"
+    if field.default_factory is not None:
+        value = field.default_factory()  # type: ignore[call-arg]
+    else:
+        value = field.default
+    if isinstance(value, pydantic.BaseModel):
+        return "no (see below)"
+    if hasattr(value, "value") and isinstance(getattr(value, "value"), str):  # an enum member
+        value = value.value
+    if value is None:
+        return "no"
+    return f"no (default `{value!r}`)" if not isinstance(value, dict) or value else "no (default: none)"
+
+
 def _row(name: str, field: pydantic.fields.FieldInfo) -> str:
     dims = [m for m in field.metadata if isinstance(m, QuantityDim)]
     kind = f"{dims[0].dim.value} (quantity)" if dims else _type_name(field.annotation)
-    required = "yes" if field.is_required() else f"no (default {field.default!r})"
-    desc = (field.description or "").replace("|", "\\|")
-    default = field.default
-    if isinstance(default, pydantic.BaseModel):
-        default = "see below"
-    required = "yes" if field.is_required() else f"no (default {default!r})"
-    return f"| `{field.alias or name}` | {kind} | {required} | {desc} |"
+    desc = description(field).replace("|", "\\|")
+    kind = kind.replace("|", "\\|")
+    return f"| `{field.alias or name}` | {kind} | {_default(field)} | {desc} |"
+
+
+def undescribed() -> list[str]:
+    """Fields of the documented classes without a description (should be none)."""
+    return [f"{cls.__name__}.{name}" for _, cls in SECTIONS for name, f in cls.model_fields.items()
+            if not description(f)]
+
+
+EDITOR = """## Editor support (JSON Schema)
+
+`slmsim schema hardware|model|scenario|space` prints the JSON Schema of each format,
+generated from the same classes as this page (field descriptions included). Quantities
+appear as strings with a unit, any value may be a `{value:, source:}` or `{value:,
+assumption:}` wrapper, and a file with `extends:` needs only the fields it overrides.
+
+With the YAML language server (the Red Hat YAML extension of VS Code, or any editor that
+runs `yaml-language-server`), save the schema and name it on the first line of the file:
+
+```bash
+slmsim schema hardware --out schemas/hardware.schema.json
+slmsim schema space --out schemas/space.schema.json
+```
+
+```yaml
+# yaml-language-server: $schema=schemas/hardware.schema.json
+extends: orin-nano
+memories:
+  dram:
+    bandwidth: {value: 136 GB/s, assumption: "a faster LPDDR5X part"}
+```
+
+or map files to schemas once in VS Code's `settings.json`:
+
+```json
+{
+  "yaml.schemas": {
+    "./schemas/hardware.schema.json": ["hw/*.yaml"],
+    "./schemas/model.schema.json": ["models/*.yaml"],
+    "./schemas/scenario.schema.json": ["scenarios/*.yaml"],
+    "./schemas/space.schema.json": ["space-*.yaml"]
+  }
+}
+```
+
+The editor then completes field names, shows these descriptions on hover and marks unknown
+fields, bare numbers where a unit is needed and wrong kinds. `slmsim check FILE` remains the
+authority (it also checks units, tier and device names, and lists every value's source).
+"""
 
 
 def render() -> str:
@@ -95,6 +183,7 @@ def render() -> str:
         for name, field in cls.model_fields.items():
             lines.append(_row(name, field))
         lines.append("")
+    lines.append(EDITOR)
     return "\n".join(lines)
 
 

@@ -17,6 +17,9 @@ from slmsim.core.units import Dim, UnitParseError, a_or_an, example_for, parse_q
 
 SI_FLOATS_OK = "si_floats_ok"  # validation-context key: bare numbers are SI values
 
+# a number then a unit ("68 GB/s", "0.88 pJ/bit", "1e9 B/s"): bare numbers are refused by the parser
+QUANTITY_PATTERN = r"^\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*[^\s\d.+-].*$"
+
 FROZEN = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
 
@@ -58,6 +61,11 @@ class QuantityDim:
 
     def __repr__(self) -> str:
         return f"QuantityDim({self.dim.value})"
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict[str, Any]:
+        """In JSON Schema (`slmsim schema`) a quantity is what the YAML holds: a number with a unit."""
+        return {"type": "string", "pattern": QUANTITY_PATTERN, "examples": [example_for(self.dim)],
+                "x-slmsim-dimension": self.dim.value}
 
 
 def quantity_type(dim: Dim, *, allow_zero: bool = False) -> Any:

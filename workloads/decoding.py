@@ -9,8 +9,9 @@
   `draft_weight_bits` of each bit-sliced weight; verification restores all experts and all
   bits. The draft's weights are a nested subset: no extra weight memory. Above
   `batch_threshold` sequences, speculation is switched off.
-- lexical_unit: no draft; each step verifies a window of `window` tokens and accepts
-  `tokens_per_step` on average.
+- lexical_unit: no draft; each step verifies a window of `window` tokens and keeps the
+  prefix up to the first rejected one: `tokens_per_step` on average (or per-position
+  `acceptance` a: 1 + sum_{i=1}^{window-1} a^i).
 - multipath: a pool of hypothesis paths sharing the prompt KV (copy-on-write forks); the
   live pool is the decode batch, growing from `initial_width` to `max_width` and pruned to
   `final_width` after `prune_after` tokens.
@@ -71,8 +72,8 @@ class Speculative(BaseModel):
 class SelfSpeculative(BaseModel):
     model_config = SPEC
     strategy: Literal["self_speculative"] = "self_speculative"
-    draft_len: int = Field(4, ge=0, le=64)
-    acceptance: float = Field(0.8, ge=0.0, le=1.0)
+    draft_len: int = Field(4, ge=0, le=64, description="tokens the MSB-slice draft proposes per target pass")
+    acceptance: float = Field(0.8, ge=0.0, le=1.0, description="probability the target accepts each drafted token")
     draft_top_k: int = Field(2, ge=1, description="experts per token in the draft (from the cached, hot experts)")
     draft_weight_bits: int | None = Field(
         None, ge=1, description="most significant bits of each weight the draft uses; below the weight bits "
@@ -87,15 +88,34 @@ class SelfSpeculative(BaseModel):
 
 
 class LexicalUnit(BaseModel):
+    """Lexical-unit decoding (Wu et al., arXiv 2405.15208): each step predicts `window` tokens;
+    the first is the ordinary next token (always kept), each further one is kept only if it
+    and every one before it are accepted, i.e. the first rejection ends the step. With i.i.d.
+    per-position acceptance a: E[tokens per step] = 1 + sum_{i=1}^{window-1} a^i.
+
+    Give either `tokens_per_step` (the mean, 1.3-1.5 on text per the paper) or `acceptance`;
+    the other is derived so that both are reported."""
+
     model_config = SPEC
     strategy: Literal["lexical_unit"] = "lexical_unit"
     tokens_per_step: float = Field(1.4, ge=1.0, description="mean tokens accepted per step (~1.3-1.5 on text)")
     window: int = Field(4, ge=1, description="tokens verified per step")
+    acceptance: float | None = Field(None, ge=0.0, le=1.0, description="per-position acceptance (derived if not given)")
 
     @model_validator(mode="after")
     def _check(self) -> "LexicalUnit":
         if self.tokens_per_step > self.window:
             raise ValueError(f"tokens_per_step ({self.tokens_per_step}) cannot exceed window ({self.window})")
+        given = self.model_fields_set
+        if self.acceptance is not None:
+            mean = expected_tokens_per_pass(self.acceptance, self.window - 1)
+            if "tokens_per_step" in given and abs(mean - self.tokens_per_step) > 1e-6 * mean:
+                raise ValueError(f"tokens_per_step ({self.tokens_per_step}) and acceptance ({self.acceptance}) disagree: "
+                                 f"acceptance {self.acceptance} over a window of {self.window} gives {mean:.6g}; "
+                                 "give one of them")
+            object.__setattr__(self, "tokens_per_step", mean)  # frozen: derived once, here
+        else:
+            object.__setattr__(self, "acceptance", acceptance_for_mean(self.tokens_per_step, self.window - 1))
         return self
 
 
@@ -182,3 +202,14 @@ def sample_accepted_tree(rng: np.random.Generator, acceptance: float, tree: tupl
 def read_accepted_csv(path: Path) -> list[int]:
     with open(path, newline="") as f:
         return [int(row["accepted"]) for row in csv.DictReader(f)]
+
+
+def acceptance_for_mean(tokens_per_pass: float, positions: int) -> float:
+    """The per-position acceptance a with 1 + sum_{i=1}^{positions} a^i = tokens_per_pass."""
+    if positions == 0 or tokens_per_pass <= 1.0:
+        return 0.0
+    if tokens_per_pass >= positions + 1:
+        return 1.0
+    from scipy.optimize import brentq  # lazy: scipy is slow to import
+
+    return float(brentq(lambda a: expected_tokens_per_pass(a, positions) - tokens_per_pass, 0.0, 1.0, xtol=1e-14))

@@ -8,12 +8,26 @@ of the tokens each attends to), so one op serves every decode step: an engine ev
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from slmsim.workloads.model import ModelSpec
 from slmsim.workloads.routing import Uniform, expected_distinct
 from slmsim.workloads.scenario import Precision
+
+
+# Vector-unit work per element (counted as ops on the vector unit; matmul FLOPs are exact).
+# assumption: RMSNorm (every preset's norm, T5's "T5LayerNorm" included) costs 4 ops per
+# element: square, accumulate, scale by 1/rms (the rsqrt is once per row), scale by the
+# gain; the graph has no separate residual op, so the residual add is folded in here: 5.
+# LLM-Viewer (Yuan et al., arXiv 2402.16363, model_analyzer.py) counts a LayerNorm as 7
+# ("sum sub pow sum div mul add") plus 1 for the residual add: 8 would be the LayerNorm
+# figure. tests/workloads/test_vector_constants.py bounds what a 2x error changes.
+NORM_OPS_PER_ELEMENT = 5.0
+# assumption: a gated FFN's activation, SiLU(g) * u = g / (1 + exp(-g)) * u, counted with
+# exp as one special-function op: exp, add, divide, multiply = 4 per element of the
+# intermediate width (GELU-tanh, T5 v1.1's gated-gelu, is about 9; LLM-Viewer counts 2).
+ACTIVATION_OPS_PER_ELEMENT = 4.0
 
 
 class Phase(StrEnum):
@@ -94,16 +108,42 @@ def build_step(
 ) -> Workload:
     """Ops for one step. Prefill processes `prompt_tokens` per sequence; decode one token."""
     tps = tokens_per_seq if tokens_per_seq is not None else (prompt_tokens if phase is Phase.PREFILL else 1)
+    if model.encoder_decoder is not None and phase is Phase.PREFILL:
+        return _encoder_decoder_prefill(model, precision, batch=batch, prompt_tokens=prompt_tokens)
     m = batch * tps
     b = _Builder(model=model, precision=precision, m=m, batch=batch, tps=tps, phase=phase,
                  prompt_tokens=prompt_tokens, static_kv_tokens=static_kv_tokens)
     ops: list[Op] = [b.embedding()]
-    if model.encoder_decoder is not None and phase is Phase.PREFILL:
-        ops += b.encoder()
-        ops += b.cross_kv_projection()
     ops += b.decoder_layers(distinct_experts)
     ops += b.head()
     return Workload(model=model.name, phase=phase, batch=batch, tokens_per_seq=tps, ops=tuple(ops))
+
+
+def _encoder_decoder_prefill(model: ModelSpec, precision: Precision, *, batch: int, prompt_tokens: int) -> Workload:
+    """Encoder over the prompt, the cross-attention K/V of every decoder layer over all encoder
+    tokens, then the first decoder step: one token per sequence (the decoder start token),
+    whose self-attention sees only itself and whose cross-attention reads the new K/V."""
+    enc = _Builder(model=model, precision=precision, m=batch * prompt_tokens, batch=batch, tps=prompt_tokens,
+                   phase=Phase.PREFILL, prompt_tokens=prompt_tokens)
+    ops: list[Op] = [enc.embedding()]
+    ops += enc.encoder()
+    ops += enc.cross_kv_projection()
+    dec = replace(enc, m=batch, tps=1)  # the first decoder step, one token per sequence
+    ops += [_renamed(dec.embedding(), "dec_")]
+    ops += dec.decoder_layers(None)
+    ops += dec.head()
+    return Workload(model=model.name, phase=Phase.PREFILL, batch=batch, tokens_per_seq=prompt_tokens, ops=tuple(ops))
+
+
+def all_weight_ops(model: ModelSpec, precision: Precision, *, prompt_tokens: int) -> tuple[Op, ...]:
+    """One op per weight matrix of the model (every expert, the encoder and cross-K/V
+    projections of an encoder-decoder): what weight-stationary hardware must hold."""
+    ops = build_step(model, precision, phase=Phase.DECODE, batch=1, prompt_tokens=prompt_tokens,
+                     distinct_experts=float(model.moe.num_experts) if model.moe else None).ops
+    if model.encoder_decoder is not None:
+        pre = build_step(model, precision, phase=Phase.PREFILL, batch=1, prompt_tokens=prompt_tokens).ops
+        ops += tuple(op for op in pre if op.name.startswith("enc_") or op.name == "cross_kv_proj")
+    return ops
 
 
 @dataclass(frozen=True)
@@ -178,7 +218,7 @@ class _Builder:
         attn = self._attention_op(f"{prefix}attention", OpClass.ATTENTION, layers, per_ctx_flops, kv_per_token,
                                   causal_prefill=self.model.encoder_decoder is None or prefix != "enc_")
         o = self.matmul(f"{prefix}o_proj", OpClass.O_PROJ, layers, o_in, h)
-        norm = self.vector(f"{prefix}attn_norm", OpClass.NORM, layers, h, 5.0)
+        norm = self.vector(f"{prefix}attn_norm", OpClass.NORM, layers, h, NORM_OPS_PER_ELEMENT)
         return [norm, qkv, attn, o]
 
     def _attention_op(self, name: str, cls: OpClass, layers: int, per_ctx_flops: float, kv_per_token: float,
@@ -217,7 +257,7 @@ class _Builder:
                   flops=self.tps * enc * 4.0 * md.num_attention_heads * md.head_dim,
                   kv_read_bytes=enc * kv_per_token, act_bytes=2 * self.m * md.q_dim * self.abytes)
         o = self.matmul("cross_o_proj", OpClass.CROSS_ATTENTION, layers, md.q_dim, h)
-        norm = self.vector("cross_norm", OpClass.NORM, layers, h, 5.0)
+        norm = self.vector("cross_norm", OpClass.NORM, layers, h, NORM_OPS_PER_ELEMENT)
         return [norm, q, attn, o]
 
     def cross_kv_projection(self) -> list[Op]:
@@ -234,9 +274,9 @@ class _Builder:
         h = self.model.hidden_size
         up_n = 2 * inter if self.model.ffn.value == "gated" else inter
         return [
-            self.vector(f"{prefix}ffn_norm", OpClass.NORM, layers, h, 5.0),
+            self.vector(f"{prefix}ffn_norm", OpClass.NORM, layers, h, NORM_OPS_PER_ELEMENT),
             self.matmul(f"{prefix}ffn_up", cls, layers, h, up_n),
-            self.vector(f"{prefix}ffn_act", OpClass.ELEMENTWISE, layers, inter, 4.0),
+            self.vector(f"{prefix}ffn_act", OpClass.ELEMENTWISE, layers, inter, ACTIVATION_OPS_PER_ELEMENT),
             self.matmul(f"{prefix}ffn_down", cls, layers, inter, h),
         ]
 
@@ -250,11 +290,11 @@ class _Builder:
         up_n = 2 * inter if md.ffn.value == "gated" else inter
         routed_rows = self.m * moe.top_k  # token-expert pairs
         ops = [
-            self.vector("ffn_norm", OpClass.NORM, layers, h, 5.0),
+            self.vector("ffn_norm", OpClass.NORM, layers, h, NORM_OPS_PER_ELEMENT),
             self.matmul("router", OpClass.ROUTER, layers, h, moe.num_experts),
             self.matmul("experts_up", OpClass.EXPERTS, layers, h, up_n, weight_params=e * h * up_n,
                         flop_rows=routed_rows),
-            self.vector("experts_act", OpClass.ELEMENTWISE, layers, inter, 4.0, m=routed_rows),
+            self.vector("experts_act", OpClass.ELEMENTWISE, layers, inter, ACTIVATION_OPS_PER_ELEMENT, m=routed_rows),
             self.matmul("experts_down", OpClass.EXPERTS, layers, inter, h, weight_params=e * inter * h,
                         flop_rows=routed_rows),
         ]
@@ -290,6 +330,7 @@ class _Builder:
         n = md.encoder_decoder.num_encoder_layers
         ops = self.self_attention(n, prefix="enc_")
         ops += self.dense_ffn(n, md.intermediate_size, prefix="enc_")
+        ops.append(self.vector("enc_final_norm", OpClass.NORM, 1, md.hidden_size, NORM_OPS_PER_ELEMENT))
         return ops
 
     def head(self) -> list[Op]:
@@ -297,7 +338,7 @@ class _Builder:
         h = md.hidden_size
         rows = self.batch if self.phase is Phase.PREFILL else self.m  # prefill: logits of the last token only
         return [
-            self.vector("final_norm", OpClass.NORM, 1, h, 5.0, m=rows),
+            self.vector("final_norm", OpClass.NORM, 1, h, NORM_OPS_PER_ELEMENT, m=rows),
             self.matmul("lm_head", OpClass.LM_HEAD, 1, h, md.vocab_size, m=rows),
         ]
 

@@ -39,10 +39,10 @@ class Ffn(StrEnum):
 class MoeSpec(BaseModel):
     model_config = SPEC
 
-    num_experts: int = Field(gt=0)
-    top_k: int = Field(gt=0)
-    expert_intermediate_size: int = Field(gt=0)
-    num_shared_experts: int = Field(0, ge=0)
+    num_experts: int = Field(gt=0, description="routed experts per MoE layer")
+    top_k: int = Field(gt=0, description="experts each token is routed to")
+    expert_intermediate_size: int = Field(gt=0, description="FFN width of one expert")
+    num_shared_experts: int = Field(0, ge=0, description="experts every token uses (DeepSeek/Qwen2-MoE shared experts)")
     shared_expert_intermediate_size: int = Field(0, ge=0, description="per shared expert")
     first_dense_layers: int = Field(0, ge=0, description="leading layers with a dense FFN instead of experts")
     dense_intermediate_size: int | None = Field(None, gt=0, description="FFN width of the dense layers")
@@ -63,41 +63,47 @@ class MlaSpec(BaseModel):
 
     model_config = SPEC
 
-    kv_lora_rank: int = Field(gt=0)
+    kv_lora_rank: int = Field(gt=0, description="width of the compressed KV latent (what the cache holds)")
     q_lora_rank: int | None = Field(None, gt=0, description="None: queries are projected directly")
-    qk_nope_head_dim: int = Field(gt=0)
-    qk_rope_head_dim: int = Field(gt=0)
-    v_head_dim: int = Field(gt=0)
+    qk_nope_head_dim: int = Field(gt=0, description="query/key head width without rotary embedding")
+    qk_rope_head_dim: int = Field(gt=0, description="query/key head width with rotary embedding (cached per token)")
+    v_head_dim: int = Field(gt=0, description="value head width")
 
 
 class EncoderDecoderSpec(BaseModel):
     model_config = SPEC
 
-    num_encoder_layers: int = Field(gt=0)
-    num_decoder_layers: int = Field(gt=0)
+    num_encoder_layers: int = Field(gt=0, description="encoder layers (run once over the prompt)")
+    num_decoder_layers: int = Field(gt=0, description="decoder layers (must equal num_layers)")
 
 
 class ModelSpec(BaseModel):
     model_config = SPEC
 
-    name: str
-    family: Family
+    name: str = Field(description="model name, shown in outputs")
+    family: Family = Field(description="architecture family (Hugging Face model_type)")
     source: str = Field(description="where the figures come from (config.json, paper)")
-    hidden_size: int = Field(gt=0)
+    hidden_size: int = Field(gt=0, description="width of the residual stream (d_model)")
     intermediate_size: int = Field(gt=0, description="dense FFN width (ignored by MoE layers)")
     num_layers: int = Field(gt=0, description="decoder layers (encoder-decoder: see encoder_decoder)")
-    num_attention_heads: int = Field(gt=0)
-    num_kv_heads: int = Field(gt=0)
-    head_dim: int = Field(gt=0)
-    vocab_size: int = Field(gt=0)
-    tie_word_embeddings: bool
-    ffn: Ffn = Ffn.GATED
-    qkv_bias: bool = False
-    moe: MoeSpec | None = None
-    mla: MlaSpec | None = None
-    encoder_decoder: EncoderDecoderSpec | None = None
-    max_position_embeddings: int | None = Field(None, gt=0)
-    notes: str = ""
+    num_attention_heads: int = Field(gt=0, description="query heads per attention layer")
+    num_kv_heads: int = Field(gt=0, description="key/value heads (grouped-query attention; = heads for MHA)")
+    head_dim: int = Field(gt=0, description="width of one attention head")
+    vocab_size: int = Field(gt=0, description="tokens in the vocabulary (embedding and LM-head rows)")
+    tie_word_embeddings: bool = Field(description="the LM head shares the embedding matrix (counted once)")
+    ffn: Ffn = Field(Ffn.GATED, description="FFN form: gated (SwiGLU, 3 matrices) or plain (2 matrices)")
+    qkv_bias: bool = Field(False, description="the Q/K/V projections carry biases")
+    moe: MoeSpec | None = Field(None, description="mixture-of-experts FFN (see model.moe); none: dense")
+    mla: MlaSpec | None = Field(
+        None, description="multi-head latent attention (see model.mla); none: standard attention",
+    )
+    encoder_decoder: EncoderDecoderSpec | None = Field(
+        None, description="encoder-decoder layout (see model.encoder_decoder); none: decoder only",
+    )
+    max_position_embeddings: int | None = Field(
+        None, gt=0, description="longest context the model was trained for; longer runs get a warning",
+    )
+    notes: str = Field("", description="free text (checks made, quirks of the config)")
 
     @model_validator(mode="after")
     def _check(self) -> "ModelSpec":
@@ -203,9 +209,35 @@ class ModelSpec(BaseModel):
         return self.embedding_params() + head + self.decoder_layer_params(active_only=True)
 
     def kv_bytes_per_token(self, kv_bits: int) -> float:
-        """KV cache per token across all decoder layers (MLA caches the latent + rope key)."""
+        """Self-attention KV cache per decoder token across all decoder layers (MLA caches the
+        latent + rope key). Encoder-decoder cross K/V: `cross_kv_bytes_per_token`."""
         if self.mla is not None:
             per_layer = self.mla.kv_lora_rank + self.mla.qk_rope_head_dim
         else:
             per_layer = 2 * self.kv_dim
         return self.num_layers * per_layer * kv_bits / 8.0
+
+    def cross_kv_bytes_per_token(self, kv_bits: int) -> float:
+        """Cross-attention K/V per encoder token across all decoder layers (0: decoder-only).
+
+        Every decoder layer projects the encoder output to its own K and V once, at prefill."""
+        if self.encoder_decoder is None:
+            return 0.0
+        return self.num_layers * 2 * self.kv_dim * kv_bits / 8.0
+
+    def decoder_prefix_tokens(self, prompt_tokens: int) -> int:
+        """Tokens in the decoder's self-attention context when prefill ends.
+
+        Decoder-only: the prompt. Encoder-decoder: the decoder start token only; the prompt
+        went through the encoder and is seen through cross-attention. Decode step i (0-based)
+        then attends to prefix + i + 1 tokens (the prefill's output token fed back, and so on).
+        """
+        return 1 if self.encoder_decoder is not None else prompt_tokens
+
+    def kv_bytes_per_sequence(self, prompt_tokens: int, gen_tokens: int, kv_bits: int, *,
+                              self_tokens: int | None = None) -> float:
+        """KV cache one sequence reserves: self-attention K/V of `self_tokens` decoder positions
+        (default: prefix + gen, one slot for each generated token) plus, for an encoder-decoder,
+        the cross-attention K/V of the `prompt_tokens` encoder tokens."""
+        tokens = self.decoder_prefix_tokens(prompt_tokens) + gen_tokens if self_tokens is None else self_tokens
+        return tokens * self.kv_bytes_per_token(kv_bits) + prompt_tokens * self.cross_kv_bytes_per_token(kv_bits)

@@ -46,7 +46,8 @@ class Temporal(BaseModel):
     model_config = SPEC
     model: Literal["temporal"] = "temporal"
     reuse: float = Field(0.5, ge=0.0, le=1.0, description="probability a token reuses its previous token's experts")
-    base: Uniform | Zipf = Field(default_factory=Uniform, discriminator="model")
+    base: Uniform | Zipf = Field(default_factory=Uniform, discriminator="model",
+                                 description="the routing a token follows when it does not reuse its experts")
 
 
 class Trace(BaseModel):
@@ -69,13 +70,13 @@ class ExpertCache(BaseModel):
     model_config = SPEC
     tier: str = Field(description="the fast memory tier (e.g. hybrid-bonded DRAM)")
     experts_per_layer: int = Field(ge=0, description="cache capacity per MoE layer, in experts")
-    policy: CachePolicy = CachePolicy.LRU
+    policy: CachePolicy = Field(CachePolicy.LRU, description="which expert the cache evicts: least recently (lru) or least frequently (lfu) used")
 
 
 class MoeScenario(BaseModel):
     model_config = SPEC
-    routing: Routing = Field(default_factory=Uniform)
-    expert_cache: ExpertCache | None = None
+    routing: Routing = Field(default_factory=Uniform, description="how tokens pick experts, by `model:` (uniform, zipf, temporal, trace)")
+    expert_cache: ExpertCache | None = Field(None, description="whole experts kept in a fast tier; none: no cache")
 
 
 # --------------------------------------------------------------------------- probabilities

@@ -21,11 +21,11 @@ class Precision(BaseModel):
 
     model_config = SPEC
 
-    weight_bits: int = Field(4, ge=1, le=16)
-    activation_bits: int = Field(16, ge=1, le=32)
-    kv_bits: int = Field(16, ge=1, le=32)
-    weight_group_size: int | None = Field(32, gt=0)
-    scale_bits: int = Field(16, ge=0, le=32)
+    weight_bits: int = Field(4, ge=1, le=16, description="bits per weight")
+    activation_bits: int = Field(16, ge=1, le=32, description="bits per activation")
+    kv_bits: int = Field(16, ge=1, le=32, description="bits per KV-cache element")
+    weight_group_size: int | None = Field(32, gt=0, description="weights sharing one scale; none: per-channel scales")
+    scale_bits: int = Field(16, ge=0, le=32, description="bits of each group scale")
 
     @property
     def weight_bits_in_memory(self) -> float:
@@ -38,18 +38,20 @@ class Precision(BaseModel):
 class Scenario(BaseModel):
     model_config = SPEC
 
-    prompt_tokens: int = Field(128, ge=1)
-    gen_tokens: int = Field(128, ge=1)
-    batch: int = Field(1, ge=1)
-    precision: Precision = Precision()
+    prompt_tokens: int = Field(128, ge=1, description="prompt tokens per request (prefilled at once)")
+    gen_tokens: int = Field(128, ge=1, description="tokens generated per request (the first comes from prefill)")
+    batch: int = Field(1, ge=1, description="requests decoded together")
+    precision: Precision = Field(Precision(), description="bits per tensor class (see scenario.precision)")
     static_kv_tokens: int | None = Field(
         None, ge=1,
         description="runtimes compiled for a fixed context window (e.g. Qualcomm Genie) attend over the whole "
                     "window every step; None: attend over the tokens so far",
     )
-    decoding: Decoding = Field(default_factory=Autoregressive)
+    decoding: Decoding = Field(
+        default_factory=Autoregressive, description="decoding strategy, by `strategy:` (docs/decoding.md)",
+    )
     moe: MoeScenario | None = Field(None, description="routing model and expert cache (MoE models)")
-    seed: int = 0
+    seed: int = Field(0, description="seeds the random numbers of the run (sampled acceptance, routing, arrivals)")
 
     @model_validator(mode="after")
     def _check(self) -> "Scenario":

@@ -43,4 +43,9 @@ fi
 # a test database: commits need not wait for the WAL to reach the disk (2x faster trials; a
 # server crash may lose the last commits, never corrupt). docs/dse.md discusses it for real use.
 psql_admin -c "ALTER DATABASE slmsim SET synchronous_commit = off"
+# a second login for tests/dse/test_dse_secrets.py: its password (with '@' and ':') is a
+# sentinel the test greps every output, log and message for; it acts as slmsim (member)
+if [ "$(psql_admin -tAc "SELECT 1 FROM pg_roles WHERE rolname = 'slmsim_sentinel'")" != "1" ]; then
+  psql_admin -c "CREATE ROLE slmsim_sentinel LOGIN PASSWORD 'Sent1nel@pa:ss-7q' IN ROLE slmsim"
+fi
 echo "postgres $version ready: postgresql://slmsim:slmsim@127.0.0.1:5432/slmsim"

@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,11 +24,10 @@ from slmsim.workloads.scenario import Scenario
 BATCHES = (1, 2, 4, 8, 16)
 MODEL = "olmoe-1b-7b"
 PAPER = "ELMoE-3D, arXiv 2604.14626, abstract"
-EXAMPLES = Path(__file__).parents[2] / "examples" / "decoding"
-
-
 def arm(name: str) -> dict[str, Any]:
-    return yaml.safe_load((EXAMPLES / f"elmoe3d-{name}.yaml").read_text())
+    from slmsim.resources import example
+
+    return yaml.safe_load(example(f"decoding/elmoe3d-{name}.yaml").read_text())  # package data (slmsim.examples)
 
 
 @dataclass(frozen=True)

@@ -6,18 +6,15 @@ EXIT_OK = 0
 EXIT_BAD_INPUT = 2  # a SpecError, or an infeasible design
 
 
-def fmt_bytes(n: float) -> str:
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if abs(n) >= scale:
-            return f"{n / scale:.3f} {unit}"
-    return f"{n:.0f} B"
+def fmt_bytes(n: float | None) -> str:
+    """Bytes with an SI prefix (`1.23 GB`): the one formatter, `slmsim.reports.units.fmt`."""
+    from slmsim.reports.units import fmt
+
+    return fmt(n, "bytes", 4)
 
 
 def fmt_time(s: float | None) -> str:
-    if s is None:
-        return "n/a"
-    if s >= 1:
-        return f"{s:.3f} s"
-    if s >= 1e-3:
-        return f"{s * 1e3:.3f} ms"
-    return f"{s * 1e6:.2f} us"
+    """Seconds with an SI prefix (`11.3 ms`, `n/a` for None)."""
+    from slmsim.reports.units import fmt
+
+    return fmt(s, "s")

@@ -20,7 +20,6 @@ from slmsim.commands._common import EXIT_OK
 from slmsim.core.errors import Problem, SpecError
 
 MARKER = ".slmsim-case-study"
-ROOT = Path(__file__).parents[2]
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,8 +31,28 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.set_defaults(func=_cmd)
 
 
+_BAR: Any = None  # the running progress bar (tables.progress), while a case study runs
+_STARTED = False  # a step has been announced on _BAR
+
+
 def _say(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+    """One step of the case study: the progress bar on a terminal, a log line otherwise."""
+    from slmsim.commands.tables import is_terminal
+
+    global _STARTED
+    if _BAR is not None:  # the step announced before this one is done
+        _BAR.advance(msg, steps=1 if _STARTED else 0)
+        _STARTED = True
+    if not is_terminal(sys.stderr):
+        print(msg, file=sys.stderr, flush=True)
+
+
+def _steps(name: str, dse: bool) -> int:
+    """Steps `_say` reports: the main runs, one per sensitivity variant, the DSE."""
+    from slmsim.casestudies import edgecim as ec
+    from slmsim.casestudies import elmoe3d as el
+
+    return 1 + len(ec.VARIANTS) + int(dse) if name == "edgecim" else 1 + len(el.VARIANTS)
 
 
 def _prepare(out: Path) -> None:
@@ -59,18 +78,28 @@ def _csv(path: Path, rows: list[dict[str, Any]]) -> None:
 def _cmd(args: argparse.Namespace) -> int:
     out = args.out or Path("out") / f"case-study-{args.name}"
     _prepare(out)
+    global _BAR, _STARTED
+    from slmsim.commands.tables import Table, emit, n, progress
+    from slmsim.core.version import __version__
+
     start = time.perf_counter()
-    if args.name == "edgecim":
-        summary = _edgecim(out, trials=0 if args.no_dse else args.trials)
-    else:
-        summary = _elmoe3d(out)
+    dse = args.name == "edgecim" and not args.no_dse
+    with progress(f"case study {args.name}", _steps(args.name, dse)) as bar:
+        _BAR, _STARTED = bar, False
+        try:
+            if args.name == "edgecim":
+                summary = _edgecim(out, trials=0 if args.no_dse else args.trials)
+            else:
+                summary = _elmoe3d(out)
+        finally:
+            _BAR = None
     from slmsim.casestudies.common import write_json
 
-    write_json(out / "summary.json", summary)
-    print(f"case study {args.name}: {time.perf_counter() - start:.1f} s")
+    write_json(out / "summary.json", {"slmsim_version": __version__, **summary})
+    t = Table(f"Case study {args.name}: {time.perf_counter() - start:.1f} s", ("claim", "paper", "slmsim", "diff"))
     for c in summary["claims"]:
-        print(f"  {c['claim']:<55} paper {c['paper']:>8.4g}  slmsim {c['slmsim']:>8.4g}  ({c['diff_pct']:+.1f}%)")
-    print(f"summary: {out / 'summary.json'}\nreport:  {out / 'report.html'}")
+        t.add(c["claim"], n(c["paper"], 4), n(c["slmsim"], 4), f"{c['diff_pct']:+.1f}%")
+    emit([t, f"summary: {out / 'summary.json'}", f"report:  {out / 'report.html'}"])
     return EXIT_OK
 
 
@@ -140,7 +169,9 @@ def _edgecim_dse(out: Path, trials: int) -> dict[str, Any]:
     if dse_dir.exists():
         shutil.rmtree(dse_dir)  # our own previous output (the folder carries the case-study marker)
     space = out / "space-edgecim.yaml"
-    shutil.copyfile(ROOT / "examples" / "space-edgecim.yaml", space)
+    from slmsim.resources import example
+
+    space.write_bytes(example("space-edgecim.yaml").read_bytes())  # package data: works installed too
     _say(f"edgecim: DSE, {trials} trials (NSGA-II, analytic engine)")
     code = cli_main(["explore", str(space), "--trials", str(trials), "--out", str(dse_dir), "--no-progress"])
     if code != 0:

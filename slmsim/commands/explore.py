@@ -13,27 +13,37 @@ report.html); nothing else is written, and a folder slmsim did not create is ref
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import multiprocessing
 import os
+import re
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from slmsim.commands._common import EXIT_OK, fmt_time
+from slmsim.commands._common import EXIT_OK
 from slmsim.core.errors import Problem, SpecError
 
-MARKER = ".slmsim-study"  # written into --out when we create it: proof the folder is ours
-OUR_FILES = (MARKER, "study.json", "study.journal.log")
+MARKER = ".slmsim-study"  # written into --out when we create it: proof the folder is ours, and whose study it holds
+# --jobs workers: forked where the platform has fork (the parent has imported everything:
+# a worker starts in milliseconds, not the ~1.5 s of a fresh interpreter), spawned elsewhere.
+# No thread is running when we fork (the progress bar starts after).
+_START_METHOD = os.environ.get("SLMSIM_START_METHOD") or (
+    "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+LOCK_NAME = ".slmsim-study.lock"  # held by the explore running on the folder
+OUR_FILES = (MARKER, LOCK_NAME, "study.json", "study.journal.log")
+OUTPUT_FILES = ("trials.csv", "trials.parquet", "pareto.csv", "space.resolved.yaml", "base-hardware.yaml", "study.json",
+                "rescreen-des.csv", "report.html")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     e = sub.add_parser("explore", help="multi-objective design-space exploration of a space file (Optuna)",
                        description="Explore a design space: an Optuna study over the parameters of a space file, "
                                    "resumable, with a Pareto front of the objectives. See docs/dse.md.")
-    e.add_argument("space", help="space YAML file (docs/dse.md)")
+    e.add_argument("space", help="space YAML file (docs/dse.md), or a bundled example: space-demo, space-edgecim")
     e.add_argument("--trials", type=int, default=100,
                    help="completed trials wanted in the study (default 100); re-running tops up to this number")
     e.add_argument("--sampler", choices=["nsga2", "tpe", "gp", "random"], default="nsga2",
@@ -75,6 +85,9 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rescreen-des", type=int, default=0, metavar="K",
                    help="after the study, re-evaluate the K Pareto designs adding most hypervolume with the DES "
                         "engine (written to rescreen-des.csv)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the study already in --out when it was made from a different space (its trials "
+                        "and outputs are deleted)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -85,7 +98,7 @@ def _cmd_explore(args: argparse.Namespace) -> int:
     from slmsim.dse.space import load_space
 
     _check_counts(args)
-    loaded = load_space(args.space)
+    loaded = load_space(_space_file(args.space))
     return _run(args, loaded=loaded, sampler=args.sampler, suffix="", n_trials=args.trials)
 
 
@@ -94,7 +107,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from slmsim.dse.study import grid_space
 
     _check_counts(args)
-    loaded = load_space(args.space)
+    loaded = load_space(_space_file(args.space))
     grid = grid_space(loaded.space)
     size = math.prod(len(v) for v in grid.values())
     n = size if args.trials is None else min(args.trials, size)
@@ -116,7 +129,10 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     study, config = open_study(storage, args.study)
     sampler_name = args.sampler or study.user_attrs.get(SAMPLER_ATTR, "nsga2")
     target = int(study.user_attrs.get("slmsim:n_trials", 0))
-    sampler = make_sampler(sampler_name, seed=args.seed, space=config.space, n_trials=target)
+    from slmsim.dse.study import resume_seed
+
+    seed = resume_seed(args.seed, done=_count(study, "COMPLETE"))  # a fixed seed continues, not replays
+    sampler = make_sampler(sampler_name, seed=seed, space=config.space, n_trials=target)
     bar = _Bar(study, disabled=args.no_progress, label=f"worker {os.getpid()}")
     try:
         mine = run_worker(study, config, sampler=sampler, max_trials=args.trials, on_trial=bar.update)
@@ -125,6 +141,14 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     complete = _count(study, "COMPLETE")
     print(f"worker {os.getpid()}: completed {mine} trials; study {args.study!r} has {complete} of {target} complete")
     return EXIT_OK
+
+
+def _space_file(ref: str) -> str:
+    """A path, or the name of a bundled example space (`space-demo`, `space-edgecim`)."""
+    from slmsim.resources import example_path
+
+    found = example_path(ref)
+    return str(found) if found is not None else ref
 
 
 def _check_counts(args: argparse.Namespace) -> None:
@@ -142,59 +166,60 @@ def _check_counts(args: argparse.Namespace) -> None:
 
 def _run(args: argparse.Namespace, *, loaded: Any, sampler: str, suffix: str, n_trials: int) -> int:
     from slmsim.dse.storage import storage_spec
-    from slmsim.dse.study import make_sampler, prepare_study, run_worker
+    from slmsim.dse.study import make_sampler, prepare_study, resume_seed, run_worker
 
     name = loaded.space.name + suffix
-    out = args.out if args.out is not None else Path("out") / name
+    out = args.out if args.out is not None else Path("out") / safe_name(name)
     _check_out(out)
     storage = storage_spec(args.storage, out_dir=out)
     if storage.kind == "memory" and args.jobs > 1:
         raise SpecError([Problem(file="<command line>", path="--jobs", message="in-memory storage cannot be shared "
                                  "between processes", value=args.jobs, hint="use the default journal storage")])
-    _make_out(out, name)
     study_name = args.study or name
-    study, config = prepare_study(loaded, storage=storage, study_name=study_name, sampler=sampler,
-                                  engine=args.engine, seed=args.seed, n_trials=n_trials)
-    before = _count(study, "COMPLETE")
-    started = time.perf_counter()
-    children: list[multiprocessing.process.BaseProcess] = []
-    interrupted = False
-    if args.jobs > 0 and before < n_trials:
-        # the sampler first: a sampler that cannot be made (gp without PyTorch) stops us before any worker starts
-        main_sampler = make_sampler(sampler, seed=args.seed, space=config.space, n_trials=n_trials)
-        ctx = multiprocessing.get_context("spawn")
-        from slmsim.dse.study import worker_entry
+    with _OutLock(out):  # one explore per --out at a time; released when we exit, however we exit
+        _claim_out(out, study_name=study_name, fingerprint=loaded.fingerprint(), engine=args.engine,
+                   overwrite=args.overwrite, own_journal=args.storage is None)
+        study, config = prepare_study(loaded, storage=storage, study_name=study_name, sampler=sampler,
+                                      engine=args.engine, seed=args.seed, n_trials=n_trials)
+        _mark_out(out, study_name=study_name, fingerprint=loaded.fingerprint(), engine=args.engine)
+        before = _count(study, "COMPLETE")
+        started = time.perf_counter()
+        children: list[multiprocessing.process.BaseProcess] = []
+        interrupted = False
+        if args.jobs > 0 and before < n_trials:
+            # the sampler first: a sampler that cannot be made (gp without PyTorch) stops us before any worker starts
+            main_sampler = make_sampler(sampler, seed=resume_seed(args.seed, done=before), space=config.space,
+                                        n_trials=n_trials)
+            ctx = multiprocessing.get_context(_START_METHOD)
+            from slmsim.dse.study import worker_entry
 
-        for i in range(1, args.jobs):
-            proc = ctx.Process(target=worker_entry, daemon=True, kwargs=dict(
-                storage_url=storage.url, storage_kind=storage.kind, study_name=study_name, sampler_name=sampler,
-                seed=args.seed + i, parent_pid=os.getpid()))
-            proc.start()
-            children.append(proc)
-        bar = _Bar(study, disabled=args.no_progress, label=name)
-        try:
-            run_worker(study, config, on_trial=bar.update, sampler=main_sampler)
-            for proc in children:
-                proc.join()
-        except KeyboardInterrupt:
-            interrupted = True
-            for proc in children:
-                proc.terminate()
-            for proc in children:
-                proc.join(timeout=10)
-            from slmsim.dse.study import reap_stale_trials
-
-            reap_stale_trials(study)  # the workers' unfinished trials: failed now, re-queued for the next run
-        finally:
-            bar.close()
-        failed = [p for p in children if p.exitcode not in (0, None) and not interrupted]
-        if failed:
-            print(f"explore: {len(failed)} worker process(es) failed (exit {failed[0].exitcode}); see the error above",
-                  file=sys.stderr)
-    elapsed = time.perf_counter() - started
-    report = _write_outputs(out, study=study, config=config, storage=storage, sampler=sampler, n_trials=n_trials,
-                            rescreen=args.rescreen_des)
-    _print_summary(report, out=out, evaluated=_count(study, "COMPLETE") - before, elapsed=elapsed)
+            for i in range(1, args.jobs):
+                proc = ctx.Process(target=worker_entry, daemon=True, kwargs=dict(
+                    storage_url=storage.url, storage_kind=storage.kind, study_name=study_name, sampler_name=sampler,
+                    seed=resume_seed(args.seed, done=before, worker=i), parent_pid=os.getpid()))
+                proc.start()
+                children.append(proc)
+            bar = _Bar(study, disabled=args.no_progress, label=name)
+            try:
+                run_worker(study, config, on_trial=bar.update, sampler=main_sampler)
+                for proc in children:
+                    proc.join()
+            except KeyboardInterrupt:
+                interrupted = True
+                for proc in children:
+                    proc.terminate()
+                for proc in children:
+                    proc.join(timeout=10)
+            finally:
+                bar.close()
+            failed = [p for p in children if p.exitcode not in (0, None) and not interrupted]
+            if failed:
+                print(f"explore: {len(failed)} worker process(es) failed (exit {failed[0].exitcode}); see the error "
+                      "above", file=sys.stderr)
+        elapsed = time.perf_counter() - started
+        report = _write_outputs(out, study=study, config=config, storage=storage, sampler=sampler,
+                                n_trials=n_trials, rescreen=args.rescreen_des)
+        _print_summary(report, out=out, evaluated=_count(study, "COMPLETE") - before, elapsed=elapsed)
     if interrupted:
         raise KeyboardInterrupt
     return EXIT_OK
@@ -209,6 +234,13 @@ def _count(study: Any, state: str) -> int:
 # ----------------------------------------------------------------------------- output folder
 
 
+def safe_name(name: str) -> str:
+    """A name made safe as one folder name: letters, digits, '.', '_', '-' (others -> '-'),
+    no leading dots, so `name: ../../x` cannot reach outside `out/`."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.")
+    return cleaned[:100] or "study"
+
+
 def _check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise SpecError([Problem(file=str(out), path="", message="--out is a file, expected a folder",
@@ -218,11 +250,89 @@ def _check_out(out: Path) -> None:
                                  "(it is not empty and holds no study)", hint="choose another --out, or empty the folder")])
 
 
-def _make_out(out: Path, name: str) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    marker = out / MARKER
-    if not marker.exists():
-        marker.write_text(f"slmsim study output folder ({name}); files here are rewritten by slmsim explore/sweep\n")
+class _OutLock:
+    """An exclusive flock on `--out/.slmsim-study.lock`, taken without waiting: a second
+    explore on the same folder is refused with a message (the kernel drops the lock when
+    the holder exits or is killed, so nothing stale stays behind)."""
+
+    def __init__(self, out: Path) -> None:
+        self.path = out / LOCK_NAME
+        self.fd: int | None = None
+
+    def __enter__(self) -> "_OutLock":
+        import fcntl
+
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise SpecError([Problem(
+                file=str(self.path.parent), path="--out", message=f"another `slmsim explore` is running on this "
+                f"folder ({holder})", hint="wait for it to finish (re-running then tops the study up), use "
+                "`slmsim worker` to help it, or choose another --out")]) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}\n".encode(), 0)
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            import fcntl
+
+            os.ftruncate(self.fd, 0)
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+            os.close(self.fd)
+            self.fd = None
+
+
+def _read_marker(out: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((out / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _claim_out(out: Path, *, study_name: str, fingerprint: str, engine: str, overwrite: bool,
+               own_journal: bool) -> None:
+    """Refuse a --out that holds a study of another space (unless --overwrite: then it is
+    emptied of slmsim's files first). The folder's marker records which study it holds."""
+    marker = _read_marker(out)
+    previous = None
+    if marker is not None:
+        previous = marker
+    elif (out / "study.json").is_file():
+        try:
+            summary = json.loads((out / "study.json").read_text())
+            previous = {"study_name": summary.get("study_name"), "fingerprint": summary.get("fingerprint")}
+        except ValueError:
+            previous = None
+    if previous is None:
+        return
+    same = previous.get("study_name") == study_name and previous.get("fingerprint") in (None, fingerprint)
+    if same and previous.get("engine") in (None, engine):
+        return
+    if not overwrite:
+        what = (f"study {previous.get('study_name')!r} of a different space" if previous.get("study_name") == study_name
+                else f"study {previous.get('study_name')!r}")
+        if previous.get("study_name") == study_name and previous.get("fingerprint") == fingerprint:
+            what = f"study {study_name!r} run with the {previous.get('engine')} engine"
+        raise SpecError([Problem(
+            file=str(out), path="--out", message=f"this folder holds {what}; refusing to mix or replace it",
+            hint="choose another --out, or pass --overwrite to delete that study's trials and outputs")])
+    for name in (*OUTPUT_FILES, *(("study.journal.log", "study.journal.log.flock") if own_journal else ())):
+        with contextlib.suppress(FileNotFoundError):
+            (out / name).unlink()
+    print(f"explore: --overwrite: removed study {previous.get('study_name')!r} from {out}", file=sys.stderr)
+
+
+def _mark_out(out: Path, *, study_name: str, fingerprint: str, engine: str) -> None:
+    _atomic_write(out / MARKER, json.dumps({"what": "slmsim study output folder; files here are rewritten by slmsim "
+                                                    "explore/sweep", "study_name": study_name,
+                                            "fingerprint": fingerprint, "engine": engine}, indent=1) + "\n")
 
 
 def _atomic_write(path: Path, data: bytes | str) -> None:
@@ -276,8 +386,14 @@ def _write_outputs(out: Path, *, study: Any, config: Any, storage: Any, sampler:
         rescreened = pd.DataFrame(rows)
         _atomic_write(out / "rescreen-des.csv", rescreened.to_csv(index=False))
         extra["rescreen"] = {"engine": "des", "file": "rescreen-des.csv", "trials": [r["number"] for r in rows]}
+    from slmsim.dse.importance import compute_importances
+
+    extra["importances"] = compute_importances(df, config, seed=config.seed)  # once, here: the report reads them
     summary = study_summary(study=study, config=config, storage=storage, sampler=sampler, n_trials=n_trials, df=df,
                             baselines=baselines, extra=extra)
+    from slmsim.core.version import __version__
+
+    summary = {"slmsim_version": __version__, **summary}  # which slmsim wrote study.json
     _atomic_write(out / "trials.csv", df.to_csv(index=False))
     buf = io.BytesIO()
     df.to_parquet(buf, index=False)
@@ -342,7 +458,8 @@ class _Bar:
         if n > self._n:
             self._bar.update(n - self._n)
             self._n = n
-        self._bar.set_postfix_str(f"front {p.front_size}, hv {p.hypervolume:.4f}, feasible {p.feasible}",
+        self._bar.set_postfix_str(f"{p.designs} designs, {p.feasible} feasible, front {p.front_size}, "
+                                  f"hv {p.hypervolume:.4f}",
                                   refresh=False)
 
     def close(self) -> None:
@@ -350,28 +467,22 @@ class _Bar:
 
 
 def _fmt(value: float, unit: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if unit == "s":
-        return fmt_time(value)
-    if unit == "J":
-        for u, s in (("J", 1.0), ("mJ", 1e-3), ("uJ", 1e-6), ("nJ", 1e-9)):
-            if abs(value) >= s:
-                return f"{value / s:.4g} {u}"
-        return f"{value:.4g} J"
-    return f"{value:.4g} {unit}"
+    from slmsim.reports.units import fmt
+
+    return fmt(value, unit)
 
 
 def _print_summary(report: dict[str, Any], *, out: Path, evaluated: int, elapsed: float) -> None:
     df, pareto, summary, config = report["df"], report["pareto"], report["summary"], report["config"]
     complete = int((df["state"] == "COMPLETE").sum())
-    feasible = int(df["feasible"].sum())
     hist = summary["hypervolume_history"]
     hv = hist[-1][1] if hist else 0.0
     rate = f", {evaluated / elapsed:.1f} trials/s" if evaluated > 0 and elapsed > 0 else ""
+    repeats = summary["n_repeats"]
+    again = f" ({repeats} repeats served from the evaluation cache)" if repeats else ""
     print(f"{summary['study_name']}: {complete} of {summary['n_trials_requested']} trials complete "
-          f"({evaluated} this run{rate}), {feasible} feasible; Pareto front {len(pareto)} designs, "
-          f"hypervolume {hv:.4f}")
+          f"({evaluated} this run{rate}); {summary['n_designs']} distinct designs evaluated{again}, "
+          f"{summary['n_designs_feasible']} feasible; Pareto front {len(pareto)} designs, hypervolume {hv:.4f}")
     for o in config.space.objectives:
         col = o.column
         feas = df[df["feasible"]]
@@ -398,9 +509,7 @@ def _print_summary(report: dict[str, Any], *, out: Path, evaluated: int, elapsed
               f"screen: {', '.join(diffs)}")
     print(f"  outputs in {out}/: trials.csv, trials.parquet, pareto.csv, study.json, space.resolved.yaml, "
           "base-hardware.yaml" + (", rescreen-des.csv" if res is not None else ""))
-    from slmsim.dse.storage import mask_password
-
-    shown = mask_password(summary["storage"])
+    shown = summary["storage"]  # already masked
     print(f"  storage: {shown}  (optuna-dashboard {shown})" if summary["storage_kind"] != "memory"
           else "  storage: memory (nothing kept)")
     if report["report"] is not None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pydantic
 
-from slmsim.commands._common import EXIT_BAD_INPUT, EXIT_OK, fmt_bytes, fmt_time
+from slmsim.commands._common import EXIT_BAD_INPUT, EXIT_OK, fmt_bytes
 from slmsim.core.errors import Infeasible, Problem, SpecError
 
 
@@ -34,7 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--draft", help="speculative: draft model (preset or file)")
     d.add_argument("--draft-device", help="speculative: device running the draft (default: the decode device)")
     d.add_argument("--draft-len", type=int, help="tokens drafted per target pass (default 4)")
-    d.add_argument("--acceptance", type=float, help="per-token acceptance rate (default 0.7; self-speculative 0.8)")
+    d.add_argument("--acceptance", type=float, help="per-token acceptance rate (default 0.7; self-speculative 0.8; "
+                   "lexical-unit: instead of --tokens-per-step)")
     d.add_argument("--tree", help="speculative: token-tree branching per depth, e.g. 4,2,1")
     d.add_argument("--draft-top-k", type=int, help="self-speculative: experts per token in the draft (default 2)")
     d.add_argument("--draft-bits", type=int, help="self-speculative: MSB bits the draft reads, below --weight-bits (default: half the weight bits)")
@@ -56,6 +57,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--memory-model", choices=["banked", "ideal"], default="banked",
                    help="DES memory: banked (channels, banks, rows, refresh; default) or ideal (the analytic engine's)")
     s.add_argument("--seed", type=int, help="seeds the run's random numbers (default 0)")
+    s.add_argument("--samples", type=int, metavar="N",
+                   help="DES: N runs with seeds derived from --seed; stochastic figures get 95%% intervals")
     s.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     s.add_argument("--trace", metavar="PATH", type=Path,
                    help="write a Chrome/Perfetto trace of the DES (prefill + first decode steps) to PATH")
@@ -110,6 +113,9 @@ def _scenario(args: argparse.Namespace) -> Any:
     data: dict[str, Any] = {}
     file = "<command line>"
     if args.scenario is not None:
+        from slmsim.resources import example_path
+
+        args.scenario = example_path(str(args.scenario)) or args.scenario  # or a bundled one: decoding/spec-orin
         file = str(args.scenario)
         loaded = read_yaml(args.scenario) or {}
         if not isinstance(loaded, dict):
@@ -199,17 +205,27 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
                                     expected=p.expected, hint=p.hint) for p in exc.problems)
     if hw is not None and scenario is not None:
         problems.extend(_scenario_reference_problems(hw.spec, scenario, args))
+    from slmsim.commands.samples import samples_problems
+
+    problems.extend(samples_problems(args))
     if problems:
         raise SpecError(problems)
     assert hw is not None and model is not None and scenario is not None
+    from slmsim.commands.warnings import input_warnings
+
+    warns = input_warnings(model=model, scenario=scenario, draft=draft, serving=bool(args.arrivals),
+                           batch_flag=args.batch)
     plan = make_plan(hw.spec, model, scenario, draft_model=draft)
     if isinstance(plan, Infeasible):
-        _print_infeasible(plan, as_json=args.json)
+        _print_infeasible(plan, as_json=args.json, warnings=warns)
         return EXIT_BAD_INPUT
-    if args.arrivals:
-        result = _serve(args, plan, scenario)
-    else:
-        result = run(plan, engine=args.engine, seed=scenario.seed, memory_model=args.memory_model)
+    from slmsim.commands.tables import progress
+
+    with progress(f"simulating {model.name} on {hw.spec.name}", None):
+        if args.arrivals:
+            result = _serve(args, plan, scenario)
+        else:
+            result = run(plan, engine=args.engine, seed=scenario.seed, memory_model=args.memory_model)
     trace = None
     if args.trace or args.report:
         # the trace always comes from the DES (it is the engine that has events)
@@ -223,12 +239,24 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     out = {"hardware": hw.spec.name, "model": model.name,
            "scenario": scenario.model_dump(mode="json"), **out,
            "warnings": list(plan.warnings)}
+    from slmsim.commands.simtable import figures
+
+    out.update(figures(out, hw=hw.spec, plan=plan))
+    out["warnings"] += warns
+    if args.samples is not None:
+        from slmsim.commands.samples import sampled_output
+
+        def run_one(seed: int) -> dict:
+            sc = scenario.model_copy(update={"seed": seed})
+            return (_serve(args, plan, sc) if args.arrivals else run(plan, engine="des", seed=seed)).to_dict()
+
+        out = sampled_output(out, run_one, seed=scenario.seed, n=args.samples)
     if args.ops:
         from dataclasses import asdict
 
         from slmsim.mapping.report import op_reports
 
-        mid_ctx = scenario.batch * (scenario.prompt_tokens + scenario.gen_tokens / 2.0)
+        mid_ctx = scenario.batch * plan.mapper.context_tokens(scenario.prompt_tokens, scenario.gen_tokens / 2.0)
         out["decode_ops"] = {"context_tokens": mid_ctx,
                              "ops": [asdict(r) for r in op_reports(plan.decode, mid_ctx)]}
     if args.trace:
@@ -242,11 +270,20 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
                             title=f"{model.name} on {hw.spec.name}")
     if args.json:
         print(json.dumps(out, indent=2, default=_json_default))
+    elif args.samples is not None:
+        from slmsim.commands.samples import table_view
+
+        from slmsim.commands.simtable import blocks
+        from slmsim.commands.tables import emit
+
+        view, lines = table_view(out)
+        emit(blocks(view) + lines)
     else:
-        print(_table(out))
-        for label, path in (("trace", args.trace), ("report", args.report)):
-            if path:
-                print(f"  {label} written to {path}")
+        from slmsim.commands.simtable import blocks
+        from slmsim.commands.tables import emit
+
+        emit(blocks(out) + [f"  {label} written to {path}" for label, path in
+                            (("trace", args.trace), ("report", args.report)) if path])
     return EXIT_OK
 
 
@@ -324,72 +361,18 @@ def _json_default(x: object) -> object:
     return str(x)
 
 
-def _print_infeasible(inf: Infeasible, *, as_json: bool) -> None:
+def _print_infeasible(inf: Infeasible, *, as_json: bool, warnings: list[str]) -> None:
     if as_json:
-        print(json.dumps({"infeasible": {"reason": inf.reason, "demanded": inf.demanded, "bound": inf.bound,
-                                         "unit": inf.unit, "hint": inf.hint, "details": inf.details}}, indent=2))
+        from slmsim.core.version import __version__
+
+        print(json.dumps({"slmsim_version": __version__,
+                          "infeasible": {"reason": inf.reason, "demanded": inf.demanded, "bound": inf.bound,
+                                         "unit": inf.unit, "hint": inf.hint, "details": inf.details},
+                          "warnings": warnings}, indent=2))
     else:
         print(inf.render(), file=sys.stderr)
         for k, v in inf.details.items():
             print(f"    {k}: {fmt_bytes(v) if inf.unit == 'bytes' else f'{v:.4g}'}", file=sys.stderr)
-
-
-def _table(d: dict[str, Any]) -> str:
-    sc = d["scenario"]
-    prec = sc["precision"]
-    lines = [
-        f"slmsim: {d['model']} on {d['hardware']} ({d['engine']} engine)",
-        f"  prompt {sc['prompt_tokens']}, generate {sc['gen_tokens']}, batch {sc['batch']}, "
-        f"W{prec['weight_bits']} A{prec['activation_bits']} KV{prec['kv_bits']}",
-        "",
-        f"  TTFT                 {fmt_time(d['ttft_s'])}",
-        f"  TPOT                 {fmt_time(d['tpot_s'])}",
-        f"  decode tokens/s      {d['decode_tokens_per_s']:.2f}" if d["decode_tokens_per_s"] else "  decode tokens/s      n/a",
-        f"  tokens/J             {d['tokens_per_j']:.3f}",
-        f"  energy               {d['energy_j']:.4g} J  (average power {d['average_power_w']:.3g} W)",
-    ]
-    sv = d.get("serving")
-    if sv:
-        lines[3] = f"  TTFT (mean)          {fmt_time(d['ttft_s'])}"
-        lines[4] = f"  decode step (mean)   {fmt_time(d['tpot_s'])}"
-        lines[5] = f"  decode tokens/s      {d['decode_tokens_per_s']:.2f}  (while decoding)"
-        lines += ["", f"  serving: {sv['completed']} of {sv['requests']} requests completed"
-                      f" ({sv['rejected']} rejected), makespan {fmt_time(sv['makespan_s'])}, "
-                      f"{sv['throughput_tokens_per_s'] or 0:.1f} tokens/s overall, "
-                      f"mean decode batch {sv['mean_decode_batch'] or 0:.2f}",
-                  f"    {'per request':<12}{'mean':>12}{'p50':>12}{'p90':>12}{'p99':>12}"]
-        for key in ("ttft_s", "tpot_s", "e2e_s"):
-            row = sv[key]
-            lines.append(f"    {key[:-2].upper():<12}" + "".join(f"{fmt_time(row[c]):>12}" for c in ("mean", "p50", "p90", "p99")))
-    lines += ["", "  energy by component:"]
-    total = d["energy_j"] or 1.0
-    for k, v in sorted(d["energy_breakdown_j"].items(), key=lambda kv: -kv[1]):
-        lines.append(f"    {k:<22} {v:10.4g} J  {100 * v / total:5.1f}%")
-    lines.append("")
-    lines.append("  decode latency by op class:")
-    dec = d["latency_breakdown_s"].get("decode", {})
-    dtotal = sum(dec.values()) or 1.0
-    for k, v in sorted(dec.items(), key=lambda kv: -kv[1]):
-        lines.append(f"    {k:<22} {fmt_time(v):>12}  {100 * v / dtotal:5.1f}%")
-    lines.append("")
-    lines.append("  memory footprint:")
-    for k, v in d["memory_footprint_bytes"].items():
-        lines.append(f"    {k:<22} {fmt_bytes(v):>12}")
-    modes = ", ".join(f"{k}: {v}" for k, v in d.get("weight_mode", {}).items())
-    lines.append(f"  weights: {modes}")
-    for dev, p in d.get("pipeline", {}).items():
-        lines.append(f"  pipeline on {dev}: {p['stages']} stages, bottleneck {fmt_time(p['bottleneck_s'])}, "
-                     f"balance {p['balance']:.3f}")
-    if "decode_ops" in d:
-        lines += ["", f"  decode step mapping at {d['decode_ops']['context_tokens']:.0f} context tokens "
-                      "(all layers of each op):",
-                  f"    {'op':<16}{'unit':<13}{'layers':>6}{'time':>12}{'bytes':>12}{'energy':>12}  detail"]
-        for op in d["decode_ops"]["ops"]:
-            detail = ", ".join(f"{k} {v:.4g}" for k, v in op["detail"].items())
-            lines.append(f"    {op['name']:<16}{op['unit']:<13}{op['layers']:>6}{fmt_time(op['time_s']):>12}"
-                         f"{fmt_bytes(sum(op['bytes_by_tier'].values())):>12}{sum(op['energy_j'].values()):>11.3g}J"
-                         f"  {detail}")
-    lines += [f"  warning: {w}" for w in d.get("warnings", [])]
-    return "\n".join(lines)
-
+        for w in warnings:
+            print(f"  warning: {w}", file=sys.stderr)
 

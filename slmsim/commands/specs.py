@@ -1,22 +1,17 @@
-"""`slmsim presets` and `slmsim check`."""
+"""`slmsim presets` (`slmsim check` is in check.py)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
 
-from slmsim.commands._common import EXIT_OK, fmt_bytes
+from slmsim.commands._common import EXIT_OK
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     pr = sub.add_parser("presets", help="list hardware and model presets")
     pr.add_argument("--json", action="store_true")
     pr.set_defaults(func=_cmd_presets)
-
-    c = sub.add_parser("check", help="validate a hardware or model spec file and summarise it")
-    c.add_argument("path")
-    c.set_defaults(func=_cmd_check)
 
 
 
@@ -34,43 +29,18 @@ def _cmd_presets(args: argparse.Namespace) -> int:
         models[n] = {"kind": kind, "params_b": round(m.total_params() / 1e9, 3),
                      "active_params_b": round(m.active_params() / 1e9, 3)}
     if args.json:
-        print(json.dumps({"hardware": hw, "models": models}, indent=2))
+        from slmsim.core.version import __version__
+
+        print(json.dumps({"slmsim_version": __version__, "hardware": hw, "models": models}, indent=2))
         return EXIT_OK
-    print("hardware presets:")
-    for n, desc in hw.items():
-        print(f"  {n:<20} {desc}")
-    print("\nmodel presets:")
-    for n, info in models.items():
-        print(f"  {n:<22} {info['kind']:<16} {info['params_b']:>8.2f} B params, {info['active_params_b']:.2f} B active")
+    from slmsim.commands.tables import Table, emit, n
+
+    h = Table("Hardware presets", ("name", "description"), align="ll")
+    for name, desc in hw.items():
+        h.add(name, desc)
+    m = Table("Model presets", ("name", "kind", "parameters", "active"), align="llrr")
+    for name, info in models.items():
+        m.add(name, info["kind"], f"{n(info['params_b'], 3)} B", f"{n(info['active_params_b'], 3)} B")
+    emit([h, m, "(`slmsim check NAME` shows every value of a preset with its source)"])
     return EXIT_OK
-
-
-def _cmd_check(args: argparse.Namespace) -> int:
-    from slmsim.hw_models.load import load_hardware
-    from slmsim.core.yamlio import read_yaml
-    from slmsim.workloads.load import load_model
-
-    path = Path(args.path)
-    if path.suffix == ".json" or path.is_dir():
-        m = load_model(path)
-        print(f"{args.path}: OK, model {m.name} ({m.family.value}), {m.total_params() / 1e9:.3f} B parameters")
-        return EXIT_OK
-    data = read_yaml(path)
-    if isinstance(data, dict) and ({"devices", "memories"} & set(data) or "extends" in data and "family" not in data):
-        hw = load_hardware(path)
-        spec = hw.spec
-        print(f"{args.path}: OK, hardware '{spec.name}' ({' -> '.join(hw.chain)})")
-        for name, dev in spec.devices.items():
-            print(f"  device {name}: {dev.kind}")
-        for name, tier in spec.memories.items():
-            print(f"  memory {name}: {tier.kind}, peak {tier.peak_bandwidth_bytes_per_s / 1e9:.4g} GB/s, "
-                  f"capacity {fmt_bytes(tier.capacity_bytes)}")
-        unsourced = [p for p, v in hw.provenance.items() if not (v.source or v.assumption)]
-        print(f"  {len(hw.provenance)} numbers carry a source or an assumption" +
-              (f"; {len(unsourced)} do not" if unsourced else ""))
-        return EXIT_OK
-    m = load_model(path)
-    print(f"{args.path}: OK, model {m.name} ({m.family.value}), {m.total_params() / 1e9:.3f} B parameters")
-    return EXIT_OK
-
 

@@ -50,7 +50,7 @@ def test_defaults_are_documented_ones(capsys: pytest.CaptureFixture[str]) -> Non
 def test_table_output(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", "--hw", "edgecim", "--model", "qwen3-0.6b", "--act-bits", "8"]) == 0
     out = capsys.readouterr().out
-    for needle in ("TTFT", "TPOT", "decode tokens/s", "tokens/J", "energy by component", "memory footprint"):
+    for needle in ("TTFT", "TPOT", "decode throughput", "tokens/J", "Energy by component", "Memory"):
         assert needle in out
 
 

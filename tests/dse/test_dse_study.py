@@ -80,11 +80,11 @@ def test_an_invalid_candidate_is_infeasible_with_its_reason(tmp_path: Path) -> N
 
 
 def _run(loaded, tmp_path: Path, *, n: int, sampler: str = "random", storage: StorageSpec | None = None,  # noqa: ANN001
-         name: str = "t"):  # noqa: ANN202
+         name: str = "t", on_trial=None):  # noqa: ANN001, ANN202
     storage = storage or StorageSpec("memory", "memory")
     study, config = prepare_study(loaded, storage=storage, study_name=name, sampler=sampler, engine="analytic",
                                   seed=0, n_trials=n)
-    run_worker(study, config, sampler=make_sampler(sampler, seed=0, space=config.space, n_trials=n))
+    run_worker(study, config, sampler=make_sampler(sampler, seed=0, space=config.space, n_trials=n), on_trial=on_trial)
     return study, config
 
 
@@ -107,8 +107,16 @@ def test_infeasible_trials_are_complete_with_reason_and_violation(tmp_path: Path
     assert too_big["obj:area"].notna().all()  # it ran: its figures are real
     ok = df[df["feasible"]]
     assert (ok["infeasible_reason"] == "").all() and ok["obj:area"].le(60).all()
+    # the constraint values are the list optuna-dashboard reads (system attr `constraints`),
+    # in the order the study names (user attr `slmsim:constraint_names`)
+    assert study.user_attrs["slmsim:constraint_names"] == ["runs", "area<=60"]
     for t in study.get_trials():
-        assert set(t.constraints) == {"runs", "area<=60"}
+        con = t.system_attrs["constraints"]
+        assert len(con) == 2 and set(t.constraints) == {"0", "1"}
+        row = df[df["number"] == t.number].iloc[0]
+        assert bool(row["feasible"]) == all(v <= 0 for v in con)
+        assert (con[0] > 0) == ("rows_per_op" in row["infeasible_reason"])  # runs: 1 for an invalid design
+    assert study.metric_names == ["decode_latency", "area"]
 
 
 def test_outputs_follow_the_contract(tiny, tmp_path: Path) -> None:  # noqa: ANN001
@@ -127,9 +135,10 @@ def test_outputs_follow_the_contract(tiny, tmp_path: Path) -> None:  # noqa: ANN
     feas = df[df["feasible"]]
     assert np.allclose(feas["obj:decode_latency"], feas["metric:decode_latency_s"])
     assert np.allclose(feas["obj:decode_latency"], feas["wl:qwen3-0.6b:decode_latency_s"])
-    # the Pareto table is exactly the brute-force non-dominated feasible set
+    # the Pareto table is exactly the brute-force non-dominated set of distinct feasible designs
     pareto = pareto_table(df, config)
     objs = ["obj:decode_latency", "obj:energy_per_token", "obj:area"]
+    feas = feas[feas["duplicate_of"].isna()]
     costs = feas[objs].to_numpy()
     brute = [i for i in range(len(costs)) if not any(
         np.all(costs[j] <= costs[i]) and np.any(costs[j] < costs[i]) for j in range(len(costs)))]
@@ -145,6 +154,59 @@ def test_outputs_follow_the_contract(tiny, tmp_path: Path) -> None:  # noqa: ANN
     hv = [h for _, h in summary["hypervolume_history"]]
     assert len(hv) == 40 and all(b >= a for a, b in zip(hv, hv[1:], strict=False)) and 0 < hv[-1] < 1
     json.dumps(summary, allow_nan=False)
+
+
+def test_a_design_is_evaluated_once_and_repeats_point_at_it(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    """Issue 15: evaluations = distinct parameter sets; repeats are marked `duplicate_of`.
+    tiny has 96 designs; 150 random trials must repeat some (pigeonhole)."""
+    loaded = load_space(FIXTURES / "tiny.yaml")
+    calls: list[tuple] = []
+    original = Evaluator.evaluate_params
+
+    def counting(self, sampled, **kw):  # noqa: ANN001, ANN202
+        calls.append(tuple(sorted(sampled.items())))
+        return original(self, sampled, **kw)
+
+    monkeypatch.setattr(Evaluator, "evaluate_params", counting)
+    storage = storage_spec(None, out_dir=tmp_path)
+    seen = []
+    study, config = _run(loaded, tmp_path, n=150, storage=storage, on_trial=seen.append)
+    trials = study.get_trials()
+    assert len(trials) == 150 and all(t.state == TrialState.COMPLETE for t in trials)
+    designs = {tuple(sorted(t.params.items())) for t in trials}
+    assert len(calls) == len(set(calls)) == len(designs) <= 96  # each distinct design simulated exactly once
+    first = {}
+    for t in trials:
+        key = tuple(sorted(t.params.items()))
+        if "duplicate_of" not in t.user_attrs:
+            assert key not in first
+            first[key] = t
+    repeats = [t for t in trials if "duplicate_of" in t.user_attrs]
+    assert len(repeats) == 150 - len(designs) >= 54
+    for t in repeats:  # the same result as the trial that evaluated the design
+        orig = first[tuple(sorted(t.params.items()))]
+        assert t.user_attrs["duplicate_of"] == orig.number < t.number
+        assert t.values == orig.values and t.system_attrs["constraints"] == orig.system_attrs["constraints"]
+        assert t.user_attrs["metrics"]["metric:area_mm2"] == orig.user_attrs["metrics"]["metric:area_mm2"]
+    # tables, counts and the front count distinct designs
+    df = trials_table(trials, config)
+    assert df["duplicate_of"].notna().sum() == len(repeats)
+    pareto = pareto_table(df, config)
+    assert pareto["duplicate_of"].isna().all() and pareto["number"].is_unique
+    assert len({tuple(r) for r in pareto[[p.column for p in config.space.params]].itertuples(index=False)}) == len(pareto)
+    summary = study_summary(study=study, config=config, storage=storage, sampler="random", n_trials=150, df=df,
+                            baselines=[])
+    assert summary["n_designs"] == len(designs) and summary["n_repeats"] == len(repeats)
+    # the progress bar's last figures agree with the outputs
+    last = seen[-1]
+    assert (last.complete, last.designs, last.front_size) == (150, len(designs), len(pareto))
+    assert last.feasible == summary["n_designs_feasible"]
+    assert last.hypervolume == pytest.approx(summary["hypervolume_history"][-1][1])
+    # resuming (a new process would rebuild the cache from the study) evaluates nothing again
+    calls.clear()
+    study, _ = _run(loaded, tmp_path, n=170, storage=storage)
+    assert len(study.get_trials()) == 170
+    assert len(calls) == len(set(calls)) and not set(calls) & designs
 
 
 def test_top_up_counts_completed_trials_not_runs(tiny, tmp_path: Path) -> None:  # noqa: ANN001
@@ -230,7 +292,7 @@ def test_maximised_objective_direction(tmp_path: Path) -> None:
     assert study.directions == [optuna.study.StudyDirection.MAXIMIZE, optuna.study.StudyDirection.MINIMIZE]
     df = trials_table(study.get_trials(), config)
     pareto = pareto_table(df, config)
-    feas = df[df["feasible"]]
+    feas = df[df["feasible"] & df["duplicate_of"].isna()]
     costs = to_costs(feas[["obj:tokens_per_s", "obj:area"]].to_numpy(), ["maximize", "minimize"])
     assert sorted(pareto["number"]) == sorted(feas[pareto_mask(costs)]["number"])
     assert pareto["obj:tokens_per_s"].max() == feas["obj:tokens_per_s"].max()
@@ -297,3 +359,27 @@ def test_nan_metrics_never_reach_optuna(tiny) -> None:  # noqa: ANN001
         {"devices.cim.tiles": 4, "devices.cim.macros_per_tile": 4, "devices.cim.macro.cols_per_readout": 1,
          "memories.dram.bandwidth": 68e9, "memories.dram": "lpddr5x"})
     assert ev.runs and all(not math.isnan(v) for v in ev.metrics.values())
+
+
+def test_importances_are_computed_once_and_the_report_reads_them(monkeypatch: pytest.MonkeyPatch,
+                                                                  tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    assert main(["explore", str(FIXTURES / "tiny.yaml"), "--trials", "30", "--out", str(out), "--no-progress"]) == 0
+    imp = json.loads((out / "study.json").read_text())["importances"]
+    assert set(imp["by_objective"]) == {"decode_latency", "energy_per_token", "area"}
+    paths = {p.path for p in load_space(FIXTURES / "tiny.yaml").space.params}
+    for values in imp["by_objective"].values():
+        assert set(values) <= paths and sum(values.values()) == pytest.approx(1.0)
+    # the tile count decides the area (macros per tile too); DRAM bandwidth and technology cannot
+    area = imp["by_objective"]["area"]
+    assert area.get("memories.dram.bandwidth", 0.0) < max(area.get("devices.cim.tiles", 0.0),
+                                                          area.get("devices.cim.macros_per_tile", 0.0))
+    from slmsim.reports import study_figures
+    from slmsim.reports.study import write_study_report
+
+    def boom(data):  # noqa: ANN001, ANN202
+        raise AssertionError("the report recomputed the importances")
+
+    monkeypatch.setattr(study_figures, "importances", boom)
+    write_study_report(study_dir=out, out_html=tmp_path / "r.html")
+    assert "Parameter importances" in (tmp_path / "r.html").read_text()

@@ -19,7 +19,9 @@ def results(capsys_module=None):  # noqa: ANN001, ANN201
 
 def test_validate_json_runs_every_row(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "--json"]) == 0
-    out = json.loads(capsys.readouterr().out)
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["slmsim_version"]
+    out = doc["rows"]
     assert len(out) == len(rows())
     for item in out:
         assert {"device", "model", "measured", "predicted", "error_pct"} <= set(item)

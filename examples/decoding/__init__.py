@@ -1,0 +1,1 @@
+"""Scenario files for the decoding strategies (docs/decoding.md), installed as package data."""

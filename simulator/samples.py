@@ -1,0 +1,41 @@
+"""Repeated stochastic runs: derived seeds and Student-t intervals.
+
+The DES samples acceptance, routing and cache behaviour, so one seed is one draw. N runs use
+seeds derived from the scenario seed with numpy's `SeedSequence(seed).spawn(N)` (each
+child's first 32-bit state word, so any sample can be rerun with `--seed`). A figure is
+reported as `{mean, ci95: [lo, hi], samples, values}`: the mean over the N runs and its 95%
+Student-t confidence interval, mean +- t_{0.975, N-1} s / sqrt(N) (s: the sample standard
+deviation). The interval is for the mean of the per-run figure (each run's tokens per
+target pass, tokens/s, ...), not for a single run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def derived_seeds(seed: int, n: int) -> list[int]:
+    """N independent seeds from one: SeedSequence(seed).spawn(n), first state word of each."""
+    return [int(child.generate_state(1)[0]) for child in np.random.SeedSequence(seed).spawn(n)]
+
+
+def t_interval(values: Sequence[float], confidence: float = 0.95) -> dict:
+    """{mean, ci95, samples, values}; ci95 is None with fewer than two values."""
+    a = np.asarray(values, dtype=float)
+    n = len(a)
+    mean = float(a.mean()) if n else math.nan
+    ci = None
+    if n >= 2:
+        from scipy.stats import t  # lazy: scipy.stats takes a while to import
+
+        half = float(t.ppf(0.5 + confidence / 2.0, n - 1) * a.std(ddof=1) / math.sqrt(n))
+        ci = [mean - half, mean + half]
+    return {"mean": mean, "ci95": ci, "samples": n, "values": [float(v) for v in a]}
+
+
+def half_width(interval: dict) -> float:
+    lo, hi = interval["ci95"]
+    return (hi - lo) / 2.0

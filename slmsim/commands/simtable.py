@@ -1,0 +1,161 @@
+"""What `slmsim simulate` adds to a result, and its table (rendered by `tables.emit`).
+
+`figures()` adds to the result dict what the hardware says about it: the version that made
+it, silicon area, and every memory tier's used bytes against its capacity (serving runs get
+the weights and the peak KV cache in their footprint). `blocks()` turns the dict into tables
+whose labels say what each figure aggregates: per output token, per decode step, over the
+whole run, mean over requests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slmsim.commands.tables import Block, Table, n, pct, q
+
+
+def figures(out: dict[str, Any], *, hw: Any, plan: Any) -> dict[str, Any]:
+    """Area and memory used vs capacity, from the hardware spec and the plan (no simulation)."""
+    from slmsim.core.version import __version__
+    from slmsim.dse.candidate import system_area_mm2
+
+    area, unknown = system_area_mm2(hw)
+    fp = dict(out["memory_footprint_bytes"])
+    plan_fp = plan.memory_footprint_bytes
+    serving = "serving" in out
+    if serving:  # the serving engine reports KV figures only: weights and activations come from the plan
+        fp = {"weights": plan_fp["weights"], "activations": plan_fp["activations"], **fp}
+    tiers: dict[str, dict[str, Any]] = {}
+    kv_tier = plan.mapper.kv_tier(plan.mapper.decode_device) if plan.mapper is not None else None
+    for name, tier in hw.memories.items():
+        used = plan_fp.get(f"tier.{name}")
+        if used is None:
+            continue
+        if serving and name == kv_tier and "kv_cache_peak" in fp:
+            used = used - plan_fp["kv_cache"] + fp["kv_cache_peak"]  # the plan's KV is one batch at full length
+            fp[f"tier.{name}"] = used
+        tiers[name] = {"kind": tier.kind, "used_bytes": used, "capacity_bytes": tier.capacity_bytes}
+    return {"slmsim_version": __version__, "area_mm2": area, "area_unknown_devices": unknown,
+            "memory_footprint_bytes": fp, "memory_tiers": tiers}
+
+
+def _per(value: float | None, count: float | None) -> float | None:
+    if value is None or not count:
+        return None
+    return value / count
+
+
+def blocks(d: dict[str, Any]) -> list[Block]:
+    sc = d["scenario"]
+    prec = sc["precision"]
+    sv = d.get("serving")
+    dec = sc.get("decoding", {}).get("strategy", "autoregressive")
+    out: list[Block] = [f"slmsim {d.get('slmsim_version', '')}: {d['model']} on {d['hardware']} "
+                        f"({d['engine']} engine)"]
+    if sv:
+        out.append(f"  serving {sv['requests']} requests, mean decode batch {n(sv['mean_decode_batch'])}; "
+                   f"W{prec['weight_bits']} A{prec['activation_bits']} KV{prec['kv_bits']}, decoding {dec}")
+    else:
+        out.append(f"  prompt {sc['prompt_tokens']} tokens, generate {sc['gen_tokens']}, batch {sc['batch']}; "
+                   f"W{prec['weight_bits']} A{prec['activation_bits']} KV{prec['kv_bits']}, decoding {dec}")
+    out.append("")
+    generated = d.get("generated_tokens") or 0
+    steps = (d["decode_time_s"] / d["tpot_s"]) if d.get("tpot_s") else None
+    t = Table("Performance", ("figure", "value", "what it counts"), align="lrl")
+    if sv:
+        t.add("TTFT", q(d["ttft_s"], "s"), "time to first token, mean over requests (queueing included)")
+        t.add("decode step", q(d["tpot_s"], "s"), "per decode step of the batch, mean over the run")
+        t.add("decode throughput", f"{n(d['decode_tokens_per_s'])} tokens/s",
+              f"all sequences, while decoding (mean batch {n(sv['mean_decode_batch'])})")
+    else:
+        t.add("TTFT", q(d["ttft_s"], "s"), "time to first token (prefill of the whole batch)")
+        t.add("TPOT", q(d["tpot_s"], "s"), "time per output token, per sequence")
+        t.add("decode throughput", f"{n(d['decode_tokens_per_s'])} tokens/s",
+              f"all {sc['batch']} sequence(s) together" if sc["batch"] > 1 else "one sequence")
+    t.add("total time", q(d["total_time_s"], "s"), "the whole run" if not sv else "makespan of the request stream")
+    t.add("energy", q(d["energy_j"], "J"), f"the whole run, {generated} tokens generated")
+    t.add("energy per token", q(_per(d["energy_j"], generated), "J"), "whole run / tokens generated")
+    dtpj = d.get("decode_tokens_per_j")
+    t.add("decode energy per token", q(1.0 / dtpj if dtpj else None, "J"), "decode phase only, per output token")
+    t.add("tokens/J", n(d["tokens_per_j"]), "tokens generated per joule of the whole run")
+    t.add("average power", q(d["average_power_w"], "W"), "energy / total time")
+    out.append(t)
+
+    if dec != "autoregressive" or (d.get("tokens_per_target_pass") or 1.0) != 1.0:
+        t = Table("Decoding", ("figure", "value", "what it counts"), align="lrl")
+        t.add("strategy", dec, "")
+        t.add("tokens per target pass", n(d.get("tokens_per_target_pass")), "accepted tokens per verify pass")
+        for key, label in (("draft_time_s", "draft time per token"), ("verify_time_s", "verify time per token")):
+            if d.get(key):  # a strategy without a draft has no draft time
+                t.add(label, q(_per(d[key], steps), "s"), "per output token, per sequence")
+        if dec == "multipath" and d.get("total_tokens_spent") is not None:
+            t.add("tokens computed", n(d["total_tokens_spent"]), f"over all paths, for {generated} kept")
+        out.append(t)
+    if d.get("distinct_experts_per_step") is not None:
+        moe = (sc.get("moe") or {})
+        t = Table("Mixture of experts", ("figure", "value", "what it counts"), align="lrl")
+        t.add("routing", ((moe.get("routing") or {}).get("model")) or "uniform", "")
+        t.add("distinct experts per step", n(d["distinct_experts_per_step"]), "per MoE layer, per target pass")
+        hit = d.get("expert_cache_hit_rate")
+        t.add("expert cache hit rate", "no cache" if hit is None else f"{100 * hit:.1f}%",
+              "expert reads served by the cache tier")
+        out.append(t)
+    if sv:
+        t = Table(f"Serving: {sv['completed']} of {sv['requests']} requests completed ({sv['rejected']} rejected)",
+                  ("per request", "mean", "p50", "p90", "p99"),
+                  note=f"makespan {q(sv['makespan_s'], 's')}, {n(sv['throughput_tokens_per_s'])} tokens/s over the "
+                       f"makespan, mean decode batch {n(sv['mean_decode_batch'])}, KV budget "
+                       f"{q(sv.get('kv_budget_bytes'), 'bytes')}")
+        for key, label in (("ttft_s", "TTFT"), ("tpot_s", "TPOT (per token)"), ("e2e_s", "end to end")):
+            t.add(label, *(q(sv[key][c], "s") for c in ("mean", "p50", "p90", "p99")))
+        out.append(t)
+
+    total = d["energy_j"] or 1.0
+    t = Table("Energy by component (whole run)", ("component", "energy", "per token", "share"))
+    for k, v in sorted(d["energy_breakdown_j"].items(), key=lambda kv: -kv[1]):
+        t.add(k, q(v, "J"), q(_per(v, generated), "J"), pct(v, total))
+    out.append(t)
+
+    lat = d["latency_breakdown_s"].get("decode", {})
+    if lat and steps:
+        dtotal = sum(lat.values()) or 1.0
+        label = "per decode step" if sv else "per output token"
+        t = Table(f"Decode latency by op class ({label})", ("op class", "time", "share"),
+                  note=f"{n(steps)} decode steps; the op classes add to {q(dtotal / steps, 's')} {label}"
+                       + ("" if abs(dtotal - d["decode_time_s"]) <= 1e-9 * max(dtotal, 1e-30)
+                          else " (ops of different units overlap, so this exceeds TPOT)"))
+        for k, v in sorted(lat.items(), key=lambda kv: -kv[1]):
+            t.add(k, q(v / steps, "s"), pct(v, dtotal))
+        out.append(t)
+
+    tiers = d.get("memory_tiers") or {}
+    fp = d["memory_footprint_bytes"]
+    t = Table("Memory", ("tier", "kind", "used", "capacity", "used %"), align="llrrr",
+              note="; ".join(f"{k.replace('_', ' ')} {q(v, 'bytes')}" for k, v in fp.items()
+                             if not k.startswith("tier.")))
+    for name, tr in tiers.items():
+        t.add(name, tr["kind"], q(tr["used_bytes"], "bytes"), q(tr["capacity_bytes"], "bytes"),
+              pct(tr["used_bytes"], tr["capacity_bytes"]))
+    out.append(t)
+    area = d.get("area_mm2")
+    facts = [f"  area: {n(area)} mm² (devices and on-chip memory tiers)" if area is not None else
+             f"  area: unknown ({', '.join(d.get('area_unknown_devices') or [])} state no area)"]
+    modes = ", ".join(f"{k}: {v}" for k, v in d.get("weight_mode", {}).items())
+    facts.append(f"  weights: {modes}")
+    for dev, p in d.get("pipeline", {}).items():
+        facts.append(f"  pipeline on {dev}: {p['stages']} stages, bottleneck {q(p['bottleneck_s'], 's')} per stage, "
+                     f"balance {p['balance']:.3f}")
+    out += facts
+    if "decode_ops" in d:
+        out.append("")
+        t = Table(f"Decode step mapping at {d['decode_ops']['context_tokens']:.0f} context tokens (all layers of each op)",
+                  ("op", "unit", "layers", "time", "bytes", "energy", "detail"), align="llrrrrl")
+        for op in d["decode_ops"]["ops"]:
+            detail = ", ".join(f"{k} {n(v, 4)}" for k, v in op["detail"].items())
+            t.add(op["name"], op["unit"], op["layers"], q(op["time_s"], "s"),
+                  q(sum(op["bytes_by_tier"].values()), "bytes"), q(sum(op["energy_j"].values()), "J"), detail)
+        out.append(t)
+    if d.get("warnings"):
+        out.append("")
+        out += [f"  warning: {w}" for w in d["warnings"]]
+    return out

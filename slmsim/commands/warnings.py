@@ -1,0 +1,45 @@
+"""Suspicious but valid inputs: warnings, not silence (issue 15, item 4).
+
+`input_warnings()` looks at what the user asked for before anything runs and returns one
+sentence per suspicious choice: what is odd, the figures, and what to change. The simulation
+still runs (the input is valid); `simulate` prints the sentences under the table and lists
+them under `warnings` in `--json`, beside the mapping's own `Plan.warnings`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def input_warnings(*, model: Any, scenario: Any, draft: Any = None, serving: bool = False,
+                   batch_flag: int | None = None) -> list[str]:
+    """Warnings about a model x scenario: lengths past the model's context, settings that do nothing."""
+    out: list[str] = []
+    limit = model.max_position_embeddings
+    longest = scenario.prompt_tokens + scenario.gen_tokens
+    if limit is not None and longest > limit:
+        out.append(f"prompt {scenario.prompt_tokens} + generate {scenario.gen_tokens} = {longest} tokens exceeds "
+                   f"{model.name}'s max_position_embeddings ({limit:,}): the model was not trained for positions "
+                   f"past {limit:,}; the figures extrapolate the cost only (shorten --prompt/--gen)")
+    if limit is not None and scenario.static_kv_tokens is not None and scenario.static_kv_tokens > limit:
+        out.append(f"static_kv_tokens {scenario.static_kv_tokens} exceeds {model.name}'s max_position_embeddings "
+                   f"({limit:,})")
+    if scenario.gen_tokens == 1:
+        out.append("generate 1 token: prefill yields it, so there is no decode step (TPOT and decode rates are n/a)")
+    if scenario.moe is not None and model.moe is None:
+        out.append(f"the scenario sets MoE routing / an expert cache, but {model.name} is dense: they have no effect")
+    if model.moe is not None and scenario.moe is not None and scenario.moe.expert_cache is not None:
+        cache = scenario.moe.expert_cache
+        if cache.experts_per_layer >= model.moe.num_experts:
+            out.append(f"expert cache of {cache.experts_per_layer} experts per layer holds all "
+                       f"{model.moe.num_experts} experts of {model.name}: every access hits")
+    if draft is not None and draft.total_params() >= model.total_params():
+        out.append(f"the draft model {draft.name} ({draft.total_params() / 1e9:.2f} B parameters) is not smaller "
+                   f"than the target {model.name} ({model.total_params() / 1e9:.2f} B): speculation cannot pay off")
+    group = scenario.precision.weight_group_size
+    if group is not None and scenario.precision.weight_bits < 16 and group > model.hidden_size:
+        out.append(f"weight_group_size {group} is wider than hidden_size {model.hidden_size}: a group cannot span "
+                   "rows; use 0 (per-channel) or a divisor of the hidden size")
+    if serving and batch_flag is not None and batch_flag > 1:
+        out.append(f"--batch {batch_flag} is ignored with --arrivals: the serving scheduler batches up to --max-batch")
+    return out
