@@ -68,7 +68,10 @@ def _ref_relative(ref: str, folder: Path) -> str:
     return ref
 
 
-_CONSTRAINT_RE = re.compile(r"^\s*([A-Za-z_][\w]*)\s*(<=|>=|<|>|=<|=>)\s*(.+?)\s*$")
+# METRIC OP VALUE, strictly: one comparison, then a value that starts like a number
+# ("area <<= 40 mm^2" used to read as "<= 40"). The value itself is parsed by parse_quantity.
+_CONSTRAINT_RE = re.compile(r"^\s*([A-Za-z_][\w]*)\s*([<>=!]+)\s*([^<>=!]*?)\s*$")
+_OPS = ("<=", ">=", "=<", "=>", "<", ">")
 
 
 class _Resolver:
@@ -244,6 +247,13 @@ class _Resolver:
             self.problem(where, f"expected a number, got {type(value).__name__}", value=value,
                          expected="an integer" if leaf.kind is LeafKind.INT else "a number",
                          hint="this field has no unit; write a bare number" if isinstance(value, str) else None)
+            return None
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:  # an int beyond float range
+            finite = False
+        if not finite:
+            self.problem(where, f"{value!r} is not a finite number", value=value, expected="a finite number")
             return None
         if leaf.kind is LeafKind.INT and not float(value).is_integer():
             self.problem(where, f"{value!r} is not an integer", value=value, expected="an integer")
@@ -502,7 +512,12 @@ class _Resolver:
         for unit in (info.unit, info.unit.replace("tokens", "token")):
             text = text.removesuffix(unit).strip()
         try:
-            return float(text)
+            if not re.fullmatch(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d{1,3})?", text):
+                raise ValueError(text)
+            number = float(text)
+            if not math.isfinite(number):
+                raise ValueError(text)
+            return number
         except ValueError:
             self.problem(where, f"{metric.value} takes a plain number ({info.unit})", value=value,
                          expected=f"e.g. 20 ({info.unit})")
@@ -522,6 +537,11 @@ class _Resolver:
                                  hint="or a mapping {metric: area, max: '80 mm^2'}")
                     continue
                 name, op, value = m.groups()
+                if op not in _OPS:
+                    self.problem(where, f"{op!r} is not a comparison", value=entry,
+                                 expected="'METRIC <= VALUE' or 'METRIC >= VALUE', e.g. 'area <= 80 mm^2'",
+                                 hint="use <= or >= once")
+                    continue
                 sense = "max" if "<" in op else "min"
                 text = entry
             elif isinstance(entry, Mapping) and "metric" in entry and (("max" in entry) != ("min" in entry)) \

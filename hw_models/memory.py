@@ -38,6 +38,8 @@ class DramTechnology(StrEnum):
     HBM2E = "hbm2e"
     HBM3 = "hbm3"
     HBM3E = "hbm3e"
+    GDDR6 = "gddr6"
+    GDDR6X = "gddr6x"
 
 
 class DramTiming(BaseModel):

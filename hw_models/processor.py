@@ -37,10 +37,31 @@ class MathPrecision(StrEnum):
     FP32 = "fp32"
 
 
+class HostCpu(BaseModel):
+    """The CPU that launches a GPU's or NPU's kernels (a software stack's launch cost runs here)."""
+
+    model_config = FROZEN
+
+    core: str = Field(description="core microarchitecture, e.g. 'cortex-a78ae', 'neoverse-v3ae', 'zen5'")
+    cores: int = Field(gt=0, description="CPU cores")
+    clock_hz: Frequency = Field(alias="clock", description="peak clock of the cores, e.g. '2.2 GHz'")
+    relative_ipc: float = Field(
+        1.0, gt=0, le=4,
+        description="single-thread work per cycle relative to a Cortex-A78 (launch paths are single-threaded)")
+
+    @property
+    def launch_rate_hz(self) -> float:
+        """Cycles per second of A78-equivalent single-thread work: what a launch cost scales with."""
+        return self.clock_hz * self.relative_ipc
+
+
 class _Processor(BaseModel):
     model_config = FROZEN
 
     description: str = Field("", description="free text about the device")
+    device_class: str | None = Field(
+        None, description="class of device a software stack's kernel costs are stated for, e.g. 'jetson-orin'")
+    host_cpu: HostCpu | None = Field(None, description="the CPU that launches this device's kernels")
     memory: str = Field(description="name of the memory tier (under `memories:`) holding the weights (and the KV cache)")
     kv_memory: str | None = Field(None, description="memory tier of the KV cache (default: memory)")
     clock_hz: Frequency | None = Field(
@@ -101,6 +122,8 @@ class GpuDevice(_Processor):
     kind: Literal["gpu"] = Field(
         "gpu", description="`gpu`: a GPU (SIMT cores + matrix engine, kernels launched per op)",
     )
+    sm_count: int | None = Field(
+        None, gt=0, description="streaming multiprocessors (NVIDIA) / GPU cores (Apple): units a kernel spreads over")
 
 
 class NpuDevice(_Processor):
@@ -110,3 +133,54 @@ class NpuDevice(_Processor):
     local_memory_bytes: Capacity | None = Field(
         None, alias="local_memory", description="tightly coupled SRAM (VTCM), e.g. '8 MiB'"
     )
+
+
+class DotProductIsa(StrEnum):
+    """The int8 dot-product instructions a CPU core has (what llama.cpp's CPU kernels use)."""
+
+    NEON = "neon"  # no dot product: widening multiply-accumulate
+    NEON_DOTPROD = "neon-dotprod"  # Armv8.2 SDOT/UDOT: 4 int8 MACs per 32-bit lane
+    NEON_I8MM = "neon-i8mm"  # Armv8.6 SMMLA: 2x8 by 8x2 int8 matrix multiply per 128-bit op
+    AVX2 = "avx2"  # no VNNI: vpmaddubsw + vpmaddwd
+    AVX_VNNI = "avx-vnni"  # 256-bit VPDPBUSD
+    AVX512_VNNI = "avx512-vnni"  # 512-bit VPDPBUSD
+
+
+class CpuDevice(_Processor):
+    """A CPU running the model itself (llama.cpp on a Raspberry Pi or a laptop).
+
+    The matrix and vector peaks are stated in the preset and follow from the fields below
+    (cores x SIMD lanes x ops per lane x pipes x clock); a test re-derives them. The CPU is
+    its own host: a stack's per-kernel cost (a thread barrier per graph node) runs on it.
+    """
+
+    kind: Literal["cpu"] = "cpu"
+    cores: int = Field(gt=0, description="cores used for inference")
+    core: str = Field(description="core microarchitecture, e.g. 'cortex-a76', 'zen5'")
+    simd_width_bits: int = Field(gt=0, description="SIMD register width per core, e.g. 128 (NEON), 512 (AVX-512)")
+    simd_pipes: int = Field(gt=0, description="SIMD pipes per core that issue the dot-product / FMA instruction")
+    dot_product_isa: DotProductIsa = Field(description="the int8 dot-product instructions of a core (sets ops per lane)")
+    l2_bytes_per_core: Capacity | None = Field(None, alias="l2_per_core", description="L2 cache of each core")
+    last_level_cache_bytes: Capacity | None = Field(None, alias="last_level_cache", description="shared last-level cache (L3 / SLC)")
+    memory_channels: int | None = Field(None, gt=0, description="DRAM channels (of the bus width the memory states)")
+    relative_ipc: float = Field(
+        1.0, gt=0, le=4, description="single-thread work per cycle relative to a Cortex-A78 (see HostCpu)")
+
+    def derived_int8_ops_per_s(self) -> float:
+        """Int8 peak from the ISA: a dot-product instruction does 4 MACs (8 ops) per 32-bit lane."""
+        assert self.clock_hz is not None
+        lanes32 = self.simd_width_bits / 32
+        per_lane = 8.0 if self.dot_product_isa not in (DotProductIsa.NEON, DotProductIsa.AVX2) else 4.0
+        if self.dot_product_isa is DotProductIsa.NEON_I8MM:
+            per_lane = 16.0  # SMMLA: 32 MACs per 128-bit instruction = 8 MACs per 32-bit lane
+        return self.cores * self.simd_pipes * lanes32 * per_lane * self.clock_hz
+
+    def derived_fp32_flops(self) -> float:
+        """FP32 FMA peak: 2 flops per 32-bit lane per pipe per cycle."""
+        assert self.clock_hz is not None
+        return self.cores * self.simd_pipes * (self.simd_width_bits / 32) * 2.0 * self.clock_hz
+
+    @property
+    def launch_rate_hz(self) -> float:
+        assert self.clock_hz is not None
+        return self.clock_hz * self.relative_ipc

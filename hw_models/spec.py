@@ -8,10 +8,10 @@ from pydantic import BaseModel, Field
 
 from slmsim.hw_models.cim import CimAccelerator
 from slmsim.hw_models.memory import DramTier, HybridBondedDramTier, SramTier
-from slmsim.hw_models.processor import GpuDevice, NpuDevice
+from slmsim.hw_models.processor import CpuDevice, GpuDevice, NpuDevice
 from slmsim.core.quantity import FROZEN, Bandwidth, EnergyPerBit, Time
 
-Device = Annotated[CimAccelerator | GpuDevice | NpuDevice, Field(discriminator="kind")]
+Device = Annotated[CimAccelerator | GpuDevice | NpuDevice | CpuDevice, Field(discriminator="kind")]
 Memory = Annotated[SramTier | DramTier | HybridBondedDramTier, Field(discriminator="kind")]
 
 

@@ -23,6 +23,7 @@ class Component(StrEnum):
     VECTOR_UNIT = "vector_unit"
     GPU_COMPUTE = "gpu_compute"
     NPU_COMPUTE = "npu_compute"
+    CPU_COMPUTE = "cpu_compute"
     DRAM = "dram"
     HB_DRAM = "hybrid_bonded_dram"
     SRAM = "sram"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -93,8 +94,10 @@ class StepMapper:
     """
 
     def __init__(self, hw: HardwareSpec, model: ModelSpec, scenario: Scenario, *,
-                 draft_model: ModelSpec | None = None) -> None:
+                 draft_model: ModelSpec | None = None,
+                 step_hook: "Callable[[MappedStep], MappedStep] | None" = None) -> None:
         self.hw = hw
+        self.step_hook = step_hook  # rewrites each mapped step (a software stack's kernel costs: mapping.stack)
         self.model = model
         self.scenario = scenario
         self.draft: StepMapper | None = None
@@ -107,7 +110,7 @@ class StepMapper:
                 raise ValueError(f"draft_device {device!r} is not a device of {hw.name}")
             draft_hw = hw.model_copy(update={"placement": Placement(prefill=device, decode=device)})
             draft_scen = scenario.model_copy(update={"decoding": Autoregressive(), "moe": None})
-            self.draft = StepMapper(draft_hw, draft_model, draft_scen)
+            self.draft = StepMapper(draft_hw, draft_model, draft_scen, step_hook=step_hook)
         self.precision = scenario.precision
         self.prefill_device = hw.device_for("prefill")
         self.decode_device = hw.device_for("decode")
@@ -189,6 +192,8 @@ class StepMapper:
                         static_kv_tokens=self.scenario.static_kv_tokens if phase is Phase.DECODE else None)
         step = _map_step(self.hw, wl, device, precision, self.modes, self.sources(device, draft=draft, hit=h_key),
                          phase_name=kind)
+        if self.step_hook is not None:
+            step = self.step_hook(step)
         self._cache[key] = step
         return step
 
@@ -305,8 +310,9 @@ class StepMapper:
 
 
 def make_plan(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, *,
-              draft_model: ModelSpec | None = None) -> Plan | Infeasible:
-    mapper = StepMapper(hw, model, scenario, draft_model=draft_model)
+              draft_model: ModelSpec | None = None,
+              step_hook: "Callable[[MappedStep], MappedStep] | None" = None) -> Plan | Infeasible:
+    mapper = StepMapper(hw, model, scenario, draft_model=draft_model, step_hook=step_hook)
     if mapper.infeasible is not None:
         return mapper.infeasible
     prefill_wl = build_step(model, scenario.precision, phase=Phase.PREFILL, batch=scenario.batch,

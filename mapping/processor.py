@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from slmsim.hw_models.processor import MathPrecision, NpuDevice, _Processor
+from slmsim.hw_models.processor import CpuDevice, MathPrecision, NpuDevice, _Processor
 from slmsim.mapping.cost import Affine, Component, MappedOp
 from slmsim.mapping.placement import WeightSources
 from slmsim.workloads.graph import Op, OpKind
@@ -46,7 +46,8 @@ def map_on_processor(op: Op, *, device: _Processor, device_name: str, sources: W
         compute = Affine(0.0)
     # activations stay in caches/VTCM; weights and the KV cache come from memory
     flops = Affine(op.flops, op.flops_per_ctx)
-    compute_component = Component.NPU_COMPUTE if isinstance(device, NpuDevice) else Component.GPU_COMPUTE
+    compute_component = (Component.NPU_COMPUTE if isinstance(device, NpuDevice)
+                         else Component.CPU_COMPUTE if isinstance(device, CpuDevice) else Component.GPU_COMPUTE)
     energy = ((compute_component, flops.scaled(device.energy_per_op_j)),)  # memory energy: see MappedStep
     return MappedOp(
         name=op.name, op_class=op.op_class.value, device=device_name, unit=device_name, layers=op.layers,

@@ -12,8 +12,86 @@ from slmsim.reports import html
 from slmsim.reports.units import fmt, num
 
 
-def build_page(*, result: Mapping[str, Any], plan: Plan, trace: Sequence[Mapping[str, Any]], title: str) -> html.Page:
-    """Lay the design figures out as a page (nothing written)."""
+_COMPUTE_COMPONENTS = ("cim_array", "cim_readout", "cim_weight_write", "gpu_compute", "npu_compute", "vector_unit",
+                       "buffer")
+
+
+def bounds(result: Mapping[str, Any], plan: Plan) -> list[dict[str, Any]]:
+    """What bounds each phase: the unit that sets most of the phase's op time (a memory tier,
+    the on-chip network, compute or fixed overhead), its share of that time, how busy it is
+    over the run (the engine's utilisation) and its share of the phase's energy."""
+    pts = F.roofline_points(plan)
+    energy = F.energy_by_phase_j(result, plan)
+    util = result.get("utilisation") or {}
+    out = []
+    for phase, step in (("decode", plan.decode), ("prefill", plan.prefill)):
+        sel = [p for p in pts if p.phase == phase]
+        total = sum(p.time_s for p in sel)
+        if not sel or total <= 0:
+            continue
+        by: dict[str, float] = {}
+        for p in sel:
+            by[p.bound] = by.get(p.bound, 0.0) + p.time_s
+        unit = max(by, key=by.__getitem__)
+        e = energy.get(phase) or energy.get("whole run") or {}
+        e_total = sum(e.values())
+        if unit == "compute":
+            e_unit = sum(v for k, v in e.items() if k in _COMPUTE_COMPONENTS)
+            busy = util.get(step.device)
+            label = f"compute of {step.device}"
+        elif unit == "overhead":
+            e_unit, busy, label = None, None, "fixed per-op overhead"
+        else:
+            comp = step.tier_component.get(unit)
+            e_unit = e.get(comp.value) if comp is not None else None
+            busy = util.get(unit)
+            label = unit
+        out.append({"phase": phase, "unit": label, "time_share": by[unit] / total, "busy": busy,
+                    "energy_share": (e_unit / e_total) if e_unit is not None and e_total > 0 else None,
+                    "energy_scope": phase if phase in energy else "whole run"})
+    return out
+
+
+def memory_use(result: Mapping[str, Any], hardware: Any | None) -> list[tuple[str, float, float | None]]:
+    """(tier, bytes held, capacity or None) for every memory tier the run uses."""
+    fp = result.get("memory_footprint_bytes") or {}
+    out = []
+    for k, v in sorted(fp.items()):
+        if k.startswith("tier."):
+            tier = k.split(".", 1)[1]
+            cap = None
+            mems = getattr(hardware, "memories", None) or {}
+            if tier in mems:
+                cap = float(getattr(mems[tier], "capacity_bytes", 0) or 0) or None
+            out.append((tier, float(v), cap))
+    return out
+
+
+def _opening(result: Mapping[str, Any], plan: Plan, hardware: Any | None) -> html.Block:
+    facts = []
+    params = []
+    for b in bounds(result, plan):
+        busy = f", busy {100 * b['busy']:.0f}% of the run" if b["busy"] is not None else ""
+        share = (f", {100 * b['energy_share']:.0f}% of {b['energy_scope']} energy" if b["energy_share"] is not None
+                 else "")
+        params.append((f"{b['phase']} is bound by", f"{b['unit']}",
+                       f"{100 * b['time_share']:.0f}% of {b['phase']} op time{busy}{share}"))
+    for tier, used, cap in memory_use(result, hardware):
+        text = fmt(used, "bytes") + (f" of {fmt(cap, 'bytes')} ({100 * used / cap:.0f}%)" if cap else
+                                     " (capacity not given to the report)")
+        facts.append((f"memory used in {tier}", text))
+    card = html.DesignCard(title="What bounds this design", subtitle=f"{plan.model} on {plan.hardware}",
+                           params=[(k, f"{v}: {note}", "") for k, v, note in params], facts=facts, emphasis=True)
+    return html.DesignCards([card], caption=(
+        "Bound by = the unit that sets most of the phase's op time (from the mapped costs: memory tier, on-chip "
+        "network, compute or per-op overhead); busy = the engine's utilisation over the whole run; energy share from "
+        "the energy split below."))
+
+
+def build_page(*, result: Mapping[str, Any], plan: Plan, trace: Sequence[Mapping[str, Any]], title: str,
+               hardware: Any | None = None) -> html.Page:
+    """Lay the design figures out as a page (nothing written). `hardware` (the HardwareSpec)
+    adds memory capacities and peak bandwidths; without it they are left out."""
     sc = result.get("scenario", {}) or {}
     prec = sc.get("precision", {}) or {}
     facts = [
@@ -64,32 +142,34 @@ def build_page(*, result: Mapping[str, Any], plan: Plan, trace: Sequence[Mapping
         roof_notes.append(f"Drawn at the right edge (they move no bytes from any tier): {', '.join(no_bytes)}.")
 
     sections = [
-        html.Section(title="Summary", anchor="summary", blocks=[cards]),
+        html.Section(title="Summary", anchor="summary", blocks=[_opening(result, plan, hardware), cards]),
         html.Section(
             title="Latency by op class", anchor="latency",
             intro="Where time goes in the first token (prefill, which is the time to first token) and in one "
                   "average decode step (the time per output token). Each bar stacks the op classes; the right "
                   "panel shows the same as a share of the phase.",
-            blocks=[html.Plot(F.latency_breakdown(result))]),
+            blocks=[html.Plot(F.latency_breakdown(result), name="latency")]),
         html.Section(
             title="Energy by component", anchor="energy",
             intro="Energy of the prefill and of all decode steps, stacked by component. 'static' is always-on "
                   "power (idle, leakage, memory background) and a device's active power, charged for the time "
                   "of the phase; the other components are dynamic energy (ops, memory traffic, CIM arrays).",
-            blocks=[html.Plot(F.energy_breakdown(result, plan))]),
+            blocks=[html.Plot(F.energy_breakdown(result, plan), name="energy")]),
         html.Section(
             title="Memory footprint", anchor="memory",
             intro="Bytes the run needs (weights with their group scales, the KV cache at the full context of "
                   "every request, the largest activation buffers) and what each memory tier holds.",
-            blocks=[html.Plot(F.memory_footprint(result))]),
+            blocks=[html.Plot(F.memory_footprint(result), name="memory")]),
         html.Section(
             title="Roofline", anchor="roofline",
             intro=f"Every op (all its layers) at its arithmetic intensity (ops per byte from its memory tier) and "
                   f"attained throughput (ops / its time). Prefill ops (◆) at context 0; decode ops (●) at the "
                   f"mean decode context ({num(F.mean_decode_context(plan))} tokens over the batch). Roofs: the "
-                  f"device's matrix peak at this precision and one bandwidth roof per memory tier (dotted: on-chip "
-                  f"network). Marker area grows with the op's share of its step's time.",
-            blocks=[html.Plot(F.roofline(plan),
+                  f"device's matrix peak at this precision, the attainable compute (dashed: the fastest rate any op "
+                  f"is mapped at, i.e. the peak times the device's compute efficiency) and one roof per memory tier "
+                  f"at its effective bandwidth (peak x achievable fraction; the peak is in the legend; dotted: "
+                  f"on-chip network). Marker area grows with the op's share of its step's time.",
+            blocks=[html.Plot(F.roofline(plan, peak_bandwidths=_peak_bandwidths(hardware)), name="roofline",
                               caption="Ops on vector units (norms, softmax, attention on CIM chips) have a lower "
                                       "compute roof than the matrix peak drawn here. An op below both roofs is "
                                       "held back by another tier, its fixed overhead, or (CIM) by array cycles "
@@ -104,7 +184,7 @@ def build_page(*, result: Mapping[str, Any], plan: Plan, trace: Sequence[Mapping
             intro="The discrete-event engine's trace: the prefill and the first decode steps, one bar per op "
                   "(all its layers) and per step. Drag on the plot or the slider below it to zoom; double-click "
                   "to reset. The same trace opens in ui.perfetto.dev with `slmsim simulate --trace`.",
-            blocks=[html.Plot(F.timeline(trace)) if trace else
+            blocks=[html.Plot(F.timeline(trace), name="timeline") if trace else
                     html.Note("No trace was recorded for this run.", kind="warning")]),
     ]
     if util_rows:
@@ -116,7 +196,25 @@ def build_page(*, result: Mapping[str, Any], plan: Plan, trace: Sequence[Mapping
                      footer=f"slmsim · {result.get('engine', '?')} engine")
 
 
+def _peak_bandwidths(hardware: Any | None) -> dict[str, float]:
+    out = {}
+    for name, m in (getattr(hardware, "memories", None) or {}).items():
+        try:
+            out[name] = float(m.peak_bandwidth_bytes_per_s)
+        except (AttributeError, TypeError, ValueError):
+            continue
+    return out
+
+
 def write_design_report(*, result: Mapping[str, Any], plan: Plan, trace: Sequence[Mapping[str, Any]],
-                        out_path: Path, title: str) -> Path:
-    """Write the design report of one simulation as a self-contained HTML file; returns its path."""
-    return html.write(build_page(result=result, plan=plan, trace=trace, title=title), Path(out_path))
+                        out_path: Path, title: str, hardware: Any | None = None,
+                        version_footer: str = "") -> Path:
+    """Write the design report of one simulation as a self-contained HTML file; returns its path.
+    `hardware` (the HardwareSpec simulated) adds capacities and peak bandwidths;
+    `version_footer` is printed at the foot of the page (issue 15)."""
+    page = build_page(result=result, plan=plan, trace=trace, title=title, hardware=hardware)
+    if version_footer:
+        from dataclasses import replace
+
+        page = replace(page, version_footer=version_footer)
+    return html.write(page, Path(out_path))

@@ -18,7 +18,7 @@ from plotly.subplots import make_subplots
 
 from slmsim.mapping.cost import Component
 from slmsim.mapping.plan import Plan
-from slmsim.reports import style
+from slmsim.reports import palette, style
 from slmsim.reports.units import fmt, num, pick_scale
 from slmsim.simulator.analytic import decode_contexts
 
@@ -138,7 +138,7 @@ def energy_breakdown(result: Mapping[str, Any], plan: Plan) -> go.Figure:
     comps = {c for d in per.values() for c in d}
     totals = {c: sum(d.get(c, 0.0) for d in per.values()) for c in comps}
     order = sorted(comps, key=lambda c: -totals[c])
-    colour = style.colours(comps, order=style.COMPONENT_ORDER)
+    colour = style.component_colours(comps)
     tokens = result.get("generated_tokens") or 0
     return _stacked_by_phase(per, order, colour, unit="J", quantity="energy", legend_title="component ",
                              extra=lambda v: fmt(v / tokens, "J") if tokens else "n/a",
@@ -159,7 +159,7 @@ def memory_footprint(result: Mapping[str, Any]) -> go.Figure:
     other = [(k, v) for k, v in fp.items() if k not in _CONTENT and not k.startswith("tier.")]
     scale = pick_scale("bytes", [v for _, v in content + tiers + other])
     fig = go.Figure()
-    colour = style.colours(["weights", "KV cache", "activations"], order=["weights", "KV cache", "activations"])
+    colour = dict(palette.MEMORY_CONTENT)
     stationary = [d for d, m in modes.items() if m == "weight_stationary"]
     for label, v in content + other:
         note = ""
@@ -244,9 +244,27 @@ def roofline_points(plan: Plan) -> list[RooflinePoint]:
     return points
 
 
-def roofline(plan: Plan) -> go.Figure:
-    """Log-log roofline of each device: the device's matrix peak, one bandwidth roof per tier,
-    and every op at (arithmetic intensity, attained ops/s); marker area ~ share of step time."""
+def attainable_compute_ops_per_s(plan: Plan, device: str) -> float | None:
+    """The fastest rate at which any op of `device` computes (its ops / its compute time): the
+    efficiency-scaled compute roof (e.g. 0.7 x the matrix peak for a GPU whose stack reaches
+    70%). Derived from the mapped costs, so the roof and the table's 'bound by' agree."""
+    best = None
+    for step, ctx in ((plan.prefill, 0.0), (plan.decode, mean_decode_context(plan))):
+        if step.device != device:
+            continue
+        for op in step.ops:
+            c = op.compute_s.at(ctx)
+            f = op.flops.at(ctx)
+            if c > 0 and f > 0:
+                best = max(best or 0.0, f / c)
+    return best
+
+
+def roofline(plan: Plan, *, peak_bandwidths: Mapping[str, float] | None = None) -> go.Figure:
+    """Log-log roofline of each device: the device's matrix peak, the attainable (efficiency-
+    scaled) compute roof, one bandwidth roof per tier (effective bandwidth, the peak in the
+    label when `peak_bandwidths` says), and every op at (arithmetic intensity, attained ops/s);
+    marker area ~ share of step time."""
     pts = roofline_points(plan)
     devices = list(dict.fromkeys([plan.prefill.device, plan.decode.device]))
     fig = make_subplots(rows=1, cols=len(devices), subplot_titles=[f"device {d}" for d in devices],
@@ -268,18 +286,30 @@ def roofline(plan: Plan) -> go.Figure:
         inf_x = hi  # ops that move no bytes sit at the right edge
         # roofs
         if peak:
-            fig.add_trace(go.Scatter(x=[lo, hi * 1.5], y=[peak, peak], mode="lines", name="compute peak",
-                                     line=dict(color="#222", width=2), showlegend=col == 1, legendgroup="roof-peak",
+            fig.add_trace(go.Scatter(x=[lo, hi * 1.5], y=[peak, peak], mode="lines", name=f"compute peak {fmt(peak, 'ops/s')}",
+                                     line=dict(color="#222", width=2), showlegend=col == 1, legendgroup="roof-peak", meta="guide",
                                      hovertemplate=f"{dev} matrix peak {fmt(peak, 'ops/s')}<extra></extra>"), **kw)
+            eff = attainable_compute_ops_per_s(plan, dev)
+            if eff is not None and eff < 0.98 * peak:
+                fig.add_trace(go.Scatter(
+                    x=[lo, hi * 1.5], y=[eff, eff], mode="lines", meta="guide", legendgroup="roof-eff",
+                    name=f"attainable compute {fmt(eff, 'ops/s')} ({100 * eff / peak:.0f}% of peak)",
+                    showlegend=col == 1, line=dict(color="#222", width=1.5, dash="dash"),
+                    hovertemplate=(f"{dev}: the fastest rate any matrix op is mapped at, {fmt(eff, 'ops/s')} = "
+                                   f"{100 * eff / peak:.0f}% of peak (the device's compute efficiency)<extra></extra>")),
+                    **kw)
         for j, (tier, bw) in enumerate(bws.items()):
             top = peak if peak else bw * hi
             x_ridge = top / bw
             xs = [lo, min(x_ridge, hi * 1.5)]
             dash = "dot" if any(s.tier_component.get(tier) == Component.NOC for s in (plan.prefill, plan.decode)) \
                 else ("dash" if j else "solid")
+            peak_bw = (peak_bandwidths or {}).get(tier)
+            label = f"{tier} {fmt(bw, 'bytes/s')} effective" + (
+                f" (peak {fmt(peak_bw, 'bytes/s')})" if peak_bw and abs(peak_bw - bw) > 1e-6 * bw else "")
             fig.add_trace(go.Scatter(
-                x=xs, y=[bw * x for x in xs], mode="lines", name=f"{tier} {fmt(bw, 'bytes/s')}",
-                line=dict(color=style.PALETTE[9 + j % 4], width=2, dash=dash), legendgroup=f"roof-{tier}",
+                x=xs, y=[bw * x for x in xs], mode="lines", name=label,
+                line=dict(color=style.PALETTE[9 + j % 4], width=2, dash=dash), legendgroup=f"roof-{tier}", meta="guide",
                 hovertemplate=f"{tier}: {fmt(bw, 'bytes/s')}; ridge at {num(x_ridge)} ops/byte<extra></extra>"), **kw)
         dodge = _dodge(dpts)
         # ops

@@ -90,9 +90,41 @@ class Plot:
     height_px: int | None = None
     choices: Sequence[Choice] = ()
     choice_label: str = "show"
+    name: str = ""  # what the figure is (data-name on the page: tests and styles find it by it)
 
 
-Block = Cards | Note | Table | Plot
+@dataclass(frozen=True)
+class DesignCard:
+    """One design on a decision card: who it is, its parameters (with a flag, e.g. at a
+    range bound), its costs and a small table of ratios."""
+
+    title: str
+    subtitle: str = ""
+    params: Sequence[tuple[str, str, str]] = ()  # (name, value, flag or "")
+    facts: Sequence[tuple[str, str]] = ()  # (label, value)
+    table: Table | None = None
+    emphasis: bool = False  # the recommended design: drawn wider and first
+
+
+@dataclass(frozen=True)
+class DesignCards:
+    items: Sequence[DesignCard]
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class Aside:
+    """A figure (or any block) with a text column beside it (below it on narrow screens and
+    in print): a claim's verdict and explanation next to its figure."""
+
+    main: "Block"
+    side_title: str
+    side: Sequence[str]  # paragraphs
+    verdict: str = ""
+    verdict_kind: str = "info"  # "ok" | "warning" | "info"
+
+
+Block = Cards | Note | Table | Plot | DesignCards | Aside
 
 
 @dataclass(frozen=True)
@@ -110,6 +142,8 @@ class Page:
     subtitle: str = ""
     facts: Sequence[tuple[str, str]] = ()  # (label, value) lines under the title
     footer: str = ""
+    # issue 15: the CLI passes the version footer ("slmsim 0.4.0 · git abc123 · ...") here
+    version_footer: str = ""
     generated: str = field(default_factory=lambda: datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
 
 
@@ -171,14 +205,21 @@ def _render_cards(block: Cards) -> str:
     return f'<div class="cards">{items}</div>'
 
 
+def _breakable(text: str) -> str:
+    """Escaped header text that may break after dots and underscores (YAML paths, metric names)."""
+    return _esc(text).replace(".", ".\u200b").replace("_", "_\u200b")
+
+
 def _render_table(block: Table, table_id: str) -> str:
-    head = "".join(f"<th>{_esc(h)}</th>" for h in block.header)
+    head = "".join(f"<th>{_breakable(h)}</th>" for h in block.header)
+    numeric = [all(isinstance(r[j], Cell) and r[j].sort is not None for r in block.rows if j < len(r)) and
+               bool(block.rows) for j in range(len(block.header))]
     body = []
     for i, row in enumerate(block.rows):
         cells = []
-        for c in row:
+        for j, c in enumerate(row):
             cell = c if isinstance(c, Cell) else Cell(text=str(c))
-            attrs = ""
+            attrs = ' class="num"' if j < len(numeric) and numeric[j] else ""
             if cell.sort is not None and cell.sort == cell.sort:  # not NaN
                 attrs += f' data-sort="{cell.sort!r}"'
             if cell.title:
@@ -217,8 +258,57 @@ def _render_plot(block: Plot, fig_id: str, templates: dict[str, int], scripts: l
                     f'<select id="{fig_id}-select" data-target="{fig_id}">{options}</select>'
                     f'<div class="variant-detail" id="{fig_id}-detail">{_esc(block.choices[0].detail)}</div></div>')
     cap = f'<p class="caption">{_esc(block.caption)}</p>' if block.caption else ""
-    return (f'{selector}<div class="figure" id="{fig_id}" data-figure="{fig_id}-data" '
+    name = f' data-name="{_esc(block.name)}"' if block.name else ""
+    return (f'{selector}<div class="figure" id="{fig_id}" data-figure="{fig_id}-data"{name} '
             f'style="height:{int(height)}px"></div>{cap}')
+
+
+def _render_design_cards(block: DesignCards, counters: dict[str, int]) -> str:
+    cards = []
+    for c in block.items:
+        params = "".join(
+            f'<tr><th>{_esc(k)}</th><td>{_esc(v)}'
+            + (f' <span class="flag" title="{_esc(f)}">⚑ {_esc(f)}</span>' if f else "") + "</td></tr>"
+            for k, v, f in c.params)
+        facts = "".join(f'<div class="dfact"><span>{_esc(k)}</span> {_esc(v)}</div>' for k, v in c.facts)
+        table = ""
+        if c.table is not None:
+            counters["tab"] += 1
+            table = _render_table(c.table, f"table{counters['tab']}")
+        cls = "dcard emph" if c.emphasis else "dcard"
+        cards.append(f'<div class="{cls}"><div class="dhead"><span class="dtitle">{_esc(c.title)}</span>'
+                     + (f' <span class="dsub">{_esc(c.subtitle)}</span>' if c.subtitle else "") + '</div><div class="dbody">'
+                     + (f'<div class="dcol"><table class="params">{params}</table></div>' if params else "")
+                     + (f'<div class="dcol dfacts">{facts}</div>' if facts else "")
+                     + (f'<div class="dcol">{table}</div>' if table else "") + "</div></div>")
+    emph = [c for c, item in zip(cards, block.items) if item.emphasis]
+    rest = [c for c, item in zip(cards, block.items) if not item.emphasis]
+    cap = f'<p class="caption">{_esc(block.caption)}</p>' if block.caption else ""
+    return "".join(emph) + (f'<div class="design-cards">{"".join(rest)}</div>' if rest else "") + cap
+
+
+def _render_other(block: Block, counters: dict[str, int], templates: dict[str, int], scripts: list[str],
+                  trace_types: set[str]) -> str:
+    if isinstance(block, Plot):
+        counters["fig"] += 1
+        return _render_plot(block, f"fig{counters['fig']}", templates, scripts, trace_types)
+    if isinstance(block, Table):
+        counters["tab"] += 1
+        return _render_table(block, f"table{counters['tab']}")
+    if isinstance(block, Cards):
+        return _render_cards(block)
+    if isinstance(block, Note):
+        return f'<p class="note {_esc(block.kind)}">{_esc(block.text)}</p>'
+    if isinstance(block, DesignCards):
+        return _render_design_cards(block, counters)
+    if isinstance(block, Aside):
+        main = _render_other(block.main, counters, templates, scripts, trace_types)
+        verdict = (f'<div class="verdict {_esc(block.verdict_kind)}">{_esc(block.verdict)}</div>'
+                   if block.verdict else "")
+        side = "".join(f"<p>{_esc(t)}</p>" for t in block.side)
+        return (f'<div class="aside-wrap"><div class="aside-main">{main}</div><aside>'
+                f'<div class="aside-title">{_esc(block.side_title)}</div>{verdict}{side}</aside></div>')
+    raise TypeError(f"unknown block {type(block).__name__}")  # pragma: no cover - a programming error
 
 
 def render(page: Page) -> str:
@@ -242,12 +332,10 @@ def render(page: Page) -> str:
             elif isinstance(block, Table):
                 n_tab += 1
                 parts.append(_render_table(block, f"table{n_tab}"))
-            elif isinstance(block, Cards):
-                parts.append(_render_cards(block))
-            elif isinstance(block, Note):
-                parts.append(f'<p class="note {_esc(block.kind)}">{_esc(block.text)}</p>')
-            else:  # pragma: no cover - a programming error
-                raise TypeError(f"unknown block {type(block).__name__}")
+            else:
+                counters = {"fig": n_fig, "tab": n_tab}
+                parts.append(_render_other(block, counters, templates, scripts, trace_types))
+                n_fig, n_tab = counters["fig"], counters["tab"]
         parts.append("</section>")
     basic = trace_types <= BASIC_TRACES
     tmpl_list = [json.loads(k) for k, _ in sorted(templates.items(), key=lambda kv: kv[1])]
@@ -256,8 +344,8 @@ def render(page: Page) -> str:
     subtitle = f'<p class="subtitle">{_esc(page.subtitle)}</p>' if page.subtitle else ""
     from slmsim.core.version import __version__
 
-    footer = (_esc(page.footer) + (" · " if page.footer else "")
-              + f"generated {_esc(page.generated)} by slmsim {_esc(__version__)}")
+    footer = " · ".join(_esc(x) for x in (page.footer, f"generated {page.generated} by slmsim {__version__}",
+                                          page.version_footer) if x)
     return "".join([
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -347,7 +435,23 @@ _LOADER = r"""
     }, {rootMargin: "50% 0px"});
     divs.forEach(function (d) { io.observe(d); });
   }
-  window.addEventListener("beforeprint", function () { queue.slice().forEach(draw); });
+  // Print: every figure drawn, then laid out at the printed width (A4 and Letter both leave about
+  // 700 CSS px between margins), and back to the window's width afterwards.
+  var PRINT_WIDTH = 700;
+  function relayoutAll(width) {
+    divs.forEach(function (d) {
+      if (!d.dataset.drawn || !d._fullLayout) { return; }
+      if (width) { d.style.width = width + "px"; } else { d.style.width = ""; }
+      Plotly.relayout(d, {width: width || null, autosize: !width});
+      if (!width) { Plotly.Plots.resize(d); }
+    });
+  }
+  window.slmsimBeforePrint = function () {
+    return window.slmsimDrawAll().then(function () { relayoutAll(PRINT_WIDTH); });
+  };
+  window.slmsimAfterPrint = function () { relayoutAll(null); };
+  window.addEventListener("beforeprint", function () { queue.slice().forEach(draw); relayoutAll(PRINT_WIDTH); });
+  window.addEventListener("afterprint", function () { relayoutAll(null); });
   var first = divs.filter(function (d) { return d.getBoundingClientRect().top < window.innerHeight * 1.2; });
   if (!first.length && divs.length) { first = [divs[0]]; }
   first.reduce(function (p, d) { return p.then(function () { return draw(d); }); }, Promise.resolve())
@@ -429,4 +533,64 @@ table.data tr.hl td { background: #fff3e0; font-weight: 600; }
 .selector select { font-size: 13px; padding: 2px 4px; max-width: 100%; }
 .variant-detail { color: var(--muted); font-size: 12px; margin-top: 4px; }
 footer { color: var(--muted); font-size: 12px; text-align: center; padding: 12px 0 24px; }
+table.data th { white-space: normal; min-width: 4.5em; max-width: 14em; vertical-align: bottom; line-height: 1.25; }
+table.data td.num, table.data th.num { text-align: right; }
+.design-cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr)); gap: 12px; }
+.dcard { border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; background: #fcfcfc; min-width: 0; }
+.dcard.emph { border: 2px solid #C0392B; background: #fff; margin-bottom: 12px; }
+.dhead { margin-bottom: 6px; }
+.dtitle { font-size: 16px; font-weight: 650; }
+.dcard.emph .dtitle { color: #7B241C; font-size: 19px; }
+.dsub { font-size: 13px; color: var(--muted); margin-left: 6px; }
+.dbody { display: flex; flex-direction: column; gap: 4px; }
+.dcard.emph .dbody { display: grid; grid-template-columns: auto minmax(360px, 1fr) auto; gap: 6px 28px;
+                     align-items: start; }
+.dcol { min-width: 0; }
+table.params { border-collapse: collapse; font-size: 13px; }
+table.params th { text-align: left; font-weight: 500; color: var(--muted); padding: 1px 10px 1px 0; white-space: nowrap; vertical-align: top; }
+table.params td { padding: 1px 0; font-weight: 650; }
+.flag { color: #8a5200; font-weight: 500; font-size: 11.5px; background: #fff3d6; border-radius: 4px; padding: 0 4px; }
+.dfacts { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 1px 14px; font-size: 13px; }
+.dfacts span { color: var(--muted); display: block; font-size: 11.5px; line-height: 1.2; }
+.dfact { padding: 2px 0; }
+.dcard .table-wrap { border: none; }
+.dcard table.data { font-size: 12.5px; width: auto; }
+.aside-wrap { display: grid; grid-template-columns: minmax(0, 2fr) minmax(240px, 1fr); gap: 18px; align-items: start; }
+aside { font-size: 13px; border-left: 3px solid var(--line); padding-left: 12px; }
+aside p { margin: 4px 0 8px; }
+.aside-title { font-weight: 650; font-size: 14px; }
+.verdict { display: inline-block; margin: 6px 0; padding: 2px 8px; border-radius: 4px; font-weight: 600; }
+.verdict.ok { background: #e3f4ea; color: #1b5e20; }
+.verdict.warning { background: #fff3d6; color: #7a4b00; }
+.verdict.info { background: #eef5fb; color: #0b4f7c; }
+@media (max-width: 900px) {
+  header { padding: 14px 14px 8px; }
+  main { padding: 4px 10px 20px; }
+  section { padding: 12px 12px; }
+  .dcard.emph .dbody { grid-template-columns: minmax(0, 1fr); }
+  table.params th { white-space: normal; }
+  .aside-wrap { grid-template-columns: minmax(0, 1fr); }
+  aside { border-left: none; border-top: 3px solid var(--line); padding: 8px 0 0; }
+}
+@page { size: A4; margin: 11mm 10mm; }
+@media print {
+  body { background: #fff; font-size: 11px; }
+  header { padding: 0 0 6px; border: none; }
+  nav { display: none; }
+  main { max-width: none; padding: 0; }
+  section { border: none; padding: 0; margin: 10px 0 14px; break-inside: auto; }
+  h2 { break-after: avoid; }
+  .figure, .dcard, .card, aside { break-inside: avoid; }
+  .table-wrap { max-height: none !important; overflow: visible !important; border: none; }
+  table.data { font-size: 8.5px; width: 100%; table-layout: auto; }
+  table.data th { position: static; min-width: 0; max-width: none; padding: 3px 2px; overflow-wrap: anywhere; }
+  table.data td { white-space: normal; padding: 2px 2px; overflow-wrap: anywhere; }
+  table.data tr { break-inside: avoid; }
+  thead { display: table-header-group; }
+  .design-cards { grid-template-columns: 1fr 1fr; }
+  .dcard.emph .dbody { grid-template-columns: minmax(0, 1fr); }
+  .aside-wrap { grid-template-columns: minmax(0, 1fr); }
+  .selector select { display: none; }
+  .modebar-container { display: none !important; }
+}
 """

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,8 +72,10 @@ class Baseline:
 @dataclass(frozen=True)
 class StudyData:
     """Everything a study report shows. `trials` has the contract's columns plus
-    `complete` (state COMPLETE), `ok` (complete, feasible and every objective finite) and
-    `pareto` (Pareto-optimal among `ok` trials)."""
+    `complete` (state COMPLETE), `ok` (complete, feasible and every objective finite),
+    `design_key` / `design` / `n_trials` / `rep` (duplicate parameter sets merged, see
+    `_merge_duplicates`) and `pareto` (Pareto-optimal among the distinct `ok` designs, on the
+    row that stands for each design)."""
 
     name: str
     source: str  # where it was read from, for the page
@@ -89,7 +92,13 @@ class StudyData:
 
     @property
     def ok(self) -> pd.DataFrame:
-        return self.trials[self.trials["ok"]]
+        """Feasible complete designs, one row per design (duplicate trials merged)."""
+        return self.trials[self.trials["ok"] & self.trials["rep"]]
+
+    @property
+    def designs(self) -> pd.DataFrame:
+        """One row per distinct design (any state)."""
+        return self.trials[self.trials["rep"]]
 
     @property
     def front(self) -> pd.DataFrame:
@@ -329,6 +338,47 @@ def _params(meta: dict[str, Any], df: pd.DataFrame) -> tuple[Param, ...]:
     return tuple(out)
 
 
+def canonical_value(v: Any) -> str:
+    """A parameter value as a key: 6 significant digits for numbers (so 1.0 and 1 and a float
+    that went through CSV compare equal), the text otherwise, '' when missing."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, (bool, np.bool_)):
+        return str(bool(v))
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return f"{float(v):.6g}"
+    try:
+        return f"{float(str(v)):.6g}"
+    except ValueError:
+        return str(v)
+
+
+def _merge_duplicates(df: pd.DataFrame, params: Sequence[Param]) -> None:
+    """One row per design: trials with the same parameter values are one design.
+
+    Adds `design_key` (the canonical parameter values), `design` (the trial number that
+    stands for the design: its first feasible complete trial, else its first trial),
+    `n_trials` (trials that proposed it, failed and running ones excepted) and `rep` (True on
+    the row that stands for the design). Samplers propose the same parameters again (NSGA-II
+    children, a categorical space): counting them as designs inflates fronts and tables.
+    Works whether or not the study itself skipped re-evaluating duplicates."""
+    cols = [p.column for p in params if p.column in df.columns]
+    if not cols or df.empty:
+        df["design_key"] = df["number"].astype(str)
+    else:
+        df["design_key"] = ["|".join(canonical_value(v) for v in row)
+                            for row in df[cols].itertuples(index=False, name=None)]
+    counted = ~df["state"].isin(["FAIL", "RUNNING", "WAITING"])
+    n_counted = df[counted].groupby("design_key")["number"].size()
+    df["n_trials"] = df["design_key"].map(n_counted).fillna(1).astype(int)
+    # the representative: first ok trial of the group, else the first trial
+    order = df.assign(_not_ok=~df["ok"]).sort_values(["_not_ok", "number"], kind="stable")
+    first = order.drop_duplicates("design_key")
+    rep_number = dict(zip(first["design_key"], first["number"]))
+    df["design"] = df["design_key"].map(rep_number).astype(int)
+    df["rep"] = df["number"] == df["design"]
+
+
 def _num_or_none(x: Any) -> float | None:
     return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) else None
 
@@ -375,15 +425,19 @@ def _assemble(df: pd.DataFrame, meta: dict[str, Any], *, source: str, pareto_num
         df[o.column] = pd.to_numeric(df[o.column], errors="coerce")
         finite &= np.isfinite(df[o.column].to_numpy(dtype=float))
     df["ok"] = df["complete"] & df["feasible"] & finite
+    params = _params(meta, df)
+    _merge_duplicates(df, params)
     if pareto_numbers is not None:
-        df["pareto"] = df["number"].isin(pareto_numbers) & df["ok"]
+        # a design is on the front if any of its trials is (pareto.csv may list every duplicate)
+        keys = set(df.loc[df["number"].isin(pareto_numbers) & df["ok"], "design_key"])
+        df["pareto"] = df["design_key"].isin(keys) & df["ok"] & df["rep"]
         if pareto_numbers and not df["pareto"].any():
             notes.append("pareto.csv names no feasible trial of trials.parquet; the front was recomputed.")
             pareto_numbers = None
     if pareto_numbers is None:
         df["pareto"] = False
-        if objectives and df["ok"].any():
-            ok = df[df["ok"]]
+        if objectives and (df["ok"] & df["rep"]).any():
+            ok = df[df["ok"] & df["rep"]]
             pts = np.column_stack([ok[o.column].to_numpy(dtype=float) * (1 if o.minimize else -1)
                                    for o in objectives])
             df.loc[ok.index, "pareto"] = pareto_mask(pts)
@@ -393,6 +447,6 @@ def _assemble(df: pd.DataFrame, meta: dict[str, Any], *, source: str, pareto_num
         warnings.simplefilter("ignore")
         hv_history = tuple((int(n), float(v)) for n, v in hist) if hist else None
     return StudyData(
-        name=str(name), source=source, trials=df, objectives=objectives, params=_params(meta, df),
+        name=str(name), source=source, trials=df, objectives=objectives, params=params,
         workloads=tuple(meta.get("workloads") or ()), baselines=_baselines(meta), meta=meta,
         hv_reference=tuple(float(x) for x in ref) if ref else None, hv_history=hv_history, notes=tuple(notes))

@@ -11,7 +11,7 @@ import math
 import re
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,7 +20,7 @@ import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 from plotly.subplots import make_subplots
 
-from slmsim.reports import style
+from slmsim.reports import palette, style
 from slmsim.reports.metrics import info
 from slmsim.reports.pareto import default_reference, hypervolume_history, knee_index
 from slmsim.reports.study_data import Baseline, Objective, Param, StudyData
@@ -46,18 +46,21 @@ def _axis_title(o: Objective, scale: Scale) -> str:
     return f"{o.label} ({scale.label}) {arrow}"
 
 
-def log_ticks(values: Sequence[float]) -> dict[str, Any]:
+def log_ticks(values: Sequence[float], *, max_ticks: int = 12) -> dict[str, Any]:
     """Axis settings for a log axis with 1-2-5 ticks labelled in full (plotly's default
-    labels 200 and 300 as "2" and "3" on short log ranges)."""
+    labels 200 and 300 as "2" and "3" on short log ranges): the densest set of mantissas
+    that gives at most `max_ticks` ticks (fewer for a narrow panel, so labels never collide)."""
     arr = np.asarray([v for v in values if v is not None and np.isfinite(v) and v > 0], dtype=float)
     if arr.size == 0:
         return dict(type="log")
     lo, hi = float(arr.min()), float(arr.max())
-    decades = math.log10(hi / lo) if hi > lo else 0.0
-    mantissas = (1, 1.5, 2, 3, 4, 5, 6, 8) if decades < 1.2 else (1, 2, 5) if decades < 3 else (1,)
-    ticks = [m * 10.0 ** e for e in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
-             for m in mantissas]
-    ticks = [float(f"{t:.3g}") for t in ticks if lo / 1.25 <= t <= hi * 1.25]
+    ticks: list[float] = []
+    for mantissas in ((1, 1.5, 2, 3, 4, 5, 6, 8), (1, 2, 3, 5), (1, 2, 5), (1, 3), (1,)):
+        cand = [m * 10.0 ** e for e in range(math.floor(math.log10(lo)) - 1, math.ceil(math.log10(hi)) + 1)
+                for m in mantissas]
+        ticks = [float(f"{t:.3g}") for t in cand if lo / 1.25 <= t <= hi * 1.25]
+        if len(ticks) <= max_ticks:
+            break
     return dict(type="log", tickvals=ticks, ticktext=[f"{t:g}" for t in ticks])
 
 
@@ -209,12 +212,8 @@ def pareto_front(data: StudyData, *, x: int = 0, y: int = 1) -> go.Figure:
         cscale = pick_scale(cm[2], cvals)
         cmin, cmax = float(np.nanmin(cscale(cvals))), float(np.nanmax(cscale(cvals)))
     if not dominated.empty:
-        marker: dict[str, Any] = dict(size=7, opacity=0.28, line=dict(width=0))
-        if cm is not None:
-            marker.update(color=cscale(dominated[cm[0]].to_numpy(float)), colorscale=style.SEQUENTIAL,
-                          cmin=cmin, cmax=cmax)
-        else:
-            marker.update(color=style.DOMINATED)
+        # grey with an outline: legible on white and in print (a pale end of the colour scale is not)
+        marker: dict[str, Any] = dict(size=7, color=style.DOMINATED, line=dict(width=0.6, color=palette.DOMINATED_LINE))
         fig.add_trace(go.Scatter(x=sx(dominated[ox.column].to_numpy(float)), y=sy(dominated[oy.column].to_numpy(float)),
                                  mode="markers", name=f"dominated ({len(dominated)})", marker=marker,
                                  text=_dominated_hover(data, dominated, hover),
@@ -225,21 +224,21 @@ def pareto_front(data: StudyData, *, x: int = 0, y: int = 1) -> go.Figure:
             sxv, syv = sx(fs[ox.column].to_numpy(float)), sy(fs[oy.column].to_numpy(float))
             fig.add_trace(go.Scatter(x=sxv, y=syv, mode="lines", line=dict(shape="hv" if oy.minimize == ox.minimize
                                                                            else "vh", color="#555", width=1),
-                                     name="front", hoverinfo="skip", showlegend=False))
+                                     name="front", hoverinfo="skip", showlegend=False, meta="guide"))
         marker = dict(size=11, line=dict(width=1, color="#222"))
         if cm is not None:
             marker.update(color=cscale(fs[cm[0]].to_numpy(float)), colorscale=style.SEQUENTIAL, cmin=cmin, cmax=cmax,
                           colorbar=dict(title=dict(text=f"{cm[1]}<br>({cscale.label})", side="right"), thickness=14))
         else:
-            marker.update(color=style.HIGHLIGHT)
+            marker.update(color=palette.FRONT)
         fig.add_trace(go.Scatter(x=sx(fs[ox.column].to_numpy(float)), y=sy(fs[oy.column].to_numpy(float)),
                                  mode="markers", name=f"Pareto-optimal ({len(fs)})", marker=marker,
                                  text=hover[fs.index], hovertemplate="%{text}<extra></extra>"))
         knee = knee_number(data)
         if knee is not None:
             k = front[front["number"] == knee].iloc[0]
-            fig.add_trace(go.Scatter(x=[sx(k[ox.column])], y=[sy(k[oy.column])], mode="markers+text",
-                                     name="knee", text=[f"knee (trial {knee})"], textposition="bottom right",
+            fig.add_trace(go.Scatter(x=[sx(k[ox.column])], y=[sy(k[oy.column])], mode="markers",
+                                     name=f"knee: trial {knee}, recommended",
                                      marker=dict(size=22, symbol="circle-open", color=style.HIGHLIGHT,
                                                  line=dict(width=2.5)),
                                      hoverinfo="skip"))
@@ -247,19 +246,21 @@ def pareto_front(data: StudyData, *, x: int = 0, y: int = 1) -> go.Figure:
         fig.add_trace(go.Scatter(
             x=[sx(bx) for _, bx, _ in bases], y=[sy(by) for _, _, by in bases], mode="markers+text",
             name="baselines", text=[b.name for b, _, _ in bases],
-            textposition=["bottom center" if k % 2 == 0 else "top center" for k in range(len(bases))],
+            textposition=_label_positions([by for _, _, by in bases]),
             textfont=dict(size=12, color=style.BASELINE),
-            marker=dict(symbol="star", size=16, color="#FFD43B", line=dict(width=1.2, color=style.BASELINE)),
+            marker=dict(symbol="star", size=17, color=[palette.device(b.name) for b, _, _ in bases],
+                        line=dict(width=1.2, color=style.BASELINE)),
             customdata=[[fmt(bx, ox.unit), fmt(by, oy.unit)] for _, bx, by in bases],
             hovertemplate=("<b>baseline %{text}</b><br>" + ox.label + ": %{customdata[0]}<br>" + oy.label +
                            ": %{customdata[1]}<extra></extra>")))
-    fig.update_layout(template=style.TEMPLATE, height=560, hovermode="closest",
+    fig.update_layout(template=style.TEMPLATE, height=600, hovermode="closest",
                       xaxis_title=_axis_title(ox, sx), yaxis_title=_axis_title(oy, sy),
-                      legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0),
-                      margin=dict(l=80, r=30, t=40, b=60))
+                      # the legend under the plot (it wraps on narrow pages); the view buttons above it
+                      legend=dict(orientation="h", y=-0.17, yanchor="top", x=0),
+                      margin=dict(l=80, r=30, t=46, b=120))
     logx, logy = _use_log(xs_all), _use_log(ys_all)
     if logx:
-        fig.update_xaxes(**log_ticks(sx(np.asarray(xs_all, dtype=float))))
+        fig.update_xaxes(**log_ticks(sx(np.asarray(xs_all, dtype=float)), max_ticks=9))
     if logy:
         fig.update_yaxes(**log_ticks(sy(np.asarray(ys_all, dtype=float))))
     if bases and not ok.empty:  # baselines can be far from the designs: one click to frame the designs
@@ -271,12 +272,22 @@ def pareto_front(data: StudyData, *, x: int = 0, y: int = 1) -> go.Figure:
         design_view = {"xaxis.range": frame(sx(ok[ox.column].to_numpy(float)), logx),
                        "yaxis.range": frame(sy(ok[oy.column].to_numpy(float)), logy)}
         fig.update_layout(updatemenus=[dict(
-            type="buttons", direction="right", x=1.0, xanchor="right", y=1.13, yanchor="bottom", showactive=True,
+            type="buttons", direction="right", x=1.0, xanchor="right", y=1.02, yanchor="bottom", showactive=True,
             pad=dict(r=0, t=0), font=dict(size=11),
             buttons=[dict(label="with baselines", method="relayout",
                           args=[{"xaxis.autorange": True, "yaxis.autorange": True}]),
                      dict(label="designs only", method="relayout", args=[design_view])])])
     return fig
+
+
+def _label_positions(ys: Sequence[float]) -> list[str]:
+    """Text positions for baseline labels: alternately above and below in order of height, so two
+    baselines close together never put their names on top of each other."""
+    order = sorted(range(len(ys)), key=lambda i: -ys[i])
+    pos = [""] * len(ys)
+    for rank, i in enumerate(order):
+        pos[i] = "top center" if rank % 2 == 0 else "bottom center"
+    return pos
 
 
 def pareto_pairs(data: StudyData) -> go.Figure:
@@ -305,34 +316,35 @@ def pareto_pairs(data: StudyData) -> go.Figure:
         # log or linear per panel, from what this panel draws
         xs = sx(np.concatenate([ok[ox.column].to_numpy(float), [a for _, a, _ in bx]]))
         ys = sy(np.concatenate([ok[oy.column].to_numpy(float), [bb for _, _, bb in bx]]))
-        logx = log_ticks(xs) if _use_log(xs) else {}
-        logy = log_ticks(ys) if _use_log(ys) else {}
+        logx = log_ticks(xs, max_ticks=5) if _use_log(xs) else {}
+        logy = log_ticks(ys, max_ticks=8) if _use_log(ys) else {}
         first = n == 0
         # dominated designs: the trial number and the plotted values (full details are on the main front plot)
         fig.add_trace(go.Scatter(x=sx(dominated[ox.column].to_numpy(float)), y=sy(dominated[oy.column].to_numpy(float)),
                                  mode="markers", name=f"dominated ({len(dominated)})", legendgroup="dom",
-                                 showlegend=first, marker=dict(size=6, color=style.DOMINATED),
+                                 showlegend=first, marker=dict(size=6, color=style.DOMINATED,
+                                                               line=dict(width=0.5, color=palette.DOMINATED_LINE)),
                                  customdata=dominated["number"].to_numpy(),
                                  hovertemplate=(f"trial %{{customdata}}<br>{ox.label}: %{{x:.4g}} {sx.label}<br>"
                                                 f"{oy.label}: %{{y:.4g}} {sy.label}<extra></extra>")), row=r, col=c)
         fig.add_trace(go.Scatter(x=sx(front[ox.column].to_numpy(float)), y=sy(front[oy.column].to_numpy(float)),
                                  mode="markers", name=f"Pareto-optimal ({len(front)})", legendgroup="front",
-                                 showlegend=first, marker=dict(size=8, color=style.HIGHLIGHT, line=dict(width=0.8,
+                                 showlegend=first, marker=dict(size=8, color=palette.FRONT, line=dict(width=0.8,
                                                                                                          color="#222")),
                                  text=hover[front.index], hovertemplate="%{text}<extra></extra>"), row=r, col=c)
         if knee is not None:
             k = front[front["number"] == knee].iloc[0]
             fig.add_trace(go.Scatter(x=[sx(k[ox.column])], y=[sy(k[oy.column])], mode="markers", name="knee",
                                      legendgroup="knee", showlegend=first, hoverinfo="skip",
-                                     marker=dict(size=18, symbol="circle-open", color="#222", line=dict(width=2.5))),
+                                     marker=dict(size=18, symbol="circle-open", color=palette.DESIGN,
+                                                 line=dict(width=2.5))),
                           row=r, col=c)
         if bx:
             fig.add_trace(go.Scatter(x=[sx(a) for _, a, _ in bx], y=[sy(bb) for _, _, bb in bx], mode="markers+text",
                                      name="baselines", legendgroup="base", showlegend=first,
                                      text=[b.name for b, _, _ in bx],
-                                     textposition=["bottom center" if k % 2 == 0 else "top center"
-                                                   for k in range(len(bx))],
-                                     marker=dict(symbol="star", size=14, color="#FFD43B",
+                                     textposition=_label_positions([bb for _, _, bb in bx]),
+                                     marker=dict(symbol="star", size=14, color=[palette.device(b.name) for b, _, _ in bx],
                                                  line=dict(width=1.2, color=style.BASELINE)),
                                      hovertemplate="<b>baseline %{text}</b><extra></extra>"), row=r, col=c)
         fig.update_xaxes(title_text=_axis_title(ox, sx), **logx, row=r, col=c)
@@ -392,7 +404,7 @@ def convergence(data: StudyData) -> go.Figure:
                                  showlegend=False,
                                  hovertemplate=f"best after trial %{{x}}: %{{y:.4g}} {s.label}<extra></extra>"),
                       row=k, col=1)
-        fig.update_yaxes(title_text=s.label, row=k, col=1, **(log_ticks(s(vals)) if _use_log(vals) else {}))
+        fig.update_yaxes(title_text=s.label, row=k, col=1, **(log_ticks(s(vals), max_ticks=5) if _use_log(vals) else {}))
     fig.update_yaxes(title_text="hypervolume", row=1, col=1, rangemode="tozero")
     fig.update_xaxes(title_text="trial number", row=n_rows, col=1)
     fig.update_layout(template=style.TEMPLATE, height=230 * n_rows + 60, showlegend=False,
@@ -634,7 +646,7 @@ def parallel_coordinates(data: StudyData) -> go.Figure:
                                      line=dict(color=cols[b_i], width=1.8), hovertemplate="%{text}<extra></extra>"))
             first = False
         s = pick_scale(o.unit, v)
-        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip",
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", showlegend=False, hoverinfo="skip", meta="guide",
                                  marker=dict(colorscale=style.SEQUENTIAL, cmin=s(lo), cmax=s(hi), color=[s(lo)],
                                              showscale=True, colorbar=dict(title=dict(text=f"{o.label}<br>({s.label})"),
                                                                            thickness=12))))
@@ -642,19 +654,20 @@ def parallel_coordinates(data: StudyData) -> go.Figure:
         if knee is not None:
             X, Y, T = lines(front[front["number"] == knee])
             fig.add_trace(go.Scatter(x=X, y=Y, text=T, mode="lines+markers", name=f"knee (trial {knee})",
-                                     line=dict(color="#111", width=3.5), marker=dict(size=7, color="#111"),
+                                     line=dict(color=palette.DESIGN, width=3.5), marker=dict(size=7, color=palette.DESIGN),
                                      hovertemplate="%{text}<extra></extra>"))
     shapes = [dict(type="line", x0=x, x1=x, y0=0, y1=1, xref="x", yref="y", line=dict(color="#444", width=1))
               for x in xs]
     annotations = []
     for x, a in zip(xs, axes):
         for q, label in a.ticks:
-            annotations.append(dict(x=x, y=q, text=label, showarrow=False, xanchor="left", xshift=4,
+            annotations.append(dict(x=x, y=q, text=_wrap_path(label, 9), showarrow=False, xanchor="left", xshift=4,
                                     font=dict(size=10, color="#333"), bgcolor="rgba(255,255,255,0.7)"))
     fig.update_layout(template=style.TEMPLATE, height=520, shapes=shapes, annotations=annotations,
                       hovermode="closest", legend=dict(orientation="h", y=1.08, yanchor="bottom", x=0),
                       margin=dict(l=30, r=30, t=40, b=90))
-    fig.update_xaxes(tickvals=list(xs), ticktext=[_wrap_path(a.label, 12) for a in axes], tickangle=0,
+    fig.update_xaxes(tickvals=list(xs), ticktext=[_wrap_path(a.label, 8) for a in axes], tickangle=0,
+                     tickfont=dict(size=10),
                      range=[-0.2, n_ax - 0.4], showgrid=False, zeroline=False)
     fig.update_yaxes(visible=False, range=[-0.05, 1.05])
     return fig
@@ -686,41 +699,62 @@ def design_metric(row: pd.Series, data: StudyData, metric: str) -> float | None:
 
 @dataclass(frozen=True)
 class ParetoRow:
-    number: int
+    number: int  # the trial that stands for the design
     knee: bool
     objectives: dict[str, float]
     metrics: dict[str, float | None]
     params: dict[str, str]
-    speedup: dict[str, float | None]  # baseline -> decode-latency ratio (baseline / design)
-    tokens_per_j_ratio: dict[str, float | None]  # baseline -> tokens/J ratio (design / baseline)
+    speedup: dict[str, float | None]  # baseline -> geomean over workloads of baseline / design decode latency
+    tokens_per_j_ratio: dict[str, float | None]  # baseline -> geomean of design / baseline tokens/J
+    n_trials: int = 1  # trials that proposed these parameters
+    ratios: dict[str, Any] = field(default_factory=dict)  # baseline -> decision.Ratio (per workload)
 
 
 def pareto_rows(data: StudyData) -> list[ParetoRow]:
-    """The Pareto designs, best first objective first, with their ratios to every baseline:
-    speedup = baseline decode latency / design decode latency, and design tokens/J over
-    baseline tokens/J (both > 1 when the design is better)."""
+    """The Pareto designs (one per distinct parameter set), best first objective first, with
+    their ratios to every baseline: speedup = baseline decode latency / design decode latency
+    and design tokens/J over baseline tokens/J, per workload, then the geometric mean over the
+    workloads both run (both > 1 when the design is better)."""
+    from slmsim.reports.decision import ratio_to
+
     front = data.front
     if front.empty:
         return []
     o0 = data.objectives[0]
-    front = front.sort_values(o0.column, ascending=o0.minimize)
+    front = front.sort_values([o0.column, "number"], ascending=[o0.minimize, True])
     knee = knee_number(data)
     out = []
     for _, r in front.iterrows():
-        lat = design_metric(r, data, "decode_latency_s")
-        tpj = design_metric(r, data, "tokens_per_j")
-        speed, eff = {}, {}
-        for b in data.baselines:
-            speed[b.name] = ratio(lat, _baseline_value(b, "decode_latency_s"), higher_is_better=False)
-            eff[b.name] = ratio(tpj, _baseline_value(b, "tokens_per_j"), higher_is_better=True)
+        rat = {b.name: ratio_to(data, r, b) for b in data.baselines}
         out.append(ParetoRow(
             number=int(r["number"]), knee=int(r["number"]) == knee,
             objectives={o.metric: float(r[o.column]) for o in data.objectives},
             metrics={m: design_metric(r, data, m) for m in ("tokens_per_s", "tokens_per_j", "area_mm2", "power_w",
                                                             "ttft_s")},
             params={p.path: fmt_param(p, r.get(p.column)) for p in data.params},
-            speedup=speed, tokens_per_j_ratio=eff))
+            speedup={k: v.speedup for k, v in rat.items()},
+            tokens_per_j_ratio={k: v.tokens_per_j for k, v in rat.items()},
+            n_trials=int(r.get("n_trials", 1)), ratios=rat))
     return out
+
+
+def param_unit_label(p: Param, data: StudyData) -> str:
+    """The display unit of a numeric parameter's column (one scale for the column)."""
+    if p.kind == "categorical" or not p.unit:
+        return ""
+    vals = pd.to_numeric(data.front[p.column], errors="coerce").dropna().to_numpy(float) \
+        if p.column in data.trials.columns else []
+    return pick_scale(p.unit, vals).label
+
+
+def fmt_param_in(p: Param, value: Any, data: StudyData) -> str:
+    """A parameter value in its column's unit (`param_unit_label`), without the unit."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if p.kind == "categorical" or isinstance(value, str) or not p.unit:
+        return fmt_param(p, value)
+    vals = pd.to_numeric(data.front[p.column], errors="coerce").dropna().to_numpy(float)
+    return num(pick_scale(p.unit, vals)(float(value)), 4)
 
 
 _NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
@@ -812,7 +846,6 @@ def per_workload(data: StudyData, number: int, *, compare: Sequence[int] = ()) -
     fig = make_subplots(rows=1, cols=len(metrics), horizontal_spacing=0.07,
                         subplot_titles=[f"{info(m).label} {'↑' if info(m).higher_is_better else '↓'}"
                                         for m in metrics])
-    others = [c for c in style.PALETTE if c != style.HIGHLIGHT]
     traces: list[go.BaseTraceType] = []
     for c, m in enumerate(metrics, start=1):
         mi = info(m)
@@ -825,7 +858,7 @@ def per_workload(data: StudyData, number: int, *, compare: Sequence[int] = ()) -
                              hovertemplate="<b>%{x}</b> on %{customdata[0]}<br>%{customdata[1]}<br>"
                                            "%{customdata[2]}<extra></extra>", **axis))
         for k, b in enumerate(data.baselines):
-            colour = others[k % len(others)]
+            colour = palette.device(b.name)
             vals = [_base_wl_value(b, w, m) for w in names]
             traces.append(go.Bar(x=names, y=[s(v) if v is not None else None for v in vals], name=b.name,
                                  legendgroup=b.name, showlegend=c == 1, marker_color=colour, offsetgroup=b.name,

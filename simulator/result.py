@@ -133,3 +133,34 @@ class SimResult:
             "weight_mode": self.weight_mode,
             **self.extra,
         }
+
+
+_NON_NEGATIVE = ("_s", "_j", "_w", "_bytes", "_per_s", "_per_j", "tokens", "steps", "requests")
+
+
+def impossible_figures(d: Any, *, limit: int = 20) -> list[str]:
+    """Figures in a result dict that cannot be right: NaN or inf anywhere, negative times/energies.
+
+    `None` stands for "n/a" (e.g. TPOT with no decode step) and is fine. A key ending in a
+    unit (`_s`, `_j`, `_w`, `_bytes`, a rate) marks its value, and every value below it, as
+    one that must be >= 0. The CLI calls this before printing: an impossible figure is an
+    internal error, never a number.
+    """
+    bad: list[str] = []
+    stack: list[tuple[str, Any, bool]] = [("", d, False)]
+    while stack and len(bad) < limit:
+        path, node, nonneg = stack.pop()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                key = str(k)
+                stack.append((f"{path}.{key}" if path else key, v, nonneg or key.endswith(_NON_NEGATIVE)))
+        elif isinstance(node, (list, tuple)):
+            stack.extend((f"{path}[{i}]", v, nonneg) for i, v in enumerate(node))
+        elif isinstance(node, bool) or node is None:
+            continue
+        elif isinstance(node, (int, float)):
+            if isinstance(node, float) and not math.isfinite(node):
+                bad.append(f"{path} = {node}")
+            elif nonneg and node < 0:
+                bad.append(f"{path} = {node:.6g} (negative)")
+    return bad

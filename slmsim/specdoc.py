@@ -15,10 +15,11 @@ import pydantic
 
 from slmsim.hw_models.cim import Buffer, CimAccelerator, CimMacro, Noc, VectorUnit
 from slmsim.hw_models.memory import DramTier, DramTiming, HybridBondedDramTier, SramTier
-from slmsim.hw_models.processor import GpuDevice, NpuDevice
+from slmsim.hw_models.processor import CpuDevice, GpuDevice, HostCpu, NpuDevice
 from slmsim.hw_models.spec import HardwareSpec, Link, Placement
 from slmsim.core.quantity import QuantityDim
 from slmsim.workloads.decoding import Autoregressive, LexicalUnit, Multipath, SelfSpeculative, Speculative
+from slmsim.stacks.spec import BlockLayout, FormatUse, KernelCosts, KernelsPerLayer, StackSpec, WeightFormat
 from slmsim.workloads.model import EncoderDecoderSpec, MlaSpec, ModelSpec, MoeSpec
 from slmsim.workloads.routing import ExpertCache, MoeScenario, Temporal, Trace, Uniform, Zipf
 from slmsim.workloads.scenario import Precision, Scenario
@@ -29,6 +30,8 @@ SECTIONS: list[tuple[str, type[pydantic.BaseModel]]] = [
     ("links", Link),
     ("devices: kind: gpu", GpuDevice),
     ("devices: kind: npu", NpuDevice),
+    ("devices: kind: cpu", CpuDevice),
+    ("gpu / npu host_cpu", HostCpu),
     ("devices: kind: cim_accelerator", CimAccelerator),
     ("cim_accelerator.macro", CimMacro),
     ("cim_accelerator.vector_unit", VectorUnit),
@@ -55,6 +58,12 @@ SECTIONS: list[tuple[str, type[pydantic.BaseModel]]] = [
     ("scenario.moe.routing: model: temporal", Temporal),
     ("scenario.moe.routing: model: trace", Trace),
     ("scenario.moe.expert_cache", ExpertCache),
+    ("Software stack (stacks/presets/*.yaml)", StackSpec),
+    ("stack.formats.<name>", FormatUse),
+    ("stack.kernels", KernelsPerLayer),
+    ("stack.costs.<device class>", KernelCosts),
+    ("Weight format (stacks/formats.yaml formats.<name>)", WeightFormat),
+    ("format.block", BlockLayout),
 ]
 
 
@@ -175,6 +184,8 @@ def render() -> str:
         "be written as `{value: X, source: \"...\"}` or `{value: X, assumption: \"...\"}` to record its",
         "provenance (presets do this for every number). A file may start with `extends: NAME_OR_PATH`",
         "and override any field; mappings merge key by key, anything else replaces.",
+        "",
+        "Limits on files, nesting, aliases, quantities and sizes: [input-limits.md](input-limits.md).",
         "",
     ]
     for title, cls in SECTIONS:

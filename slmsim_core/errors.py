@@ -36,19 +36,33 @@ class Problem:
         return "\n".join(lines)
 
 
-class SpecError(Exception):
-    """Every problem found in a user's input, reported together."""
+MAX_PROBLEMS_SHOWN = 50  # a file with millions of bad keys prints the first 50 and a count
 
-    def __init__(self, problems: list[Problem]) -> None:
+
+class SpecError(Exception):
+    """Every problem found in a user's input, reported together (the first 50 shown, and a count)."""
+
+    def __init__(self, problems: list[Problem] | tuple[Problem, ...], *, total: int | None = None) -> None:
         if not problems:
             raise ValueError("SpecError needs at least one problem")
-        self.problems = tuple(problems)
+        # keep a bounded list: the rest are only counted
+        self.problems = tuple(problems[:MAX_PROBLEMS_SHOWN * 20])
+        self.total = max(total or 0, len(problems))
         super().__init__(self.render())
 
     def render(self) -> str:
-        n = len(self.problems)
+        n = self.total
         head = f"{n} problem{'s' if n != 1 else ''} found:"
-        return "\n".join([head, *(p.render() for p in self.problems)])
+        shown = self.problems[:MAX_PROBLEMS_SHOWN]
+        lines = [head, *(p.render() for p in shown)]
+        if n > len(shown):
+            lines.append(f"... and {n - len(shown)} more problem{'s' if n - len(shown) != 1 else ''} "
+                         f"(the first {len(shown)} are shown; fix these and run again)")
+        return "\n".join(lines)
+
+
+class InternalError(Exception):
+    """A result that cannot be right (NaN, infinite, negative time or energy): a bug, never a number."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,26 +8,35 @@ name is the plain word an architect would write.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, ConfigDict, ValidationInfo
 from pydantic_core import PydanticCustomError
 
-from slmsim.core.units import Dim, UnitParseError, a_or_an, example_for, parse_quantity
+from slmsim.core.units import Dim, UnitParseError, a_or_an, bounds_problem, example_for, parse_quantity
 
 SI_FLOATS_OK = "si_floats_ok"  # validation-context key: bare numbers are SI values
 
 # a number then a unit ("68 GB/s", "0.88 pJ/bit", "1e9 B/s"): bare numbers are refused by the parser
 QUANTITY_PATTERN = r"^\s*[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?\s*[^\s\d.+-].*$"
 
-FROZEN = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+FROZEN = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, allow_inf_nan=False)
 
 
 def _parser(dim: Dim, *, allow_zero: bool) -> BeforeValidator:
     def parse(value: Any, info: ValidationInfo) -> float:
         si_ok = bool(info.context and info.context.get(SI_FLOATS_OK))
         if si_ok and isinstance(value, (int, float)) and not isinstance(value, bool):
-            # programmatic construction (e.g. a DSE candidate) may pass SI floats directly
+            # programmatic construction (e.g. a DSE candidate) may pass SI floats directly. They
+            # must be finite; the per-dimension bounds are for what users write (a DSE range is
+            # parsed from the user's strings, so its candidates are already bounded), and tests
+            # build limit cases with 1e30 B/s as "unlimited".
+            why = None if math.isfinite(float(value)) else bounds_problem(float(value), dim)
+            if why is not None:
+                raise PydanticCustomError("quantity_bounds", "{raw} " + why,
+                                          {"raw": repr(value), "expected": f"a finite {dim.value} within the limits",
+                                           "hint": "see docs/input-limits.md"})
             return _check_sign(float(value), dim, value, allow_zero=allow_zero)
         try:
             number = parse_quantity(value, dim)

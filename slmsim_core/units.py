@@ -13,6 +13,7 @@ GB is 1e9 bytes and GiB 2**30 bytes.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from dataclasses import dataclass
 from enum import StrEnum
@@ -136,6 +137,59 @@ def _normalise(text: str) -> str:
 
 _NUMBER = re.compile(r"^\s*([-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?)\s*(.*)$")
 
+# The strict grammar of a quantity: a decimal number, an optional exponent, a unit made of
+# unit names joined by '/' or '*' with small integer powers. Nothing else: no arithmetic
+# ("68 GB/s * 0 + 1 GB/s"), no '**' towers ("9**9**9 GB/s"), no nan or inf.
+_STRICT_NUMBER = r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d{1,4})?"
+_FACTOR = r"[A-Za-zµμ_]+(?:(?:\^|\*\*)-?[1-4])?"
+_UNIT = rf"{_FACTOR}(?:\s*[/*]\s*{_FACTOR})*"
+_QUANTITY = re.compile(rf"^\s*({_STRICT_NUMBER})\s*({_UNIT})\s*$")
+_NOT_FINITE = re.compile(r"^\s*[-+]?(nan|inf|infinity)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The magnitudes a spec quantity may take, in the SI unit of its dimension.
+
+    Generous on purpose (a factor of ~1000 beyond any device we model): they exist to
+    refuse typos and hostile input (1e308 GB/s), not to judge a design.
+    `min_nonzero` guards the rates and sizes that divide: 1e-300 GB/s would turn into
+    a 1e300-second result.
+    """
+
+    max: float
+    min_nonzero: float = 0.0
+
+
+BOUNDS: dict[Dim, Bounds] = {
+    Dim.BANDWIDTH: Bounds(1e18, 1e3),  # 1 EB/s (H100 HBM3: 3.35e12); 1 kB/s
+    Dim.ENERGY: Bounds(1e3),  # 1 kJ
+    Dim.ENERGY_PER_BIT: Bounds(1e-6),  # 1 uJ/bit (DRAM ~5 pJ/bit)
+    Dim.ENERGY_PER_OP: Bounds(1e-6),  # 1 uJ/op
+    Dim.FREQUENCY: Bounds(1e12, 1.0),  # 1 THz; 1 Hz
+    Dim.CAPACITY: Bounds(1e16, 1.0),  # 10 PB; 1 byte
+    Dim.AREA: Bounds(1e6),  # 1 m^2 in mm^2 (a 300 mm wafer: 7e4 mm^2)
+    Dim.LENGTH: Bounds(1.0),  # 1 m
+    Dim.POWER: Bounds(1e6),  # 1 MW
+    Dim.TIME: Bounds(1e6),  # ~11.6 days
+    Dim.THROUGHPUT: Bounds(1e19, 1.0),  # 10 EOPS (H100 FP8 dense: ~2e15)
+    Dim.BIT_RATE: Bounds(1e13, 1.0),  # 10 Tb/s per pin
+    Dim.VOLTAGE: Bounds(1e3),  # 1 kV
+}
+
+
+def bounds_problem(number: float, dim: Dim) -> str | None:
+    """Why `number` (SI) is out of bounds for `dim`, or None. NaN and inf are always out."""
+    if not math.isfinite(number):
+        return f"is not a finite {dim.value}"
+    b = BOUNDS[dim]
+    unit = _DIMS[dim].pint_unit.replace(" ** 2", "^2").replace("millimeter", "mm")
+    if abs(number) > b.max:
+        return f"is out of range for {a_or_an(dim.value)}: {abs(number):.3g} {unit} is above the limit of {b.max:g} {unit}"
+    if 0 < abs(number) < b.min_nonzero:
+        return f"is out of range for {a_or_an(dim.value)}: {abs(number):.3g} {unit} is below the limit of {b.min_nonzero:g} {unit}"
+    return None
+
 
 def _suggest(dim: Dim, text: str) -> str | None:
     """A hint: keep the user's number and prefix, swap in a unit of the right dimension."""
@@ -155,7 +209,8 @@ def parse_quantity(value: object, dim: Dim) -> float:
     """Parse a YAML value into a float in the SI unit of `dim`.
 
     Strings need a unit. Bare numbers are refused for every dimension, because a bare
-    "68" for a bandwidth is exactly the ambiguity this layer exists to remove.
+    "68" for a bandwidth is exactly the ambiguity this layer exists to remove. The string
+    must match the strict grammar above; the value must be finite and within `BOUNDS`.
     """
     info = _DIMS[dim]
     expected = f"{a_or_an(dim.value)} with a unit, e.g. '{info.example}'"
@@ -166,15 +221,35 @@ def parse_quantity(value: object, dim: Dim) -> float:
             hint=f"write it as a string with its unit, e.g. '{info.example}'",
         )
     if not isinstance(value, str):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise UnitParseError(f"{value!r} is not a number", expected=expected,
+                                 hint=f"write a finite number and a unit, e.g. '{info.example}'")
         raise UnitParseError(
             f"the number {value!r} has no unit",
             expected=expected,
             hint=f"add the unit, e.g. '{value} {info.common_units[0]}'",
         )
-    ureg = registry()
+    if len(value) > 100:
+        raise UnitParseError(f"{value[:40]!r}... is too long for a quantity", expected=expected,
+                             hint=f"write a number and a unit, e.g. '{info.example}'")
     text = _normalise(value)
+    if _NOT_FINITE.match(text):
+        raise UnitParseError(f"{value!r} is not a finite number", expected=expected,
+                             hint=f"write a finite number and a unit, e.g. '{info.example}'")
+    m = _QUANTITY.match(text)
+    if not m:
+        bare = re.fullmatch(rf"\s*{_STRICT_NUMBER}\s*", text)
+        raise UnitParseError(
+            f"{value!r} has no unit" if bare else
+            f"cannot parse {value!r} as a quantity: expected a number and a unit, nothing else "
+            "(no arithmetic, no '**')",
+            expected=expected,
+            hint=_suggest(dim, text),
+        )
+    number_text, unit_text = m.group(1), m.group(2)
+    ureg = registry()
     try:
-        q = ureg.Quantity(text)
+        unit = ureg.parse_units(unit_text)
     except (pint.errors.UndefinedUnitError, pint.errors.DefinitionSyntaxError, AttributeError,
             ValueError, TypeError, AssertionError, SyntaxError) as exc:
         raise UnitParseError(
@@ -182,20 +257,37 @@ def parse_quantity(value: object, dim: Dim) -> float:
             expected=expected,
             hint=_suggest(dim, text),
         ) from None
-    if not isinstance(q, pint.Quantity) or q.dimensionless:
+    if unit.dimensionless:
         raise UnitParseError(
             f"{value!r} has no unit",
             expected=expected,
             hint=_suggest(dim, text),
         )
     target = ureg.Unit(info.pint_unit)
-    if q.dimensionality != target.dimensionality:
+    if unit.dimensionality != target.dimensionality:
         raise UnitParseError(
-            f"{value!r} is {a_or_an(_describe(q.dimensionality))}, not {a_or_an(dim.value)}",
+            f"{value!r} is {a_or_an(_describe(unit.dimensionality))}, not {a_or_an(dim.value)}",
             expected=expected,
             hint=_suggest(dim, text),
         )
-    return float(q.to(target).magnitude)
+    number = float(number_text)
+    if not math.isfinite(number):
+        raise UnitParseError(f"{value!r} is too large to be a number", expected=expected,
+                             hint=f"write it with a smaller prefix or exponent, e.g. '{info.example}'")
+    factor = _factor(unit_text, info.pint_unit)
+    si = number * factor
+    why = bounds_problem(si, dim) if math.isfinite(si) else \
+        f"is too large for {a_or_an(dim.value)} (overflows a float in SI units)"
+    if why is not None:
+        raise UnitParseError(f"{value!r} {why}", expected=expected + f" (at most {BOUNDS[dim].max:g} in SI)",
+                             hint="check the prefix and the exponent (see docs/input-limits.md)")
+    return si
+
+
+@lru_cache(maxsize=1024)
+def _factor(unit_text: str, target: str) -> float:
+    ureg = registry()
+    return float(ureg.Quantity(1.0, unit_text).to(target).magnitude)
 
 
 def _describe(dimensionality: object) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import json
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -25,6 +26,15 @@ import pydantic
 import yaml
 
 from slmsim.core.errors import Problem, SpecError
+from slmsim.core.limits import (
+    MAX_DEPTH,
+    MAX_EXTENDS_DEPTH,
+    MAX_ITEMS,
+    MAX_JSON_FILE_BYTES,
+    MAX_NODES,
+    MAX_YAML_FILE_BYTES,
+    read_text_limited,
+)
 
 PROVENANCE_KEYS = frozenset({"value", "source", "assumption", "note"})
 DISCRIMINATORS = ("kind", "strategy", "model")  # keys our discriminated unions switch on
@@ -40,13 +50,43 @@ class Provenance:
 
 
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that refuses duplicate mapping keys."""
+    """SafeLoader that refuses duplicate mapping keys and bounds depth and collection sizes.
+
+    The composer recurses once per nesting level, so depth is checked before it can reach
+    Python's recursion limit; items are counted as they are composed.
+    """
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:  # type: ignore[override]
+        if parent is not None and isinstance(parent.value, list) and len(parent.value) >= MAX_ITEMS:
+            raise _LimitError(f"more than {MAX_ITEMS} items in one mapping or list", self.peek_event().start_mark)
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _LimitError(f"nested more than {MAX_DEPTH} levels deep", self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+class _LimitError(yaml.YAMLError):
+    def __init__(self, message: str, mark: yaml.Mark | None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.mark = mark
 
 
 def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
     seen: dict[object, int] = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                None, None, "a mapping key must be a plain value, not a list or mapping", key_node.start_mark,
+            ) from None
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None, None,
@@ -60,18 +100,63 @@ def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool
 _StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+def _expanded_size(root: yaml.Node) -> int:
+    """Nodes in the tree once every alias is expanded, counted without expanding (memoised, iterative).
+
+    An alias is the same node object reused, so a "billion laughs" file of 100 nodes has a
+    size of 10^9 here and is refused before anything copies it.
+    """
+    size: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in size:
+            continue
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            children = [n for pair in node.value for n in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        if done:
+            total = 1 + sum(size[id(c)] for c in children)
+            size[id(node)] = min(total, MAX_NODES + 1)
+            continue
+        stack.append((node, True))
+        stack.extend((c, False) for c in children if id(c) not in size)
+    return size[id(root)]
+
+
 def read_yaml(path: Path, *, display: str | None = None) -> Any:
-    """Parse one YAML file strictly; a malformed file is a `SpecError` with line and column."""
+    """Parse one YAML file strictly and within the limits of `slmsim.core.limits`.
+
+    A malformed or over-limit file is a `SpecError` with line and column.
+    """
     shown = display or str(path)
+    text = read_text_limited(path, shown=shown, limit=MAX_YAML_FILE_BYTES, what="YAML file")
+    return parse_yaml_text(text, shown=shown)
+
+
+def parse_yaml_text(text: str, *, shown: str) -> Any:
+    loader = _StrictLoader(text)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError([Problem(file=shown, path="", message="file not found",
-                                 hint="check the path, or use a preset name (`slmsim presets`)")]) from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise SpecError([Problem(file=shown, path="", message=f"cannot read file: {exc}")]) from None
-    try:
-        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - SafeLoader subclass
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node) > MAX_NODES:
+            raise _LimitError(f"more than {MAX_NODES} values once its aliases (*name) are expanded "
+                              "(an alias bomb?)", node.start_mark)
+        return loader.construct_document(node)
+    except _LimitError as exc:
+        where = f" at line {exc.mark.line + 1}, column {exc.mark.column + 1}" if exc.mark is not None else ""
+        raise SpecError([Problem(
+            file=shown, path="", message=f"YAML over the limits{where}: {exc.message}",
+            expected=f"at most {MAX_DEPTH} levels, {MAX_ITEMS} items per mapping or list, "
+                     f"{MAX_NODES} values with aliases expanded",
+            hint="see docs/input-limits.md; split the file or write the repeated parts out",
+        )]) from None
+    except RecursionError:
+        raise SpecError([Problem(file=shown, path="", message="YAML nested too deeply",
+                                 expected=f"at most {MAX_DEPTH} levels", hint="see docs/input-limits.md")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -80,6 +165,65 @@ def read_yaml(path: Path, *, display: str | None = None) -> Any:
             file=shown, path="", message=f"malformed YAML{where}: {problem}",
             hint="check indentation and that every 'key: value' has a space after the colon",
         )]) from None
+    finally:
+        loader.dispose()
+
+
+def _no_duplicates(shown: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                raise _JsonProblem(f"duplicate key {key!r}", "keep one of them (JSON readers silently keep the last)")
+            out[key] = value
+        return out
+
+    return hook
+
+
+class _JsonProblem(ValueError):
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _JsonProblem(f"{name} is not a number (and not valid JSON)", "write a finite number")
+
+
+def read_json(path: Path, *, display: str | None = None) -> Any:
+    """Parse one JSON file strictly: duplicate keys, NaN and Infinity refused, depth bounded."""
+    shown = display or str(path)
+    text = read_text_limited(path, shown=shown, limit=MAX_JSON_FILE_BYTES, what="JSON file")
+    try:
+        data = json.loads(text, object_pairs_hook=_no_duplicates(shown), parse_constant=_refuse_constant)
+    except _JsonProblem as exc:
+        raise SpecError([Problem(file=shown, path="", message=exc.message, hint=exc.hint)]) from None
+    except json.JSONDecodeError as exc:
+        raise SpecError([Problem(file=shown, path="",
+                                 message=f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")]) from None
+    except RecursionError:
+        raise SpecError([Problem(file=shown, path="", message="JSON nested too deeply",
+                                 expected=f"at most {MAX_DEPTH} levels", hint="see docs/input-limits.md")]) from None
+    if _json_depth(data) > MAX_DEPTH:
+        raise SpecError([Problem(file=shown, path="", message=f"JSON nested more than {MAX_DEPTH} levels deep",
+                                 expected=f"at most {MAX_DEPTH} levels", hint="see docs/input-limits.md")])
+    return data
+
+
+def _json_depth(data: Any) -> int:
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        node, d = stack.pop()
+        if isinstance(node, dict):
+            deepest = max(deepest, d)
+            stack.extend((v, d + 1) for v in node.values())
+        elif isinstance(node, list):
+            deepest = max(deepest, d)
+            stack.extend((v, d + 1) for v in node)
+    return deepest
 
 
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -173,6 +317,14 @@ def resolve(
             expected="a chain of `extends:` that ends in a file without one",
             hint="remove one of the `extends:` lines in the cycle",
         )])
+    if len(_stack) >= MAX_EXTENDS_DEPTH:
+        raise SpecError([Problem(
+            file=shown, path="extends", message=f"`extends:` chain longer than {MAX_EXTENDS_DEPTH} files "
+            f"(from {_short(_stack[0])}, {MAX_EXTENDS_DEPTH} files down, to this one)",
+            value=ref if isinstance(ref, str) else str(ref),
+            expected=f"at most {MAX_EXTENDS_DEPTH} files from the spec to the preset it starts from",
+            hint="flatten part of the chain into one file (see docs/input-limits.md)",
+        )])
     data = read_yaml(path, display=shown)
     if data is None:
         data = {}
@@ -211,14 +363,24 @@ def _short(key: str) -> str:
     return Path(key).name
 
 
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):  # a name too long for the filesystem, a NUL byte: not a file
+        return False
+
+
 def _locate(ref: str | Path, *, presets: PresetLookup, preset_names: Callable[[], list[str]],
             what: str) -> tuple[Path, str]:
     if isinstance(ref, Path):
         return ref, str(ref)
     as_path = Path(ref)
-    if ref.endswith((".yaml", ".yml", ".json")) or "/" in ref or as_path.exists():
+    if ref.endswith((".yaml", ".yml", ".json")) or "/" in ref or _exists(as_path):
         return as_path, ref
-    found = presets(ref)
+    try:
+        found = presets(ref)
+    except (OSError, ValueError):  # a name too long for the filesystem, a NUL byte: no such preset
+        found = None
     if found is not None:
         return found, f"preset:{ref}"
     names = preset_names()
@@ -239,16 +401,73 @@ M = typing.TypeVar("M", bound=pydantic.BaseModel)
 
 def validate(model: type[M], raw: RawSpec, *, context: dict[str, Any] | None = None) -> M:
     """Type a raw tree; every validation problem becomes one `Problem` in one `SpecError`."""
+    strict = type_problems(model, raw.data, file=raw.file)
     try:
-        return model.model_validate(raw.data, context=context)
+        typed = model.model_validate(raw.data, context=context)
     except pydantic.ValidationError as exc:
-        raise SpecError(problems_from(exc, model=model, data=raw.data, file=raw.file)) from None
+        # a cross-field check computed on a coerced true/false is noise next to the type problem
+        found = problems_from(exc, model=model, data=raw.data, file=raw.file, skip_value_errors=bool(strict))
+        seen = {p.path for p in found}
+        raise SpecError([*found, *(p for p in strict if p.path not in seen)], total=exc.error_count()) from None
+    if strict:
+        raise SpecError(strict)
+    return typed
+
+
+def type_problems(model: type[pydantic.BaseModel], data: Any, *, file: str) -> list[Problem]:
+    """What pydantic's lax mode lets through but a spec must not: `true`/`false` for a number.
+
+    (`head_dim: true` would otherwise be read as 1.) Quantity fields refuse bools themselves.
+    """
+    out: list[Problem] = []
+    stack: list[tuple[Any, Any, list[Any]]] = [(model, data, [])]
+    while stack:
+        tp, node, parts = stack.pop()
+        tp = _unwrap(tp, node)
+        if isinstance(tp, type) and issubclass(tp, pydantic.BaseModel):
+            if not isinstance(node, dict):
+                continue
+            for key, value in node.items():
+                f = _field_by_alias(tp, key)
+                if f is None:
+                    continue
+                kind = _number_kind(f)
+                if kind is not None and isinstance(value, bool):
+                    out.append(Problem(file=file, path=_dotted([*parts, key]),
+                                       message=f"{str(value).lower()} is not {'an integer' if kind is int else 'a number'}",
+                                       value=value, expected="an integer" if kind is int else "a number",
+                                       hint="write the number itself (true/false are not read as 1/0)"))
+                else:
+                    stack.append((f.annotation, value, [*parts, key]))
+        elif typing.get_origin(tp) in (dict, Mapping) and isinstance(node, dict):
+            args = typing.get_args(tp)
+            stack.extend((args[1], v, [*parts, k]) for k, v in node.items()) if len(args) == 2 else None
+        elif typing.get_origin(tp) in (list, tuple) and isinstance(node, list):
+            args = typing.get_args(tp)
+            stack.extend((args[0], v, [*parts, i]) for i, v in enumerate(node)) if args else None
+    return out
+
+
+def _number_kind(f: pydantic.fields.FieldInfo) -> type | None:
+    """int or float when the field is a plain number (optionally None), else None."""
+    if any(type(m).__name__ == "QuantityDim" for m in f.metadata):
+        return None
+    tp = f.annotation
+    while typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    members = [a for a in typing.get_args(tp) if a is not type(None)] \
+        if typing.get_origin(tp) in (typing.Union, types.UnionType) else [tp]
+    if members and all(m in (int, float) for m in members):
+        return int if int in members and float not in members else float
+    return None
 
 
 def problems_from(exc: pydantic.ValidationError, *, model: type[pydantic.BaseModel], data: Any,
-                  file: str) -> list[Problem]:
+                  file: str, skip_value_errors: bool = False) -> list[Problem]:
     problems = []
     for err in exc.errors(include_url=False):
+        if skip_value_errors and err["type"].startswith("value_error"):
+            continue
         path_parts = _user_path(err["loc"], data)
         path = _dotted(path_parts)
         etype = err["type"]
@@ -273,13 +492,23 @@ def problems_from(exc: pydantic.ValidationError, *, model: type[pydantic.BaseMod
             close = difflib.get_close_matches(name, allowed, n=1, cutoff=0.6)
             hint = f"did you mean '{close[0]}'?" if close else "remove it, or check the spelling and indentation"
         elif etype in ("union_tag_invalid", "union_tag_not_found"):
-            tags = ctx.get("expected_tags", "")
-            message = "unknown or missing 'kind'" if etype == "union_tag_not_found" else f"unknown kind {ctx.get('tag')!r}"
-            expected = f"kind: one of {tags}"
-            close = difflib.get_close_matches(str(ctx.get("tag", "")), [t.strip(" '") for t in str(tags).split(",")], n=1)
-            hint = f"did you mean '{close[0]}'?" if close else "set 'kind:' to one of the listed values"
-            if etype == "union_tag_invalid":
-                path = _dotted([*path_parts, "kind"])
+            disc = str(ctx.get("discriminator", "'kind'")).strip("'\"") or "kind"
+            tags = _union_tags(model, path_parts, data, disc) or [
+                t.strip(" '") for t in str(ctx.get("expected_tags", "")).split(",") if t.strip(" '")]
+            listed = ", ".join(tags) if tags else "(see docs/spec-format.md)"
+            if etype == "union_tag_not_found":
+                message = f"missing '{disc}:'"
+                expected = f"{disc}: one of {listed}"
+                hint = f"add '{disc}:' with one of the listed values"
+                value = None
+            else:
+                tag = ctx.get("tag")
+                message = f"unknown {disc} {tag!r}"
+                expected = f"{disc}: one of {listed}"
+                close = difflib.get_close_matches(str(tag), tags, n=1) if tag not in (None, "") else []
+                hint = f"did you mean '{close[0]}'?" if close else f"set '{disc}:' to one of the listed values"
+                value = tag
+                path = _dotted([*path_parts, disc])
         elif etype in ("enum", "literal_error"):
             options = [o.strip(" '") for o in str(ctx.get("expected", "")).replace(" or ", ", ").split(",")]
             close = difflib.get_close_matches(str(value), options, n=1, cutoff=0.5)
@@ -288,10 +517,20 @@ def problems_from(exc: pydantic.ValidationError, *, model: type[pydantic.BaseMod
             hint = f"did you mean '{close[0]}'?" if close else None
         elif etype.startswith("value_error"):
             message = message.removeprefix("Value error, ")
+        elif etype in _BOUND_WORDS and not expected:
+            key, word = _BOUND_WORDS[etype]
+            expected = f"a value {word} {ctx.get(key)}"
+        elif etype in ("finite_number", "int_from_float", "int_parsing", "int_type", "float_type", "float_parsing") \
+                and not expected:
+            expected = "a finite number" if etype.startswith(("finite", "float")) else "a whole number"
         if isinstance(value, dict):
             value = None  # a whole sub-tree is not a useful "value"
         problems.append(Problem(file=file, path=path, message=message, value=value, expected=expected, hint=hint))
     return problems
+
+
+_BOUND_WORDS = {"greater_than_equal": ("ge", ">="), "greater_than": ("gt", ">"),
+                "less_than_equal": ("le", "<="), "less_than": ("lt", "<")}
 
 
 def _dotted(parts: list[Any]) -> str:
@@ -309,7 +548,8 @@ def _user_path(loc: tuple[Any, ...], data: Any) -> list[Any]:
     parts: list[Any] = []
     node = data
     for element in loc:
-        if isinstance(node, dict) and element not in node and element in {node.get(k) for k in DISCRIMINATORS}:
+        if isinstance(node, dict) and element not in node and any(
+                element == node.get(k) for k in DISCRIMINATORS if isinstance(node.get(k), str)):
             continue  # a discriminated-union tag pydantic inserts
         if isinstance(element, str) and element.startswith(("function-", "tagged-union[")):
             continue
@@ -346,7 +586,26 @@ def _unwrap(tp: Any, value: Any) -> Any:
         return tp
 
 
-def _model_class_at(model: type[pydantic.BaseModel], parts: list[Any], data: Any) -> Any:
+def _union_tags(model: type[pydantic.BaseModel], parts: list[Any], data: Any, disc: str) -> list[str]:
+    """The values the discriminator `disc` may take for the union at `parts`."""
+    try:
+        tp = _model_class_at(model, parts, data, unwrap_last=False)
+    except Exception:  # noqa: BLE001 - a best-effort hint, never a crash
+        return []
+    while typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    tags: list[str] = []
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        for m in typing.get_args(tp):
+            if isinstance(m, type) and issubclass(m, pydantic.BaseModel):
+                f = m.model_fields.get(disc)
+                if f is not None and typing.get_origin(f.annotation) is Literal:
+                    tags += [str(a) for a in typing.get_args(f.annotation)]
+    return tags
+
+
+def _model_class_at(model: type[pydantic.BaseModel], parts: list[Any], data: Any, *,
+                    unwrap_last: bool = True) -> Any:
     tp: Any = model
     node = data
     for part in parts:
@@ -363,7 +622,7 @@ def _model_class_at(model: type[pydantic.BaseModel], parts: list[Any], data: Any
         else:
             return None
         node = node.get(part) if isinstance(node, dict) else (node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node) else None)
-    return _unwrap(tp, node)
+    return _unwrap(tp, node) if unwrap_last else tp
 
 
 def _field_by_alias(model: type[pydantic.BaseModel], name: Any) -> pydantic.fields.FieldInfo | None:

@@ -13,6 +13,7 @@ FOLDERS = {
     "slmsim_core": "core",
     "hw_models": "hw_models",
     "workloads": "workloads",
+    "stacks": "stacks",
     "mapping": "mapping",
     "simulator": "simulator",
     "dse": "dse",
@@ -25,7 +26,8 @@ ALLOWED = {
     "slmsim_core": set(),
     "hw_models": {"slmsim_core"},
     "workloads": {"slmsim_core"},
-    "mapping": {"slmsim_core", "hw_models", "workloads"},
+    "stacks": {"slmsim_core"},  # software stacks as specs; mapping combines them with the rest
+    "mapping": {"slmsim_core", "hw_models", "workloads", "stacks"},
     "simulator": {"slmsim_core", "mapping", "workloads"},  # request streams are workload data
     "dse": {"slmsim_core", "hw_models", "workloads", "mapping", "simulator"},
     "reports": {"slmsim_core", "simulator", "mapping"},

@@ -31,7 +31,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-SPEC = ConfigDict(frozen=True, extra="forbid")
+SPEC = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class Strategy(StrEnum):
@@ -74,11 +74,11 @@ class SelfSpeculative(BaseModel):
     strategy: Literal["self_speculative"] = "self_speculative"
     draft_len: int = Field(4, ge=0, le=64, description="tokens the MSB-slice draft proposes per target pass")
     acceptance: float = Field(0.8, ge=0.0, le=1.0, description="probability the target accepts each drafted token")
-    draft_top_k: int = Field(2, ge=1, description="experts per token in the draft (from the cached, hot experts)")
+    draft_top_k: int = Field(2, ge=1, le=256, description="experts per token in the draft (from the cached, hot experts)")
     draft_weight_bits: int | None = Field(
-        None, ge=1, description="most significant bits of each weight the draft uses; below the weight bits "
+        None, ge=1, le=16, description="most significant bits of each weight the draft uses; below the weight bits "
                                 "(None: half the weight bits, ELMoE-3D's 4 of INT8)")
-    batch_threshold: int = Field(8, ge=1, description="above this many sequences, decode without speculation")
+    batch_threshold: int = Field(8, ge=1, le=4096, description="above this many sequences, decode without speculation")
     msb_tier: str | None = Field(None, description="memory tier holding the MSB slices (e.g. hybrid-bonded DRAM)")
     lsb_tier: str | None = Field(None, description="memory tier holding the LSB slices (e.g. LPDDR)")
 
@@ -98,8 +98,8 @@ class LexicalUnit(BaseModel):
 
     model_config = SPEC
     strategy: Literal["lexical_unit"] = "lexical_unit"
-    tokens_per_step: float = Field(1.4, ge=1.0, description="mean tokens accepted per step (~1.3-1.5 on text)")
-    window: int = Field(4, ge=1, description="tokens verified per step")
+    tokens_per_step: float = Field(1.4, ge=1.0, le=256.0, description="mean tokens accepted per step (~1.3-1.5 on text)")
+    window: int = Field(4, ge=1, le=256, description="tokens verified per step")
     acceptance: float | None = Field(None, ge=0.0, le=1.0, description="per-position acceptance (derived if not given)")
 
     @model_validator(mode="after")
@@ -122,11 +122,11 @@ class LexicalUnit(BaseModel):
 class Multipath(BaseModel):
     model_config = SPEC
     strategy: Literal["multipath"] = "multipath"
-    initial_width: int = Field(4, ge=1, description="paths forked from the prompt")
-    max_width: int = Field(8, ge=1, description="most live paths")
-    expand_every: int = Field(32, ge=1, description="tokens between expansions (doubling, up to max_width)")
-    prune_after: int = Field(96, ge=1, description="tokens after which the pool is reduced")
-    final_width: int = Field(2, ge=1, description="live paths after pruning")
+    initial_width: int = Field(4, ge=1, le=1024, description="paths forked from the prompt")
+    max_width: int = Field(8, ge=1, le=1024, description="most live paths")
+    expand_every: int = Field(32, ge=1, le=1 << 24, description="tokens between expansions (doubling, up to max_width)")
+    prune_after: int = Field(96, ge=1, le=1 << 24, description="tokens after which the pool is reduced")
+    final_width: int = Field(2, ge=1, le=1024, description="live paths after pruning")
 
     @model_validator(mode="after")
     def _check(self) -> "Multipath":

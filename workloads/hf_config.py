@@ -53,9 +53,15 @@ class _Config:
         return tree
 
 
-def _ratio(a: Any, b: Any) -> int | None:
+def _ratio(a: Any, b: Any, c: "_Config | None" = None) -> int | None:
     """a // b when both are usable integers; otherwise leave the field for validation to report."""
-    if isinstance(a, int) and isinstance(b, int) and b > 0:
+    if isinstance(a, int) and isinstance(b, int) and not isinstance(a, bool) and not isinstance(b, bool) and b > 0:
+        if a % b and c is not None:
+            c.problems.append(Problem(
+                file=c.file, path="head_dim", message=f"no head_dim, and hidden_size ({a}) is not a multiple of "
+                f"num_attention_heads ({b})", expected="head_dim given, or hidden_size divisible by num_attention_heads",
+                hint="add the model's head_dim to the config, or check hidden_size and num_attention_heads"))
+            return None
         return a // b
     return None
 
@@ -75,7 +81,7 @@ def _decoder(c: _Config, *, name: str, tie_default: bool = False, qkv_bias: bool
         # absent num_key_value_heads means plain multi-head attention
         "num_kv_heads": c.get("num_key_value_heads", heads),
         # absent head_dim means hidden / heads (Qwen3 and Llama 3.2 state it explicitly)
-        "head_dim": c.get("head_dim", _ratio(hidden, heads)),
+        "head_dim": c.get("head_dim") if c.get("head_dim") is not None else _ratio(hidden, heads, c),
         "vocab_size": c.need("vocab_size"),
         "tie_word_embeddings": c.get("tie_word_embeddings", tie_default),
         "ffn": "gated",
@@ -100,6 +106,71 @@ def _smollm3(c: _Config, name: str) -> Tree:
     if isinstance(flags, list):
         nope = [i for i, uses_rope in enumerate(flags) if not uses_rope]
         tree["notes"] = f"layers without RoPE (NoPE): {nope}"
+    return c.done(tree)
+
+
+def _mistral(c: _Config, name: str) -> Tree:
+    # Mistral v0.3 configs carry "head_dim": null -> hidden / heads; sliding_window may be null
+    tree = _decoder(c, name=name)
+    window = c.get("sliding_window")
+    if window:
+        tree["notes"] = f"sliding-window attention ({window} tokens) modelled as full attention"
+    return c.done(tree)
+
+
+def _gemma(c: _Config, name: str, family: str) -> Tree:
+    """Gemma 2 / 3: GeGLU (gated), head_dim 256 and tied embeddings by default (transformers configs)."""
+    tree = _decoder(c, name=name, tie_default=True)
+    tree["family"] = family
+    tree["head_dim"] = c.get("head_dim", 256)
+    window = c.get("sliding_window")
+    notes = ["GeGLU FFN"]
+    if window:
+        notes.append(f"local (sliding {window}) and global attention layers, modelled as full attention")
+    tree["notes"] = "; ".join(notes)
+    return c.done(tree)
+
+
+def _gemma2(c: _Config, name: str) -> Tree:
+    return _gemma(c, name, "gemma2")
+
+
+def _gemma3(c: _Config, name: str) -> Tree:
+    """Gemma 3: text-only configs (gemma3_text) or the multimodal config with a `text_config`."""
+    text = c.data.get("text_config")
+    if isinstance(text, dict):
+        inner = _Config({**text}, c.file, c.model_type)
+        tree = _gemma(inner, name, "gemma3")
+        tree["source"] = f"{c.file} (Hugging Face config.json, model_type 'gemma3', text_config; vision tower not modelled)"
+        return tree
+    return _gemma(c, name, "gemma3")
+
+
+def _phi(c: _Config, name: str) -> Tree:
+    """Phi-1/1.5/2: plain GELU FFN (fc1, fc2), biases on every projection, untied head."""
+    tree = _decoder(c, name=name, qkv_bias=True)
+    tree["ffn"] = "plain"
+    rotary = c.get("partial_rotary_factor")
+    if rotary is not None:
+        tree["notes"] = f"partial rotary embedding (factor {rotary}); dense-layer biases not counted"
+    return c.done(tree)
+
+
+def _granite(c: _Config, name: str) -> Tree:
+    # Granite 3.x: llama layout with embedding/residual/attention multipliers (no effect on sizes)
+    return c.done(_decoder(c, name=name))
+
+
+def _gpt_oss(c: _Config, name: str) -> Tree:
+    tree = _decoder(c, name=name, qkv_bias=True)
+    tree["moe"] = {
+        "num_experts": c.need("num_local_experts"),
+        "top_k": c.get("num_experts_per_tok", c.get("experts_per_token")),
+        "expert_intermediate_size": tree["intermediate_size"],
+    }
+    if tree["moe"]["top_k"] is None:
+        c.need("num_experts_per_tok")
+    tree["notes"] = "sliding-window layers modelled as full attention; experts usually in MXFP4 (format mxfp4-experts)"
     return c.done(tree)
 
 
@@ -231,6 +302,13 @@ _CONVERTERS: dict[str, Callable[[_Config, str], Tree]] = {
     "qwen3_moe": _qwen3_moe,
     "deepseek_v2": _deepseek_v2,
     "t5": _t5,
+    "mistral": _mistral,
+    "gemma2": _gemma2,
+    "gemma3": _gemma3,
+    "gemma3_text": _gemma3,
+    "phi": _phi,
+    "granite": _granite,
+    "gpt_oss": _gpt_oss,
 }
 
 SUPPORTED_MODEL_TYPES: tuple[str, ...] = tuple(sorted(_CONVERTERS))

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from slmsim.core.errors import Problem, SpecError
-from slmsim.core.yamlio import Provenance, RawSpec, resolve, validate
+from slmsim.core.yamlio import Provenance, RawSpec, read_json, resolve, validate
 from slmsim.workloads.hf_config import raw_from_hf_config
 from slmsim.workloads.model import ModelSpec
 
@@ -25,7 +24,7 @@ def preset_path(name: str) -> Path | None:
 def load_model(ref: str | Path) -> ModelSpec:
     """A preset name, a model YAML, a `config.json`, or a folder holding one."""
     path = Path(ref)
-    if path.is_dir() and (path / "config.json").is_file():
+    if _is_config_dir(path):
         path = path / "config.json"
     if path.suffix == ".json":
         return _from_config_json(path)
@@ -33,14 +32,16 @@ def load_model(ref: str | Path) -> ModelSpec:
     return validate(ModelSpec, raw)
 
 
+def _is_config_dir(path: Path) -> bool:
+    try:
+        return path.is_dir() and (path / "config.json").is_file()
+    except (OSError, ValueError):  # a name too long for the filesystem, a NUL byte
+        return False
+
+
 def _from_config_json(path: Path) -> ModelSpec:
     shown = str(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SpecError([Problem(file=shown, path="", message="file not found")]) from None
-    except json.JSONDecodeError as exc:
-        raise SpecError([Problem(file=shown, path="", message=f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}")]) from None
+    data = read_json(path, display=shown)  # bounded: size, depth, duplicate keys, NaN (slmsim.core.limits)
     if not isinstance(data, dict):
         raise SpecError([Problem(file=shown, path="", message="expected a JSON object")])
     name = path.parent.name or path.stem

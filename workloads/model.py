@@ -10,7 +10,21 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-SPEC = ConfigDict(frozen=True, extra="forbid")
+SPEC = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+# Bounds on architecture sizes (docs/input-limits.md): ~10-100x beyond the largest public
+# models (DeepSeek-V3: 256 routed experts, top-8, hidden 7168, 61 layers; Llama 3.1 405B:
+# hidden 16384, 126 layers, 128 heads; Gemma 3: vocab 262,144). They refuse typos and hostile
+# input (num_experts: 2**63) fast, before anything sizes an array by them.
+MAX_EXPERTS = 4096
+MAX_TOP_K = 256
+MAX_WIDTH = 1 << 18  # hidden, intermediate and expert widths (262,144)
+MAX_LAYERS = 2048
+MAX_HEADS = 4096
+MAX_HEAD_DIM = 4096
+MAX_VOCAB = 1 << 24  # 16,777,216
+MAX_CONTEXT = 1 << 24
+HEAD_RATIO = 8.0  # heads x head_dim within [hidden / 8, hidden x 8] (Qwen3-0.6B: 2x, Gemma-2 2B: 0.89x)
 
 
 class Family(StrEnum):
@@ -29,6 +43,12 @@ class Family(StrEnum):
     PHIMOE = "phimoe"
     GRANITEMOE = "granitemoe"
     T5 = "t5"
+    MISTRAL = "mistral"
+    GEMMA2 = "gemma2"
+    GEMMA3 = "gemma3"
+    PHI = "phi"
+    GRANITE = "granite"
+    GPT_OSS = "gpt_oss"
 
 
 class Ffn(StrEnum):
@@ -39,13 +59,13 @@ class Ffn(StrEnum):
 class MoeSpec(BaseModel):
     model_config = SPEC
 
-    num_experts: int = Field(gt=0, description="routed experts per MoE layer")
-    top_k: int = Field(gt=0, description="experts each token is routed to")
-    expert_intermediate_size: int = Field(gt=0, description="FFN width of one expert")
-    num_shared_experts: int = Field(0, ge=0, description="experts every token uses (DeepSeek/Qwen2-MoE shared experts)")
-    shared_expert_intermediate_size: int = Field(0, ge=0, description="per shared expert")
-    first_dense_layers: int = Field(0, ge=0, description="leading layers with a dense FFN instead of experts")
-    dense_intermediate_size: int | None = Field(None, gt=0, description="FFN width of the dense layers")
+    num_experts: int = Field(gt=0, le=MAX_EXPERTS, description="routed experts per MoE layer")
+    top_k: int = Field(gt=0, le=MAX_TOP_K, description="experts each token is routed to")
+    expert_intermediate_size: int = Field(gt=0, le=MAX_WIDTH, description="FFN width of one expert")
+    num_shared_experts: int = Field(0, ge=0, le=MAX_EXPERTS, description="experts every token uses (DeepSeek/Qwen2-MoE shared experts)")
+    shared_expert_intermediate_size: int = Field(0, ge=0, le=MAX_WIDTH, description="per shared expert")
+    first_dense_layers: int = Field(0, ge=0, le=MAX_LAYERS, description="leading layers with a dense FFN instead of experts")
+    dense_intermediate_size: int | None = Field(None, gt=0, le=MAX_WIDTH, description="FFN width of the dense layers")
 
     @model_validator(mode="after")
     def _check(self) -> "MoeSpec":
@@ -63,18 +83,18 @@ class MlaSpec(BaseModel):
 
     model_config = SPEC
 
-    kv_lora_rank: int = Field(gt=0, description="width of the compressed KV latent (what the cache holds)")
-    q_lora_rank: int | None = Field(None, gt=0, description="None: queries are projected directly")
-    qk_nope_head_dim: int = Field(gt=0, description="query/key head width without rotary embedding")
-    qk_rope_head_dim: int = Field(gt=0, description="query/key head width with rotary embedding (cached per token)")
-    v_head_dim: int = Field(gt=0, description="value head width")
+    kv_lora_rank: int = Field(gt=0, le=MAX_WIDTH, description="width of the compressed KV latent (what the cache holds)")
+    q_lora_rank: int | None = Field(None, gt=0, le=MAX_WIDTH, description="None: queries are projected directly")
+    qk_nope_head_dim: int = Field(gt=0, le=MAX_HEAD_DIM, description="query/key head width without rotary embedding")
+    qk_rope_head_dim: int = Field(gt=0, le=MAX_HEAD_DIM, description="query/key head width with rotary embedding (cached per token)")
+    v_head_dim: int = Field(gt=0, le=MAX_HEAD_DIM, description="value head width")
 
 
 class EncoderDecoderSpec(BaseModel):
     model_config = SPEC
 
-    num_encoder_layers: int = Field(gt=0, description="encoder layers (run once over the prompt)")
-    num_decoder_layers: int = Field(gt=0, description="decoder layers (must equal num_layers)")
+    num_encoder_layers: int = Field(gt=0, le=MAX_LAYERS, description="encoder layers (run once over the prompt)")
+    num_decoder_layers: int = Field(gt=0, le=MAX_LAYERS, description="decoder layers (must equal num_layers)")
 
 
 class ModelSpec(BaseModel):
@@ -83,13 +103,13 @@ class ModelSpec(BaseModel):
     name: str = Field(description="model name, shown in outputs")
     family: Family = Field(description="architecture family (Hugging Face model_type)")
     source: str = Field(description="where the figures come from (config.json, paper)")
-    hidden_size: int = Field(gt=0, description="width of the residual stream (d_model)")
-    intermediate_size: int = Field(gt=0, description="dense FFN width (ignored by MoE layers)")
-    num_layers: int = Field(gt=0, description="decoder layers (encoder-decoder: see encoder_decoder)")
-    num_attention_heads: int = Field(gt=0, description="query heads per attention layer")
-    num_kv_heads: int = Field(gt=0, description="key/value heads (grouped-query attention; = heads for MHA)")
-    head_dim: int = Field(gt=0, description="width of one attention head")
-    vocab_size: int = Field(gt=0, description="tokens in the vocabulary (embedding and LM-head rows)")
+    hidden_size: int = Field(gt=0, le=MAX_WIDTH, description="width of the residual stream (d_model)")
+    intermediate_size: int = Field(gt=0, le=MAX_WIDTH, description="dense FFN width (ignored by MoE layers)")
+    num_layers: int = Field(gt=0, le=MAX_LAYERS, description="decoder layers (encoder-decoder: see encoder_decoder)")
+    num_attention_heads: int = Field(gt=0, le=MAX_HEADS, description="query heads per attention layer")
+    num_kv_heads: int = Field(gt=0, le=MAX_HEADS, description="key/value heads (grouped-query attention; = heads for MHA)")
+    head_dim: int = Field(gt=0, le=MAX_HEAD_DIM, description="width of one attention head")
+    vocab_size: int = Field(gt=0, le=MAX_VOCAB, description="tokens in the vocabulary (embedding and LM-head rows)")
     tie_word_embeddings: bool = Field(description="the LM head shares the embedding matrix (counted once)")
     ffn: Ffn = Field(Ffn.GATED, description="FFN form: gated (SwiGLU, 3 matrices) or plain (2 matrices)")
     qkv_bias: bool = Field(False, description="the Q/K/V projections carry biases")
@@ -101,7 +121,7 @@ class ModelSpec(BaseModel):
         None, description="encoder-decoder layout (see model.encoder_decoder); none: decoder only",
     )
     max_position_embeddings: int | None = Field(
-        None, gt=0, description="longest context the model was trained for; longer runs get a warning",
+        None, gt=0, le=MAX_CONTEXT, description="longest context the model was trained for; longer runs get a warning",
     )
     notes: str = Field("", description="free text (checks made, quirks of the config)")
 
@@ -113,6 +133,19 @@ class ModelSpec(BaseModel):
             )
         if self.encoder_decoder and self.encoder_decoder.num_decoder_layers != self.num_layers:
             raise ValueError("num_layers must equal encoder_decoder.num_decoder_layers")
+        if self.num_kv_heads > self.num_attention_heads:
+            raise ValueError(f"num_kv_heads ({self.num_kv_heads}) cannot exceed num_attention_heads "
+                             f"({self.num_attention_heads})")
+        if self.moe is not None and self.moe.first_dense_layers > self.num_layers:
+            raise ValueError(f"moe.first_dense_layers ({self.moe.first_dense_layers}) cannot exceed num_layers "
+                             f"({self.num_layers})")
+        if self.mla is None:
+            width = self.num_attention_heads * self.head_dim
+            if not self.hidden_size / HEAD_RATIO <= width <= self.hidden_size * HEAD_RATIO:
+                raise ValueError(
+                    f"head_dim ({self.head_dim}) x num_attention_heads ({self.num_attention_heads}) = {width} is "
+                    f"inconsistent with hidden_size ({self.hidden_size}): expected within a factor of "
+                    f"{HEAD_RATIO:g} of it (usually head_dim = hidden_size / num_attention_heads)")
         return self
 
     # Derived sizes ----------------------------------------------------------------------

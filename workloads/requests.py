@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import csv
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from slmsim.core.errors import Problem, SpecError
+from slmsim.core.limits import MAX_CSV_FILE_BYTES, MAX_REQUESTS, MAX_TOKENS, read_text_limited
+
+MAX_ARRIVAL_S = 1e6  # ~11.6 days of trace
+_DECIMAL = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d{1,3})?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,11 +43,8 @@ COLUMNS = ("arrival_s", "prompt_tokens", "gen_tokens")
 def requests_from_csv(path: Path) -> list[Request]:
     """A trace with columns arrival_s, prompt_tokens, gen_tokens; every bad cell reported at once."""
     shown = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (FileNotFoundError, IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise SpecError([Problem(file=shown, path="", message=f"cannot read request trace: {exc}",
-                                 hint="give a CSV with columns arrival_s,prompt_tokens,gen_tokens")]) from None
+    text = read_text_limited(path, shown=shown, limit=MAX_CSV_FILE_BYTES, what="request trace (CSV)",
+                             hint="give a CSV with columns arrival_s,prompt_tokens,gen_tokens")
     reader = csv.DictReader(text.splitlines())
     missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
@@ -52,22 +55,32 @@ def requests_from_csv(path: Path) -> list[Request]:
     out: list[Request] = []
     for i, row in enumerate(reader):
         line = i + 2
+        if i >= MAX_REQUESTS:
+            raise SpecError([Problem(file=shown, path=f"line {line}", message=f"more than {MAX_REQUESTS} requests",
+                                     expected=f"at most {MAX_REQUESTS} rows", hint="see docs/input-limits.md")])
+        if len(problems) >= 1000:
+            break  # enough to show; SpecError prints the first 50
         try:
-            arrival = float(row["arrival_s"])
-            if arrival < 0:
+            cell = row["arrival_s"]
+            arrival = float(cell.strip()) if isinstance(cell, str) and _DECIMAL.fullmatch(cell.strip()) else math.nan
+            if not (0 <= arrival <= MAX_ARRIVAL_S):
                 raise ValueError
-        except (TypeError, ValueError):
-            problems.append(Problem(file=shown, path=f"line {line}.arrival_s", message="not a time >= 0",
-                                    value=row["arrival_s"], expected="seconds since the start, e.g. 0.25"))
+        except (TypeError, ValueError, AttributeError):
+            problems.append(Problem(file=shown, path=f"line {line}.arrival_s", message="not a finite time >= 0",
+                                    value=row["arrival_s"],
+                                    expected=f"seconds since the start, e.g. 0.25 (at most {MAX_ARRIVAL_S:g}; no nan or inf)"))
             continue
         vals = {}
         for col in ("prompt_tokens", "gen_tokens"):
             try:
-                vals[col] = int(row[col])
-                if vals[col] < 1:
+                cell = row[col]
+                vals[col] = int(cell) if isinstance(cell, str) and cell.strip().isdigit() else -1
+                if not 1 <= vals[col] <= MAX_TOKENS:
                     raise ValueError
-            except (TypeError, ValueError):
-                problems.append(Problem(file=shown, path=f"line {line}.{col}", message="not a whole number >= 1",
+            except (TypeError, ValueError, AttributeError):
+                vals.pop(col, None)
+                problems.append(Problem(file=shown, path=f"line {line}.{col}",
+                                        message=f"not a whole number from 1 to {MAX_TOKENS}",
                                         value=row[col], expected="a token count, e.g. 128"))
         if len(vals) == 2:
             out.append(Request(len(out), arrival, vals["prompt_tokens"], vals["gen_tokens"]))

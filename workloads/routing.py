@@ -28,7 +28,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from scipy.optimize import brentq
 
-SPEC = ConfigDict(frozen=True, extra="forbid")
+SPEC = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class Uniform(BaseModel):
@@ -39,7 +39,7 @@ class Uniform(BaseModel):
 class Zipf(BaseModel):
     model_config = SPEC
     model: Literal["zipf"] = "zipf"
-    s: float = Field(1.0, ge=0.0, description="skew: popularity of the i-th expert ~ 1 / i^s")
+    s: float = Field(1.0, ge=0.0, le=5.0, description="skew: popularity of the i-th expert ~ 1 / i^s (0-5; MoE routing measurements fit ~0.5-2)")
 
 
 class Temporal(BaseModel):
@@ -69,7 +69,7 @@ class ExpertCache(BaseModel):
 
     model_config = SPEC
     tier: str = Field(description="the fast memory tier (e.g. hybrid-bonded DRAM)")
-    experts_per_layer: int = Field(ge=0, description="cache capacity per MoE layer, in experts")
+    experts_per_layer: int = Field(ge=0, le=4096, description="cache capacity per MoE layer, in experts")
     policy: CachePolicy = Field(CachePolicy.LRU, description="which expert the cache evicts: least recently (lru) or least frequently (lfu) used")
 
 

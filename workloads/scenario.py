@@ -5,10 +5,11 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
+from slmsim.core.limits import MAX_BATCH, MAX_SEED, MAX_TOKENS
 from slmsim.workloads.decoding import Autoregressive, Decoding, SelfSpeculative
 from slmsim.workloads.routing import MoeScenario
 
-SPEC = ConfigDict(frozen=True, extra="forbid")
+SPEC = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class Precision(BaseModel):
@@ -26,10 +27,16 @@ class Precision(BaseModel):
     kv_bits: int = Field(16, ge=1, le=32, description="bits per KV-cache element")
     weight_group_size: int | None = Field(32, gt=0, description="weights sharing one scale; none: per-channel scales")
     scale_bits: int = Field(16, ge=0, le=32, description="bits of each group scale")
+    bits_per_weight: float | None = Field(
+        None, gt=0, le=32,
+        description="bits per weight in memory as a weight format states it (block scales, zero points and any "
+                    "mixture of tensor formats included); overrides the group/scale arithmetic when set")
 
     @property
     def weight_bits_in_memory(self) -> float:
         """Bits each weight costs in memory, scales included."""
+        if self.bits_per_weight is not None:
+            return self.bits_per_weight
         if self.weight_bits >= 16 or self.weight_group_size is None:
             return float(self.weight_bits)
         return self.weight_bits + self.scale_bits / self.weight_group_size
@@ -38,12 +45,12 @@ class Precision(BaseModel):
 class Scenario(BaseModel):
     model_config = SPEC
 
-    prompt_tokens: int = Field(128, ge=1, description="prompt tokens per request (prefilled at once)")
-    gen_tokens: int = Field(128, ge=1, description="tokens generated per request (the first comes from prefill)")
-    batch: int = Field(1, ge=1, description="requests decoded together")
+    prompt_tokens: int = Field(128, ge=1, le=MAX_TOKENS, description="prompt tokens per request (prefilled at once)")
+    gen_tokens: int = Field(128, ge=1, le=MAX_TOKENS, description="tokens generated per request (the first comes from prefill)")
+    batch: int = Field(1, ge=1, le=MAX_BATCH, description="requests decoded together")
     precision: Precision = Field(Precision(), description="bits per tensor class (see scenario.precision)")
     static_kv_tokens: int | None = Field(
-        None, ge=1,
+        None, ge=1, le=2 * MAX_TOKENS,
         description="runtimes compiled for a fixed context window (e.g. Qualcomm Genie) attend over the whole "
                     "window every step; None: attend over the tokens so far",
     )
@@ -51,7 +58,7 @@ class Scenario(BaseModel):
         default_factory=Autoregressive, description="decoding strategy, by `strategy:` (docs/decoding.md)",
     )
     moe: MoeScenario | None = Field(None, description="routing model and expert cache (MoE models)")
-    seed: int = Field(0, description="seeds the random numbers of the run (sampled acceptance, routing, arrivals)")
+    seed: int = Field(0, le=MAX_SEED, ge=0, description="seeds the random numbers of the run (sampled acceptance, routing, arrivals)")
 
     @model_validator(mode="after")
     def _check(self) -> "Scenario":

@@ -430,7 +430,9 @@ def _write_report(out: Path) -> Path | None:
               file=sys.stderr)
         return None
     path = out / "report.html"
-    write_study_report(study_dir=out, out_html=path)
+    from slmsim.study_probe import evaluator_factory
+
+    write_study_report(study_dir=out, out_html=path, evaluator_factory=evaluator_factory)
     return path
 
 

@@ -35,12 +35,14 @@ def _is_storage_url(source: str) -> bool:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     from slmsim.reports.study import write_storage_report, write_study_report
+    from slmsim.study_probe import evaluator_factory
 
     source: str = args.source
     path = Path(source)
     if not _is_storage_url(source) and path.is_dir():
         out = args.out or path / "report.html"
-        written = write_study_report(study_dir=path, out_html=out, study_name=args.study)
+        written = write_study_report(study_dir=path, out_html=out, study_name=args.study,
+                                     evaluator_factory=evaluator_factory)
     elif _is_storage_url(source) or path.is_file():
         out = args.out or Path(f"{args.study or 'study'}-report.html")
         written = write_storage_report(storage=source, out_html=out, study_name=args.study)

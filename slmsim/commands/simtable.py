@@ -139,7 +139,7 @@ def blocks(d: dict[str, Any]) -> list[Block]:
     out.append(t)
     area = d.get("area_mm2")
     facts = [f"  area: {n(area)} mm² (devices and on-chip memory tiers)" if area is not None else
-             f"  area: unknown ({', '.join(d.get('area_unknown_devices') or [])} state no area)"]
+             f"  area: unknown (no area stated for: {', '.join(d.get('area_unknown_devices') or ['?'])})"]
     modes = ", ".join(f"{k}: {v}" for k, v in d.get("weight_mode", {}).items())
     facts.append(f"  weights: {modes}")
     for dev, p in d.get("pipeline", {}).items():

@@ -12,6 +12,15 @@ from typing import Any
 import pydantic
 
 from slmsim.commands._common import EXIT_BAD_INPUT, EXIT_OK, fmt_bytes
+from slmsim.commands.flags import (
+    EXIT_INTERNAL,
+    des_work_problems,
+    flag_problems,
+    refuse_impossible,
+    scenario_shape_problems,
+)
+from slmsim.commands._stack import add_stack_flags
+from slmsim.commands._stack import plan as stack_plan
 from slmsim.core.errors import Infeasible, Problem, SpecError
 
 
@@ -53,6 +62,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     mo.add_argument("--expert-cache", type=int, metavar="N", help="experts per layer cached in --cache-tier")
     mo.add_argument("--cache-tier", help="memory tier of the expert cache")
     mo.add_argument("--cache-policy", choices=["lru", "lfu"], help="expert cache policy (default lru)")
+    add_stack_flags(s)
     s.add_argument("--engine", choices=["analytic", "des"], default="analytic")
     s.add_argument("--memory-model", choices=["banked", "ideal"], default="banked",
                    help="DES memory: banked (channels, banks, rows, refresh; default) or ideal (the analytic engine's)")
@@ -107,7 +117,7 @@ _FLAGS: tuple[tuple[str, str, str], ...] = (
 
 def _scenario(args: argparse.Namespace) -> Any:
     """Defaults < the --scenario file < flags given on the command line."""
-    from slmsim.core.yamlio import lift_provenance, problems_from, read_yaml, set_path
+    from slmsim.core.yamlio import lift_provenance, problems_from, read_yaml, set_path, type_problems
     from slmsim.workloads.scenario import Scenario
 
     data: dict[str, Any] = {}
@@ -121,6 +131,11 @@ def _scenario(args: argparse.Namespace) -> Any:
         if not isinstance(loaded, dict):
             raise SpecError([Problem(file=file, path="", message="expected a mapping at the top level")])
         data, _ = lift_provenance(loaded, origin=file)
+        shape = scenario_shape_problems(data, file)
+        if shape:
+            raise SpecError(shape)
+        if data.get("moe", {}) is None:
+            del data["moe"]  # `moe: null` is "no MoE section"
     flagged: dict[str, str] = {}
     if args.decoding is not None and (data.get("decoding") or {}).get("strategy") != args.decoding:
         data["decoding"] = {}  # another strategy: its parameters start from the defaults
@@ -144,10 +159,14 @@ def _scenario(args: argparse.Namespace) -> Any:
         data["decoding"]["strategy"] = "autoregressive" if not flagged else _infer_strategy(data["decoding"])
     if "moe" in data and "routing" in data["moe"] and "model" not in data["moe"]["routing"]:
         data["moe"]["routing"]["model"] = "zipf" if "s" in data["moe"]["routing"] else "temporal"
+    strict = type_problems(Scenario, data, file=file)  # true/false for a number
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
+        if strict:
+            raise SpecError(strict)
+        return scenario
     except pydantic.ValidationError as exc:
-        problems = problems_from(exc, model=Scenario, data=data, file=file)
+        problems = problems_from(exc, model=Scenario, data=data, file=file) + strict
         out = []
         for pr in problems:
             flag = flagged.get(pr.path) or next((f for d, f in flagged.items() if pr.path.startswith(d + ".")), None)
@@ -177,18 +196,18 @@ def _infer_strategy(dec: dict[str, Any]) -> str:
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
     from slmsim.hw_models.load import load_hardware
-    from slmsim.mapping.plan import make_plan
     from slmsim.simulator.engines import run
     from slmsim.workloads.load import load_model
 
-    problems: list[Problem] = []
+    problems: list[Problem] = flag_problems(args)
+    bad_flags = {p.path for p in problems}
     hw = model = scenario = None
     for what, loader in (("hw", lambda: load_hardware(args.hw)), ("model", lambda: load_model(args.model)),
                          ("scenario", lambda: _scenario(args))):
         try:
             value = loader()
         except SpecError as exc:
-            problems.extend(exc.problems)
+            problems.extend(p for p in exc.problems if p.path not in bad_flags)
             continue
         if what == "hw":
             hw = value
@@ -215,10 +234,14 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
     warns = input_warnings(model=model, scenario=scenario, draft=draft, serving=bool(args.arrivals),
                            batch_flag=args.batch)
-    plan = make_plan(hw.spec, model, scenario, draft_model=draft)
+    plan, stack_info, scenario = stack_plan(args, hw.spec, model, scenario, draft)  # --stack: via the stack preset
     if isinstance(plan, Infeasible):
         _print_infeasible(plan, as_json=args.json, warnings=warns)
         return EXIT_BAD_INPUT
+    if not args.arrivals and (args.engine == "des" or args.trace or args.report):
+        des_problems = des_work_problems(scenario.gen_tokens, what="--gen")
+        if des_problems:
+            raise SpecError(des_problems)
     from slmsim.commands.tables import progress
 
     with progress(f"simulating {model.name} on {hw.spec.name}", None):
@@ -251,6 +274,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             return (_serve(args, plan, sc) if args.arrivals else run(plan, engine="des", seed=seed)).to_dict()
 
         out = sampled_output(out, run_one, seed=scenario.seed, n=args.samples)
+    if stack_info is not None:
+        out["stack"] = stack_info
     if args.ops:
         from dataclasses import asdict
 
@@ -267,9 +292,11 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         from slmsim.reports.design import write_design_report
 
         write_design_report(result=out, plan=plan, trace=trace or [], out_path=args.report,
-                            title=f"{model.name} on {hw.spec.name}")
+                            title=f"{model.name} on {hw.spec.name}", hardware=hw.spec)
+    if refuse_impossible(out):
+        return EXIT_INTERNAL
     if args.json:
-        print(json.dumps(out, indent=2, default=_json_default))
+        print(json.dumps(out, indent=2, default=_json_default, allow_nan=False))
     elif args.samples is not None:
         from slmsim.commands.samples import table_view
 
@@ -318,6 +345,9 @@ def _serve(args: argparse.Namespace, plan: Any, scenario: Any, *, trace_steps: i
                                 gen_tokens=scenario.gen_tokens, rng=np.random.default_rng(scenario.seed))
     else:
         reqs = requests_from_csv(args.requests_csv)
+    des_problems = des_work_problems(sum(r.gen_tokens for r in reqs), what="the request stream")
+    if des_problems:
+        raise SpecError(des_problems)
     policy = ServingPolicy(batching=Batching(args.batching), max_batch=args.max_batch,
                            kv_policy=KvPolicy(args.kv_policy), channel_priority=args.channel_priority,
                            memory_model=MemoryModel(args.memory_model))

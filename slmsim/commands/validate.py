@@ -1,19 +1,29 @@
-"""`slmsim validate`: predicted vs measured decode rates on real devices."""
+"""`slmsim validate`: predicted vs measured rates on real devices."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import sys
+from pathlib import Path
 
 import numpy as np
 
 from slmsim.commands._common import EXIT_OK
-from slmsim.commands.tables import q
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    v = sub.add_parser("validate", help="predict every measured row of the calibration data and report the error")
-    v.add_argument("--json", action="store_true", help="one object: slmsim_version and rows, a list of {device, model, measured, predicted, error_pct}")
+    v = sub.add_parser("validate", help="predict measured rows (calibration data or your CSV) and report the error")
+    v.add_argument("--csv", action="append", type=Path, metavar="FILE",
+                   help="predict this CSV (columns of slmsim/data/calibration-decode-2.csv: device, model, stack, "
+                        "weight_format, prompt_tokens, gen_tokens, batch, decode_tokens_per_s, prefill_tokens_per_s, "
+                        "power_w, source; other columns ignored; an empty cell = not measured); repeatable")
+    v.add_argument("--calibration", action="store_true", help="all calibration rows (both calibration files)")
+    v.add_argument("--json", action="store_true",
+                   help="without --csv: one object {slmsim_version, rows: [{device, model, measured, predicted, error_pct}]}; with --csv: one "
+                        "object per (row, measured metric) {device, model, stack, weight_format, metric, measured, "
+                        "predicted, error_pct} (predicted null and a reason when the row cannot run)")
     v.add_argument("--heldout", action="store_true",
                    help="also the held-out rows (never used by a fit: Orin Nano Super from NVIDIA's table)")
     v.add_argument("--refit", action="store_true", help="refit the class constants and show in-sample / leave-one-out errors")
@@ -23,14 +33,58 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.set_defaults(func=_cmd_validate)
 
 
+def _progress(total: int):  # noqa: ANN202 - tqdm wrapper or identity
+    """A progress bar on a terminal only (never in pipes, files or --json captured output)."""
+    if not sys.stderr.isatty():
+        return lambda it: it
+    from tqdm import tqdm
+
+    return lambda it: tqdm(it, total=total, desc="predicting", unit="row", file=sys.stderr, leave=False)
+
+
 def _cmd_validate(args: argparse.Namespace) -> int:
     if args.cim:
         from slmsim.validation_cim import print_report
 
         return print_report(as_json=args.json, refit=args.refit)
-    from slmsim.validation import CLASSES, fit_class, power_band, rows, validate
+    from slmsim.validation import CALIBRATION_FILES, read_csv, rows
 
-    from slmsim.commands.tables import Table, emit, progress
+    if args.csv or args.calibration:
+        selected = [r for f in (args.csv or []) for r in read_csv(f)]
+        if args.calibration:
+            selected += [r for f in CALIBRATION_FILES for r in rows(f)]
+        return _cmd_csv(args, selected)
+    return _cmd_first_file(args)
+
+
+def _cmd_csv(args: argparse.Namespace, selected: list) -> int:  # noqa: ANN001
+    from slmsim.validation import summarise, validate
+
+    results = validate(selected, progress=_progress(len(selected)))
+    records = [m for r in results for m in r.metrics()]
+    if args.json:
+        print(json.dumps(records, indent=2))
+        return EXIT_OK
+    print(f"{'device':<20}{'model':<17}{'stack':<18}{'format':<17}{'metric':<8}{'measured':>10}{'predicted':>11}"
+          f"{'error':>9}")
+    for m in records:
+        if m["predicted"] is None:
+            print(f"{m['device']:<20}{m['model']:<17}{m['stack']:<18}{m['weight_format']:<17}{m['metric']:<8}"
+                  f"{m['measured']:>10.2f}{'-':>11}{'':>9}  not run: {m['reason']}")
+            continue
+        print(f"{m['device']:<20}{m['model']:<17}{m['stack']:<18}{m['weight_format']:<17}{m['metric']:<8}"
+              f"{m['measured']:>10.2f}{m['predicted']:>11.2f}{m['error_pct']:>+8.1f}%")
+    for s in summarise(results):
+        worst = s.worst
+        tail = (f"; worst {worst['device']} / {worst['model']} {worst['error_pct']:+.1f}%" if worst else "")
+        skipped = f"; {s.not_run} not run" if s.not_run else ""
+        mape = f"{s.mape:.1f}%" if not math.isnan(s.mape) else "-"
+        print(f"{s.metric}: mean absolute error {mape} over {s.n} rows{tail}{skipped}")
+    return EXIT_OK
+
+
+def _cmd_first_file(args: argparse.Namespace) -> int:
+    from slmsim.validation import CLASSES, fit_class, power_band, rows, validate
 
     results = [("calibration", r) for r in validate(rows())]
     if args.heldout:
@@ -39,26 +93,34 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         from slmsim.core.version import __version__
 
         print(json.dumps({"slmsim_version": __version__, "rows": [
-            {"device": r.row.device, "model": r.row.model, "stack": r.row.stack, "measured": r.row.measured,
-             "predicted": r.predicted, "error_pct": r.error_pct, "set": kind, "average_power_w": r.power_w}
+            {"device": r.row.device, "model": r.row.model, "stack": r.row.stack,
+             "weight_format": r.row.weight_format, "measured": r.row.measured,
+             "predicted": r.predicted if r.prediction else None,
+             "error_pct": r.error_pct if r.prediction else None, "reason": r.reason,
+             "set": kind, "average_power_w": r.power_w if r.prediction else None}
             for kind, r in results]}, indent=2))
         return EXIT_OK
-    t = Table("Decode tokens/s: predicted vs measured", ("set", "device", "model", "bits", "measured", "predicted",
-                                                          "error", "power"), align="lllrrrrr")
+    print(f"{'set':<12}{'device':<20}{'model':<16}{'stack':<9}{'format':<26}{'measured':>10}{'predicted':>11}"
+          f"{'error':>9}{'power':>9}")
     for kind, r in results:
-        t.add(kind, r.row.device, r.row.model, r.row.weight_bits, f"{r.row.measured:.2f}", f"{r.predicted:.2f}",
-              f"{r.error_pct:+.1f}%", q(r.power_w, "W"))
-    lines: list[str] = []
+        if r.prediction is None:
+            print(f"{kind:<12}{r.row.device:<20}{r.row.model:<16}{r.row.stack:<9}{r.row.weight_format:<26}"
+                  f"{r.row.measured:>10.2f}  not run: {r.reason}")
+            continue
+        print(f"{kind:<12}{r.row.device:<20}{r.row.model:<16}{r.row.stack:<9}{r.row.weight_format:<26}"
+              f"{r.row.measured:>10.2f}{r.predicted:>11.2f}{r.error_pct:>+8.1f}%{r.power_w:>8.1f}W")
     for kind in dict.fromkeys(k for k, _ in results):
-        errs = np.array([abs(r.error_pct) for k, r in results if k == kind])
-        worst = max((r for k, r in results if k == kind), key=lambda r: abs(r.error_pct))
-        lines.append(f"{kind}: mean absolute error {errs.mean():.1f}% over {len(errs)} rows; worst "
-                     f"{worst.row.device} / {worst.row.model} {worst.error_pct:+.1f}%")
+        done = [r for k, r in results if k == kind and r.prediction is not None]
+        errs = np.array([abs(r.error_pct) for r in done])
+        worst = max(done, key=lambda r: abs(r.error_pct))
+        print(f"{kind}: mean absolute error {errs.mean():.1f}% over {len(errs)} rows; worst "
+              f"{worst.row.device} / {worst.row.model} {worst.error_pct:+.1f}%")
     for band in power_band():
-        lines.append(f"measured board power during decode on {band['device']}: {band['board_power_w_low']}-"
-                     f"{band['board_power_w_high']} W ({band['source']})")
-    emit([t, *lines])
+        print(f"measured board power during decode on {band['device']}: {band['board_power_w_low']}-"
+              f"{band['board_power_w_high']} W ({band['source']})")
     if args.refit:
+        from slmsim.commands.tables import progress
+
         fits = {}
         with progress("refitting class constants", len(CLASSES)) as bar:
             for name in CLASSES:
@@ -67,7 +129,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
                 bar.advance()
         for name, cls in CLASSES.items():
             fit = fits[name]
-            values = ", ".join(f"{p} = {v:.4g}" for p, v in zip(cls.params, fit.values))
+            values = ", ".join(f"{p.name} = {v:.4g}" for p, v in zip(cls.params, fit.values))
             print(f"\nclass {name} ({cls.why}): {values}")
             print(f"  in-sample errors %: {np.round(fit.in_sample_pct, 1).tolist()}")
             print(f"  leave-one-out errors %: {np.round(fit.leave_one_out_pct, 1).tolist()}")

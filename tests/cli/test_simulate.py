@@ -64,9 +64,13 @@ def test_des_engine_from_cli(capsys: pytest.CaptureFixture[str]) -> None:
 def test_presets_command_lists_everything(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["presets", "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
-    assert set(d["hardware"]) == {"orin-nano", "orin-nano-super", "agx-orin-64gb", "sa8255p", "snapdragon-8-elite",
-                                  "a100-80gb", "h100-sxm", "edgecim", "elmoe3d"}
-    assert len(d["models"]) == 24
+    from slmsim.hw_models.load import preset_names
+
+    assert set(d["hardware"]) == set(preset_names()) and len(d["hardware"]) == 24
+    assert {"orin-nano", "edgecim", "elmoe3d", "raspberry-pi-5", "apple-m1-max", "jetson-agx-thor"} <= set(d["hardware"])
+    assert len(d["models"]) == 30
+    assert set(d["stacks"]) == {"mlc", "llama.cpp", "vllm", "tensorrt-llm", "tensorrt-edge-llm", "genie", "torchao"}
+    assert d["weight_formats"]["q4_0"]["bits_per_weight"] == 4.5
 
 
 def test_check_a_good_spec(capsys: pytest.CaptureFixture[str], fixtures: Path) -> None:

@@ -17,6 +17,7 @@ class DesignRun:
     plan: Any
     trace: list[dict[str, Any]]
     title: str
+    hardware: Any = None
 
 
 def simulate(hw: str, model: str, **scenario: Any) -> DesignRun:
@@ -33,7 +34,7 @@ def simulate(hw: str, model: str, **scenario: Any) -> DesignRun:
     result = run(plan, engine="analytic", seed=sc.seed)
     trace = run(plan, engine="des", seed=sc.seed, trace_steps=4).extra["trace"]
     out = {"hardware": loaded.spec.name, "model": m.name, "scenario": sc.model_dump(mode="json"), **result.to_dict()}
-    return DesignRun(result=out, plan=plan, trace=trace, title=f"{m.name} on {loaded.spec.name}")
+    return DesignRun(result=out, plan=plan, trace=trace, title=f"{m.name} on {loaded.spec.name}", hardware=loaded.spec)
 
 
 @pytest.fixture(scope="session")

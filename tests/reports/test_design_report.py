@@ -70,11 +70,25 @@ def test_roofline_places_ops_where_their_costs_say(run: DesignRun) -> None:
 
 
 def test_roofline_has_a_roof_per_tier_and_the_peak(run: DesignRun) -> None:
-    fig = F.roofline(run.plan)
+    peaks = {name: m.peak_bandwidth_bytes_per_s for name, m in run.hardware.memories.items()}
+    fig = F.roofline(run.plan, peak_bandwidths=peaks)
     names = [t.name for t in fig.data]
-    assert "compute peak" in names
-    for tier in run.plan.decode.tier_bandwidth_bytes_per_s:
-        assert any(n.startswith(f"{tier} ") for n in names), tier
+    assert any(n.startswith("compute peak ") for n in names)
+    for tier, bw in run.plan.decode.tier_bandwidth_bytes_per_s.items():
+        roof = next(n for n in names if n.startswith(f"{tier} "))
+        assert "effective" in roof, roof
+        if tier in peaks and peaks[tier] > bw:  # achievable < peak: both are in the label
+            assert "peak" in roof, roof
+    # the efficiency-scaled compute roof: the fastest rate any op is mapped at, never above the peak
+    dev = run.plan.decode.device
+    eff = F.attainable_compute_ops_per_s(run.plan, dev)
+    peak = run.plan.device_peak_ops_per_s[dev]
+    rates = [op.flops.at(0.0) / op.compute_s.at(0.0) for op in run.plan.prefill.ops
+             if op.compute_s.at(0.0) > 0 and op.flops.at(0.0) > 0]
+    assert eff is not None and eff >= max(rates) * (1 - 1e-12)
+    if eff < 0.98 * peak:
+        assert any(n.startswith("attainable compute") for n in names)
+    assert all(t.meta == "guide" for t in fig.data if t.mode == "lines")
     markers = [t for t in fig.data if t.mode == "markers"]
     assert sum(len(t.x) for t in markers) == sum(1 for p in F.roofline_points(run.plan) if p.flops > 0)
 
@@ -125,3 +139,22 @@ def test_simulate_report_to_a_directory_is_an_input_error(tmp_path: Path,
     code = main(["simulate", "--hw", "edgecim", "--model", "qwen3-0.6b", "--gen", "8", "--report", str(tmp_path)])
     assert code == 2
     assert "is a directory" in capsys.readouterr().err
+
+
+def test_opening_says_what_bounds_decode(design_cim: DesignRun) -> None:
+    """edgecim streams its INT4 weights from DRAM each decode step: decode is DRAM-bound, and the
+    opening's shares are those of the mapped op times and of the energy split."""
+    from slmsim.reports.design import bounds, memory_use
+
+    b = {x["phase"]: x for x in bounds(design_cim.result, design_cim.plan)}
+    dec = b["decode"]
+    assert dec["unit"] == "dram"
+    pts = [p for p in F.roofline_points(design_cim.plan) if p.phase == "decode"]
+    assert dec["time_share"] == pytest.approx(sum(p.time_s for p in pts if p.bound == "dram") /
+                                              sum(p.time_s for p in pts))
+    e = F.energy_by_phase_j(design_cim.result, design_cim.plan)["decode"]
+    assert dec["energy_share"] == pytest.approx(e["dram"] / sum(e.values()))
+    assert dec["busy"] == design_cim.result["utilisation"]["dram"]
+    (tier, used, cap), = [m for m in memory_use(design_cim.result, design_cim.hardware) if m[0] == "dram"]
+    assert used == design_cim.result["memory_footprint_bytes"]["tier.dram"]
+    assert cap == design_cim.hardware.memories["dram"].capacity_bytes and used < cap

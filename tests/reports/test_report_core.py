@@ -163,3 +163,14 @@ def test_every_combination_of_blocks_renders() -> None:
               html.Plot(go.Figure())]
     for combo in itertools.permutations(blocks, 2):
         assert html.render(_page(*combo)).endswith("</html>\n")
+
+
+def test_version_footer_slot(tmp_path) -> None:
+    """Issue 15 passes the version line through one argument; it lands in the footer."""
+    from slmsim.reports import html as H
+
+    page = H.Page(title="t", sections=[H.Section(title="s", blocks=[H.Note("n")])], footer="slmsim",
+                  version_footer="slmsim 9.9 · git abc1234")
+    text = H.render(page)
+    foot = text[text.index("<footer>"):text.index("</footer>")]
+    assert "slmsim 9.9 · git abc1234" in foot and "generated" in foot

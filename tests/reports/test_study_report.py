@@ -13,6 +13,8 @@ import optuna
 import pandas as pd
 import pytest
 
+from slmsim.reports import decision as D
+from slmsim.reports import style
 from slmsim.reports import study_figures as F
 from slmsim.reports.pareto import hypervolume
 from slmsim.reports.study import build_page, write_storage_report, write_study_report
@@ -101,13 +103,13 @@ def test_pareto_front_figure(study2: Path) -> None:
     fig = F.pareto_front(data)
     by_name = {t.name.split(" (")[0]: t for t in fig.data}
     assert len(by_name["Pareto-optimal"].x) == int(data.trials["pareto"].sum())
-    assert len(by_name["dominated"].x) == int((data.trials["ok"] & ~data.trials["pareto"]).sum())
+    assert len(by_name["dominated"].x) == int((data.trials["ok"] & data.trials["rep"] & ~data.trials["pareto"]).sum())
     assert list(by_name["baselines"].text) == ["orin-nano", "sa8255p", "edgecim"]
     assert by_name["infeasible"].visible == "legendonly"
     hover = by_name["Pareto-optimal"].text[0]
     for p in data.params:  # hover shows every parameter
         assert p.path in hover
-    assert by_name["dominated"].marker.opacity < 0.5
+    assert by_name["dominated"].marker.color == style.DOMINATED  # grey, never the pale end of a colour scale
 
 
 def test_three_objectives_get_the_pairs_view(study3: Path) -> None:
@@ -157,8 +159,16 @@ def test_pareto_rows_ratios(study2: Path) -> None:
     assert sum(r.knee for r in rows) == 1
     orin = next(b for b in data.baselines if b.name == "orin-nano")
     r = rows[0]
-    assert r.speedup["orin-nano"] == pytest.approx(orin.metrics["decode_latency_s"] / r.objectives["decode_latency_s"])
-    assert r.tokens_per_j_ratio["orin-nano"] == pytest.approx(r.metrics["tokens_per_j"] / orin.metrics["tokens_per_j"])
+    row = data.trials[data.trials["number"] == r.number].iloc[0]
+    # geometric mean over the workloads of the per-workload ratios (not a ratio of arithmetic means,
+    # which the largest model would decide)
+    runs = [w for w in data.workload_names if orin.per_workload.get(w)]
+    speed = [orin.per_workload[w]["decode_latency_s"] / row[f"wl:{w}:decode_latency_s"] for w in runs]
+    eff = [row[f"wl:{w}:tokens_per_j"] / orin.per_workload[w]["tokens_per_j"] for w in runs]
+    assert r.speedup["orin-nano"] == pytest.approx(float(np.prod(speed)) ** (1 / len(speed)))
+    assert r.tokens_per_j_ratio["orin-nano"] == pytest.approx(float(np.prod(eff)) ** (1 / len(eff)))
+    assert r.ratios["orin-nano"].per_workload[runs[0]][0] == pytest.approx(speed[0])
+    assert D.geomean([2.0, 8.0]) == pytest.approx(4.0) and D.geomean([]) is None
     assert F.ratio(2.0, 4.0, higher_is_better=False) == 2.0 and F.ratio(None, 1.0, higher_is_better=True) is None
 
 
@@ -292,6 +302,8 @@ def test_large_studies_are_thinned(study2: Path, tmp_path: Path, monkeypatch: py
     df = pd.read_parquet(study2 / "trials.parquet")
     big = pd.concat([df] * 40, ignore_index=True)
     big["number"] = np.arange(len(big))
+    # distinct designs (identical copies would be merged into one design each)
+    big["param:devices.cim.macro.clock"] *= 1 + 1e-3 * (big["number"] // len(df))
     big.to_parquet(copy / "trials.parquet")
     meta = json.loads((copy / "study.json").read_text())
     meta["hypervolume_history"] = None
@@ -335,3 +347,64 @@ def test_single_objective_study(tmp_path: Path, baselines: list) -> None:
     d = make_study_dir(tmp_path / "s", n_trials=30, objectives=("decode_latency_s",), baselines=baselines)
     text = write_study_report(study_dir=d, out_html=d / "r.html").read_text()
     assert "A single-objective study has no front" in text and 'id="convergence"' in text
+
+
+def test_duplicate_designs_are_merged(study2: Path, tmp_path: Path) -> None:
+    """Trials that proposed the same parameters are one design: one row, one point, "×N trials",
+    counted once in the front, whatever pareto.csv lists (it may list every duplicate)."""
+    copy = tmp_path / "dup"
+    shutil.copytree(study2, copy)
+    df = pd.read_parquet(copy / "trials.parquet")
+    front = pd.read_csv(copy / "pareto.csv")
+    n0, n_front = len(df), len(front)
+    # three more trials that repeat the first front design, one with its float written as CSV rounds it
+    first = df[df["number"] == front["number"].min()].iloc[0]
+    extra = pd.DataFrame([first] * 3)
+    extra["number"] = np.arange(n0, n0 + 3)
+    extra.loc[extra.index[0], "param:devices.cim.macro.clock"] = float(f"{first['param:devices.cim.macro.clock']:.9g}")
+    big = pd.concat([df, extra], ignore_index=True)
+    big.to_parquet(copy / "trials.parquet")
+    pd.concat([front, extra[front.columns]]).to_csv(copy / "pareto.csv", index=False)
+    data = load_study_dir(copy)
+    assert int(data.trials["pareto"].sum()) == n_front  # not n_front + 3
+    rep = data.trials[data.trials["number"] == int(first["number"])].iloc[0]
+    assert rep["rep"] and rep["n_trials"] == 4
+    assert data.trials[data.trials["number"] >= n0]["design"].eq(int(first["number"])).all()
+    rows = F.pareto_rows(data)
+    assert len(rows) == n_front and len({r.number for r in rows}) == n_front
+    assert next(r for r in rows if r.number == int(first["number"])).n_trials == 4
+    page = build_page(data)
+    text = write_study_report(study_dir=copy, out_html=copy / "r.html").read_text()
+    assert f"{int(first['number'])} ×4" in text
+    assert page.sections[0].title == "Decision"
+
+
+def test_one_at_a_time_sensitivity_of_a_real_study(tmp_path: Path) -> None:
+    """Around the recommended design of a real `slmsim explore` study: DRAM bandwidth cannot
+    change area (exactly 0%), and more bandwidth never makes DRAM-streaming decode slower."""
+    from slmsim.reports import sensitivity as S
+
+    space = Path(__file__).parents[2] / "examples" / "space-demo.yaml"
+    out = tmp_path / "demo"
+    assert main(["explore", str(space), "--trials", "20", "--out", str(out), "--no-progress"]) == 0
+    data = load_study_dir(out)
+    knee = F.knee_number(data)
+    from slmsim.study_probe import evaluator_factory
+
+    sens, why = S.one_at_a_time(data, knee, factory=evaluator_factory)
+    assert sens is not None, why
+    bw = next(s for s in sens.sweeps if s.param == "memories.dram.bandwidth")
+    area = [v for v in bw.objective_values["area"] if v is not None]
+    assert area and all(v == pytest.approx(sens.centre["area"], rel=1e-12) for v in area)
+    lat = [v for v in bw.objective_values["decode latency per token"] if v is not None]
+    assert all(b <= a * (1 + 1e-9) for a, b in zip(lat, lat[1:]))
+    row = data.trials[data.trials["number"] == knee].iloc[0]
+    assert sens.centre["decode latency per token"] == pytest.approx(row[data.objectives[0].column], rel=1e-9)
+    # without the space file: a note, no failure
+    meta = json.loads((out / "study.json").read_text())
+    meta["space_file"] = "nowhere.yaml"
+    (out / "study.json").write_text(json.dumps(meta))
+    none, why = S.one_at_a_time(load_study_dir(out), knee, factory=evaluator_factory)
+    assert S.one_at_a_time(data, knee, factory=None)[0] is None
+    assert none is None and "not found" in why
+    assert "Parameter importances" in write_study_report(study_dir=out, out_html=out / "r.html").read_text()

@@ -45,14 +45,24 @@ def test_orin_nano_decode_power_in_the_measured_band(results) -> None:  # noqa: 
 @pytest.mark.parametrize("name", sorted(CLASSES))
 def test_presets_carry_the_fitted_class_constants(name: str) -> None:
     """The presets' calibrated numbers are what the documented fit gives (3 significant digits)."""
+    from slmsim.stacks.load import load_stack
+
     fit = fit_class(name)
-    for preset in CLASSES[name].applies_to:
-        spec = load_hardware(preset).spec
-        for path, value in zip(CLASSES[name].params, fit.values):
-            node = spec
+    cls = CLASSES[name]
+    stack = load_stack(cls.stack).spec.model_dump()
+    for par, value in zip(cls.params, fit.values):
+        for preset in cls.applies_to:
+            spec = load_hardware(preset).spec
+            for path in par.hw_paths:
+                node = spec
+                for key in path.split("."):
+                    node = node[key] if isinstance(node, dict) else getattr(node, _attr(node, key))
+                assert node == pytest.approx(value, rel=5e-3), (preset, path)
+        for path, factor in par.stack_paths:
+            node = stack
             for key in path.split("."):
-                node = node[key] if isinstance(node, dict) else getattr(node, _attr(node, key))
-            assert node == pytest.approx(value, rel=5e-3), (preset, path)
+                node = node[key]
+            assert node == pytest.approx(value * factor, rel=5e-3), (cls.stack, path)
 
 
 def _attr(model: object, alias: str) -> str:
@@ -60,3 +70,82 @@ def _attr(model: object, alias: str) -> str:
         if (f.alias or name) == alias:
             return name
     return alias
+
+
+def test_validate_csv_json_predicts_every_row_of_the_second_file(capsys: pytest.CaptureFixture[str]) -> None:
+    from slmsim.validation import DATA, read_csv
+
+    path = DATA / "calibration-decode-2.csv"
+    assert main(["validate", "--csv", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    rows2 = read_csv(path)
+    assert len(rows2) == 17
+    expected = sum(len(r.measured_metrics()) for r in rows2)
+    assert len(out) == expected  # one object per (row, measured metric)
+    for item in out:
+        assert set(item) >= {"device", "model", "stack", "weight_format", "metric", "measured", "predicted",
+                             "error_pct"}
+        assert item["metric"] in ("decode", "prefill", "power")
+        assert item["predicted"] is not None and item["predicted"] > 0, item
+        assert item["error_pct"] == pytest.approx(100 * (item["predicted"] - item["measured"]) / item["measured"])
+
+
+def test_the_copied_calibration_file_is_the_reference_file() -> None:
+    from pathlib import Path
+
+    from slmsim.validation import DATA
+
+    here = Path(__file__).resolve()
+    refs = [p / "shared" / "reference" / "calibration-decode-2.csv" for p in here.parents[2:5]]
+    ref = next((r for r in refs if r.exists()), None)
+    if ref is None:
+        pytest.skip("no shared/reference next to this checkout")
+    assert (DATA / "calibration-decode-2.csv").read_bytes() == ref.read_bytes()
+
+
+def test_rows_that_cannot_run_get_a_reason_not_a_crash(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+    path = tmp_path / "mine.csv"
+    path.write_text(
+        "device,model,stack,weight_format,prompt_tokens,gen_tokens,batch,decode_tokens_per_s,prefill_tokens_per_s,"
+        "power_w,source,extra\n"
+        "nosuch,llama-3.2-1b,mlc,q4f16_ft,16,128,1,10,,,x,ignored\n"
+        "orin-nano,nosuch,mlc,q4f16_ft,16,128,1,10,,,x,\n"
+        "orin-nano,llama-3.2-1b,nosuch,q4f16_ft,16,128,1,10,,,x,\n"
+        "orin-nano,llama-3.2-1b,mlc,q9_9,16,128,1,10,,,x,\n"
+        "orin-nano,llama-3.1-8b,mlc,f16,16,128,1,10,,,x,\n"
+        "orin-nano,llama-3.2-1b,mlc,q4f16_ft,16,128,1,10,300,12,x,\n")
+    assert main(["validate", "--csv", str(path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    reasons = [o.get("reason") or "" for o in out]
+    assert "unknown device 'nosuch'" in reasons[0]
+    assert "unknown model 'nosuch'" in reasons[1]
+    assert "unknown stack 'nosuch'" in reasons[2]
+    assert "unknown weight format 'q9_9'" in reasons[3]
+    assert "does not fit memory" in reasons[4]
+    assert all(o["predicted"] is None for o in out[:5])
+    assert [o["metric"] for o in out[5:]] == ["decode", "prefill", "power"]
+    assert all(o["predicted"] > 0 for o in out[5:])
+
+
+def test_bad_csv_is_a_clear_error(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+    path = tmp_path / "bad.csv"
+    path.write_text("device,model,stack\norin-nano,llama-3.2-1b,mlc\n")
+    assert main(["validate", "--csv", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "missing column(s): weight_format, prompt_tokens, gen_tokens, batch" in err and "Traceback" not in err
+    path.write_text("device,model,stack,weight_format,prompt_tokens,gen_tokens,batch,decode_tokens_per_s\n"
+                    "orin-nano,llama-3.2-1b,mlc,q4f16_ft,16,lots,1,10\n")
+    assert main(["validate", "--csv", str(path)]) == 2
+    assert "line 2, column gen_tokens" in capsys.readouterr().err
+
+
+def test_simulate_with_a_stack(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--hw", "raspberry-pi-5", "--model", "llama-3.2-3b", "--stack", "ollama",
+                 "--weight-format", "q4_k_m", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["stack"]["name"] == "llama.cpp" and out["stack"]["device"] == "cpu"
+    assert out["scenario"]["precision"]["bits_per_weight"] == pytest.approx(out["stack"]["bits_per_weight"])
+    assert main(["simulate", "--hw", "orin-nano", "--model", "llama-3.2-1b", "--weight-format", "q4_0"]) == 2
+    assert "--stack" in capsys.readouterr().err
+    assert main(["simulate", "--hw", "orin-nano", "--model", "llama-3.2-1b", "--stack", "genie"]) == 2
+    assert "runs on npu" in capsys.readouterr().err

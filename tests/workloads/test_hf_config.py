@@ -84,6 +84,31 @@ CONFIGS: dict[str, dict[str, Any]] = {
         "kv_lora_rank": 512, "q_lora_rank": None, "qk_nope_head_dim": 128, "qk_rope_head_dim": 64,
         "v_head_dim": 128, "vocab_size": 102400, "tie_word_embeddings": False, "max_position_embeddings": 163840,
     },
+    "mistral-7b-v0.3": {
+        "model_type": "mistral", "architectures": ["MistralForCausalLM"], "hidden_size": 4096,
+        "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32, "num_key_value_heads": 8,
+        "head_dim": None, "vocab_size": 32768, "tie_word_embeddings": False, "max_position_embeddings": 32768,
+        "sliding_window": None, "rope_theta": 1000000.0,
+    },
+    "gemma-2-2b": {
+        "model_type": "gemma2", "hidden_size": 2304, "intermediate_size": 9216, "num_hidden_layers": 26,
+        "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256, "vocab_size": 256000,
+        "max_position_embeddings": 8192, "sliding_window": 4096, "hidden_activation": "gelu_pytorch_tanh",
+        "attn_logit_softcapping": 50.0, "final_logit_softcapping": 30.0, "query_pre_attn_scalar": 256,
+    },
+    "gemma-2-9b": {
+        "model_type": "gemma2", "hidden_size": 3584, "intermediate_size": 14336, "num_hidden_layers": 42,
+        "num_attention_heads": 16, "num_key_value_heads": 8, "head_dim": 256, "vocab_size": 256000,
+        "max_position_embeddings": 8192, "sliding_window": 4096, "attention_bias": False,
+        "query_pre_attn_scalar": 224, "cache_implementation": "hybrid",
+    },
+    "gpt-oss-20b": {
+        "model_type": "gpt_oss", "hidden_size": 2880, "intermediate_size": 2880, "num_hidden_layers": 24,
+        "num_attention_heads": 64, "num_key_value_heads": 8, "head_dim": 64, "num_local_experts": 32,
+        "num_experts_per_tok": 4, "experts_per_token": 4, "vocab_size": 201088, "tie_word_embeddings": False,
+        "attention_bias": True, "max_position_embeddings": 131072, "sliding_window": 128,
+        "quantization_config": {"quant_method": "mxfp4"},
+    },
     "flan-t5-small": {
         "model_type": "t5", "d_model": 512, "d_ff": 1024, "d_kv": 64, "num_layers": 8, "num_decoder_layers": 8,
         "num_heads": 6, "vocab_size": 32128, "feed_forward_proj": "gated-gelu", "tie_word_embeddings": False,
@@ -202,3 +227,43 @@ def test_bad_value_is_reported_by_validation(tmp_path: Path) -> None:
     err, path = _error(tmp_path, {**CONFIGS["llama-3.2-1b"], "num_key_value_heads": 7})
     text = err.render()
     assert str(path) in text and "multiple of num_kv_heads" in text
+
+
+def test_mistral_config_loads_instead_of_a_mixtral_suggestion(tmp_path: Path) -> None:
+    spec = load_model(_write(tmp_path, "mistral-7b-v0.3", CONFIGS["mistral-7b-v0.3"]))
+    assert spec.family == "mistral" and spec.moe is None and spec.head_dim == 128
+
+
+def test_gemma3_multimodal_config_reads_its_text_config(tmp_path: Path) -> None:
+    # google/gemma-3-4b-it: the decoder sits under text_config (head_dim 256, tied, 34 layers)
+    text = {"model_type": "gemma3_text", "hidden_size": 2560, "intermediate_size": 10240, "num_hidden_layers": 34,
+            "num_attention_heads": 8, "num_key_value_heads": 4, "head_dim": 256, "vocab_size": 262208,
+            "sliding_window": 1024, "max_position_embeddings": 131072}
+    spec = load_model(_write(tmp_path, "gemma-3-4b", {"model_type": "gemma3", "text_config": text,
+                                                      "vision_config": {"hidden_size": 1152}}))
+    assert (spec.family, spec.tie_word_embeddings, spec.head_dim, spec.num_layers) == ("gemma3", True, 256, 34)
+    # by hand: 34 x (attention 2560 x (2048 + 2 x 1024) + 2048 x 2560 + FFN 3 x 2560 x 10240) + 262208 x 2560
+    attn = 2560 * (8 * 256 + 2 * 4 * 256) + 8 * 256 * 2560
+    assert spec.total_params() == 34 * (attn + 3 * 2560 * 10240) + 262208 * 2560
+    assert load_model(_write(tmp_path, "g3text", text)).total_params() == spec.total_params()
+
+
+def test_phi2_is_plain_ffn_with_biases(tmp_path: Path) -> None:
+    # microsoft/phi-2: 32 layers, hidden 2560, fc1/fc2 GELU (2 matrices), MHA, untied head
+    config = {"model_type": "phi", "hidden_size": 2560, "intermediate_size": 10240, "num_hidden_layers": 32,
+              "num_attention_heads": 32, "num_key_value_heads": None, "vocab_size": 51200,
+              "partial_rotary_factor": 0.4, "tie_word_embeddings": False, "max_position_embeddings": 2048}
+    spec = load_model(_write(tmp_path, "phi-2", config))
+    assert (spec.ffn, spec.num_kv_heads, spec.head_dim, spec.qkv_bias) == ("plain", 32, 80, True)
+    layer = 4 * 2560 * 2560 + 3 * 2560 + 2 * 2560 * 10240
+    assert spec.total_params() == 32 * layer + 2 * 51200 * 2560  # about 2.78 B (phi-2 is "2.7B")
+
+
+def test_granite_dense_is_llama_shaped(tmp_path: Path) -> None:
+    # ibm-granite/granite-3.0-2b-base: 40 layers, hidden 2048, GQA 32/8, tied, multipliers ignored
+    config = {"model_type": "granite", "hidden_size": 2048, "intermediate_size": 8192, "num_hidden_layers": 40,
+              "num_attention_heads": 32, "num_key_value_heads": 8, "vocab_size": 49155, "tie_word_embeddings": True,
+              "embedding_multiplier": 12.0, "residual_multiplier": 0.22, "attention_multiplier": 0.015625}
+    spec = load_model(_write(tmp_path, "granite-3.0-2b", config))
+    attn = 2048 * 2048 + 2 * 2048 * 512 + 2048 * 2048
+    assert spec.family == "granite" and spec.total_params() == 40 * (attn + 3 * 2048 * 8192) + 49155 * 2048

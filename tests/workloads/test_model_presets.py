@@ -11,15 +11,17 @@ EXPECTED_PRESETS = [
     "tinyllama-1.1b", "llama-3.2-1b", "llama-3.2-3b", "phi-3.5-mini", "qwen2.5-0.5b", "qwen2.5-1.5b",
     "qwen2.5-3b", "smollm2-1.7b", "smollm3-3b", "qwen3-0.6b", "qwen3-1.7b", "qwen3-4b", "llama-2-7b",
     "llama-3.1-8b", "qwen2.5-7b",
+    # issue 12: models of the second calibration file and common comparison points
+    "qwen3-8b", "llama-3-8b", "mistral-7b-v0.3", "gemma-2-2b", "gemma-2-9b",
     # mixture of experts
     "olmoe-1b-7b", "qwen1.5-moe-a2.7b", "qwen3-30b-a3b", "deepseek-v2-lite", "mixtral-8x7b", "phi-3.5-moe",
-    "granite-3.0-1b-a400m",
+    "granite-3.0-1b-a400m", "gpt-oss-20b",
     # encoder-decoder
     "flan-t5-small", "flan-t5-base",
 ]
 
 MOE_FAMILIES = {Family.MIXTRAL, Family.OLMOE, Family.QWEN2_MOE, Family.QWEN3_MOE, Family.DEEPSEEK_V2,
-                Family.PHIMOE, Family.GRANITEMOE}
+                Family.PHIMOE, Family.GRANITEMOE, Family.GPT_OSS}
 
 
 def test_preset_list_is_exactly_the_published_set() -> None:
@@ -66,6 +68,14 @@ PUBLISHED = [
     ("deepseek-v2-lite", "active_without_embedding", 2.4e9, 0.1e9),  # same: 2.4B activated
     ("phi-3.5-moe", "total", 42e9, 1e9),  # Phi-3.5-MoE model card: 16x3.8B, ~42B in total
     ("phi-3.5-moe", "active", 6.6e9, 0.1e9),  # same: 6.6B active parameters
+    ("qwen3-8b", "total", 8.2e9, 0.1e9),  # Qwen3-8B model card: "Number of Parameters: 8.2B"
+    ("llama-3-8b", "total", 8e9, 1e9),  # Meta Llama 3 model card: "8B"
+    ("mistral-7b-v0.3", "total", 7.25e9, 0.01e9),  # Hugging Face model page: 7.25B params (safetensors)
+    ("gemma-2-2b", "total", 2.6e9, 0.1e9),  # Gemma 2 technical report (arXiv 2408.00118): 2.6B
+    ("gemma-2-9b", "total", 9.2e9, 0.1e9),  # same report: 9B model, 9.24B on the HF page
+    ("gpt-oss-20b", "total", 21e9, 1e9),  # OpenAI gpt-oss model card: 21B parameters
+    # OpenAI counts 3.6B active per token without the embedding lookup
+    ("gpt-oss-20b", "active_without_embedding", 3.6e9, 0.1e9),  # same card: 3.6B active
 ]
 
 

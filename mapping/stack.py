@@ -1,0 +1,269 @@
+"""Combine (hardware, model, software stack, scenario) into a plan.
+
+A stack reaches the cost in four places, all decided here so nothing below mapping knows
+a stack exists:
+
+1. **Device**: the first device of the hardware whose kind the stack runs on (`runs_on`).
+2. **Bytes per weight**: the weight format's block layout (scales and zero points included),
+   averaged over the model's tensors when the format is a mixture (llama.cpp Q4_K_M) or
+   covers only some tensors (gpt-oss: MXFP4 experts, bf16 elsewhere). Any static context
+   window of the stack becomes the scenario's `static_kv_tokens`.
+3. **Dequantisation**: the stack's kernel for that format states the vector ops per weight.
+4. **Kernel costs** (a step hook on every mapped step): each layer becomes the stack's number
+   of kernels per block; one kernel costs `host_launch_cycles / host rate` (none when the
+   stack replays a graph) + `device_kernel_cycles / device clock`; a step adds its host
+   work. Achieved bandwidth by kernel kind (dense GEMV, grouped MoE GEMM, attention) is a
+   floor on each kernel's busy time: bytes / (tier bandwidth x efficiency).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from slmsim.core.errors import Infeasible, Problem, SpecError
+from slmsim.hw_models.processor import CpuDevice, _Processor
+from slmsim.hw_models.spec import HardwareSpec, Placement
+from slmsim.mapping.cost import Affine, MappedOp, MappedStep
+from slmsim.mapping.plan import Plan, make_plan
+from slmsim.stacks.spec import FormatLibrary, KernelCosts, StackSpec, TensorClass, WeightFormat
+from slmsim.workloads.model import Ffn, ModelSpec
+from slmsim.workloads.scenario import Scenario
+
+
+def use_more_bits(i_layer: int, n_layers: int) -> bool:
+    """llama.cpp src/llama-quant.cpp: first and last eighth of the layers, every third between."""
+    return i_layer < n_layers // 8 or i_layer >= 7 * n_layers // 8 or (i_layer - n_layers // 8) % 3 == 2
+
+
+def tensor_params(model: ModelSpec) -> dict[TensorClass, float]:
+    """Weights per tensor class summed over the layers a decode step reads (embedding rows aside)."""
+    h = model.hidden_size
+    out: dict[TensorClass, float] = {c: 0.0 for c in TensorClass}
+    layers = model.num_layers
+    if model.mla is not None:
+        out[TensorClass.ATTN_Q] += layers * model.attention_params()
+    else:
+        out[TensorClass.ATTN_Q] += layers * h * model.q_dim
+        out[TensorClass.ATTN_K] += layers * h * model.kv_dim
+        out[TensorClass.ATTN_V] += layers * h * model.kv_dim
+        out[TensorClass.ATTN_OUTPUT] += layers * model.q_dim * h
+    gated = model.ffn is Ffn.GATED
+
+    def dense(n: int, inter: int) -> None:
+        if gated:
+            out[TensorClass.FFN_GATE] += n * h * inter
+        out[TensorClass.FFN_UP] += n * h * inter
+        out[TensorClass.FFN_DOWN] += n * inter * h
+
+    if model.moe is None:
+        dense(layers, model.intermediate_size)
+    else:
+        m = model.moe
+        if m.first_dense_layers:
+            dense(m.first_dense_layers, m.dense_intermediate_size or model.intermediate_size)
+        moe_layers = model.moe_layers()
+        out[TensorClass.EXPERTS] += moe_layers * m.num_experts * model.expert_params()
+        out[TensorClass.ROUTER] += moe_layers * model.router_params()
+        if m.num_shared_experts:
+            dense(moe_layers, m.num_shared_experts * m.shared_expert_intermediate_size)
+    out[TensorClass.OUTPUT] += model.lm_head_params()
+    return out
+
+
+def format_bits_per_weight(fmt_name: str, model: ModelSpec, lib: FormatLibrary) -> float:
+    """Average bits per weight of a format on a model, mixtures and partial formats included."""
+    fmt = lib.formats[fmt_name]
+    params = tensor_params(model)
+    n = model.num_layers
+    share_more = sum(use_more_bits(i, n) for i in range(n)) / n
+    total = sum(params.values())
+    bits = 0.0
+    for cls, p in params.items():
+        if not p:
+            continue
+        if fmt.only and cls not in fmt.only:
+            assert fmt.rest_format is not None
+            bits += p * format_bits_per_weight(fmt.rest_format, model, lib)
+            continue
+        b = fmt.bits_per_weight
+        other = None
+        for part in fmt.mixture:
+            if cls in part.tensors:
+                other = part
+        if other is None:
+            bits += p * b
+        else:
+            ob = lib.formats[other.format].bits_per_weight
+            frac = 1.0 if other.layers == "all" or cls is TensorClass.OUTPUT else share_more
+            bits += p * (frac * ob + (1 - frac) * b)
+    return bits / total
+
+
+@dataclass(frozen=True)
+class StackChoice:
+    """A stack resolved for one (hardware, model): device, format and the constants it uses."""
+
+    stack: StackSpec
+    format_name: str
+    fmt: WeightFormat
+    device: str
+    cost_class: str
+    costs: KernelCosts
+    bits_per_weight: float
+    dequant_ops_per_weight: float
+
+
+def choose(hw: HardwareSpec, model: ModelSpec, stack: StackSpec, weight_format: str,
+           formats: FormatLibrary) -> StackChoice:
+    """Resolve the stack on this hardware; a `SpecError` says what does not fit together."""
+    canon, fmt, use = formats.resolve(stack, weight_format)
+    device = next((name for kind in stack.runs_on for name, dev in hw.devices.items() if dev.kind == kind), None)
+    if device is None:
+        kinds = sorted({d.kind for d in hw.devices.values()})
+        raise SpecError([Problem(
+            file="<command line>", path="--stack", value=stack.name,
+            message=f"stack '{stack.name}' runs on {', '.join(stack.runs_on)}; hardware '{hw.name}' has {', '.join(kinds)}",
+            hint="choose a stack that runs on this hardware (`slmsim presets` lists them)")])
+    dev = hw.devices[device]
+    if not isinstance(dev, _Processor):
+        raise SpecError([Problem(file="<command line>", path="--stack", value=stack.name,
+                                 message=f"device '{device}' is a {dev.kind}: software stacks model GPUs, NPUs, CPUs")])
+    found = stack.costs_for(dev.device_class)
+    if found is None:
+        raise SpecError([Problem(
+            file="<command line>", path="--stack", value=stack.name,
+            message=f"stack '{stack.name}' states no kernel costs for device class {dev.device_class!r} and no default",
+            hint=f"add costs.{dev.device_class} to the stack's preset")])
+    cls, costs = found
+    problems = []
+    if (costs.host_launch_cycles or costs.step_host_cycles) and _host_rate(dev) is None:
+        problems.append(Problem(
+            file=hw.name, path=f"devices.{device}.host_cpu", message="missing: the stack's launch cost runs on the host CPU",
+            expected="host_cpu: {core, cores, clock, relative_ipc}", hint="add the host CPU of the device's datasheet"))
+    if costs.device_kernel_cycles and dev.clock_hz is None:
+        problems.append(Problem(
+            file=hw.name, path=f"devices.{device}.clock", message="missing: the stack's per-kernel device cycles need the clock",
+            expected="a frequency, e.g. '1.3 GHz'"))
+    if problems:
+        raise SpecError(problems)
+    return StackChoice(stack=stack, format_name=canon, fmt=fmt, device=device, cost_class=cls, costs=costs,
+                       bits_per_weight=format_bits_per_weight(canon, model, formats),
+                       dequant_ops_per_weight=use.dequant_ops_per_weight)
+
+
+def _host_rate(dev: _Processor) -> float | None:
+    if isinstance(dev, CpuDevice):
+        return dev.launch_rate_hz
+    return dev.host_cpu.launch_rate_hz if dev.host_cpu is not None else None
+
+
+def stack_scenario(scenario: Scenario, choice: StackChoice, model: ModelSpec) -> Scenario:
+    prec = scenario.precision.model_copy(update={
+        "weight_bits": choice.fmt.weight_bits, "activation_bits": choice.fmt.activation_bits,
+        "bits_per_weight": choice.bits_per_weight})
+    window = choice.stack.context_window(model.name)
+    return scenario.model_copy(update={"precision": prec, "static_kv_tokens": window})
+
+
+def stack_hardware(hw: HardwareSpec, choice: StackChoice) -> HardwareSpec:
+    """The stack's device runs both phases, with the stack's dequantisation work; the hook sets kernel costs."""
+    dev = hw.devices[choice.device]
+    dev = dev.model_copy(update={"dequant_ops_per_weight": choice.dequant_ops_per_weight,
+                                 "kernel_overhead_s": 0.0, "step_overhead_s": 0.0})
+    return hw.model_copy(update={"devices": {**hw.devices, choice.device: dev},
+                                 "placement": Placement(prefill=choice.device, decode=choice.device)})
+
+
+_HEAD = {"embedding", "final_norm", "lm_head"}
+
+
+def _block(op: MappedOp, has_router: bool) -> str:
+    name, cls = op.name, op.op_class
+    if name in _HEAD:
+        return "head"
+    if cls in ("router", "experts", "shared_experts") or name.startswith("experts_"):
+        return "moe"
+    if name == "ffn_norm" and has_router:
+        return "moe"
+    if cls in ("qkv_proj", "attention", "o_proj", "cross_attention") or name.endswith(("attn_norm", "cross_norm")):
+        return "attention"
+    return "ffn"
+
+
+def kernel_time_s(choice: StackChoice, dev: _Processor) -> float:
+    """One kernel: host launch (unless replayed from a graph) + the device's fixed cycles."""
+    c = choice.costs
+    host = 0.0 if c.graph or not c.host_launch_cycles else c.host_launch_cycles / (_host_rate(dev) or 1.0)
+    device = c.device_kernel_cycles / dev.clock_hz if c.device_kernel_cycles and dev.clock_hz else 0.0
+    return host + device
+
+
+def step_host_s(choice: StackChoice, dev: _Processor) -> float:
+    c = choice.costs
+    cycles = c.step_host_cycles + (c.host_launch_cycles if c.graph else 0.0)
+    return cycles / _host_rate(dev) if cycles else 0.0  # type: ignore[operator]
+
+
+def kernel_cost_hook(choice: StackChoice, hw: HardwareSpec) -> Callable[[MappedStep], MappedStep]:
+    dev = hw.devices[choice.device]
+    assert isinstance(dev, _Processor)
+    t_kernel = kernel_time_s(choice, dev)
+    t_step = step_host_s(choice, dev)
+    k = choice.stack.kernels
+    per_block = {"attention": k.attention_block, "ffn": k.ffn_block, "moe": k.moe_block, "head": k.head}
+    c = choice.costs
+    eff = {"dense": c.dense_gemv_efficiency, "moe": c.moe_gemm_efficiency, "attention": c.attention_efficiency}
+
+    def hook(step: MappedStep) -> MappedStep:
+        if step.device != choice.device:
+            return step
+        has_router = any(op.op_class == "router" for op in step.ops)
+        ops = [op for op in step.ops if op.op_class != "runtime"]
+        groups: dict[tuple[str, int], int] = {}
+        for op in ops:
+            key = (_block(op, has_router), op.layers if _block(op, has_router) != "head" else 1)
+            groups[key] = groups.get(key, 0) + 1
+        out = []
+        for op in ops:
+            block = _block(op, has_router)
+            n = groups[(block, op.layers if block != "head" else 1)]
+            overhead = per_block[block] * t_kernel / n
+            kind = "attention" if op.name.endswith("attention") else "moe" if op.op_class == "experts" else "dense"
+            out.append(replace(op, overhead_s=overhead, compute_s=_floor(op, step, eff[kind])))
+        if t_step:
+            out.append(MappedOp(name="runtime", op_class="runtime", device=step.device, unit="host", layers=1,
+                                overhead_s=t_step, compute_s=Affine(0.0), tier_bytes=(), energy_j=()))
+        return MappedStep(phase=step.phase, device=step.device, batch=step.batch, tokens_per_seq=step.tokens_per_seq,
+                          ops=tuple(out), tier_bandwidth_bytes_per_s=step.tier_bandwidth_bytes_per_s,
+                          tier_component=step.tier_component, tier_energy_per_bit_j=step.tier_energy_per_bit_j)
+
+    return hook
+
+
+def _floor(op: MappedOp, step: MappedStep, efficiency: float) -> Affine:
+    """Busy time at least bytes / (bandwidth x efficiency) for a kernel that reaches only that share."""
+    if efficiency >= 1.0 or not op.tier_bytes:
+        return op.compute_s
+    const, per_ctx = op.compute_s.const, op.compute_s.per_ctx
+    for tier, aff in op.tier_bytes:
+        bw = step.tier_bandwidth_bytes_per_s[tier] * efficiency
+        const = max(const, aff.const / bw)
+        per_ctx = max(per_ctx, aff.per_ctx / bw)
+    return Affine(const, per_ctx)
+
+
+def make_stack_plan(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, stack: StackSpec, weight_format: str,
+                    formats: FormatLibrary, *,
+                    draft_model: ModelSpec | None = None) -> tuple[Plan | Infeasible, StackChoice]:
+    """The plan of `model` on `hw` run by `stack` in `weight_format` (SpecError if they do not fit together)."""
+    choice = choose(hw, model, stack, weight_format, formats)
+    hw2 = stack_hardware(hw, choice)
+    scen = stack_scenario(scenario, choice, model)
+    if scen.static_kv_tokens is not None and scen.static_kv_tokens < scen.prompt_tokens + scen.gen_tokens:
+        return Infeasible(
+            reason=f"stack '{stack.name}' compiles {model.name} for a {scen.static_kv_tokens}-token context window",
+            demanded=float(scen.prompt_tokens + scen.gen_tokens), bound=float(scen.static_kv_tokens), unit="tokens",
+            hint="use a shorter prompt + generation"), choice
+    plan = make_plan(hw2, model, scen, draft_model=draft_model, step_hook=kernel_cost_hook(choice, hw2))
+    return plan, choice

@@ -1,0 +1,205 @@
+"""A software stack as a spec: its weight formats, its kernels and what each kernel costs.
+
+A *weight format* is a memory layout: bytes per block of weights, block scales and zero
+points included (ggml's `block_q4_0` is 18 bytes per 32 weights: 4.5 bits per weight). A
+format may be a *mixture* (llama.cpp's Q4_K_M keeps some tensors in Q6_K); the bits a model
+reads then depend on the model's shapes, which `mapping.stack` works out.
+
+A *stack* says which formats it runs (with its own dequantisation cost per format), how many
+kernels each layer becomes (fusion), its attention and MoE kernels, any static context
+window, and per device class a few kernel-cost constants:
+
+- `host_launch_cycles`: CPU cycles to launch one kernel (A78-equivalent; scaled by the host
+  CPU's clock x relative IPC). Zero work per kernel when the stack replays a graph
+  (`graph: true`): the host then pays `host_launch_cycles` once per step.
+- `device_kernel_cycles`: device-clock cycles of a kernel's fixed part (grid launch, ramp,
+  tail, sync), scaled by the device clock.
+- `step_host_cycles`: host cycles per step outside the kernels (sampling, scheduler).
+- achieved-bandwidth efficiencies per kernel kind (dense GEMV, grouped MoE GEMM, attention)
+  relative to the memory tier's streaming bandwidth.
+
+Nothing below `mapping` imports this package; `mapping.stack` combines a stack with a
+hardware spec, a model and a scenario.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+import difflib
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from slmsim.core.errors import Problem, SpecError
+
+SPEC = ConfigDict(frozen=True, extra="forbid")
+
+
+class TensorClass(StrEnum):
+    """Weight tensors a mixed format treats differently (llama.cpp's names)."""
+
+    ATTN_Q = "attn_q"
+    ATTN_K = "attn_k"
+    ATTN_V = "attn_v"
+    ATTN_OUTPUT = "attn_output"
+    FFN_GATE = "ffn_gate"
+    FFN_UP = "ffn_up"
+    FFN_DOWN = "ffn_down"
+    OUTPUT = "output"  # lm_head (the embedding when tied)
+    EXPERTS = "experts"  # routed-expert FFN weights of MoE layers
+    ROUTER = "router"  # MoE router (gate) weights
+
+
+class BlockLayout(BaseModel):
+    """A quantisation block as stored: `bytes` hold `weights` weights with their scales/zeros."""
+
+    model_config = SPEC
+
+    weights: int = Field(gt=0, description="weights per block")
+    bytes: float = Field(gt=0, description="bytes per block, scales and zero points included")
+
+
+class MixturePart(BaseModel):
+    """Tensors of a mixed format kept in another format."""
+
+    model_config = SPEC
+
+    tensors: tuple[TensorClass, ...] = Field(min_length=1)
+    layers: Literal["all", "use_more_bits"] = Field(
+        "all", description="which layers: all, or llama.cpp's use_more_bits() selection (first and last eighth, "
+                           "every third between)")
+    format: str = Field(description="name of the format those tensors use")
+
+
+class WeightFormat(BaseModel):
+    model_config = SPEC
+
+    description: str = Field(description="what the format is (layout, scales, who uses it)")
+    weight_bits: int = Field(ge=1, le=16, description="bits of each quantised value (the math precision)")
+    block: BlockLayout = Field(description="the block as stored: weights per block and the bytes of each part")
+    activation_bits: int = Field(16, ge=4, le=32, description="activation precision of the kernels")
+    mixture: tuple[MixturePart, ...] = Field(
+        (), description="per-tensor formats of a mixed format (llama.cpp's Q4_K_M tensor rules); empty: uniform")
+    aliases: tuple[str, ...] = Field((), description="other names of the format (e.g. Q4_K_M for q4_k_m)")
+    only: tuple[TensorClass, ...] = Field(
+        (), description="tensors the format applies to; the rest stay in `rest_format` (gpt-oss: experts only)")
+    rest_format: str | None = Field(None, description="format of the tensors `only` leaves out (e.g. bf16)")
+
+    @property
+    def bits_per_weight(self) -> float:
+        """Bits per weight of the base layout (a mixture's average depends on the model)."""
+        return self.block.bytes * 8.0 / self.block.weights
+
+    @model_validator(mode="after")
+    def _check(self) -> "WeightFormat":
+        if self.only and self.rest_format is None:
+            raise ValueError("`only` needs `rest_format` (the format of the other tensors)")
+        return self
+
+
+class FormatUse(BaseModel):
+    """A format as one stack runs it: the stack's kernel decides the dequantisation work."""
+
+    model_config = SPEC
+
+    dequant_ops_per_weight: float = Field(
+        ge=0, description="vector ops to unpack one weight to the math precision (0: the engine takes it natively)")
+
+
+class KernelsPerLayer(BaseModel):
+    """Kernels one decode step launches, per layer (fusion) and per step."""
+
+    model_config = SPEC
+
+    attention_block: float = Field(gt=0, description="norm, QKV, rotary, KV write, attention, output projection")
+    ffn_block: float = Field(gt=0, description="norm, gate/up, activation, down, residual")
+    moe_block: float = Field(gt=0, description="norm, router, top-k, gather/scatter, grouped expert GEMMs")
+    head: float = Field(gt=0, description="per step: embedding, final norm, lm_head, sampling")
+
+
+class KernelCosts(BaseModel):
+    """Kernel-cost constants of one (device class x stack)."""
+
+    model_config = SPEC
+
+    graph: bool = Field(description="kernels replayed from a captured graph (CUDA graphs, compiled QNN graph)")
+    host_launch_cycles: float = Field(ge=0, le=2e5, description="host cycles per kernel launch (per graph if graph)")
+    device_kernel_cycles: float = Field(ge=0, le=1e5, description="device-clock cycles of a kernel's fixed part")
+    step_host_cycles: float = Field(0.0, ge=0, le=2e7, description="host cycles per step outside the kernels")
+    dense_gemv_efficiency: float = Field(1.0, gt=0, le=1, description="achieved / streaming bandwidth, dense GEMV")
+    moe_gemm_efficiency: float = Field(1.0, gt=0, le=1, description="achieved / streaming bandwidth, grouped MoE GEMM")
+    attention_efficiency: float = Field(1.0, gt=0, le=1, description="achieved / streaming bandwidth, attention")
+
+
+class StackSpec(BaseModel):
+    model_config = SPEC
+
+    name: str = Field(description="the stack's preset name (what --stack takes)")
+    description: str = Field(description="what the stack is and how it runs a model")
+    version: str = Field(description="the version whose behaviour this spec describes")
+    aliases: tuple[str, ...] = Field((), description="other names of the stack (e.g. ollama for llama.cpp)")
+    runs_on: tuple[Literal["gpu", "npu", "cpu"], ...] = Field(
+        min_length=1, description="device kinds the stack runs on, preferred first")
+    formats: dict[str, FormatUse] = Field(min_length=1, description="weight formats it runs (names in formats.yaml)")
+    kernels: KernelsPerLayer = Field(description="kernels launched per layer and per step (its fusion)")
+    attention_kernel: str = Field(description="what its decode attention is (e.g. paged FlashAttention)")
+    moe_kernel: str = Field(description="what its MoE kernel is (e.g. fused grouped GEMM)")
+    static_context_window_tokens: int | None = Field(
+        None, gt=0, description="compiled context window attended over every step (None: the tokens so far)")
+    context_window_by_model: dict[str, int] = Field(
+        default_factory=dict, description="model preset -> compiled window, where a model's asset differs")
+    costs: dict[str, KernelCosts] = Field(
+        min_length=1, description="device class -> kernel-cost constants; 'default' for any other class")
+
+    def costs_for(self, device_class: str | None) -> tuple[str, KernelCosts] | None:
+        if device_class is not None and device_class in self.costs:
+            return device_class, self.costs[device_class]
+        if "default" in self.costs:
+            return "default", self.costs["default"]
+        return None
+
+    def context_window(self, model: str) -> int | None:
+        return self.context_window_by_model.get(model, self.static_context_window_tokens)
+
+
+class FormatLibrary(BaseModel):
+    """Every weight format by name (stacks/formats.yaml)."""
+
+    model_config = SPEC
+
+    formats: dict[str, WeightFormat]
+
+    def canonical(self, name: str) -> str | None:
+        if name in self.formats:
+            return name
+        for key, fmt in self.formats.items():
+            if name in fmt.aliases:
+                return key
+        return None
+
+    @model_validator(mode="after")
+    def _check(self) -> "FormatLibrary":
+        for key, fmt in self.formats.items():
+            for part in fmt.mixture:
+                if part.format not in self.formats:
+                    raise ValueError(f"format {key!r}: mixture names unknown format {part.format!r}")
+            if fmt.rest_format is not None and fmt.rest_format not in self.formats:
+                raise ValueError(f"format {key!r}: rest_format names unknown format {fmt.rest_format!r}")
+        return self
+
+    def resolve(self, stack: StackSpec, name: str, *, file: str = "<command line>",
+                path: str = "--weight-format") -> tuple[str, WeightFormat, FormatUse]:
+        """Canonical name, layout and the stack's kernel for a format; a `SpecError` if it does not run it."""
+        canon = self.canonical(name)
+        use = next((u for n, u in stack.formats.items() if self.canonical(n) == canon), None) if canon else None
+        if canon is None or use is None:
+            known = sorted(stack.formats)
+            close = difflib.get_close_matches(name, known, n=1)
+            raise SpecError([Problem(
+                file=file, path=path, value=name,
+                message=(f"unknown weight format {name!r}" if canon is None
+                         else f"stack '{stack.name}' does not run weight format {name!r}"),
+                expected=f"one of the formats of {stack.name}: {', '.join(known)}",
+                hint=(f"did you mean '{close[0]}'? " if close else "") + "`slmsim presets` lists stacks and formats")])
+        return canon, self.formats[canon], use

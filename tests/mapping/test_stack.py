@@ -1,0 +1,103 @@
+"""A software stack's kernel costs reach the plan through mapping.stack, with the device's clocks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from slmsim.hw_models.load import load_hardware
+from slmsim.mapping.plan import make_plan
+from slmsim.mapping.stack import kernel_time_s, make_stack_plan
+from slmsim.simulator.engines import run
+from slmsim.stacks.load import format_library, load_stack, stack_with_edits
+from slmsim.workloads.load import load_model
+from slmsim.workloads.scenario import Precision, Scenario
+
+SCEN = Scenario(prompt_tokens=16, gen_tokens=64, batch=1)
+
+
+def _plan(hw: str, model: str, stack: str, fmt: str, scen: Scenario = SCEN, stack_spec=None):  # noqa: ANN001, ANN202
+    st = stack_spec or load_stack(stack).spec
+    plan, choice = make_stack_plan(load_hardware(hw).spec, load_model(model), scen, st, fmt, format_library())
+    return plan, choice
+
+
+def test_mlc_on_orin_nano_equals_the_fitted_per_op_overhead() -> None:
+    """Limit case: MLC's costs on orin-nano are the fitted 34.1 us per op of the device preset,
+    so the stack path and the stack-free path (same bits) give the same decode time."""
+    plan, choice = _plan("orin-nano", "llama-3.2-3b", "mlc", "q4f16_ft")
+    assert kernel_time_s(choice, load_hardware("orin-nano").spec.devices["gpu"]) == pytest.approx(34.1e-6, rel=1e-4)
+    old = make_plan(load_hardware("orin-nano").spec, load_model("llama-3.2-3b"),
+                    SCEN.model_copy(update={"precision": Precision(weight_bits=4, weight_group_size=None)}))
+    assert run(plan).decode_time_s == pytest.approx(run(old).decode_time_s, rel=1e-3)
+
+
+def test_kernel_time_scales_with_host_and_gpu_clocks() -> None:
+    # by hand: 25575 host cycles / 1.7 GHz (Super CPU) + 10656 GPU cycles / 1.02 GHz (Super GPU)
+    _, choice = _plan("orin-nano-super", "llama-3.2-1b", "mlc", "q4f16_ft")
+    dev = load_hardware("orin-nano-super").spec.devices["gpu"]
+    assert kernel_time_s(choice, dev) == pytest.approx(25575 / 1.7e9 + 10656 / 1.02e9, rel=1e-9)
+    # AGX Orin: CPU 2.2 GHz, GPU 1.3 GHz
+    dev = load_hardware("agx-orin-64gb").spec.devices["gpu"]
+    assert kernel_time_s(choice, dev) == pytest.approx(25575 / 2.2e9 + 10656 / 1.3e9, rel=1e-9)
+
+
+def test_graph_replay_pays_the_host_launch_once_per_step() -> None:
+    # vllm: CUDA graphs, so per kernel only the device cycles; per step host launch + step work
+    plan, choice = _plan("agx-orin-64gb", "llama-3.2-1b", "vllm", "w4a16-g128")
+    c = choice.costs
+    dev = load_hardware("agx-orin-64gb").spec.devices["gpu"]
+    assert kernel_time_s(choice, dev) == pytest.approx(c.device_kernel_cycles / 1.3e9)
+    runtime = [op for op in plan.decode.ops if op.op_class == "runtime"]
+    assert len(runtime) == 1
+    assert runtime[0].overhead_s == pytest.approx((c.step_host_cycles + c.host_launch_cycles) / 2.2e9)
+
+
+def test_kernels_per_layer_sum_to_the_stack_count() -> None:
+    # llama.cpp: 12 attention + 7 FFN kernels per layer, 4 per step for the head
+    plan, choice = _plan("raspberry-pi-5", "llama-3.2-1b", "llama.cpp", "q4_k_m")
+    t = kernel_time_s(choice, load_hardware("raspberry-pi-5").spec.devices["cpu"])
+    per_step = sum(op.layers * op.overhead_s for op in plan.decode.ops if op.op_class != "runtime")
+    assert per_step == pytest.approx((16 * (12 + 7) + 4) * t, rel=1e-9)
+
+
+def test_dense_gemv_efficiency_is_a_floor_on_memory_bound_time() -> None:
+    """Halving the dense-GEMV efficiency doubles the time of the weight-streaming ops (memory-bound)."""
+    full, _ = _plan("orin-nano", "llama-3.1-8b", "mlc", "q4f16_ft")
+    half_st = stack_with_edits("mlc", {"costs.jetson-orin.dense_gemv_efficiency": 0.5})
+    half, _ = _plan("orin-nano", "llama-3.1-8b", "mlc", "q4f16_ft", stack_spec=half_st)
+    ctx = np.array([20.0])
+
+    def ffn_busy(plan) -> float:  # noqa: ANN001
+        i = [j for j, op in enumerate(plan.decode.ops) if op.name == "ffn_up"][0]
+        op = plan.decode.ops[i]
+        return plan.decode.op_times_s(ctx)[i, 0] / op.layers - op.overhead_s
+
+    assert ffn_busy(half) == pytest.approx(2 * ffn_busy(full), rel=1e-6)
+    # energy is not touched: the same bytes move
+    assert run(half).decode_energy_j > 0
+    assert sum(b.const for op in half.decode.ops for _, b in op.tier_bytes) == pytest.approx(
+        sum(b.const for op in full.decode.ops for _, b in op.tier_bytes))
+
+
+def test_stack_format_sets_bytes_per_weight() -> None:
+    plan, choice = _plan("raspberry-pi-5", "llama-3.2-3b", "llama.cpp", "q4_k_m")
+    m = load_model("llama-3.2-3b")
+    assert plan.memory_footprint_bytes["weights"] == pytest.approx(m.total_params() * choice.bits_per_weight / 8)
+    # the Q4_K_M file of Llama 3.2 3B is about 2.0 GB (calibration-decode-2.csv note on the ryzen row)
+    assert plan.memory_footprint_bytes["weights"] == pytest.approx(2.0e9, rel=0.03)
+
+
+def test_genie_static_window_reads_the_whole_window() -> None:
+    # KV read per decode step = layers x 2 x kv_dim x 2 bytes x 4096 (the compiled window), independent of context
+    plan, _ = _plan("snapdragon-8-elite", "llama-3.2-1b", "genie", "genie-w4a16")
+    attn = next(op for op in plan.decode.ops if op.op_class == "attention")
+    kv = sum(b.const for _, b in attn.tier_bytes)
+    assert kv == pytest.approx(2 * 512 * 2 * 4096 + 2 * 512 * 2, rel=1e-9)  # reads + one token written
+
+
+def test_engines_agree_on_a_stack_plan() -> None:
+    plan, _ = _plan("agx-orin-64gb", "qwen3-8b", "vllm", "w4a16-g128")
+    a, d = run(plan, engine="analytic"), run(plan, engine="des")
+    assert d.decode_time_s == pytest.approx(a.decode_time_s, rel=0.01)
+    assert d.energy_j == pytest.approx(a.energy_j, rel=0.01)

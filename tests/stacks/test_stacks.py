@@ -1,0 +1,140 @@
+"""Software stacks and weight formats: every preset loads, every number is sourced, and the
+bytes per weight follow from the block layouts (derived here by hand from the C structs)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from slmsim.core.errors import SpecError
+from slmsim.core.yamlio import is_wrapper
+from slmsim.mapping.stack import format_bits_per_weight, use_more_bits
+from slmsim.stacks.load import FORMATS_FILE, PRESET_DIR, format_library, load_stack, preset_names
+from slmsim.workloads.load import load_model
+
+STACKS = ["mlc", "llama.cpp", "vllm", "tensorrt-llm", "tensorrt-edge-llm", "genie", "torchao"]
+
+# bits per weight = 8 x bytes per block / weights per block, each from the layout it names
+BY_HAND = {
+    "q4_0": 8 * (2 + 32 // 2) / 32,  # block_q4_0 { ggml_half d; uint8_t qs[16]; } = 18 B / 32 = 4.5
+    "q8_0": 8 * (2 + 32) / 32,  # block_q8_0 { ggml_half d; int8_t qs[32]; } = 34 B / 32 = 8.5
+    "q3_k": 8 * (256 // 8 + 256 // 4 + 12 + 2) / 256,  # hmask 32 + qs 64 + scales 12 + d 2 = 110 B = 3.4375
+    "q4_k": 8 * (2 + 2 + 12 + 256 // 2) / 256,  # d, dmin + scales 12 + qs 128 = 144 B = 4.5
+    "q6_k": 8 * (256 // 2 + 256 // 4 + 256 // 16 + 2) / 256,  # ql 128 + qh 64 + scales 16 + d 2 = 210 B = 6.5625
+    "q4_k_m": 4.5,  # base layout Q4_K (the mixture is tested below)
+    "q3_k_s": 3.4375,  # base layout Q3_K
+    "f16": 16.0, "bf16": 16.0,
+    "q4f16_ft": 4.0,  # int4, one fp16 scale per output channel (neglected)
+    "q4f16_1": (32 * 4 + 16) / 32,  # int4 x 32 + one fp16 scale = 4.5
+    "w4a16-g128": (128 * 4 + 16 + 4) / 128,  # int4 x 128 + fp16 scale + int4 zero = 4.15625
+    "int8-weight-only": 8.0,
+    "int4-g64-bf16-scale-zero": (64 * 4 + 16 + 16) / 64,  # bf16 scale + bf16 zero per 64 = 4.5
+    "int4-g32-bf16-scale-zero": (32 * 4 + 16 + 16) / 32,  # per 32 = 5.0
+    "fp8": 8.0,
+    "nvfp4": (16 * 4 + 8) / 16,  # E2M1 x 16 + one E4M3 scale = 4.5
+    "mxfp4": (32 * 4 + 8) / 32,  # E2M1 x 32 + one E8M0 scale = 4.25
+    "mxfp4-experts": 4.25,
+    "genie-w4a16": 4.0, "genie-w4": 4.0,
+}
+
+
+def test_every_named_format_is_in_the_library() -> None:
+    assert set(BY_HAND) == set(format_library().formats)
+
+
+@pytest.mark.parametrize("name", sorted(BY_HAND))
+def test_bits_per_weight_from_the_block_layout(name: str) -> None:
+    assert format_library().formats[name].bits_per_weight == pytest.approx(BY_HAND[name], abs=1e-12)
+
+
+def test_preset_names_are_the_seven_stacks() -> None:
+    assert sorted(preset_names()) == sorted(STACKS)
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_stack_loads_and_its_formats_resolve(name: str) -> None:
+    st = load_stack(name).spec
+    assert st.name == name and st.formats and "default" in st.costs or len(st.costs) >= 1
+    lib = format_library()
+    for fmt in st.formats:
+        canon, layout, use = lib.resolve(st, fmt)
+        assert layout.bits_per_weight > 0 and use.dequant_ops_per_weight >= 0
+
+
+def _unsourced(node: Any, path: str) -> list[str]:
+    if is_wrapper(node):
+        return []
+    if isinstance(node, dict):
+        return [p for k, v in node.items() for p in _unsourced(v, f"{path}.{k}" if path else str(k))]
+    if isinstance(node, list):
+        return [p for i, v in enumerate(node) for p in _unsourced(v, f"{path}[{i}]")]
+    # numbers and booleans are figures; strings are names and descriptions
+    return [path] if isinstance(node, (int, float)) else []
+
+
+@pytest.mark.parametrize("file", [*(PRESET_DIR / f"{n}.yaml" for n in STACKS), FORMATS_FILE], ids=lambda p: p.name)
+def test_every_number_has_a_source_or_assumption(file: Path) -> None:
+    assert _unsourced(yaml.safe_load(file.read_text()), "") == []
+
+
+def test_aliases_name_the_same_stack() -> None:
+    assert load_stack("ollama").spec.name == "llama.cpp"
+    assert load_stack("gpt-fast").spec.name == "torchao"
+    assert format_library().canonical("awq-w4a16-g128") == "w4a16-g128"
+
+
+def test_a_stack_refuses_a_format_it_does_not_run() -> None:
+    st = load_stack("genie").spec
+    with pytest.raises(SpecError) as info:
+        format_library().resolve(st, "q4_k_m")
+    text = info.value.render()
+    assert "does not run weight format 'q4_k_m'" in text and "genie-w4a16" in text
+    with pytest.raises(SpecError, match="unknown weight format"):
+        format_library().resolve(st, "q5_z")
+
+
+def test_use_more_bits_selects_the_llama_cpp_layers() -> None:
+    # n = 32: i < 4, i >= 28, and (i - 4) % 3 == 2 between: 4 + 4 + 8 = 16 layers
+    assert [i for i in range(32) if use_more_bits(i, 32)] == [0, 1, 2, 3, 6, 9, 12, 15, 18, 21, 24, 27, 28, 29, 30, 31]
+
+
+def test_q4_k_m_average_on_llama_3_2_3b_by_hand() -> None:
+    # 28 layers: use_more_bits picks 3 + 4 + 7 = 14 of them for attn_v and ffn_down in Q6_K;
+    # the output (tied embedding, 128256 x 3072) is Q6_K; everything else Q4_K.
+    h, kv, inter, vocab, n = 3072, 1024, 8192, 128256, 28
+    more = 14
+    q, k, v, o = h * h, h * kv, h * kv, h * h
+    gate = up = down = h * inter
+    out = vocab * h
+    total = n * (q + k + v + o + gate + up + down) + out
+    bits = (n * (q + k + o + gate + up) * 4.5 + (n - more) * (v + down) * 4.5 + more * (v + down) * 6.5625
+            + out * 6.5625)
+    assert format_bits_per_weight("q4_k_m", load_model("llama-3.2-3b"), format_library()) == pytest.approx(
+        bits / total, rel=1e-12)
+
+
+def test_q4_0_keeps_the_output_in_q6_k() -> None:
+    # llama-2-7b (untied): the output 32000 x 4096 in Q6_K, every layer tensor in Q4_0.
+    # (llama.cpp reports 3.56 GiB for this file: 6.74e9 weights at ~4.53 bits.)
+    m = load_model("llama-2-7b")
+    out = 32000 * 4096
+    layers = m.decoder_layer_params(active_only=False)
+    expect = (layers * 4.5 + out * 6.5625) / (layers + out)
+    assert format_bits_per_weight("q4_0", m, format_library()) == pytest.approx(expect, rel=1e-12)
+
+
+def test_mxfp4_experts_only_converts_the_experts() -> None:
+    # gpt-oss-20b by hand: 24 layers; attention 2880 x 4096 (q), 2 x 2880 x 512 (k, v), 4096 x 2880 (o);
+    # router 2880 x 32; experts 32 x 3 x 2880 x 2880 in MXFP4; lm_head 201088 x 2880; the rest bf16
+    h, n = 2880, 24
+    attn = 2 * h * 4096 + 2 * h * 512
+    router = h * 32
+    experts = 32 * 3 * h * h
+    head = 201088 * h
+    rest = n * (attn + router) + head
+    expect = (n * experts * 4.25 + rest * 16) / (n * experts + rest)
+    m = load_model("gpt-oss-20b")
+    assert format_bits_per_weight("mxfp4-experts", m, format_library()) == pytest.approx(expect, rel=1e-12)
