@@ -22,6 +22,8 @@ from slmsim.core.quantity import (
     EnergyPerBit,
     Length,
     Power,
+    Time,
+    Voltage,
 )
 
 
@@ -38,6 +40,55 @@ class DramTechnology(StrEnum):
     HBM3E = "hbm3e"
     GDDR6 = "gddr6"
     GDDR6X = "gddr6x"
+
+
+class DramTiming(BaseModel):
+    """Timing and IDD currents of one DRAM channel (banked DES); optional, defaults: LPDDR5-6400 x16, 16 Gb.
+
+    Used by the `banked` DES memory model (`simulator/memory_system.py`). The defaults:
+
+    - organisation (16 banks in 4 bank groups, 1,024 columns of 16 bits = 2 KiB page, BL16)
+      and timing: Ramulator 2.0 `src/dram/impl/LPDDR5.cpp`, presets `LPDDR5_16Gb_x16` and
+      `LPDDR5_6400` (nRCD 15, nRPpb 15, nRAS 34, nFAW 16, nRRD 4, nCL 20 at tCK 1.25 ns) and its
+      refresh tables (tRFCab 280 ns and tRFCpb 140 ns for 16 Gb, tREFI 3,906 ns), which
+      follow JESD209-5; per-bank refresh by default (JESD209-5 REFpb);
+    - currents and supply: DRAMPower's LPDDR5 memspec (tukl-msd/DRAMPower,
+      tests/tests_drampower/resources/lpddr5.json: IDD0 56.25 mA, IDD2N 33.75, IDD3N 35,
+      IDD4R 157.5, IDD4W 135, IDD5 118, IDD5PB 74, VDD 1.2 V), an example part, not a datasheet.
+
+    A tier's own `achievable_fraction` and `energy_per_bit` still describe a long sequential
+    read stream; the banked model reproduces both for that stream and derives from these
+    figures what changes for other access patterns (docs/engines.md).
+    """
+
+    model_config = FROZEN
+
+    channels: int | None = Field(None, gt=0, description="independent channels; default: bus width / channel width (DRAM), banks (hybrid-bonded)")
+    channel_width_bits: int = Field(16, gt=0, description="data pins per channel (LPDDR5: x16)")
+    banks_per_channel: int = Field(16, gt=0, description="banks that can hold an open row at once, per channel")
+    page_bytes: Capacity = Field(2048.0, alias="page", description="row (page) size per channel, e.g. '2 KiB'")
+    burst_bytes: Capacity = Field(32.0, alias="burst", description="bytes per burst (LPDDR5 BL16 x16 = 32 B)")
+    trcd_s: Time = Field(18.75e-9, alias="tRCD", description="activate to read/write")
+    trp_s: Time = Field(18.75e-9, alias="tRP", description="precharge period (per bank)")
+    tras_s: Time = Field(42.5e-9, alias="tRAS", description="activate to precharge, minimum")
+    tcl_s: Time = Field(25e-9, alias="tCL", description="read latency")
+    trrd_s: Time = Field(5e-9, alias="tRRD", description="activate to activate, different banks")
+    tfaw_s: Time = Field(20e-9, alias="tFAW", description="four-activate window")
+    twtr_s: Time = Field(12.5e-9, alias="tWTR", description="write to read turnaround")
+    refresh: Literal["per_bank", "all_bank"] = Field(
+        "per_bank", description="per_bank: one bank at a time (REFpb, what LPDDR5 controllers use to hide refresh); "
+                                "all_bank: the whole channel pauses for tRFC every tREFI")
+    trfc_s: Time = Field(280e-9, alias="tRFC", description="all-bank refresh cycle (tRFCab)")
+    trfcpb_s: Time = Field(140e-9, alias="tRFCpb", description="per-bank refresh cycle (tRFCpb)")
+    trefi_s: Time = Field(3.906e-6, alias="tREFI", description="refresh interval (each bank is refreshed once per tREFI)")
+    idd0_a: float = Field(56.25e-3, gt=0, description="one-bank activate-precharge current, A")
+    idd2n_a: float = Field(33.75e-3, gt=0, description="precharge standby current, A")
+    idd3n_a: float = Field(35e-3, gt=0, description="active standby current, A")
+    idd4r_a: float = Field(157.5e-3, gt=0, description="burst read current, A")
+    idd4w_a: float = Field(135e-3, gt=0, description="burst write current, A")
+    idd5_a: float = Field(118e-3, gt=0, description="all-bank refresh current, A")
+    idd5pb_a: float = Field(74e-3, gt=0, description="per-bank refresh current, A")
+    vdd_v: Voltage = Field(1.2, alias="vdd", description="core supply of the currents above")
 
 
 class _Tier(BaseModel):
@@ -82,6 +133,7 @@ class DramTier(_Tier):
     technology: DramTechnology = Field(description="DRAM standard (informative; the figures come from the fields)")
     bandwidth_bytes_per_s: Bandwidth = Field(alias="bandwidth", description="peak bandwidth, e.g. '68 GB/s'")
     bus_width_bits: int | None = Field(None, gt=0, description="bus width in bits (documentation; peak is `bandwidth`)")
+    timing: DramTiming = Field(DramTiming(), description="channel, bank and refresh timing (banked DES; section below)")
 
     @property
     def peak_bandwidth_bytes_per_s(self) -> float:
@@ -102,6 +154,11 @@ class HybridBondedDramTier(_Tier):
     pin_rate_bits_per_s: BitRate = Field(alias="pin_rate", description="data rate per pin, e.g. '0.4 Gb/s'")
     bond_pitch_m: Length | None = Field(None, alias="bond_pitch", description="hybrid-bond pitch, e.g. '3 um'")
     area_mm2: Area = Field(0.0, alias="area", description="silicon area counted in the system area, e.g. '4 mm^2'")
+    timing: DramTiming = Field(
+        DramTiming(banks_per_channel=4),
+        description="timing of each bonded bank (banked DES); default: a channel per bonded bank, of 4 sub-banks that can "
+                    "hold open rows at once, with LPDDR5 core timing (assumption: one bank per channel could not hide its "
+                    "row cycle and would reach ~0.48 of peak; ELMoE-3D's Ramulator-timed HB reaches ~0.97)")
 
     @property
     def peak_bandwidth_bytes_per_s(self) -> float:

@@ -8,6 +8,7 @@ from enum import StrEnum
 from slmsim.mapping.plan import Plan
 from slmsim.simulator.analytic import run_analytic
 from slmsim.simulator.des import run_des
+from slmsim.simulator.memory_system import MemoryModel
 from slmsim.simulator.result import SimResult
 
 
@@ -16,16 +17,23 @@ class Engine(StrEnum):
     DES = "des"
 
 
-_ENGINES: dict[Engine, Callable[[Plan, int, int], SimResult]] = {
-    Engine.ANALYTIC: lambda plan, seed, trace_steps: run_analytic(plan),
-    Engine.DES: lambda plan, seed, trace_steps: run_des(plan, seed=seed, trace_steps=trace_steps),
+_ENGINES: dict[Engine, Callable[[Plan, int, int, MemoryModel], SimResult]] = {
+    Engine.ANALYTIC: lambda plan, seed, trace_steps, memory: run_analytic(plan),
+    Engine.DES: lambda plan, seed, trace_steps, memory: run_des(plan, seed=seed, trace_steps=trace_steps,
+                                                                memory_model=memory),
 }
 
 
-def run(plan: Plan, *, engine: str | Engine = Engine.ANALYTIC, seed: int = 0, trace_steps: int = 0) -> SimResult:
-    """Run `plan` on an engine. `trace_steps` (DES only) records a Chrome trace of the first steps."""
+def run(plan: Plan, *, engine: str | Engine = Engine.ANALYTIC, seed: int = 0, trace_steps: int = 0,
+        memory_model: str | MemoryModel = MemoryModel.BANKED) -> SimResult:
+    """Run `plan` on an engine. `trace_steps` (DES only) records a Chrome trace of the first
+    steps; `memory_model` (DES only): `banked` (default) or `ideal` (the analytic engine's)."""
     try:
         key = Engine(engine)
     except ValueError:
         raise ValueError(f"unknown engine {engine!r}; valid: {', '.join(e.value for e in Engine)}") from None
-    return _ENGINES[key](plan, seed, trace_steps)
+    try:
+        memory = MemoryModel(memory_model)
+    except ValueError:
+        raise ValueError(f"unknown memory model {memory_model!r}; valid: {', '.join(m.value for m in MemoryModel)}") from None
+    return _ENGINES[key](plan, seed, trace_steps, memory)

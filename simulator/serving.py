@@ -32,6 +32,7 @@ from slmsim.mapping.cost import Component
 from slmsim.mapping.plan import StepMapper
 from slmsim.simulator.decoding import RoundRunner
 from slmsim.simulator.executor import Executor
+from slmsim.simulator.memory_system import MemoryModel, MemorySystem
 from slmsim.simulator.result import SimResult
 from slmsim.simulator.work import work_summary
 from slmsim.workloads.decoding import Autoregressive
@@ -54,6 +55,7 @@ class ServingPolicy:
     max_batch: int = 16
     kv_policy: KvPolicy = KvPolicy.WAIT
     channel_priority: bool = False  # decode transfers pre-empt prefill/handover on shared channels
+    memory_model: MemoryModel = MemoryModel.BANKED  # ideal: the analytic engine's memory; banked: channels, banks, refresh
 
 
 @dataclass
@@ -94,7 +96,9 @@ class _Sim:
         steps = [mapper.prefill(mapper.scenario.prompt_tokens, 1), mapper.decode(1)]
         if mapper.draft is not None:
             steps += [mapper.draft.prefill(mapper.scenario.prompt_tokens, 1), mapper.draft.decode(1)]
-        self.ex = Executor.for_steps(self.env, steps, priority=policy.channel_priority)
+        kv_streams = 2 * (1 if mapper.model.mla is not None else mapper.model.num_kv_heads)
+        self.memory = MemorySystem.from_hardware(mapper.hw, model=policy.memory_model, kv_streams=kv_streams)
+        self.ex = Executor.for_steps(self.env, steps, priority=policy.channel_priority, memory=self.memory)
         self.handover = mapper.handover()
         if self.handover is not None:
             name, bw, _, _ = self.handover
@@ -315,6 +319,38 @@ def run_serving(mapper: StepMapper, requests: list[Request], policy: ServingPoli
     return _result(sim, engine_name)
 
 
+def _memory_summary(sim: _Sim, makespan: float) -> dict:
+    """The memory model, its channels, how many op-level simulations it took, and (banked)
+    the refresh and background energy a DRAMPower-style count gives over the makespan. The
+    latter two are reported, not charged: the tier's `background_power` is the charged figure."""
+    out: dict = {"op_level_simulations": sim.ex.costs.simulations if sim.ex.costs else 0,
+                 "op_instances_simulated": sim.ex.costs.op_instances if sim.ex.costs else 0,
+                 "tiers": sim.memory.summary()}
+    counters = sim.ex.memory_counters()
+    for name, d in out["tiers"].items():
+        c = counters.get(name)
+        if c is None:
+            continue
+        d.update(c)
+        sp = sim.memory.channels[name]
+        if not (sim.memory.banked and sp.banked and sp.timing is not None):
+            continue
+        burst = sp.timing.burst_bytes
+        bursts = (c["read_bytes"] + c["write_bytes"]) / burst
+        d["row_buffer_hit_rate"] = 1.0 - c["activations"] / bursts if bursts > 0 else None
+        # DRAMPower-style split of the tier's dynamic energy (what the banked model charges) and,
+        # reported only, refresh and background over the makespan
+        d["energy_j"] = {
+            "activate_precharge": c["activations"] * sp.act_energy_j,
+            "read_bursts": c["read_bytes"] / burst * sp.read_burst_energy_j,
+            "write_bursts": c["write_bytes"] / burst * sp.write_burst_energy_j,
+            "io": (c["read_bytes"] + c["write_bytes"]) * 8.0 * sp.io_energy_per_bit_j,
+            "refresh (not charged)": makespan / sp.timing.trefi_s * sp.channels * sp.refresh_energy_j,
+            "background (not charged)": makespan * sp.background_power_w * sp.channels,
+        }
+    return out
+
+
 def _pct(values: list[float]) -> dict[str, float | None]:
     if not values:
         return {"mean": None, "p50": None, "p90": None, "p99": None, "max": None}
@@ -325,6 +361,7 @@ def _pct(values: list[float]) -> dict[str, float | None]:
 
 def _result(sim: _Sim, engine_name: str) -> SimResult:
     ex, m, st = sim.ex, sim.m, sim.st
+    ex.finalize()
     makespan = sim.env.now
     served = [x for x in sim.lives if not x.rejected]
     energy: dict[str, float] = {c.value: v for c, v in ex.dynamic_energy_j().items()}
@@ -338,7 +375,8 @@ def _result(sim: _Sim, engine_name: str) -> SimResult:
     prefill_dyn = ex.phase_energy_j("prefill")
     decode_dyn = ex.phase_energy_j("decode")
     prefill_busy = sum(ex.class_time_s.get("prefill", {}).values())
-    decode_busy = sum(ex.class_time_s.get("decode", {}).values())
+    # decode time includes the draft steps of (self-)speculative decoding (phase "draft")
+    decode_busy = sum(sum(v.values()) for k, v in ex.class_time_s.items() if k != "prefill")
     # static energy split between phases by their share of busy time
     busy = prefill_busy + decode_busy
     pre_share = prefill_busy / busy if busy > 0 else 0.0
@@ -357,10 +395,11 @@ def _result(sim: _Sim, engine_name: str) -> SimResult:
         "kv_budget_bytes": sim.kv_budget,
     }
     extra: dict = {"des_events": ex.events, "serving": serving, "decoding": sim.m.scenario.decoding.strategy,
-                   **sim.rounds.summary(), "work": work_summary(ex.step_runs(), decode_tokens=st.decode_tokens)}
+                   **sim.rounds.summary(), "work": work_summary(ex.step_runs(), decode_tokens=st.decode_tokens),
+                   "memory_model": sim.memory.model.value, "memory_system": _memory_summary(sim, makespan)}
     if ex.trace:
         for live in served:
-            ex.span(f"request {live.req.id}", "request", "requests", "lifetimes", live.req.arrival_s,
+            ex.span(f"request {live.req.id}", "request", "requests", f"request {live.req.id}", live.req.arrival_s,
                     live.finished_s - live.req.arrival_s,
                     {"ttft_s": live.first_token_s - live.req.arrival_s, "prompt": live.req.prompt_tokens,
                      "gen": live.req.gen_tokens})

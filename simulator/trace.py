@@ -4,6 +4,10 @@ The DES records spans as `{"name", "cat", "ph": "X", "ts", "dur", "pid", "tid", 
 with names for pid/tid. The trace-event format wants integer ids, so `to_chrome_trace`
 numbers them and adds `process_name` / `thread_name` metadata events. The result opens in
 https://ui.perfetto.dev (Open trace file) and in chrome://tracing.
+
+A span on track `channels` with `args.channels` = n (a transfer interleaved evenly over the
+n channels of a memory tier) is drawn on each of the tracks `channel 0` .. `channel n-1`,
+each carrying `args.bytes` (its share).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ def to_chrome_trace(events: list[dict[str, Any]]) -> dict[str, Any]:
     pids: dict[str, int] = {}
     tids: dict[tuple[str, str], int] = {}
     out: list[dict[str, Any]] = []
-    for ev in events:
+    for ev in _per_channel(events):
         pname, tname = str(ev["pid"]), str(ev["tid"])
         if pname not in pids:
             pids[pname] = len(pids) + 1
@@ -26,3 +30,14 @@ def to_chrome_trace(events: list[dict[str, Any]]) -> dict[str, Any]:
                         "args": {"name": tname}})
         out.append({**ev, "pid": pids[pname], "tid": tids[(pname, tname)]})
     return {"traceEvents": out, "displayTimeUnit": "ms"}
+
+
+def _per_channel(events: list[dict[str, Any]]):
+    for ev in events:
+        n = ev.get("args", {}).get("channels") if ev.get("tid") == "channels" else None
+        if not n:
+            yield ev
+            continue
+        args = {k: v for k, v in ev["args"].items() if k != "channels"}
+        for c in range(int(n)):
+            yield {**ev, "tid": f"channel {c}", "args": args}

@@ -14,7 +14,7 @@ import typing
 import pydantic
 
 from slmsim.hw_models.cim import Buffer, CimAccelerator, CimMacro, Noc, VectorUnit
-from slmsim.hw_models.memory import DramTier, HybridBondedDramTier, SramTier
+from slmsim.hw_models.memory import DramTier, DramTiming, HybridBondedDramTier, SramTier
 from slmsim.hw_models.processor import CpuDevice, GpuDevice, HostCpu, NpuDevice
 from slmsim.hw_models.spec import HardwareSpec, Link, Placement
 from slmsim.core.quantity import QuantityDim
@@ -40,6 +40,7 @@ SECTIONS: list[tuple[str, type[pydantic.BaseModel]]] = [
     ("memories: kind: sram", SramTier),
     ("memories: kind: dram", DramTier),
     ("memories: kind: hybrid_bonded_dram", HybridBondedDramTier),
+    ("memories.<dram or hybrid_bonded_dram>.timing", DramTiming),
     ("Model spec (top level)", ModelSpec),
     ("model.moe", MoeSpec),
     ("model.mla", MlaSpec),

@@ -64,6 +64,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     mo.add_argument("--cache-policy", choices=["lru", "lfu"], help="expert cache policy (default lru)")
     add_stack_flags(s)
     s.add_argument("--engine", choices=["analytic", "des"], default="analytic")
+    s.add_argument("--memory-model", choices=["banked", "ideal"], default="banked",
+                   help="DES memory: banked (channels, banks, rows, refresh; default) or ideal (the analytic engine's)")
     s.add_argument("--seed", type=int, help="seeds the run's random numbers (default 0)")
     s.add_argument("--samples", type=int, metavar="N",
                    help="DES: N runs with seeds derived from --seed; stochastic figures get 95%% intervals")
@@ -246,14 +248,15 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         if args.arrivals:
             result = _serve(args, plan, scenario)
         else:
-            result = run(plan, engine=args.engine, seed=scenario.seed)
+            result = run(plan, engine=args.engine, seed=scenario.seed, memory_model=args.memory_model)
     trace = None
     if args.trace or args.report:
         # the trace always comes from the DES (it is the engine that has events)
         if args.arrivals:
             trace = _serve(args, plan, scenario, trace_steps=max(args.trace_steps, 1)).extra["trace"]
         else:
-            traced = run(plan, engine="des", seed=scenario.seed, trace_steps=max(args.trace_steps, 1))
+            traced = run(plan, engine="des", seed=scenario.seed, trace_steps=max(args.trace_steps, 1),
+                         memory_model=args.memory_model)
             trace = traced.extra["trace"]
     out = result.to_dict()
     out = {"hardware": hw.spec.name, "model": model.name,
@@ -314,6 +317,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace, plan: Any, scenario: Any, *, trace_steps: int = 0) -> Any:
     import numpy as np
 
+    from slmsim.simulator.memory_system import MemoryModel
     from slmsim.simulator.serving import Batching, KvPolicy, ServingPolicy, run_serving
     from slmsim.workloads.requests import fixed_requests, poisson_requests, requests_from_csv
 
@@ -345,7 +349,8 @@ def _serve(args: argparse.Namespace, plan: Any, scenario: Any, *, trace_steps: i
     if des_problems:
         raise SpecError(des_problems)
     policy = ServingPolicy(batching=Batching(args.batching), max_batch=args.max_batch,
-                           kv_policy=KvPolicy(args.kv_policy), channel_priority=args.channel_priority)
+                           kv_policy=KvPolicy(args.kv_policy), channel_priority=args.channel_priority,
+                           memory_model=MemoryModel(args.memory_model))
     return run_serving(plan.mapper, reqs, policy, trace_steps=trace_steps, seed=scenario.seed)
 
 

@@ -10,6 +10,7 @@ import pytest
 from slmsim.hw_models.load import load_hardware
 from slmsim.mapping.plan import StepMapper, make_plan
 from slmsim.simulator.engines import run
+from slmsim.simulator.memory_system import MemoryModel
 from slmsim.simulator.serving import Batching, KvPolicy, ServingPolicy, run_serving
 from slmsim.workloads.load import load_model
 from slmsim.workloads.requests import Request, fixed_requests, poisson_requests
@@ -27,12 +28,14 @@ def test_fixed_batch_static_equals_the_single_batch_run() -> None:
     scen = Scenario(prompt_tokens=64, gen_tokens=20, batch=4)
     plan = make_plan(load_hardware("orin-nano").spec, load_model("qwen3-0.6b"), scen)
     single = run(plan, engine="analytic")
+    # ideal memory: the op-level steps equal the analytic ones up to the context-bucket
+    # interpolation (bounded in test_oplevel.py)
     served = run_serving(plan.mapper, fixed_requests(4, prompt_tokens=64, gen_tokens=20),
-                         ServingPolicy(batching=Batching.STATIC, max_batch=4))
-    assert served.extra["serving"]["makespan_s"] == pytest.approx(single.total_time_s, rel=1e-9)
-    assert served.energy_j == pytest.approx(single.energy_j, rel=1e-9)
+                         ServingPolicy(batching=Batching.STATIC, max_batch=4, memory_model=MemoryModel.IDEAL))
+    assert served.extra["serving"]["makespan_s"] == pytest.approx(single.total_time_s, rel=1e-3)
+    assert served.energy_j == pytest.approx(single.energy_j, rel=1e-3)
     tpot = served.extra["serving"]["tpot_s"]
-    assert tpot["p50"] == pytest.approx(single.tpot_s, rel=1e-9)
+    assert tpot["p50"] == pytest.approx(single.tpot_s, rel=1e-3)
 
 
 def test_poisson_stream_reports_percentiles() -> None:

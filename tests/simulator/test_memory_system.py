@@ -1,0 +1,141 @@
+"""Exact timelines of banked memory channels (hand-computed, as simpy's own tests do)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+
+from slmsim.hw_models.load import hardware_with_edits, load_hardware
+from slmsim.hw_models.memory import DramTiming
+from slmsim.simulator.memory_system import Channel, ChannelSpec, MemorySystem, refresh_stretch
+
+NS = 1e-9
+
+
+def channel(*, banks: int, trefi: float = 1.0, trfc: float = 0.0) -> Channel:
+    """One channel: 100 GB/s bus (1,000 B page in 10 ns), tRCD 10 ns, tRP 10 ns, tRAS 20 ns,
+    tCL 5 ns, no tRRD/tFAW limit, all-bank refresh."""
+    t = DramTiming(banks_per_channel=banks, refresh="all_bank", page="1000 B", tRCD="10 ns", tRP="10 ns", tRAS="20 ns", tCL="5 ns",
+                   tRRD="0 ns", tFAW="0 ns", tWTR="2 ns", tRFC=f"{trfc / NS} ns", tREFI=f"{trefi / NS} ns")
+    return Channel(ChannelSpec(tier="m", channels=1, ideal_bandwidth_bytes_per_s=100e9, timing=t,
+                               peak_bandwidth_bytes_per_s=100e9, bus_efficiency=1.0))
+
+
+def test_row_hits_versus_row_misses_in_one_bank() -> None:
+    # 4,000 B sequential = 4 rows; each row keeps the bank max(tRAS, tRCD + 10 ns) + tRP = 30 ns,
+    # so one bank needs 120 ns (data alone 40 ns), plus tRCD + tCL = 15 ns to first data
+    ch = channel(banks=1)
+    assert ch.serve(0.0, 4000.0, math.inf) == pytest.approx((0.0, 135 * NS))
+    assert ch.acts == pytest.approx(4)
+    # the same bytes in 100 B runs: 40 activations of max(20, 10 + 1) + 10 = 30 ns each
+    ch = channel(banks=1)
+    assert ch.serve(0.0, 4000.0, 100.0) == pytest.approx((0.0, 1215 * NS))
+    assert ch.acts == pytest.approx(40)
+
+
+def test_bank_parallelism_hides_row_cycles() -> None:
+    # 16 banks: 4 x 30 ns / 16 = 7.5 ns of bank time < 40 ns of data: bus-bound, 40 + 15 ns
+    ch = channel(banks=16)
+    assert ch.serve(0.0, 4000.0, math.inf)[1] == pytest.approx(55 * NS)
+    # 100 B runs: 40 x 30 / 16 = 75 ns > 40 ns of data: bank-bound, 75 + 15 ns
+    ch = channel(banks=16)
+    assert ch.serve(0.0, 4000.0, 100.0)[1] == pytest.approx(90 * NS)
+
+
+def test_two_requests_queue_first_come_first_served() -> None:
+    ch = channel(banks=16)
+    a = ch.serve(0.0, 4000.0, math.inf)  # [0, 55 ns]
+    b = ch.serve(10 * NS, 2000.0, math.inf)  # waits; back to back: no new first-access latency
+    assert a[1] == pytest.approx(55 * NS)
+    assert b == pytest.approx((55 * NS, 75 * NS))
+    # after an idle gap the next request pays tRCD + tCL again, and a write pays tWTR
+    c = ch.serve(100 * NS, 1000.0, math.inf, write=True)
+    assert c == pytest.approx((100 * NS, (100 + 10 + 15 + 2) * NS))
+    assert ch.write_bytes == 1000.0 and ch.read_bytes == 6000.0
+
+
+def test_refresh_blocks_trfc_of_every_trefi() -> None:
+    trefi, trfc = 1000 * NS, 100 * NS
+    # starting inside a refresh: wait for it; 900 ns fill the first window exactly
+    assert refresh_stretch(0.0, 900 * NS, trefi, trfc) == pytest.approx(1000 * NS)
+    assert refresh_stretch(0.0, 1800 * NS, trefi, trfc) == pytest.approx(2000 * NS)
+    assert refresh_stretch(0.0, 1801 * NS, trefi, trfc) == pytest.approx(2101 * NS)
+    assert refresh_stretch(550 * NS, 100 * NS, trefi, trfc) == pytest.approx(650 * NS)
+    assert refresh_stretch(950 * NS, 100 * NS, trefi, trfc) == pytest.approx(1150 * NS)
+    # a long stream loses tRFC / tREFI = 10% of the time: 9,000 ns of work take 10,000 ns
+    assert refresh_stretch(0.0, 9000 * NS, trefi, trfc) == pytest.approx(10000 * NS)
+    ch = channel(banks=16, trefi=trefi, trfc=trfc)
+    end = ch.serve(0.0, 90_000.0, math.inf)[1]  # 900 ns of data + 15 ns latency, from t = 100 ns
+    assert end == pytest.approx((100 + 915 + 100) * NS)
+
+
+def test_per_bank_refresh_takes_each_bank_trfcpb_of_every_trefi() -> None:
+    """Per-bank refresh: the bus keeps going; each bank is away tRFCpb / tREFI of the time, so
+    a bank-bound request's bank time grows by 1 / (1 - tRFCpb / tREFI); a channel of one bank
+    stops with it."""
+    t = DramTiming(banks_per_channel=16, page="1000 B", tRCD="10 ns", tRP="10 ns", tRAS="20 ns", tCL="0 ns",
+                   tRRD="0 ns", tFAW="0 ns", tRFCpb="100 ns", tREFI="1000 ns")
+    ch = Channel(ChannelSpec(tier="m", channels=1, ideal_bandwidth_bytes_per_s=100e9, timing=t,
+                             peak_bandwidth_bytes_per_s=100e9, bus_efficiency=1.0))
+    assert ch.serve(0.0, 4000.0, math.inf)[1] == pytest.approx((40 + 10) * NS)  # bus-bound: no refresh cost
+    ch = Channel(ChannelSpec(tier="m", channels=1, ideal_bandwidth_bytes_per_s=100e9, timing=t,
+                             peak_bandwidth_bytes_per_s=100e9, bus_efficiency=1.0))
+    # 40 activations x 30 ns / (16 banks x 0.9) = 83.3 ns > 40 ns of data
+    assert ch.serve(0.0, 4000.0, 100.0)[1] == pytest.approx((40 * 30 / (16 * 0.9) + 10) * NS)
+    one = dataclasses.replace(ch.spec, timing=t.model_copy(update={"banks_per_channel": 1}))
+    ch = Channel(one)
+    assert ch.serve(0.0, 4000.0, math.inf)[1] == pytest.approx((4 * 30 / 0.9 + 10) * NS)
+
+
+def test_lpddr5_defaults_give_the_drampower_activation_energy() -> None:
+    t = DramTiming()
+    # (IDD0 tRC - IDD3N tRAS - IDD2N tRP) VDD with tRC = tRAS + tRP
+    e_act = (56.25e-3 * (42.5 + 18.75) - 35e-3 * 42.5 - 33.75e-3 * 18.75) * 1e-9 * 1.2
+    sp = MemorySystem.from_hardware(load_hardware("orin-nano").spec).channels["dram"]
+    assert sp.act_energy_j == pytest.approx(e_act)
+    # per-bank refresh (the default): refreshing a channel once = 16 REFpb of (IDD5PB - IDD3N) VDD tRFCpb
+    assert t.refresh == "per_bank"
+    assert sp.refresh_energy_j == pytest.approx(16 * (74e-3 - 35e-3) * 1.2 * 140e-9)
+    assert t.trefi_s == pytest.approx(3.906e-6)
+
+
+def test_banked_keeps_the_sequential_calibration() -> None:
+    """orin-nano LPDDR5: 128-bit bus = 8 x16 channels; a long sequential read reaches the
+    calibrated 0.845 of peak (per-bank refresh costs a bus-bound stream nothing), and costs
+    the sourced 7 pJ/bit."""
+    sp = MemorySystem.from_hardware(load_hardware("orin-nano").spec).channels["dram"]
+    assert sp.channels == 8
+    assert sp.sequential_fraction == pytest.approx(0.845)
+    assert sp.bus_efficiency == pytest.approx(0.845)
+    hw = hardware_with_edits("orin-nano", {"memories.dram.timing.refresh": "all_bank"})
+    sp_ab = MemorySystem.from_hardware(hw).channels["dram"]
+    assert sp_ab.sequential_fraction == pytest.approx(0.845)
+    assert sp_ab.bus_efficiency == pytest.approx(0.845 / (1 - 280 / 3906))
+    page, burst = 2048.0, 32.0
+    per_bit = sp.act_energy_j / (page * 8) + sp.read_burst_energy_j / (burst * 8) + sp.io_energy_per_bit_j
+    assert per_bit == pytest.approx(7e-12)
+    # scattered 256 B runs cost 8 activations per page instead of one
+    scattered = sp.dynamic_energy_j(acts=8.0, read_bytes=page, write_bytes=0.0)
+    sequential = sp.dynamic_energy_j(acts=1.0, read_bytes=page, write_bytes=0.0)
+    assert scattered - sequential == pytest.approx(7 * sp.act_energy_j)
+
+
+def test_a_one_bank_hybrid_bonded_channel_cannot_hide_its_row_cycle() -> None:
+    """elmoe3d's hybrid-bonded tier: bonded banks of 1,024 pins x 0.4 Gb/s = 51.2 GB/s each.
+    As a channel of ONE bank it reads a 2 KiB row in 40 ns but holds the bank max(tRAS,
+    tRCD + 40 ns) + tRP = 77.5 ns per row, and stops for its own per-bank refresh, so a
+    stream reaches ~0.50 of peak; the default (4 sub-banks per bonded bank) reaches the
+    stated 0.97."""
+    hw = hardware_with_edits("elmoe3d", {"memories.hb.timing.banks_per_channel": 1})
+    sp = MemorySystem.from_hardware(hw).channels["hb"]
+    assert sp.bus_efficiency == pytest.approx(1.0)  # 0.97 / (1 - 140 / 3906) > 1: capped
+    row = max(42.5e-9, 18.75e-9 + 2048 / 51.2e9) + 18.75e-9
+    expected = 2048 / 51.2e9 / row * (1 - 140 / 3906)
+    assert sp.sequential_fraction == pytest.approx(expected)
+    assert sp.sequential_fraction < 0.5
+    default = MemorySystem.from_hardware(load_hardware("elmoe3d").spec).channels["hb"]
+    assert default.timing.banks_per_channel == 4
+    assert default.sequential_fraction == pytest.approx(0.97)
+    assert MemorySystem.from_hardware(load_hardware("elmoe3d").spec, model="ideal").channels["hb"].timing is None
