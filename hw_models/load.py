@@ -11,19 +11,16 @@ from typing import Any
 from slmsim.hw_models.cim import CimAccelerator
 from slmsim.hw_models.spec import HardwareSpec
 from slmsim.core.errors import Problem, SpecError
+from slmsim.core.presets import PresetDir
 from slmsim.core.quantity import SI_FLOATS_OK
 from slmsim.core.yamlio import Provenance, RawSpec, resolve, set_path, validate
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
 
-def preset_names() -> list[str]:
-    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
-
-
-def preset_path(name: str) -> Path | None:
-    path = PRESET_DIR / f"{name}.yaml"
-    return path if path.is_file() else None
+_PRESETS = PresetDir(PRESET_DIR)
+preset_names = _PRESETS.names
+preset_path = _PRESETS.path
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from slmsim.core.errors import Problem, SpecError
+from slmsim.core.presets import PresetDir
 from slmsim.core.yamlio import Provenance, RawSpec, lift_provenance, read_yaml, resolve, set_path, validate
 from slmsim.stacks.spec import FormatLibrary, StackSpec
 
@@ -17,13 +18,9 @@ PRESET_DIR = Path(__file__).parent / "presets"
 FORMATS_FILE = Path(__file__).parent / "formats.yaml"
 
 
-def preset_names() -> list[str]:
-    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
-
-
-def preset_path(name: str) -> Path | None:
-    path = PRESET_DIR / f"{name}.yaml"
-    return path if path.is_file() else None
+_PRESETS = PresetDir(PRESET_DIR)
+preset_names = _PRESETS.names
+preset_path = _PRESETS.path
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from slmsim.core.errors import Problem, SpecError
+from slmsim.core.presets import PresetDir
 from slmsim.core.yamlio import Provenance, RawSpec, read_json, resolve, validate
 from slmsim.workloads.hf_config import raw_from_hf_config
 from slmsim.workloads.model import ModelSpec
@@ -12,13 +13,9 @@ from slmsim.workloads.model import ModelSpec
 PRESET_DIR = Path(__file__).parent / "presets"
 
 
-def preset_names() -> list[str]:
-    return sorted(p.stem for p in PRESET_DIR.glob("*.yaml"))
-
-
-def preset_path(name: str) -> Path | None:
-    path = PRESET_DIR / f"{name}.yaml"
-    return path if path.is_file() else None
+_PRESETS = PresetDir(PRESET_DIR)
+preset_names = _PRESETS.names
+preset_path = _PRESETS.path
 
 
 def load_model(ref: str | Path) -> ModelSpec:
