@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from slmsim.reports.study_data import Baseline, Param, StudyData
+from slmsim.reports.study_data import Baseline, Param, StudyData, baseline_workload_value, workload_value
 
 # a value within this fraction of the searched span (log span for log ranges) of a bound "sits at" it
 BOUND_TOLERANCE = 0.02
@@ -51,26 +51,16 @@ class Ratio:
         return "\n".join(lines)
 
 
+# a decision card falls back to 1 / the reciprocal metric when a workload recorded only that
+_RECIPROCAL = {"tokens_per_j": "energy_per_token_j", "decode_latency_s": "tokens_per_s"}
+
+
 def _wl(row: pd.Series, w: str, m: str) -> float | None:
-    col = f"wl:{w}:{m}"
-    if col in row.index and pd.notna(row[col]):
-        return float(row[col])
-    recip = {"tokens_per_j": "energy_per_token_j", "decode_latency_s": "tokens_per_s"}.get(m)
-    rc = f"wl:{w}:{recip}" if recip else ""
-    if rc in row.index and pd.notna(row[rc]) and row[rc] > 0:
-        return 1.0 / float(row[rc])
-    return None
+    return workload_value(row, w, m, reciprocal=_RECIPROCAL)
 
 
 def _base_wl(b: Baseline, w: str, m: str) -> float | None:
-    vals = b.per_workload.get(w)
-    if not vals:
-        return None
-    v = vals.get(m)
-    if v is None:
-        recip = {"tokens_per_j": "energy_per_token_j", "decode_latency_s": "tokens_per_s"}.get(m)
-        if recip and vals.get(recip):
-            v = 1.0 / vals[recip]
+    v = baseline_workload_value(b, w, m, reciprocal=_RECIPROCAL)
     return v if v is not None and math.isfinite(v) else None
 
 

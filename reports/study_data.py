@@ -69,6 +69,32 @@ class Baseline:
     infeasible_reason: str | None = None
 
 
+def workload_value(row: pd.Series, w: str, m: str, *, reciprocal: dict[str, str]) -> float | None:
+    """Metric `m` of workload `w` in a trials row (`wl:<w>:<m>`), or 1 / its reciprocal
+    metric (`reciprocal[m]`, e.g. tokens/J from energy per token) when only that is recorded."""
+    col = f"wl:{w}:{m}"
+    if col in row.index and pd.notna(row[col]):
+        return float(row[col])
+    recip = reciprocal.get(m)
+    rcol = f"wl:{w}:{recip}" if recip else None
+    if rcol and rcol in row.index and pd.notna(row[rcol]) and row[rcol] > 0:
+        return 1.0 / float(row[rcol])
+    return None
+
+
+def baseline_workload_value(b: "Baseline", w: str, m: str, *, reciprocal: dict[str, str]) -> float | None:
+    """The same for a baseline's per-workload figures."""
+    vals = b.per_workload.get(w)
+    if not vals:
+        return None
+    v = vals.get(m)
+    if v is None:
+        recip = reciprocal.get(m)
+        if recip and vals.get(recip):
+            v = 1.0 / vals[recip]
+    return v
+
+
 @dataclass(frozen=True)
 class StudyData:
     """Everything a study report shows. `trials` has the contract's columns plus

@@ -23,7 +23,14 @@ from plotly.subplots import make_subplots
 from slmsim.reports import palette, style
 from slmsim.reports.metrics import info
 from slmsim.reports.pareto import default_reference, hypervolume_history, knee_index
-from slmsim.reports.study_data import Baseline, Objective, Param, StudyData
+from slmsim.reports.study_data import (
+    Baseline,
+    Objective,
+    Param,
+    StudyData,
+    baseline_workload_value,
+    workload_value,
+)
 from slmsim.reports.units import Scale, fmt, fmt_ratio, num, pick_scale
 
 # Helpers ---------------------------------------------------------------------------------
@@ -776,27 +783,15 @@ def infeasible_summary(data: StudyData) -> list[tuple[str, int, str]]:
 _WL_METRICS = ("decode_latency_s", "tokens_per_j", "ttft_s")
 
 
+_RECIPROCAL = {"tokens_per_j": "energy_per_token_j"}  # tokens/J = 1 / energy per token
+
+
 def _wl_value(row: pd.Series, w: str, m: str) -> float | None:
-    col = f"wl:{w}:{m}"
-    if col in row.index and pd.notna(row[col]):
-        return float(row[col])
-    recip = {"tokens_per_j": "energy_per_token_j", "tokens_per_s": "decode_latency_s"}.get(m)
-    rcol = f"wl:{w}:{recip}" if recip else None
-    if rcol and rcol in row.index and pd.notna(row[rcol]) and row[rcol] > 0:
-        return 1.0 / float(row[rcol])
-    return None
+    return workload_value(row, w, m, reciprocal=_RECIPROCAL)
 
 
 def _base_wl_value(b: Baseline, w: str, m: str) -> float | None:
-    vals = b.per_workload.get(w)
-    if not vals:
-        return None
-    v = vals.get(m)
-    if v is None:
-        recip = {"tokens_per_j": "energy_per_token_j", "tokens_per_s": "decode_latency_s"}.get(m)
-        if recip and vals.get(recip):
-            v = 1.0 / vals[recip]
-    return v
+    return baseline_workload_value(b, w, m, reciprocal=_RECIPROCAL)
 
 
 def _wl_metrics(data: StudyData) -> list[str]:
