@@ -12,7 +12,6 @@ beside the study, relative to the working directory, or by absolute path) and co
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,7 +118,7 @@ def figure(sens: Sensitivity, data: StudyData) -> go.Figure:
     the design) over the parameter's range, the others held. Hover lists every value tried."""
     labels = list(sens.centre)
     fig = make_subplots(rows=1, cols=len(labels), shared_yaxes=True, horizontal_spacing=0.04,
-                        subplot_titles=[_wrap_title(lab) for lab in labels])
+                        subplot_titles=[style.wrap_html(lab, 18) for lab in labels])
     params = [s.param for s in sens.sweeps]
     for c, lab in enumerate(labels, start=1):
         c0 = sens.centre[lab]
@@ -147,13 +146,3 @@ def figure(sens: Sensitivity, data: StudyData) -> go.Figure:
     return fig
 
 
-def _wrap_title(label: str, width: int = 18) -> str:
-    words, lines, line = label.split(), [], ""
-    for w in words:
-        if line and len(line) + 1 + len(w) > width:
-            lines.append(line)
-            line = w
-        else:
-            line = f"{line} {w}".strip()
-    lines.append(line)
-    return "<br>".join(lines)

@@ -106,21 +106,11 @@ def _trial_hover(data: StudyData) -> pd.Series:
         for p in data.params:
             lines.append(f"{p.path} = {fmt_param(p, r.get(p.column))}")
         if r["infeasible_reason"]:
-            lines.append(f"<i>{_wrap(r['infeasible_reason'])}</i>")
+            lines.append(f"<i>{style.wrap_html(r['infeasible_reason'], 70)}</i>")
         texts.append("<br>".join(lines))
     return pd.Series(texts, index=df.index)
 
 
-def _wrap(text: str, width: int = 70) -> str:
-    words, out, line = text.split(), [], ""
-    for w in words:
-        if len(line) + len(w) + 1 > width and line:
-            out.append(line)
-            line = w
-        else:
-            line = f"{line} {w}".strip()
-    out.append(line)
-    return "<br>".join(out)
 
 
 def _wrap_path(text: str, width: int) -> str:
@@ -861,7 +851,7 @@ def per_workload(data: StudyData, number: int, *, compare: Sequence[int] = ()) -
                                  hovertemplate=f"<b>%{{x}}</b> on {b.name}<br>%{{customdata}}<extra></extra>", **axis))
             missing = [w for w, v in zip(names, vals) if v is None]
             if missing:
-                why = _wrap(b.infeasible_reason or "no result", 60)
+                why = style.wrap_html(b.infeasible_reason or "no result", 60)
                 traces.append(go.Scatter(x=missing, y=[0] * len(missing), mode="markers", showlegend=False,
                                          legendgroup=b.name, marker=dict(symbol="x", size=10, color=colour),
                                          hovertext=[f"{b.name}: {why}"] * len(missing), hoverinfo="text", **axis))

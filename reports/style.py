@@ -68,3 +68,17 @@ OP_CLASS_ORDER = ("qkv_proj", "attention", "o_proj", "ffn", "moe_router", "exper
                   "elementwise", "embedding", "runtime")
 COMPONENT_ORDER = ("dram", "hybrid_bonded_dram", "sram", "gpu_compute", "npu_compute", "cpu_compute", "cim_array",
                    "cim_readout", "cim_weight_write", "buffer", "noc", "vector_unit", "static")
+
+
+def wrap_html(text: str, width: int) -> str:
+    """Words joined into lines of at most `width` characters (a longer word stands alone), with
+    `<br>` between lines: plotly titles and hover texts do not wrap by themselves."""
+    words, lines, line = text.split(), [], ""
+    for w in words:
+        if line and len(line) + 1 + len(w) > width:
+            lines.append(line)
+            line = w
+        else:
+            line = f"{line} {w}".strip()
+    lines.append(line)
+    return "<br>".join(lines)
