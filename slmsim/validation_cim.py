@@ -1,15 +1,17 @@
 """`slmsim validate --cim`: published SRAM CIM macros, predicted from their knobs vs published.
 
-Each macro in `hw_models/macros/*.yaml` gives its published structure (rows, columns, rows per
-operation, input bits per cycle, ADC bits, clock, node, supply, macros per chip), the
-precision and data activity of the measurement, and the published TOPS/W and area. slmsim
-predicts:
+Each macro in `hw_models/macros/*.yaml` gives its published structure (rows, columns, cell
+bits, rows per operation, cell groups, input bits per cycle, ADC bits, clock, node, supply,
+macros per chip), the precision and data activity of the measurement, the published TOPS/W
+and area, the precision/condition of that figure (`published.figure`) and where every
+parameter comes from (`source`, `parameter_sources`). slmsim predicts:
 
 - **TOPS/W** at the published precision, from `hw_models.periphery` only (the spec's
   energies are left `null`): per input-bit step and row group, the cells
-  (`rows_per_op x cols` at the fitted `CELL_ENERGY_J`, scaled by node and supply) and one
-  readout per column (ADC by its Walden FoM, or the digital adder tree + shift-add). Ops are
-  2 per MAC. The cell and digital-tree energies are multiplied by the measurement's activity
+  (`rows_per_op x cols x cell_bits` at the fitted `CELL_ENERGY_J`, scaled by node and
+  supply), the row DACs of multi-bit analog inputs, and one readout per column (ADC by its
+  Walden FoM, or the digital adder tree + shift-add); with cell groups, one weight selection
+  per row group (local bit lines precharged). Ops are 2 per MAC. The cell and digital-tree energies are multiplied by the measurement's activity
   (input toggle rate x weight density, the switching they cause); ADC conversions are not.
 - **TOPS/mm^2**: throughput at the published clock (2 x rows x outputs x macros / cycles per
   MVM) over the area `hw_models.periphery.macro_area_mm2` predicts from the knobs (cells +
