@@ -16,8 +16,9 @@ Periphery from the knobs (`hw_models.periphery`): a spec that leaves `energy_per
 `energy_per_array_op` or `area` out (or `null`) gets them from cited models at the
 accelerator's node and supply: an analog readout from the ADC's Walden figure of merit
 (E = FoM x 2^adc_bits), a digital one from its adder tree (full-adder bits grow with
-`rows_per_op` and the input bits per cycle), the array from a fitted energy per cell, the
-area from cells + ADCs / adder trees. An analog macro's `rows_per_op` is bounded by what
+`rows_per_op` and the input bits per cycle), the array from a fitted energy per cell (times
+the local-bit-line load of `cell_groups` weights sharing one compute unit), the area from
+cells + input registers and word-line drivers + ADCs / adder trees. An analog macro's `rows_per_op` is bounded by what
 its ADC resolves (the column sum has rows_per_op x (2^input_bits_per_cycle - 1) x
 (2^cell_bits - 1) + 1 levels, at most 2^adc_bits) unless `psum_quantisation: true` says the
 partial sums are quantised (lossy: an accuracy assumption the user takes on).
@@ -63,6 +64,10 @@ class CimMacro(BaseModel):
     input_bits_per_cycle: int = Field(1, gt=0, le=16, description="input bits applied per cycle (1 = bit-serial)")
     rows_per_op: int = Field(gt=0, description="rows activated together in one operation")
     cols_per_readout: int = Field(1, gt=0, description="columns sharing one ADC / adder tree, read in turn")
+    cell_groups: int = Field(
+        1, gt=0, description="weights sharing one compute unit (local bit line + multiplier) per column, selected in "
+                             "turn; they are row groups (rows / rows_per_op >= cell_groups) and each activation "
+                             "precharges a local bit line loaded by all of them (hw_models.periphery)")
     adc_bits: int | None = Field(None, gt=0, le=16, description="ADC resolution (analog macros)")
     clock_hz: Frequency = Field(alias="clock", description="macro clock, e.g. '200 MHz'")
     energy_per_array_op_j: Energy | None = Field(
@@ -75,6 +80,11 @@ class CimMacro(BaseModel):
         description="energy of reading one column once (ADC conversion or adder-tree sum + shift-add), e.g. "
                     "'0.1 pJ'; null: from adc_bits (Walden FoM) or the adder tree (hw_models.periphery)",
     )
+    energy_per_group_select_j: Energy | None = Field(
+        None, alias="energy_per_group_select",
+        description="energy of selecting one of the cell_groups weights in every compute unit of a row group "
+                    "(local bit lines precharged), once per row group per MVM, e.g. '1 pJ'; null: from the cells' "
+                    "capacitance (hw_models.periphery; 0 with one cell group)")
     psum_quantisation: bool = Field(
         True, description="analog: rows_per_op may exceed what the ADC resolves, the partial sums being quantised "
                           "(an accuracy assumption, warned about); false: rows per operation are cut to what "
@@ -100,6 +110,9 @@ class CimMacro(BaseModel):
             raise ValueError(f"rows_per_op ({self.rows_per_op}) cannot exceed rows ({self.rows})")
         if self.style is CimStyle.ANALOG and self.adc_bits is None:
             raise ValueError("an analog macro needs adc_bits")
+        if self.cell_groups > math.ceil(self.rows / self.rows_per_op):
+            raise ValueError(f"cell_groups ({self.cell_groups}) cannot exceed the row groups rows / rows_per_op "
+                             f"({self.rows} / {self.rows_per_op}): the groups take turns through one compute unit")
         return self
 
     @property
@@ -153,11 +166,13 @@ class CimMacro(BaseModel):
         column once; `cols_per_readout` changes the time, not the count of readouts.
         """
         cols = self.cols if used_cols is None else used_cols
-        steps = math.ceil(self.rows / self.rows_per_op) * math.ceil(input_bits / self.input_bits_per_cycle)
+        row_groups = math.ceil(self.rows / self.rows_per_op)
+        steps = row_groups * math.ceil(input_bits / self.input_bits_per_cycle)
         if self.energy_per_array_op_j is None or self.energy_per_readout_j is None:
             raise ValueError("derived periphery energies need the node: use CimAccelerator.effective_macro "
                              "or CimMacro.resolved(node_m=..., vdd_v=...)")
-        return steps * (self.energy_per_array_op_j + cols * self.energy_per_readout_j)
+        select = row_groups * (self.energy_per_group_select_j or 0.0)  # None only with one cell group
+        return select + steps * (self.energy_per_array_op_j + cols * self.energy_per_readout_j)
 
     def resolved(self, *, node_m: float, vdd_v: float | None = None) -> "CimMacro":
         """This macro with every figure the spec left out derived at `node_m` and `vdd_v`."""
@@ -174,7 +189,11 @@ class CimMacro(BaseModel):
         if self.energy_per_array_op_j is None:
             update["energy_per_array_op_j"] = periphery.array_op_energy_j(
                 rows_per_op=self.rows_per_op, cols=self.cols, node_m=node_m, vdd_v=vdd, analog=analog,
-                input_bits_per_cycle=self.input_bits_per_cycle)
+                input_bits_per_cycle=self.input_bits_per_cycle, cell_bits=self.cell_bits)
+        if self.energy_per_group_select_j is None:
+            update["energy_per_group_select_j"] = periphery.group_select_energy_j(
+                rows_per_op=self.rows_per_op, cols=self.cols, cell_bits=self.cell_bits, cell_groups=self.cell_groups,
+                node_m=node_m, vdd_v=vdd)
         if self.area_mm2 is None:
             update["area_mm2"] = periphery.macro_area_mm2(
                 analog=analog, adc_bits=self.adc_bits, rows=self.rows, cols=self.cols, rows_per_op=self.rows_per_op,
@@ -274,6 +293,7 @@ class CimAccelerator(BaseModel):
             "clock_hz": m.clock_hz / f.delay,
             "energy_per_array_op_j": scaled(m.energy_per_array_op_j, f.energy),
             "energy_per_readout_j": scaled(m.energy_per_readout_j, f.energy),
+            "energy_per_group_select_j": scaled(m.energy_per_group_select_j, f.energy),
             "energy_per_row_write_j": m.energy_per_row_write_j * f.energy,
             "leakage_power_w": m.leakage_power_w * f.power,
             "area_mm2": scaled(m.area_mm2, f.area),

@@ -7,11 +7,15 @@ takes one cited reference figure and scales it between nodes with Stillmaker & B
 
 - **ADC** (analog macros), Walden figure of merit: the energy of one conversion is
   E = FoM_W x 2^B (B = `adc_bits`), FoM_W = P / (2^ENOB f_s), the "Walden" or "ISSCC" FoM of
-  Murmann's ADC Performance Survey (github.com/bmurmann/ADC-survey). Reference FoM: an 8-bit,
-  1 GS/s SAR ADC at 40 nm, 0.291 pJ per conversion (BRAHMS, Song et al., DAC 2021, as tabulated
-  in the Accelergy hwcomponents library), i.e. 0.291 pJ / 2^8 = 1.14 fJ per conversion step.
-  Every extra bit doubles the energy: an 8-bit readout costs 16x a 4-bit one. ENOB = B is
-  an assumption (the best case; real CIM ADCs lose ~0.5-1 bit).
+  Murmann's ADC Performance Survey (github.com/bmurmann/ADC-survey). Every extra bit doubles
+  the energy: an 8-bit readout costs 16x a 4-bit one. ENOB = B is an assumption (real CIM
+  ADCs lose ~0.5-1 bit). FoM_W (ADC_FOM_J) is the median of the survey's designs of the
+  kind CIM macros carry, not fitted: the 35 Nyquist SAR ADCs of ISSCC/VLSI 2010-2025 with SNDR <= 62 dB (<= 10 bits),
+  1 MS/s-2 GS/s and nodes <= 65 nm (survey rev. 2025-06-09, xls/ADCsurvey_rev20250609.xlsx)
+  span 2.18-280 fJ per conversion step, median 26.2 (interquartile 17.7-50.2), median node
+  40 nm. The earlier reference, BRAHMS's 8-bit 1 GS/s SAR at 40 nm (0.291 pJ, 1.14 fJ/step,
+  Song et al. DAC 2021 via Accelergy), sits below the survey's best: stand-alone best-in-class
+  converters are not what CIM macros carry.
   Area: ZigZag-IMC's fit of 28 nm CIM ADCs, A = 10^(-0.0369 B + 1.206) x 2^B um^2
   (KULeuven-MICAS/zigzag-imc, zigzag/classes/hardware/architecture/AimcArrayUnit.py,
   "validated against 3 AIMC papers on 28nm"), scaled by the area factor.
@@ -24,12 +28,30 @@ takes one cited reference figure and scales it between nodes with Stillmaker & B
   w + log2(R) + ACCUMULATOR_INPUT_BITS more. One full-adder bit costs an 8-bit add / 8:
   0.03 pJ / 8 at 45 nm, 0.9 V (Horowitz, "Computing's energy problem", ISSCC 2014).
 - **Cells** (both styles): driving the word lines and bit lines of `rows_per_op` x `cols`
-  cells for one input-bit step costs CELL_ENERGY_J per cell at 28 nm, 0.9 V. This one is
+  cells for one input-bit step costs CELL_ENERGY_J per SRAM bit cell at 28 nm, 0.9 V (a cell
+  of `cell_bits` > 1 is that many bit cells whose products are combined in the analog domain
+  before the readout, e.g. a C-2C ladder: it costs cell_bits x CELL_ENERGY_J). This one is
   fitted (`slmsim validate --cim --refit` shows the fit, in-sample and leave-one-out), on the
   published macros of `hw_models/macros/`; no other constant here is fitted.
+- **Cell groups** (`cell_groups` = G > 1 weights sharing one compute unit, selected in
+  turn): each activation precharges the compute unit's local bit line, which carries the
+  junction load of all G cells. ZigZag-IMC's cost model (KULeuven-MICAS/zigzag-imc,
+  DimcArrayUnit.get_precharge_energy, also called by AimcArrayUnit) charges, only when
+  G > 1, (C_wl + G C_bl) V^2 per compute unit and weight bit, with C_wl = C_bl =
+  C_NAND2 / 2 = 0.35 fF at 28 nm (imc_unit.LogicUnit: nd2_cap 0.7 fF), on top of the cell
+  energy (which covers a G = 1 cell). ZigZag charges it once per weight selection, not per
+  cycle (its precharge_interval: loops that leave the weight unchanged, such as the input
+  bits of a bit-serial MVM, do not precharge again); here: once per compute unit per row
+  group per MVM (`group_select_energy_j`). Throughput: the G groups are row groups
+  (`rows / rows_per_op` >= G), so an MVM already takes G times the activations.
+- **Supply** (all of the above): dynamic energy at the macro's supply and node through
+  Stillmaker & Baas's energy polynomials (`hw_models.scaling`), which go as ~C V^2 between
+  0.6 V and 1.1 V; a macro measured at 0.7 V is not predicted at 0.9 V.
 - **Area** of a macro without one: cells x CELL_AREA_F2 x F^2 plus the readout periphery of
   every readout: ADCs (above), or the adder tree's full-adder bits, plus the shift-add
-  accumulator's full adders and register bits. Logic area in NAND2 equivalents of 0.614 um^2
+  accumulator's full adders and register bits, plus per activated row an input register
+  (ACCUMULATOR_INPUT_BITS flip-flops, as ZigZag-IMC's input_reg of one input word per word
+  line, inputs/examples/hardware/Dimc.py) and a word-line driver. Logic area in NAND2 equivalents of 0.614 um^2
   at 28 nm (ZigZag's IMC validation, `unit_area`), a full adder 7 and a flip-flop 6 NAND2
   equivalents (assumptions), scaled between nodes by Stillmaker & Baas area factors.
 """
@@ -41,10 +63,10 @@ import math
 from slmsim.hw_models.scaling import scale
 
 # --- cited reference figures ----------------------------------------------------------------
-ADC_REF_ENERGY_J = 0.291e-12  # 8-bit, 1 GS/s, 40 nm (BRAHMS, DAC 2021, via Accelergy hwcomponents-library)
-ADC_REF_BITS = 8
-ADC_REF_NODE_M, ADC_REF_VDD_V = 40e-9, 1.1  # assumption: 40 nm at its nominal 1.1 V (not stated with the figure)
-WALDEN_FOM_J = ADC_REF_ENERGY_J / 2**ADC_REF_BITS  # 1.14 fJ per conversion step at 40 nm
+# Murmann ADC survey (rev. 2025-06-09): Nyquist SAR, ISSCC/VLSI 2010-2025, SNDR <= 62 dB, 1 MS/s-2 GS/s, <= 65 nm
+ADC_FOM_J = 26.2e-15  # median FoM_W of those 35 designs (interquartile 17.7-50.2 fJ), per conversion step
+ADC_FOM_RANGE_J = (2.18e-15, 280e-15)  # their minimum and maximum (the spread CIM ADCs show too)
+ADC_REF_NODE_M, ADC_REF_VDD_V = 40e-9, 1.1  # the selection's median node; assumption: at its nominal 1.1 V
 
 ADC_AREA_K1, ADC_AREA_K2 = -0.0369, 1.206  # ZigZag-IMC AimcArrayUnit.get_adc_cost, 28 nm
 ADC_AREA_NODE_M = 28e-9
@@ -59,7 +81,7 @@ FA_REF_NODE_M, FA_REF_VDD_V = 45e-9, 0.9
 # energy per cell per input-bit step (word line + bit line + local product), at 28 nm, 0.9 V.
 # Fitted by slmsim.validation_cim.fit_cell_energy on hw_models/macros/*.yaml (log least squares);
 # the value here is that fit, rounded; a test refits and checks it.
-CELL_ENERGY_J = 0.83e-15
+CELL_ENERGY_J = 0.63e-15
 CELL_REF_NODE_M, CELL_REF_VDD_V = 28e-9, 0.9
 CELL_ENERGY_BOUNDS_J = (0.05e-15, 20e-15)  # a 28 nm bit line is ~0.1-2 fF/cell; 0.9 V^2 x that, with margin
 
@@ -69,7 +91,11 @@ CELL_AREA_F2 = 300.0  # assumption: a CIM bit cell (8T-10T + local compute) ~2x 
 NAND2_AREA_UM2 = 0.614  # 28 nm NAND2 equivalent (ZigZag sram_imc validation files, 'unit_area')
 NAND2_NODE_M = 28e-9
 FA_NAND2 = 7.0  # assumption: a 28-transistor mirror full adder ~ 7 NAND2 equivalents
-DFF_NAND2 = 6.0  # assumption: a D flip-flop ~ 6 NAND2 equivalents
+DFF_NAND2 = 6.0  # assumption: a D flip-flop ~ 6 NAND2 equivalents (ZigZag-IMC's dff_area: 6 NAND2 areas)
+WL_DRIVER_NAND2 = 4.0  # assumption: a word-line driver (level shift + buffer) ~ 4 NAND2 equivalents
+# ZigZag-IMC (imc_unit.LogicUnit, 28 nm): wl_cap = bl_cap = nd2_cap / 2 = 0.35 fF per cell
+CELL_WL_CAP_F = CELL_BL_CAP_F = 0.7e-15 / 2
+CELL_CAP_NODE_M, CELL_CAP_VDD_V = 28e-9, 0.9
 NOMINAL_VDD_V = {180: 1.8, 130: 1.3, 90: 1.2, 65: 1.1, 45: 1.0, 32: 0.9, 28: 0.9, 22: 0.8, 20: 0.9, 16: 0.8,
                  14: 0.8, 12: 0.8, 10: 0.75, 7: 0.7}  # assumption: typical nominal supplies per node
 
@@ -83,9 +109,10 @@ def _energy_scale(src_node_m: float, src_vdd_v: float, node_m: float, vdd_v: flo
     return scale(src_node_m, src_vdd_v, node_m, vdd_v).energy
 
 
-def adc_energy_j(bits: int, node_m: float, vdd_v: float) -> float:
+def adc_energy_j(bits: int, node_m: float, vdd_v: float, *, fom_j: float | None = None) -> float:
     """One conversion: Walden FoM x 2^bits, scaled from 40 nm to the node."""
-    return WALDEN_FOM_J * 2**bits * _energy_scale(ADC_REF_NODE_M, ADC_REF_VDD_V, node_m, vdd_v)
+    fom = ADC_FOM_J if fom_j is None else fom_j
+    return fom * 2**bits * _energy_scale(ADC_REF_NODE_M, ADC_REF_VDD_V, node_m, vdd_v)
 
 
 def dac_energy_j(bits_per_cycle: int, node_m: float, vdd_v: float) -> float:
@@ -115,38 +142,66 @@ def cell_energy_j(node_m: float, vdd_v: float, *, cell_energy_28nm_j: float = CE
     return cell_energy_28nm_j * _energy_scale(CELL_REF_NODE_M, CELL_REF_VDD_V, node_m, vdd_v)
 
 
+def cell_group_precharge_j(cell_groups: int, node_m: float, vdd_v: float) -> float:
+    """Local-bit-line precharge of one compute unit shared by `cell_groups` cells, per weight bit.
+
+    ZigZag-IMC's (C_wl + G C_bl) V^2, charged only when G > 1 (a G = 1 cell is CELL_ENERGY_J).
+    """
+    if cell_groups < 1:
+        raise ValueError(f"cell_groups must be >= 1, got {cell_groups}")
+    if cell_groups == 1:
+        return 0.0
+    e28 = (CELL_WL_CAP_F + cell_groups * CELL_BL_CAP_F) * CELL_CAP_VDD_V**2
+    return e28 * _energy_scale(CELL_CAP_NODE_M, CELL_CAP_VDD_V, node_m, vdd_v)
+
+
 def readout_energy_j(*, analog: bool, adc_bits: int | None, rows_per_op: int, input_bits_per_cycle: int,
-                     cell_bits: int, node_m: float, vdd_v: float) -> float:
+                     cell_bits: int, node_m: float, vdd_v: float, adc_fom_j: float | None = None) -> float:
     """One column read once: an ADC conversion + its shift-add, or a digital adder tree + shift-add."""
     fa = fa_bit_energy_j(node_m, vdd_v)
     if analog:
         assert adc_bits is not None
         shift_add = adc_bits + input_bits_per_cycle + ACCUMULATOR_INPUT_BITS
-        return adc_energy_j(adc_bits, node_m, vdd_v) + shift_add * fa
+        return adc_energy_j(adc_bits, node_m, vdd_v, fom_j=adc_fom_j) + shift_add * fa
     return adder_tree_fa_bits(rows_per_op, input_bits_per_cycle, cell_bits) * fa
 
 
 def array_op_energy_j(*, rows_per_op: int, cols: int, node_m: float, vdd_v: float, analog: bool = False,
-                      input_bits_per_cycle: int = 1, cell_energy_28nm_j: float = CELL_ENERGY_J) -> float:
-    """One activation: rows_per_op x cols cells, one input-bit step (+ the row DACs of an analog macro)."""
-    cells = rows_per_op * cols * cell_energy_j(node_m, vdd_v, cell_energy_28nm_j=cell_energy_28nm_j)
+                      input_bits_per_cycle: int = 1, cell_bits: int = 1,
+                      cell_energy_28nm_j: float = CELL_ENERGY_J) -> float:
+    """One activation: rows_per_op x cols cells, one input-bit step (+ the row DACs of an analog macro).
+
+    A cell of `cell_bits` is that many SRAM bit cells (the local-bit-line precharge of
+    `cell_groups` > 1 is charged per weight selection, `group_select_energy_j`).
+    """
+    per_cell = cell_bits * cell_energy_j(node_m, vdd_v, cell_energy_28nm_j=cell_energy_28nm_j)
+    cells = rows_per_op * cols * per_cell
     dacs = rows_per_op * dac_energy_j(input_bits_per_cycle, node_m, vdd_v) if analog else 0.0
     return cells + dacs
 
 
+def group_select_energy_j(*, rows_per_op: int, cols: int, cell_bits: int, cell_groups: int, node_m: float,
+                          vdd_v: float) -> float:
+    """Selecting one of `cell_groups` weights in every compute unit of a row group (0 when G = 1)."""
+    return rows_per_op * cols * cell_bits * cell_group_precharge_j(cell_groups, node_m, vdd_v)
+
+
 def macro_area_mm2(*, analog: bool, adc_bits: int | None, rows: int, cols: int, rows_per_op: int,
                    cols_per_readout: int, input_bits_per_cycle: int, cell_bits: int, node_m: float) -> float:
-    """Cells + readout periphery (ADCs, or adder trees) + accumulators, when the spec gives no area."""
+    """Cells + row periphery (input registers, word-line drivers) + readout periphery (ADCs, or
+    adder trees) + accumulators, when the spec gives no area."""
     f2_mm2 = (node_m * 1e3) ** 2  # F^2 in mm^2
-    cells = rows * cols * CELL_AREA_F2 * f2_mm2
+    cells = rows * cols * cell_bits * CELL_AREA_F2 * f2_mm2  # a cell of cell_bits is that many bit cells
     readouts = math.ceil(cols / cols_per_readout)
     nand2_mm2 = NAND2_AREA_UM2 * 1e-6 * scale(NAND2_NODE_M, 0.9, node_m, 0.9).area
     acc_bits = input_bits_per_cycle + cell_bits - 1 + math.ceil(math.log2(max(rows_per_op, 1))) + ACCUMULATOR_INPUT_BITS
     accumulator = acc_bits * (FA_NAND2 + DFF_NAND2) * nand2_mm2
+    # one input word register + word-line driver per row activated together (rows of other groups share them)
+    row_periphery = rows_per_op * (ACCUMULATOR_INPUT_BITS * DFF_NAND2 + WL_DRIVER_NAND2) * nand2_mm2
     if analog:
         assert adc_bits is not None
         per_readout = adc_area_mm2(adc_bits, node_m) + accumulator
     else:  # one adder tree per readout; row groups take turns through it
         tree = adder_tree_fa_bits(rows_per_op, input_bits_per_cycle, cell_bits) - acc_bits
         per_readout = tree * FA_NAND2 * nand2_mm2 + accumulator
-    return cells + readouts * per_readout
+    return cells + row_periphery + readouts * per_readout

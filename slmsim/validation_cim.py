@@ -1,15 +1,17 @@
 """`slmsim validate --cim`: published SRAM CIM macros, predicted from their knobs vs published.
 
-Each macro in `hw_models/macros/*.yaml` gives its published structure (rows, columns, rows per
-operation, input bits per cycle, ADC bits, clock, node, supply, macros per chip), the
-precision and data activity of the measurement, and the published TOPS/W and area. slmsim
-predicts:
+Each macro in `hw_models/macros/*.yaml` gives its published structure (rows, columns, cell
+bits, rows per operation, cell groups, input bits per cycle, ADC bits, clock, node, supply,
+macros per chip), the precision and data activity of the measurement, the published TOPS/W
+and area, the precision/condition of that figure (`published.figure`) and where every
+parameter comes from (`source`, `parameter_sources`). slmsim predicts:
 
 - **TOPS/W** at the published precision, from `hw_models.periphery` only (the spec's
   energies are left `null`): per input-bit step and row group, the cells
-  (`rows_per_op x cols` at the fitted `CELL_ENERGY_J`, scaled by node and supply) and one
-  readout per column (ADC by its Walden FoM, or the digital adder tree + shift-add). Ops are
-  2 per MAC. The cell and digital-tree energies are multiplied by the measurement's activity
+  (`rows_per_op x cols x cell_bits` at the fitted `CELL_ENERGY_J`, scaled by node and
+  supply), the row DACs of multi-bit analog inputs, and one readout per column (ADC by its
+  Walden FoM, or the digital adder tree + shift-add); with cell groups, one weight selection
+  per row group (local bit lines precharged). Ops are 2 per MAC. The cell and digital-tree energies are multiplied by the measurement's activity
   (input toggle rate x weight density, the switching they cause); ADC conversions are not.
 - **TOPS/mm^2**: throughput at the published clock (2 x rows x outputs x macros / cycles per
   MVM) over the area `hw_models.periphery.macro_area_mm2` predicts from the knobs (cells +
@@ -17,7 +19,8 @@ predicts:
   row checks the area model only.
 
 One constant is fitted, `CELL_ENERGY_J` (log least squares over the TOPS/W rows, bounded by
-`CELL_ENERGY_BOUNDS_J`); `fit_cell_energy` gives in-sample and leave-one-out errors.
+`CELL_ENERGY_BOUNDS_J`); `fit_cell_energy` gives in-sample and leave-one-out errors. The
+ADCs' Walden figure of merit is the median of Murmann's survey (`ADC_FOM_J`), not fitted.
 Nothing is tuned per macro.
 """
 
@@ -51,6 +54,7 @@ class PublishedMacro:
     macro: CimMacro
     tops_per_w: float
     area_mm2: float
+    figure: str
 
     @property
     def activity(self) -> float:
@@ -97,32 +101,38 @@ def load_macros(directory: Path | None = None) -> list[PublishedMacro]:
             input_toggle_rate=float(d["conditions"]["input_toggle_rate"]),
             weight_sparsity=float(d["conditions"]["weight_sparsity"]),
             macro=CimMacro.model_validate(d["macro"]), tops_per_w=float(d["published"]["tops_per_w"]),
-            area_mm2=parse_quantity(d["published"]["area"], Dim.AREA),
+            area_mm2=parse_quantity(d["published"]["area"], Dim.AREA), figure=str(d["published"]["figure"]),
         ))
     return out
 
 
-def energy_per_mvm_j(pm: PublishedMacro, *, cell_energy_28nm_j: float = periphery.CELL_ENERGY_J) -> float:
+def energy_per_mvm_j(pm: PublishedMacro, *, cell_energy_28nm_j: float = periphery.CELL_ENERGY_J,
+                     adc_fom_j: float = periphery.ADC_FOM_J) -> float:
     """One full MVM of one macro at the published precision and activity, from the periphery models."""
     m = pm.macro
     analog = m.style is CimStyle.ANALOG
     cells = periphery.array_op_energy_j(rows_per_op=m.rows_per_op, cols=m.cols, node_m=pm.node_m, vdd_v=pm.vdd_v,
-                                        cell_energy_28nm_j=cell_energy_28nm_j)
+                                        cell_bits=m.cell_bits, cell_energy_28nm_j=cell_energy_28nm_j)
     dacs = m.rows_per_op * periphery.dac_energy_j(m.input_bits_per_cycle, pm.node_m, pm.vdd_v) if analog else 0.0
     array = cells * pm.activity + dacs * pm.input_toggle_rate
     readout = periphery.readout_energy_j(analog=analog, adc_bits=m.adc_bits, rows_per_op=m.rows_per_op,
                                          input_bits_per_cycle=m.input_bits_per_cycle, cell_bits=m.cell_bits,
-                                         node_m=pm.node_m, vdd_v=pm.vdd_v)
+                                         node_m=pm.node_m, vdd_v=pm.vdd_v, adc_fom_j=adc_fom_j)
     if not analog:
         readout *= pm.activity  # adder trees switch with the products; ADC conversions happen regardless
-    steps = math.ceil(m.rows / m.rows_per_op) * math.ceil(pm.input_bits / m.input_bits_per_cycle)
+    row_groups = math.ceil(m.rows / m.rows_per_op)
+    steps = row_groups * math.ceil(pm.input_bits / m.input_bits_per_cycle)
     used_cols = pm.outputs * m.slices_per_weight(pm.weight_bits)
-    return steps * (array + used_cols * readout)
+    # cell groups: one weight selection (local bit lines precharged) per row group per MVM, whatever the data
+    select = row_groups * periphery.group_select_energy_j(rows_per_op=m.rows_per_op, cols=m.cols, cell_bits=m.cell_bits,
+                                                          cell_groups=m.cell_groups, node_m=pm.node_m, vdd_v=pm.vdd_v)
+    return select + steps * (array + used_cols * readout)
 
 
-def predicted_tops_per_w(pm: PublishedMacro, *, cell_energy_28nm_j: float = periphery.CELL_ENERGY_J) -> float:
+def predicted_tops_per_w(pm: PublishedMacro, *, cell_energy_28nm_j: float = periphery.CELL_ENERGY_J,
+                         adc_fom_j: float = periphery.ADC_FOM_J) -> float:
     ops = 2.0 * pm.macro.rows * pm.outputs
-    return ops / energy_per_mvm_j(pm, cell_energy_28nm_j=cell_energy_28nm_j) / 1e12
+    return ops / energy_per_mvm_j(pm, cell_energy_28nm_j=cell_energy_28nm_j, adc_fom_j=adc_fom_j) / 1e12
 
 
 def predicted_area_mm2(pm: PublishedMacro) -> float:
@@ -137,7 +147,7 @@ def predicted_area_mm2(pm: PublishedMacro) -> float:
 def rows(macros: list[PublishedMacro] | None = None) -> list[Row]:
     out = []
     for pm in macros if macros is not None else load_macros():
-        src = f"{pm.paper}; parameters: {pm.source}"
+        src = f"{pm.paper}; published figure: {pm.figure}; parameters: {pm.source}"
         out.append(Row(pm.name, "tops_per_w", pm.tops_per_w, predicted_tops_per_w(pm), src))
         tput = pm.throughput_ops_per_s / 1e12
         out.append(Row(pm.name, "tops_per_mm2", tput / pm.area_mm2, tput / predicted_area_mm2(pm),
@@ -200,8 +210,10 @@ def print_report(*, as_json: bool, refit: bool) -> int:
         worst = max((r for r in rs if r.metric == metric), key=lambda r: abs(r.error_pct))
         print(f"{metric}: MAPE {mape(rs, metric):.1f}% over {sum(r.metric == metric for r in rs)} macros; "
               f"worst {worst.macro} {worst.error_pct:+.1f}%")
-    print(f"fitted: CELL_ENERGY_J = {periphery.CELL_ENERGY_J:.3g} J per cell per input-bit step at 28 nm, 0.9 V "
-          "(hw_models/periphery.py); everything else is cited or an assumption stated there")
+    print(f"fitted: CELL_ENERGY_J = {periphery.CELL_ENERGY_J:.3g} J per cell per input-bit step at 28 nm, 0.9 V; "
+          f"cited: ADC_FOM_J = {periphery.ADC_FOM_J:.3g} J per conversion step (median of Murmann's ADC survey, "
+          f"range {periphery.ADC_FOM_RANGE_J[0]:.3g}-{periphery.ADC_FOM_RANGE_J[1]:.3g}) (hw_models/periphery.py); "
+          "everything else is cited or an assumption stated there")
     if refit:
         fit = fit_cell_energy(ms)
         print(f"\nrefit on TOPS/W: CELL_ENERGY_J = {fit.cell_energy_28nm_j:.4g} J")
