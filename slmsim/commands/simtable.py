@@ -99,7 +99,8 @@ def blocks(d: dict[str, Any]) -> list[Block]:
     t.add("average power", q(d["average_power_w"], "W"), "energy / total time")
     out.append(t)
     if d.get("energy_by_boundary"):
-        out.append(boundary_table(d["energy_by_boundary"], d.get("energy_boundary", "board")))
+        used = d.get("energy_boundary") if isinstance(d.get("energy_boundary"), str) else "board"
+        out.append(boundary_table(d["energy_by_boundary"], used))
 
     if dec != "autoregressive" or (d.get("tokens_per_target_pass") or 1.0) != 1.0:
         t = Table("Decoding", ("figure", "value", "what it counts"), align="lrl")
