@@ -77,6 +77,7 @@ class Claim:
         d = asdict(self)
         d["diff_pct"] = self.diff_pct
         d["sensitivity"] = list(self.sensitivity)
+        d["boundary"] = self.boundary or None  # None: a time-only figure, no energy counted
         return d
 
 
