@@ -280,7 +280,7 @@ def _claims(out: Path, *, boundary: str) -> dict[str, Any]:
     from slmsim.casestudies import edgecim_baselines as eb
     from slmsim.casestudies.edgecim import run_rows
     from slmsim.casestudies.common import hardware_with
-    from slmsim.reports.casestudy import CaseStudy, TableData, write_case_study
+    from slmsim.reports.casestudy import Bars, CaseStudy, TableData, write_case_study
 
     claims = cl.evaluate(boundary, progress=_say)
     dicts = [c.to_dict() for c in claims]
@@ -305,6 +305,11 @@ def _claims(out: Path, *, boundary: str) -> dict[str, Any]:
                f"unknowns), {counts['not_expressible']} not expressible, {counts['unexplained']} unexplained.",
                f"Energy figures count the {boundary} boundary; the sensitivity rows give the other two "
                "(docs/architecture.md: chip, chip+memory, board)."],
+        bars=[Bars("slmsim over paper, per claim", {"slmsim / paper": {
+            str(c.claim): float(c.slmsim) / c.paper for c in claims if c.slmsim is not None}}, "slmsim / paper",
+            log_y=True, reference=[("paper (1x)", 1.0)],
+            caption="1 = the paper's figure; reproduced claims sit within 0.9-1.1 (0.85-1.15 for ratios).",
+            claims=[str(c.claim) for c in claims if c.slmsim is not None])],
         tables=[TableData("Sensitivity: the unknowns that move each claim", ["claim", "unknown", "value", "slmsim",
                                                                             "diff_pct"],
                           [[r["claim"], r["unknown"], r["value"], r["slmsim"], r["diff_pct"]] for r in sens],
