@@ -307,7 +307,7 @@ def _claims(out: Path, *, boundary: str) -> dict[str, Any]:
                "(docs/architecture.md: chip, chip+memory, board)."],
         bars=[Bars("slmsim over paper, per claim", {"slmsim / paper": {
             str(c.claim): float(c.slmsim) / c.paper for c in claims if c.slmsim is not None}}, "slmsim / paper",
-            log_y=True, reference=[("paper (1x)", 1.0)],
+            reference=[("paper (1x)", 1.0)],
             caption="1 = the paper's figure; reproduced claims sit within 0.9-1.1 (0.85-1.15 for ratios).",
             claims=[str(c.claim) for c in claims if c.slmsim is not None])],
         tables=[TableData("Sensitivity: the unknowns that move each claim", ["claim", "unknown", "value", "slmsim",
