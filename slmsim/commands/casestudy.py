@@ -88,6 +88,10 @@ def _csv(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def _cmd(args: argparse.Namespace) -> int:
+    if args.name == "elmoe3d" and args.energy_boundary != "board":
+        raise SpecError([Problem(file="<command line>", path="--energy-boundary", value=args.energy_boundary,
+                                 message="the ELMoE-3D study counts board energy only (both arms share one board)",
+                                 expected="board", hint="drop --energy-boundary, or use `case-study edgecim|claims`")])
     out = args.out or Path("out") / f"case-study-{args.name}"
     _prepare(out)
     global _BAR, _STARTED
