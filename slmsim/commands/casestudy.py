@@ -63,7 +63,7 @@ def _steps(name: str, dse: bool) -> int:
     if name == "claims":
         from slmsim.casestudies import claims as cl
 
-        return len(ec.VARIANTS) + 1 + len(cl.EVALUATORS)
+        return len(ec.VARIANTS) + 2 + len(cl.EVALUATORS)  # EdgeCIM: + baselines, + the solved rows
     return 1 + len(ec.VARIANTS) + int(dse) if name == "edgecim" else 1 + len(el.VARIANTS)
 
 
