@@ -73,7 +73,8 @@ class Evaluator:
             if isinstance(plan, Infeasible):
                 reasons.append(f"{name}: {plan.render().removeprefix('infeasible: ')}")
                 continue
-            per[name] = metric_values(run(plan, engine=engine or self.engine, seed=self.seed))
+            per[name] = metric_values(run(plan, engine=engine or self.engine, seed=self.seed),
+                                       self.space.energy_boundary)
         if reasons:
             return self._failed("; ".join(reasons), area=area_value, start=start, per_workload=per)
         agg = aggregate(list(per.values()), self.space.aggregate)

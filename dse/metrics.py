@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from slmsim.core.units import Dim
+from slmsim.mapping.energy_boundary import EnergyBoundary
 
 
 class Metric(StrEnum):
@@ -51,7 +52,7 @@ METRICS: dict[Metric, MetricInfo] = {
         "time per output token in decode (TPOT): decode time / decode steps"),
     Metric.ENERGY_PER_TOKEN: MetricInfo(
         "energy_per_token_j", "J", Direction.MINIMIZE, Dim.ENERGY,
-        "energy of the decode phase per decoded token (always-on power included)"),
+        "energy of the decode phase per decoded token, within the space's energy_boundary (default board: always-on power included)"),
     Metric.AREA: MetricInfo(
         "area_mm2", "mm^2", Direction.MINIMIZE, Dim.AREA,
         "silicon area of the system: every device plus on-chip memory tiers"),
@@ -62,7 +63,7 @@ METRICS: dict[Metric, MetricInfo] = {
         "decode throughput: batch x decode steps / decode time"),
     Metric.TOKENS_PER_J: MetricInfo(
         "tokens_per_j", "tokens/J", Direction.MAXIMIZE, None,
-        "generated tokens per joule of the whole run (prefill included)"),
+        "generated tokens per joule of the whole run (prefill included), within the energy_boundary"),
     Metric.POWER: MetricInfo(
         "power_w", "W", Direction.MINIMIZE, Dim.POWER, "average power over the whole run"),
 }
@@ -71,14 +72,27 @@ METRICS: dict[Metric, MetricInfo] = {
 WORKLOAD_METRICS: tuple[Metric, ...] = tuple(m for m in Metric if m is not Metric.AREA)
 
 
-def metric_values(result: object) -> dict[Metric, float]:
-    """Per-workload metrics from a `SimResult` (duck-typed: dse does not build results)."""
+def metric_values(result: object, boundary: EnergyBoundary | str = EnergyBoundary.BOARD) -> dict[Metric, float]:
+    """Per-workload metrics from a `SimResult` (duck-typed: dse does not build results).
+
+    `boundary` (mapping.energy_boundary) decides which energy the two energy metrics count;
+    power is always the whole run's (every joule charged / time): a constraint on power is a
+    constraint on the supply."""
+    b = EnergyBoundary(boundary)
+    if b is EnergyBoundary.BOARD:
+        per_token = float(result.energy_per_decode_token_j)  # type: ignore[attr-defined]
+        tokens_per_j = float(result.tokens_per_j)  # type: ignore[attr-defined]
+    else:
+        tokens = result.decode_tokens  # type: ignore[attr-defined]
+        dec = result.phase_energy_within_j("decode", b)  # type: ignore[attr-defined]
+        per_token = dec / tokens if tokens else math.nan
+        tokens_per_j = float(result.tokens_per_j_within(b))  # type: ignore[attr-defined]
     return {
         Metric.DECODE_LATENCY: float(result.tpot_s),  # type: ignore[attr-defined]
-        Metric.ENERGY_PER_TOKEN: float(result.energy_per_decode_token_j),  # type: ignore[attr-defined]
+        Metric.ENERGY_PER_TOKEN: per_token,
         Metric.TTFT: float(result.ttft_s),  # type: ignore[attr-defined]
         Metric.TOKENS_PER_S: float(result.decode_tokens_per_s),  # type: ignore[attr-defined]
-        Metric.TOKENS_PER_J: float(result.tokens_per_j),  # type: ignore[attr-defined]
+        Metric.TOKENS_PER_J: tokens_per_j,
         Metric.POWER: float(result.average_power_w),  # type: ignore[attr-defined]
     }
 

@@ -183,6 +183,7 @@ def study_summary(*, study: optuna.Study, config: StudyConfig, storage: StorageS
         "params": [_param_summary(p) for p in space.params],
         "workloads": [w.to_dict() for w in space.workloads],
         "aggregate": space.aggregate.value,
+        "energy_boundary": space.energy_boundary.value,
         "constraints": [c.to_dict() for c in space.constraints],
         "baselines": baselines,
         "hypervolume_reference": list(config.reference),

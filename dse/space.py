@@ -14,6 +14,7 @@
     objectives: [decode_latency, energy_per_token, area]
     constraints: ["area <= 80 mm^2", "power <= 15 W"]
     baselines: [orin-nano, sa8255p]
+    energy_boundary: board             # chip | chip+memory | board: what energy_per_token, tokens_per_j count
 
 Every problem in the file is reported at once as a `SpecError` (YAML path in the space
 file, value, expectation, hint). docs/dse.md is the reference for the format.
@@ -33,6 +34,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from slmsim.dse.metrics import METRICS, Aggregate, Direction, Metric
+from slmsim.mapping.energy_boundary import EnergyBoundary
 from slmsim.workloads.model import ModelSpec
 from slmsim.workloads.scenario import Precision, Scenario
 
@@ -82,6 +84,7 @@ class _SpaceRaw(BaseModel):
     constraints: list[Any] = Field(default_factory=list)
     baselines: list[str] = Field(default_factory=lambda: list(DEFAULT_BASELINES))
     reference: dict[str, Any] | None = None
+    energy_boundary: str = "board"
 
 
 # ----------------------------------------------------------------------------- resolved
@@ -236,6 +239,7 @@ class Space:
     constraints: tuple[Constraint, ...]
     baselines: tuple[str, ...]
     reference: tuple[float, ...] | None = None  # per objective, in its unit; None: from the base
+    energy_boundary: EnergyBoundary = EnergyBoundary.BOARD  # what the energy metrics count
 
     @property
     def directions(self) -> list[str]:
@@ -266,6 +270,7 @@ class Space:
             "constraints": [c.to_dict() for c in self.constraints],
             "baselines": list(self.baselines),
             "reference": list(self.reference) if self.reference is not None else None,
+            "energy_boundary": self.energy_boundary.value,
         }
 
     @classmethod
@@ -280,6 +285,7 @@ class Space:
                               for c in d["constraints"]),
             baselines=tuple(d["baselines"]),
             reference=tuple(d["reference"]) if d.get("reference") is not None else None,
+            energy_boundary=EnergyBoundary(d.get("energy_boundary", "board")),  # studies before issue 14: board
         )
 
 
@@ -300,6 +306,8 @@ def space_fingerprint(space: Space, base_si: Mapping[str, Any], models: Mapping[
     """What must not change under a study: parameters, workloads, objectives, constraints, base."""
     d = space.to_dict()
     key = {k: d[k] for k in ("parameters", "workloads", "aggregate", "objectives", "constraints")}
+    if space.energy_boundary is not EnergyBoundary.BOARD:  # board: the fingerprint of studies made before it existed
+        key["energy_boundary"] = space.energy_boundary.value
     key["base_si"] = base_si
     key["models"] = {n: m.model_dump(mode="json") for n, m in sorted(models.items())}
     return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:16]

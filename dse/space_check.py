@@ -16,6 +16,7 @@ from typing import Any
 
 import pydantic
 
+from slmsim.mapping.energy_boundary import EnergyBoundary, parse_boundary
 from slmsim.dse.hwtree import (
     LeafKind,
     close_path,
@@ -107,6 +108,7 @@ class _Resolver:
         objectives = self._objectives()
         constraints = self._constraints()
         baselines = self._baselines()
+        boundary = self._boundary(raw.energy_boundary)
         reference = self._reference(objectives)
         if base_raw is not None:
             self._check_area(base_si, objectives, constraints)
@@ -115,9 +117,17 @@ class _Resolver:
         space = Space(
             file=self.file, name=raw.name or Path(self.file).stem, description=raw.description, base=base_ref,
             params=params, workloads=workloads, aggregate=raw.aggregate, objectives=objectives,
-            constraints=constraints, baselines=baselines, reference=reference,
+            constraints=constraints, baselines=baselines, reference=reference, energy_boundary=boundary,
         )
         return LoadedSpace(space=space, base_tree=copy.deepcopy(base_tree), base_si=base_si, models=models)
+
+    def _boundary(self, text: str) -> EnergyBoundary:
+        try:
+            return parse_boundary(text)
+        except ValueError:
+            self.problem("energy_boundary", "unknown energy boundary", value=text,
+                         expected="chip, chip+memory or board", hint="docs/architecture.md says what each counts")
+            return EnergyBoundary.BOARD
 
     # -- parameters ---------------------------------------------------------------------
 

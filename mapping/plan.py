@@ -14,6 +14,7 @@ from slmsim.hw_models.spec import HardwareSpec, Placement
 from slmsim.mapping import elastic
 from slmsim.mapping.cim import macro_tiles_needed, map_on_cim, periphery_warnings
 from slmsim.mapping.cost import Affine, Component, MappedOp, MappedStep
+from slmsim.mapping.energy_boundary import Layer, tier_layer
 from slmsim.mapping.pipeline import (
     Partition,
     StagePipeline,
@@ -136,15 +137,22 @@ class StepMapper:
                 self.modes[name] = WeightMode.PROCESSOR
         self.always_on_power_w: dict[str, float] = {}
         self.active_power_w: dict[str, float] = {}
+        # where each always-on source sits (mapping.energy_boundary): a CIM die's static and
+        # leakage on the chip, a processor's idle power is the board's (board/device idle),
+        # a memory tier's background where its traffic is charged
+        self.always_on_layer: dict[str, Layer] = {}
         for name, dev in hw.devices.items():
             if isinstance(dev, CimAccelerator):
                 self.always_on_power_w[name] = dev.static_power_w + dev.macro_count * dev.effective_macro.leakage_power_w
                 self.active_power_w[name] = 0.0
+                self.always_on_layer[name] = Layer.CHIP
             else:
                 self.always_on_power_w[name] = dev.idle_power_w
                 self.active_power_w[name] = dev.active_power_w
+                self.always_on_layer[name] = Layer.BOARD
         for tname, tier in hw.memories.items():
             self.always_on_power_w[tname] = tier.background_power_w
+            self.always_on_layer[tname] = tier_layer(_tier_component(tier))
 
     # --- the steps ----------------------------------------------------------------------
 

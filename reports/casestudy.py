@@ -83,6 +83,25 @@ def _cell(x: object) -> html.Cell | str:
     return _fmt(x)
 
 
+_VERDICT_TEXT = {"reproduced": ("reproduced", "ok"), "explained": ("explained (see why)", "warning"),
+                 "not_expressible": ("not expressible", "warning"), "unexplained": ("unexplained", "warning")}
+
+
+def claim_verdict(c: Mapping[str, object]) -> tuple[str, str]:
+    """(text, kind): the claim's computed verdict when it carries one (issue 14), else the band of its difference."""
+    v = c.get("verdict")
+    if isinstance(v, str) and v in _VERDICT_TEXT:
+        return _VERDICT_TEXT[v]
+    return verdict(float(c["diff_pct"]))  # type: ignore[arg-type]
+
+
+def _diff_cell(c: Mapping[str, object]) -> html.Cell:
+    d = c.get("diff_pct")
+    if d is None:
+        return html.Cell("n/a")
+    return html.Cell(f"{float(d):+.1f}%", sort=float(d))  # type: ignore[arg-type]
+
+
 def verdict(diff_pct: float) -> tuple[str, str]:
     """(text, kind) for a claim's difference."""
     d = abs(float(diff_pct))
@@ -122,16 +141,26 @@ def bars_figure(b: Bars) -> go.Figure:
 
 def claims_table(claims: Sequence[Mapping[str, object]]) -> html.Table:
     rows = []
+    rich = any("verdict" in c for c in claims)  # the claims table: conditions, boundary, what is missing
     for c in claims:
-        v, _ = verdict(float(c["diff_pct"]))  # type: ignore[arg-type]
-        rows.append([html.Cell(readable(str(c["claim"])), title=str(c.get("note", "")) or None),
-                     _cell(c["paper"]), _cell(c["slmsim"]), html.Cell(str(c.get("unit", ""))),
-                     html.Cell(f"{c['diff_pct']:+.1f}%", sort=float(c["diff_pct"])),  # type: ignore[arg-type]
-                     html.Cell(v), html.Cell(str(c.get("note", "")))])
-    return html.Table(header=["claim", "paper", "slmsim", "unit", "difference", "verdict", "what was compared"],
-                      rows=rows, max_height_px=None,
-                      caption=f"Difference = (slmsim - paper) / paper. Verdict: reproduced within ±{REPRODUCED_PCT:.0f}%, "
-                              f"partly within ±{PARTLY_PCT:.0f}%, otherwise not reproduced; each figure below says why.")
+        v, _ = claim_verdict(c)
+        what = str(c.get("conditions") or c.get("note", ""))
+        if c.get("missing"):
+            what = f"{what} Missing: {c['missing']}"
+        row = [html.Cell(readable(str(c["claim"])), title=str(c.get("note", "")) or None),
+               _cell(c["paper"]), _cell(c["slmsim"]), html.Cell(str(c.get("unit", ""))), _diff_cell(c), html.Cell(v)]
+        if rich:
+            row.append(html.Cell(str(c.get("boundary") or "-")))
+        row.append(html.Cell(what))
+        rows.append(row)
+    header = ["claim", "paper", "slmsim", "unit", "difference", "verdict"] + (["energy boundary"] if rich else []) \
+        + ["conditions" if rich else "what was compared"]
+    caption = (f"Difference = (slmsim - paper) / paper. Verdict, computed by rule: reproduced within ±10% (±15% for "
+               "ratios); explained when a physics reason and a sensitivity table over two or more unknowns account "
+               "for the gap; not expressible when slmsim lacks a model (named in the conditions)." if rich else
+               f"Difference = (slmsim - paper) / paper. Verdict: reproduced within ±{REPRODUCED_PCT:.0f}%, "
+               f"partly within ±{PARTLY_PCT:.0f}%, otherwise not reproduced; each figure below says why.")
+    return html.Table(header=header, rows=rows, max_height_px=None, caption=caption)
 
 
 def _aside(b: Bars, by_name: Mapping[str, Mapping[str, object]]) -> html.Block:
@@ -140,14 +169,17 @@ def _aside(b: Bars, by_name: Mapping[str, Mapping[str, object]]) -> html.Block:
     if not shown:
         return plot
     paras = []
+    shown = [c for c in shown if c.get("diff_pct") is not None]
+    if not shown:
+        return plot
     worst = max(shown, key=lambda c: abs(float(c["diff_pct"])))  # type: ignore[arg-type]
     for c in shown:
-        v, _ = verdict(float(c["diff_pct"]))  # type: ignore[arg-type]
+        v, _ = claim_verdict(c)
         paras.append(f"{readable(str(c['claim']))}: paper {_fmt(c['paper'])} {c.get('unit', '')}, slmsim "
                      f"{_fmt(c['slmsim'])} ({float(c['diff_pct']):+.1f}%): {v}.")  # type: ignore[arg-type]
         if c.get("explanation"):
             paras.append(str(c["explanation"]))
-    text, kind = verdict(float(worst["diff_pct"]))  # type: ignore[arg-type]
+    text, kind = claim_verdict(worst)
     return html.Aside(main=plot, side_title="The claims in this figure", side=paras,
                       verdict=("worst: " if len(shown) > 1 else "") + text, verdict_kind=kind)
 

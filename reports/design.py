@@ -88,6 +88,30 @@ def _opening(result: Mapping[str, Any], plan: Plan, hardware: Any | None) -> htm
         "the energy split below."))
 
 
+_BOUNDARY_MEANING = {"chip": "compute, on-chip memory, NoC, CIM macros, chip leakage and active power",
+                     "chip+memory": "+ DRAM / stacked-DRAM traffic and background",
+                     "board": "+ board idle power and links: every joule charged"}
+
+
+def _boundary_blocks(result: Mapping[str, Any]) -> list[Any]:
+    """The decode energy within each energy boundary, the run's headline boundary first."""
+    by = result.get("energy_by_boundary") or {}
+    if not by:
+        return []
+    used = str(result.get("energy_boundary") or "board")
+    rows = []
+    for b in [used] + [x for x in by if x != used]:
+        f = by[b]
+        rows.append([html.Cell(b + (" (headline)" if b == used else "")),
+                     html.Cell(fmt(f.get("energy_per_decode_token_j"), "J"), sort=f.get("energy_per_decode_token_j")),
+                     html.Cell(num(f.get("decode_tokens_per_j")), sort=f.get("decode_tokens_per_j")),
+                     html.Cell(_BOUNDARY_MEANING.get(b, ""))])
+    return [html.Table(header=["energy boundary", "decode energy per token", "decode tokens/J", "what it counts"],
+                       rows=rows, max_height_px=None,
+                       caption="The same run's decode energy counted within each boundary (docs/architecture.md "
+                               "maps every component); chip <= chip+memory <= board.")]
+
+
 def build_page(*, result: Mapping[str, Any], plan: Plan, trace: Sequence[Mapping[str, Any]], title: str,
                hardware: Any | None = None) -> html.Page:
     """Lay the design figures out as a page (nothing written). `hardware` (the HardwareSpec)
@@ -101,6 +125,7 @@ def build_page(*, result: Mapping[str, Any], plan: Plan, trace: Sequence[Mapping
         ("precision", f"W{prec.get('weight_bits', '?')} A{prec.get('activation_bits', '?')} "
                       f"KV{prec.get('kv_bits', '?')}" if prec else "n/a"),
         ("engine", str(result.get("engine", "?"))),
+        ("energy boundary", str(result.get("energy_boundary") or "board")),
         ("weights", ", ".join(f"{d}: {m.replace('_', ' ')}" for d, m in (result.get("weight_mode") or {}).items())
          or "n/a"),
     ]
@@ -154,7 +179,7 @@ def build_page(*, result: Mapping[str, Any], plan: Plan, trace: Sequence[Mapping
             intro="Energy of the prefill and of all decode steps, stacked by component. 'static' is always-on "
                   "power (idle, leakage, memory background) and a device's active power, charged for the time "
                   "of the phase; the other components are dynamic energy (ops, memory traffic, CIM arrays).",
-            blocks=[html.Plot(F.energy_breakdown(result, plan), name="energy")]),
+            blocks=[html.Plot(F.energy_breakdown(result, plan), name="energy"), *_boundary_blocks(result)]),
         html.Section(
             title="Memory footprint", anchor="memory",
             intro="Bytes the run needs (weights with their group scales, the KV cache at the full context of "

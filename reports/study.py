@@ -24,7 +24,8 @@ from slmsim.reports.units import Scale, fmt, fmt_ratio, num, pick_scale
 def _facts(data: StudyData) -> list[tuple[str, str]]:
     m = data.meta
     facts = [("study", data.name)]
-    for key, label in (("sampler", "sampler"), ("engine", "engine"), ("seed", "seed"), ("aggregate", "aggregate")):
+    for key, label in (("sampler", "sampler"), ("engine", "engine"), ("seed", "seed"), ("aggregate", "aggregate"),
+                       ("energy_boundary", "energy boundary")):
         if m.get(key) is not None:
             facts.append((label, str(m[key])))
     if data.objectives:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from slmsim.mapping import energy_boundary as eb
 from slmsim.mapping.cost import Component, MappedStep
 from slmsim.mapping.plan import Plan
 from slmsim.simulator.decoding import (
@@ -91,6 +92,11 @@ def _parts(plan: Plan) -> list[_Part]:
     return parts
 
 
+def _always_on_layer(plan: Plan) -> dict[str, eb.Layer]:
+    """Each always-on source's energy layer (plans without a mapper: all on the board)."""
+    return dict(plan.mapper.always_on_layer) if plan.mapper is not None else {}
+
+
 def run_analytic(plan: Plan) -> SimResult:
     parts = _parts(plan)
     prefill_s = sum(p.time_s for p in parts if p.phase == "prefill")
@@ -100,9 +106,14 @@ def run_analytic(plan: Plan) -> SimResult:
     energy: dict[str, float] = {}
     phase_energy = {"prefill": 0.0, "decode": 0.0}
     always_on = sum(plan.always_on_power_w.values())
+    layer_of = _always_on_layer(plan)
+    layers: dict[str, dict[str, float]] = {"prefill": {}, "decode": {}}  # phase -> energy layer -> J
     for p in parts:
         e = p.step.dynamic_energy_j(p.ctx_sum, p.runs)
-        e[Component.STATIC] = e.get(Component.STATIC, 0.0) + (always_on + plan.active_power_w.get(p.step.device, 0.0)) * p.time_s
+        eb.add_dynamic(layers[p.phase], e)  # mapped ops never charge STATIC (add_dynamic refuses it)
+        active_w = plan.active_power_w.get(p.step.device, 0.0)
+        eb.add_static(layers[p.phase], plan.always_on_power_w, layer_of, p.time_s, [(active_w, p.time_s)])
+        e[Component.STATIC] = e.get(Component.STATIC, 0.0) + (always_on + active_w) * p.time_s
         phase_energy[p.phase] += sum(e.values())
         for k, v in e.items():
             energy[k.value] = energy.get(k.value, 0.0) + v
@@ -120,6 +131,8 @@ def run_analytic(plan: Plan) -> SimResult:
         energy[Component.LINK.value] = energy.get(Component.LINK.value, 0.0) + link_j
         energy[Component.STATIC.value] = energy.get(Component.STATIC.value, 0.0) + static_j
         phase_energy["decode"] += link_j + static_j
+        eb.add_dynamic(layers["decode"], {Component.LINK: link_j})
+        eb.add_static(layers["decode"], plan.always_on_power_w, layer_of, handover_s)
 
     busy: dict[str, float] = {}
     breakdown: dict[str, dict[str, float]] = {"prefill": {}, "decode": {}}
@@ -142,6 +155,7 @@ def run_analytic(plan: Plan) -> SimResult:
         prefill_energy_j=phase_energy["prefill"],
         decode_energy_j=phase_energy["decode"],
         energy_breakdown_j=energy,
+        energy_layers_j=layers,
         latency_breakdown_s=breakdown,
         busy_time_s=busy,
         memory_footprint_bytes=plan.memory_footprint_bytes,

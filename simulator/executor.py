@@ -289,6 +289,16 @@ class Executor:
                 out[comp] = out.get(comp, 0.0) + e
         return out
 
+    def phase_components_j(self, phase: str) -> dict[Component, float]:
+        """Dynamic energy by component of the steps of one phase."""
+        self.finalize()
+        out: dict[Component, float] = {}
+        for t in self._tallies.values():
+            if t.step.phase == phase:
+                for comp, e in self._step_energy(t).items():
+                    out[comp] = out.get(comp, 0.0) + e
+        return out
+
     def phase_energy_j(self, phase: str) -> float:
         self.finalize()
         return sum(sum(self._step_energy(t).values()) for t in self._tallies.values() if t.step.phase == phase)

@@ -10,6 +10,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from slmsim.mapping.energy_boundary import EnergyBoundary, within
+
 
 def _merge(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
     out = dict(a)
@@ -37,6 +39,10 @@ class SimResult:
     weight_mode: dict[str, str] = field(default_factory=dict)
     makespan_s: float | None = None  # wall time when phases overlap (serving); None: prefill + decode
     extra: dict[str, Any] = field(default_factory=dict)
+    # phase ("prefill", "decode") -> energy layer ("chip", "memory", "board") -> J; the same
+    # joules as prefill_energy_j / decode_energy_j, split by where they are spent
+    # (mapping.energy_boundary). Empty for results built by hand: every boundary is then the whole.
+    energy_layers_j: dict[str, dict[str, float]] = field(default_factory=dict)
 
     # Derived ------------------------------------------------------------------------
 
@@ -75,6 +81,35 @@ class SimResult:
     def energy_per_decode_token_j(self) -> float:
         return self.decode_energy_j / self.decode_tokens if self.decode_tokens else math.nan
 
+    # Energy boundaries (chip <= chip+memory <= board; board is everything charged) ---------
+
+    def phase_energy_within_j(self, phase: str, boundary: EnergyBoundary | str) -> float:
+        """Energy of `phase` ("prefill", "decode" or "all") inside `boundary`."""
+        b = EnergyBoundary(boundary)
+        phases = ("prefill", "decode") if phase == "all" else (phase,)
+        if not self.energy_layers_j or b is EnergyBoundary.BOARD:
+            return sum(self.prefill_energy_j if p == "prefill" else self.decode_energy_j for p in phases)
+        return sum(within(self.energy_layers_j.get(p, {}), b) for p in phases)
+
+    def decode_tokens_per_j_within(self, boundary: EnergyBoundary | str) -> float:
+        e = self.phase_energy_within_j("decode", boundary)
+        return self.decode_tokens / e if e > 0 else math.nan
+
+    def tokens_per_j_within(self, boundary: EnergyBoundary | str) -> float:
+        e = self.phase_energy_within_j("all", boundary)
+        return self.generated_tokens / e if e > 0 else math.nan
+
+    def boundaries(self) -> dict[str, dict[str, float]]:
+        """Every boundary's headline energy figures (the `--json` `energy_by_boundary`)."""
+        out = {}
+        for b in EnergyBoundary:
+            dec = self.phase_energy_within_j("decode", b)
+            out[b.value] = {"energy_j": self.phase_energy_within_j("all", b), "decode_energy_j": dec,
+                            "energy_per_decode_token_j": dec / self.decode_tokens if self.decode_tokens else math.nan,
+                            "decode_tokens_per_j": self.decode_tokens_per_j_within(b),
+                            "tokens_per_j": self.tokens_per_j_within(b)}
+        return out
+
     @property
     def utilisation(self) -> dict[str, float]:
         total = self.total_time_s
@@ -99,6 +134,9 @@ class SimResult:
             prefill_energy_j=self.prefill_energy_j + other.prefill_energy_j,
             decode_energy_j=self.decode_energy_j + other.decode_energy_j,
             energy_breakdown_j=_merge(self.energy_breakdown_j, other.energy_breakdown_j),
+            energy_layers_j=({p: _merge(self.energy_layers_j.get(p, {}), other.energy_layers_j.get(p, {}))
+                              for p in {*self.energy_layers_j, *other.energy_layers_j}}
+                             if self.energy_layers_j and other.energy_layers_j else {}),
             latency_breakdown_s=lat,
             busy_time_s=_merge(self.busy_time_s, other.busy_time_s),
             makespan_s=(None if self.makespan_s is None and other.makespan_s is None
@@ -127,6 +165,8 @@ class SimResult:
             "decode_time_s": self.decode_time_s,
             "generated_tokens": self.generated_tokens,
             "energy_breakdown_j": dict(sorted(self.energy_breakdown_j.items())),
+            "energy_layers_j": {p: dict(sorted(v.items())) for p, v in sorted(self.energy_layers_j.items())},
+            "energy_by_boundary": {b: {k: num(v) for k, v in d.items()} for b, d in self.boundaries().items()},
             "latency_breakdown_s": {p: dict(sorted(v.items())) for p, v in sorted(self.latency_breakdown_s.items())},
             "utilisation": dict(sorted(self.utilisation.items())),
             "memory_footprint_bytes": dict(sorted(self.memory_footprint_bytes.items())),

@@ -28,6 +28,7 @@ from enum import StrEnum
 import numpy as np
 import simpy
 
+from slmsim.mapping import energy_boundary as eb
 from slmsim.mapping.cost import Component
 from slmsim.mapping.plan import StepMapper
 from slmsim.simulator.decoding import RoundRunner
@@ -381,6 +382,16 @@ def _result(sim: _Sim, engine_name: str) -> SimResult:
     busy = prefill_busy + decode_busy
     pre_share = prefill_busy / busy if busy > 0 else 0.0
     static_total = static + sum(active.values())
+    # the same energies by layer (mapping.energy_boundary): static split as above
+    static_layers: dict[str, float] = {}
+    eb.add_static(static_layers, m.always_on_power_w, m.always_on_layer, makespan,
+                  [(m.active_power_w.get(d, 0.0), t) for d, t in ex.device_busy_s.items()])
+    layers: dict[str, dict[str, float]] = {"prefill": eb.scaled(static_layers, pre_share),
+                                           "decode": eb.scaled(static_layers, 1.0 - pre_share)}
+    eb.add_dynamic(layers["prefill"], ex.phase_components_j("prefill"))
+    eb.add_dynamic(layers["decode"], ex.phase_components_j("decode"))
+    if link_j:
+        eb.add_dynamic(layers["decode"], {Component.LINK: link_j})
     ttft = [x.first_token_s - x.req.arrival_s for x in served]
     tpot = [(x.finished_s - x.first_token_s) / (x.req.gen_tokens - 1) for x in served if x.req.gen_tokens > 1]
     e2e = [x.finished_s - x.req.arrival_s for x in served]
@@ -417,6 +428,7 @@ def _result(sim: _Sim, engine_name: str) -> SimResult:
         prefill_energy_j=prefill_dyn + static_total * pre_share,
         decode_energy_j=decode_dyn + static_total * (1 - pre_share) + link_j,
         energy_breakdown_j=energy,
+        energy_layers_j=layers,
         latency_breakdown_s=ex.class_time_s,
         busy_time_s=busy_time,
         memory_footprint_bytes={"kv_cache_peak": st.kv_peak, "kv_budget": sim.kv_budget},

@@ -18,22 +18,66 @@ from slmsim.workloads.load import load_model
 from slmsim.workloads.scenario import Scenario
 
 
+# Verdict rule (issue 14): a figure within these bands of the paper's is reproduced.
+REPRODUCED_PCT = 10.0
+REPRODUCED_RATIO_PCT = 15.0  # ratios compound two runs' errors
+VERDICTS = ("reproduced", "explained", "not_expressible", "unexplained")
+
+
 @dataclass(frozen=True)
 class Claim:
+    """One paper figure beside slmsim's. `verdict` is computed (`with_verdict`), never
+    written by hand, except `not_expressible` (slmsim is None: `missing` says what is absent)."""
+
     claim: str
     paper: float
-    slmsim: float
+    slmsim: float | None
     unit: str
     source: str
     note: str = ""
+    conditions: str = ""  # what the paper measured (model, device, batch, ...) as slmsim runs it
+    verdict: str = ""
+    boundary: str = ""  # energy boundary of an energy figure ("" for time-only claims)
+    kind: str = "absolute"  # "ratio" for x-fold claims (wider band)
+    assumptions: str = ""
+    explanation: str = ""  # the physics reason when not reproduced
+    sensitivity: tuple[dict[str, Any], ...] = ()  # rows: unknown, value, slmsim figure
+    missing: str = ""  # not_expressible: what slmsim lacks
+    paper_name: str = ""
 
     @property
-    def diff_pct(self) -> float:
+    def diff_pct(self) -> float | None:
+        if self.slmsim is None:
+            return None
         return 100.0 * (self.slmsim - self.paper) / self.paper
+
+    @property
+    def tolerance_pct(self) -> float:
+        return REPRODUCED_RATIO_PCT if self.kind == "ratio" else REPRODUCED_PCT
+
+    def computed_verdict(self) -> str:
+        """reproduced: within the band; explained: a physics reason and a sensitivity table over at
+        least two unknowns; not_expressible: no slmsim figure; unexplained: none of these (a gap)."""
+        d = self.diff_pct
+        if d is None or (isinstance(d, float) and math.isnan(d)):
+            return "not_expressible"
+        if abs(d) <= self.tolerance_pct:
+            return "reproduced"
+        unknowns = {str(r.get("unknown")) for r in self.sensitivity if r.get("unknown") not in (None, "-")}
+        if self.explanation and len(unknowns) >= 2:
+            return "explained"
+        return "unexplained"
+
+    def with_verdict(self) -> "Claim":
+        from dataclasses import replace
+
+        return replace(self, verdict=self.computed_verdict())
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["diff_pct"] = self.diff_pct
+        d["sensitivity"] = list(self.sensitivity)
+        d["boundary"] = self.boundary or None  # None: a time-only figure, no energy counted
         return d
 
 

@@ -43,22 +43,27 @@ class Row:
     model: str
     device: str
     tokens_per_s: float
-    tokens_per_j: float
+    tokens_per_j: float  # decode tokens per joule of decode, within `boundary`
     power_w: float
+    boundary: str = "board"
 
 
 def run_rows(cim: HardwareSpec, *, act_bits: int = 8, baselines: bool = True,
-             engine: str = "analytic") -> list[Row]:
+             engine: str = "analytic", boundary: str = "board") -> list[Row]:
+    """Every model on `cim` (and the baselines); tokens/J within the energy `boundary`
+    (mapping.energy_boundary), the same boundary for the accelerator and the baselines."""
     rows = []
     for m in MODELS:
         r = simulate(cim, m, cim_scenario(act_bits), engine=engine)
-        rows.append(Row(m, "edgecim", r.decode_tokens_per_s, r.decode_tokens_per_j, r.average_power_w))
+        rows.append(Row(m, "edgecim", r.decode_tokens_per_s, r.decode_tokens_per_j_within(boundary),
+                        r.average_power_w, boundary))
     if baselines:
         for dev in BASELINES:
             hw = hardware_with(dev)
             for m in MODELS:
                 r = simulate(hw, m, baseline_scenario(), engine=engine)
-                rows.append(Row(m, dev, r.decode_tokens_per_s, r.decode_tokens_per_j, r.average_power_w))
+                rows.append(Row(m, dev, r.decode_tokens_per_s, r.decode_tokens_per_j_within(boundary),
+                                r.average_power_w, boundary))
     return rows
 
 
@@ -74,17 +79,24 @@ def claims(rows: list[Row]) -> list[Claim]:
     l3 = lookup(rows, "edgecim", "llama-3.2-3b")
     o1 = lookup(rows, "orin-nano", "llama-3.2-1b")
     s3 = lookup(rows, "sa8255p", "llama-3.2-3b")
+    b = cim[0].boundary
+    cond = f"12 SLMs, INT4 per-channel weights, A8, prompt {PROMPT}, generate {GEN}, batch 1, analytic engine"
+    base = ("baselines: orin-nano preset (calibrated, MLC q4f16_ft-like INT4 per-channel, A16), sa8255p preset "
+            "(spec sheet + Hexagon class constants, w4a16)")
     return [
-        Claim("edgecim_mean_decode_tokens_per_s", 336.42, tps, "tokens/s", PAPER, "mean over the 12 SLMs, INT4"),
-        Claim("edgecim_mean_tokens_per_j", 173.02, tpj, "tokens/J", PAPER, "mean over the 12 SLMs, INT4"),
+        Claim("edgecim_mean_decode_tokens_per_s", 336.42, tps, "tokens/s", PAPER, "mean over the 12 SLMs, INT4",
+              conditions=cond),
+        Claim("edgecim_mean_tokens_per_j", 173.02, tpj, "tokens/J", PAPER, "mean over the 12 SLMs, INT4",
+              conditions=cond + "; decode tokens per joule of decode", boundary=b),
         Claim("edgecim_vs_orin_nano_throughput_llama-3.2-1b", 7.3, l1.tokens_per_s / o1.tokens_per_s, "x", PAPER,
               f"edgecim {l1.tokens_per_s:.1f} vs orin-nano {o1.tokens_per_s:.1f} tokens/s (orin-nano calibrated, "
-              "docs/validation.md)"),
+              "docs/validation.md)", conditions=f"llama-3.2-1b; {base}", kind="ratio"),
         Claim("edgecim_vs_orin_nano_energy_efficiency_llama-3.2-1b", 49.59, l1.tokens_per_j / o1.tokens_per_j, "x",
-              PAPER, f"edgecim {l1.tokens_per_j:.2f} vs orin-nano {o1.tokens_per_j:.2f} tokens/J (board power)"),
+              PAPER, f"edgecim {l1.tokens_per_j:.2f} vs orin-nano {o1.tokens_per_j:.2f} tokens/J ({b} boundary on both)",
+              conditions=f"llama-3.2-1b; {base}", boundary=b, kind="ratio"),
         Claim("edgecim_vs_sa8255p_throughput_llama-3.2-3b", 9.95, l3.tokens_per_s / s3.tokens_per_s, "x", PAPER,
               f"edgecim {l3.tokens_per_s:.1f} vs sa8255p {s3.tokens_per_s:.1f} tokens/s (sa8255p from spec sheet + "
-              "Hexagon class constants: a prediction)"),
+              "Hexagon class constants: a prediction)", conditions=f"llama-3.2-3b; {base}", kind="ratio"),
     ]
 
 
@@ -113,14 +125,15 @@ VARIANTS: tuple[Variant, ...] = (
 )
 
 
-def sensitivity(progress: Callable[[str], None] | None = None) -> list[dict[str, object]]:
+def sensitivity(progress: Callable[[str], None] | None = None, *, boundary: str = "board") -> list[dict[str, object]]:
     """Each variant's headline figures, baselines held at their preset values."""
-    base_rows = [r for r in run_rows(hardware_with("edgecim")) if r.device != "edgecim"]
+    base_rows = [r for r in run_rows(hardware_with("edgecim"), boundary=boundary) if r.device != "edgecim"]
     out = []
     for v in VARIANTS:
         if progress:
             progress(v.name)
-        rows = run_rows(hardware_with("edgecim", v.edits), act_bits=v.act_bits, baselines=False) + base_rows
+        rows = run_rows(hardware_with("edgecim", v.edits), act_bits=v.act_bits, baselines=False,
+                        boundary=boundary) + base_rows
         c = {x.claim: x.slmsim for x in claims(rows)}
         out.append({"variant": v.name, "parameter": v.parameter, **c})
     return out

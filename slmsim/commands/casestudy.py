@@ -1,4 +1,8 @@
-"""`slmsim case-study edgecim|elmoe3d [--out DIR]`: reproduce the seed papers' claims.
+"""`slmsim case-study edgecim|elmoe3d|claims [--out DIR]`: reproduce the seed papers' claims.
+
+`claims` evaluates every claim of slmsim/data/claims.yaml (slmsim.casestudies.claims): paper
+figure, slmsim figure, difference, conditions, computed verdict, sensitivity rows; writes
+DIR/summary.json, DIR/claims.csv, DIR/sensitivity.csv, DIR/baselines.csv and DIR/report.html.
 
 Writes DIR/summary.json ({"claims": [{claim, paper, slmsim, diff_pct, ...}]}), CSV tables,
 a sensitivity table over the parameters the papers do not publish, and DIR/report.html.
@@ -23,8 +27,12 @@ MARKER = ".slmsim-case-study"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    c = sub.add_parser("case-study", help="reproduce EdgeCIM or ELMoE-3D headline claims (docs/case-studies.md)")
-    c.add_argument("name", choices=["edgecim", "elmoe3d"])
+    c = sub.add_parser("case-study", help="reproduce the seed papers' claims: EdgeCIM, ELMoE-3D, or the whole "
+                                          "claims table (docs/case-studies.md)")
+    c.add_argument("name", choices=["edgecim", "elmoe3d", "claims"])
+    c.add_argument("--energy-boundary", choices=["chip", "chip+memory", "board"], default="board",
+                   help="edgecim, claims: which energy tokens/J counts (default board: everything charged; "
+                        "docs/architecture.md)")
     c.add_argument("--out", type=Path, help="output folder (default out/case-study-NAME)")
     c.add_argument("--trials", type=int, default=300, help="edgecim: DSE trials (default 300)")
     c.add_argument("--no-dse", action="store_true", help="edgecim: skip the DSE")
@@ -52,6 +60,10 @@ def _steps(name: str, dse: bool) -> int:
     from slmsim.casestudies import edgecim as ec
     from slmsim.casestudies import elmoe3d as el
 
+    if name == "claims":
+        from slmsim.casestudies import claims as cl
+
+        return len(ec.VARIANTS) + 2 + len(cl.EVALUATORS)  # EdgeCIM: + baselines, + the solved rows
     return 1 + len(ec.VARIANTS) + int(dse) if name == "edgecim" else 1 + len(el.VARIANTS)
 
 
@@ -76,6 +88,10 @@ def _csv(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def _cmd(args: argparse.Namespace) -> int:
+    if args.name == "elmoe3d" and args.energy_boundary != "board":
+        raise SpecError([Problem(file="<command line>", path="--energy-boundary", value=args.energy_boundary,
+                                 message="the ELMoE-3D study counts board energy only (both arms share one board)",
+                                 expected="board", hint="drop --energy-boundary, or use `case-study edgecim|claims`")])
     out = args.out or Path("out") / f"case-study-{args.name}"
     _prepare(out)
     global _BAR, _STARTED
@@ -88,7 +104,9 @@ def _cmd(args: argparse.Namespace) -> int:
         _BAR, _STARTED = bar, False
         try:
             if args.name == "edgecim":
-                summary = _edgecim(out, trials=0 if args.no_dse else args.trials)
+                summary = _edgecim(out, trials=0 if args.no_dse else args.trials, boundary=args.energy_boundary)
+            elif args.name == "claims":
+                summary = _claims(out, boundary=args.energy_boundary)
             else:
                 summary = _elmoe3d(out)
         finally:
@@ -96,9 +114,12 @@ def _cmd(args: argparse.Namespace) -> int:
     from slmsim.casestudies.common import write_json
 
     write_json(out / "summary.json", {"slmsim_version": __version__, **summary})
-    t = Table(f"Case study {args.name}: {time.perf_counter() - start:.1f} s", ("claim", "paper", "slmsim", "diff"))
+    cols = ("claim", "paper", "slmsim", "diff") + (("verdict",) if args.name == "claims" else ())
+    t = Table(f"Case study {args.name}: {time.perf_counter() - start:.1f} s", cols)
     for c in summary["claims"]:
-        t.add(c["claim"], n(c["paper"], 4), n(c["slmsim"], 4), f"{c['diff_pct']:+.1f}%")
+        diff = "n/a" if c["diff_pct"] is None else f"{c['diff_pct']:+.1f}%"
+        t.add(c["claim"], n(c["paper"], 4), "-" if c["slmsim"] is None else n(c["slmsim"], 4), diff,
+              *((c["verdict"],) if args.name == "claims" else ()))
     emit([t, f"summary: {out / 'summary.json'}", f"report:  {out / 'report.html'}"])
     return EXIT_OK
 
@@ -106,14 +127,14 @@ def _cmd(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------------- EdgeCIM
 
 
-def _edgecim(out: Path, *, trials: int) -> dict[str, Any]:
+def _edgecim(out: Path, *, trials: int, boundary: str = "board") -> dict[str, Any]:
     from slmsim.reports.casestudy import Bars, CaseStudy, TableData, write_case_study
     from slmsim.casestudies import edgecim as ec
     from slmsim.casestudies.common import hardware_with
 
     _say("edgecim: 12 SLMs on edgecim, orin-nano, sa8255p")
-    rows = ec.run_rows(hardware_with("edgecim"))
-    claims = [c.to_dict() for c in ec.claims(rows)]
+    rows = ec.run_rows(hardware_with("edgecim"), boundary=boundary)
+    claims = [c.with_verdict().to_dict() for c in ec.claims(rows)]
     table = []
     for m in ec.MODELS:
         e, o, s = (ec.lookup(rows, d, m) for d in ("edgecim", "orin-nano", "sa8255p"))
@@ -125,7 +146,7 @@ def _edgecim(out: Path, *, trials: int) -> dict[str, Any]:
                       "energy_gain_vs_orin_nano": e.tokens_per_j / o.tokens_per_j,
                       "energy_gain_vs_sa8255p": e.tokens_per_j / s.tokens_per_j})
     _csv(out / "table.csv", table)
-    sens = ec.sensitivity(progress=lambda v: _say(f"edgecim sensitivity: {v}"))
+    sens = ec.sensitivity(progress=lambda v: _say(f"edgecim sensitivity: {v}"), boundary=boundary)
     _csv(out / "sensitivity.csv", sens)
     why = ec.explanations(sens)
     for c in claims:
@@ -137,7 +158,8 @@ def _edgecim(out: Path, *, trials: int) -> dict[str, Any]:
         subtitle="12 SLMs at INT4 on the edgecim preset against Orin Nano and SA8255P (docs/case-studies.md)",
         claims=claims,
         notes=[f"Means over the 12 models: edgecim {means['edgecim_tokens_per_s']:.1f} tokens/s, "
-               f"{means['edgecim_tokens_per_j']:.2f} tokens/J.",
+               f"{means['edgecim_tokens_per_j']:.2f} tokens/J (energy boundary: {boundary}; "
+               "docs/architecture.md says what each boundary counts).",
                "The paper's macro, tile count and DRAM are not public; the preset's figures are assumptions "
                "(hw_models/presets/edgecim.yaml). The sensitivity table shows what each unknown does."]
         + ([dse["note"]] if dse else []),
@@ -158,7 +180,8 @@ def _edgecim(out: Path, *, trials: int) -> dict[str, Any]:
                              caption="See dse/report.html for the whole study.")] if dse else [])],
     )
     write_case_study(cs, out / "report.html")
-    return {"case_study": "edgecim", "claims": claims, "means": means, "sensitivity": sens,
+    return {"case_study": "edgecim", "energy_boundary": boundary, "claims": claims, "means": means,
+            "sensitivity": sens,
             **({"dse": {k: v for k, v in dse.items() if k != "table"}} if dse else {})}
 
 
@@ -251,3 +274,55 @@ def _elmoe3d(out: Path) -> dict[str, Any]:
     )
     write_case_study(cs, out / "report.html")
     return {"case_study": "elmoe3d", "claims": claims, "des": des_claims, "batches": table, "sensitivity": sens}
+
+
+# ----------------------------------------------------------------------------- the claims table
+
+
+def _claims(out: Path, *, boundary: str) -> dict[str, Any]:
+    from slmsim.casestudies import claims as cl
+    from slmsim.casestudies import edgecim_baselines as eb
+    from slmsim.casestudies.edgecim import run_rows
+    from slmsim.casestudies.common import hardware_with
+    from slmsim.reports.casestudy import Bars, CaseStudy, TableData, write_case_study
+
+    claims = cl.evaluate(boundary, progress=_say)
+    dicts = [c.to_dict() for c in claims]
+    keep = ("claim", "paper_name", "paper", "slmsim", "unit", "diff_pct", "verdict", "boundary", "kind", "conditions",
+            "assumptions", "source", "missing")
+    _csv(out / "claims.csv", [{k: d[k] for k in keep} for d in dicts])
+    sens = [{"claim": d["claim"], **r, "diff_pct": (100.0 * (r["slmsim"] - d["paper"]) / d["paper"]
+                                                    if isinstance(r.get("slmsim"), (int, float)) else None)}
+            for d in dicts for r in d["sensitivity"]]
+    _csv(out / "sensitivity.csv", sens)
+    base = eb.baseline_table(run_rows(hardware_with("edgecim"), boundary=boundary))
+    _csv(out / "baselines.csv", base)
+    counts = {v: sum(1 for c in claims if c.verdict == v) for v in ("reproduced", "explained", "not_expressible",
+                                                                     "unexplained")}
+    cs = CaseStudy(
+        title="The claims table",
+        subtitle=f"{len(claims)} quantitative claims of the seed and related papers beside slmsim's figures "
+                 f"(energy boundary: {boundary})",
+        claims=dicts,
+        notes=[f"Verdicts (computed by rule): {counts['reproduced']} reproduced (within 10%, 15% for ratios), "
+               f"{counts['explained']} explained (a physics reason and a sensitivity table over at least two "
+               f"unknowns), {counts['not_expressible']} not expressible, {counts['unexplained']} unexplained.",
+               f"Energy figures count the {boundary} boundary; the sensitivity rows give the other two "
+               "(docs/architecture.md: chip, chip+memory, board)."],
+        bars=[Bars("slmsim over paper, per claim", {"slmsim / paper": {
+            str(c.claim): float(c.slmsim) / c.paper for c in claims if c.slmsim is not None}}, "slmsim / paper",
+            reference=[("paper (1x)", 1.0)],
+            caption="1 = the paper's figure; reproduced claims sit within 0.9-1.1 (0.85-1.15 for ratios).",
+            claims=[str(c.claim) for c in claims if c.slmsim is not None])],
+        tables=[TableData("Sensitivity: the unknowns that move each claim", ["claim", "unknown", "value", "slmsim",
+                                                                            "diff_pct"],
+                          [[r["claim"], r["unknown"], r["value"], r["slmsim"], r["diff_pct"]] for r in sens],
+                          caption="Each row changes one unknown of the claim's conditions; slmsim's figure beside it."),
+                TableData("EdgeCIM's baselines as stated configurations", list(base[0]),
+                          [list(r.values()) for r in base],
+                          caption="examples/edgecim-baselines.yaml: stack and precision of each baseline run; "
+                                  "speedup and energy gain are EdgeCIM's over that run.")],
+    )
+    write_case_study(cs, out / "report.html")
+    return {"case_study": "claims", "energy_boundary": boundary, "verdicts": counts, "claims": dicts,
+            "edgecim_baselines": base}

@@ -89,16 +89,30 @@ def _common(p: argparse.ArgumentParser) -> None:
                    help="replace the study already in --out when it was made from a different space (its trials "
                         "and outputs are deleted)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--energy-boundary", choices=["chip", "chip+memory", "board"], default=None,
+                   help="which energy energy_per_token and tokens_per_j count (overrides the space's "
+                        "energy_boundary; default board, docs/architecture.md)")
 
 
 # ----------------------------------------------------------------------------- commands
+
+
+def _with_boundary(loaded: Any, args: argparse.Namespace) -> Any:
+    """--energy-boundary replaces the space file's `energy_boundary`."""
+    if getattr(args, "energy_boundary", None) is None:
+        return loaded
+    from dataclasses import replace
+
+    from slmsim.mapping.energy_boundary import EnergyBoundary
+
+    return replace(loaded, space=replace(loaded.space, energy_boundary=EnergyBoundary(args.energy_boundary)))
 
 
 def _cmd_explore(args: argparse.Namespace) -> int:
     from slmsim.dse.space import load_space
 
     _check_counts(args)
-    loaded = load_space(_space_file(args.space))
+    loaded = _with_boundary(load_space(_space_file(args.space)), args)
     return _run(args, loaded=loaded, sampler=args.sampler, suffix="", n_trials=args.trials)
 
 
@@ -107,7 +121,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from slmsim.dse.study import grid_space
 
     _check_counts(args)
-    loaded = load_space(_space_file(args.space))
+    loaded = _with_boundary(load_space(_space_file(args.space)), args)
     grid = grid_space(loaded.space)
     size = math.prod(len(v) for v in grid.values())
     n = size if args.trials is None else min(args.trials, size)

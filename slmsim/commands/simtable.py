@@ -45,6 +45,24 @@ def _per(value: float | None, count: float | None) -> float | None:
     return value / count
 
 
+BOUNDARY_MEANING = {"chip": "compute, on-chip memory, NoC, CIM macros, chip leakage",
+                    "chip+memory": "+ DRAM / stacked-DRAM traffic and background",
+                    "board": "+ board idle power and links: everything charged"}
+
+
+def boundary_table(by: dict[str, dict[str, Any]], used: str) -> Table:
+    """The chosen energy boundary's decode figures first, the other two beside it."""
+    order = [used] + [b for b in by if b != used]
+    t = Table(f"Energy by boundary (decode phase; headline boundary: {used})",
+              ("boundary", "energy per token", "tokens/J", "what it counts"), align="lrrl",
+              note="docs/architecture.md lists which energy components each boundary holds")
+    for b in order:
+        f = by[b]
+        t.add(b + (" (used)" if b == used else ""), q(f.get("energy_per_decode_token_j"), "J"),
+              n(f.get("decode_tokens_per_j")), BOUNDARY_MEANING.get(b, ""))
+    return t
+
+
 def blocks(d: dict[str, Any]) -> list[Block]:
     sc = d["scenario"]
     prec = sc["precision"]
@@ -80,6 +98,9 @@ def blocks(d: dict[str, Any]) -> list[Block]:
     t.add("tokens/J", n(d["tokens_per_j"]), "tokens generated per joule of the whole run")
     t.add("average power", q(d["average_power_w"], "W"), "energy / total time")
     out.append(t)
+    if d.get("energy_by_boundary"):
+        used = d.get("energy_boundary") if isinstance(d.get("energy_boundary"), str) else "board"
+        out.append(boundary_table(d["energy_by_boundary"], used))
 
     if dec != "autoregressive" or (d.get("tokens_per_target_pass") or 1.0) != 1.0:
         t = Table("Decoding", ("figure", "value", "what it counts"), align="lrl")

@@ -69,6 +69,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--seed", type=int, help="seeds the run's random numbers (default 0)")
     s.add_argument("--samples", type=int, metavar="N",
                    help="DES: N runs with seeds derived from --seed; stochastic figures get 95%% intervals")
+    s.add_argument("--energy-boundary", choices=["chip", "chip+memory", "board"], default="board",
+                   help="which energy the headline tokens/J counts: chip (compute, on-chip memory, NoC, CIM, chip "
+                        "leakage), chip+memory (+ DRAM traffic and background), board (+ board idle, links; "
+                        "everything charged; the default). The other two are shown beside it (docs/architecture.md)")
     s.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     s.add_argument("--trace", metavar="PATH", type=Path,
                    help="write a Chrome/Perfetto trace of the DES (prefill + first decode steps) to PATH")
@@ -265,6 +269,10 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from slmsim.commands.simtable import figures
 
     out.update(figures(out, hw=hw.spec, plan=plan))
+    out["energy_boundary"] = args.energy_boundary  # the headline boundary; all three in energy_by_boundary
+    chosen = out["energy_by_boundary"][args.energy_boundary]
+    out["energy_per_decode_token_within_boundary_j"] = chosen["energy_per_decode_token_j"]
+    out["decode_tokens_per_j_within_boundary"] = chosen["decode_tokens_per_j"]
     out["warnings"] += warns
     if args.samples is not None:
         from slmsim.commands.samples import sampled_output

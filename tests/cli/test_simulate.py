@@ -149,3 +149,17 @@ def test_serving_command_of_issue_4_reports_percentiles(capsys: pytest.CaptureFi
     for key in ("ttft_s", "tpot_s"):
         assert set(sv[key]) >= {"mean", "p50", "p90", "p99"}
         assert 0 < sv[key]["p50"] <= sv[key]["p99"]
+
+
+def test_energy_boundary_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    d = simulate_json(capsys, "--hw", "orin-nano", "--model", "qwen3-0.6b", "--gen", "16", "--energy-boundary", "chip")
+    by = d["energy_by_boundary"]
+    assert d["energy_boundary"] == "chip" and set(by) == {"chip", "chip+memory", "board"}
+    assert d["decode_tokens_per_j_within_boundary"] == by["chip"]["decode_tokens_per_j"]
+    assert by["chip"]["decode_tokens_per_j"] > by["chip+memory"]["decode_tokens_per_j"] > \
+        by["board"]["decode_tokens_per_j"]
+    assert by["board"]["decode_tokens_per_j"] == pytest.approx(d["decode_tokens_per_j"])
+    assert main(["simulate", "--hw", "orin-nano", "--model", "qwen3-0.6b", "--gen", "16",
+                 "--energy-boundary", "chip+memory"]) == 0
+    text = capsys.readouterr().out
+    assert "chip+memory (used)" in text and "Energy by boundary" in text

@@ -26,10 +26,16 @@ CASES = [
 ]
 
 
+# Fields added after the fixture was written: new figures beside the old ones, which must
+# still not move (issue 14: the per-phase energy by boundary layer, checked against its own
+# hand-derived figures in tests/simulator/test_energy_boundary.py).
+ADDED_SINCE = ("energy_layers_j",)
+
+
 def flat(x: object) -> object:
     if dataclasses.is_dataclass(x) and not isinstance(x, type):
         return {f.name: flat(getattr(x, f.name)) for f in dataclasses.fields(x)
-                if f.name not in ("mapper",) and f.repr is not False or f.name == "ops"}
+                if f.name not in ("mapper", *ADDED_SINCE) and f.repr is not False or f.name == "ops"}
     if isinstance(x, enum.Enum):
         return x.value
     if isinstance(x, dict):

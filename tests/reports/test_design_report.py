@@ -158,3 +158,11 @@ def test_opening_says_what_bounds_decode(design_cim: DesignRun) -> None:
     (tier, used, cap), = [m for m in memory_use(design_cim.result, design_cim.hardware) if m[0] == "dram"]
     assert used == design_cim.result["memory_footprint_bytes"]["tier.dram"]
     assert cap == design_cim.hardware.memories["dram"].capacity_bytes and used < cap
+
+
+def test_design_report_shows_the_energy_boundary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "d.html"
+    assert main(["simulate", "--hw", "edgecim", "--model", "qwen3-0.6b", "--act-bits", "8", "--gen", "16",
+                 "--energy-boundary", "chip+memory", "--report", str(out)]) == 0
+    page = out.read_text()
+    assert "chip+memory (headline)" in page and "decode tokens/J" in page

@@ -63,7 +63,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory, design_cim: DesignRun, des
     space = Path(__file__).parents[2] / "examples" / "space-demo.yaml"
     assert main(["explore", str(space), "--trials", "40", "--out", str(out / "demo"), "--no-progress"]) == 0
     paths["demo"] = out / "demo" / "report.html"
-    for name, extra in (("edgecim", ["--no-dse"]), ("elmoe3d", [])):
+    for name, extra in (("edgecim", ["--no-dse"]), ("elmoe3d", []), ("claims", [])):
         assert main(["case-study", name, "--out", str(out / f"cs-{name}"), *extra]) == 0
         paths[f"case-{name}"] = out / f"cs-{name}" / "report.html"
     return paths
@@ -86,7 +86,7 @@ def check(v: Any, name: str) -> None:
 
 
 @pytest.mark.parametrize("kind", ["design-cim", "design-gpu", "study2", "study3", "demo", "case-edgecim",
-                                  "case-elmoe3d"])
+                                  "case-elmoe3d", "case-claims"])
 def test_real_reports_pass(inspected: dict[str, Inspection], kind: str) -> None:
     ins = inspected[kind]
     check(ins.visit, kind)
