@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from slmsim.casestudies import elmoe3d as el
 from slmsim.casestudies.common import hardware_with
 from slmsim.casestudies.edgecim import MODELS, run_rows
 from slmsim.cli import main
@@ -15,7 +16,10 @@ from slmsim.workloads.load import load_model
 EDGECIM_CLAIMS = ["edgecim_mean_decode_tokens_per_s", "edgecim_mean_tokens_per_j",
                   "edgecim_vs_orin_nano_throughput_llama-3.2-1b", "edgecim_vs_orin_nano_energy_efficiency_llama-3.2-1b",
                   "edgecim_vs_sa8255p_throughput_llama-3.2-3b"]
-ELMOE_CLAIMS = ["elmoe3d_speedup_vs_naive_moe_mean", "elmoe3d_energy_gain_vs_naive_moe_mean"]
+ELMOE_CLAIMS = ["elmoe3d_speedup_vs_naive_moe_mean", "elmoe3d_energy_gain_vs_naive_moe_mean",
+                "elmoe3d_speedup_vs_xpu_mean", "elmoe3d_energy_gain_vs_xpu_mean", "elmoe3d_speedup_vs_xpu_max",
+                "elmoe3d_energy_gain_vs_xpu_max", "elmoe3d_speedup_vs_best_prior_mean",
+                "elmoe3d_energy_gain_vs_best_prior_mean", "elmoe3d_4gb_speedup_vs_xpu_mean"]
 
 
 def check_claims(summary: dict, names: list[str]) -> None:
@@ -44,9 +48,16 @@ def test_elmoe3d_case_study(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["case-study", "elmoe3d", "--out", str(out)]) == 0
     summary = json.loads((out / "summary.json").read_text())
     check_claims(summary, ELMOE_CLAIMS)
-    assert [b["batch"] for b in summary["batches"]] == [1, 2, 4, 8, 16]
-    assert all(b["speedup"] > 1.0 for b in summary["batches"])
-    assert summary["batches"][-1]["tokens_per_target_pass"] == 1.0  # above the batch threshold: no speculation
+    rows = summary["batches"]
+    assert [(b["model"], b["batch"]) for b in rows] == [(m, b) for m in el.MODELS for b in el.BATCHES]
+    assert all(b["speedup_vs_xpu"] > 1.0 for b in rows)
+    # the mode switch: plain decoding (one token per pass) up to the threshold, Elastic-SD above
+    for b in rows:
+        assert (b["mode"] == "elastic_sd") == (b["batch"] > 8)
+        assert (b["tokens_per_target_pass"] > 1.0) == (b["batch"] > 8)
+    assert [r["model"] for r in summary["models"]] == [*el.MODELS, *el.MODELS]  # 8 GB, then 4 GB
+    needed = {r["unknown"]: r for r in summary["required"]}
+    assert len(needed) == len(el.KNOBS)
 
 
 def test_refuses_a_folder_that_is_not_its_own(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
