@@ -77,3 +77,19 @@ def test_dram_traffic_alone_bounds_tokens_per_joule() -> None:
         m = load_model(row.model)
         streamed = m.total_params() - (0 if m.tie_word_embeddings else m.embedding_params())
         assert row.tokens_per_j <= 1.0 / (streamed * 4 * e) * 1.0001, row.model
+
+
+def test_elmoe3d_xpu_is_bound_by_lpddr_and_claims_are_means_of_ratios() -> None:
+    """The xPU streams its LPDDR bytes per token at 102.4 GB/s x 0.99: decode tokens/s can only
+    fall below that bound (by op overheads and compute that do not overlap), and not by much
+    at these sizes. The mean claims are means of the per-(model, batch) ratios."""
+    rows = el.run(models=["deepseek-v2-lite"], batches=(1, 16), baselines=False)
+    for r in rows:
+        bound = 102.4e9 * 0.99 / r.xpu.bytes_per_token["lpddr"]
+        assert 0.95 * bound < r.xpu.tokens_per_s <= bound * (1 + 1e-9)
+        assert set(r.xpu.bytes_per_token) == {"lpddr"}
+    got = {c.claim: c.slmsim for c in el.claims(rows)}
+    assert got["elmoe3d_speedup_vs_xpu_mean"] == pytest.approx(
+        (rows[0].elmoe.tokens_per_s / rows[0].xpu.tokens_per_s + rows[1].elmoe.tokens_per_s / rows[1].xpu.tokens_per_s) / 2)
+    assert "elmoe3d_speedup_vs_best_prior_mean" not in got  # no HB-xPU arm run
+    assert [r.elmoe.mode for r in rows] == ["plain", "elastic_sd"]
