@@ -9,6 +9,9 @@ shared/reference/seed-details.md):
   MSB tier); the full experts stay in the LSB tier;
 - a dense model: the top `draft_bits` of every weight.
 
+With `expert_bit_axis: false` (experts not bit-sliced) the cached experts are held whole.
+An expert cache with `dense_layers` (no split) holds the dense layers whole beside its experts.
+
 An expert cache without the split holds whole experts. The KV cache is counted where the
 device puts it (`kv_memory`) by `mapping.plan`. `tier_demand` returns these bytes per tier so
 the capacity check in `mapping.plan._footprint` reports an overflow as `Infeasible` with
@@ -19,7 +22,7 @@ from __future__ import annotations
 
 from slmsim.workloads.decoding import SelfSpeculative
 from slmsim.workloads.model import ModelSpec
-from slmsim.workloads.scenario import Scenario
+from slmsim.workloads.scenario import Precision, Scenario
 
 # ELMoE-3D (via seed-details.md): "plain rounding collapses below 4 bits"
 MIN_CREDIBLE_DRAFT_BITS = 4
@@ -39,16 +42,40 @@ def expert_weight_params(model: ModelSpec) -> int:
     return model.moe_layers() * model.moe.num_experts * model.expert_params()
 
 
+def model_weight_bytes(model: ModelSpec, precision: Precision) -> float:
+    """Every weight in memory: routed experts at `expert_bits_in_memory`, the rest at
+    `weight_bits_in_memory` (equal unless the experts have their own format)."""
+    experts = expert_weight_params(model)
+    return ((model.total_params() - experts) * precision.weight_bits_in_memory
+            + experts * precision.expert_bits_in_memory) / 8.0
+
+
+def expert_msb_fraction(scenario: Scenario) -> float:
+    """Share of an expert's bytes its cached slice holds: draft bits / weight bits, or 1 when the
+    experts are not bit-sliced (expert axis only) or the weights are not split at all."""
+    dec = scenario.decoding
+    if split_tiers(scenario) is None or not isinstance(dec, SelfSpeculative) or not dec.expert_bit_axis:
+        return 1.0
+    return dec.draft_bits(scenario.precision.weight_bits) / scenario.precision.weight_bits
+
+
+def cached_bytes_per_expert(model: ModelSpec, scenario: Scenario) -> float:
+    """Bytes one cached expert of one MoE layer takes in the cache tier (its MSB slice, or all of it)."""
+    return model.expert_params() * scenario.precision.expert_bits_in_memory / 8.0 * expert_msb_fraction(scenario)
+
+
 def tier_demand(model: ModelSpec, scenario: Scenario) -> dict[str, dict[str, float]]:
     """Bytes the MSB / expert-cache tier must hold beyond what mapping.plan already counts."""
     p = scenario.precision
-    bpw = p.weight_bits_in_memory / 8.0  # bytes per weight, scales included
+    bpw = p.weight_bits_in_memory / 8.0  # bytes per non-expert weight, scales included
     out: dict[str, dict[str, float]] = {}
     cache = scenario.moe.expert_cache if scenario.moe is not None and model.moe is not None else None
-    cached_params = 0.0
+    cached = 0.0
     if cache is not None:
         assert model.moe is not None
-        cached_params = min(cache.experts_per_layer, model.moe.num_experts) * model.moe_layers() * model.expert_params()
+        cached = (min(cache.experts_per_layer, model.moe.num_experts) * model.moe_layers()
+                  * cached_bytes_per_expert(model, scenario))
+    dense = (model.total_params() - expert_weight_params(model)) * bpw
     split = split_tiers(scenario)
     if split is not None:
         dec = scenario.decoding
@@ -59,12 +86,15 @@ def tier_demand(model: ModelSpec, scenario: Scenario) -> dict[str, dict[str, flo
         if model.moe is None:
             d["msb_slices"] = model.total_params() * bpw * frac
         else:
-            d["dense_layers"] = (model.total_params() - expert_weight_params(model)) * bpw
+            d["dense_layers"] = dense
             if cache is not None and cache.tier == msb:
-                d["cached_expert_msb_slices"] = cached_params * bpw * frac
+                d["cached_expert_msb_slices" if dec.expert_bit_axis else "cached_experts"] = cached
                 cache = None
     if cache is not None:
-        out.setdefault(cache.tier, {})["cached_experts"] = cached_params * bpw
+        d = out.setdefault(cache.tier, {})
+        d["cached_experts"] = cached
+        if cache.dense_layers:
+            d["dense_layers"] = dense
     return out
 
 

@@ -171,9 +171,11 @@ class StepMapper:
         return self._step("decode", Phase.DECODE, self.decode_device, batch=batch, tokens_per_seq=width,
                           prompt=self._prompt(prompt_tokens), distinct=distinct, hit=hit)
 
-    def self_draft(self, batch: int, prompt_tokens: int | None = None, *, distinct: float | None = None) -> MappedStep:
-        """Self-speculative draft step: fewer experts (hot, cached ones), MSB slices only."""
-        return self._step("draft", Phase.DECODE, self.decode_device, batch=batch, tokens_per_seq=1,
+    def self_draft(self, batch: int, prompt_tokens: int | None = None, *, distinct: float | None = None,
+                   width: int = 1) -> MappedStep:
+        """Self-speculative draft step: fewer experts (hot, cached ones), MSB slices only; `width`
+        tokens per sequence (a token tree's frontier)."""
+        return self._step("draft", Phase.DECODE, self.decode_device, batch=batch, tokens_per_seq=width,
                           prompt=self._prompt(prompt_tokens), distinct=distinct, draft=True)
 
     def _prompt(self, prompt_tokens: int | None) -> int:
@@ -229,7 +231,10 @@ class StepMapper:
             model = model.model_copy(update={"moe": model.moe.model_copy(update={"top_k": min(dec.draft_top_k,
                                                                                             model.moe.top_k)})})
         bits = dec.draft_bits(self.precision.weight_bits)
-        return model, self.precision.model_copy(update={"weight_bits": bits})
+        update: dict[str, object] = {"weight_bits": bits}
+        if not dec.expert_bit_axis:  # the experts are read whole (expert axis only)
+            update["expert_bits_per_weight"] = self.precision.expert_bits_in_memory
+        return model, self.precision.model_copy(update=update)
 
     def routing(self) -> Routing:
         return self.scenario.moe.routing if self.scenario.moe is not None else Uniform()
@@ -270,6 +275,8 @@ class StepMapper:
             msb_fraction=dec.draft_bits(self.precision.weight_bits) / self.precision.weight_bits if split else 1.0,
             draft=draft and split,
             dense_in_msb=split and self.model.moe is not None,
+            expert_msb_fraction=1.0 if split and not dec.expert_bit_axis else None,
+            dense_tier=cache.tier if cache is not None and cache.dense_layers and not split and self.model.moe else None,
         )
 
     def stage_pipeline(self) -> StagePipeline | None:
@@ -316,7 +323,7 @@ class StepMapper:
             dev = self.hw.devices[dname]
             wt = dev.weight_memory if isinstance(dev, CimAccelerator) else dev.memory
             if wt == tier and self.modes[dname] != WeightMode.STATIONARY:
-                weights = self.model.total_params() * self.precision.weight_bits_in_memory / 8.0
+                weights = elastic.model_weight_bytes(self.model, self.precision)
         return self.hw.memories[tier].capacity_bytes - weights
 
     def handover(self) -> tuple[str, float, float, float] | None:
@@ -365,6 +372,29 @@ def make_plan(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, *,
                     w for n, d in hw.devices.items() if isinstance(d, CimAccelerator) for w in periphery_warnings(d, n)))
 
 
+def expert_cache_capacity(hw: HardwareSpec, model: ModelSpec, scenario: Scenario) -> int:
+    """Most experts per MoE layer the scenario's expert cache can hold: what its tier has left
+    beside everything else placed there (dense layers, KV cache, activations), divided by one
+    cached expert's bytes (its MSB slice when the weights are split) times the MoE layers.
+    ELMoE-3D sizes its HB expert area so (seed-details.md: "the KV cache takes HB first and
+    shrinks the expert area")."""
+    moe = scenario.moe
+    if model.moe is None or moe is None or moe.expert_cache is None:
+        raise ValueError("expert_cache_capacity needs an MoE model and a scenario with moe.expert_cache")
+    cache = moe.expert_cache
+    empty = scenario.model_copy(update={"moe": moe.model_copy(update={
+        "expert_cache": cache.model_copy(update={"experts_per_layer": 0})})})
+    mapper = StepMapper(hw, model, empty)
+    d_pre = mapper.expected_distinct(empty.batch * empty.prompt_tokens)
+    prefill_wl = mapper.workload(Phase.PREFILL, batch=empty.batch, prompt=empty.prompt_tokens, distinct=d_pre)
+    footprint, infeasible = _footprint(hw, model, empty, mapper.modes, prefill_wl)
+    if infeasible is not None:
+        return 0
+    free = hw.memories[cache.tier].capacity_bytes - footprint.get(f"tier.{cache.tier}", 0.0)
+    per = elastic.cached_bytes_per_expert(model, scenario) * model.moe_layers()
+    return int(max(0, min(model.moe.num_experts, free // per)))
+
+
 def _peak_ops_per_s(dev: object, scenario: Scenario) -> float:
     if isinstance(dev, CimAccelerator):
         mac = dev.effective_macro
@@ -379,7 +409,7 @@ def _footprint(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, modes: di
                prefill_wl: Workload, draft: "StepMapper | None" = None) -> tuple[dict[str, float], Infeasible | None]:
     """Bytes each memory tier must hold: weights, KV cache, activations (and a draft model's)."""
     p = scenario.precision
-    weights = model.total_params() * p.weight_bits_in_memory / 8.0
+    weights = elastic.model_weight_bytes(model, p)
     # self-attention K/V of the decoder positions (an encoder-decoder's start token + the
     # generated tokens; a decoder-only model's prompt + generated tokens), plus cross K/V
     prefix = model.decoder_prefix_tokens(scenario.prompt_tokens)
@@ -493,10 +523,8 @@ def _map_step(hw: HardwareSpec, wl: Workload, dname: str, precision: Precision, 
 
 def verify_extra(dec: object) -> int:
     """KV slots a verification pass writes beyond the accepted tokens."""
-    if isinstance(dec, Speculative):
+    if isinstance(dec, (Speculative, SelfSpeculative)):
         return tree_nodes(dec.tree) if dec.tree else dec.draft_len
-    if isinstance(dec, SelfSpeculative):
-        return dec.draft_len
     if isinstance(dec, LexicalUnit):
         return dec.window
     return 0

@@ -60,10 +60,8 @@ class Segment:
 
 
 def verify_width(dec: object) -> int:
-    if isinstance(dec, Speculative):
+    if isinstance(dec, (Speculative, SelfSpeculative)):
         return (tree_nodes(dec.tree) if dec.tree else dec.draft_len) + 1
-    if isinstance(dec, SelfSpeculative):
-        return dec.draft_len + 1
     if isinstance(dec, LexicalUnit):
         return dec.window
     return 1
@@ -77,7 +75,8 @@ def tokens_per_round(dec: object) -> float:
         return expected_tokens_tree(dec.acceptance, dec.tree) if dec.tree else expected_tokens_per_pass(
             dec.acceptance, dec.draft_len)
     if isinstance(dec, SelfSpeculative):
-        return expected_tokens_per_pass(dec.acceptance, dec.draft_len)
+        return expected_tokens_tree(dec.acceptance, dec.tree) if dec.tree else expected_tokens_per_pass(
+            dec.acceptance, dec.draft_len)
     if isinstance(dec, LexicalUnit):
         return dec.tokens_per_step
     return 1.0
@@ -85,13 +84,22 @@ def tokens_per_round(dec: object) -> float:
 
 def speculating(dec: object, batch: int) -> bool:
     if isinstance(dec, SelfSpeculative):
-        return batch <= dec.batch_threshold and dec.draft_len > 0
+        return dec.speculates_at(batch)
     return isinstance(dec, Speculative) and dec.draft_len > 0
 
 
-def draft_step(mapper: StepMapper, dec: object, batch: int) -> MappedStep:
+def draft_widths(dec: object) -> list[int]:
+    """Tokens per sequence of each draft step: 1 for a chain; a self-speculative token tree's
+    frontier (the nodes at depth j - 1 propose depth j's children)."""
+    g = dec.draft_len  # type: ignore[attr-defined]
+    if isinstance(dec, SelfSpeculative) and dec.tree:
+        return [int(np.prod(dec.tree[:j])) for j in range(g)]
+    return [1] * g
+
+
+def draft_step(mapper: StepMapper, dec: object, batch: int, width: int = 1) -> MappedStep:
     if isinstance(dec, SelfSpeculative):
-        return mapper.self_draft(batch)
+        return mapper.self_draft(batch, width=width)
     assert mapper.draft is not None, "speculative decoding needs the draft model's mapper"
     return mapper.draft.decode(batch)
 
@@ -123,10 +131,11 @@ def analytic_segments(mapper: StepMapper, *, batch: int, prompt: int, gen: int) 
     weight[-1] = (remaining - (rounds - 1) * e) / e
     segs.append(Segment("verify", mapper.verify(batch, verify_width(dec)), batch * length, weight))
     if speculating(dec, batch):
-        g = dec.draft_len  # type: ignore[union-attr]
-        step = draft_step(mapper, dec, batch)
-        ctx = np.concatenate([batch * (length + j) for j in range(g)])
-        segs.append(Segment("draft", step, ctx, np.tile(weight, g)))
+        widths = draft_widths(dec)
+        for w in sorted(set(widths)):
+            js = [j for j, wj in enumerate(widths) if wj == w]
+            ctx = np.concatenate([batch * (length + j) for j in js])
+            segs.append(Segment("draft", draft_step(mapper, dec, batch, w), ctx, np.tile(weight, len(js))))
     return segs
 
 
@@ -181,7 +190,7 @@ class RoundRunner:
             out = [self.replay[(self.replay_at + i) % len(self.replay)] for i in range(n)]
             self.replay_at += n
             return np.minimum(np.array(out), dec.draft_len)
-        if isinstance(dec, Speculative) and dec.tree:
+        if isinstance(dec, (Speculative, SelfSpeculative)) and dec.tree:
             return sample_accepted_tree(self.rng, dec.acceptance, dec.tree, n)
         return sample_accepted(self.rng, dec.acceptance, dec.draft_len, n)  # type: ignore[union-attr]
 
@@ -208,9 +217,8 @@ class RoundRunner:
             self.tokens += b
             return [1] * b
         if speculating(dec, b):
-            g = dec.draft_len  # type: ignore[union-attr]
-            dstep = draft_step(self.m, dec, b)
-            for j in range(g):
+            for j, w in enumerate(draft_widths(dec)):
+                dstep = draft_step(self.m, dec, b, w)
                 t = yield from ex.run(dstep, ctx + b * j, label=f"draft {j}", record=record, priority=priority)
                 self.draft_s += t
             width = verify_width(dec)

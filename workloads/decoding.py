@@ -78,9 +78,33 @@ class SelfSpeculative(BaseModel):
     draft_weight_bits: int | None = Field(
         None, ge=1, le=16, description="most significant bits of each weight the draft uses; below the weight bits "
                                 "(None: half the weight bits, ELMoE-3D's 4 of INT8)")
-    batch_threshold: int = Field(8, ge=1, le=4096, description="above this many sequences, decode without speculation")
+    batch_threshold: int = Field(8, ge=1, le=4096, description="the batch size at which the decoding mode switches (see speculate_above_threshold)")
+    speculate_above_threshold: bool = Field(
+        False, description="false: speculate up to batch_threshold sequences and decode plainly above; true: decode "
+                           "plainly (the fast tier as an expert cache) up to batch_threshold and speculate above it, "
+                           "ELMoE-3D's switch as a secondary source reports it")
     msb_tier: str | None = Field(None, description="memory tier holding the MSB slices (e.g. hybrid-bonded DRAM)")
     lsb_tier: str | None = Field(None, description="memory tier holding the LSB slices (e.g. LPDDR)")
+    expert_bit_axis: bool = Field(
+        True, description="false: the experts are not bit-sliced (ELMoE-3D's GPT-OSS-20B, whose MXFP4 experts get the "
+                          "expert axis only): cached experts are held whole in the MSB tier and the draft reads them whole")
+    tree: tuple[int, ...] | None = Field(
+        None, description="branching factor per depth of a token-tree draft (e.g. [2, 1, 1, 1]); None: a chain")
+
+    @model_validator(mode="after")
+    def _check(self) -> "SelfSpeculative":
+        if self.tree is not None:
+            if any(b < 1 for b in self.tree):
+                raise ValueError("every tree branching factor must be >= 1")
+            if len(self.tree) != self.draft_len:
+                raise ValueError(f"a tree of depth {len(self.tree)} needs draft_len {len(self.tree)}")
+        return self
+
+    def speculates_at(self, batch: int) -> bool:
+        """Whether a batch of `batch` sequences runs the self-speculative draft (the mode switch)."""
+        if self.draft_len == 0:
+            return False
+        return batch > self.batch_threshold if self.speculate_above_threshold else batch <= self.batch_threshold
 
     def draft_bits(self, weight_bits: int) -> int:
         """Bits the draft reads: `draft_weight_bits`, or half the weight bits when not given."""

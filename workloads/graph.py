@@ -174,7 +174,8 @@ class _Builder:
         rows = self.m if m is None else m
         return Op(
             name=name, op_class=cls, kind=OpKind.MATMUL, layers=layers, m=rows, k=k, n=n,
-            weight_params=float(k * n if weight_params is None else weight_params), weight_bits=self.wbits,
+            weight_params=float(k * n if weight_params is None else weight_params),
+            weight_bits=self.precision.expert_bits_in_memory if cls is OpClass.EXPERTS else self.wbits,
             flops=2.0 * (rows if flop_rows is None else flop_rows) * k * n,
             act_bytes=rows * (k + n) * self.abytes,
         )

@@ -70,6 +70,8 @@ class ExpertCache(BaseModel):
     tier: str = Field(description="the fast memory tier (e.g. hybrid-bonded DRAM)")
     experts_per_layer: int = Field(ge=0, le=4096, description="cache capacity per MoE layer, in experts")
     policy: CachePolicy = Field(CachePolicy.LRU, description="which expert the cache evicts: least recently (lru) or least frequently (lfu) used")
+    dense_layers: bool = Field(False, description="the cache tier also holds the dense (non-expert) weights whole, "
+                                                  "e.g. an HB-equipped baseline keeping what it can in HB")
 
 
 class MoeScenario(BaseModel):

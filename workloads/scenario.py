@@ -31,6 +31,11 @@ class Precision(BaseModel):
         None, gt=0, le=32,
         description="bits per weight in memory as a weight format states it (block scales, zero points and any "
                     "mixture of tensor formats included); overrides the group/scale arithmetic when set")
+    expert_bits_per_weight: float | None = Field(
+        None, gt=0, le=32,
+        description="bits per routed-expert weight in memory (scales included) when the experts use another format "
+                    "than every other weight, e.g. gpt-oss's MXFP4 experts (4.25: 32 E2M1 values + one E8M0 scale, "
+                    "stacks/formats.yaml mxfp4-experts); None: as every other weight")
 
     @property
     def weight_bits_in_memory(self) -> float:
@@ -40,6 +45,11 @@ class Precision(BaseModel):
         if self.weight_bits >= 16 or self.weight_group_size is None:
             return float(self.weight_bits)
         return self.weight_bits + self.scale_bits / self.weight_group_size
+
+    @property
+    def expert_bits_in_memory(self) -> float:
+        """Bits each routed-expert weight costs in memory."""
+        return self.expert_bits_per_weight if self.expert_bits_per_weight is not None else self.weight_bits_in_memory
 
 
 class Scenario(BaseModel):

@@ -174,27 +174,46 @@ def _edgecim_solved(boundary: str, progress: Progress | None) -> dict[str, tuple
 
 def _elmoe3d_adapter() -> tuple[list[Claim], list[dict[str, Any]], dict[str, str]]:
     """The only place the claims table calls slmsim.casestudies.elmoe3d: (claims, sensitivity
-    rows, explanations). Energy gains are board energy (elmoe3d.run_batches does not take a
-    boundary yet: both arms run on the same board, so the gain differs only by idle power)."""
+    rows, explanations). ELMoE-3D as reported (8 GB; 4 GB beside it) against its xPU; energy
+    gains are decode tokens per joule of logic die + HB + LPDDR (the elmoe3d study does not
+    take a boundary: both arms share the board)."""
     from slmsim.casestudies import elmoe3d as el
 
-    rows = el.run_batches()
-    sens = el.sensitivity()
-    return el.claims(rows), sens, el.explanations(sens)
+    rows = el.run(el.HEADLINE)
+    rows4 = el.run("4gb", baselines=False)
+    sens = el.sensitivity(cache={})
+    return el.claims(rows, rows4), sens, el.explanations(rows, sens)
+
+
+# Which column of the elmoe3d sensitivity rows moves each claim. The sensitivity is run against
+# the xPU; naive serving on ELMoE-3D's own die (the `*_vs_naive_moe_mean` names kept from
+# issue 11) is within 3% of the xPU figure, so it carries the same table and reason.
+_ELMOE_METRIC = {"elmoe3d_speedup_vs_xpu_mean": "speedup_vs_xpu",
+                 "elmoe3d_energy_gain_vs_xpu_mean": "energy_gain_vs_xpu",
+                 "elmoe3d_speedup_vs_naive_moe_mean": "speedup_vs_xpu",
+                 "elmoe3d_energy_gain_vs_naive_moe_mean": "energy_gain_vs_xpu"}
 
 
 def _elmoe3d(boundary: str, progress: Progress | None) -> list[Claim]:
     if progress:
-        progress("claims: ELMoE-3D, naive vs elastic, batch 1-16 (and its sensitivity)")
+        progress("claims: ELMoE-3D as reported vs its xPU, 4 models x batch 1-16 (and its sensitivity)")
     claims, sens, why = _elmoe3d_adapter()
     out = []
     for c in claims:
-        table = [{"unknown": str(r["parameter"]), "value": str(r["variant"]), "slmsim": r.get(c.claim)}
+        metric = _ELMOE_METRIC.get(c.claim)
+        if metric is None:
+            continue
+        table = [{"unknown": str(r["parameter"]), "value": str(r["variant"]), "slmsim": r.get(metric)}
                  for r in sens if r["parameter"] != "-"]
-        out.append(replace(c, sensitivity=tuple(table), explanation=why.get(c.claim, ""),
+        reason = why.get(c.claim) or why.get(metric.replace("speedup_vs_xpu", "elmoe3d_speedup_vs_xpu_mean")
+                                             .replace("energy_gain_vs_xpu", "elmoe3d_energy_gain_vs_xpu_mean"), "")
+        if c.claim not in why:
+            reason = ("Naive serving on ELMoE-3D's own die is within 3% of the xPU comparison; the sensitivity "
+                      "rows are of the xPU comparison. " + reason)
+        out.append(replace(c, sensitivity=tuple(table), explanation=reason,
                            boundary="board" if "energy" in c.claim else "", kind="ratio",
-                           conditions=c.note, assumptions="examples/decoding/elmoe3d-{naive,elastic}.yaml, "
-                                                          "hw_models/presets/elmoe3d.yaml"))
+                           conditions=c.note, assumptions="examples/decoding/elmoe3d-{reported,xpu,hb-xpu}.yaml, "
+                                                          "hw_models/presets/elmoe3d*.yaml, docs/elmoe3d-notes.md"))
     return out
 
 

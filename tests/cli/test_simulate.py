@@ -66,9 +66,9 @@ def test_presets_command_lists_everything(capsys: pytest.CaptureFixture[str]) ->
     d = json.loads(capsys.readouterr().out)
     from slmsim.hw_models.load import preset_names
 
-    assert set(d["hardware"]) == set(preset_names()) and len(d["hardware"]) == 24
+    assert set(d["hardware"]) == set(preset_names()) and len(d["hardware"]) == 28  # issue 14: + 4 ELMoE-3D presets
     assert {"orin-nano", "edgecim", "elmoe3d", "raspberry-pi-5", "apple-m1-max", "jetson-agx-thor"} <= set(d["hardware"])
-    assert len(d["models"]) == 30
+    assert len(d["models"]) == 31  # issue 14: + glm-4.7-flash
     assert set(d["stacks"]) == {"mlc", "llama.cpp", "vllm", "tensorrt-llm", "tensorrt-edge-llm", "genie", "torchao"}
     assert d["weight_formats"]["q4_0"]["bits_per_weight"] == 4.5
 

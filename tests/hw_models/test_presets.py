@@ -13,6 +13,8 @@ from slmsim.core.yamlio import is_wrapper
 
 EXPECTED = {"orin-nano", "orin-nano-super", "agx-orin-64gb", "sa8255p", "snapdragon-8-elite", "a100-80gb",
             "h100-sxm", "edgecim", "elmoe3d",
+            # issue 14: ELMoE-3D's 4 GB configuration and its baselines
+            "elmoe3d-4gb", "elmoe3d-xpu", "elmoe3d-4gb-xpu", "elmoe3d-hb-xpu",
             # issue 12: devices people compare a proposed chip against
             "raspberry-pi-5", "ryzen-ai-5-340", "apple-m1", "apple-m1-max", "apple-m1-ultra", "apple-m2-max",
             "apple-m3-ultra", "apple-m4", "jetson-agx-thor", "jetson-thor-t4000", "orin-nx-16gb",

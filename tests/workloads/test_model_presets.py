@@ -15,7 +15,7 @@ EXPECTED_PRESETS = [
     "qwen3-8b", "llama-3-8b", "mistral-7b-v0.3", "gemma-2-2b", "gemma-2-9b",
     # mixture of experts
     "olmoe-1b-7b", "qwen1.5-moe-a2.7b", "qwen3-30b-a3b", "deepseek-v2-lite", "mixtral-8x7b", "phi-3.5-moe",
-    "granite-3.0-1b-a400m", "gpt-oss-20b",
+    "granite-3.0-1b-a400m", "gpt-oss-20b", "glm-4.7-flash",
     # encoder-decoder
     "flan-t5-small", "flan-t5-base",
 ]
@@ -76,6 +76,8 @@ PUBLISHED = [
     ("gpt-oss-20b", "total", 21e9, 1e9),  # OpenAI gpt-oss model card: 21B parameters
     # OpenAI counts 3.6B active per token without the embedding lookup
     ("gpt-oss-20b", "active_without_embedding", 3.6e9, 0.1e9),  # same card: 3.6B active
+    # the 30B-A3B class name (THUDM slime scripts/models/glm4.7-30B-A3B.sh, as quoted in the search index)
+    ("glm-4.7-flash", "total", 30e9, 1e9),
 ]
 
 
