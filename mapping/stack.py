@@ -113,11 +113,24 @@ class StackChoice:
     bits_per_weight: float
     dequant_ops_per_weight: float
 
+    @property
+    def gemv_efficiency(self) -> float:
+        """Achieved / streaming bandwidth of this format's dense GEMV kernels on this class."""
+        return self.costs.dense_gemv_efficiency * self.costs.format_kernel(self.format_name).gemv_efficiency
+
+    @property
+    def matrix_efficiency(self) -> float | None:
+        """Achieved fraction of the matrix peak of this format's GEMMs on this class (None: the device's)."""
+        own = self.costs.format_kernel(self.format_name).matrix_efficiency
+        return own if own is not None else self.costs.matrix_efficiency
+
 
 def choose(hw: HardwareSpec, model: ModelSpec, stack: StackSpec, weight_format: str,
            formats: FormatLibrary) -> StackChoice:
     """Resolve the stack on this hardware; a `SpecError` says what does not fit together."""
-    canon, fmt, use = formats.resolve(stack, weight_format)
+    asked = formats.canonical(weight_format) or weight_format
+    instead = stack.family_formats.get(model.family.value, {})
+    canon, fmt, use = formats.resolve(stack, instead.get(asked, weight_format))
     device = next((name for kind in stack.runs_on for name, dev in hw.devices.items() if dev.kind == kind), None)
     if device is None:
         kinds = sorted({d.kind for d in hw.devices.values()})
@@ -169,8 +182,10 @@ def stack_scenario(scenario: Scenario, choice: StackChoice, model: ModelSpec) ->
 def stack_hardware(hw: HardwareSpec, choice: StackChoice) -> HardwareSpec:
     """The stack's device runs both phases, with the stack's dequantisation work; the hook sets kernel costs."""
     dev = hw.devices[choice.device]
-    dev = dev.model_copy(update={"dequant_ops_per_weight": choice.dequant_ops_per_weight,
-                                 "kernel_overhead_s": 0.0, "step_overhead_s": 0.0})
+    update = {"dequant_ops_per_weight": choice.dequant_ops_per_weight, "kernel_overhead_s": 0.0, "step_overhead_s": 0.0}
+    if choice.matrix_efficiency is not None:
+        update["compute_efficiency"] = choice.matrix_efficiency
+    dev = dev.model_copy(update=update)
     return hw.model_copy(update={"devices": {**hw.devices, choice.device: dev},
                                  "placement": Placement(prefill=choice.device, decode=choice.device)})
 
@@ -213,7 +228,7 @@ def kernel_cost_hook(choice: StackChoice, hw: HardwareSpec) -> Callable[[MappedS
     k = choice.stack.kernels
     per_block = {"attention": k.attention_block, "ffn": k.ffn_block, "moe": k.moe_block, "head": k.head}
     c = choice.costs
-    eff = {"dense": c.dense_gemv_efficiency, "moe": c.moe_gemm_efficiency, "attention": c.attention_efficiency}
+    eff = {"dense": choice.gemv_efficiency, "moe": c.moe_gemm_efficiency, "attention": c.attention_efficiency}
 
     def hook(step: MappedStep) -> MappedStep:
         if step.device != choice.device:
