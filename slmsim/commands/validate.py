@@ -100,14 +100,14 @@ def _cmd_first_file(args: argparse.Namespace) -> int:
              "set": kind, "average_power_w": r.power_w if r.prediction else None}
             for kind, r in results]}, indent=2))
         return EXIT_OK
-    print(f"{'set':<12}{'device':<20}{'model':<16}{'stack':<9}{'format':<26}{'measured':>10}{'predicted':>11}"
+    print(f"{'set':<12}{'device':<20}{'model':<16}{'stack':<18}{'format':<26}{'measured':>10}{'predicted':>11}"
           f"{'error':>9}{'power':>9}")
     for kind, r in results:
         if r.prediction is None:
-            print(f"{kind:<12}{r.row.device:<20}{r.row.model:<16}{r.row.stack:<9}{r.row.weight_format:<26}"
+            print(f"{kind:<12}{r.row.device:<20}{r.row.model:<16}{r.row.stack:<18}{r.row.weight_format:<26}"
                   f"{r.row.measured:>10.2f}  not run: {r.reason}")
             continue
-        print(f"{kind:<12}{r.row.device:<20}{r.row.model:<16}{r.row.stack:<9}{r.row.weight_format:<26}"
+        print(f"{kind:<12}{r.row.device:<20}{r.row.model:<16}{r.row.stack:<18}{r.row.weight_format:<26}"
               f"{r.row.measured:>10.2f}{r.predicted:>11.2f}{r.error_pct:>+8.1f}%{r.power_w:>8.1f}W")
     for kind in dict.fromkeys(k for k, _ in results):
         done = [r for k, r in results if k == kind and r.prediction is not None]

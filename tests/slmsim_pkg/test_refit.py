@@ -66,3 +66,16 @@ def test_write_value_replaces_only_the_number_and_adds_missing_keys(tmp_path) ->
     assert 'x: {value: 1.0, assumption: "old"}' in text
     assert 'x: {value: 0.2500, source: "fitted"}' in text
     assert "    formats:\n      q4_0:\n        gemv_efficiency: {value: 0.5000" in text
+
+
+def test_heldout_rows_are_never_fitted_and_every_row_runs() -> None:
+    """The held-out file is not a calibration file, every row has a source, and every row is predicted."""
+    from slmsim.validation import CALIBRATION_FILES, rows, validate
+
+    assert "heldout-decode.csv" not in CALIBRATION_FILES
+    held = rows("heldout-decode.csv")
+    assert len(held) >= 20
+    assert all(r.source.strip() for r in held)
+    fitted = {(r.device, r.model, r.stack, r.weight_format) for r in calibration_rows()}
+    assert not [r for r in held if (r.device, r.model, r.stack, r.weight_format) in fitted]  # no duplicate of a fitted row
+    assert all(res.prediction is not None for res in validate(held)), [res.reason for res in validate(held)]
