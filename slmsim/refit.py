@@ -125,6 +125,11 @@ GROUPS: dict[str, tuple[Constant, ...]] = {
                  stack_paths=(("costs.default.step_host_cycles", 1.0),)),
         Constant("all GPUs: vLLM Marlin W4A16 GEMV efficiency", 1.0, 0.5, 1.0,
                  "prior: streaming bandwidth reached", stack_paths=(("costs.default.dense_gemv_efficiency", 1.0),)),
+        Constant("all GPUs: vLLM W4A16 prefill GEMM efficiency (of the fp16 tensor peak)", 0.7, 0.3, 0.9,
+                 "prior: the GPU class assumption 0.7 (compute_efficiency of the GPU presets); upper bound 0.9, what "
+                 "cuBLAS reaches on a large fp16 GEMM (docs/presets.md); the vLLM rows include the TTFT of a "
+                 "2048-token prompt, which constrains it",
+                 stack_paths=(("costs.default.matrix_efficiency", 1.0),)),
     ),
     "tensorrt-edge-llm": (
         Constant("all GPUs: TensorRT Edge-LLM host cycles per step", 5.0e5, 0.0, 2e7,
