@@ -4,7 +4,9 @@ A stack reaches the cost in four places, all decided here so nothing below mappi
 a stack exists:
 
 1. **Device**: the first device of the hardware whose kind the stack runs on (`runs_on`).
-2. **Bytes per weight**: the weight format's block layout (scales and zero points included),
+2. **Format**: the one asked for, unless the stack has no kernel of it for the model's family
+   (`family_formats`: MLC runs Gemma's q4f16_ft request as q4f16_1).
+   **Bytes per weight**: the weight format's block layout (scales and zero points included),
    averaged over the model's tensors when the format is a mixture (llama.cpp Q4_K_M) or
    covers only some tensors (gpt-oss: MXFP4 experts, bf16 elsewhere). Any static context
    window of the stack becomes the scenario's `static_kv_tokens`.
@@ -13,7 +15,10 @@ a stack exists:
    of kernels per block; one kernel costs `host_launch_cycles / host rate` (none when the
    stack replays a graph) + `device_kernel_cycles / device clock`; a step adds its host
    work. Achieved bandwidth by kernel kind (dense GEMV, grouped MoE GEMM, attention) is a
-   floor on each kernel's busy time: bytes / (tier bandwidth x efficiency).
+   floor on each kernel's busy time: bytes / (tier bandwidth x efficiency); a format that is
+   another kernel kind on the class scales the dense GEMV efficiency (`costs.<class>.formats`).
+   The stack's prefill matrix efficiency (per class, or per format) replaces the device's
+   `compute_efficiency` where it states one.
 """
 
 from __future__ import annotations
