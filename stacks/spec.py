@@ -16,7 +16,14 @@ window, and per device class a few kernel-cost constants:
   tail, sync), scaled by the device clock.
 - `step_host_cycles`: host cycles per step outside the kernels (sampling, scheduler).
 - achieved-bandwidth efficiencies per kernel kind (dense GEMV, grouped MoE GEMM, attention)
-  relative to the memory tier's streaming bandwidth.
+  relative to the memory tier's streaming bandwidth;
+- `matrix_efficiency`: the achieved fraction of the matrix peak of its GEMMs (prefill);
+- `formats`: per format that is another kernel kind on the class (Genie w4 vs w4a16),
+  its GEMV and matrix efficiencies.
+
+`family_formats` says which format a stack runs instead when it has no kernel of the one
+asked for on a model family (MLC has no FasterTransformer path for Gemma). The fitted values
+come from `slmsim.refit` (docs/validation.md).
 
 Nothing below `mapping` imports this package; `mapping.stack` combines a stack with a
 hardware spec, a model and a scenario.
