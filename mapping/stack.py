@@ -4,7 +4,9 @@ A stack reaches the cost in four places, all decided here so nothing below mappi
 a stack exists:
 
 1. **Device**: the first device of the hardware whose kind the stack runs on (`runs_on`).
-2. **Bytes per weight**: the weight format's block layout (scales and zero points included),
+2. **Format**: the one asked for, unless the stack has no kernel of it for the model's family
+   (`family_formats`: MLC runs Gemma's q4f16_ft request as q4f16_1).
+   **Bytes per weight**: the weight format's block layout (scales and zero points included),
    averaged over the model's tensors when the format is a mixture (llama.cpp Q4_K_M) or
    covers only some tensors (gpt-oss: MXFP4 experts, bf16 elsewhere). Any static context
    window of the stack becomes the scenario's `static_kv_tokens`.
@@ -13,7 +15,10 @@ a stack exists:
    of kernels per block; one kernel costs `host_launch_cycles / host rate` (none when the
    stack replays a graph) + `device_kernel_cycles / device clock`; a step adds its host
    work. Achieved bandwidth by kernel kind (dense GEMV, grouped MoE GEMM, attention) is a
-   floor on each kernel's busy time: bytes / (tier bandwidth x efficiency).
+   floor on each kernel's busy time: bytes / (tier bandwidth x efficiency); a format that is
+   another kernel kind on the class scales the dense GEMV efficiency (`costs.<class>.formats`).
+   The stack's prefill matrix efficiency (per class, or per format) replaces the device's
+   `compute_efficiency` where it states one.
 """
 
 from __future__ import annotations
@@ -113,11 +118,24 @@ class StackChoice:
     bits_per_weight: float
     dequant_ops_per_weight: float
 
+    @property
+    def gemv_efficiency(self) -> float:
+        """Achieved / streaming bandwidth of this format's dense GEMV kernels on this class."""
+        return self.costs.dense_gemv_efficiency * self.costs.format_kernel(self.format_name).gemv_efficiency
+
+    @property
+    def matrix_efficiency(self) -> float | None:
+        """Achieved fraction of the matrix peak of this format's GEMMs on this class (None: the device's)."""
+        own = self.costs.format_kernel(self.format_name).matrix_efficiency
+        return own if own is not None else self.costs.matrix_efficiency
+
 
 def choose(hw: HardwareSpec, model: ModelSpec, stack: StackSpec, weight_format: str,
            formats: FormatLibrary) -> StackChoice:
     """Resolve the stack on this hardware; a `SpecError` says what does not fit together."""
-    canon, fmt, use = formats.resolve(stack, weight_format)
+    asked = formats.canonical(weight_format) or weight_format
+    instead = stack.family_formats.get(model.family.value, {})
+    canon, fmt, use = formats.resolve(stack, instead.get(asked, weight_format))
     device = next((name for kind in stack.runs_on for name, dev in hw.devices.items() if dev.kind == kind), None)
     if device is None:
         kinds = sorted({d.kind for d in hw.devices.values()})
@@ -169,8 +187,10 @@ def stack_scenario(scenario: Scenario, choice: StackChoice, model: ModelSpec) ->
 def stack_hardware(hw: HardwareSpec, choice: StackChoice) -> HardwareSpec:
     """The stack's device runs both phases, with the stack's dequantisation work; the hook sets kernel costs."""
     dev = hw.devices[choice.device]
-    dev = dev.model_copy(update={"dequant_ops_per_weight": choice.dequant_ops_per_weight,
-                                 "kernel_overhead_s": 0.0, "step_overhead_s": 0.0})
+    update = {"dequant_ops_per_weight": choice.dequant_ops_per_weight, "kernel_overhead_s": 0.0, "step_overhead_s": 0.0}
+    if choice.matrix_efficiency is not None:
+        update["compute_efficiency"] = choice.matrix_efficiency
+    dev = dev.model_copy(update=update)
     return hw.model_copy(update={"devices": {**hw.devices, choice.device: dev},
                                  "placement": Placement(prefill=choice.device, decode=choice.device)})
 
@@ -213,7 +233,7 @@ def kernel_cost_hook(choice: StackChoice, hw: HardwareSpec) -> Callable[[MappedS
     k = choice.stack.kernels
     per_block = {"attention": k.attention_block, "ffn": k.ffn_block, "moe": k.moe_block, "head": k.head}
     c = choice.costs
-    eff = {"dense": c.dense_gemv_efficiency, "moe": c.moe_gemm_efficiency, "attention": c.attention_efficiency}
+    eff = {"dense": choice.gemv_efficiency, "moe": c.moe_gemm_efficiency, "attention": c.attention_efficiency}
 
     def hook(step: MappedStep) -> MappedStep:
         if step.device != choice.device:

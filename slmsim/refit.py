@@ -1,22 +1,29 @@
-"""PROVISIONAL refit of the per-(device class x stack) constants on all calibration rows.
+"""The fit of the per-(device class x stack) constants on every calibration row, written to the presets.
 
-Issue 12's first refit, made before the physics changes of issue 11 are merged: it reports
-what a few named, bounded constants per (device class x stack) achieve, in-sample,
-leave-one-device-out and leave-one-stack-out. It does not write the presets (the lead redoes
-the fit on top of the merged physics); `python -m slmsim.refit` prints the figures that
-docs/validation.md quotes.
+Each constant has a *prior* (the value a datasheet, a source or a stated assumption gives before
+any row is seen), bounds, and the preset paths that carry it (stack presets, hardware presets).
+`python -m slmsim.refit` fits and prints the report docs/validation.md quotes; `--write` writes
+the fitted values into the preset YAML files (only the numbers change); a test refits and checks
+that the presets carry the result.
 
-Each stack's constants only move the rows of that stack, so each stack is fitted on its own
-rows (decode and prefill, relative errors, least squares within the bounds).
-- leave-one-device-out: the stack's constants refitted without the rows of that device,
-  then that device's rows predicted; a constant that no remaining row constrains stays at
-  its preset value (the prior).
-- leave-one-stack-out: no row of the stack is fitted, so its constants are the preset values;
-  this is the "before the refit" error of that stack's rows.
+Each stack's constants move only the rows of that stack, so the stacks are fitted one after
+another, each on its own rows (decode and prefill rates, relative errors, least squares within
+the bounds). Order matters once: the Jetson LPDDR5 streaming fraction is fitted with MLC's rows
+and then used by the vLLM rows on the same memory class.
+
+Errors reported:
+- in-sample: every constant fitted on every row;
+- leave-one-device-out (LODO): each stack's constants refitted without the rows of one device,
+  then that device's rows predicted; a constant that no remaining row constrains is at its prior;
+- leave-one-stack-out (LOSO): no row of the stack is fitted, so its constants are the priors
+  (the other stacks' constants, e.g. a memory fraction, stay fitted).
+Fits use only slmsim/data/calibration-*.csv (never the held-out file).
 """
 
 from __future__ import annotations
 
+import argparse
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,153 +31,361 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import least_squares
 
-from slmsim.hw_models.load import hardware_with_edits, load_hardware
-from slmsim.stacks.load import load_stack, stack_with_edits
+from slmsim.hw_models.load import hardware_with_edits
+from slmsim.hw_models.load import preset_path as hw_preset_path
+from slmsim.stacks.load import preset_path as stack_preset_path
+from slmsim.stacks.load import stack_with_edits
 from slmsim.validation import Row, calibration_rows, predict
+
+JETSON_LPDDR5 = ("orin-nano", "agx-orin-64gb", "orin-nx-16gb", "jetson-agx-thor", "jetson-thor-t4000")
+HEXAGON_LPDDR5X = ("snapdragon-8-elite", "sa8255p", "snapdragon-8-gen3", "snapdragon-8-elite-gen5",
+                   "snapdragon-x-elite")
+APPLE = ("apple-m1", "apple-m1-max", "apple-m1-ultra", "apple-m2-max", "apple-m3-ultra", "apple-m4")
 
 
 @dataclass(frozen=True)
 class Constant:
     name: str  # what it is, for the report
-    stack_paths: tuple[str, ...] = ()  # paths in the stack preset set to the value
-    hw_paths: tuple[str, ...] = ()  # paths in the hardware presets of `devices` set to the value
-    devices: tuple[str, ...] = ()
-    low: float = 0.0
-    high: float = 1.0
+    prior: float  # before any fit (see `why`)
+    low: float
+    high: float
+    why: str  # where the prior and the bounds come from
+    stack_paths: tuple[tuple[str, float], ...] = ()  # (path in the stack preset, factor x value)
+    hw_paths: tuple[str, ...] = ()  # paths in the hardware presets `devices` (value as is)
+    devices: tuple[str, ...] = ()  # hardware presets carrying hw_paths (all are written)
+    hw_scale: float = 1.0  # hardware value (SI) = value x hw_scale (a per-kernel time from cycles at a clock)
+    hw_unit: tuple[str, float] | None = None  # written as a quantity string: (unit, SI per unit), e.g. ("us", 1e-6)
+    also: tuple[tuple[str, str, float], ...] = ()  # (other stack, path, factor): the same constant in another stack
 
 
-# A few constants per stack, each tied to one device class of it (or all of them: 'default').
+_US = ("us", 1e-6)
+
+
+def _kernel_split(cls: str, host_ghz: float, dev_ghz: float) -> tuple[tuple[str, float], ...]:
+    """A per-kernel time (s) at the class's reference device, half as host cycles, half as device cycles."""
+    return ((f"costs.{cls}.host_launch_cycles", 0.5 * host_ghz * 1e9),
+            (f"costs.{cls}.device_kernel_cycles", 0.5 * dev_ghz * 1e9))
+
+
+# The order is the fitting order (mlc before vllm: the Jetson memory fraction).
 GROUPS: dict[str, tuple[Constant, ...]] = {
     "mlc": (
-        Constant("jetson-orin: per-kernel host cycles", ("costs.jetson-orin.host_launch_cycles",), low=0, high=1.5e5),
-        Constant("jetson-orin: per-kernel GPU cycles", ("costs.jetson-orin.device_kernel_cycles",), low=0, high=6e4),
-        Constant("jetson-orin: dense GEMV efficiency", ("costs.jetson-orin.dense_gemv_efficiency",), low=0.3, high=1),
+        Constant("Jetson LPDDR5 achievable fraction (memories.dram.achievable_fraction)", 0.80, 0.5, 0.95,
+                 "assumption: LPDDR5 streaming reads reach ~80% of peak; bounds: 0.5 (a poorly tuned GEMV) .. "
+                 "0.95 (refresh and bank turnarounds alone cost ~5%)",
+                 hw_paths=("memories.dram.achievable_fraction",), devices=JETSON_LPDDR5),
+        Constant("jetson-orin: MLC per-kernel time at orin-nano (s), split evenly into host and GPU cycles", 20e-6,
+                 4e-6, 1e-4,
+                 "assumption: a CUDA launch from TVM's runtime without graph capture, ~10 us host + ~10 us GPU "
+                 "ramp/tail at Orin Nano clocks (1.5 GHz A78AE, 625 MHz GPU); lower bound 4 us (a launch and a "
+                 "grid ramp cannot be free: the CUDA driver's launch path alone is a few us), upper 100 us",
+                 stack_paths=_kernel_split("jetson-orin", 1.5, 0.625),
+                 hw_paths=("devices.gpu.kernel_overhead",), devices=("orin-nano", "agx-orin-64gb"), hw_unit=_US),
+        Constant("jetson-orin: MLC group-quant (q4f16_1) GEMV efficiency relative to the FT kernel", 1.0, 0.4, 1.0,
+                 "prior: same as the CUTLASS FasterTransformer GEMV; q4f16_1 runs TVM dlight-generated dequant-GEMV "
+                 "kernels with 32-weight groups (an fp16 scale load per 32 weights)",
+                 stack_paths=(("costs.jetson-orin.formats.q4f16_1.gemv_efficiency", 1.0),)),
     ),
     "genie": (
-        Constant("hexagon-npu: per-op NPU cycles", ("costs.hexagon-npu.device_kernel_cycles",), low=0, high=1e5),
-        Constant("hexagon-npu: dense GEMV efficiency", ("costs.hexagon-npu.dense_gemv_efficiency",), low=0.3, high=1),
-        Constant("hexagon-npu: genie-w4 dequant ops per weight", ("formats.genie-w4.dequant_ops_per_weight",),
-                 low=0, high=60),
+        Constant("Hexagon-SoC LPDDR5X achievable fraction (memories.dram.achievable_fraction)", 0.80, 0.5, 0.95,
+                 "assumption as for LPDDR5", hw_paths=("memories.dram.achievable_fraction",), devices=HEXAGON_LPDDR5X),
+        Constant("hexagon-npu: Genie per-op NPU cycles", 30000, 0.0, 1e5,
+                 "assumption: ~20 us per graph op at 1.5 GHz (op dispatch + VTCM staging); bound 1e5 cycles",
+                 stack_paths=(("costs.hexagon-npu.device_kernel_cycles", 1.0),),
+                 hw_paths=("devices.npu.kernel_overhead",), devices=("snapdragon-8-elite", "sa8255p"),
+                 hw_scale=1 / 1.5e9, hw_unit=_US),
+        Constant("hexagon-npu: genie-w4 dequantisation ops per weight (HVX, to fp16)", 2.0, 0.0, 40.0,
+                 "prior: unpack + scale, 2 vector ops per weight; bound 40",
+                 stack_paths=(("formats.genie-w4.dequant_ops_per_weight", 1.0),)),
+        Constant("hexagon-npu: w4a16 prefill matrix efficiency (of the HMX peak)", 0.5, 0.05, 1.0,
+                 "prior: the NPU class assumption 0.5 (compute_efficiency of the Hexagon presets)",
+                 stack_paths=(("costs.hexagon-npu.matrix_efficiency", 1.0),)),
+        Constant("hexagon-npu: w4 prefill matrix efficiency (fp16 path, of the HMX peak)", 0.5, 0.05, 1.0,
+                 "prior: as w4a16", stack_paths=(("costs.hexagon-npu.formats.genie-w4.matrix_efficiency", 1.0),)),
     ),
     "torchao": (
-        Constant("datacenter-gpu: per-kernel GPU cycles", ("costs.datacenter-gpu.device_kernel_cycles",), low=0,
-                 high=1e5),
-        Constant("datacenter-gpu: int8/int4 dequant ops per weight",
-                 ("formats.int8-weight-only.dequant_ops_per_weight",
-                  "formats.int4-g32-bf16-scale-zero.dequant_ops_per_weight"), low=0, high=50),
+        Constant("datacenter-gpu: per-kernel GPU cycles (CUDA-graph replay)", 3000, 0.0, 1e5,
+                 "assumption: ~2 us gap + tail per kernel inside a CUDA graph at 1.41 GHz",
+                 stack_paths=(("costs.datacenter-gpu.device_kernel_cycles", 1.0),),
+                 hw_paths=("devices.gpu.kernel_overhead",), devices=("a100-80gb", "h100-sxm"), hw_scale=1 / 1.41e9,
+                 hw_unit=_US),
+        Constant("datacenter-gpu: int8/int4 dequantisation ops per weight (tinygemm / int8 mm)", 2.0, 0.0, 50.0,
+                 "prior: unpack + scale, 2 ops per weight",
+                 stack_paths=(("formats.int8-weight-only.dequant_ops_per_weight", 1.0),
+                              ("formats.int4-g32-bf16-scale-zero.dequant_ops_per_weight", 1.0),
+                              ("formats.int4-g64-bf16-scale-zero.dequant_ops_per_weight", 1.0)),
+                 hw_paths=("devices.gpu.dequant_ops_per_weight",),
+                 devices=("a100-80gb", "h100-sxm", "orin-nano", "agx-orin-64gb"),
+                 also=(("mlc", "formats.q4f16_ft.dequant_ops_per_weight", 1.0),
+                       ("mlc", "formats.q4f16_1.dequant_ops_per_weight", 1.0))),
     ),
     "vllm": (
-        Constant("all GPUs: host cycles per step", ("costs.default.step_host_cycles",), low=0, high=2e7),
-        Constant("all GPUs: dense GEMV efficiency", ("costs.default.dense_gemv_efficiency",), low=0.3, high=1),
+        Constant("all GPUs: vLLM host cycles per step (A78-equivalent)", 3.0e6, 0.0, 2e7,
+                 "assumption: V1 engine-core loop, ~1.4 ms on a 2.2 GHz A78AE",
+                 stack_paths=(("costs.default.step_host_cycles", 1.0),)),
+        Constant("all GPUs: vLLM Marlin W4A16 GEMV efficiency", 1.0, 0.5, 1.0,
+                 "prior: streaming bandwidth reached", stack_paths=(("costs.default.dense_gemv_efficiency", 1.0),)),
+        Constant("all GPUs: vLLM W4A16 prefill GEMM efficiency (of the fp16 tensor peak)", 0.7, 0.3, 0.9,
+                 "prior: the GPU class assumption 0.7 (compute_efficiency of the GPU presets); upper bound 0.9, what "
+                 "cuBLAS reaches on a large fp16 GEMM (docs/presets.md); the vLLM rows include the TTFT of a "
+                 "2048-token prompt, which constrains it",
+                 stack_paths=(("costs.default.matrix_efficiency", 1.0),)),
     ),
     "tensorrt-edge-llm": (
-        Constant("all GPUs: host cycles per step", ("costs.default.step_host_cycles",), low=0, high=2e7),
+        Constant("all GPUs: TensorRT Edge-LLM host cycles per step", 5.0e5, 0.0, 2e7,
+                 "assumption: lean C++ runtime step with on-device sampling, ~0.25 ms at 2 GHz",
+                 stack_paths=(("costs.default.step_host_cycles", 1.0),)),
     ),
     "llama.cpp": (
-        Constant("apple-gpu: dense GEMV efficiency", ("costs.apple-gpu.dense_gemv_efficiency",), low=0.3, high=1),
-        Constant("apple-gpu: per-kernel GPU cycles", ("costs.apple-gpu.device_kernel_cycles",), low=0, high=1e5),
-        Constant("arm-cpu and x86-cpu: dense GEMV efficiency",
-                 ("costs.arm-cpu.dense_gemv_efficiency", "costs.x86-cpu.dense_gemv_efficiency"), low=0.3, high=1),
-        Constant("apple-gpu: prefill compute efficiency (Metal GEMM)", hw_paths=("devices.gpu.compute_efficiency",),
-                 devices=("apple-m1-max", "apple-m2-max"), low=0.2, high=1.0),
+        Constant("arm-cpu and x86-cpu: llama.cpp GEMV efficiency (of the DRAM streaming fraction)", 1.0, 0.5, 1.0,
+                 "prior: the CPU's achievable_fraction holds it",
+                 stack_paths=(("costs.arm-cpu.dense_gemv_efficiency", 1.0), ("costs.x86-cpu.dense_gemv_efficiency", 1.0))),
+        Constant("apple-gpu: llama.cpp Metal q4_0 mat-vec efficiency relative to f16", 1.0, 0.4, 1.0,
+                 "prior: as the f16 kernel",
+                 stack_paths=(("costs.apple-gpu.formats.q4_0.gemv_efficiency", 1.0),)),
+        Constant("apple-gpu: llama.cpp Metal GEMM (prefill) efficiency of the fp16 peak", 0.6, 0.2, 1.0,
+                 "prior: the Apple GPU class assumption 0.6 (compute_efficiency of the Apple presets)",
+                 stack_paths=(("costs.apple-gpu.matrix_efficiency", 1.0),)),
     ),
 }
 
 
-def _prior(stack: str, c: Constant) -> float:
-    if c.stack_paths:
-        node = load_stack(stack).spec.model_dump()
-        for key in c.stack_paths[0].split("."):
-            node = node[key]
-        return float(node)
-    spec = load_hardware(c.devices[0]).spec.model_dump()
-    node = spec
-    for key in c.hw_paths[0].split("."):
-        node = node[key]
-    return float(node)
-
-
-def _residuals(stack: str, consts: Sequence[Constant], x: np.ndarray, subset: Sequence[Row]) -> np.ndarray:
-    st = stack_with_edits(stack, {p: float(v) for c, v in zip(consts, x) for p in c.stack_paths})
-    hw_edits: dict[str, dict[str, float]] = {}
+def _specs(stack: str, consts: Sequence[Constant], x: np.ndarray, devices: set[str], base_hw: dict[str, dict]):
+    st = stack_with_edits(stack, {p: float(v) * f for c, v in zip(consts, x) for p, f in c.stack_paths})
+    hw: dict[str, dict[str, float]] = {d: dict(base_hw.get(d, {})) for d in devices}
     for c, v in zip(consts, x):
-        for d in c.devices:
-            hw_edits.setdefault(d, {}).update({p: float(v) for p in c.hw_paths})
-    specs = {d: hardware_with_edits(d, hw_edits.get(d)) for d in {r.device for r in subset}}
+        for d in devices & set(c.devices):
+            hw[d].update({p: float(v) * c.hw_scale for p in c.hw_paths})
+    return st, {d: hardware_with_edits(d, hw[d] or None) for d in devices}
+
+
+def _residuals(stack: str, consts: Sequence[Constant], x: np.ndarray, subset: Sequence[Row],
+               base_hw: dict[str, dict]) -> np.ndarray:
+    st, specs = _specs(stack, consts, x, {r.device for r in subset}, base_hw)
     out = []
     for r in subset:
         pred = predict(specs[r.device], r, st)
         for metric, measured in r.measured_metrics().items():
-            if metric == "power":
-                continue
-            out.append((pred.metric(metric) - measured) / measured)
+            if metric != "power":
+                out.append((pred.metric(metric) - measured) / measured)
     return np.array(out)
 
 
-def _fit(stack: str, consts: Sequence[Constant], subset: Sequence[Row], x0: np.ndarray) -> np.ndarray:
+def _constrained(consts: Sequence[Constant], subset: Sequence[Row], stack: str, base_hw: dict[str, dict]) -> list[bool]:
+    """Which constants the rows move at all (the others stay at the prior)."""
     if not subset:
-        return x0
-    lo = np.array([c.low for c in consts])
-    hi = np.array([c.high for c in consts])
-    res = least_squares(lambda x: _residuals(stack, consts, x, subset), np.clip(x0, lo, hi), bounds=(lo, hi),
-                        x_scale=np.maximum(np.abs(x0), 1e-3 * (hi - lo)), diff_step=1e-3, max_nfev=60)
-    return res.x
+        return [False] * len(consts)
+    x0 = np.array([c.prior for c in consts])
+    r0 = _residuals(stack, consts, x0, subset, base_hw)
+    out = []
+    for i, c in enumerate(consts):
+        x = x0.copy()
+        x[i] = c.high if c.high - c.prior >= c.prior - c.low else c.low  # the farther bound
+        out.append(bool(np.max(np.abs(_residuals(stack, consts, x, subset, base_hw) - r0)) > 1e-9))
+    return out
+
+
+def _fit(stack: str, consts: Sequence[Constant], subset: Sequence[Row], base_hw: dict[str, dict]) -> np.ndarray:
+    prior = np.array([c.prior for c in consts])
+    free = _constrained(consts, subset, stack, base_hw)
+    idx = [i for i, f in enumerate(free) if f]
+    if not idx:
+        return prior
+    lo = np.array([consts[i].low for i in idx])
+    hi = np.array([consts[i].high for i in idx])
+
+    def full(z: np.ndarray) -> np.ndarray:
+        x = prior.copy()
+        x[idx] = z
+        return x
+
+    scale = np.array([max(abs(consts[i].prior), 0.05 * (consts[i].high - consts[i].low)) for i in idx])
+    best = None
+    # two starts: the prior, and the middle of the bounds (a max(compute, memory) cost is flat
+    # where a constant's work hides under the memory time, so one start can stall there)
+    for z0 in (np.clip(prior[idx], lo, hi), 0.5 * (lo + hi)):
+        res = least_squares(lambda z: _residuals(stack, consts, full(z), subset, base_hw), z0,
+                            bounds=(lo, hi), x_scale=scale, diff_step=1e-4, xtol=1e-6, ftol=1e-8, max_nfev=200)
+        if best is None or res.cost < best.cost - 1e-12:
+            best = res
+    assert best is not None
+    return full(best.x)
 
 
 @dataclass(frozen=True)
 class StackFit:
     stack: str
     constants: tuple[Constant, ...]
-    prior: tuple[float, ...]
     fitted: tuple[float, ...]
     rows: tuple[Row, ...]
-    before_pct: tuple[float, ...]  # residuals with the preset constants (= leave-one-stack-out)
+    labels: tuple[str, ...]  # "device / model / format / metric" per residual
+    metrics: tuple[str, ...]
     in_sample_pct: tuple[float, ...]
     lodo_pct: tuple[float, ...]
-    labels: tuple[str, ...]  # "device / model / format / metric" per residual
+    loso_pct: tuple[float, ...]  # = the priors' errors
 
 
-def refit_stack(stack: str, rows: Sequence[Row]) -> StackFit:
+def _hw_edits(fits: Sequence[StackFit]) -> dict[str, dict]:
+    """Hardware values fitted by earlier stacks (e.g. the Jetson memory fraction), per device."""
+    out: dict[str, dict] = {}
+    for f in fits:
+        for c, v in zip(f.constants, f.fitted):
+            for d in c.devices:
+                out.setdefault(d, {}).update({p: float(v) * c.hw_scale for p in c.hw_paths})
+    return out
+
+
+def refit_stack(stack: str, rows: Sequence[Row], earlier: Sequence[StackFit] = (), *, lodo: bool = True) -> StackFit:
     consts = GROUPS[stack]
+    base = _hw_edits(earlier)
     subset = [r for r in rows if r.stack == stack]
-    prior = np.array([_prior(stack, c) for c in consts])
-    x = _fit(stack, consts, subset, prior)
-    def label(r: Row, m: str) -> str:
-        return f"{r.device} / {r.model} / {r.weight_format} / {Path(r.file).stem}:{r.line} / {m}"
+    x = _fit(stack, consts, subset, base)
+    labels, metrics = [], []
+    for r in subset:
+        for m in r.measured_metrics():
+            if m != "power":
+                labels.append(f"{r.device} / {r.model} / {r.weight_format} / {m}")
+                metrics.append(m)
+    prior = np.array([c.prior for c in consts])
+    in_sample = 100.0 * _residuals(stack, consts, x, subset, base)
+    loso = 100.0 * _residuals(stack, consts, prior, subset, base)
+    lodo_by_row: dict[int, list[float]] = {}
+    if lodo:
+        for device in dict.fromkeys(r.device for r in subset):
+            others = [r for r in subset if r.device != device]
+            xi = _fit(stack, consts, others, base)
+            mine = [i for i, r in enumerate(subset) if r.device == device]
+            errs = list(100.0 * _residuals(stack, consts, xi, [subset[i] for i in mine], base))
+            for i in mine:
+                n = sum(1 for m in subset[i].measured_metrics() if m != "power")
+                lodo_by_row[i], errs = errs[:n], errs[n:]
+    lodo_pct = [e for i in range(len(subset)) for e in lodo_by_row.get(i, [])] if lodo else []
+    return StackFit(stack=stack, constants=tuple(consts), fitted=tuple(float(v) for v in x), rows=tuple(subset),
+                    labels=tuple(labels), metrics=tuple(metrics), in_sample_pct=tuple(float(e) for e in in_sample),
+                    lodo_pct=tuple(float(e) for e in lodo_pct), loso_pct=tuple(float(e) for e in loso))
 
-    labels = tuple(label(r, m) for r in subset for m in r.measured_metrics() if m != "power")
-    lodo: list[float] = []
-    for device in dict.fromkeys(r.device for r in subset):
-        others = [r for r in subset if r.device != device]
-        xi = _fit(stack, consts, others, prior)
-        lodo += list(100.0 * _residuals(stack, consts, xi, [r for r in subset if r.device == device]))
-    order = [r for d in dict.fromkeys(r.device for r in subset) for r in subset if r.device == d]
-    labels_lodo = tuple(label(r, m) for r in order for m in r.measured_metrics() if m != "power")
-    # put LODO residuals in the order of `labels`
-    by_label = dict(zip(labels_lodo, lodo))
-    return StackFit(stack=stack, constants=tuple(consts), prior=tuple(prior), fitted=tuple(float(v) for v in x),
-                    rows=tuple(subset), before_pct=tuple(100.0 * _residuals(stack, consts, prior, subset)),
-                    in_sample_pct=tuple(100.0 * _residuals(stack, consts, x, subset)),
-                    lodo_pct=tuple(by_label[k] for k in labels), labels=labels)
+
+def refit_all(rows: Sequence[Row] | None = None, *, lodo: bool = True) -> list[StackFit]:
+    rows = calibration_rows() if rows is None else rows
+    fits: list[StackFit] = []
+    for stack in GROUPS:
+        fits.append(refit_stack(stack, rows, fits, lodo=lodo))
+    return fits
 
 
-def main() -> None:  # pragma: no cover - prints the report
-    rows = calibration_rows()
-    fits = [refit_stack(s, rows) for s in GROUPS]
-    allrec = []
+def preset_values(fits: Sequence[StackFit]) -> list[tuple[str, str, str, float, Constant, str]]:
+    """(kind 'stack'|'hardware', preset, dotted path, value in SI, constant, fitted stack) the presets carry."""
+    out = []
+    for f in fits:
+        for c, v in zip(f.constants, f.fitted):
+            out += [("stack", f.stack, p, v * fac, c, f.stack) for p, fac in c.stack_paths]
+            out += [("stack", st, p, v * fac, c, f.stack) for st, p, fac in c.also]
+            out += [("hardware", d, p, v * c.hw_scale, c, f.stack) for d in c.devices for p in c.hw_paths]
+    return out
+
+
+# ----------------------------------------------------------------------------- writing presets
+
+_KEY = re.compile(r"^(\s*)([A-Za-z0-9_.+-]+):(.*)$")
+_VALUE = re.compile(r'(value:\s*)("[^"]*"|[-+0-9.eE]+)')
+
+
+def _format(v: float) -> str:
+    if v == 0:
+        return "0.0"
+    if abs(v) >= 1e5:
+        return f"{v:.4e}"
+    return f"{v:.4g}" if abs(v) >= 1 else f"{v:.4f}"
+
+
+def write_value(path: Path, dotted: str, value: float, note: str, unit: tuple[str, float] | None = None) -> None:
+    """Set the `value:` of the key at `dotted` in a preset YAML file (block-style keys), or add it."""
+    text = _format(value) if unit is None else f'"{value / unit[1]:.4g} {unit[0]}"'
+    lines = path.read_text().splitlines()
+    want = dotted.split(".")
+
+    def walk():  # noqa: ANN202 - (line index, indent, key path) of every block-style key
+        stack: list[tuple[int, str]] = []
+        for i, line in enumerate(lines):
+            m = _KEY.match(line)
+            if not m or line.lstrip().startswith("#"):
+                continue
+            indent = len(m.group(1))
+            while stack and stack[-1][0] >= indent:
+                stack.pop()
+            stack.append((indent, m.group(2)))
+            yield i, indent, [k for _, k in stack]
+
+    for i, _, keys in walk():
+        if keys == want:
+            line = lines[i]
+            if not _VALUE.search(line):
+                raise ValueError(f"{path}: {dotted} has no 'value:' to set")
+            line = _VALUE.sub(lambda mm: mm.group(1) + text, line, count=1)
+            line = re.sub(r'(source|assumption): "[^"]*"', f'source: "{note}"', line, count=1)
+            lines[i] = line
+            path.write_text("\n".join(lines) + "\n")
+            return
+    for depth in range(len(want) - 1, 0, -1):  # missing: add it under its deepest existing parent
+        for i, indent, keys in walk():
+            if keys != want[:depth]:
+                continue
+            j = i + 1
+            while j < len(lines) and (not lines[j].strip() or len(lines[j]) - len(lines[j].lstrip()) > indent):
+                j += 1
+            add = []
+            for k, key in enumerate(want[depth:]):
+                pad = " " * (indent + 2 * (k + 1))
+                leaf = k == len(want) - depth - 1
+                add.append(f'{pad}{key}: {{value: {text}, source: "{note}"}}' if leaf else f"{pad}{key}:")
+            lines[j:j] = add
+            path.write_text("\n".join(lines) + "\n")
+            return
+    raise ValueError(f"{path}: cannot place {dotted}")
+
+
+def write_presets(fits: Sequence[StackFit]) -> None:
+    seen = {f.stack: {r.device for r in f.rows} for f in fits}
+    for kind, preset, dotted, value, c, fitted_on in preset_values(fits):
+        note = f"fitted by slmsim.refit on the calibration rows of stack '{fitted_on}' (docs/validation.md)"
+        if kind == "hardware" and preset not in seen[fitted_on]:
+            note = (f"class constant fitted by slmsim.refit on the '{fitted_on}' calibration rows of "
+                    f"{', '.join(sorted(seen[fitted_on]))}, carried to this preset (docs/validation.md)")
+        file = stack_preset_path(preset) if kind == "stack" else hw_preset_path(preset)
+        assert file is not None, preset
+        write_value(Path(file), dotted, value, note, c.hw_unit if kind == "hardware" else None)
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def summary(fits: Sequence[StackFit], metric: str) -> dict[str, tuple[int, float, float]]:
+    """{'in-sample'|'lodo'|'loso': (n, MAPE %, worst |error| %)} over every residual of `metric`."""
+    out = {}
+    for key, attr in (("in-sample", "in_sample_pct"), ("lodo", "lodo_pct"), ("loso", "loso_pct")):
+        errs = np.array([abs(e) for f in fits for m, e in zip(f.metrics, getattr(f, attr)) if m == metric])
+        if errs.size:
+            out[key] = (int(errs.size), float(errs.mean()), float(errs.max()))
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> None:  # pragma: no cover - prints the report
+    ap = argparse.ArgumentParser(prog="python -m slmsim.refit")
+    ap.add_argument("--write", action="store_true", help="write the fitted values into the preset YAML files")
+    args = ap.parse_args(argv)
+    fits = refit_all()
     for f in fits:
         print(f"\n== {f.stack}: {len(f.rows)} rows")
-        for c, p, v in zip(f.constants, f.prior, f.fitted):
-            print(f"  {c.name}: {p:.4g} -> {v:.4g}  (bounds {c.low:.3g}..{c.high:.3g})")
-        for lab, b, i, lo in zip(f.labels, f.before_pct, f.in_sample_pct, f.lodo_pct):
-            print(f"  {lab:<86} before {b:+7.1f}%  in-sample {i:+7.1f}%  leave-one-device-out {lo:+7.1f}%")
-            allrec.append((lab, b, i, lo))
+        for c, v in zip(f.constants, f.fitted):
+            print(f"  {c.name}: prior {c.prior:.4g} -> fitted {v:.4g}  (bounds {c.low:.3g}..{c.high:.3g})")
+        for lab, i, lo, ls in zip(f.labels, f.in_sample_pct, f.lodo_pct, f.loso_pct):
+            print(f"  {lab:<70} in-sample {i:+7.1f}%  leave-one-device-out {lo:+7.1f}%  leave-one-stack-out {ls:+7.1f}%")
     for metric in ("decode", "prefill"):
-        rec = [r for r in allrec if r[0].endswith("/ " + metric)]
-        b, i, lo = (np.array([abs(r[k]) for r in rec]) for k in (1, 2, 3))
-        print(f"\n{metric}: {len(rec)} rows; before (= leave-one-stack-out) MAPE {b.mean():.1f}% (worst {b.max():.1f}%), "
-              f"in-sample {i.mean():.1f}% (worst {i.max():.1f}%), leave-one-device-out {lo.mean():.1f}% "
-              f"(worst {lo.max():.1f}%)")
+        s = summary(fits, metric)
+        print(f"\n{metric}: " + "; ".join(f"{k} MAPE {v[1]:.1f}% (worst {v[2]:.1f}%, {v[0]} rows)" for k, v in s.items()))
+    if args.write:
+        write_presets(fits)
+        print("\nwrote the fitted values into the presets")
 
 
 if __name__ == "__main__":  # pragma: no cover

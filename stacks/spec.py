@@ -16,7 +16,14 @@ window, and per device class a few kernel-cost constants:
   tail, sync), scaled by the device clock.
 - `step_host_cycles`: host cycles per step outside the kernels (sampling, scheduler).
 - achieved-bandwidth efficiencies per kernel kind (dense GEMV, grouped MoE GEMM, attention)
-  relative to the memory tier's streaming bandwidth.
+  relative to the memory tier's streaming bandwidth;
+- `matrix_efficiency`: the achieved fraction of the matrix peak of its GEMMs (prefill);
+- `formats`: per format that is another kernel kind on the class (Genie w4 vs w4a16),
+  its GEMV and matrix efficiencies.
+
+`family_formats` says which format a stack runs instead when it has no kernel of the one
+asked for on a model family (MLC has no FasterTransformer path for Gemma). The fitted values
+come from `slmsim.refit` (docs/validation.md).
 
 Nothing below `mapping` imports this package; `mapping.stack` combines a stack with a
 hardware spec, a model and a scenario.
@@ -118,6 +125,23 @@ class KernelsPerLayer(BaseModel):
     head: float = Field(gt=0, description="per step: embedding, final norm, lm_head, sampling")
 
 
+class FormatKernel(BaseModel):
+    """What one format's kernels achieve on one device class, where it is another kernel kind.
+
+    A stack may run formats through different kernels on the same device: Qualcomm's `w4a16`
+    (int16 activations x int4 weights on HMX) and `w4` (fp activations, weights unpacked to
+    fp16), MLC's CUTLASS FasterTransformer GEMV (`q4f16_ft`) and its TVM-generated group-quant
+    GEMV (`q4f16_1`), llama.cpp Metal's f16 and q4_0 mat-vec kernels.
+    """
+
+    model_config = SPEC
+
+    gemv_efficiency: float = Field(
+        1.0, gt=0, le=1, description="achieved / streaming bandwidth of this format's GEMV, relative to dense_gemv_efficiency")
+    matrix_efficiency: float | None = Field(
+        None, gt=0, le=1, description="achieved fraction of the matrix peak of this format's GEMMs (None: the class's)")
+
+
 class KernelCosts(BaseModel):
     """Kernel-cost constants of one (device class x stack)."""
 
@@ -130,6 +154,14 @@ class KernelCosts(BaseModel):
     dense_gemv_efficiency: float = Field(1.0, gt=0, le=1, description="achieved / streaming bandwidth, dense GEMV")
     moe_gemm_efficiency: float = Field(1.0, gt=0, le=1, description="achieved / streaming bandwidth, grouped MoE GEMM")
     attention_efficiency: float = Field(1.0, gt=0, le=1, description="achieved / streaming bandwidth, attention")
+    matrix_efficiency: float | None = Field(
+        None, gt=0, le=1,
+        description="achieved fraction of the matrix peak of the stack's GEMMs (prefill); None: the device's compute_efficiency")
+    formats: dict[str, FormatKernel] = Field(
+        default_factory=dict, description="format -> its kernel's efficiencies where it is another kernel kind")
+
+    def format_kernel(self, name: str) -> FormatKernel:
+        return self.formats.get(name, FormatKernel())
 
 
 class StackSpec(BaseModel):
@@ -149,6 +181,10 @@ class StackSpec(BaseModel):
         None, gt=0, description="compiled context window attended over every step (None: the tokens so far)")
     context_window_by_model: dict[str, int] = Field(
         default_factory=dict, description="model preset -> compiled window, where a model's asset differs")
+    family_formats: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="model family -> {format asked for: format the stack runs instead} where the stack has no kernel "
+                    "of that format for the family (MLC has no FasterTransformer quantisation for gemma2)")
     costs: dict[str, KernelCosts] = Field(
         min_length=1, description="device class -> kernel-cost constants; 'default' for any other class")
 

@@ -84,7 +84,7 @@ def _cmd_csv(args: argparse.Namespace, selected: list) -> int:  # noqa: ANN001
 
 
 def _cmd_first_file(args: argparse.Namespace) -> int:
-    from slmsim.validation import CLASSES, fit_class, power_band, rows, validate
+    from slmsim.validation import power_band, rows, validate
 
     results = [("calibration", r) for r in validate(rows())]
     if args.heldout:
@@ -100,14 +100,14 @@ def _cmd_first_file(args: argparse.Namespace) -> int:
              "set": kind, "average_power_w": r.power_w if r.prediction else None}
             for kind, r in results]}, indent=2))
         return EXIT_OK
-    print(f"{'set':<12}{'device':<20}{'model':<16}{'stack':<9}{'format':<26}{'measured':>10}{'predicted':>11}"
+    print(f"{'set':<12}{'device':<20}{'model':<16}{'stack':<18}{'format':<26}{'measured':>10}{'predicted':>11}"
           f"{'error':>9}{'power':>9}")
     for kind, r in results:
         if r.prediction is None:
-            print(f"{kind:<12}{r.row.device:<20}{r.row.model:<16}{r.row.stack:<9}{r.row.weight_format:<26}"
+            print(f"{kind:<12}{r.row.device:<20}{r.row.model:<16}{r.row.stack:<18}{r.row.weight_format:<26}"
                   f"{r.row.measured:>10.2f}  not run: {r.reason}")
             continue
-        print(f"{kind:<12}{r.row.device:<20}{r.row.model:<16}{r.row.stack:<9}{r.row.weight_format:<26}"
+        print(f"{kind:<12}{r.row.device:<20}{r.row.model:<16}{r.row.stack:<18}{r.row.weight_format:<26}"
               f"{r.row.measured:>10.2f}{r.predicted:>11.2f}{r.error_pct:>+8.1f}%{r.power_w:>8.1f}W")
     for kind in dict.fromkeys(k for k, _ in results):
         done = [r for k, r in results if k == kind and r.prediction is not None]
@@ -120,17 +120,24 @@ def _cmd_first_file(args: argparse.Namespace) -> int:
               f"{band['board_power_w_high']} W ({band['source']})")
     if args.refit:
         from slmsim.commands.tables import progress
+        from slmsim.refit import GROUPS, refit_stack, summary
+        from slmsim.validation import calibration_rows
 
-        fits = {}
-        with progress("refitting class constants", len(CLASSES)) as bar:
-            for name in CLASSES:
-                bar.describe(f"refitting {name}")
-                fits[name] = fit_class(name)
+        every = calibration_rows()
+        fits = []
+        with progress("refitting class constants", len(GROUPS)) as bar:
+            for stack in GROUPS:
+                bar.describe(f"refitting {stack}")
+                fits.append(refit_stack(stack, every, fits))
                 bar.advance()
-        for name, cls in CLASSES.items():
-            fit = fits[name]
-            values = ", ".join(f"{p.name} = {v:.4g}" for p, v in zip(cls.params, fit.values))
-            print(f"\nclass {name} ({cls.why}): {values}")
-            print(f"  in-sample errors %: {np.round(fit.in_sample_pct, 1).tolist()}")
-            print(f"  leave-one-out errors %: {np.round(fit.leave_one_out_pct, 1).tolist()}")
+        for f in fits:
+            print(f"\nstack {f.stack} ({len(f.rows)} rows):")
+            for c, v in zip(f.constants, f.fitted):
+                print(f"  {c.name}: prior {c.prior:.4g} -> fitted {v:.4g} (bounds {c.low:.3g}..{c.high:.3g})")
+            for lab, i, lo, ls in zip(f.labels, f.in_sample_pct, f.lodo_pct, f.loso_pct):
+                print(f"  {lab}: in-sample {i:+.1f}%, leave-one-device-out {lo:+.1f}%, leave-one-stack-out {ls:+.1f}%")
+        for metric in ("decode", "prefill"):
+            s = summary(fits, metric)
+            print(f"{metric}: " + "; ".join(f"{k} MAPE {v[1]:.1f}% (worst {v[2]:.1f}%, {v[0]} rows)"
+                                             for k, v in s.items()))
     return EXIT_OK

@@ -7,9 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from slmsim.hw_models.load import load_hardware
 from slmsim.cli import main
-from slmsim.validation import CLASSES, fit_class, power_band, rows, validate
+from slmsim.validation import power_band, rows, validate
 
 
 @pytest.fixture(scope="module")
@@ -40,36 +39,6 @@ def test_orin_nano_decode_power_in_the_measured_band(results) -> None:  # noqa: 
     for r in results:
         if r.row.device == "orin-nano":
             assert lo <= r.power_w <= hi, (r.row.model, r.power_w)
-
-
-@pytest.mark.parametrize("name", sorted(CLASSES))
-def test_presets_carry_the_fitted_class_constants(name: str) -> None:
-    """The presets' calibrated numbers are what the documented fit gives (3 significant digits)."""
-    from slmsim.stacks.load import load_stack
-
-    fit = fit_class(name)
-    cls = CLASSES[name]
-    stack = load_stack(cls.stack).spec.model_dump()
-    for par, value in zip(cls.params, fit.values):
-        for preset in cls.applies_to:
-            spec = load_hardware(preset).spec
-            for path in par.hw_paths:
-                node = spec
-                for key in path.split("."):
-                    node = node[key] if isinstance(node, dict) else getattr(node, _attr(node, key))
-                assert node == pytest.approx(value, rel=5e-3), (preset, path)
-        for path, factor in par.stack_paths:
-            node = stack
-            for key in path.split("."):
-                node = node[key]
-            assert node == pytest.approx(value * factor, rel=5e-3), (cls.stack, path)
-
-
-def _attr(model: object, alias: str) -> str:
-    for name, f in type(model).model_fields.items():
-        if (f.alias or name) == alias:
-            return name
-    return alias
 
 
 def test_validate_csv_json_predicts_every_row_of_the_second_file(capsys: pytest.CaptureFixture[str]) -> None:
