@@ -15,7 +15,7 @@ energy follow from these knobs (see `mapping.cim` for the arithmetic):
 Periphery from the knobs (`hw_models.periphery`): a spec that leaves `energy_per_readout`,
 `energy_per_array_op` or `area` out (or `null`) gets them from cited models at the
 accelerator's node and supply: an analog readout from the ADC's Walden figure of merit
-(E = FoM x 2^adc_bits), a digital one from its adder tree (full-adder bits grow with
+(E = FoM x 2^adc_bits, no less than the survey's energy floor), a digital one from its adder tree (full-adder bits grow with
 `rows_per_op` and the input bits per cycle), the array from a fitted energy per cell (times
 the local-bit-line load of `cell_groups` weights sharing one compute unit), the area from
 cells + input registers and word-line drivers + ADCs / adder trees. An analog macro's `rows_per_op` is bounded by what

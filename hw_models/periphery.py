@@ -8,7 +8,7 @@ takes one cited reference figure and scales it between nodes with Stillmaker & B
 - **ADC** (analog macros), Walden figure of merit: the energy of one conversion is
   E = FoM_W x 2^B (B = `adc_bits`), FoM_W = P / (2^ENOB f_s), the "Walden" or "ISSCC" FoM of
   Murmann's ADC Performance Survey (github.com/bmurmann/ADC-survey). Every extra bit doubles
-  the energy: an 8-bit readout costs 16x a 4-bit one. ENOB = B is an assumption (real CIM
+  the energy (an 8-bit readout costs 16x a 4-bit one) down to the survey's energy floor below. ENOB = B is an assumption (real CIM
   ADCs lose ~0.5-1 bit). FoM_W (ADC_FOM_J) is the median of the survey's designs of the
   kind CIM macros carry, not fitted: the 35 Nyquist SAR ADCs of ISSCC/VLSI 2010-2025 with SNDR <= 62 dB (<= 10 bits),
   1 MS/s-2 GS/s and nodes <= 65 nm (survey rev. 2025-06-09, xls/ADCsurvey_rev20250609.xlsx)
@@ -25,7 +25,7 @@ takes one cited reference figure and scales it between nodes with Stillmaker & B
   designs do not order by node (28, 65, 90 nm) and run at 0.3-0.7 V, so it is used as what it
   is, the lowest energy per conversion any surveyed ADC reached, at any node and supply (not
   scaled). A conversion costs max(Walden median x 2^B at the node, floor): the floor binds at
-  <= 4 bits at 7 nm and <= 3 bits at 22-28 nm. In the
+  <= 7 bits at 7 nm, 0.8 V, <= 5 bits at 22 nm, 0.8 V and <= 4 bits at 28 nm, 0.9 V. In the
   survey the designs of <= 6 bits (SNDR <= 38 dB) are almost all multi-GS/s converters (FoM
   median far above the SAR median), so no low-resolution, low-rate population exists to take a
   separate median from (docs/validation.md).
