@@ -2,14 +2,15 @@
 
 Used when a macro spec leaves `energy_per_readout`, `energy_per_array_op` or `area` out (or
 `null`): the figure then follows from the macro's knobs at its node and supply. Each model
-takes one cited reference figure and scales it between nodes with Stillmaker & Baas 2017
-(`hw_models.scaling`).
+takes one cited reference figure and scales it between nodes: logic (adders, ADCs) with
+Stillmaker & Baas 2017 (`hw_models.scaling`), word and bit lines as wires (cell pitch x V^2),
+capacitors not at all (C V^2 at the supply).
 
 - **ADC** (analog macros), Walden figure of merit: the energy of one conversion is
   E = FoM_W x 2^B (B = `adc_bits`), FoM_W = P / (2^ENOB f_s), the "Walden" or "ISSCC" FoM of
   Murmann's ADC Performance Survey (github.com/bmurmann/ADC-survey). Every extra bit doubles
-  the energy (an 8-bit readout costs 16x a 4-bit one) down to the survey's energy floor below. ENOB = B is an assumption (real CIM
-  ADCs lose ~0.5-1 bit). FoM_W (ADC_FOM_J) is the median of the survey's designs of the
+  the energy (an 8-bit readout costs 16x a 4-bit one) down to the survey's energy floor
+  below. ENOB = B is an assumption (real CIM ADCs lose ~0.5-1 bit). FoM_W (ADC_FOM_J) is the median of the survey's designs of the
   kind CIM macros carry, not fitted: the 35 Nyquist SAR ADCs of ISSCC/VLSI 2010-2025 with SNDR <= 62 dB (<= 10 bits),
   1 MS/s-2 GS/s and nodes <= 65 nm (survey rev. 2025-06-09, xls/ADCsurvey_rev20250609.xlsx)
   span 2.18-280 fJ per conversion step, median 26.2 (interquartile 17.7-50.2), median node
@@ -33,8 +34,8 @@ takes one cited reference figure and scales it between nodes with Stillmaker & B
   (KULeuven-MICAS/zigzag-imc, zigzag/classes/hardware/architecture/AimcArrayUnit.py,
   "validated against 3 AIMC papers on 28nm"), scaled by the area factor.
 - **DAC** (analog macros applying more than one input bit per cycle, `input_encoding: dac`,
-  `dacs_per_row` of them per activated row): C x bits x V^2 per row per operation, C = 50 fF (ZigZag-IMC AimcArrayUnit.get_dac_cost, "taken from the TinyML paper", a
-  28 nm macro). **Capacitors do not shrink with the logic node**: a DAC's or a charge-domain
+  `dacs_per_row` of them per activated row): C x bits x V^2 per row per operation, C = 50 fF
+  (ZigZag-IMC AimcArrayUnit.get_dac_cost, "taken from the TinyML paper", a 28 nm macro). **Capacitors do not shrink with the logic node**: a DAC's or a charge-domain
   cell's capacitor is sized for matching and kT/C noise at its resolution (Pelgrom matching,
   sigma(dC/C) ~ 1/sqrt(C); kT/C), not by the node's gate capacitance, so C is node-independent
   and only V^2 follows the supply (assumption, with that reasoning; CiMLoop's macro models use
@@ -77,10 +78,12 @@ takes one cited reference figure and scales it between nodes with Stillmaker & B
   bits of a bit-serial MVM, do not precharge again); here: once per compute unit per row
   group per MVM (`group_select_energy_j`). Throughput: the G groups are row groups
   (`rows / rows_per_op` >= G), so an MVM already takes G times the activations.
-- **Supply** (all of the above): dynamic energy at the macro's supply and node through
-  Stillmaker & Baas's energy polynomials (`hw_models.scaling`), which go as ~C V^2 between
-  0.6 V and 1.1 V; a macro measured at 0.7 V is not predicted at 0.9 V.
-- **Area** of a macro without one: cells x CELL_AREA_F2 x F^2 plus the readout periphery of
+- **Supply**: the logic energies (adders, ADC above its floor) at the macro's supply and node
+  through Stillmaker & Baas's energy polynomials (`hw_models.scaling`), which go as ~C V^2
+  between 0.6 V and 1.1 V; cells, DACs and capacitors as C V^2; the ADC floor unscaled. A
+  macro measured at 0.7 V is not predicted at 0.9 V.
+- **Area** of a macro without one: cells x CELL_AREA_F2 x F^2, the DAC and charge-domain
+  capacitors (above), plus the readout periphery of
   every readout: ADCs (above), or the adder tree's full-adder bits, plus the shift-add
   accumulator's full adders and register bits, plus per activated row an input register
   (ACCUMULATOR_INPUT_BITS flip-flops, as ZigZag-IMC's input_reg of one input word per word
