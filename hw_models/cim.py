@@ -15,7 +15,7 @@ energy follow from these knobs (see `mapping.cim` for the arithmetic):
 Periphery from the knobs (`hw_models.periphery`): a spec that leaves `energy_per_readout`,
 `energy_per_array_op` or `area` out (or `null`) gets them from cited models at the
 accelerator's node and supply: an analog readout from the ADC's Walden figure of merit
-(E = FoM x 2^adc_bits), a digital one from its adder tree (full-adder bits grow with
+(E = FoM x 2^adc_bits, no less than the survey's energy floor), a digital one from its adder tree (full-adder bits grow with
 `rows_per_op` and the input bits per cycle), the array from a fitted energy per cell (times
 the local-bit-line load of `cell_groups` weights sharing one compute unit), the area from
 cells + input registers and word-line drivers + ADCs / adder trees. An analog macro's `rows_per_op` is bounded by what
@@ -38,6 +38,7 @@ from slmsim.core.quantity import (
     FROZEN,
     Area,
     Bandwidth,
+    Capacitance,
     Capacity,
     Energy,
     EnergyPerBit,
@@ -69,6 +70,16 @@ class CimMacro(BaseModel):
                              "turn; they are row groups (rows / rows_per_op >= cell_groups) and each activation "
                              "precharges a local bit line loaded by all of them (hw_models.periphery)")
     adc_bits: int | None = Field(None, gt=0, le=16, description="ADC resolution (analog macros)")
+    input_encoding: Literal["dac", "pwm"] = Field(
+        "dac", description="analog, input_bits_per_cycle > 1: 'dac' (capacitive DACs drive the rows) or 'pwm' "
+                           "(word lines pulsed for the input value by a per-row counter; no DAC)")
+    dacs_per_row: int = Field(1, gt=0, description="analog 'dac' inputs: DACs per activated row (e.g. 2 for "
+                                                   "separate positive and negative ladders)")
+    cell_capacitance_f: Capacitance = Field(
+        0.0, alias="cell_capacitance",
+        description="charge-domain compute cells (e.g. a C-2C ladder): capacitance each bit cell of an active "
+                    "compute unit switches per input step, e.g. '6 fF'; node-independent, costs C V^2 on top of "
+                    "the SRAM cell and one capacitor set per compute unit of area (hw_models.periphery); 0: none")
     clock_hz: Frequency = Field(alias="clock", description="macro clock, e.g. '200 MHz'")
     energy_per_array_op_j: Energy | None = Field(
         None, alias="energy_per_array_op",
@@ -189,7 +200,9 @@ class CimMacro(BaseModel):
         if self.energy_per_array_op_j is None:
             update["energy_per_array_op_j"] = periphery.array_op_energy_j(
                 rows_per_op=self.rows_per_op, cols=self.cols, node_m=node_m, vdd_v=vdd, analog=analog,
-                input_bits_per_cycle=self.input_bits_per_cycle, cell_bits=self.cell_bits)
+                input_bits_per_cycle=self.input_bits_per_cycle, cell_bits=self.cell_bits,
+                cell_capacitance_f=self.cell_capacitance_f, pwm=self.input_encoding == "pwm",
+                dacs_per_row=self.dacs_per_row)
         if self.energy_per_group_select_j is None:
             update["energy_per_group_select_j"] = periphery.group_select_energy_j(
                 rows_per_op=self.rows_per_op, cols=self.cols, cell_bits=self.cell_bits, cell_groups=self.cell_groups,
@@ -198,7 +211,9 @@ class CimMacro(BaseModel):
             update["area_mm2"] = periphery.macro_area_mm2(
                 analog=analog, adc_bits=self.adc_bits, rows=self.rows, cols=self.cols, rows_per_op=self.rows_per_op,
                 cols_per_readout=self.cols_per_readout, input_bits_per_cycle=self.input_bits_per_cycle,
-                cell_bits=self.cell_bits, node_m=node_m)
+                cell_bits=self.cell_bits, node_m=node_m, cell_groups=self.cell_groups,
+                cell_capacitance_f=self.cell_capacitance_f, pwm=self.input_encoding == "pwm",
+                dacs_per_row=self.dacs_per_row)
         return self.model_copy(update=update) if update else self
 
     @property

@@ -56,6 +56,7 @@ OPS = operation / second
 FLOPS = operation / second
 bps = bit / second
 volt = [voltage] = V
+farad = joule / volt ** 2 = F
 transfer = [transfer] = T_
 """
 
@@ -83,6 +84,7 @@ class Dim(StrEnum):
     THROUGHPUT = "throughput"  # op/s
     BIT_RATE = "bit_rate"  # bit/s (per pin)
     VOLTAGE = "voltage"  # V
+    CAPACITANCE = "capacitance"  # F
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ _DIMS: dict[Dim, _DimInfo] = {
     Dim.THROUGHPUT: _DimInfo("operation / second", "20 TOPS", ("TOPS", "GOPS", "TFLOPS")),
     Dim.BIT_RATE: _DimInfo("bit / second", "6.4 Gb/s", ("Gb/s", "Mb/s", "Gbps")),
     Dim.VOLTAGE: _DimInfo("volt", "0.8 V", ("V", "mV")),
+    Dim.CAPACITANCE: _DimInfo("farad", "2 fF", ("fF", "pF", "aF")),
 }
 
 
@@ -175,6 +178,7 @@ BOUNDS: dict[Dim, Bounds] = {
     Dim.THROUGHPUT: Bounds(1e19, 1.0),  # 10 EOPS (H100 FP8 dense: ~2e15)
     Dim.BIT_RATE: Bounds(1e13, 1.0),  # 10 Tb/s per pin
     Dim.VOLTAGE: Bounds(1e3),  # 1 kV
+    Dim.CAPACITANCE: Bounds(1e-6),  # 1 uF (an on-chip capacitor is fF-pF)
 }
 
 

@@ -130,7 +130,8 @@ def test_cell_groups_precharge_a_local_bit_line_once_per_selection() -> None:
     assert base.effective_macro.energy_per_group_select_j == 0.0
     grouped = hardware_with_edits("edgecim", {"devices.cim.macro.rows": 1024, "devices.cim.macro.cell_groups": 8})
     m = grouped.devices["cim"].effective_macro
-    k = scale(28e-9, 0.9, 65e-9, 1.1).energy  # edgecim: 65 nm at the node's nominal 1.1 V
+    # edgecim: 65 nm at the node's nominal 1.1 V; the local bit line is wire: capacitance ~ cell pitch ~ F
+    k = (65 / 28) * (1.1 / 0.9) ** 2
     per_unit = (0.35e-15 + 8 * 0.35e-15) * 0.9**2 * k
     assert m.energy_per_group_select_j == pytest.approx(128 * 128 * per_unit)
     # 8 row groups of 128 rows: 8 selections, 8 x 8 bit-serial activations
@@ -143,3 +144,46 @@ def test_cell_groups_cannot_exceed_the_row_groups() -> None:
 
     with pytest.raises(SpecError, match="cell_groups"):
         hardware_with_edits("edgecim", {"devices.cim.macro.cell_groups": 2})  # 128 rows, 128 per operation
+
+
+def test_bit_line_energy_scales_with_the_cell_pitch_not_the_logic_node() -> None:
+    """Word/bit lines are wires: capacitance per length ~ node-independent, times a pitch ~ F, times V^2."""
+    e28 = periphery.cell_energy_j(28e-9, 0.9)
+    assert e28 == pytest.approx(periphery.CELL_ENERGY_J)
+    assert periphery.cell_energy_j(7e-9, 0.8) == pytest.approx(periphery.CELL_ENERGY_J * (7 / 28) * (0.8 / 0.9) ** 2)
+    assert periphery.cell_group_precharge_j(2, 7e-9, 0.9) == pytest.approx(3 * 0.35e-15 * 0.81 * 7 / 28)
+
+
+def test_dac_capacitors_do_not_shrink_with_the_node() -> None:
+    """50 fF per input bit (ZigZag-IMC), C V^2 at any node; two ladders cost twice; PWM inputs have no DAC."""
+    for node in (7e-9, 28e-9, 65e-9):
+        assert periphery.dac_energy_j(4, node, 0.8) == pytest.approx(50e-15 * 4 * 0.64)
+    assert periphery.dac_energy_j(4, 28e-9, 0.8, dacs_per_row=2) == pytest.approx(2 * 50e-15 * 4 * 0.64)
+    assert periphery.dac_energy_j(1, 28e-9, 0.8) == 0.0  # bit-serial inputs need no DAC
+    # a 4-bit pulse-width counter: 15 counts x 2 flip-flop toggles, each a full-adder bit's energy
+    pwm = periphery.dac_energy_j(4, 7e-9, 0.8, pwm=True)
+    assert pwm == pytest.approx(15 * 2 * periphery.fa_bit_energy_j(7e-9, 0.8))
+    assert periphery.dac_area_mm2(4, pwm=True) == 0.0
+    assert periphery.dac_area_mm2(4) == pytest.approx(200e-15 / 1.7e-3 * 1e6)  # 200 fF at 1.7 fF/um^2, in mm^2
+
+
+def test_adc_conversion_never_below_the_survey_energy_floor() -> None:
+    """Murmann's energy plot: no surveyed ADC converts below 0.267 pJ (mean of the three lowest P/fs_nyq)."""
+    k = scale(40e-9, 1.1, 22e-9, 0.8).energy
+    assert 26.2e-15 * 2**3 * k < 0.267e-12  # a 3-bit Walden figure at 22 nm would be 42 fJ
+    assert periphery.adc_energy_j(3, 22e-9, 0.8) == pytest.approx(0.267e-12)
+    assert periphery.adc_energy_j(8, 22e-9, 0.8) == pytest.approx(26.2e-15 * 2**8 * k)  # 1.3 pJ: Walden binds
+
+
+def test_charge_domain_cells_cost_c_v2_and_capacitor_area() -> None:
+    """A C-2C ladder cell of 6 fF per bit: C V^2 per bit cell per activation; one capacitor set per compute
+    unit (rows / cell_groups x cols x cell_bits), at 1.7 fF/um^2."""
+    e = periphery.array_op_energy_j(rows_per_op=64, cols=16, node_m=22e-9, vdd_v=0.7, cell_bits=8,
+                                    cell_capacitance_f=6e-15)
+    e0 = periphery.array_op_energy_j(rows_per_op=64, cols=16, node_m=22e-9, vdd_v=0.7, cell_bits=8)
+    assert e - e0 == pytest.approx(64 * 16 * 8 * 6e-15 * 0.49)
+    kw = dict(analog=True, adc_bits=8, rows=512, cols=16, rows_per_op=64, cols_per_readout=1,
+              input_bits_per_cycle=8, cell_bits=8, node_m=22e-9, cell_groups=8)
+    a = periphery.macro_area_mm2(**kw, cell_capacitance_f=6e-15)
+    a0 = periphery.macro_area_mm2(**kw)
+    assert a - a0 == pytest.approx(64 * 16 * 8 * 6e-15 / 1.7e-3 * 1e6)  # 49 pF -> 0.029 mm^2
