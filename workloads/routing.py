@@ -272,10 +272,12 @@ class RoutingSampler:
         first = np.empty(key.shape, dtype=bool)
         first[:, 0] = True
         np.not_equal(val[:, 1:], val[:, :-1], out=first[:, 1:])
-        pos = np.where(first, key & ((1 << shift) - 1), m)
-        sel = np.partition(pos, k - 1, axis=1)[:, :k]  # positions of the first k new values (m: none)
-        ok = sel[:, k - 1] < m
-        out = np.take_along_axis(d, np.minimum(sel, m - 1), axis=1).astype(np.intp)
+        # new values keyed by (position, value); the k smallest keys are the first k new values
+        pos = (key & ((1 << shift) - 1)).astype(np.int32)
+        key2 = np.where(first, pos * e + val, m * e)
+        sel = np.partition(key2, k - 1, axis=1)[:, :k]
+        ok = sel[:, k - 1] < m * e
+        out = (sel % e).astype(np.intp)
         if not ok.all():
             # fewer than k distinct in the stream: complete by the race over the experts not yet drawn
             bad = np.nonzero(~ok)[0]
@@ -291,12 +293,13 @@ class RoutingSampler:
         a CDF step crosses are resolved by a search on u itself. Exact (up to the 53-bit
         uniform)."""
         table, crossed, cdf = self._guide
-        u = self.rng.random(shape)
-        bucket = (u * len(table)).astype(np.intp)
+        raw = self.rng.bit_generator.random_raw(shape)  # uniform 64-bit words of the run's generator
+        bucket = (raw >> np.uint64(64 - (len(table).bit_length() - 1))).view(np.int64)  # top bits: G a power of 2
         d = table.take(bucket)
         fix = np.nonzero(crossed.take(bucket))
         if len(fix[0]):
-            d[fix] = np.searchsorted(cdf, u[fix], side="right")
+            u = (raw[fix] >> np.uint64(11)) * 2.0**-53  # the 53-bit uniform whose top bits are the bucket
+            d[fix] = np.searchsorted(cdf, u, side="right")
         return d
 
     def _draw(self, n: int) -> np.ndarray:
@@ -585,7 +588,7 @@ class MoeRouter:
     (`CacheState`).
     """
 
-    MIN_BLOCK = 16
+    MIN_BLOCK = 32
     MAX_BLOCK = 128
 
     def __init__(self, routing: Uniform | Zipf | Temporal | Trace, *, num_experts: int, top_k: int, layers: int,
@@ -619,7 +622,7 @@ class MoeRouter:
         if key != self._key or self._pos >= self._size:
             if key == self._key:  # the block was used up: the shape holds, draw further ahead
                 self._run += self._pos
-                self._next_size = min(self.MAX_BLOCK, 2 * self._next_size)
+                self._next_size = min(self.MAX_BLOCK, 4 * self._next_size)
             else:  # a new shape: guess it lasts as long as the last one did (batches change often in serving)
                 self._run += self._pos
                 self._next_size = max(1, min(self.MIN_BLOCK, self._run)) if self._key is not None else self.MIN_BLOCK
