@@ -15,12 +15,15 @@ Caches hold whole experts of one layer in a fast tier. Analytic hit rates under
 independent routing: LFU keeps the C most popular experts (hit = their share of accesses);
 LRU follows Che's approximation. Temporal correlation raises LRU hits; only the DES, which
 simulates the caches, sees that.
+
+The DES draws routes and simulates caches in blocks of steps (`MoeRouter`: successive
+sampling in `RoutingSampler`, the exact block LRU `LruBlockCache`); `CacheState` is the
+step-by-step cache (LFU in the DES; the reference the block LRU is tested against).
 """
 
 from __future__ import annotations
 
 import csv
-import math
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -381,7 +384,8 @@ def _read_trace(path: Path, layers: int, top_k: int) -> list[np.ndarray]:
 
 
 class CacheState:
-    """Expert caches of every MoE layer, updated once per step with the experts it touched.
+    """Expert caches of every MoE layer, updated once per step with the experts it touched
+    (step by step: the DES uses it for LFU; `LruBlockCache` simulates LRU over blocks of steps).
 
     LRU holds each layer's C most recently used experts; LFU the C most frequently used
     (ties to the more recent). A step's distinct experts are looked up together, then
