@@ -515,6 +515,13 @@ class LruBlockCache:
         t_bits = _packed(touched)  # (B, L, w)
         if c <= 0:
             return np.zeros(t_bits.shape[:2], dtype=np.int64)
+        if c >= self.e:  # the cache holds every expert ever used: a hit is a repeat
+            seen = np.zeros((self.layers, self.epad), dtype=bool)
+            seen[:, : self.e] = self.last >= 0
+            before = np.bitwise_or.accumulate(t_bits, axis=0)
+            before[1:] = before[:-1].copy()
+            before[0] = 0
+            return _count((before | _packed(seen)[None]) & t_bits)
         steps = np.arange(b)[:, None]
         u_list = [np.zeros_like(t_bits)]
         r0 = np.zeros(t_bits.shape[:2], dtype=np.int64)
