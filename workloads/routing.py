@@ -183,6 +183,7 @@ class RoutingSampler:
         self.logq = np.log(q)
         self.inv_q = 1.0 / q
         self._guide, self.stream_len = _sampling_plan(q, top_k)
+        self._tables: dict[type, np.ndarray] = {}
         self.prev: dict[int, np.ndarray] = {}  # sequence -> (layers, k) last expert ids
         self.trace: list[np.ndarray] | None = None
         self.cursor = 0
@@ -265,22 +266,20 @@ class RoutingSampler:
         if m <= 0:  # the stream would be longer than the race is dear
             return self._race(n)
         rows = self.layers * n
-        d = self._categorical((rows, m))
-        # first occurrence of each value in its row: sort (value << shift | position), keep value changes
         shift = max(1, (m - 1).bit_length())
-        if (e << shift) >= 2**15 and d.dtype == np.int16:
-            d = d.astype(np.int32)
+        small = (e << shift) < 2**15 and m * e < 2**15
+        d = self._categorical((rows, m), np.int16 if small else np.int32)
+        # first occurrence of each value in its row: sort (value << shift | position), keep value changes
         key = np.sort((d << shift) | np.arange(m, dtype=d.dtype), axis=1)
         val = key >> shift
         first = np.empty(key.shape, dtype=bool)
         first[:, 0] = True
         np.not_equal(val[:, 1:], val[:, :-1], out=first[:, 1:])
         # new values keyed by (position, value); the k smallest keys are the first k new values
-        pos = (key & ((1 << shift) - 1)).astype(np.int32)
-        key2 = np.where(first, pos * e + val, m * e)
+        key2 = np.where(first, (key & ((1 << shift) - 1)) * e + val, m * e)
         sel = np.partition(key2, k - 1, axis=1)[:, :k]
         ok = sel[:, k - 1] < m * e
-        out = (sel % e).astype(np.intp)
+        out = sel % e
         if not ok.all():
             # fewer than k distinct in the stream: complete by the race over the experts not yet drawn
             bad = np.nonzero(~ok)[0]
@@ -290,19 +289,22 @@ class RoutingSampler:
             out[bad] = np.argpartition(race, k - 1, axis=1)[:, :k]
         return out.reshape(self.layers, n, k)
 
-    def _categorical(self, shape: tuple[int, ...]) -> np.ndarray:
+    def _categorical(self, shape: tuple[int, ...], dtype: type = np.int32) -> np.ndarray:
         """Independent draws from q by inverse CDF with a guide table: u in one of G equal
         buckets maps to the one expert whose CDF interval covers the bucket; the few buckets
-        a CDF step crosses are resolved by a search on u itself. Exact (up to the 53-bit
-        uniform)."""
+        a CDF step crosses (marked -1) are resolved by a search on u itself. Exact (up to the
+        53-bit uniform)."""
         table, crossed, cdf = self._guide
+        guide = self._tables.get(dtype)
+        if guide is None:
+            guide = self._tables[dtype] = np.where(crossed, -1, table).astype(dtype)
         raw = self.rng.bit_generator.random_raw(shape)  # uniform 64-bit words of the run's generator
         bucket = (raw >> np.uint64(64 - (len(table).bit_length() - 1))).view(np.int64)  # top bits: G a power of 2
-        d = table.take(bucket)
-        fix = np.nonzero(crossed.take(bucket))
-        if len(fix[0]):
-            u = (raw[fix] >> np.uint64(11)) * 2.0**-53  # the 53-bit uniform whose top bits are the bucket
-            d[fix] = np.searchsorted(cdf, u, side="right")
+        d = guide.take(bucket)
+        fix = np.flatnonzero(d < 0)
+        if len(fix):
+            u = (raw.reshape(-1)[fix] >> np.uint64(11)) * 2.0**-53  # the 53-bit uniform whose top bits are the bucket
+            d.reshape(-1)[fix] = np.searchsorted(cdf, u, side="right")
         return d
 
     def _draw(self, n: int) -> np.ndarray:
