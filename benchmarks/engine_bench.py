@@ -84,13 +84,21 @@ def targets() -> None:
     spec_scen = scen.model_copy(update={"decoding": Speculative(draft="qwen3-0.6b", draft_len=3, acceptance=0.7)})
     draft = load_model("qwen3-0.6b")
     moe_expected = moe_scen.model_copy(update={"moe": None})
+    import yaml
+
+    with open("examples/decoding/elmoe3d-elastic.yaml") as f:
+        elastic = Scenario.model_validate(yaml.safe_load(f))
     cases = [
-        ("dense: qwen3-4b on edgecim", 10.0, lambda mm: run(make_plan(hw, dense, scen), engine="des", memory_model=mm)),
-        ("MoE: qwen3-30b-a3b on elmoe3d, expected routing (no sampling)", 20.0,
+        ("dense: qwen3-4b on edgecim, 512 + 256, batch 1", 10.0,
+         lambda mm: run(make_plan(hw, dense, scen), engine="des", memory_model=mm)),
+        ("MoE: qwen3-30b-a3b on elmoe3d, expected routing (no sampling), 512 + 256, batch 1", 20.0,
          lambda mm: run(make_plan(moe_hw, moe, moe_expected), engine="des", memory_model=mm)),
-        ("MoE: qwen3-30b-a3b on elmoe3d, zipf routing, 16-expert HB cache", 20.0,
+        ("MoE: qwen3-30b-a3b on elmoe3d, zipf routing, 16-expert HB cache, 512 + 256, batch 1", 20.0,
          lambda mm: run(make_plan(moe_hw, moe, moe_scen), engine="des", memory_model=mm)),
-        ("speculative: qwen3-4b + qwen3-0.6b draft (3 tokens, a = 0.7) on edgecim", 20.0,
+        ("MoE elastic self-speculative: qwen3-30b-a3b on elmoe3d, examples/decoding/elmoe3d-elastic.yaml "
+         "(128 + 128, batch 1)", 20.0,
+         lambda mm: run(make_plan(moe_hw, moe, elastic), engine="des", memory_model=mm)),
+        ("speculative: qwen3-4b + qwen3-0.6b draft (3 tokens, a = 0.7) on edgecim, 512 + 256, batch 1", 20.0,
          lambda mm: run(make_plan(hw, dense, spec_scen, draft_model=draft), engine="des", memory_model=mm)),
     ]
     print(f"load average before: {load()}")
@@ -103,7 +111,7 @@ def targets() -> None:
                 fn(mm)
             t, res = best(lambda: fn(mm), 15)
             ms = res.extra["memory_system"]
-            print(f"DES {mm:6s} {name}, 512 + 256, batch 1: {t * 1e3:6.2f} ms wall, {CPU[0] * 1e3:6.2f} ms CPU "
+            print(f"DES {mm:6s} {name}: {t * 1e3:6.2f} ms wall, {CPU[0] * 1e3:6.2f} ms CPU "
                   f"per design point (target <= {target:.0f} ms; {ms['op_level_simulations']} op-level step "
                   f"simulations, {res.extra['des_events']} events)")
     # 5,000 Poisson requests: qwen3-4b on edgecim, 128 + 64 tokens, continuous batching up to 32

@@ -12,7 +12,8 @@ over affine step costs.
 DES: each sequence's accepted count is sampled every round, position by position up to the
 first rejection (speculative, self-speculative, lexical unit), or replayed from a CSV; MoE
 routing is sampled per step and, with an expert cache, the caches are simulated, so each
-step is mapped with the distinct experts and hit rate it really had.
+step is mapped with the distinct experts and hit rate it really had (drawn and simulated in
+blocks of steps by `workloads.routing.MoeRouter`; the same law as step by step).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from slmsim.workloads.decoding import (
     sample_accepted_tree,
     tree_nodes,
 )
-from slmsim.workloads.routing import CacheState, RoutingSampler, touched_mask
+from slmsim.workloads.routing import MoeRouter
 
 
 @dataclass(frozen=True)
@@ -150,14 +151,14 @@ class RoundRunner:
         self.dec = mapper.scenario.decoding
         self.rng = rng
         moe = mapper.model.moe
-        self.sampler = None
-        self.cache = None
+        self.router = None
         if moe is not None and mapper.scenario.moe is not None:
-            layers = mapper.model.moe_layers()
-            self.sampler = RoutingSampler(mapper.routing(), num_experts=moe.num_experts, top_k=moe.top_k,
-                                          layers=layers, rng=rng)
-            if mapper.scenario.moe.expert_cache is not None:
-                self.cache = CacheState(mapper.scenario.moe.expert_cache, layers=layers, num_experts=moe.num_experts)
+            self.router = MoeRouter(mapper.routing(), num_experts=moe.num_experts, top_k=moe.top_k,
+                                    layers=mapper.model.moe_layers(), rng=rng, cache=mapper.scenario.moe.expert_cache)
+        self.has_cache = self.router is not None and self.router.cache is not None
+        # expected tokens a verifying step gains per sequence: sizes the router's blocks (a guess, not physics)
+        self.round_tokens = tokens_per_round(self.dec) if isinstance(self.dec, Speculative | SelfSpeculative
+                                                                          | LexicalUnit) else 1.0
         self.replay = (read_accepted_csv(Path(self.dec.acceptance_csv))
                        if isinstance(self.dec, Speculative) and self.dec.acceptance_csv else None)
         self.replay_at = 0
@@ -174,15 +175,19 @@ class RoundRunner:
         width = self.dec.width_at(0) if isinstance(self.dec, Multipath) else 1
         self.spent += width * requests
 
-    def _moe_step(self, seqs: list[int], width: int) -> tuple[float | None, float | None]:
-        if self.sampler is None:
+    def _moe_step(self, lives: list, width: int) -> tuple[float | None, float | None]:
+        """The step's sampled mean distinct experts per MoE layer and cache hit rate. Routes are
+        drawn (and caches simulated) in blocks of steps: about `horizon` more steps of this
+        batch are expected (the remaining tokens over the tokens a step gains)."""
+        if self.router is None:
             return None, None
-        touched = touched_mask(self.sampler.step(seqs, width), self.m.model.moe.num_experts)  # type: ignore[union-attr]
-        self.distinct.append(float(touched.sum(axis=1).mean()))
-        if self.cache is None:
-            return self.distinct[-1], None
-        hits, lookups = self.cache.step(touched)
-        return self.distinct[-1], hits / lookups if lookups else 0.0
+        remaining = min(live.req.gen_tokens - live.generated for live in lives)
+        horizon = math.ceil(remaining / self.round_tokens) if width > 1 else remaining
+        distinct, hits, lookups = self.router.step([live.req.id for live in lives], width, max(1, horizon))
+        self.distinct.append(distinct)
+        if not self.has_cache:
+            return distinct, None
+        return distinct, hits / lookups if lookups else 0.0
 
     def accepted(self, n: int) -> np.ndarray:
         dec = self.dec
@@ -198,7 +203,6 @@ class RoundRunner:
         """One round for the sequences in `lives`; returns tokens gained by each."""
         dec = self.dec
         b = len(lives)
-        seqs = [live.req.id for live in lives]
         ctx = float(sum(self.m.context_tokens(live.req.prompt_tokens, live.generated) for live in lives))
         # an encoder-decoder's cross-attention reads every sequence's encoder K/V (mean prompt)
         prompt = round(sum(live.req.prompt_tokens for live in lives) / b)
@@ -207,7 +211,7 @@ class RoundRunner:
             w_total = int(sum(widths))
             ctx = float(sum(w * self.m.context_tokens(live.req.prompt_tokens, live.generated)
                             for w, live in zip(widths, lives)))
-            distinct, hit = self._moe_step(seqs, max(1, w_total // b))
+            distinct, hit = self._moe_step(lives, max(1, w_total // b))
             step = self.m.decode(w_total, prompt, distinct=distinct, hit=hit)
             t = yield from ex.run(step, ctx, label=f"decode x{w_total}", record=record, priority=priority)
             self.verify_s += t
@@ -230,7 +234,7 @@ class RoundRunner:
         else:
             width = 1
             gained = [1] * b
-        distinct, hit = self._moe_step(seqs, width)
+        distinct, hit = self._moe_step(lives, width)
         step = self.m.verify(b, width, prompt, distinct=distinct, hit=hit)
         t = yield from ex.run(step, ctx, label=f"verify x{b}" if width > 1 else f"decode x{b}", record=record,
                               priority=priority)
@@ -247,7 +251,7 @@ class RoundRunner:
             "tokens_per_target_pass": (self.tokens / self.seq_passes) if self.seq_passes else None,
             "draft_time_s": self.draft_s,
             "verify_time_s": self.verify_s,
-            "expert_cache_hit_rate": self.cache.hit_rate if self.cache is not None else None,
+            "expert_cache_hit_rate": self.router.hit_rate if self.has_cache else None,
             "distinct_experts_per_step": float(np.mean(self.distinct)) if self.distinct else None,
             "total_tokens_spent": self.spent,
         }

@@ -15,6 +15,10 @@ Caches hold whole experts of one layer in a fast tier. Analytic hit rates under
 independent routing: LFU keeps the C most popular experts (hit = their share of accesses);
 LRU follows Che's approximation. Temporal correlation raises LRU hits; only the DES, which
 simulates the caches, sees that.
+
+The DES draws routes and simulates caches in blocks of steps (`MoeRouter`: successive
+sampling in `RoutingSampler`, the exact block LRU `LruBlockCache`); `CacheState` is the
+step-by-step cache (LFU in the DES; the reference the block LRU is tested against).
 """
 
 from __future__ import annotations
@@ -153,12 +157,18 @@ class RoutingSampler:
     k distinct experts per token by the Gumbel-top-k trick (exactly sampling without
     replacement proportional to popularity); temporal reuse per (sequence, layer).
 
-    `block_tokens` > 1 draws the experts of that many tokens in one numpy call, by the
-    exponential race (equivalent to Gumbel top-k, see `_race`), and hands them out as steps
-    ask (a block of steps, vectorised). Each token's experts
-    are still k draws without replacement from the same popularity, independent of every
-    other token's, so the law is that of the per-token sampler; the random stream is consumed
-    in another order, so a seed gives other (equally likely) draws than `block_tokens=1`.
+    `block_tokens` > 1 draws the experts of that many tokens in one numpy call and hands
+    them out as steps ask (a block of steps, vectorised), by *successive sampling*: each
+    (layer, token) row is a stream of independent draws from the popularity q (inverse
+    CDF with a guide table), and its experts are the first k distinct values of the stream. Given the
+    experts so far S, the next new value is q restricted to the complement of S,
+    renormalised: the law of sampling k without replacement proportional to q, which is the
+    law of Gumbel top-k (Gumbel-max applied k times: Yellott 1977; Kool et al. 2019). A row
+    whose stream (length `stream_len`, about the 99th percentile of the draws needed) has fewer than k
+    distinct values is completed by the exponential race over the experts not yet drawn,
+    which again is that conditional law, so the law is exact. Each token's draws are
+    independent of every other token's; the random stream is consumed in another order, so
+    a seed gives other (equally likely) draws than `block_tokens=1`.
     """
 
     def __init__(self, routing: Uniform | Zipf | Temporal | Trace, *, num_experts: int, top_k: int, layers: int,
@@ -171,8 +181,11 @@ class RoutingSampler:
         self.routing = routing
         self.e, self.k, self.layers = num_experts, top_k, layers
         self.rng = rng
-        self.logq = np.log(popularity(routing, num_experts))
-        self.inv_q = 1.0 / popularity(routing, num_experts)
+        q = popularity(routing, num_experts)
+        self.logq = np.log(q)
+        self.inv_q = 1.0 / q
+        self._guide, self.stream_len = _sampling_plan(q, top_k)
+        self._tables: dict[type, np.ndarray] = {}
         self.prev: dict[int, np.ndarray] = {}  # sequence -> (layers, k) last expert ids
         self.trace: list[np.ndarray] | None = None
         self.cursor = 0
@@ -181,7 +194,12 @@ class RoutingSampler:
 
     def step(self, sequences: list[int], tokens_per_seq: int = 1) -> np.ndarray:
         """Expert ids of every token of this step: shape (layers, tokens, k)."""
-        n = len(sequences) * tokens_per_seq
+        return self.steps(sequences, tokens_per_seq, 1)
+
+    def steps(self, sequences: list[int], tokens_per_seq: int, steps: int) -> np.ndarray:
+        """Expert ids of `steps` consecutive steps of the same sequences: (layers, steps x tokens, k),
+        token order (step, sequence, token of the sequence)."""
+        n = len(sequences) * tokens_per_seq * steps
         if self.trace is not None:
             idx = (self.cursor + np.arange(n))
             out = np.stack([layer[idx % len(layer)] for layer in self.trace])
@@ -189,16 +207,47 @@ class RoutingSampler:
             return out
         out = self._draw(n) if self.block_tokens > 1 else self._topk(n)
         if isinstance(self.routing, Temporal):
-            for i in range(n):
-                seq = sequences[i // tokens_per_seq]
-                prev = self.prev.get(seq)
-                if prev is not None:
-                    reuse = self.rng.random(self.layers) < self.routing.reuse
-                    out[reuse, i] = prev[reuse]
-                self.prev[seq] = out[:, i].copy()
+            out = self._reuse(out, sequences, tokens_per_seq, steps)
         self.cursor += n
         return out
 
+    def rewind(self, tokens: int) -> None:
+        """Hand back the last `tokens` tokens drawn but not used: a trace replays them next.
+        (Random draws need no rewinding: unused draws are independent of what follows.)"""
+        self.cursor -= tokens
+
+    def _reuse(self, fresh: np.ndarray, sequences: list[int], tps: int, steps: int) -> np.ndarray:
+        """Temporal reuse, vectorised: each (layer, token) keeps its fresh draw with
+        probability 1 - reuse, else repeats its sequence's previous token (a chain in time
+        order; a sequence's first token ever has nothing to reuse and keeps its draw)."""
+        s = len(sequences)
+        lay, k = self.layers, self.k
+        # (layers, steps, seqs, tps, k) -> time order per sequence: (layers, seqs, steps x tps, k)
+        per_seq = fresh.reshape(lay, steps, s, tps, k).transpose(0, 2, 1, 3, 4).reshape(lay, s, steps * tps, k)
+        length = steps * tps
+        reuse = self.rng.random((lay, s, length)) < self.routing.reuse  # type: ignore[union-attr]
+        has_prev = np.array([q in self.prev for q in sequences])
+        reuse[:, ~has_prev, 0] = False
+        idx = np.where(reuse, -1, np.arange(length))
+        src = np.maximum.accumulate(idx, axis=2)
+        out = np.take_along_axis(per_seq, np.maximum(src, 0)[..., None], axis=2)
+        from_prev = src < 0
+        if from_prev.any():
+            prev = np.stack([self.prev.get(q, np.zeros((lay, k), dtype=out.dtype)) for q in sequences], axis=1)
+            out = np.where(from_prev[..., None], prev[:, :, None, :], out)
+        for i, q in enumerate(sequences):
+            self.prev[q] = out[:, i, -1].copy()
+        return out.reshape(lay, s, steps, tps, k).transpose(0, 2, 1, 3, 4).reshape(lay, steps * s * tps, k)
+
+    def set_prev(self, sequences: list[int], ids: np.ndarray, tps: int, steps: int) -> None:
+        """Make each sequence's previous experts those of its last token in `ids` (layers,
+        steps x seqs x tps, k): used when steps drawn ahead are dropped."""
+        if not isinstance(self.routing, Temporal) or steps <= 0:
+            return
+        s = len(sequences)
+        last = ids.reshape(self.layers, steps, s, tps, self.k)[:, -1, :, -1]
+        for i, q in enumerate(sequences):
+            self.prev[q] = last[:, i].copy()
 
     def _topk(self, n: int) -> np.ndarray:
         g = self.rng.gumbel(size=(self.layers, n, self.e)) + self.logq
@@ -210,18 +259,117 @@ class RoutingSampler:
         x = self.rng.standard_exponential(size=(self.layers, n, self.e)) * self.inv_q
         return np.argpartition(x, self.k - 1, axis=2)[:, :, : self.k]
 
+    def _successive(self, n: int) -> np.ndarray:
+        """(layers, n, k): the first k distinct values of each row's stream of draws from q."""
+        k, e = self.k, self.e
+        if k >= e:
+            return np.broadcast_to(np.arange(e), (self.layers, n, e)).copy()
+        m = self.stream_len
+        if m <= 0:  # the stream would be longer than the race is dear
+            return self._race(n)
+        rows = self.layers * n
+        shift = max(1, (m - 1).bit_length())
+        small = (e << shift) < 2**15 and m * e < 2**15
+        d = self._categorical((rows, m), np.int16 if small else np.int32)
+        # first occurrence of each value in its row: sort (value << shift | position), keep value changes
+        key = np.sort((d << shift) | np.arange(m, dtype=d.dtype), axis=1)
+        val = key >> shift
+        first = np.empty(key.shape, dtype=bool)
+        first[:, 0] = True
+        np.not_equal(val[:, 1:], val[:, :-1], out=first[:, 1:])
+        # new values keyed by (position, value); the k smallest keys are the first k new values
+        key2 = np.where(first, (key & ((1 << shift) - 1)) * e + val, m * e)
+        sel = np.partition(key2, k - 1, axis=1)[:, :k]
+        ok = sel[:, k - 1] < m * e
+        out = sel % e
+        if not ok.all():
+            # fewer than k distinct in the stream: complete by the race over the experts not yet drawn
+            bad = np.nonzero(~ok)[0]
+            race = self.rng.standard_exponential(size=(len(bad), e)) * self.inv_q
+            rr, cc = np.nonzero(first[bad])
+            race[rr, val[bad][rr, cc]] = -1.0  # drawn already: kept, the race picks the rest
+            out[bad] = np.argpartition(race, k - 1, axis=1)[:, :k]
+        return out.reshape(self.layers, n, k)
+
+    def _categorical(self, shape: tuple[int, ...], dtype: type = np.int32) -> np.ndarray:
+        """Independent draws from q by inverse CDF with a guide table: u in one of G equal
+        buckets maps to the one expert whose CDF interval covers the bucket; the few buckets
+        a CDF step crosses (marked -1) are resolved by a search on u itself. Exact (up to the
+        53-bit uniform)."""
+        table, crossed, cdf = self._guide
+        guide = self._tables.get(dtype)
+        if guide is None:
+            guide = self._tables[dtype] = np.where(crossed, -1, table).astype(dtype)
+        raw = self.rng.bit_generator.random_raw(shape)  # uniform 64-bit words of the run's generator
+        bucket = (raw >> np.uint64(64 - (len(table).bit_length() - 1))).view(np.int64)  # top bits: G a power of 2
+        d = guide.take(bucket)
+        fix = np.flatnonzero(d < 0)
+        if len(fix):
+            u = (raw.reshape(-1)[fix] >> np.uint64(11)) * 2.0**-53  # the 53-bit uniform whose top bits are the bucket
+            d.reshape(-1)[fix] = np.searchsorted(cdf, u, side="right")
+        return d
+
     def _draw(self, n: int) -> np.ndarray:
         """n tokens' expert ids from the block drawn ahead (a new block when it runs out)."""
         parts = []
         while n > 0:
             if self._block is None or self._block_pos >= self._block.shape[1]:
-                self._block = self._race(max(self.block_tokens, n))
+                self._block = self._successive(max(self.block_tokens, n))
                 self._block_pos = 0
             take = min(n, self._block.shape[1] - self._block_pos)
             parts.append(self._block[:, self._block_pos:self._block_pos + take])
             self._block_pos += take
             n -= take
         return (parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)).copy()
+
+
+_PLANS: dict[tuple[bytes, int], tuple[tuple[np.ndarray, np.ndarray, np.ndarray], int]] = {}
+
+
+def _sampling_plan(q: np.ndarray, k: int) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray], int]:
+    """The guide table of q and the stream length for k distinct, computed once per (q, k)."""
+    key = (q.tobytes(), k)
+    plan = _PLANS.get(key)
+    if plan is None:
+        guide = _guide_table(q)
+        plan = _PLANS[key] = (guide, _stream_len(guide, len(q), k))
+    return plan
+
+
+def _guide_table(q: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(expert of each of G equal buckets of [0, 1), whether a CDF step crosses the bucket,
+    the CDF); G = 2^12 or more, >= 32 buckets per expert."""
+    e = len(q)
+    g = max(1 << 12, 1 << (32 * e - 1).bit_length())
+    cdf = np.cumsum(q)
+    cdf[-1] = 1.0
+    edges = np.arange(g + 1) / g
+    lo = np.searchsorted(cdf, edges[:-1], side="right")
+    hi = np.minimum(np.searchsorted(cdf, edges[1:], side="left"), e - 1)
+    return lo.astype(np.int16 if e < 2**10 else np.int32), lo != hi, cdf
+
+
+def _stream_len(guide: tuple[np.ndarray, np.ndarray, np.ndarray], e: int, k: int) -> int:
+    """Draws per row for successive sampling: the 99th percentile of the draws k distinct
+    experts take, from 4,096 simulated rows (a private, fixed-seed generator: the run's
+    random stream is not touched). Only speed depends on it: a row that falls short is
+    completed exactly. 0: the popularity is so skewed (or k so close to E) that the stream
+    would be longer than 4 k or E draws; the exponential race is used instead."""
+    if k >= e:
+        return 0
+    table, crossed, cdf = guide
+    m = 4 * k
+    u = np.random.default_rng(20261202).random((4096, m))
+    bucket = (u * len(table)).astype(np.intp)
+    d = table.take(bucket).astype(np.int64)
+    fix = np.nonzero(crossed.take(bucket))
+    d[fix] = np.searchsorted(cdf, u[fix], side="right")
+    key = np.sort(d * m + np.arange(m), axis=1)
+    first = np.ones(key.shape, dtype=bool)
+    first[:, 1:] = key[:, 1:] // m != key[:, :-1] // m
+    pos = np.sort(np.where(first, key % m, m), axis=1)[:, k - 1]  # draw index of the k-th new expert
+    need = float(np.quantile(pos, 0.99)) + 1
+    return int(need) if need <= min(m, e) else 0
 
 
 def _read_trace(path: Path, layers: int, top_k: int) -> list[np.ndarray]:
@@ -240,7 +388,8 @@ def _read_trace(path: Path, layers: int, top_k: int) -> list[np.ndarray]:
 
 
 class CacheState:
-    """Expert caches of every MoE layer, updated once per step with the experts it touched.
+    """Expert caches of every MoE layer, updated once per step with the experts it touched
+    (step by step: the DES uses it for LFU; `LruBlockCache` simulates LRU over blocks of steps).
 
     LRU holds each layer's C most recently used experts; LFU the C most frequently used
     (ties to the more recent). A step's distinct experts are looked up together, then
@@ -297,3 +446,250 @@ def touched_mask(ids: np.ndarray, num_experts: int) -> np.ndarray:
     layer_idx = np.repeat(np.arange(ids.shape[0]), ids.shape[1] * ids.shape[2])
     mask[layer_idx, ids.reshape(-1)] = True
     return mask
+
+
+# --------------------------------------------------------------------------- blocks of steps
+
+
+def _packed(mask: np.ndarray) -> np.ndarray:
+    """(..., E') bool, E' a multiple of 64 -> (..., E' / 64) uint64 bit sets (expert i = bit i)."""
+    return np.packbits(mask, axis=-1, bitorder="little").view("<u8")
+
+
+def _count(bits: np.ndarray) -> np.ndarray:
+    """Members of each bit set: (..., words) uint64 -> (...) int."""
+    c = np.bitwise_count(bits)
+    out = c[..., 0].astype(np.int64)
+    for w in range(1, bits.shape[-1]):  # a few words: adds beat a reduction over a short axis
+        out += c[..., w]
+    return out
+
+
+class LruBlockCache:
+    """Exact LRU expert caches of every MoE layer, simulated for a block of steps at once.
+
+    The same policy as `CacheState` with `policy: lru`: before step t each layer holds the
+    C experts used most recently (experts last used in the same step: the higher id counts
+    as more recent), and a step's hits are its distinct experts already held. Without a
+    loop over steps: with U_r(t) the experts used in steps t-1 .. t-r of the block and
+    D_r = |U_r|, the held set before t is
+      - U_r0 plus the (C - D_r0) highest ids of T_{t-r0-1} minus U_r0, where r0 is the
+        largest r with D_r <= C, if that step lies in the block (then D_{r0+1} > C);
+      - else U_t (every expert the block used before t) plus the first C - D entries, in
+        recency order, of what the caches held at the block's start that are not in U_t.
+    Sets are bit sets (uint64 words), so each r is one vectorised OR and popcount over the
+    whole block. `commit(c)` makes the first c steps of the last block the caches' history
+    (steps after c were drawn ahead and are dropped).
+    """
+
+    def __init__(self, capacity: int, *, layers: int, num_experts: int) -> None:
+        self.cap = max(0, min(capacity, num_experts))
+        self.layers, self.e = layers, num_experts
+        self.epad = -(-num_experts // 64) * 64
+        self.last = np.full((layers, num_experts), -1, dtype=np.int64)  # step of last use, -1: never
+        self.t = 0
+        self._ge: np.ndarray | None = None  # (E'+1, words): bit sets of ids >= b
+
+    def _ge_table(self) -> np.ndarray:
+        if self._ge is None:
+            ids = np.arange(self.epad)
+            self._ge = _packed(ids[None, :] >= np.arange(self.epad + 1)[:, None])
+        return self._ge
+
+    def _start_prefixes(self) -> np.ndarray:
+        """(C + 1, layers, words): bit sets of the first j experts held now, in recency order."""
+        lay, c, e = self.layers, self.cap, self.e
+        key = np.where(self.last >= 0, self.last * e + np.arange(e), -1)  # recency; ties: higher id
+        top = np.argpartition(key, e - c, axis=1)[:, e - c:] if c < e else np.broadcast_to(np.arange(e), (lay, e))
+        tk = np.take_along_axis(key, top, axis=1)
+        order = np.argsort(-tk, axis=1, kind="stable")
+        ids = np.take_along_axis(top, order, axis=1)
+        valid = np.take_along_axis(tk, order, axis=1) >= 0
+        words = np.zeros((lay, c + 1, self.epad // 64), dtype=np.uint64)
+        rows, cols = np.nonzero(valid)
+        e_id = ids[rows, cols]
+        words[rows, cols + 1, e_id // 64] = np.left_shift(np.uint64(1), (e_id % 64).astype(np.uint64))
+        return np.bitwise_or.accumulate(words, axis=1).transpose(1, 0, 2)
+
+    def hits(self, touched: np.ndarray) -> np.ndarray:
+        """`touched`: (steps, layers, E') bool, the distinct experts of each step of a block that
+        starts after the committed history. Returns (steps, layers) hits; the state is unchanged."""
+        b = touched.shape[0]
+        c = self.cap
+        t_bits = _packed(touched)  # (B, L, w)
+        if c <= 0:
+            return np.zeros(t_bits.shape[:2], dtype=np.int64)
+        if c >= self.e:  # the cache holds every expert ever used: a hit is a repeat
+            seen = np.zeros((self.layers, self.epad), dtype=bool)
+            seen[:, : self.e] = self.last >= 0
+            before = np.bitwise_or.accumulate(t_bits, axis=0)
+            before[1:] = before[:-1].copy()
+            before[0] = 0
+            return _count((before | _packed(seen)[None]) & t_bits)
+        steps = np.arange(b)[:, None]
+        u_list = [np.zeros_like(t_bits)]
+        r0 = np.zeros(t_bits.shape[:2], dtype=np.int64)
+        u = u_list[0]
+        for r in range(1, b):
+            u = u.copy()
+            u[r:] |= t_bits[:-r]
+            d = _count(u)
+            r0 += (steps >= r) & (d <= c)
+            u_list.append(u)
+            if not np.any((d <= c) & (steps > r)):  # no row can still grow within C
+                break
+        rows = b * self.layers
+        words = t_bits.shape[2]
+        flat_t = t_bits.reshape(rows, words)
+        r0 = r0.reshape(rows)
+        u0 = np.stack(u_list).reshape(len(u_list), rows, words)[r0, np.arange(rows)]
+        hits = _count(u0 & flat_t)
+        need = c - _count(u0)  # >= 0
+        step_of = np.repeat(np.arange(b), self.layers)
+        capped = r0 < step_of  # step t - r0 - 1 is in the block and overflows C
+        # capped rows: the `need` highest ids of x = T_{t-r0-1} minus U_r0 are held too
+        sub = np.nonzero(capped & (need > 0))[0]
+        if len(sub):
+            src = (step_of[sub] - r0[sub] - 1) * self.layers + sub % self.layers
+            x = flat_t[src] & ~u0[sub]
+            y = x & flat_t[sub]
+            keep = np.nonzero(y.any(axis=1))[0]
+            if len(keep):
+                x, y, nd = x[keep], y[keep], need[sub[keep]]
+                ge = self._ge_table()
+                lo = np.zeros(len(keep), dtype=np.int64)
+                hi = np.full(len(keep), self.epad)
+                while np.any(hi - lo > 1):  # largest id b with |x & ids >= b| >= need: the `need` highest ids
+                    mid = (lo + hi) // 2
+                    ok = _count(x & ge[mid]) >= nd
+                    lo = np.where(ok, mid, lo)
+                    hi = np.where(ok, hi, mid)
+                hits[sub[keep]] += _count(y & ge[lo])
+        # rows whose block history holds <= C experts: the first entries held at the start, in recency order
+        sub = np.nonzero(~capped & (need > 0))[0]
+        if len(sub):
+            pref = self._start_prefixes()  # (C + 1, L, w)
+            fresh = pref[:, sub % self.layers] & ~u0[sub][None]  # (C + 1, n, w)
+            cnt = _count(fresh)
+            j = np.minimum(np.count_nonzero(cnt < need[sub][None], axis=0), c)  # cnt rises in j: first j with enough
+            add = fresh[j, np.arange(len(sub))]
+            hits[sub] += _count(add & flat_t[sub])
+        return hits.reshape(b, self.layers)
+
+    def commit(self, touched: np.ndarray) -> None:
+        """Record the steps `touched` (steps, layers, E') bool as used, in order."""
+        n = touched.shape[0]
+        if n == 0:
+            return
+        # 1 + the block's last step using each expert (0: unused), by a max over steps
+        for lo in range(0, n, 255):
+            part = touched[lo:lo + 255, :, : self.e]
+            stamp = (part.view(np.uint8) * np.arange(1, len(part) + 1, dtype=np.uint8)[:, None, None]).max(axis=0)
+            self.last = np.where(stamp > 0, self.t + lo + stamp.astype(np.int64) - 1, self.last)
+        self.t += n
+
+
+class MoeRouter:
+    """Routing and expert caches of the DES, sampled and simulated in blocks of steps.
+
+    `step(sequences, tokens_per_seq, horizon)` returns a step's mean distinct experts per
+    MoE layer and its cache hits and lookups. The router draws the routes of a block of
+    steps ahead assuming the next steps have the same sequences and width (true between
+    batch changes; `horizon` bounds how many can follow), and simulates the caches over the
+    block at once. A step of another shape drops the steps drawn ahead: the caches keep the
+    history of the steps used, a trace rewinds, temporal reuse restarts from each
+    sequence's last used token. Dropping draws is unbiased: whether a step is used never
+    depends on its own draws. LRU caches are simulated by `LruBlockCache`; LFU step by step
+    (`CacheState`).
+    """
+
+    MIN_BLOCK = 32
+    MAX_BLOCK = 128
+
+    def __init__(self, routing: Uniform | Zipf | Temporal | Trace, *, num_experts: int, top_k: int, layers: int,
+                 rng: np.random.Generator, cache: ExpertCache | None = None) -> None:
+        # block_tokens=2: successive sampling of exactly the tokens a block asks for (no look-ahead)
+        self.sampler = RoutingSampler(routing, num_experts=num_experts, top_k=top_k, layers=layers, rng=rng,
+                                      block_tokens=2)
+        self.e, self.k, self.layers = num_experts, top_k, layers
+        self.epad = -(-num_experts // 64) * 64
+        self.cache = cache
+        self.lru = (LruBlockCache(cache.experts_per_layer, layers=layers, num_experts=num_experts)
+                    if cache is not None and cache.policy is CachePolicy.LRU else None)
+        self.lfu = (CacheState(cache, layers=layers, num_experts=num_experts)
+                    if cache is not None and cache.policy is not CachePolicy.LRU else None)
+        self.hits = 0
+        self.lookups = 0
+        self._key: tuple[tuple[int, ...], int] | None = None
+        self._pos = 0
+        self._size = 0
+        self._next_size = self.MIN_BLOCK
+        self._run = 0  # steps of the current shape before the open block
+        self._touched = np.zeros((0, layers, self.epad), dtype=bool)
+        self._ids: np.ndarray | None = None
+        self._distinct = np.zeros(0)
+        self._hits = np.zeros(0, dtype=np.int64)
+        self._lookups = np.zeros(0, dtype=np.int64)
+
+    def step(self, sequences: list[int], tokens_per_seq: int, horizon: int = MAX_BLOCK) -> tuple[float, int, int]:
+        """(mean distinct experts per layer, hits, lookups) of one step."""
+        key = (tuple(sequences), tokens_per_seq)
+        if key != self._key or self._pos >= self._size:
+            if key == self._key:  # the block was used up: the shape holds, draw further ahead
+                self._run += self._pos
+                self._next_size = min(self.MAX_BLOCK, 4 * self._next_size)
+            else:  # a new shape: guess it lasts as long as the last one did (batches change often in serving)
+                self._run += self._pos
+                self._next_size = max(1, min(self.MIN_BLOCK, self._run)) if self._key is not None else self.MIN_BLOCK
+                self._run = 0
+            self._close()
+            self._open(key, max(1, min(self._next_size, horizon)))
+        i = self._pos
+        self._pos += 1
+        if self.lfu is not None:
+            h, n = self.lfu.step(self._touched[i, :, : self.e])
+        else:
+            h, n = int(self._hits[i]), int(self._lookups[i])
+        self.hits += h
+        self.lookups += n
+        return float(self._distinct[i]), h, n
+
+    def _open(self, key: tuple[tuple[int, ...], int], size: int) -> None:
+        seqs, tps = list(key[0]), key[1]
+        n = len(seqs) * tps
+        ids = self.sampler.steps(seqs, tps, size)  # (L, size x n, k)
+        touched = np.zeros((size, self.layers, self.epad), dtype=bool)
+        # one scatter for the block: flat index (step, layer, expert)
+        step_of = np.repeat(np.arange(size), n)[None, :, None]
+        layer_of = np.arange(self.layers)[:, None, None]
+        touched.reshape(-1)[((step_of * self.layers + layer_of) * self.epad + ids).reshape(-1)] = True
+        self._key, self._pos, self._size = key, 0, size
+        self._touched, self._ids = touched, ids
+        if n == 1:  # one token: its k experts are distinct
+            self._distinct = np.full(size, float(min(self.k, self.e)))
+            self._lookups = np.full(size, self.layers * min(self.k, self.e), dtype=np.int64)
+        else:
+            counts = np.count_nonzero(touched, axis=2)  # (size, L) distinct experts
+            self._distinct = counts.mean(axis=1)
+            self._lookups = counts.sum(axis=1)
+        self._hits = (self.lru.hits(touched).sum(axis=1) if self.lru is not None
+                      else np.zeros(size, dtype=np.int64))
+
+    def _close(self) -> None:
+        """Keep the history of the steps used from the open block; drop the rest."""
+        if self._key is None:
+            return
+        used = self._pos
+        if self.lru is not None:
+            self.lru.commit(self._touched[:used])
+        seqs, tps = list(self._key[0]), self._key[1]
+        n = len(seqs) * tps
+        if used < self._size:
+            self.sampler.rewind((self._size - used) * n)
+            if used and self._ids is not None:
+                self.sampler.set_prev(seqs, self._ids[:, : used * n], tps, used)
+        self._key = None
+
+    @property
+    def hit_rate(self) -> float:
+        return self.hits / self.lookups if self.lookups else 0.0
