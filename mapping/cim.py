@@ -89,7 +89,7 @@ def matmul_unit_values(acc: CimAccelerator) -> tuple:
     mode, sources, precision and stream bandwidth, the key of a memoised mapped op:
     `mapping.memo`). The effective macro follows from the macro, node and supply. Keep in step."""
     return (acc.macro, acc.technology_node_m, acc.supply_voltage_v, acc.tile_buffer, acc.macro_count,
-            acc.double_buffer)
+            acc.double_buffer, PSUM_WORD_BYTES)
 
 
 def vector_unit_values(acc: CimAccelerator) -> tuple:

@@ -13,6 +13,10 @@ mapping function reads; `tests/mapping/test_memo.py` perturbs every numeric and 
 field of the hardware one at a time and checks that results with the memo equal results
 without it.
 
+Module constants a mapping reads are part of the keys where a test or a sensitivity study
+changes them at run time (the graph's vector-op counts, the partial-sum word); the periphery
+and scaling constants of `hw_models` are fixed at import.
+
 Each memo is bounded (oldest entries dropped first) so a long study does not grow without
 limit. `disabled()` turns every memo off (tests compare both ways).
 """

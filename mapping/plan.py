@@ -39,6 +39,7 @@ from slmsim.workloads.decoding import (
     Speculative,
     tree_nodes,
 )
+from slmsim.workloads import graph
 from slmsim.workloads.graph import OpKind, Phase, Workload, all_weight_ops, build_step
 from slmsim.workloads.model import ModelSpec
 from slmsim.workloads.routing import Routing, Uniform, analytic_hit_rate, expected_distinct
@@ -214,7 +215,9 @@ class StepMapper:
             tps = tokens_per_seq if phase is Phase.DECODE else None
             static = self.scenario.static_kv_tokens if phase is Phase.DECODE else None
             # shared by every plan of this model and precision (mapping.memo)
-            value_key = (model, precision, phase, batch, prompt, tps, distinct, static)
+            # the graph's vector-op constants are read at build time (a sensitivity test changes them)
+            value_key = (model, precision, phase, batch, prompt, tps, distinct, static,
+                         graph.NORM_OPS_PER_ELEMENT, graph.ACTIVATION_OPS_PER_ELEMENT)
             wl = self._workloads[key] = memo.WORKLOADS.get(
                 value_key, lambda: build_step(model, precision, phase=phase, batch=batch, prompt_tokens=prompt,
                                               tokens_per_seq=tps, distinct_experts=distinct, static_kv_tokens=static))

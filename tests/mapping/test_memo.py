@@ -147,6 +147,23 @@ def test_memo_on_equals_memo_off_when_model_or_scenario_changes() -> None:
     assert len(cases) >= 15
 
 
+@pytest.mark.parametrize(("module", "name"), [("slmsim.workloads.graph", "NORM_OPS_PER_ELEMENT"),
+                                              ("slmsim.workloads.graph", "ACTIVATION_OPS_PER_ELEMENT"),
+                                              ("slmsim.mapping.cim", "PSUM_WORD_BYTES")])
+def test_memo_on_equals_memo_off_when_a_module_constant_changes(module: str, name: str,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Constants a sensitivity study changes at run time are part of the keys."""
+    import importlib
+
+    hw, model = load_hardware("edgecim").spec, load_model("qwen3-0.6b")
+    base = outcome(hw, model, SCEN)
+    monkeypatch.setattr(importlib.import_module(module), name, 2 * getattr(importlib.import_module(module), name))
+    on = outcome(hw, model, SCEN)
+    with memo.disabled():
+        off = outcome(hw, model, SCEN)
+    assert on == off != base
+
+
 def test_memo_on_equals_memo_off_in_the_des() -> None:
     """The DES maps further steps on demand (sampled MoE routing): same result either way."""
     hw = load_hardware("elmoe3d").spec
