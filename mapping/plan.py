@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from slmsim.hw_models.cim import CimAccelerator
+from slmsim.hw_models.cim import CimAccelerator, CimMacro
 from slmsim.hw_models.memory import HybridBondedDramTier, SramTier
 from slmsim.hw_models.processor import _Processor
 from slmsim.hw_models.spec import HardwareSpec, Placement
@@ -214,8 +214,8 @@ class StepMapper:
             model, precision = self._draft_variant() if draft else (self.model, self.precision)
             tps = tokens_per_seq if phase is Phase.DECODE else None
             static = self.scenario.static_kv_tokens if phase is Phase.DECODE else None
-            # shared by every plan of this model and precision (mapping.memo)
-            # the graph's vector-op constants are read at build time (a sensitivity test changes them)
+            # shared by every plan of this model and precision (mapping.memo); the graph's
+            # vector-op constants are read at build time (a sensitivity test changes them)
             value_key = (model, precision, phase, batch, prompt, tps, distinct, static,
                          graph.NORM_OPS_PER_ELEMENT, graph.ACTIVATION_OPS_PER_ELEMENT)
             wl = self._workloads[key] = memo.WORKLOADS.get(
@@ -370,7 +370,7 @@ def make_plan(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, *,
                     w for n, d in hw.devices.items() if isinstance(d, CimAccelerator) for w in periphery_warnings(d, n)))
 
 
-def effective_macro(acc: CimAccelerator):  # -> CimMacro
+def effective_macro(acc: CimAccelerator) -> CimMacro:
     """`acc.effective_macro` (derived on every access), memoised by the fields it reads."""
     return memo.MACROS.get((acc.macro, acc.technology_node_m, acc.supply_voltage_v), lambda: acc.effective_macro)
 
