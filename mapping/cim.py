@@ -84,6 +84,19 @@ def macro_tiles_needed(ops: tuple[Op, ...], acc: CimAccelerator, weight_bits: in
     return sum(op.layers * tiling(op, acc, weight_bits).macro_tiles for op in ops if op.kind is OpKind.MATMUL)
 
 
+def matmul_unit_values(acc: CimAccelerator) -> tuple:
+    """Every value of `acc` that `_matmul` and `tiling` read (with the op, device name, weight
+    mode, sources, precision and stream bandwidth, the key of a memoised mapped op:
+    `mapping.memo`). The effective macro follows from the macro, node and supply. Keep in step."""
+    return (acc.macro, acc.technology_node_m, acc.supply_voltage_v, acc.tile_buffer, acc.macro_count,
+            acc.double_buffer, PSUM_WORD_BYTES)
+
+
+def vector_unit_values(acc: CimAccelerator) -> tuple:
+    """Every value of `acc` that `_vector` reads (see `matmul_unit_values`). Keep in step."""
+    return (acc.vector_unit, acc.clock_hz, acc.kv_tier, acc.global_buffer)
+
+
 def map_on_cim(op: Op, *, acc: CimAccelerator, device_name: str, stationary: bool, precision: Precision,
                noc_tier: str, stream_bandwidth_bytes_per_s: float, sources: WeightSources,
                macro: CimMacro | None = None) -> MappedOp:

@@ -7,12 +7,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from slmsim.hw_models.cim import CimAccelerator
+from slmsim.hw_models.cim import CimAccelerator, CimMacro
 from slmsim.hw_models.memory import HybridBondedDramTier, SramTier
 from slmsim.hw_models.processor import _Processor
 from slmsim.hw_models.spec import HardwareSpec, Placement
-from slmsim.mapping import elastic
-from slmsim.mapping.cim import macro_tiles_needed, map_on_cim, periphery_warnings
+from slmsim.mapping import elastic, memo
+from slmsim.mapping.cim import (
+    macro_tiles_needed,
+    map_on_cim,
+    matmul_unit_values,
+    periphery_warnings,
+    vector_unit_values,
+)
 from slmsim.mapping.cost import Affine, Component, MappedOp, MappedStep
 from slmsim.mapping.energy_boundary import Layer, tier_layer
 from slmsim.mapping.pipeline import (
@@ -24,6 +30,7 @@ from slmsim.mapping.pipeline import (
 )
 from slmsim.mapping.placement import WeightSources
 from slmsim.mapping.processor import map_on_processor, math_precision
+from slmsim.mapping.processor import unit_values as processor_unit_values
 from slmsim.core.errors import Infeasible
 from slmsim.workloads.decoding import (
     Autoregressive,
@@ -33,7 +40,8 @@ from slmsim.workloads.decoding import (
     Speculative,
     tree_nodes,
 )
-from slmsim.workloads.graph import Phase, Workload, all_weight_ops, build_step
+from slmsim.workloads import graph
+from slmsim.workloads.graph import OpKind, Phase, Workload, all_weight_ops, build_step
 from slmsim.workloads.model import ModelSpec
 from slmsim.workloads.routing import Routing, Uniform, analytic_hit_rate, expected_distinct
 from slmsim.workloads.scenario import Precision, Scenario
@@ -117,15 +125,14 @@ class StepMapper:
         self.decode_device = hw.device_for("decode")
         self._cache: dict[tuple, MappedStep] = {}
         self._workloads: dict[tuple, Workload] = {}  # each step's workload built once (make_plan reuses prefill's)
-        self._op_memo: dict[tuple, MappedOp] = {}  # mapped ops by op shape (see _map_step)
+        self._workload_keys: dict[int, tuple] = {}  # id(workload) -> its value key (mapping.memo.WORKLOADS)
         self._extra: dict[str, StagePipeline] = {}
         self.infeasible: Infeasible | None = None
-        all_weights = all_weight_ops(model, scenario.precision, prompt_tokens=scenario.prompt_tokens)
         self.modes: dict[str, str] = {}
         for name, dev in hw.devices.items():
             if isinstance(dev, CimAccelerator):
                 try:
-                    needed = macro_tiles_needed(all_weights, dev, scenario.precision.weight_bits)
+                    needed = _macro_tiles_needed(model, scenario, dev)
                 except ValueError as exc:
                     self.infeasible = Infeasible(
                         reason=f"device '{name}': {exc}", demanded=scenario.precision.weight_bits,
@@ -143,7 +150,7 @@ class StepMapper:
         self.always_on_layer: dict[str, Layer] = {}
         for name, dev in hw.devices.items():
             if isinstance(dev, CimAccelerator):
-                self.always_on_power_w[name] = dev.static_power_w + dev.macro_count * dev.effective_macro.leakage_power_w
+                self.always_on_power_w[name] = dev.static_power_w + dev.macro_count * effective_macro(dev).leakage_power_w
                 self.active_power_w[name] = 0.0
                 self.always_on_layer[name] = Layer.CHIP
             else:
@@ -202,7 +209,7 @@ class StepMapper:
         wl = self.workload(phase, batch=batch, prompt=prompt, tokens_per_seq=tokens_per_seq, distinct=d_key,
                            draft=draft)
         step = _map_step(self.hw, wl, device, precision, self.modes, self.sources(device, draft=draft, hit=h_key),
-                         phase_name=kind, op_memo=self._op_memo)
+                         phase_name=kind, workload_key=self._workload_keys[id(wl)])
         if self.step_hook is not None:
             step = self.step_hook(step)
         self._cache[key] = step
@@ -215,10 +222,16 @@ class StepMapper:
         wl = self._workloads.get(key)
         if wl is None:
             model, precision = self._draft_variant() if draft else (self.model, self.precision)
-            wl = self._workloads[key] = build_step(
-                model, precision, phase=phase, batch=batch, prompt_tokens=prompt,
-                tokens_per_seq=tokens_per_seq if phase is Phase.DECODE else None, distinct_experts=distinct,
-                static_kv_tokens=self.scenario.static_kv_tokens if phase is Phase.DECODE else None)
+            tps = tokens_per_seq if phase is Phase.DECODE else None
+            static = self.scenario.static_kv_tokens if phase is Phase.DECODE else None
+            # shared by every plan of this model and precision (mapping.memo); the graph's
+            # vector-op constants are read at build time (a sensitivity test changes them)
+            value_key = (model, precision, phase, batch, prompt, tps, distinct, static,
+                         graph.NORM_OPS_PER_ELEMENT, graph.ACTIVATION_OPS_PER_ELEMENT)
+            wl = self._workloads[key] = memo.WORKLOADS.get(
+                value_key, lambda: build_step(model, precision, phase=phase, batch=batch, prompt_tokens=prompt,
+                                              tokens_per_seq=tps, distinct_experts=distinct, static_kv_tokens=static))
+            self._workload_keys[id(wl)] = value_key  # wl is held by self._workloads: its id stays its own
         return wl
 
     # --- MoE and decoding knowledge ------------------------------------------------------
@@ -395,9 +408,23 @@ def expert_cache_capacity(hw: HardwareSpec, model: ModelSpec, scenario: Scenario
     return int(max(0, min(model.moe.num_experts, free // per)))
 
 
+def effective_macro(acc: CimAccelerator) -> CimMacro:
+    """`acc.effective_macro` (derived on every access), memoised by the fields it reads."""
+    return memo.MACROS.get((acc.macro, acc.technology_node_m, acc.supply_voltage_v), lambda: acc.effective_macro)
+
+
+def _macro_tiles_needed(model: ModelSpec, scenario: Scenario, acc: CimAccelerator) -> float:
+    """Macros that hold every weight of the model at once (`mapping.cim.macro_tiles_needed`),
+    memoised by what it reads: the model, precision, prompt length and the macro."""
+    p, prompt = scenario.precision, scenario.prompt_tokens
+    weights = memo.WEIGHT_OPS.get((model, p, prompt), lambda: all_weight_ops(model, p, prompt_tokens=prompt))
+    return memo.WEIGHT_OPS.get(("macro_tiles", model, p, prompt, acc.macro),
+                               lambda: macro_tiles_needed(weights, acc, p.weight_bits))
+
+
 def _peak_ops_per_s(dev: object, scenario: Scenario) -> float:
     if isinstance(dev, CimAccelerator):
-        mac = dev.effective_macro
+        mac = effective_macro(dev)
         p = scenario.precision
         macs_per_mvm = mac.rows * mac.outputs_per_macro(p.weight_bits)
         return 2.0 * macs_per_mvm * dev.macro_count * mac.clock_hz / mac.cycles_per_mvm(p.activation_bits)
@@ -465,13 +492,15 @@ def _footprint(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, modes: di
 
 
 def _map_step(hw: HardwareSpec, wl: Workload, dname: str, precision: Precision, modes: dict[str, str],
-              sources: WeightSources, *, phase_name: str | None = None,
-              op_memo: dict[tuple, MappedOp] | None = None) -> MappedStep:
-    """`op_memo`: mapped ops by (op shape, device, weight sources), shared by the steps of one
-    StepMapper (hardware, model and precision fixed), so an op shape met again is not re-mapped."""
-    memo: dict[tuple, MappedOp] = {} if op_memo is None else op_memo
+              sources: WeightSources, *, phase_name: str | None = None, workload_key: tuple | None = None) -> MappedStep:
+    """Map every op of a step onto device `dname`.
+
+    Memoised (`mapping.memo`) at two levels, both keyed by values: mapped ops per unit (the
+    key of a unit lists every field its mapping function reads, so a plan meeting the same op
+    on an equal unit reuses the mapped op), and whole steps per (workload, units, memory tiers)
+    when `workload_key` (the workload's value key) is given.
+    """
     dev = hw.devices[dname]
-    ops: list[MappedOp] = []
     bandwidth: dict[str, float] = {}
     component: dict[str, Component] = {}
     energy_bit: dict[str, float] = {}
@@ -482,7 +511,8 @@ def _map_step(hw: HardwareSpec, wl: Workload, dname: str, precision: Precision, 
         component[tname] = _tier_component(tier)
         energy_bit[tname] = tier.energy_per_bit_j
 
-    if isinstance(dev, CimAccelerator):
+    cim = isinstance(dev, CimAccelerator)
+    if cim:
         noc = f"noc:{dname}"
         bandwidth[noc] = dev.noc.bandwidth_bytes_per_s
         component[noc] = Component.NOC
@@ -490,35 +520,60 @@ def _map_step(hw: HardwareSpec, wl: Workload, dname: str, precision: Precision, 
         for tname in sorted({*sources.tiers(), dev.kv_tier}):
             use_tier(tname)
         stationary = modes[dname] == WeightMode.STATIONARY
-        mac = None
-        for op in wl.ops:
-            key = (op, dname, stationary, sources, precision.weight_bits, precision.activation_bits)
-            mapped = memo.get(key)
-            if mapped is None:
-                if mac is None:
-                    mac = dev.effective_macro  # derived on each access: once per step
-                mapped = memo[key] = map_on_cim(op, acc=dev, device_name=dname, stationary=stationary,
-                                                precision=precision, noc_tier=noc,
-                                                stream_bandwidth_bytes_per_s=bandwidth[dev.weight_memory],
-                                                sources=sources, macro=mac)
-            ops.append(mapped)
+        stream_bw = bandwidth[dev.weight_memory]
+        wb, ab = precision.weight_bits, precision.activation_bits
+        units: tuple[memo.UnitKey, ...] = (
+            memo.UnitKey("cim_matmul", dname, stationary, sources, wb, ab, stream_bw, *matmul_unit_values(dev)),
+            memo.UnitKey("cim_vector", dname, sources, *vector_unit_values(dev)))
+        overhead = 0.0
     else:
         assert isinstance(dev, _Processor)
         for tname in sorted({*sources.tiers(), dev.kv_tier}):
             use_tier(tname)
-        for op in wl.ops:
-            key = (op, dname, sources, precision)
-            mapped = memo.get(key)
-            if mapped is None:
-                mapped = memo[key] = map_on_processor(op, device=dev, device_name=dname, sources=sources,
-                                                      kv_tier=dev.kv_tier, precision=precision)
-            ops.append(mapped)
-        if dev.step_overhead_s:
-            ops.append(MappedOp(name="runtime", op_class="runtime", device=dname, unit="host", layers=1,
-                                overhead_s=dev.step_overhead_s, compute_s=Affine(0.0), tier_bytes=(), energy_j=()))
-    return MappedStep(phase=phase_name or wl.phase.value, device=dname, batch=wl.batch, tokens_per_seq=wl.tokens_per_seq,
-                      ops=tuple(ops), tier_bandwidth_bytes_per_s=bandwidth, tier_component=component,
-                      tier_energy_per_bit_j=energy_bit)
+        units = (memo.UnitKey("processor", dname, sources, precision, dev.kv_tier,
+                              *processor_unit_values(dev, precision)),)
+        overhead = dev.step_overhead_s
+
+    def build() -> MappedStep:
+        ops: list[MappedOp] = []
+        if cim:
+            matmuls = memo.OPS.get(units[0], dict)
+            vectors = memo.OPS.get(units[1], dict)
+            mac = None
+            for op in wl.ops:
+                unit = matmuls if op.kind is OpKind.MATMUL else vectors
+                mapped = unit.get(op)
+                if mapped is None:
+                    if mac is None:
+                        mac = effective_macro(dev)
+                    mapped = map_on_cim(op, acc=dev, device_name=dname, stationary=stationary, precision=precision,
+                                        noc_tier=noc, stream_bandwidth_bytes_per_s=stream_bw, sources=sources,
+                                        macro=mac)
+                    if memo.enabled():
+                        unit[op] = mapped
+                ops.append(mapped)
+        else:
+            unit = memo.OPS.get(units[0], dict)
+            for op in wl.ops:
+                mapped = unit.get(op)
+                if mapped is None:
+                    mapped = map_on_processor(op, device=dev, device_name=dname, sources=sources,
+                                              kv_tier=dev.kv_tier, precision=precision)
+                    if memo.enabled():
+                        unit[op] = mapped
+                ops.append(mapped)
+            if overhead:
+                ops.append(MappedOp(name="runtime", op_class="runtime", device=dname, unit="host", layers=1,
+                                    overhead_s=overhead, compute_s=Affine(0.0), tier_bytes=(), energy_j=()))
+        return MappedStep(phase=phase_name or wl.phase.value, device=dname, batch=wl.batch,
+                          tokens_per_seq=wl.tokens_per_seq, ops=tuple(ops), tier_bandwidth_bytes_per_s=bandwidth,
+                          tier_component=component, tier_energy_per_bit_j=energy_bit)
+
+    if workload_key is None:
+        return build()
+    key = (phase_name, workload_key, units, overhead, tuple(bandwidth.items()), tuple(component.items()),
+           tuple(energy_bit.items()))
+    return memo.STEPS.get(key, build)
 
 
 def verify_extra(dec: object) -> int:

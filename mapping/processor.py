@@ -30,6 +30,16 @@ def weight_and_kv_bytes(op: Op, sources: WeightSources, kv_tier: str) -> tuple[t
     return tuple(moved.items())
 
 
+def unit_values(device: _Processor, precision: Precision) -> tuple:
+    """Every value of `device` that `map_on_processor` reads (with the op, weight sources and
+    precision, the key of a memoised mapped op: `mapping.memo`). Keep in step with it."""
+    kind = NpuDevice if isinstance(device, NpuDevice) else CpuDevice if isinstance(device, CpuDevice) else None
+    return (kind, device.matrix_peak_ops_per_s(math_precision(precision)),
+            device.matrix_peak_ops_per_s(MathPrecision.FP16), device.compute_efficiency,
+            device.dequant_ops_per_weight, device.vector_throughput_ops_per_s, device.kernel_overhead_s,
+            device.energy_per_op_j)
+
+
 def map_on_processor(op: Op, *, device: _Processor, device_name: str, sources: WeightSources, kv_tier: str,
                      precision: Precision) -> MappedOp:
     matrix_ops_per_s = device.matrix_peak_ops_per_s(math_precision(precision)) * device.compute_efficiency

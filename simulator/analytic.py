@@ -36,10 +36,10 @@ def decode_contexts(plan: Plan) -> np.ndarray:
 def _busy(step: MappedStep, ctx_sum: float, runs: float, total_s: float) -> dict[str, float]:
     """Seconds each memory tier streams and the device computes."""
     busy: dict[str, float] = {}
+    bw = step.tier_bandwidth_bytes_per_s
     for tier, b in step.tier_bytes_total(ctx_sum, runs).items():
-        busy[tier] = b / step.tier_bandwidth_bytes_per_s[tier]
-    busy[step.device] = sum(op.layers * (op.compute_s.const * runs + op.compute_s.per_ctx * ctx_sum)
-                            for op in step.ops)
+        busy[tier] = b / bw[tier]
+    busy[step.device] = step.compute_s_total(ctx_sum, runs)
     busy[f"{step.device}.active"] = total_s
     return busy
 
@@ -116,7 +116,8 @@ def run_analytic(plan: Plan) -> SimResult:
         e[Component.STATIC] = e.get(Component.STATIC, 0.0) + (always_on + active_w) * p.time_s
         phase_energy[p.phase] += sum(e.values())
         for k, v in e.items():
-            energy[k.value] = energy.get(k.value, 0.0) + v
+            name = str.__str__(k)  # the enum's value, without the enum descriptor
+            energy[name] = energy.get(name, 0.0) + v
 
     # prefill and decode on different devices with separate KV memories: the batch's prompt KV
     # crosses the link before decoding starts (all requests' transfers share it)
@@ -139,9 +140,13 @@ def run_analytic(plan: Plan) -> SimResult:
     for p in parts:
         for k, v in _busy(p.step, p.ctx_sum, p.runs, p.time_s).items():
             busy[k] = busy.get(k, 0.0) + v
-        for op, t in zip(p.step.ops, p.op_s):
-            cls = breakdown[p.phase]
-            cls[op.op_class] = cls.get(op.op_class, 0.0) + float(t)
+        cls = breakdown[p.phase]
+        op_s = p.op_s.tolist()
+        for name, idx in p.step.sums.class_index:
+            t = cls.get(name, 0.0)
+            for i in idx:  # in op order, as one running sum per class
+                t += op_s[i]
+            cls[name] = t
 
     return SimResult(
         engine="analytic",

@@ -7,9 +7,16 @@ from enum import StrEnum
 
 from slmsim.mapping.plan import Plan
 from slmsim.simulator.analytic import run_analytic
-from slmsim.simulator.des import run_des
 from slmsim.simulator.memory_system import MemoryModel
 from slmsim.simulator.result import SimResult
+
+
+def run_des(plan: Plan, **kw: object) -> SimResult:
+    """`simulator.des.run_des`, imported on first use: the DES modules (serving loop,
+    executor, op-level engine) are a fifth of an analytic `simulate`'s start-up."""
+    from slmsim.simulator.des import run_des as des
+
+    return des(plan, **kw)
 
 
 class Engine(StrEnum):

@@ -20,8 +20,7 @@ Run = tuple[MappedStep, float, float]  # (step, sum of the contexts of its runs,
 
 def step_work(step: MappedStep, ctx_sum: float, runs: float) -> tuple[float, dict[str, float]]:
     """FLOPs and bytes per tier of `runs` runs of `step` whose contexts sum to `ctx_sum`."""
-    flops = sum(op.layers * (op.flops.const * runs + op.flops.per_ctx * ctx_sum) for op in step.ops)
-    return float(flops), step.tier_bytes_total(ctx_sum, runs)
+    return float(step.flops_total(ctx_sum, runs)), step.tier_bytes_total(ctx_sum, runs)
 
 
 def work_summary(runs: Iterable[Run], *, decode_tokens: float) -> dict:

@@ -17,9 +17,18 @@ from slmsim.core.errors import SpecError
 
 COMMANDS = ("simulate", "specs", "check", "schema", "examples", "validate", "explore", "report", "casestudy")
 
+# Each subcommand and the module that registers it, in registration order. A run names its
+# command first (`slmsim simulate ...`), so only that module is imported: a command module
+# imports what it runs at the top, and importing all of them was a third of a `simulate`
+# start-up. tests/cli/test_lazy_commands.py checks this table against the modules.
+SUBCOMMANDS = (("simulate", "simulate"), ("presets", "specs"), ("check", "check"), ("schema", "schema"),
+               ("examples", "examples"), ("validate", "validate"), ("explore", "explore"), ("sweep", "explore"),
+               ("worker", "explore"), ("report", "report"), ("case-study", "casestudy"))
+
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
         parser.print_help()
@@ -37,14 +46,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser. With `argv` naming a command first, only that command's module is
+    imported; the other commands get bare placeholders (same names, same order, so usage
+    lines and errors read the same). Without, every command is registered (`slmsim --help`)."""
     from slmsim import __version__
 
     p = argparse.ArgumentParser(prog="slmsim", description="Simulate and explore hardware for small language models.")
     p.add_argument("--version", action="version", version=f"slmsim {__version__}")
     sub = p.add_subparsers(dest="command")
-    for name in COMMANDS:
-        importlib.import_module(f"slmsim.commands.{name}").register(sub)
+    chosen = dict(SUBCOMMANDS).get(argv[0]) if argv else None
+    if chosen is None:
+        for name in COMMANDS:
+            importlib.import_module(f"slmsim.commands.{name}").register(sub)
+        return p
+    done = False
+    for name, module in SUBCOMMANDS:
+        if module == chosen:
+            if not done:
+                importlib.import_module(f"slmsim.commands.{module}").register(sub)
+                done = True
+        else:
+            sub.add_parser(name)
     return p
 
 

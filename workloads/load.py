@@ -7,7 +7,6 @@ from pathlib import Path
 from slmsim.core.errors import Problem, SpecError
 from slmsim.core.presets import PresetDir
 from slmsim.core.yamlio import Provenance, RawSpec, read_json, resolve, validate
-from slmsim.workloads.hf_config import raw_from_hf_config
 from slmsim.workloads.model import ModelSpec
 
 PRESET_DIR = Path(__file__).parent / "presets"
@@ -42,5 +41,7 @@ def _from_config_json(path: Path) -> ModelSpec:
     if not isinstance(data, dict):
         raise SpecError([Problem(file=shown, path="", message="expected a JSON object")])
     name = path.parent.name or path.stem
+    from slmsim.workloads.hf_config import raw_from_hf_config  # config.json only: not on every start
+
     tree = raw_from_hf_config(data, file=shown, name=name)
     return validate(ModelSpec, RawSpec(data=tree, provenance={"": Provenance(source=shown)}, file=shown, chain=(shown,)))

@@ -1,7 +1,8 @@
 """`simulate --json` must not drag in the heavy libraries it does not use (issue 18 item 5).
 
 Not a timing test: a fresh interpreter runs the command and the test reads sys.modules.
-scipy's bare package is imported by pint (a cheap lazy stub); scipy.optimize is the costly part.
+pint is imported only for units outside slmsim.core.units_table (the presets use none), and
+the DES modules (simpy's serving loop, the op-level engine) only when the DES runs.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ json.loads(out.getvalue())  # the command really ran and printed its JSON
 print(json.dumps(sorted(sys.modules)))
 """
 
-HEAVY = ("optuna", "plotly", "pandas", "scipy.optimize", "rich")
+HEAVY = ("optuna", "plotly", "pandas", "scipy", "rich", "pint", "slmsim.simulator.des", "slmsim.simulator.serving",
+         "slmsim.commands.explore", "slmsim.commands.report", "multiprocessing")
 
 
 def test_simulate_json_imports_no_heavy_library() -> None:

@@ -53,3 +53,60 @@ def test_errors_say_what_and_hint(text: str, dim: Dim, message: str, hint: str) 
 def test_bare_numbers_are_refused() -> None:
     with pytest.raises(UnitParseError, match="has no unit"):
         parse_quantity(68, Dim.BANDWIDTH)
+
+
+# --- the pint-free table (slmsim.core.units_table, issue 18 item 5) ----------------------
+
+def test_the_table_is_what_pint_gives() -> None:
+    """Every factor of the table equals pint's for that unit and dimension (regenerated from
+    pint here), and pint accepts every listed unit for its dimension: a stale or hand-edited
+    entry fails. Regenerate with `python -m slmsim.core.units_table`."""
+    from slmsim.core.units_table import FACTORS, generate
+
+    assert generate() == FACTORS
+    assert sum(len(u) for u in FACTORS.values()) >= 100
+
+
+@pytest.mark.parametrize("text", ["68 GB/s", "0.88 pJ/bit", "1e-3 mJ/op", "+2.5e2 MHz", "8 GiB", "0.5 mm^2",
+                                  "6.4 Gbps", "1e30 GB/s", "1e-300 GB/s", "-3 W", "0 Hz", "9e999 GB/s", "5 us",
+                                  ".5 nm", "312 TFLOPS", "0.8 V", "1e19 B"])
+def test_table_and_pint_paths_agree_exactly(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same float, or the same error message and hint, with and without the table."""
+    from slmsim.core import units
+
+    def outcome() -> list[object]:
+        got = []
+        for dim in Dim:
+            try:
+                got.append(parse_quantity(text, dim))
+            except UnitParseError as exc:
+                got.append((str(exc), exc.expected, exc.hint))
+        return got
+
+    fast = outcome()
+    monkeypatch.setattr(units, "FACTORS", {})
+    assert outcome() == fast
+
+
+def test_loading_every_shipped_spec_needs_no_pint() -> None:
+    """The presets use only units of the table, so loading them never imports pint."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from pathlib import Path\n"
+            "import slmsim.hw_models, slmsim.stacks, slmsim.workloads\n"
+            "from slmsim.hw_models.load import load_hardware\n"
+            "from slmsim.stacks.load import load_stack\n"
+            "from slmsim.workloads.load import load_model\n"
+            "n = 0\n"
+            "for pkg, load in ((slmsim.hw_models, load_hardware), (slmsim.stacks, load_stack),\n"
+            "                  (slmsim.workloads, load_model)):\n"
+            "    for p in sorted(Path(pkg.__file__).parent.joinpath('presets').glob('*.yaml')):\n"
+            "        load(p.stem)\n"
+            "        n += 1\n"
+            "assert n >= 40, n\n"
+            "print('pint' in sys.modules)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "False"
