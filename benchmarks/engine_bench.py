@@ -88,6 +88,7 @@ def targets() -> None:
 
     with open("examples/decoding/elmoe3d-elastic.yaml") as f:
         elastic = Scenario.model_validate(yaml.safe_load(f))
+    elastic_long = elastic.model_copy(update={"prompt_tokens": 512, "gen_tokens": 256})
     cases = [
         ("dense: qwen3-4b on edgecim, 512 + 256, batch 1", 10.0,
          lambda mm: run(make_plan(hw, dense, scen), engine="des", memory_model=mm)),
@@ -98,6 +99,8 @@ def targets() -> None:
         ("MoE elastic self-speculative: qwen3-30b-a3b on elmoe3d, examples/decoding/elmoe3d-elastic.yaml "
          "(128 + 128, batch 1)", 20.0,
          lambda mm: run(make_plan(moe_hw, moe, elastic), engine="des", memory_model=mm)),
+        ("MoE elastic self-speculative, the same scenario at 512 + 256 (the design point of issue 18)", 20.0,
+         lambda mm: run(make_plan(moe_hw, moe, elastic_long), engine="des", memory_model=mm)),
         ("speculative: qwen3-4b + qwen3-0.6b draft (3 tokens, a = 0.7) on edgecim, 512 + 256, batch 1", 20.0,
          lambda mm: run(make_plan(hw, dense, spec_scen, draft_model=draft), engine="des", memory_model=mm)),
     ]
