@@ -213,7 +213,7 @@ def _elmoe3d(boundary: str, progress: Progress | None) -> list[Claim]:
         out.append(replace(c, sensitivity=tuple(table), explanation=reason,
                            boundary="board" if "energy" in c.claim else "", kind="ratio",
                            conditions=c.note, assumptions="examples/decoding/elmoe3d-{reported,xpu,hb-xpu}.yaml, "
-                                                          "hw_models/presets/elmoe3d*.yaml, docs/elmoe3d-notes.md"))
+                                                          "hw_models/presets/elmoe3d*.yaml, docs/case-studies.md (ELMoE-3D)"))
     return out
 
 

@@ -427,7 +427,7 @@ def required(targets: dict[str, float] | None = None, *, models: Iterable[str] =
 
 
 def explanations(rows: list[Row], sens: list[dict[str, Any]]) -> dict[str, str]:
-    """Why each headline claim lands where it does (docs/elmoe3d-notes.md), with this run's figures."""
+    """Why each headline claim lands where it does (docs/case-studies.md (ELMoE-3D)), with this run's figures."""
     lpddr = _mean(r.elmoe.bytes_per_token.get("lpddr", 0.0) / max(r.xpu.bytes_per_token.get("lpddr", 1.0), 1.0)
                   for r in rows)
     base = next(float(s["speedup_vs_xpu"]) for s in sens if s["parameter"] == "-")
@@ -439,6 +439,6 @@ def explanations(rows: list[Row], sens: list[dict[str, Any]]) -> dict[str, str]:
            "expert), so the speedup follows the ratio of LPDDR bytes per token, i.e. the expert-cache hit rate "
            "(routing skew) and the xPU's effective bandwidth. Largest movers: ")
     return {
-        "elmoe3d_speedup_vs_xpu_mean": why + moves + ". docs/elmoe3d-notes.md gives the value each unknown would need.",
+        "elmoe3d_speedup_vs_xpu_mean": why + moves + ". docs/case-studies.md (ELMoE-3D) gives the value each unknown would need.",
         "elmoe3d_energy_gain_vs_xpu_mean": why + moves + ". Energy follows the LPDDR bits (3.88 vs 0.43 pJ/bit in HB).",
     }

@@ -273,7 +273,7 @@ def _elmoe3d(out: Path) -> dict[str, Any]:
         notes=[f"DES (sampled acceptance, routing and LFU caches): mean speedup over the xPU "
                f"{des_claims['elmoe3d_speedup_vs_xpu_mean']:.2f}x, energy gain {des_claims['elmoe3d_energy_gain_vs_xpu_mean']:.2f}x.",
                "Assumptions in examples/decoding/elmoe3d-{reported,xpu,hb-xpu}.yaml; what each unknown would have to "
-               "be to reach 6.6x / 4.4x: the 'required' table and docs/elmoe3d-notes.md."],
+               "be to reach 6.6x / 4.4x: the 'required' table and docs/case-studies.md (ELMoE-3D)."],
         bars=[Bars("Speedup and energy gain over the xPU per model and batch (8 GB)", {
             "speedup (analytic)": dict(zip(labels, (r["speedup_vs_xpu"] for r in table))),
             "speedup (DES)": dict(zip(labels, (r["des_speedup_vs_xpu"] for r in table))),
