@@ -130,3 +130,26 @@ def test_moe_lm_head_keeps_its_16_bits_and_experts_their_own_bits() -> None:
     # gate + up of the top_k selected experts of one layer: top_k x 2 x hidden x expert width
     up = sum(a.const for _, a in ops["experts_up"].tier_bytes)
     assert up == pytest.approx(m.top_k * 2 * h * m.expert_intermediate_size * q4, rel=0.02)
+
+
+def test_moe_gemm_efficiency_divides_the_memory_bound_expert_time() -> None:
+    """Limit case: a batch-1 expert GEMV is memory-bound, so its busy time is its bytes over the
+    streaming bandwidth times moe_gemm_efficiency (at 0.5, twice the streaming time), and the
+    dense ops do not move."""
+    full = stack_with_edits("vllm", {"costs.default.moe_gemm_efficiency": 1.0})
+    half = stack_with_edits("vllm", {"costs.default.moe_gemm_efficiency": 0.5})
+
+    def ops(st):  # noqa: ANN001, ANN202
+        plan, _ = _plan("jetson-agx-thor", "qwen3-30b-a3b", "vllm", "w4a16-g128", stack_spec=st)
+        step = plan.decode[0] if isinstance(plan.decode, (list, tuple)) else plan.decode
+        return {op.name: op for op in step.ops}, step
+
+    a, step = ops(full)
+    b, _ = ops(half)
+    up = a["experts_up"]
+    bw = step.tier_bandwidth_bytes_per_s["dram"]
+    stream = up.tier_bytes[0][1].const / bw  # the op's weight bytes at the streaming bandwidth
+    assert up.compute_s.const < stream  # memory-bound: at efficiency 1 the busy time is the memory time
+    assert b["experts_up"].compute_s.const == pytest.approx(stream / 0.5, rel=1e-6)  # at 0.5: twice it
+    assert b["qkv_proj"].compute_s.const == pytest.approx(a["qkv_proj"].compute_s.const, rel=1e-9)
+    assert load_stack("vllm").spec.costs["default"].moe_gemm_efficiency == pytest.approx(0.56)  # the cited figure
