@@ -76,20 +76,24 @@ def tensor_params(model: ModelSpec) -> dict[TensorClass, float]:
     return out
 
 
-def format_bits_per_weight(fmt_name: str, model: ModelSpec, lib: FormatLibrary) -> float:
-    """Average bits per weight of a format on a model, mixtures and partial formats included."""
+def format_bits_per_weight(fmt_name: str, model: ModelSpec, lib: FormatLibrary,
+                           classes: frozenset[TensorClass] | None = None) -> float:
+    """Average bits per weight of a format on a model (or on the tensor `classes` only), mixtures and
+    partial formats included."""
     fmt = lib.formats[fmt_name]
-    params = tensor_params(model)
+    params = {c: p for c, p in tensor_params(model).items() if classes is None or c in classes}
     n = model.num_layers
     share_more = sum(use_more_bits(i, n) for i in range(n)) / n
     total = sum(params.values())
+    if not total:
+        return fmt.bits_per_weight
     bits = 0.0
     for cls, p in params.items():
         if not p:
             continue
         if fmt.only and cls not in fmt.only:
             assert fmt.rest_format is not None
-            bits += p * format_bits_per_weight(fmt.rest_format, model, lib)
+            bits += p * format_bits_per_weight(fmt.rest_format, model, lib, frozenset({cls}))
             continue
         b = fmt.bits_per_weight
         other = None
@@ -105,6 +109,19 @@ def format_bits_per_weight(fmt_name: str, model: ModelSpec, lib: FormatLibrary) 
     return bits / total
 
 
+def moe_bits_split(fmt_name: str, model: ModelSpec, lib: FormatLibrary) -> tuple[float, float] | None:
+    """(bits per non-expert weight, bits per routed-expert weight) of a MoE model, None for a dense one.
+
+    A decode step reads only top_k of the experts, so a mixture's 16-bit LM head (or bf16 attention
+    around MXFP4 experts) must not be averaged into the experts' bits: the average over the whole
+    model would move most of the head's bytes into experts that the step does not read."""
+    if model.moe is None:
+        return None
+    experts = frozenset({TensorClass.EXPERTS})
+    rest = frozenset(TensorClass) - experts
+    return format_bits_per_weight(fmt_name, model, lib, rest), format_bits_per_weight(fmt_name, model, lib, experts)
+
+
 @dataclass(frozen=True)
 class StackChoice:
     """A stack resolved for one (hardware, model): device, format and the constants it uses."""
@@ -117,6 +134,7 @@ class StackChoice:
     costs: KernelCosts
     bits_per_weight: float
     dequant_ops_per_weight: float
+    expert_bits_per_weight: float | None = None  # MoE: bits per routed-expert weight (bits_per_weight: the rest)
 
     @property
     def gemv_efficiency(self) -> float:
@@ -165,9 +183,11 @@ def choose(hw: HardwareSpec, model: ModelSpec, stack: StackSpec, weight_format: 
             expected="a frequency, e.g. '1.3 GHz'"))
     if problems:
         raise SpecError(problems)
+    split = moe_bits_split(canon, model, formats)
     return StackChoice(stack=stack, format_name=canon, fmt=fmt, device=device, cost_class=cls, costs=costs,
-                       bits_per_weight=format_bits_per_weight(canon, model, formats),
-                       dequant_ops_per_weight=use.dequant_ops_per_weight)
+                       bits_per_weight=format_bits_per_weight(canon, model, formats) if split is None else split[0],
+                       dequant_ops_per_weight=use.dequant_ops_per_weight,
+                       expert_bits_per_weight=None if split is None else split[1])
 
 
 def _host_rate(dev: _Processor) -> float | None:
@@ -179,7 +199,7 @@ def _host_rate(dev: _Processor) -> float | None:
 def stack_scenario(scenario: Scenario, choice: StackChoice, model: ModelSpec) -> Scenario:
     prec = scenario.precision.model_copy(update={
         "weight_bits": choice.fmt.weight_bits, "activation_bits": choice.fmt.activation_bits,
-        "bits_per_weight": choice.bits_per_weight})
+        "bits_per_weight": choice.bits_per_weight, "expert_bits_per_weight": choice.expert_bits_per_weight})
     window = choice.stack.context_window(model.name)
     return scenario.model_copy(update={"precision": prec, "static_kv_tokens": window})
 

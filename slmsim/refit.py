@@ -56,6 +56,8 @@ class Constant:
     hw_scale: float = 1.0  # hardware value (SI) = value x hw_scale (a per-kernel time from cycles at a clock)
     hw_unit: tuple[str, float] | None = None  # written as a quantity string: (unit, SI per unit), e.g. ("us", 1e-6)
     also: tuple[tuple[str, str, float], ...] = ()  # (other stack, path, factor): the same constant in another stack
+    kind: str | None = None  # constants of one kind are pooled across stacks (see POOL_WEIGHT)
+    pool_scale: float = 1.0  # value x pool_scale is the pooled quantity (e.g. NPU cycles -> seconds)
 
 
 _US = ("us", 1e-6)
@@ -73,33 +75,35 @@ GROUPS: dict[str, tuple[Constant, ...]] = {
         Constant("Jetson LPDDR5 achievable fraction (memories.dram.achievable_fraction)", 0.80, 0.5, 0.95,
                  "assumption: LPDDR5 streaming reads reach ~80% of peak; bounds: 0.5 (a poorly tuned GEMV) .. "
                  "0.95 (refresh and bank turnarounds alone cost ~5%)",
-                 hw_paths=("memories.dram.achievable_fraction",), devices=JETSON_LPDDR5),
+                 hw_paths=("memories.dram.achievable_fraction",), devices=JETSON_LPDDR5, kind="dram_fraction"),
         Constant("jetson-orin: MLC per-kernel time at orin-nano (s), split evenly into host and GPU cycles", 20e-6,
                  4e-6, 1e-4,
                  "assumption: a CUDA launch from TVM's runtime without graph capture, ~10 us host + ~10 us GPU "
                  "ramp/tail at Orin Nano clocks (1.5 GHz A78AE, 625 MHz GPU); lower bound 4 us (a launch and a "
                  "grid ramp cannot be free: the CUDA driver's launch path alone is a few us), upper 100 us",
                  stack_paths=_kernel_split("jetson-orin", 1.5, 0.625),
-                 hw_paths=("devices.gpu.kernel_overhead",), devices=("orin-nano", "agx-orin-64gb"), hw_unit=_US),
+                 hw_paths=("devices.gpu.kernel_overhead",), devices=("orin-nano", "agx-orin-64gb"), hw_unit=_US,
+                 kind="edge_kernel_time_s"),
         Constant("jetson-orin: MLC group-quant (q4f16_1) GEMV efficiency relative to the FT kernel", 1.0, 0.4, 1.0,
                  "prior: same as the CUTLASS FasterTransformer GEMV; q4f16_1 runs TVM dlight-generated dequant-GEMV "
                  "kernels with 32-weight groups (an fp16 scale load per 32 weights)",
-                 stack_paths=(("costs.jetson-orin.formats.q4f16_1.gemv_efficiency", 1.0),)),
+                 stack_paths=(("costs.jetson-orin.formats.q4f16_1.gemv_efficiency", 1.0),), kind="int4_group_gemv_relative"),
     ),
     "genie": (
         Constant("Hexagon-SoC LPDDR5X achievable fraction (memories.dram.achievable_fraction)", 0.80, 0.5, 0.95,
-                 "assumption as for LPDDR5", hw_paths=("memories.dram.achievable_fraction",), devices=HEXAGON_LPDDR5X),
+                 "assumption as for LPDDR5", hw_paths=("memories.dram.achievable_fraction",), devices=HEXAGON_LPDDR5X,
+                 kind="dram_fraction"),
         Constant("hexagon-npu: Genie per-op NPU cycles", 30000, 0.0, 1e5,
                  "assumption: ~20 us per graph op at 1.5 GHz (op dispatch + VTCM staging); bound 1e5 cycles",
                  stack_paths=(("costs.hexagon-npu.device_kernel_cycles", 1.0),),
                  hw_paths=("devices.npu.kernel_overhead",), devices=("snapdragon-8-elite", "sa8255p"),
-                 hw_scale=1 / 1.5e9, hw_unit=_US),
+                 hw_scale=1 / 1.5e9, hw_unit=_US, kind="edge_kernel_time_s", pool_scale=1 / 1.5e9),
         Constant("hexagon-npu: genie-w4 dequantisation ops per weight (HVX, to fp16)", 2.0, 0.0, 40.0,
                  "prior: unpack + scale, 2 vector ops per weight; bound 40",
-                 stack_paths=(("formats.genie-w4.dequant_ops_per_weight", 1.0),)),
+                 stack_paths=(("formats.genie-w4.dequant_ops_per_weight", 1.0),), kind="int4_unpack_ops"),
         Constant("hexagon-npu: w4a16 prefill matrix efficiency (of the HMX peak)", 0.5, 0.05, 1.0,
                  "prior: the NPU class assumption 0.5 (compute_efficiency of the Hexagon presets)",
-                 stack_paths=(("costs.hexagon-npu.matrix_efficiency", 1.0),)),
+                 stack_paths=(("costs.hexagon-npu.matrix_efficiency", 1.0),), kind="prefill_gemm_efficiency"),
         Constant("hexagon-npu: w4 prefill matrix efficiency (fp16 path, of the HMX peak)", 0.5, 0.05, 1.0,
                  "prior: as w4a16", stack_paths=(("costs.hexagon-npu.formats.genie-w4.matrix_efficiency", 1.0),)),
     ),
@@ -117,19 +121,20 @@ GROUPS: dict[str, tuple[Constant, ...]] = {
                  hw_paths=("devices.gpu.dequant_ops_per_weight",),
                  devices=("a100-80gb", "h100-sxm", "orin-nano", "agx-orin-64gb"),
                  also=(("mlc", "formats.q4f16_ft.dequant_ops_per_weight", 1.0),
-                       ("mlc", "formats.q4f16_1.dequant_ops_per_weight", 1.0))),
+                       ("mlc", "formats.q4f16_1.dequant_ops_per_weight", 1.0)), kind="int4_unpack_ops"),
     ),
     "vllm": (
         Constant("all GPUs: vLLM host cycles per step (A78-equivalent)", 3.0e6, 0.0, 2e7,
                  "assumption: V1 engine-core loop, ~1.4 ms on a 2.2 GHz A78AE",
                  stack_paths=(("costs.default.step_host_cycles", 1.0),)),
         Constant("all GPUs: vLLM Marlin W4A16 GEMV efficiency", 1.0, 0.5, 1.0,
-                 "prior: streaming bandwidth reached", stack_paths=(("costs.default.dense_gemv_efficiency", 1.0),)),
+                 "prior: streaming bandwidth reached", stack_paths=(("costs.default.dense_gemv_efficiency", 1.0),),
+                 kind="dense_gemv_efficiency"),
         Constant("all GPUs: vLLM W4A16 prefill GEMM efficiency (of the fp16 tensor peak)", 0.7, 0.3, 0.9,
                  "prior: the GPU class assumption 0.7 (compute_efficiency of the GPU presets); upper bound 0.9, what "
                  "cuBLAS reaches on a large fp16 GEMM (docs/presets.md); the vLLM rows include the TTFT of a "
                  "2048-token prompt, which constrains it",
-                 stack_paths=(("costs.default.matrix_efficiency", 1.0),)),
+                 stack_paths=(("costs.default.matrix_efficiency", 1.0),), kind="prefill_gemm_efficiency"),
     ),
     "tensorrt-edge-llm": (
         Constant("all GPUs: TensorRT Edge-LLM host cycles per step", 5.0e5, 0.0, 2e7,
@@ -139,13 +144,14 @@ GROUPS: dict[str, tuple[Constant, ...]] = {
     "llama.cpp": (
         Constant("arm-cpu and x86-cpu: llama.cpp GEMV efficiency (of the DRAM streaming fraction)", 1.0, 0.5, 1.0,
                  "prior: the CPU's achievable_fraction holds it",
-                 stack_paths=(("costs.arm-cpu.dense_gemv_efficiency", 1.0), ("costs.x86-cpu.dense_gemv_efficiency", 1.0))),
+                 stack_paths=(("costs.arm-cpu.dense_gemv_efficiency", 1.0), ("costs.x86-cpu.dense_gemv_efficiency", 1.0)),
+                 kind="dense_gemv_efficiency"),
         Constant("apple-gpu: llama.cpp Metal q4_0 mat-vec efficiency relative to f16", 1.0, 0.4, 1.0,
                  "prior: as the f16 kernel",
-                 stack_paths=(("costs.apple-gpu.formats.q4_0.gemv_efficiency", 1.0),)),
+                 stack_paths=(("costs.apple-gpu.formats.q4_0.gemv_efficiency", 1.0),), kind="int4_group_gemv_relative"),
         Constant("apple-gpu: llama.cpp Metal GEMM (prefill) efficiency of the fp16 peak", 0.6, 0.2, 1.0,
                  "prior: the Apple GPU class assumption 0.6 (compute_efficiency of the Apple presets)",
-                 stack_paths=(("costs.apple-gpu.matrix_efficiency", 1.0),)),
+                 stack_paths=(("costs.apple-gpu.matrix_efficiency", 1.0),), kind="prefill_gemm_efficiency"),
     ),
 }
 
@@ -185,31 +191,76 @@ def _constrained(consts: Sequence[Constant], subset: Sequence[Row], stack: str, 
     return out
 
 
-def _fit(stack: str, consts: Sequence[Constant], subset: Sequence[Row], base_hw: dict[str, dict]) -> np.ndarray:
-    prior = np.array([c.prior for c in consts])
-    free = _constrained(consts, subset, stack, base_hw)
+# Pooling across stacks (a penalised, two-level fit). Constants of one `kind` measure the same
+# thing in different stacks or device classes (a DRAM streaming fraction, an int4 group-quant
+# GEMV's bandwidth relative to its stack's baseline kernel, unpack ops per int4 weight, a prefill
+# GEMM's fraction of the matrix peak, a dense GEMV's fraction of the streaming bandwidth). Pass 1
+# fits each stack on its own rows; the pool of a kind is the geometric mean of the pass-1 values
+# of the *other* stacks whose rows constrain it. Pass 2 refits each stack with one extra residual
+# per pooled constant, POOL_WEIGHT x ln(value / pool): a stack's departure from what the other
+# stacks say is a multiplier shrunk toward 1, and a factor e away costs as much as a
+# POOL_WEIGHT relative error on one measured rate. A constant that no row of its stack
+# constrains takes the pool (clipped to its bounds) instead of its prior.
+POOL_WEIGHT = 0.05
+
+_FIT_CACHE: dict[tuple, tuple[np.ndarray, tuple[bool, ...]]] = {}
+
+
+def _key(stack: str, subset: Sequence[Row], base_hw: dict[str, dict], pool: dict[str, float]) -> tuple:
+    return (stack, tuple((r.file, r.line, r.device, r.model, r.weight_format) for r in subset),
+            repr(sorted((d, sorted(v.items())) for d, v in base_hw.items())), tuple(sorted(pool.items())))
+
+
+def _start(consts: Sequence[Constant], pool: dict[str, float]) -> np.ndarray:
+    """The value a constant takes without rows: the pool of its kind (within bounds), else its prior."""
+    return np.array([min(max(pool[c.kind] / c.pool_scale, c.low), c.high) if c.kind in pool else c.prior
+                     for c in consts])
+
+
+def _fit(stack: str, consts: Sequence[Constant], subset: Sequence[Row], base_hw: dict[str, dict],
+         pool: dict[str, float] | None = None) -> np.ndarray:
+    return _fit_free(stack, consts, subset, base_hw, pool or {})[0]
+
+
+def _fit_free(stack: str, consts: Sequence[Constant], subset: Sequence[Row], base_hw: dict[str, dict],
+              pool: dict[str, float]) -> tuple[np.ndarray, tuple[bool, ...]]:
+    key = _key(stack, subset, base_hw, pool)
+    if key in _FIT_CACHE:
+        x, free = _FIT_CACHE[key]
+        return x.copy(), free
+    prior = _start(consts, pool)
+    free = tuple(_constrained(consts, subset, stack, base_hw))
     idx = [i for i, f in enumerate(free) if f]
     if not idx:
-        return prior
+        _FIT_CACHE[key] = (prior, free)
+        return prior.copy(), free
     lo = np.array([consts[i].low for i in idx])
     hi = np.array([consts[i].high for i in idx])
+    pooled = [(k, i) for k, i in enumerate(idx) if consts[i].kind in pool]
 
     def full(z: np.ndarray) -> np.ndarray:
         x = prior.copy()
         x[idx] = z
         return x
 
+    def res(z: np.ndarray) -> np.ndarray:
+        r = _residuals(stack, consts, full(z), subset, base_hw)
+        pen = [POOL_WEIGHT * np.log(max(z[k] * consts[i].pool_scale, 1e-30) / max(pool[consts[i].kind], 1e-30))
+               for k, i in pooled]
+        return np.concatenate([r, np.array(pen)]) if pen else r
+
     scale = np.array([max(abs(consts[i].prior), 0.05 * (consts[i].high - consts[i].low)) for i in idx])
     best = None
     # two starts: the prior, and the middle of the bounds (a max(compute, memory) cost is flat
     # where a constant's work hides under the memory time, so one start can stall there)
     for z0 in (np.clip(prior[idx], lo, hi), 0.5 * (lo + hi)):
-        res = least_squares(lambda z: _residuals(stack, consts, full(z), subset, base_hw), z0,
-                            bounds=(lo, hi), x_scale=scale, diff_step=1e-4, xtol=1e-6, ftol=1e-8, max_nfev=200)
-        if best is None or res.cost < best.cost - 1e-12:
-            best = res
+        r = least_squares(res, z0, bounds=(lo, hi), x_scale=scale, diff_step=1e-4, xtol=1e-6, ftol=1e-8, max_nfev=200)
+        if best is None or r.cost < best.cost - 1e-12:
+            best = r
     assert best is not None
-    return full(best.x)
+    x = full(best.x)
+    _FIT_CACHE[key] = (x, free)
+    return x.copy(), free
 
 
 @dataclass(frozen=True)
@@ -265,12 +316,84 @@ def refit_stack(stack: str, rows: Sequence[Row], earlier: Sequence[StackFit] = (
                     lodo_pct=tuple(float(e) for e in lodo_pct), loso_pct=tuple(float(e) for e in loso))
 
 
-def refit_all(rows: Sequence[Row] | None = None, *, lodo: bool = True) -> list[StackFit]:
+def _pools(values: dict[str, tuple[np.ndarray, tuple[bool, ...]]], exclude: str | None) -> dict[str, float]:
+    """Geometric mean per kind of the constrained values of every stack except `exclude`."""
+    got: dict[str, list[float]] = {}
+    for stack, (x, free) in values.items():
+        if stack == exclude:
+            continue
+        for c, v, f in zip(GROUPS[stack], x, free):
+            if c.kind and f:
+                got.setdefault(c.kind, []).append(max(float(v) * c.pool_scale, 1e-30))
+    return {k: float(np.exp(np.mean(np.log(v)))) for k, v in got.items()}
+
+
+def _fit_everything(rows: Sequence[Row], pooled: bool = True) -> dict[str, tuple[np.ndarray, dict, dict, tuple]]:
+    """{stack: (fitted values, hardware edits of earlier stacks it was fitted with, pool it was shrunk to,
+    which constants its rows constrain)}."""
+
+    def one_pass(pools: dict[str, dict[str, float]]) -> dict[str, tuple[np.ndarray, tuple[bool, ...], dict, dict]]:
+        out: dict[str, tuple[np.ndarray, tuple[bool, ...], dict, dict]] = {}
+        base: dict[str, dict] = {}
+        for stack, consts in GROUPS.items():
+            subset = [r for r in rows if r.stack == stack]
+            pool = pools.get(stack, {})
+            x, free = _fit_free(stack, consts, subset, base, pool)
+            out[stack] = (x, free, {d: dict(v) for d, v in base.items()}, pool)
+            for c, v in zip(consts, x):
+                for d in c.devices:
+                    base.setdefault(d, {}).update({p: float(v) * c.hw_scale for p in c.hw_paths})
+        return out
+
+    first = one_pass({})
+    if pooled:
+        values = {s: (x, free) for s, (x, free, _, _) in first.items()}
+        first = one_pass({s: _pools(values, s) for s in GROUPS})
+    return {s: (x, base, pool, free) for s, (x, free, base, pool) in first.items()}
+
+
+def refit_all(rows: Sequence[Row] | None = None, *, lodo: bool = True, pooled: bool = True,
+              on_step=None) -> list[StackFit]:  # noqa: ANN001 - on_step(str): progress callback
+    """Fit every stack (pooled across stacks unless pooled=False) and report the three errors.
+
+    Leave-one-device-out refits *everything* (every stack, both passes, the pools) without the
+    held-out device's rows, then predicts that device's rows. Leave-one-stack-out predicts a
+    stack's rows with the other stacks fitted on all their rows and the stack's own constants at
+    the pools of their kinds (pooled=False: at their priors)."""
     rows = calibration_rows() if rows is None else rows
-    fits: list[StackFit] = []
-    for stack in GROUPS:
-        fits.append(refit_stack(stack, rows, fits, lodo=lodo))
-    return fits
+    if on_step:
+        on_step("fitting every stack")
+    fit = _fit_everything(rows, pooled)
+    held: dict[str, dict[str, tuple[np.ndarray, dict]]] = {}
+    if lodo:
+        for device in dict.fromkeys(r.device for r in rows):
+            if on_step:
+                on_step(f"refitting without {device}")
+            held[device] = {s: (x, b) for s, (x, b, _, _) in _fit_everything([r for r in rows if r.device != device],
+                                                                         pooled).items()}
+    values = {s: (x, free) for s, (x, _, _, free) in fit.items()}
+    out = []
+    for stack, consts in GROUPS.items():
+        x, base, _, _ = fit[stack]
+        subset = [r for r in rows if r.stack == stack]
+        labels, metrics = [], []
+        for r in subset:
+            for m in r.measured_metrics():
+                if m != "power":
+                    labels.append(f"{r.device} / {r.model} / {r.weight_format} / {m}")
+                    metrics.append(m)
+        in_sample = 100.0 * _residuals(stack, consts, x, subset, base)
+        loso_x = _start(consts, _pools(values, stack) if pooled else {})
+        loso = 100.0 * _residuals(stack, consts, loso_x, subset, base)
+        lodo_pct: list[float] = []
+        for r in subset if lodo else []:
+            xd, bd = held[r.device][stack]
+            lodo_pct += list(100.0 * _residuals(stack, consts, xd, [r], bd))
+        out.append(StackFit(stack=stack, constants=tuple(consts), fitted=tuple(float(v) for v in x),
+                            rows=tuple(subset), labels=tuple(labels), metrics=tuple(metrics),
+                            in_sample_pct=tuple(float(e) for e in in_sample), lodo_pct=tuple(float(e) for e in lodo_pct),
+                            loso_pct=tuple(float(e) for e in loso)))
+    return out
 
 
 def preset_values(fits: Sequence[StackFit]) -> list[tuple[str, str, str, float, Constant, str]]:
@@ -372,8 +495,9 @@ def summary(fits: Sequence[StackFit], metric: str) -> dict[str, tuple[int, float
 def main(argv: Sequence[str] | None = None) -> None:  # pragma: no cover - prints the report
     ap = argparse.ArgumentParser(prog="python -m slmsim.refit")
     ap.add_argument("--write", action="store_true", help="write the fitted values into the preset YAML files")
+    ap.add_argument("--no-pool", action="store_true", help="fit each stack alone (no pooling across stacks)")
     args = ap.parse_args(argv)
-    fits = refit_all()
+    fits = refit_all(pooled=not args.no_pool)
     for f in fits:
         print(f"\n== {f.stack}: {len(f.rows)} rows")
         for c, v in zip(f.constants, f.fitted):

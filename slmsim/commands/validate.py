@@ -120,16 +120,17 @@ def _cmd_first_file(args: argparse.Namespace) -> int:
               f"{band['board_power_w_high']} W ({band['source']})")
     if args.refit:
         from slmsim.commands.tables import progress
-        from slmsim.refit import GROUPS, refit_stack, summary
+        from slmsim.refit import refit_all, summary
         from slmsim.validation import calibration_rows
 
         every = calibration_rows()
-        fits = []
-        with progress("refitting class constants", len(GROUPS)) as bar:
-            for stack in GROUPS:
-                bar.describe(f"refitting {stack}")
-                fits.append(refit_stack(stack, every, fits))
-                bar.advance()
+
+        def step(what: str) -> None:
+            bar.describe(what)
+            bar.advance()
+
+        with progress("refitting class constants", 1 + len({r.device for r in every})) as bar:
+            fits = refit_all(every, on_step=step)
         for f in fits:
             print(f"\nstack {f.stack} ({len(f.rows)} rows):")
             for c, v in zip(f.constants, f.fitted):

@@ -105,3 +105,51 @@ def test_engines_agree_on_a_stack_plan() -> None:
     a, d = run(plan, engine="analytic"), run(plan, engine="des")
     assert d.decode_time_s == pytest.approx(a.decode_time_s, rel=0.01)
     assert d.energy_j == pytest.approx(a.energy_j, rel=0.01)
+
+
+def test_moe_lm_head_keeps_its_16_bits_and_experts_their_own_bits() -> None:
+    """By hand, Qwen3-30B-A3B in w4a16-g128 (66.5 bytes per 128 weights, LM head in f16 by the
+    format's mixture): a decode step reads every non-expert weight (attention, router, the untied
+    LM head at 2 bytes per weight) and each layer's top_k experts at 66.5 / 128 bytes per weight.
+    Averaging the 16-bit head over all 30B weights (most of them experts the step never reads)
+    would put only ~0.53 bytes per head weight into the step: 0.45 GB less per token."""
+    model = load_model("qwen3-30b-a3b")
+    plan, choice = _plan("jetson-agx-thor", "qwen3-30b-a3b", "vllm", "w4a16-g128")
+    q4 = 66.5 / 128
+    assert choice.expert_bits_per_weight == pytest.approx(8 * q4)
+    step = plan.decode[0] if isinstance(plan.decode, (list, tuple)) else plan.decode
+    ops = {op.name: op for op in step.ops}
+    h, n, m = model.hidden_size, model.num_layers, model.moe
+    attention = n * (2 * h * model.q_dim + 2 * h * model.kv_dim)  # q, o and k, v projections
+    router = n * h * m.num_experts
+    want = (attention + router) * q4 + model.lm_head_params() * 2.0
+    weights = {"qkv_proj", "o_proj", "router", "lm_head"}
+    got = sum(a.const * (op.layers if op.name != "lm_head" else 1) for op in step.ops
+              if op.op_class in weights or op.name in weights for _, a in op.tier_bytes)
+    assert got == pytest.approx(want, rel=0.02)
+    # gate + up of the top_k selected experts of one layer: top_k x 2 x hidden x expert width
+    up = sum(a.const for _, a in ops["experts_up"].tier_bytes)
+    assert up == pytest.approx(m.top_k * 2 * h * m.expert_intermediate_size * q4, rel=0.02)
+
+
+def test_moe_gemm_efficiency_divides_the_memory_bound_expert_time() -> None:
+    """Limit case: a batch-1 expert GEMV is memory-bound, so its busy time is its bytes over the
+    streaming bandwidth times moe_gemm_efficiency (at 0.5, twice the streaming time), and the
+    dense ops do not move."""
+    full = stack_with_edits("vllm", {"costs.default.moe_gemm_efficiency": 1.0})
+    half = stack_with_edits("vllm", {"costs.default.moe_gemm_efficiency": 0.5})
+
+    def ops(st):  # noqa: ANN001, ANN202
+        plan, _ = _plan("jetson-agx-thor", "qwen3-30b-a3b", "vllm", "w4a16-g128", stack_spec=st)
+        step = plan.decode[0] if isinstance(plan.decode, (list, tuple)) else plan.decode
+        return {op.name: op for op in step.ops}, step
+
+    a, step = ops(full)
+    b, _ = ops(half)
+    up = a["experts_up"]
+    bw = step.tier_bandwidth_bytes_per_s["dram"]
+    stream = up.tier_bytes[0][1].const / bw  # the op's weight bytes at the streaming bandwidth
+    assert up.compute_s.const < stream  # memory-bound: at efficiency 1 the busy time is the memory time
+    assert b["experts_up"].compute_s.const == pytest.approx(stream / 0.5, rel=1e-6)  # at 0.5: twice it
+    assert b["qkv_proj"].compute_s.const == pytest.approx(a["qkv_proj"].compute_s.const, rel=1e-9)
+    assert load_stack("vllm").spec.costs["default"].moe_gemm_efficiency == pytest.approx(0.56)  # the cited figure
