@@ -254,8 +254,10 @@ def speed(folder: Path, *, n: int, pg_url: str | None) -> None:
     jobs_scaling(space_path, folder, n=n)
 
 
-def _explore(space_path: Path, out: Path, *extra: str) -> tuple[float, float, str]:
+def _explore(space_path: Path, out: Path, *extra: str, stats: Path | None = None) -> tuple[float, float, str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if stats is not None:
+        env["SLMSIM_WORKER_STATS"] = str(stats)  # each worker appends its loop's trials, CPU and wall seconds
     t0 = time.perf_counter()
     res = subprocess.run([sys.executable, "-m", "slmsim.cli", "explore", str(space_path), "--out", str(out),
                           "--no-progress", *extra], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
@@ -264,20 +266,47 @@ def _explore(space_path: Path, out: Path, *extra: str) -> tuple[float, float, st
     return rate, wall, res.stdout
 
 
+def _busy() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine from /proc/stat (every process, ours or not)."""
+    try:
+        v = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0, 0
+    return sum(v) - v[3] - v[4], sum(v)  # idle and iowait are not busy
+
+
 def jobs_scaling(space_path: Path, folder: Path, *, n: int, repeats: int = 3) -> None:
-    """`explore --jobs 1` and `--jobs 2`, interleaved, so both see the same machine load."""
-    rates: dict[int, list[float]] = {1: [], 2: []}
-    walls: dict[int, list[float]] = {1: [], 2: []}
+    """`explore --jobs 1` and `--jobs 2`, interleaved, so both see the same machine load.
+
+    Besides the trials/s `explore` prints, each worker reports its loop's CPU (user + sys,
+    `os.times`) and wall time, and /proc/stat gives how busy the whole machine was: if the CPU
+    per trial is the same at 1 and 2 jobs, whatever the wall time does not gain is cores the
+    workers did not get."""
+    rows: dict[int, list[dict[str, float]]] = {1: [], 2: []}
     for k in range(repeats):
         for jobs in (1, 2):
-            rate, wall, _ = _explore(space_path, folder / f"cli-jobs{jobs}-{k}", "--trials", str(n), "--jobs", str(jobs))
-            rates[jobs].append(rate)
-            walls[jobs].append(wall)
+            stats = folder / f"stats-{jobs}-{k}.jsonl"
+            b0, a0 = _busy()
+            rate, wall, _ = _explore(space_path, folder / f"cli-jobs{jobs}-{k}", "--trials", str(n), "--jobs", str(jobs),
+                                     stats=stats)
+            b1, a1 = _busy()
+            ws = [json.loads(line) for line in stats.read_text().splitlines()]
+            cpu = sum(w["user_s"] + w["sys_s"] for w in ws)
+            loop = max(w["wall_s"] for w in ws)
+            rows[jobs].append({"rate": rate, "wall": wall, "cpu_ms": 1e3 * cpu / max(1, sum(w["trials"] for w in ws)),
+                               "cores": cpu / loop, "busy": (b1 - b0) / max(1, a1 - a0) * (os.cpu_count() or 1)})
     for jobs in (1, 2):
-        print(f"  {'slmsim explore --jobs ' + str(jobs) + ' (journal)':<52}{float(np.median(rates[jobs])):>7.1f} trials/s"
-              f"  ({n} trials, runs {min(rates[jobs]):.0f}-{max(rates[jobs]):.0f}; whole command "
-              f"{np.median(walls[jobs]):.1f} s)   target >= 400 trials/s", flush=True)
-    ratio = [b / a for a, b in zip(rates[1], rates[2], strict=True)]
+        r = rows[jobs]
+        med = {key: float(np.median([x[key] for x in r])) for key in r[0]}
+        print(f"  {'slmsim explore --jobs ' + str(jobs) + ' (journal)':<52}{med['rate']:>7.1f} trials/s"
+              f"  ({n} trials, runs {min(x['rate'] for x in r):.0f}-{max(x['rate'] for x in r):.0f}; whole command "
+              f"{med['wall']:.1f} s)   target >= 400 trials/s", flush=True)
+    print("  pair  jobs1 trials/s  jobs2 trials/s  ratio   CPU ms/trial j1  j2   cores used j1  j2   machine busy (of "
+          f"{os.cpu_count()} cores) j1  j2")
+    for k, (a, b) in enumerate(zip(rows[1], rows[2], strict=True)):
+        print(f"  {k:>4}{a['rate']:>16.1f}{b['rate']:>16.1f}{b['rate'] / a['rate']:>7.2f}x{a['cpu_ms']:>18.2f}{b['cpu_ms']:>5.2f}"
+              f"{a['cores']:>15.2f}{b['cores']:>4.2f}{a['busy']:>30.2f}{b['busy']:>4.2f}")
+    ratio = [b["rate"] / a["rate"] for a, b in zip(rows[1], rows[2], strict=True)]
     print(f"  --jobs 2 / --jobs 1 throughput, paired runs: {np.median(ratio):.2f}x (runs "
           f"{min(ratio):.2f}-{max(ratio):.2f})   target >= 1.7x on a quiet machine; {load()}", flush=True)
 

@@ -128,8 +128,8 @@ class JournalBackend(JournalFileBackend):
             while view:
                 view = view[os.write(fd, view):]
             self._pending = True
-            if time.monotonic() - self._last_fsync >= self._fsync_interval:
-                self._fsync(fd)
+        if time.monotonic() - self._last_fsync >= self._fsync_interval:
+            self._fsync(fd)  # outside the lock: the other workers need not wait for the disk
 
     def _fsync(self, fd: int) -> None:
         os.fsync(fd)
