@@ -103,6 +103,7 @@ class JournalBackend(JournalFileBackend):
         path = str(file_path)
         if os.path.isdir(path):
             raise _not_a_journal(path, "it is a folder")
+        self.path = path
         self.lock = FlockLock(path + LOCK_SUFFIX)
         with self.lock.held():
             if not os.path.exists(path):

@@ -27,6 +27,7 @@ resumed run continues rather than replaying the designs of the first run.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
@@ -36,7 +37,7 @@ import time
 import uuid
 import warnings
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -45,6 +46,7 @@ import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from slmsim.dse.claims import DESIGN_ATTR, Claims, FileClaims, PgClaims
 from slmsim.dse.evaluate import RUNS, Evaluation, Evaluator
 from slmsim.dse.metrics import METRICS, WORKLOAD_METRICS, Direction, Metric
 from slmsim.dse.pareto import hypervolume
@@ -70,6 +72,8 @@ CONFIG_VERSION = 1
 # worker can append at most one trial between that read and our append, so the target is exact
 # while fewer than this many workers share one journal (they run on one machine: one per core)
 JOURNAL_MARGIN = 16
+CLAIMS_SUFFIX = ".claims"  # journal: the design claims file beside it (slmsim.dse.claims)
+CLAIMS = True  # design claims on (journal, PostgreSQL); benchmarks/dse_bench.py turns them off to measure their cost
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -509,6 +513,13 @@ class _Worker:
         backend = journal_backend(study)
         self.lock = backend.lock if backend is not None else None
         self.rdb = _DATABASES.get(study)
+        self.claims: Claims | None = None
+        if not CLAIMS:
+            pass
+        elif backend is not None:
+            self.claims = FileClaims(backend.path + CLAIMS_SUFFIX)
+        elif self.rdb is not None and self.rdb.engine.dialect.name == "postgresql":
+            self.claims = PgClaims(self.rdb.engine, self.rdb.get_study_id_from_name(study.study_name))
         self._seen: set[int] = set()
         self.complete = 0  # completed trials in the study at the last sync (+ ours since)
         self.designs = 0
@@ -577,7 +588,7 @@ class _Worker:
                 self.mem.add_trials(mirrored)
 
     def _mirror_trial(self, t: FrozenTrial) -> FrozenTrial:
-        system = {k: v for k, v in t.system_attrs.items() if not k.startswith("constraints")}
+        system = {k: v for k, v in t.system_attrs.items() if not k.startswith("constraints") and k != DESIGN_ATTR}
         for k, v in t.constraints.items():
             name = self.keys[int(k)] if k.isdigit() and int(k) < len(self.keys) else k
             system[f"constraints:{name}"] = v
@@ -612,6 +623,30 @@ class _Worker:
     def propose(self) -> optuna.Trial:
         return self.mem.ask(fixed_distributions=self.dists)
 
+    @contextlib.contextmanager
+    def claim(self, trial: optuna.Trial) -> Generator[None, None, None]:
+        """Hold the design's claim around evaluate + record, so that no other worker evaluates
+        it meanwhile; once it is held, look in the study again (the design may have been
+        recorded while we waited). No claim for a design the cache already has."""
+        key = design_key(trial.params, self.space)
+        if self.claims is None or key in self.cache:
+            yield
+            return
+        with self.claims.hold(key):
+            if isinstance(self.claims, PgClaims):
+                trial_id = self.claims.evaluated_trial_id(key)
+                if trial_id is not None and self.rdb is not None:
+                    t = self.rdb.get_trial(trial_id)
+                    self.cache[key] = _Cached(t.number, _result_of(t, self.keys))
+            else:
+                self.sync(force=True)  # a journal: read the new lines
+            yield
+
+    def close(self) -> None:
+        if self.claims is not None:
+            self.claims.close()
+            self.claims = None
+
     def evaluate(self, evaluator: Evaluator, trial: optuna.Trial) -> tuple[_Result, _Cached | None]:
         """The trial's result: from the cache for a design evaluated before, else simulated."""
         key = design_key(trial.params, self.space)
@@ -634,10 +669,12 @@ class _Worker:
         for k, v in zip(self.keys, result.constraints, strict=True):
             trial.set_constraint(k, v)
         self.mem.tell(trial, result.values)
-        told = self.mem.get_trials(deepcopy=False)[-1]
+        told = self.mem.get_trials(deepcopy=False)[trial.number]  # others' trials may have come in after it (claim)
         assert told.number == trial.number
         system = {k: v for k, v in told.system_attrs.items() if not k.startswith("constraints")}
         system["constraints"] = list(result.constraints)  # the list optuna-dashboard reads
+        if hit is None:
+            system[DESIGN_ATTR] = design_key(told.params, self.space)  # what a claim looks up
         attrs = {**result.attrs, "worker": {k: v for k, v in self.owner.items()}}
         if hit is not None:
             if hit.number is None:
@@ -749,17 +786,20 @@ def run_worker(study: optuna.Study, config: StudyConfig, *, sampler: optuna.samp
             if known >= target.value and worker.sync(force=True) >= target.refresh(force=True):
                 break
             trial = worker.propose()
-            try:
-                result, hit = worker.evaluate(evaluator, trial)
-            except Exception as exc:
-                raise RuntimeError(f"internal error evaluating {dict(trial.params)}: {type(exc).__name__}: {exc}") \
-                    from exc
-            if not worker.record(trial, result, hit, target=target.value):
+            with worker.claim(trial):
+                try:
+                    result, hit = worker.evaluate(evaluator, trial)
+                except Exception as exc:
+                    raise RuntimeError(f"internal error evaluating {dict(trial.params)}: {type(exc).__name__}: "
+                                       f"{exc}") from exc
+                recorded = worker.record(trial, result, hit, target=target.value)
+            if not recorded:
                 break
             mine += 1
             if on_trial is not None:
                 on_trial(worker.progress(target=target.value, mine=mine))
             target.refresh()
+    worker.close()
     flush_storage(study)
     _write_stats(mine, cpu0, wall0)
     return mine

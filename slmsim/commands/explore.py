@@ -323,7 +323,8 @@ def _claim_out(out: Path, *, study_name: str, fingerprint: str, engine: str, ove
         raise SpecError([Problem(
             file=str(out), path="--out", message=f"this folder holds {what}; refusing to mix or replace it",
             hint="choose another --out, or pass --overwrite to delete that study's trials and outputs")])
-    for name in (*OUTPUT_FILES, *(("study.journal.log", "study.journal.log.flock") if own_journal else ())):
+    for name in (*OUTPUT_FILES, *(("study.journal.log", "study.journal.log.flock", "study.journal.log.claims")
+                                  if own_journal else ())):
         with contextlib.suppress(FileNotFoundError):
             (out / name).unlink()
     print(f"explore: --overwrite: removed study {previous.get('study_name')!r} from {out}", file=sys.stderr)
