@@ -92,19 +92,24 @@ class PgClaims:
             conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:s, :k)"), args)
 
     def evaluated_trial_id(self, key: str) -> int | None:
-        """The trial id of a completed trial of the study that evaluated this design, if any."""
-        import sqlalchemy
-
-        # Optuna's schema (stable since v1): trials(trial_id, number, study_id, state),
-        # trial_system_attributes(trial_id, key, value_json), value_json = json.dumps(value)
-        row = self._connection().execute(sqlalchemy.text(
-            "SELECT t.trial_id FROM trials t JOIN trial_system_attributes a ON a.trial_id = t.trial_id "
-            "WHERE t.study_id = :s AND t.state = 'COMPLETE' AND a.key = :a AND a.value_json = :v "
-            "ORDER BY t.number LIMIT 1"), {"s": self._study_id, "a": DESIGN_ATTR, "v": json.dumps(key)}).first()
-        return None if row is None else int(row[0])
+        return evaluated_trial_id(self._connection(), self._study_id, key)
 
     def close(self) -> None:
         if self._conn is not None:
             with contextlib.suppress(Exception):
                 self._conn.close()
             self._conn = None
+
+
+def evaluated_trial_id(conn: Any, study_id: int, key: str) -> int | None:
+    """The trial id of a completed trial of the study that evaluated this design, if any
+    (one query on a database connection)."""
+    import sqlalchemy
+
+    # Optuna's schema (stable since v1): trials(trial_id, number, study_id, state),
+    # trial_system_attributes(trial_id, key, value_json), value_json = json.dumps(value)
+    row = conn.execute(sqlalchemy.text(
+        "SELECT t.trial_id FROM trials t JOIN trial_system_attributes a ON a.trial_id = t.trial_id "
+        "WHERE t.study_id = :s AND t.state = 'COMPLETE' AND a.key = :a AND a.value_json = :v "
+        "ORDER BY t.number LIMIT 1"), {"s": int(study_id), "a": DESIGN_ATTR, "v": json.dumps(key)}).first()
+    return None if row is None else int(row[0])

@@ -181,6 +181,7 @@ def run_worker_kills(*, storage: str, space: Path, study: str, target: int, work
             if len(handle.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) >= kill_at * target:
                 break
             time.sleep(0.1)
+        at_kill = len(handle.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
         for p in procs[:killed]:
             if p.poll() is None:
                 os.killpg(p.pid, signal.SIGKILL)
@@ -197,6 +198,7 @@ def run_worker_kills(*, storage: str, space: Path, study: str, target: int, work
                 notes.append(f"a worker failed (exit {p.returncode}): {err[-400:]}")
         report = _study_report(handle.get_trials(deepcopy=False), space, target)
         report.kills = killed
+        report.kills_mid_run = killed if 0 < at_kill < target else 0
         report.notes += notes
         return report
     finally:

@@ -47,6 +47,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from slmsim.dse.claims import DESIGN_ATTR, Claims, FileClaims, PgClaims
+from slmsim.dse.proxy import CLAIM_TTL_S, FULL, GrpcClaims, refused
 from slmsim.dse.evaluate import RUNS, Evaluation, Evaluator
 from slmsim.dse.metrics import METRICS, WORKLOAD_METRICS, Direction, Metric
 from slmsim.dse.pareto import hypervolume
@@ -194,6 +195,7 @@ def prepare_study(loaded: LoadedSpace, *, storage: StorageSpec, study_name: str,
 
 
 _DATABASES: "weakref.WeakKeyDictionary[optuna.Study, optuna.storages.RDBStorage]" = weakref.WeakKeyDictionary()
+_PROXIES: "weakref.WeakKeyDictionary[optuna.Study, optuna.storages.BaseStorage]" = weakref.WeakKeyDictionary()
 
 
 def _remember(study: optuna.Study, storage: optuna.storages.BaseStorage) -> None:
@@ -202,6 +204,8 @@ def _remember(study: optuna.Study, storage: optuna.storages.BaseStorage) -> None
         remember_backend(study, backend)
     if isinstance(storage, optuna.storages.RDBStorage):
         _DATABASES[study] = storage
+    if type(storage).__name__ == "GrpcStorageProxy":  # without importing grpc where it is not used
+        _PROXIES[study] = storage
 
 
 def _check_same(loaded: LoadedSpace, config: StudyConfig, *, engine: str, study_name: str,
@@ -513,13 +517,16 @@ class _Worker:
         backend = journal_backend(study)
         self.lock = backend.lock if backend is not None else None
         self.rdb = _DATABASES.get(study)
-        self.claims: Claims | None = None
+        self.proxy = _PROXIES.get(study)
+        self.claims: Claims | GrpcClaims | None = None
         if not CLAIMS:
             pass
         elif backend is not None:
             self.claims = FileClaims(backend.path + CLAIMS_SUFFIX)
         elif self.rdb is not None and self.rdb.engine.dialect.name == "postgresql":
             self.claims = PgClaims(self.rdb.engine, self.rdb.get_study_id_from_name(study.study_name))
+        elif self.proxy is not None:
+            self.claims = GrpcClaims(self.proxy, self.proxy.get_study_id_from_name(study.study_name), self.owner["id"])
         self._seen: set[int] = set()
         self.complete = 0  # completed trials in the study at the last sync (+ ours since)
         self.designs = 0
@@ -632,15 +639,35 @@ class _Worker:
         if self.claims is None or key in self.cache:
             yield
             return
+        if isinstance(self.claims, GrpcClaims):
+            # the proxy grants the claim, refuses it while another worker holds it (we wait),
+            # or names the trial that evaluated the design (we serve it from there)
+            deadline = time.monotonic() + CLAIM_TTL_S
+            while True:
+                answer = self.claims.try_claim(key)
+                if answer is not True and answer is not False:
+                    self._cache_trial(key, self.claims.trial(int(answer)))
+                if answer is not False or time.monotonic() > deadline:
+                    break
+                time.sleep(0.005)
+            try:
+                yield
+            except BaseException:
+                self.claims.release(key)  # a record ends the claim in the proxy; nothing was recorded
+                raise
+            return
         with self.claims.hold(key):
             if isinstance(self.claims, PgClaims):
                 trial_id = self.claims.evaluated_trial_id(key)
                 if trial_id is not None and self.rdb is not None:
-                    t = self.rdb.get_trial(trial_id)
-                    self.cache[key] = _Cached(t.number, _result_of(t, self.keys))
+                    self._cache_trial(key, self.rdb.get_trial(trial_id))
             else:
                 self.sync(force=True)  # a journal: read the new lines
             yield
+
+    def _cache_trial(self, key: str, t: FrozenTrial) -> None:
+        """Serve `key` from trial `t` (another worker's evaluation, found by a claim)."""
+        self.cache[key] = _Cached(t.number, _result_of(t, self.keys))
 
     def close(self) -> None:
         if self.claims is not None:
@@ -703,6 +730,14 @@ class _Worker:
             self._add_counted(record, target=target)
             if self._dropped:
                 return False
+        elif self.proxy is not None:
+            try:
+                self.study.add_trial(record)  # the proxy counts and inserts as one step
+            except KeyError as exc:
+                if refused(exc, FULL):
+                    self.complete = max(self.complete, target)
+                    return False
+                raise
         else:
             self.study.add_trial(record)
         self.complete += 1
@@ -713,40 +748,44 @@ class _Worker:
     _dropped = False
 
     def _add_counted(self, record: FrozenTrial, *, target: int) -> None:
-        """On a database: count the completed trials (one COUNT query) and add ours; near the
-        target, under a PostgreSQL advisory lock so that two workers cannot both take the
-        last place. (SQLite/MySQL: the count without the lock; a race can add one trial.)"""
-        import sqlalchemy
-
         storage = self.rdb
         assert storage is not None
-        engine = storage.engine
         study_id = storage.get_study_id_from_name(self.study.study_name)
-        # Optuna's schema (stable since v1): table `trials`, state stored by name
-        count = sqlalchemy.text("SELECT count(*) FROM trials WHERE study_id = :s AND state = 'COMPLETE'")
-        self._dropped = False
-        with engine.connect() as conn:
-            n = int(conn.execute(count, {"s": study_id}).scalar() or 0)
-            self.complete = n
-            if n >= target:
-                self._dropped = True
-                return
-            near = n + max(8, target // 50) >= target
-            locked = near and engine.dialect.name == "postgresql"
+        added, self.complete = add_counted(storage.engine, study_id, target=target,
+                                           add=lambda: self.study.add_trial(record))
+        self._dropped = not added
+
+
+def add_counted(engine: Any, study_id: int, *, target: int, add: Callable[[], object]) -> tuple[bool, int]:
+    """On a database: count the completed trials (one COUNT query) and `add()` ours unless the
+    study has its target; near the target, under a PostgreSQL advisory lock so that two
+    workers (or a worker and the gRPC proxy) cannot both take the last place. (SQLite/MySQL:
+    the count without the lock; a race can add one trial.) Returns (added, count before)."""
+    import sqlalchemy
+
+    # Optuna's schema (stable since v1): table `trials`, state stored by name
+    count = sqlalchemy.text("SELECT count(*) FROM trials WHERE study_id = :s AND state = 'COMPLETE'")
+    lock_key = {"k": 0x51A5 * 100_000 + study_id}
+    with engine.connect() as conn:
+        n = int(conn.execute(count, {"s": study_id}).scalar() or 0)
+        if n >= target:
+            return False, n
+        near = n + max(8, target // 50) >= target
+        locked = near and engine.dialect.name == "postgresql"
+        if locked:
+            conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), lock_key)
+        try:
+            if near:
+                n = int(conn.execute(count, {"s": study_id}).scalar() or 0)
+                conn.commit()
+                if n >= target:
+                    return False, n
+            add()
+            return True, n
+        finally:
             if locked:
-                conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": 0x51A5 * 100_000 + study_id})
-            try:
-                if near:
-                    n = int(conn.execute(count, {"s": study_id}).scalar() or 0)
-                    conn.commit()
-                    if n >= target:
-                        self._dropped = True
-                        return
-                self.study.add_trial(record)
-            finally:
-                if locked:
-                    conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": 0x51A5 * 100_000 + study_id})
-                    conn.commit()
+                conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), lock_key)
+                conn.commit()
 
 
 def _result_of(t: FrozenTrial, keys: Sequence[str]) -> _Result:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from slmsim.commands._common import EXIT_BAD_INPUT
 from slmsim.core.errors import SpecError
 
-COMMANDS = ("simulate", "specs", "check", "schema", "examples", "validate", "explore", "report", "casestudy")
+COMMANDS = ("simulate", "specs", "check", "schema", "examples", "validate", "explore", "serve", "report", "casestudy")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
