@@ -546,11 +546,14 @@ class _Worker:
         """Take in trials other workers (or earlier runs) finished; returns the completed count.
 
         A journal is read incrementally and cheaply, so it is synced with every trial; a
-        database at most every second (or ten times as long as a sync takes), unless forced.
+        database (or the gRPC proxy in front of one) at most every second (or ten times as long
+        as a sync takes), unless forced. A design another worker evaluated since is then found
+        by the claim, which looks in the database itself.
         `defer`: only count now (under the journal lock) and take the new trials into the
         cache and the mirror with `take_in()` once the lock is released."""
         now = time.monotonic()
-        if self.rdb and not force and now - self._synced_at < max(1.0, 10 * self._sync_cost):
+        shared = self.rdb is not None or self.proxy is not None  # every read is a query (through the proxy: an RPC + one)
+        if shared and not force and now - self._synced_at < max(1.0, 10 * self._sync_cost):
             return self.complete
         trials = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         self._synced_at = time.monotonic()
