@@ -197,7 +197,7 @@ def front_quality(folder: Path, *, seeds: list[int], samplers: list[str], budget
 # ----------------------------------------------------------------------------- speed
 
 
-def speed(folder: Path, *, n: int, pg_url: str | None) -> None:
+def speed(folder: Path, *, n: int, pg_url: str | None, jobs_repeats: int = 3) -> None:
     space_path = write_space(folder, "qwen3-0.6b", "bench-speed")
     loaded = load_space(space_path)
     print(f"one-workload space ({loaded.space.workloads[0].name}, analytic engine, NSGA-II), full loop:")
@@ -256,7 +256,7 @@ def speed(folder: Path, *, n: int, pg_url: str | None) -> None:
         except Exception as exc:  # noqa: BLE001
             print(f"  postgresql: skipped ({str(exc).splitlines()[0]})")
     claims_cost(folder, pg_url, n=n)
-    jobs_scaling(space_path, folder, n=n)
+    jobs_scaling(space_path, folder, n=n, repeats=jobs_repeats)
 
 
 def _explore(space_path: Path, out: Path, *extra: str, stats: Path | None = None) -> tuple[float, float, str]:
@@ -306,11 +306,14 @@ def jobs_scaling(space_path: Path, folder: Path, *, n: int, repeats: int = 3) ->
         print(f"  {'slmsim explore --jobs ' + str(jobs) + ' (journal)':<52}{med['rate']:>7.1f} trials/s"
               f"  ({n} trials, runs {min(x['rate'] for x in r):.0f}-{max(x['rate'] for x in r):.0f}; whole command "
               f"{med['wall']:.1f} s)   target >= 400 trials/s", flush=True)
-    print("  pair  jobs1 trials/s  jobs2 trials/s  ratio   CPU ms/trial j1  j2   cores used j1  j2   machine busy (of "
-          f"{os.cpu_count()} cores) j1  j2")
+    print(f"  pair | trials/s j1, j2 | ratio | CPU ms/trial j1, j2 | cores our workers used j1, j2 | machine busy "
+          f"(of {os.cpu_count()} cores) j1, j2")
     for k, (a, b) in enumerate(zip(rows[1], rows[2], strict=True)):
-        print(f"  {k:>4}{a['rate']:>16.1f}{b['rate']:>16.1f}{b['rate'] / a['rate']:>7.2f}x{a['cpu_ms']:>18.2f}{b['cpu_ms']:>5.2f}"
-              f"{a['cores']:>15.2f}{b['cores']:>4.2f}{a['busy']:>30.2f}{b['busy']:>4.2f}")
+        print(f"  {k:>4} | {a['rate']:7.1f} {b['rate']:7.1f} | {b['rate'] / a['rate']:5.2f}x | {a['cpu_ms']:5.2f} "
+              f"{b['cpu_ms']:5.2f} | {a['cores']:5.2f} {b['cores']:5.2f} | {a['busy']:5.2f} {b['busy']:5.2f}")
+    cpu = [b["cpu_ms"] / a["cpu_ms"] for a, b in zip(rows[1], rows[2], strict=True)]
+    print(f"  CPU per trial, --jobs 2 / --jobs 1: {np.median(cpu):.2f}x (pairs {min(cpu):.2f}-{max(cpu):.2f}); "
+          "the wall-time ratio can reach 2 x (jobs-1 CPU / jobs-2 CPU) only with two free cores", flush=True)
     ratio = [b["rate"] / a["rate"] for a, b in zip(rows[1], rows[2], strict=True)]
     print(f"  --jobs 2 / --jobs 1 throughput, paired runs: {np.median(ratio):.2f}x (runs "
           f"{min(ratio):.2f}-{max(ratio):.2f})   target >= 1.7x on a quiet machine; {load()}", flush=True)
@@ -595,9 +598,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="one seed, no GP, smaller speed runs")
     ap.add_argument("--only", default="front,speed,workers,report,kills,repeats",
-                    help="comma-separated parts: front, speed, workers, report, kills, repeats")
+                    help="comma-separated parts: front, speed, jobs (--jobs 1 vs 2 only; part of speed), workers, "
+                         "report, kills, repeats")
     ap.add_argument("--no-gp", action="store_true", help="skip the GP sampler (needs PyTorch; ~5 min)")
     ap.add_argument("--kills", type=int, default=20, help="SIGKILLs in the kill test (default 20)")
+    ap.add_argument("--jobs-repeats", type=int, default=3, help="paired --jobs 1 / --jobs 2 runs (default 3)")
+    ap.add_argument("--pg-trials", type=int, default=None, help="trials per PostgreSQL workers run (default 600, "
+                    "--quick 200)")
     ap.add_argument("--pg", default=os.environ.get("SLMSIM_PG_URL", "postgresql://slmsim:slmsim@127.0.0.1:5432/slmsim"))
     args = ap.parse_args()
     parts = set(args.only.split(","))
@@ -612,10 +619,13 @@ def main() -> None:
             front_quality(folder, seeds=seeds, samplers=["nsga2", "tpe", "random"], budgets=[200, 500],
                           objectives="decode_latency, energy_per_token, area")
         if "speed" in parts:
-            speed(folder, n=300 if args.quick else 1000, pg_url=args.pg)
+            speed(folder, n=300 if args.quick else 1000, pg_url=args.pg, jobs_repeats=args.jobs_repeats)
+        if "jobs" in parts and "speed" not in parts:  # --jobs 1 vs 2 alone (speed includes it)
+            jobs_scaling(write_space(folder, "qwen3-0.6b", "bench-speed"), folder, n=300 if args.quick else 1000,
+                         repeats=args.jobs_repeats)
         if "workers" in parts:
             try:
-                pg_workers(folder, args.pg, n=200 if args.quick else 600)
+                pg_workers(folder, args.pg, n=args.pg_trials or (200 if args.quick else 600))
                 pg_kills(folder, args.pg)
             except Exception as exc:  # noqa: BLE001 - no server: say so, go on
                 print(f"PostgreSQL: skipped ({str(exc).splitlines()[0]})")
