@@ -280,6 +280,37 @@ def _busy() -> tuple[int, int]:
     return sum(v) - v[3] - v[4], sum(v)  # idle and iowait are not busy
 
 
+def _control_work(q) -> None:  # noqa: ANN001
+    """A fixed piece of CPU-bound Python (dict updates, like the DSE loop's bookkeeping)."""
+    w0 = time.perf_counter()
+    d: dict[int, int] = {}
+    for i in range(2_000_000):
+        d[i & 1023] = d.get(i & 1023, 0) + i * 3
+    q.put(time.perf_counter() - w0)
+
+
+def control_ratio() -> float:
+    """Throughput of 2 processes running the same fixed work at once over 1 alone: how much
+    of a second core the machine gives us right now (2.0 on two free cores). The ceiling of
+    any --jobs 2 gain at that moment."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    rates = []
+    for k in (1, 2):
+        q = ctx.Queue()
+        procs = [ctx.Process(target=_control_work, args=(q,)) for _ in range(k)]
+        t0 = time.perf_counter()
+        for p in procs:
+            p.start()
+        for _ in procs:
+            q.get()
+        for p in procs:
+            p.join()
+        rates.append(k / (time.perf_counter() - t0))
+    return rates[1] / rates[0]
+
+
 def jobs_scaling(space_path: Path, folder: Path, *, n: int, repeats: int = 3) -> None:
     """`explore --jobs 1` and `--jobs 2`, interleaved, so both see the same machine load.
 
@@ -295,22 +326,25 @@ def jobs_scaling(space_path: Path, folder: Path, *, n: int, repeats: int = 3) ->
             rate, wall, _ = _explore(space_path, folder / f"cli-jobs{jobs}-{k}", "--trials", str(n), "--jobs", str(jobs),
                                      stats=stats)
             b1, a1 = _busy()
+            control = control_ratio()  # right after each run: what a second process could gain then
             ws = [json.loads(line) for line in stats.read_text().splitlines()]
             cpu = sum(w["user_s"] + w["sys_s"] for w in ws)
             loop = max(w["wall_s"] for w in ws)
             rows[jobs].append({"rate": rate, "wall": wall, "cpu_ms": 1e3 * cpu / max(1, sum(w["trials"] for w in ws)),
-                               "cores": cpu / loop, "busy": (b1 - b0) / max(1, a1 - a0) * (os.cpu_count() or 1)})
+                               "cores": cpu / loop, "busy": (b1 - b0) / max(1, a1 - a0) * (os.cpu_count() or 1),
+                               "control": control, "pids": len({w["pid"] for w in ws})})
     for jobs in (1, 2):
         r = rows[jobs]
         med = {key: float(np.median([x[key] for x in r])) for key in r[0]}
         print(f"  {'slmsim explore --jobs ' + str(jobs) + ' (journal)':<52}{med['rate']:>7.1f} trials/s"
               f"  ({n} trials, runs {min(x['rate'] for x in r):.0f}-{max(x['rate'] for x in r):.0f}; whole command "
               f"{med['wall']:.1f} s)   target >= 400 trials/s", flush=True)
-    print(f"  pair | trials/s j1, j2 | ratio | CPU ms/trial j1, j2 | cores our workers used j1, j2 | machine busy "
-          f"(of {os.cpu_count()} cores) j1, j2")
+    print(f"  pair | trials/s j1, j2 | ratio | control: 2 procs / 1 | CPU ms/trial j1, j2 | cores our workers used "
+          f"j1, j2 | machine busy (of {os.cpu_count()} cores) j1, j2 | worker pids j2")
     for k, (a, b) in enumerate(zip(rows[1], rows[2], strict=True)):
-        print(f"  {k:>4} | {a['rate']:7.1f} {b['rate']:7.1f} | {b['rate'] / a['rate']:5.2f}x | {a['cpu_ms']:5.2f} "
-              f"{b['cpu_ms']:5.2f} | {a['cores']:5.2f} {b['cores']:5.2f} | {a['busy']:5.2f} {b['busy']:5.2f}")
+        print(f"  {k:>4} | {a['rate']:7.1f} {b['rate']:7.1f} | {b['rate'] / a['rate']:5.2f}x | "
+              f"{a['control']:5.2f}x {b['control']:5.2f}x | {a['cpu_ms']:5.2f} {b['cpu_ms']:5.2f} | {a['cores']:5.2f} "
+              f"{b['cores']:5.2f} | {a['busy']:5.2f} {b['busy']:5.2f} | {b['pids']}")
     cpu = [b["cpu_ms"] / a["cpu_ms"] for a, b in zip(rows[1], rows[2], strict=True)]
     print(f"  CPU per trial, --jobs 2 / --jobs 1: {np.median(cpu):.2f}x (pairs {min(cpu):.2f}-{max(cpu):.2f}); "
           "the wall-time ratio can reach 2 x (jobs-1 CPU / jobs-2 CPU) only with two free cores", flush=True)

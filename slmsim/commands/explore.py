@@ -517,7 +517,11 @@ def _print_summary(report: dict[str, Any], *, out: Path, evaluated: int, elapsed
     print(f"  outputs in {out}/: trials.csv, trials.parquet, pareto.csv, study.json, space.resolved.yaml, "
           "base-hardware.yaml" + (", rescreen-des.csv" if res is not None else ""))
     shown = summary["storage"]  # already masked
-    print(f"  storage: {shown}  (optuna-dashboard {shown})" if summary["storage_kind"] != "memory"
-          else "  storage: memory (nothing kept)")
+    if summary["storage_kind"] == "memory":
+        print("  storage: memory (nothing kept)")
+    elif summary["storage_kind"] == "grpc":
+        print(f"  storage: {shown}  (a storage proxy; optuna-dashboard reads the database behind it)")
+    else:
+        print(f"  storage: {shown}  (optuna-dashboard {shown})")
     if report["report"] is not None:
         print(f"report: {report['report']}")
