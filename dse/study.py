@@ -17,9 +17,14 @@ distinct designs while the sampler still learns that it proposed a repeat.
 
 Counting. `--trials N` is a target for *completed* trials in the study (repeats included),
 shared by every worker: re-running a command tops the study up to N, it does not add N
-more. On a journal the final count and the append are one step under the journal's lock,
-so a study never has more than N; on a database two workers can race for the last place
-(at most one extra trial per worker).
+more. On a journal, within JOURNAL_MARGIN trials of the target, the count and the append
+are one step under the journal's lock, so a study never has more than N; on PostgreSQL the
+same near the target under an advisory lock (`add_counted`), which the gRPC proxy also
+takes for its workers (slmsim.dse.proxy); on SQLite/MySQL two workers can race for the last
+place (at most one extra trial per worker).
+
+Claims. Around evaluate + record a worker holds a claim on its design (slmsim.dse.claims,
+or the proxy's), so no two workers evaluate one design at once.
 
 Resume. Finished trials are kept. The sampler is seeded afresh (`resume_seed`), so a
 resumed run continues rather than replaying the designs of the first run.
@@ -74,7 +79,7 @@ CONFIG_VERSION = 1
 # while fewer than this many workers share one journal (they run on one machine: one per core)
 JOURNAL_MARGIN = 16
 CLAIMS_SUFFIX = ".claims"  # journal: the design claims file beside it (slmsim.dse.claims)
-CLAIMS = True  # design claims on (journal, PostgreSQL); benchmarks/dse_bench.py turns them off to measure their cost
+CLAIMS = True  # design claims on (journal, PostgreSQL, gRPC proxy); benchmarks/dse_bench.py turns them off to measure their cost
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
