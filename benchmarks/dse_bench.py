@@ -632,7 +632,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="one seed, no GP, smaller speed runs")
     ap.add_argument("--only", default="front,speed,workers,report,kills,repeats",
-                    help="comma-separated parts: front, speed, jobs (--jobs 1 vs 2 only; part of speed), workers, "
+                    help="comma-separated parts: front, speed, jobs, claims (both part of speed), workers, "
                          "report, kills, repeats")
     ap.add_argument("--no-gp", action="store_true", help="skip the GP sampler (needs PyTorch; ~5 min)")
     ap.add_argument("--kills", type=int, default=20, help="SIGKILLs in the kill test (default 20)")
@@ -657,6 +657,8 @@ def main() -> None:
         if "jobs" in parts and "speed" not in parts:  # --jobs 1 vs 2 alone (speed includes it)
             jobs_scaling(write_space(folder, "qwen3-0.6b", "bench-speed"), folder, n=300 if args.quick else 1000,
                          repeats=args.jobs_repeats)
+        if "claims" in parts and "speed" not in parts:  # design claims on/off alone (speed includes it)
+            claims_cost(folder, args.pg, n=300 if args.quick else 1000, repeats=args.jobs_repeats)
         if "workers" in parts:
             try:
                 pg_workers(folder, args.pg, n=args.pg_trials or (200 if args.quick else 600))
