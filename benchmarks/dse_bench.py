@@ -15,10 +15,14 @@ Comparisons (--jobs 2 vs 1, 1-8 PostgreSQL workers) are measured in one run, int
 2. speed: trials/s of the full loop (sampler, storage, evaluation, bookkeeping) on a
    one-workload space, NSGA-II, analytic engine, per storage (target >= 400 trials/s);
    `slmsim explore --jobs 1` vs `--jobs 2` (target >= 1.7x on a quiet machine).
-3. workers: 1, 2, 4, 8 `slmsim worker` processes on one PostgreSQL study.
+   Design claims on/off with one worker (their cost when nobody contends).
+3. workers: 1, 2, 4, 8 `slmsim worker` processes on one PostgreSQL study, straight to the
+   database and through one `slmsim serve-storage` gRPC proxy, interleaved, with the CPU per
+   trial of the workers, the proxy and the database server.
 4. report: seconds to write the report of a 1,000-trial study (target <= 1.5 s).
 5. kills: 20 SIGKILLs of `explore` (random sampler): trials lost, designs evaluated twice
-   (target 0 and 0); 8 PostgreSQL workers with 2 SIGKILLed: lost, duplicated (0, 0).
+   (target 0 and 0); 8 PostgreSQL workers with 2 SIGKILLed, direct and through the proxy:
+   lost, evaluated twice (0, 0).
 6. repeats: `explore examples/space-edgecim.yaml --trials 150`: evaluations = distinct
    parameter sets, repeats marked duplicate_of.
 """
@@ -193,7 +197,7 @@ def front_quality(folder: Path, *, seeds: list[int], samplers: list[str], budget
 # ----------------------------------------------------------------------------- speed
 
 
-def speed(folder: Path, *, n: int, pg_url: str | None) -> None:
+def speed(folder: Path, *, n: int, pg_url: str | None, jobs_repeats: int = 3) -> None:
     space_path = write_space(folder, "qwen3-0.6b", "bench-speed")
     loaded = load_space(space_path)
     print(f"one-workload space ({loaded.space.workloads[0].name}, analytic engine, NSGA-II), full loop:")
@@ -251,11 +255,14 @@ def speed(folder: Path, *, n: int, pg_url: str | None) -> None:
                   max(50, n // 5), repeats=1)
         except Exception as exc:  # noqa: BLE001
             print(f"  postgresql: skipped ({str(exc).splitlines()[0]})")
-    jobs_scaling(space_path, folder, n=n)
+    claims_cost(folder, pg_url, n=n)
+    jobs_scaling(space_path, folder, n=n, repeats=jobs_repeats)
 
 
-def _explore(space_path: Path, out: Path, *extra: str) -> tuple[float, float, str]:
+def _explore(space_path: Path, out: Path, *extra: str, stats: Path | None = None) -> tuple[float, float, str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if stats is not None:
+        env["SLMSIM_WORKER_STATS"] = str(stats)  # each worker appends its loop's trials, CPU and wall seconds
     t0 = time.perf_counter()
     res = subprocess.run([sys.executable, "-m", "slmsim.cli", "explore", str(space_path), "--out", str(out),
                           "--no-progress", *extra], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
@@ -264,20 +271,84 @@ def _explore(space_path: Path, out: Path, *extra: str) -> tuple[float, float, st
     return rate, wall, res.stdout
 
 
+def _busy() -> tuple[int, int]:
+    """(busy, total) jiffies of the whole machine from /proc/stat (every process, ours or not)."""
+    try:
+        v = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    except OSError:
+        return 0, 0
+    return sum(v) - v[3] - v[4], sum(v)  # idle and iowait are not busy
+
+
+def _control_work(q) -> None:  # noqa: ANN001
+    """A fixed piece of CPU-bound Python (dict updates, like the DSE loop's bookkeeping)."""
+    w0 = time.perf_counter()
+    d: dict[int, int] = {}
+    for i in range(2_000_000):
+        d[i & 1023] = d.get(i & 1023, 0) + i * 3
+    q.put(time.perf_counter() - w0)
+
+
+def control_ratio() -> float:
+    """Throughput of 2 processes running the same fixed work at once over 1 alone: how much
+    of a second core the machine gives us right now (2.0 on two free cores). The ceiling of
+    any --jobs 2 gain at that moment."""
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    rates = []
+    for k in (1, 2):
+        q = ctx.Queue()
+        procs = [ctx.Process(target=_control_work, args=(q,)) for _ in range(k)]
+        t0 = time.perf_counter()
+        for p in procs:
+            p.start()
+        for _ in procs:
+            q.get()
+        for p in procs:
+            p.join()
+        rates.append(k / (time.perf_counter() - t0))
+    return rates[1] / rates[0]
+
+
 def jobs_scaling(space_path: Path, folder: Path, *, n: int, repeats: int = 3) -> None:
-    """`explore --jobs 1` and `--jobs 2`, interleaved, so both see the same machine load."""
-    rates: dict[int, list[float]] = {1: [], 2: []}
-    walls: dict[int, list[float]] = {1: [], 2: []}
+    """`explore --jobs 1` and `--jobs 2`, interleaved, so both see the same machine load.
+
+    Besides the trials/s `explore` prints, each worker reports its loop's CPU (user + sys,
+    `os.times`) and wall time, and /proc/stat gives how busy the whole machine was: if the CPU
+    per trial is the same at 1 and 2 jobs, whatever the wall time does not gain is cores the
+    workers did not get."""
+    rows: dict[int, list[dict[str, float]]] = {1: [], 2: []}
     for k in range(repeats):
         for jobs in (1, 2):
-            rate, wall, _ = _explore(space_path, folder / f"cli-jobs{jobs}-{k}", "--trials", str(n), "--jobs", str(jobs))
-            rates[jobs].append(rate)
-            walls[jobs].append(wall)
+            stats = folder / f"stats-{jobs}-{k}.jsonl"
+            b0, a0 = _busy()
+            rate, wall, _ = _explore(space_path, folder / f"cli-jobs{jobs}-{k}", "--trials", str(n), "--jobs", str(jobs),
+                                     stats=stats)
+            b1, a1 = _busy()
+            control = control_ratio()  # right after each run: what a second process could gain then
+            ws = [json.loads(line) for line in stats.read_text().splitlines()]
+            cpu = sum(w["user_s"] + w["sys_s"] for w in ws)
+            loop = max(w["wall_s"] for w in ws)
+            rows[jobs].append({"rate": rate, "wall": wall, "cpu_ms": 1e3 * cpu / max(1, sum(w["trials"] for w in ws)),
+                               "cores": cpu / loop, "busy": (b1 - b0) / max(1, a1 - a0) * (os.cpu_count() or 1),
+                               "control": control, "pids": len({w["pid"] for w in ws})})
     for jobs in (1, 2):
-        print(f"  {'slmsim explore --jobs ' + str(jobs) + ' (journal)':<52}{float(np.median(rates[jobs])):>7.1f} trials/s"
-              f"  ({n} trials, runs {min(rates[jobs]):.0f}-{max(rates[jobs]):.0f}; whole command "
-              f"{np.median(walls[jobs]):.1f} s)   target >= 400 trials/s", flush=True)
-    ratio = [b / a for a, b in zip(rates[1], rates[2], strict=True)]
+        r = rows[jobs]
+        med = {key: float(np.median([x[key] for x in r])) for key in r[0]}
+        print(f"  {'slmsim explore --jobs ' + str(jobs) + ' (journal)':<52}{med['rate']:>7.1f} trials/s"
+              f"  ({n} trials, runs {min(x['rate'] for x in r):.0f}-{max(x['rate'] for x in r):.0f}; whole command "
+              f"{med['wall']:.1f} s)   target >= 400 trials/s", flush=True)
+    print(f"  pair | trials/s j1, j2 | ratio | control: 2 procs / 1 | CPU ms/trial j1, j2 | cores our workers used "
+          f"j1, j2 | machine busy (of {os.cpu_count()} cores) j1, j2 | worker pids j2")
+    for k, (a, b) in enumerate(zip(rows[1], rows[2], strict=True)):
+        print(f"  {k:>4} | {a['rate']:7.1f} {b['rate']:7.1f} | {b['rate'] / a['rate']:5.2f}x | "
+              f"{a['control']:5.2f}x {b['control']:5.2f}x | {a['cpu_ms']:5.2f} {b['cpu_ms']:5.2f} | {a['cores']:5.2f} "
+              f"{b['cores']:5.2f} | {a['busy']:5.2f} {b['busy']:5.2f} | {b['pids']}")
+    cpu = [b["cpu_ms"] / a["cpu_ms"] for a, b in zip(rows[1], rows[2], strict=True)]
+    print(f"  CPU per trial, --jobs 2 / --jobs 1: {np.median(cpu):.2f}x (pairs {min(cpu):.2f}-{max(cpu):.2f}); "
+          "the wall-time ratio can reach 2 x (jobs-1 CPU / jobs-2 CPU) only with two free cores", flush=True)
+    ratio = [b["rate"] / a["rate"] for a, b in zip(rows[1], rows[2], strict=True)]
     print(f"  --jobs 2 / --jobs 1 throughput, paired runs: {np.median(ratio):.2f}x (runs "
           f"{min(ratio):.2f}-{max(ratio):.2f})   target >= 1.7x on a quiet machine; {load()}", flush=True)
 
@@ -292,9 +363,9 @@ def _pg_study(loaded, pg_url: str, n: int, sampler: str = "nsga2"):  # noqa: ANN
     return name, storage
 
 
-def _workers(pg_url: str, name: str, k: int, *, sampler: str | None = None) -> list[subprocess.Popen]:
+def _workers(url: str, name: str, k: int, *, sampler: str | None = None) -> list[subprocess.Popen]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    cmd = [sys.executable, "-m", "slmsim.cli", "worker", "--storage", pg_url, "--study", name, "--no-progress"]
+    cmd = [sys.executable, "-m", "slmsim.cli", "worker", "--storage", url, "--study", name, "--no-progress"]
     if sampler:
         cmd += ["--sampler", sampler]
     return [subprocess.Popen(cmd + ["--seed", str(i)], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
@@ -310,59 +381,179 @@ def _span_rate(storage: StorageSpec, name: str) -> tuple[int, float]:
     return len(done), (len(done) - 1) / span if span > 0 else float("nan")
 
 
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_of(match, *, children: bool = False) -> float:  # noqa: ANN001
+    """User + sys CPU seconds of every live process whose /proc/PID/stat matches `match(pid, comm)`;
+    `children`: with its reaped children's (a database server's backends end with their connections
+    and their CPU moves to the postmaster's cutime/cstime)."""
+    total = 0
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            raw = (d / "stat").read_text()
+        except OSError:
+            continue
+        comm = raw[raw.find("(") + 1:raw.rfind(")")]
+        if match(int(d.name), comm):
+            fields = raw[raw.rfind(")") + 2:].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14, 15 of stat(5))
+            if children:
+                total += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return total / _TICK
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class _Proxy:
+    """A `slmsim serve-storage` process in front of the benchmark database."""
+
+    def __init__(self, pg_url: str) -> None:
+        self.port = _free_port()
+        self.url = f"grpc://127.0.0.1:{self.port}"
+        self.log = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)
+        self.proc = subprocess.Popen([sys.executable, "-m", "slmsim.cli", "serve-storage", "--storage", pg_url,
+                                      "--port", str(self.port)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                                     stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while "Listening" not in Path(self.log.name).read_text():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"serve-storage did not start: {Path(self.log.name).read_text()[-400:]}")
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        self.proc.wait(timeout=30)
+        self.log.close()
+        os.unlink(self.log.name)
+
+
+def _twice(storage: StorageSpec, name: str, space) -> int:  # noqa: ANN001
+    """Designs evaluated by more than one trial (trials without duplicate_of, per design key)."""
+    from slmsim.dse.study import design_key
+
+    study = optuna.load_study(study_name=name, storage=storage.url)
+    seen: set[str] = set()
+    twice = 0
+    for t in study.get_trials(deepcopy=False):
+        if t.state.name == "COMPLETE" and t.user_attrs.get("duplicate_of") is None:
+            key = design_key(t.params, space)
+            twice += key in seen
+            seen.add(key)
+    return twice
+
+
 def pg_workers(folder: Path, pg_url: str, *, n: int, counts: tuple[int, ...] = (1, 2, 4, 8)) -> None:
+    """k workers on one PostgreSQL study, straight to the database and through one gRPC proxy,
+    interleaved per k, with the CPU each side used: the workers (os.times of their processes),
+    the proxy and the database server (/proc/PID/stat), per trial."""
     loaded = load_space(write_space(folder, "qwen3-0.6b", "bench-workers"))
-    print(f"PostgreSQL, one study of {n} trials (one-workload space, NSGA-II, analytic), k `slmsim worker` processes "
-          f"on this machine; {load()}")
-    base = None
-    for k in counts:
-        name, storage = _pg_study(loaded, pg_url, n)
-        t0 = time.perf_counter()
-        procs = _workers(pg_url, name, k)
-        for p in procs:
-            p.wait(timeout=1800)
-            if p.stderr:
-                p.stderr.close()
-        wall = time.perf_counter() - t0
-        complete, rate = _span_rate(storage, name)
-        base = base or rate
-        print(f"  {k} worker(s): {complete} of {n} complete, {rate:7.1f} trials/s while all ran ({rate / base:.2f}x of 1 "
-              f"worker), {wall:.1f} s whole (start-up included)", flush=True)
-        optuna.delete_study(study_name=name, storage=storage.url)
-    print(f"  ({load()})")
+    print(f"PostgreSQL, one study of {n} trials per run (one-workload space, NSGA-II, analytic), k `slmsim worker` "
+          f"processes on this machine, straight to the database or through one `slmsim serve-storage` proxy; {load()}")
+    try:
+        proxy: _Proxy | None = _Proxy(pg_url)
+    except Exception as exc:  # noqa: BLE001 - no grpcio: the direct route only
+        print(f"  gRPC proxy: skipped ({str(exc).splitlines()[0][:200]})")
+        proxy = None
+    print("  route   workers  trials/s  vs 1   CPU ms/trial: workers  proxy  database   machine busy (cores)  "
+          "designs evaluated twice  whole s")
+    base: dict[str, float] = {}
+    try:
+        for k in counts:
+            for route in ("direct", "proxy"):
+                if route == "proxy" and proxy is None:
+                    continue
+                url = pg_url if route == "direct" else proxy.url  # type: ignore[union-attr]
+                name, storage = _pg_study(loaded, pg_url, n)
+                t0, w0 = os.times(), time.perf_counter()
+                b0, a0 = _busy()
+                p0 = _cpu_of(lambda pid, comm: proxy is not None and pid == proxy.proc.pid)
+                d0 = _cpu_of(lambda pid, comm: comm == "postgres", children=True)
+                procs = _workers(url, name, k)
+                for p in procs:
+                    p.wait(timeout=1800)
+                    if p.stderr:
+                        p.stderr.close()
+                wall = time.perf_counter() - w0
+                t1 = os.times()
+                b1, a1 = _busy()
+                p1 = _cpu_of(lambda pid, comm: proxy is not None and pid == proxy.proc.pid)
+                d1 = _cpu_of(lambda pid, comm: comm == "postgres", children=True)
+                complete, rate = _span_rate(storage, name)
+                twice = _twice(storage, name, loaded.space)
+                base.setdefault(route, rate)
+                wcpu = (t1.children_user - t0.children_user) + (t1.children_system - t0.children_system)
+                busy = (b1 - b0) / max(1, a1 - a0) * (os.cpu_count() or 1)
+                print(f"  {route:<7}{k:>8}{rate:>10.1f}{rate / base[route]:>6.2f}x{1e3 * wcpu / complete:>22.1f}"
+                      f"{1e3 * (p1 - p0) / complete:>7.1f}{1e3 * (d1 - d0) / complete:>10.1f}{busy:>23.2f}"
+                      f"{twice:>25}{wall:>9.1f}   ({complete} of {n} complete)", flush=True)
+                optuna.delete_study(study_name=name, storage=storage.url)
+    finally:
+        if proxy is not None:
+            proxy.close()
+    print(f"  (workers' CPU includes their start-up, ~1 s each; database CPU is every postgres process, other users' "
+          f"included; {load()})")
+
+
+def claims_cost(folder: Path, pg_url: str | None, *, n: int, repeats: int = 3) -> None:
+    """Trials/s of one worker with design claims on and off, interleaved (journal, PostgreSQL):
+    what the claim costs when nobody contends for it."""
+    import slmsim.dse.study as dstudy
+
+    loaded = load_space(write_space(folder, "qwen3-0.6b", "bench-claims"))
+    routes = [("journal", lambda: storage_spec(None, out_dir=folder / uuid.uuid4().hex[:8]), n)]
+    if pg_url:
+        routes.append(("postgresql", lambda: storage_spec(pg_url, out_dir=folder), max(50, n // 5)))
+    for label, make, trials in routes:
+        rates: dict[bool, list[float]] = {True: [], False: []}
+        for _ in range(repeats):
+            for on in (True, False):
+                dstudy.CLAIMS = on
+                storage = make()
+                name = f"claims-{uuid.uuid4().hex[:8]}"
+                study, config = prepare_study(loaded, storage=storage, study_name=name, sampler="nsga2",
+                                              engine="analytic", seed=0, n_trials=trials)
+                t0 = time.perf_counter()
+                run_worker(study, config, sampler=make_sampler("nsga2", seed=0, space=config.space, n_trials=trials))
+                rates[on].append(trials / (time.perf_counter() - t0))
+                if label == "postgresql":
+                    optuna.delete_study(study_name=name, storage=storage.url)
+        dstudy.CLAIMS = True
+        ratio = [a / b for a, b in zip(rates[True], rates[False], strict=True)]
+        print(f"  design claims, 1 worker, {label:<11} on {np.median(rates[True]):7.1f} / off "
+              f"{np.median(rates[False]):7.1f} trials/s: {np.median(ratio):.2f}x (pairs {min(ratio):.2f}-"
+              f"{max(ratio):.2f}; {trials} trials)", flush=True)
 
 
 def pg_kills(folder: Path, pg_url: str, *, n: int = 600, k: int = 8, killed: int = 2) -> None:
-    from slmsim.dse.study import design_key
+    from slmsim.dse.killtest import run_worker_kills
 
-    loaded = load_space(write_space(folder, "qwen3-0.6b", "bench-pgkill"))
-    name, storage = _pg_study(loaded, pg_url, n, sampler="random")
-    procs = _workers(pg_url, name, k, sampler="random")
-    study = optuna.load_study(study_name=name, storage=storage.url)
-    while len(study.get_trials(deepcopy=False)) < n // 4:
-        time.sleep(0.3)
-    for p in procs[:killed]:
-        os.killpg(p.pid, signal.SIGKILL)
-    for p in procs:
-        p.wait(timeout=1800)
-        if p.stderr:
-            p.stderr.close()
-    trials = study.get_trials(deepcopy=False)
-    done = [t for t in trials if t.state.name == "COMPLETE"]
-    firsts: dict[str, int] = {}
-    twice = 0
-    for t in sorted(done, key=lambda t: t.number):
-        if t.user_attrs.get("duplicate_of") is None:
-            key = design_key(t.params, loaded.space)
-            twice += key in firsts
-            firsts.setdefault(key, t.number)
-    other = [t for t in trials if t.state.name != "COMPLETE"]
-    print(f"PostgreSQL, {k} workers, {killed} SIGKILLed at {n // 4} trials: {len(done)} of {n} complete "
-          f"(lost {n - len(done)}, target 0), {len(other)} not complete, trials counted twice "
-          f"{len(done) - len({t.number for t in done})} (target 0), designs evaluated by two workers at once "
-          f"{twice} (the cache is shared through the database, read at most every second); "
-          f"{len(firsts)} distinct designs", flush=True)
-    optuna.delete_study(study_name=name, storage=storage.url)
+    space = write_space(folder, "qwen3-0.6b", "bench-pgkill")
+    routes = [("direct", pg_url)]
+    try:
+        proxy: _Proxy | None = _Proxy(pg_url)
+        routes.append(("through the gRPC proxy", proxy.url))
+    except Exception:  # noqa: BLE001
+        proxy = None
+    try:
+        for label, url in routes:
+            r = run_worker_kills(storage=url, space=space, study=f"bench-kill-{uuid.uuid4().hex[:8]}", target=n,
+                                 workers=k, killed=killed, engine="analytic", cwd=ROOT)
+            print(f"PostgreSQL {label}, {k} workers (random sampler), {killed} SIGKILLed at {n // 4} trials: "
+                  f"{r.complete} of {n} complete (lost {r.lost}, target 0), {r.unfinished} not complete, designs "
+                  f"evaluated twice {r.evaluated_twice} (target 0), repeats pointing elsewhere {r.bad_repeats}; "
+                  f"{r.distinct} distinct designs {' '.join(r.notes)}", flush=True)
+    finally:
+        if proxy is not None:
+            proxy.close()
 
 
 # ----------------------------------------------------------------------------- report, kills, repeats
@@ -441,9 +632,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="one seed, no GP, smaller speed runs")
     ap.add_argument("--only", default="front,speed,workers,report,kills,repeats",
-                    help="comma-separated parts: front, speed, workers, report, kills, repeats")
+                    help="comma-separated parts: front, speed, jobs, claims (both part of speed), workers, "
+                         "report, kills, repeats")
     ap.add_argument("--no-gp", action="store_true", help="skip the GP sampler (needs PyTorch; ~5 min)")
     ap.add_argument("--kills", type=int, default=20, help="SIGKILLs in the kill test (default 20)")
+    ap.add_argument("--jobs-repeats", type=int, default=3, help="paired --jobs 1 / --jobs 2 runs (default 3)")
+    ap.add_argument("--pg-trials", type=int, default=None, help="trials per PostgreSQL workers run (default 600, "
+                    "--quick 200)")
     ap.add_argument("--pg", default=os.environ.get("SLMSIM_PG_URL", "postgresql://slmsim:slmsim@127.0.0.1:5432/slmsim"))
     args = ap.parse_args()
     parts = set(args.only.split(","))
@@ -458,10 +653,15 @@ def main() -> None:
             front_quality(folder, seeds=seeds, samplers=["nsga2", "tpe", "random"], budgets=[200, 500],
                           objectives="decode_latency, energy_per_token, area")
         if "speed" in parts:
-            speed(folder, n=300 if args.quick else 1000, pg_url=args.pg)
+            speed(folder, n=300 if args.quick else 1000, pg_url=args.pg, jobs_repeats=args.jobs_repeats)
+        if "jobs" in parts and "speed" not in parts:  # --jobs 1 vs 2 alone (speed includes it)
+            jobs_scaling(write_space(folder, "qwen3-0.6b", "bench-speed"), folder, n=300 if args.quick else 1000,
+                         repeats=args.jobs_repeats)
+        if "claims" in parts and "speed" not in parts:  # design claims on/off alone (speed includes it)
+            claims_cost(folder, args.pg, n=300 if args.quick else 1000, repeats=args.jobs_repeats)
         if "workers" in parts:
             try:
-                pg_workers(folder, args.pg, n=200 if args.quick else 600)
+                pg_workers(folder, args.pg, n=args.pg_trials or (200 if args.quick else 600))
                 pg_kills(folder, args.pg)
             except Exception as exc:  # noqa: BLE001 - no server: say so, go on
                 print(f"PostgreSQL: skipped ({str(exc).splitlines()[0]})")

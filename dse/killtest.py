@@ -1,5 +1,10 @@
 """SIGKILL an `slmsim explore` again and again and check that nothing is lost or repeated.
 
+`run_kills`: one explore on a journal, killed again and again (below). `run_worker_kills`:
+k `slmsim worker` processes on one study in a shared storage (PostgreSQL, or through the
+gRPC proxy), some of them SIGKILLed mid-study; the same checks, plus how many designs two
+workers evaluated at once.
+
 Used by tests/dse/test_dse_resume.py (a few kills) and benchmarks/dse_bench.py --kills
 (issue 17: 20 kills). Each round starts the same command on the same --out, kills its
 process group at a random moment (seeded), and records the finished trials; a last run
@@ -121,3 +126,86 @@ def run_kills(*, space: Path, out: Path, study: str, target: int, kills: int, se
                 report.bad_repeats += 1
     report.distinct = len(first)
     return report
+
+
+def _study_report(trials: list[optuna.trial.FrozenTrial], space: Path, target: int) -> KillReport:
+    """Counts of a finished study: complete, unfinished, designs evaluated twice, repeats pointing elsewhere."""
+    from slmsim.dse.space import load_space
+    from slmsim.dse.study import design_key
+
+    loaded = load_space(space)
+    report = KillReport(target=target)
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    report.complete = len(done)
+    report.lost = max(0, target - len(done))
+    report.unfinished = sum(1 for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING))
+    first: dict[str, int] = {}
+    for t in sorted(done, key=lambda t: t.number):
+        if t.user_attrs.get("duplicate_of") is None:
+            key = design_key(t.params, loaded.space)
+            if key in first:
+                report.evaluated_twice += 1
+            else:
+                first[key] = t.number
+    for t in done:
+        dup = t.user_attrs.get("duplicate_of")
+        if dup is not None and first.get(design_key(t.params, loaded.space)) != dup:
+            report.bad_repeats += 1
+    report.distinct = len(first)
+    return report
+
+
+def run_worker_kills(*, storage: str, space: Path, study: str, target: int, workers: int, killed: int,
+                     engine: str = "des", sampler: str = "random", kill_at: float = 0.25,
+                     cwd: Path | None = None, timeout_s: float = 900) -> KillReport:
+    """Create `study` in `storage` (a URL as `--storage` takes it), run `workers` `slmsim
+    worker` processes on it (seeds 0..k-1), SIGKILL `killed` of them once `kill_at` of the
+    target is complete, let the others finish, and count. The study is deleted at the end."""
+    from slmsim.dse.space import load_space
+    from slmsim.dse.storage import open_storage, storage_spec
+    from slmsim.dse.study import prepare_study
+
+    spec = storage_spec(storage, out_dir=Path.cwd())
+    prepare_study(load_space(space), storage=spec, study_name=study, sampler=sampler, engine=engine, seed=0,
+                  n_trials=target)
+    cmd = [sys.executable, "-m", "slmsim.cli", "worker", "--storage", storage, "--study", study, "--no-progress",
+           "--sampler", sampler]
+    procs = [subprocess.Popen([*cmd, "--seed", str(i)], cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              start_new_session=True) for i in range(workers)]
+    st = open_storage(spec)
+    handle = optuna.load_study(study_name=study, storage=st)
+    notes = []
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and any(p.poll() is None for p in procs):
+            if len(handle.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))) >= kill_at * target:
+                break
+            time.sleep(0.1)
+        at_kill = len(handle.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+        for p in procs[:killed]:
+            if p.poll() is None:
+                os.killpg(p.pid, signal.SIGKILL)
+        for p in procs:
+            try:
+                p.wait(timeout=max(1.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+                notes.append("a worker did not finish in time")
+        for p in procs[killed:]:
+            err = p.stderr.read().decode() if p.stderr else ""
+            if p.returncode != 0:
+                notes.append(f"a worker failed (exit {p.returncode}): {err[-400:]}")
+        report = _study_report(handle.get_trials(deepcopy=False), space, target)
+        report.kills = killed
+        report.kills_mid_run = killed if 0 < at_kill < target else 0
+        report.notes += notes
+        return report
+    finally:
+        for p in procs:
+            if p.stderr:
+                p.stderr.close()
+        try:
+            optuna.delete_study(study_name=study, storage=st)
+        except Exception:  # noqa: BLE001 - cleanup only
+            pass

@@ -103,6 +103,7 @@ class JournalBackend(JournalFileBackend):
         path = str(file_path)
         if os.path.isdir(path):
             raise _not_a_journal(path, "it is a folder")
+        self.path = path
         self.lock = FlockLock(path + LOCK_SUFFIX)
         with self.lock.held():
             if not os.path.exists(path):
@@ -128,8 +129,8 @@ class JournalBackend(JournalFileBackend):
             while view:
                 view = view[os.write(fd, view):]
             self._pending = True
-            if time.monotonic() - self._last_fsync >= self._fsync_interval:
-                self._fsync(fd)
+        if time.monotonic() - self._last_fsync >= self._fsync_interval:
+            self._fsync(fd)  # outside the lock: the other workers need not wait for the disk
 
     def _fsync(self, fd: int) -> None:
         os.fsync(fd)
@@ -242,15 +243,35 @@ def storage_spec(arg: str | None, *, out_dir: Path) -> StorageSpec:
             return StorageSpec("rdb", _postgres_url(arg))
         if scheme == "mysql":
             return StorageSpec("rdb", _quote_password(arg))
+        if scheme == "grpc":
+            return StorageSpec("grpc", _grpc_url(arg))
         raise SpecError([Problem(file="<command line>", path="--storage", message=f"unknown storage scheme '{scheme}'",
                                  value=mask_password(arg),
-                                 expected="a journal file path, sqlite:///FILE, postgresql://..., or memory",
+                                 expected="a journal file path, sqlite:///FILE, postgresql://..., grpc://HOST:PORT "
+                                          "(slmsim serve-storage), or memory",
                                  hint="see docs/dse.md, 'Storage'")])
     if arg.endswith((".db", ".sqlite", ".sqlite3")):
         raise SpecError([Problem(file="<command line>", path="--storage", message=f"{arg!r} looks like an SQLite file",
                                  value=arg, expected="sqlite:///PATH for SQLite, or a journal file path",
                                  hint=f"use --storage sqlite:///{arg}")])
     return StorageSpec("journal", str(Path(arg).resolve()))
+
+
+def grpc_address(url: str) -> tuple[str, int]:
+    """grpc://HOST:PORT -> (HOST, PORT)."""
+    rest = url.split("://", 1)[1].rstrip("/")
+    host, _, port = rest.rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def _grpc_url(url: str) -> str:
+    rest = url.split("://", 1)[1].rstrip("/")
+    host, sep, port = rest.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536 or "/" in rest or "@" in rest:
+        raise SpecError([Problem(file="<command line>", path="--storage", message="not a gRPC proxy address",
+                                 value=mask_password(url), expected="grpc://HOST:PORT, e.g. grpc://10.0.0.5:13000",
+                                 hint="the host and port `slmsim serve-storage` listens on")])
+    return f"grpc://{host}:{int(port)}"
 
 
 def _postgres_url(url: str) -> str:
@@ -346,6 +367,8 @@ def open_storage(spec: StorageSpec) -> optuna.storages.BaseStorage:
                                            f"{str(exc)[:200]})") from None
         remember_backend(storage, backend)
         return storage
+    if spec.kind == "grpc":
+        return _open_proxy(spec)
     engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if spec.url.startswith("sqlite"):
         engine_kwargs = {"connect_args": {"timeout": 60}}
@@ -364,6 +387,33 @@ def open_storage(spec: StorageSpec) -> optuna.storages.BaseStorage:
                                  hint="is the database server running and reachable, and do the user, password and "
                                       "database exist? A password with '@', ':' or '/' may be given as is or "
                                       "percent-encoded (docs/dse.md, 'Workers on PostgreSQL')")]) from None
+
+
+def _open_proxy(spec: StorageSpec, *, timeout_s: float = 10.0) -> optuna.storages.BaseStorage:
+    """Optuna's gRPC client for a `slmsim serve-storage` proxy (needs grpcio: the `cluster` extra)."""
+    import warnings
+
+    host, port = grpc_address(spec.url)
+    try:
+        import grpc  # noqa: F401 - Optuna imports it lazily; say what is missing here
+
+        from optuna.storages import GrpcStorageProxy
+    except ImportError as exc:
+        raise SpecError([Problem(file="<command line>", path="--storage", message=f"a gRPC storage needs grpcio ({exc})",
+                                 value=spec.display, hint="pip install 'slmsim[cluster]' (grpcio and protobuf)")]) from None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        proxy = GrpcStorageProxy(host=host, port=port)
+    try:
+        proxy.wait_server_ready(timeout=timeout_s)
+    except ConnectionError:
+        proxy.close()
+        raise SpecError([Problem(file="<command line>", path="--storage",
+                                 message=f"no storage proxy answers at {host}:{port} (waited {timeout_s:.0f} s)",
+                                 value=spec.display,
+                                 hint="start one with `slmsim serve-storage --storage postgresql://... --host HOST "
+                                      "--port PORT`, and check the address and any firewall")]) from None
+    return proxy
 
 
 # the backend of each journal storage we opened (Optuna keeps its own reference private)

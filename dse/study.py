@@ -17,9 +17,14 @@ distinct designs while the sampler still learns that it proposed a repeat.
 
 Counting. `--trials N` is a target for *completed* trials in the study (repeats included),
 shared by every worker: re-running a command tops the study up to N, it does not add N
-more. On a journal the final count and the append are one step under the journal's lock,
-so a study never has more than N; on a database two workers can race for the last place
-(at most one extra trial per worker).
+more. On a journal, within JOURNAL_MARGIN trials of the target, the count and the append
+are one step under the journal's lock, so a study never has more than N; on PostgreSQL the
+same near the target under an advisory lock (`add_counted`), which the gRPC proxy also
+takes for its workers (slmsim.dse.proxy); on SQLite/MySQL two workers can race for the last
+place (at most one extra trial per worker).
+
+Claims. Around evaluate + record a worker holds a claim on its design (slmsim.dse.claims,
+or the proxy's), so no two workers evaluate one design at once.
 
 Resume. Finished trials are kept. The sampler is seeded afresh (`resume_seed`), so a
 resumed run continues rather than replaying the designs of the first run.
@@ -27,6 +32,8 @@ resumed run continues rather than replaying the designs of the first run.
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import json
 import math
 import os
@@ -35,7 +42,7 @@ import time
 import uuid
 import warnings
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -44,6 +51,8 @@ import numpy as np
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from slmsim.dse.claims import DESIGN_ATTR, Claims, FileClaims, PgClaims
+from slmsim.dse.proxy import CLAIM_TTL_S, FULL, GrpcClaims, refused
 from slmsim.dse.evaluate import RUNS, Evaluation, Evaluator
 from slmsim.dse.metrics import METRICS, WORKLOAD_METRICS, Direction, Metric
 from slmsim.dse.pareto import hypervolume
@@ -64,6 +73,13 @@ ENGINES = ("analytic", "des")
 REFERENCE_FACTOR = 2.0  # default hypervolume reference: twice as bad as the base design
 ORPHAN_S = 60.0  # a RUNNING trial that never named its worker is abandoned after this long
 CONFIG_VERSION = 1
+# journal: within this many trials of the target, the count and the append are one step under
+# the journal lock; before that a worker appends at once after reading the journal. Each other
+# worker can append at most one trial between that read and our append, so the target is exact
+# while fewer than this many workers share one journal (they run on one machine: one per core)
+JOURNAL_MARGIN = 16
+CLAIMS_SUFFIX = ".claims"  # journal: the design claims file beside it (slmsim.dse.claims)
+CLAIMS = True  # design claims on (journal, PostgreSQL, gRPC proxy); benchmarks/dse_bench.py turns them off to measure their cost
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -184,6 +200,7 @@ def prepare_study(loaded: LoadedSpace, *, storage: StorageSpec, study_name: str,
 
 
 _DATABASES: "weakref.WeakKeyDictionary[optuna.Study, optuna.storages.RDBStorage]" = weakref.WeakKeyDictionary()
+_PROXIES: "weakref.WeakKeyDictionary[optuna.Study, optuna.storages.BaseStorage]" = weakref.WeakKeyDictionary()
 
 
 def _remember(study: optuna.Study, storage: optuna.storages.BaseStorage) -> None:
@@ -192,6 +209,8 @@ def _remember(study: optuna.Study, storage: optuna.storages.BaseStorage) -> None
         remember_backend(study, backend)
     if isinstance(storage, optuna.storages.RDBStorage):
         _DATABASES[study] = storage
+    if type(storage).__name__ == "GrpcStorageProxy":  # without importing grpc where it is not used
+        _PROXIES[study] = storage
 
 
 def _check_same(loaded: LoadedSpace, config: StudyConfig, *, engine: str, study_name: str,
@@ -451,6 +470,27 @@ def resume_seed(seed: int | None, *, done: int, worker: int = 0) -> int | None:
     return (seed * 1_000_003 + done * 7_919 + worker * 104_729 + 1) % (2**32)
 
 
+class _Finished(FrozenTrial):
+    """A finished trial for a worker's mirror, copied one level deep.
+
+    Optuna's in-memory storage deep-copies every trial it is given (`add_trials`), and a
+    mirror is given every trial the other workers finish: a full deep copy (datetimes,
+    distributions, attribute values) cost ~0.4 ms a trial here, the largest part of what a
+    second worker added to each trial's CPU time. A finished trial is never changed
+    afterwards (neither we nor Optuna's samplers write to a COMPLETE trial), so its
+    dictionaries are copied and their values shared."""
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> "_Finished":
+        t = copy.copy(self)
+        t.params = dict(self.params)
+        t.distributions = dict(self.distributions)
+        t.user_attrs = dict(self.user_attrs)
+        t.system_attrs = dict(self.system_attrs)
+        t.values = self.values  # the setter copies the list
+        t.intermediate_values = dict(self.intermediate_values)
+        return t
+
+
 @dataclass(frozen=True)
 class _Result:
     """What a trial records: objective values, constraint values, user attributes."""
@@ -482,6 +522,16 @@ class _Worker:
         backend = journal_backend(study)
         self.lock = backend.lock if backend is not None else None
         self.rdb = _DATABASES.get(study)
+        self.proxy = _PROXIES.get(study)
+        self.claims: Claims | GrpcClaims | None = None
+        if not CLAIMS:
+            pass
+        elif backend is not None:
+            self.claims = FileClaims(backend.path + CLAIMS_SUFFIX)
+        elif self.rdb is not None and self.rdb.engine.dialect.name == "postgresql":
+            self.claims = PgClaims(self.rdb.engine, self.rdb.get_study_id_from_name(study.study_name))
+        elif self.proxy is not None:
+            self.claims = GrpcClaims(self.proxy, self.proxy.get_study_id_from_name(study.study_name), self.owner["id"])
         self._seen: set[int] = set()
         self.complete = 0  # completed trials in the study at the last sync (+ ours since)
         self.designs = 0
@@ -501,11 +551,14 @@ class _Worker:
         """Take in trials other workers (or earlier runs) finished; returns the completed count.
 
         A journal is read incrementally and cheaply, so it is synced with every trial; a
-        database at most every second (or ten times as long as a sync takes), unless forced.
+        database (or the gRPC proxy in front of one) at most every second (or ten times as long
+        as a sync takes), unless forced. A design another worker evaluated since is then found
+        by the claim, which looks in the database itself.
         `defer`: only count now (under the journal lock) and take the new trials into the
         cache and the mirror with `take_in()` once the lock is released."""
         now = time.monotonic()
-        if self.rdb and not force and now - self._synced_at < max(1.0, 10 * self._sync_cost):
+        shared = self.rdb is not None or self.proxy is not None  # every read is a query (through the proxy: an RPC + one)
+        if shared and not force and now - self._synced_at < max(1.0, 10 * self._sync_cost):
             return self.complete
         trials = self.study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         self._synced_at = time.monotonic()
@@ -550,14 +603,14 @@ class _Worker:
                 self.mem.add_trials(mirrored)
 
     def _mirror_trial(self, t: FrozenTrial) -> FrozenTrial:
-        system = {k: v for k, v in t.system_attrs.items() if not k.startswith("constraints")}
+        system = {k: v for k, v in t.system_attrs.items() if not k.startswith("constraints") and k != DESIGN_ATTR}
         for k, v in t.constraints.items():
             name = self.keys[int(k)] if k.isdigit() and int(k) < len(self.keys) else k
             system[f"constraints:{name}"] = v
-        return FrozenTrial(number=0, trial_id=0, state=TrialState.COMPLETE, value=None, values=t.values,
-                           datetime_start=t.datetime_start, datetime_complete=t.datetime_complete,
-                           params=t.params, distributions=t.distributions, user_attrs={}, system_attrs=system,
-                           intermediate_values={})
+        return _Finished(number=0, trial_id=0, state=TrialState.COMPLETE, value=None, values=t.values,
+                         datetime_start=t.datetime_start, datetime_complete=t.datetime_complete,
+                         params=t.params, distributions=t.distributions, user_attrs={}, system_attrs=system,
+                         intermediate_values={})
 
     def _count_design(self, values: Sequence[float] | None, feasible: bool) -> None:
         self.designs += 1
@@ -585,6 +638,50 @@ class _Worker:
     def propose(self) -> optuna.Trial:
         return self.mem.ask(fixed_distributions=self.dists)
 
+    @contextlib.contextmanager
+    def claim(self, trial: optuna.Trial) -> Generator[None, None, None]:
+        """Hold the design's claim around evaluate + record, so that no other worker evaluates
+        it meanwhile; once it is held, look in the study again (the design may have been
+        recorded while we waited). No claim for a design the cache already has."""
+        key = design_key(trial.params, self.space)
+        if self.claims is None or key in self.cache:
+            yield
+            return
+        if isinstance(self.claims, GrpcClaims):
+            # the proxy grants the claim, refuses it while another worker holds it (we wait),
+            # or names the trial that evaluated the design (we serve it from there)
+            deadline = time.monotonic() + CLAIM_TTL_S
+            while True:
+                answer = self.claims.try_claim(key)
+                if answer is not True and answer is not False:
+                    self._cache_trial(key, self.claims.trial(int(answer)))
+                if answer is not False or time.monotonic() > deadline:
+                    break
+                time.sleep(0.005)
+            try:
+                yield
+            except BaseException:
+                self.claims.release(key)  # a record ends the claim in the proxy; nothing was recorded
+                raise
+            return
+        with self.claims.hold(key):
+            if isinstance(self.claims, PgClaims):
+                trial_id = self.claims.evaluated_trial_id(key)
+                if trial_id is not None and self.rdb is not None:
+                    self._cache_trial(key, self.rdb.get_trial(trial_id))
+            else:
+                self.sync(force=True)  # a journal: read the new lines
+            yield
+
+    def _cache_trial(self, key: str, t: FrozenTrial) -> None:
+        """Serve `key` from trial `t` (another worker's evaluation, found by a claim)."""
+        self.cache[key] = _Cached(t.number, _result_of(t, self.keys))
+
+    def close(self) -> None:
+        if self.claims is not None:
+            self.claims.close()
+            self.claims = None
+
     def evaluate(self, evaluator: Evaluator, trial: optuna.Trial) -> tuple[_Result, _Cached | None]:
         """The trial's result: from the cache for a design evaluated before, else simulated."""
         key = design_key(trial.params, self.space)
@@ -607,10 +704,12 @@ class _Worker:
         for k, v in zip(self.keys, result.constraints, strict=True):
             trial.set_constraint(k, v)
         self.mem.tell(trial, result.values)
-        told = self.mem.get_trials(deepcopy=False)[-1]
+        told = self.mem.get_trials(deepcopy=False)[trial.number]  # others' trials may have come in after it (claim)
         assert told.number == trial.number
         system = {k: v for k, v in told.system_attrs.items() if not k.startswith("constraints")}
         system["constraints"] = list(result.constraints)  # the list optuna-dashboard reads
+        if hit is None:
+            system[DESIGN_ATTR] = design_key(told.params, self.space)  # what a claim looks up
         attrs = {**result.attrs, "worker": {k: v for k, v in self.owner.items()}}
         if hit is not None:
             if hit.number is None:
@@ -621,10 +720,17 @@ class _Worker:
                              params=told.params, distributions=told.distributions, user_attrs=attrs,
                              system_attrs=system, intermediate_values={})
         if self.lock is not None:
-            with self.lock.held():  # the count and the append are one step: never more than the target
-                full = self.sync(force=True, defer=True) >= target
-                if not full:
-                    self.study.add_trial(record)
+            # read what the others appended (no lock: whole lines only); far from the target
+            # the append alone takes the journal lock (one write), so workers do not queue on
+            # the count; near it, the count and the append are one step under the lock
+            full = self.sync(force=True, defer=True) >= target
+            if not full and self.complete + JOURNAL_MARGIN >= target:
+                with self.lock.held():
+                    full = self.sync(force=True, defer=True) >= target
+                    if not full:
+                        self.study.add_trial(record)
+            elif not full:
+                self.study.add_trial(record)
             self.take_in()
             if full:
                 return False
@@ -632,6 +738,14 @@ class _Worker:
             self._add_counted(record, target=target)
             if self._dropped:
                 return False
+        elif self.proxy is not None:
+            try:
+                self.study.add_trial(record)  # the proxy counts and inserts as one step
+            except KeyError as exc:
+                if refused(exc, FULL):
+                    self.complete = max(self.complete, target)
+                    return False
+                raise
         else:
             self.study.add_trial(record)
         self.complete += 1
@@ -642,40 +756,44 @@ class _Worker:
     _dropped = False
 
     def _add_counted(self, record: FrozenTrial, *, target: int) -> None:
-        """On a database: count the completed trials (one COUNT query) and add ours; near the
-        target, under a PostgreSQL advisory lock so that two workers cannot both take the
-        last place. (SQLite/MySQL: the count without the lock; a race can add one trial.)"""
-        import sqlalchemy
-
         storage = self.rdb
         assert storage is not None
-        engine = storage.engine
         study_id = storage.get_study_id_from_name(self.study.study_name)
-        # Optuna's schema (stable since v1): table `trials`, state stored by name
-        count = sqlalchemy.text("SELECT count(*) FROM trials WHERE study_id = :s AND state = 'COMPLETE'")
-        self._dropped = False
-        with engine.connect() as conn:
-            n = int(conn.execute(count, {"s": study_id}).scalar() or 0)
-            self.complete = n
-            if n >= target:
-                self._dropped = True
-                return
-            near = n + max(8, target // 50) >= target
-            locked = near and engine.dialect.name == "postgresql"
+        added, self.complete = add_counted(storage.engine, study_id, target=target,
+                                           add=lambda: self.study.add_trial(record))
+        self._dropped = not added
+
+
+def add_counted(engine: Any, study_id: int, *, target: int, add: Callable[[], object]) -> tuple[bool, int]:
+    """On a database: count the completed trials (one COUNT query) and `add()` ours unless the
+    study has its target; near the target, under a PostgreSQL advisory lock so that two
+    workers (or a worker and the gRPC proxy) cannot both take the last place. (SQLite/MySQL:
+    the count without the lock; a race can add one trial.) Returns (added, count before)."""
+    import sqlalchemy
+
+    # Optuna's schema (stable since v1): table `trials`, state stored by name
+    count = sqlalchemy.text("SELECT count(*) FROM trials WHERE study_id = :s AND state = 'COMPLETE'")
+    lock_key = {"k": 0x51A5 * 100_000 + study_id}
+    with engine.connect() as conn:
+        n = int(conn.execute(count, {"s": study_id}).scalar() or 0)
+        if n >= target:
+            return False, n
+        near = n + max(8, target // 50) >= target
+        locked = near and engine.dialect.name == "postgresql"
+        if locked:
+            conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), lock_key)
+        try:
+            if near:
+                n = int(conn.execute(count, {"s": study_id}).scalar() or 0)
+                conn.commit()
+                if n >= target:
+                    return False, n
+            add()
+            return True, n
+        finally:
             if locked:
-                conn.execute(sqlalchemy.text("SELECT pg_advisory_lock(:k)"), {"k": 0x51A5 * 100_000 + study_id})
-            try:
-                if near:
-                    n = int(conn.execute(count, {"s": study_id}).scalar() or 0)
-                    conn.commit()
-                    if n >= target:
-                        self._dropped = True
-                        return
-                self.study.add_trial(record)
-            finally:
-                if locked:
-                    conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), {"k": 0x51A5 * 100_000 + study_id})
-                    conn.commit()
+                conn.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:k)"), lock_key)
+                conn.commit()
 
 
 def _result_of(t: FrozenTrial, keys: Sequence[str]) -> _Result:
@@ -699,6 +817,7 @@ def run_worker(study: optuna.Study, config: StudyConfig, *, sampler: optuna.samp
     evaluator = config.evaluator()
     target = _Target(study)
     mine = 0
+    cpu0, wall0 = os.times(), time.monotonic()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         reap_stale_trials(study)
@@ -714,19 +833,37 @@ def run_worker(study: optuna.Study, config: StudyConfig, *, sampler: optuna.samp
             if known >= target.value and worker.sync(force=True) >= target.refresh(force=True):
                 break
             trial = worker.propose()
-            try:
-                result, hit = worker.evaluate(evaluator, trial)
-            except Exception as exc:
-                raise RuntimeError(f"internal error evaluating {dict(trial.params)}: {type(exc).__name__}: {exc}") \
-                    from exc
-            if not worker.record(trial, result, hit, target=target.value):
+            with worker.claim(trial):
+                try:
+                    result, hit = worker.evaluate(evaluator, trial)
+                except Exception as exc:
+                    raise RuntimeError(f"internal error evaluating {dict(trial.params)}: {type(exc).__name__}: "
+                                       f"{exc}") from exc
+                recorded = worker.record(trial, result, hit, target=target.value)
+            if not recorded:
                 break
             mine += 1
             if on_trial is not None:
                 on_trial(worker.progress(target=target.value, mine=mine))
             target.refresh()
+    worker.close()
     flush_storage(study)
+    _write_stats(mine, cpu0, wall0)
     return mine
+
+
+STATS_ENV = "SLMSIM_WORKER_STATS"  # a file: each worker appends its loop's trials, CPU and wall seconds (benchmarks)
+
+
+def _write_stats(mine: int, cpu0: os.times_result, wall0: float) -> None:
+    path = os.environ.get(STATS_ENV)
+    if not path:
+        return
+    cpu1 = os.times()
+    line = json.dumps({"pid": os.getpid(), "trials": mine, "wall_s": time.monotonic() - wall0,
+                       "user_s": cpu1.user - cpu0.user, "sys_s": cpu1.system - cpu0.system}) + "\n"
+    with open(path, "a", encoding="utf-8") as f:  # one short write per worker: lines do not interleave
+        f.write(line)
 
 
 class _Target:

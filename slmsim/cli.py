@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from slmsim.commands._common import EXIT_BAD_INPUT
 from slmsim.core.errors import SpecError
 
-COMMANDS = ("simulate", "specs", "check", "schema", "examples", "validate", "explore", "report", "casestudy")
+COMMANDS = ("simulate", "specs", "check", "schema", "examples", "validate", "explore", "serve", "report", "casestudy")
 
 # Each subcommand and the module that registers it, in registration order. A run names its
 # command first (`slmsim simulate ...`), so only that module is imported: a command module

@@ -1,4 +1,5 @@
 """`slmsim explore`, `slmsim sweep` and `slmsim worker`: design-space exploration (docs/dse.md).
+(`slmsim serve-storage`, the gRPC proxy workers can join through, is slmsim/commands/serve.py.)
 
 explore SPACE   a multi-objective Optuna study over the space (NSGA-II by default)
 sweep SPACE     the full grid of the space (Optuna's grid sampler), same storage and outputs
@@ -60,9 +61,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     w = sub.add_parser("worker", help="join a study in a shared storage and evaluate trials until it is complete",
                        description="Join a study created by `slmsim explore` in a shared storage (PostgreSQL, "
-                                   "SQLite or a journal file) and evaluate its trials. The space, engine and target "
+                                   "a gRPC storage proxy, SQLite or a journal file) and evaluate its trials. The space, engine and target "
                                    "come from the study.")
-    w.add_argument("--storage", required=True, help="the study's storage: postgresql://..., sqlite:///FILE or a journal file")
+    w.add_argument("--storage", required=True,
+                   help="the study's storage: postgresql://..., grpc://HOST:PORT (a `slmsim serve-storage` proxy), "
+                        "sqlite:///FILE or a journal file")
     w.add_argument("--study", required=True, help="study name")
     w.add_argument("--trials", type=int, default=None, help="stop after completing this many trials here")
     w.add_argument("--sampler", choices=["nsga2", "tpe", "gp", "random", "grid"], default=None,
@@ -139,7 +142,8 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     storage = storage_spec(args.storage, out_dir=Path.cwd())
     if storage.kind == "memory":
         raise SpecError([Problem(file="<command line>", path="--storage", message="a worker needs a shared storage",
-                                 value=args.storage, expected="postgresql://..., sqlite:///FILE or a journal file")])
+                                 value=args.storage, expected="postgresql://..., grpc://HOST:PORT, sqlite:///FILE or a journal "
+                                          "file")])
     study, config = open_study(storage, args.study)
     sampler_name = args.sampler or study.user_attrs.get(SAMPLER_ATTR, "nsga2")
     target = int(study.user_attrs.get("slmsim:n_trials", 0))
@@ -337,7 +341,8 @@ def _claim_out(out: Path, *, study_name: str, fingerprint: str, engine: str, ove
         raise SpecError([Problem(
             file=str(out), path="--out", message=f"this folder holds {what}; refusing to mix or replace it",
             hint="choose another --out, or pass --overwrite to delete that study's trials and outputs")])
-    for name in (*OUTPUT_FILES, *(("study.journal.log", "study.journal.log.flock") if own_journal else ())):
+    for name in (*OUTPUT_FILES, *(("study.journal.log", "study.journal.log.flock", "study.journal.log.claims")
+                                  if own_journal else ())):
         with contextlib.suppress(FileNotFoundError):
             (out / name).unlink()
     print(f"explore: --overwrite: removed study {previous.get('study_name')!r} from {out}", file=sys.stderr)
@@ -526,7 +531,11 @@ def _print_summary(report: dict[str, Any], *, out: Path, evaluated: int, elapsed
     print(f"  outputs in {out}/: trials.csv, trials.parquet, pareto.csv, study.json, space.resolved.yaml, "
           "base-hardware.yaml" + (", rescreen-des.csv" if res is not None else ""))
     shown = summary["storage"]  # already masked
-    print(f"  storage: {shown}  (optuna-dashboard {shown})" if summary["storage_kind"] != "memory"
-          else "  storage: memory (nothing kept)")
+    if summary["storage_kind"] == "memory":
+        print("  storage: memory (nothing kept)")
+    elif summary["storage_kind"] == "grpc":
+        print(f"  storage: {shown}  (a storage proxy; optuna-dashboard reads the database behind it)")
+    else:
+        print(f"  storage: {shown}  (optuna-dashboard {shown})")
     if report["report"] is not None:
         print(f"report: {report['report']}")

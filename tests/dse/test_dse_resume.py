@@ -71,3 +71,26 @@ def test_an_orphaned_running_trial_is_failed_at_once(tmp_path: Path) -> None:
     assert trials[0].state == TrialState.FAIL
     assert sum(t.state == TrialState.COMPLETE for t in trials) == 3
     assert not [t for t in trials if t.state == TrialState.RUNNING]
+
+
+def test_jobs_share_one_journal_exactly_and_evaluate_each_design_once(tmp_path: Path) -> None:
+    """`explore --jobs 3` on one journal: exactly the target of completed trials (the count
+    is exact near the target), nothing left RUNNING, and no design evaluated by two workers
+    (each holds a claim on the design while it evaluates and records it)."""
+    import subprocess
+    import sys
+
+    from slmsim.dse.killtest import _study_report, _trials
+
+    out = tmp_path / "o"
+    res = subprocess.run([sys.executable, "-m", "slmsim.cli", "explore", str(FIXTURES / "kill.yaml"), "--out", str(out),
+                          "--no-progress", "--sampler", "random", "--engine", "des", "--trials", "90", "--jobs", "3"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert res.returncode == 0, res.stderr
+    trials = _trials(out / "study.journal.log", "kill")
+    r = _study_report(trials, FIXTURES / "kill.yaml", 90)
+    workers = {t.user_attrs["worker"]["pid"] for t in trials}
+    assert len(workers) == 3  # three processes did the work
+    assert r.complete == 90 and len(trials) == 90 and r.unfinished == 0
+    assert r.distinct < 90  # repeats happened: the cache and the claims were exercised
+    assert r.evaluated_twice == 0 and r.bad_repeats == 0
