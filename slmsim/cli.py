@@ -23,7 +23,7 @@ COMMANDS = ("simulate", "specs", "check", "schema", "examples", "validate", "exp
 # start-up. tests/cli/test_lazy_commands.py checks this table against the modules.
 SUBCOMMANDS = (("simulate", "simulate"), ("presets", "specs"), ("check", "check"), ("schema", "schema"),
                ("examples", "examples"), ("validate", "validate"), ("explore", "explore"), ("sweep", "explore"),
-               ("worker", "explore"), ("report", "report"), ("case-study", "casestudy"))
+               ("worker", "explore"), ("serve-storage", "serve"), ("report", "report"), ("case-study", "casestudy"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
