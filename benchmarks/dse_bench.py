@@ -603,7 +603,8 @@ def kills(folder: Path, *, n_kills: int = 20, target: int = 600) -> None:
     space.write_text(KILL_SPACE)
     t0 = time.perf_counter()
     r = run_kills(space=space, out=folder / "kills", study="kill",
-                  target=target, kills=n_kills, seed=7, extra=("--engine", "des"), cwd=ROOT)
+                  target=target, kills=n_kills, seed=7, extra=("--engine", "des"), delay_s=(0.0, 0.005),
+                  poll_s=0.005, cwd=ROOT)
     print(f"{r.kills} SIGKILLs of explore (random sampler, DES, {target} trials; {r.kills_mid_run} mid-study): "
           f"{r.complete} of {target} complete, trials lost {r.lost} (target 0), designs evaluated twice "
           f"{r.evaluated_twice} (target 0), repeats pointing elsewhere {r.bad_repeats}, left unfinished "

@@ -52,7 +52,7 @@ def _trials(journal: Path, study: str) -> list[optuna.trial.FrozenTrial]:
 
 def run_kills(*, space: Path, out: Path, study: str, target: int, kills: int, seed: int = 0,
               extra: tuple[str, ...] = (), delay_s: tuple[float, float] = (0.0, 0.05),
-              cwd: Path | None = None) -> KillReport:
+              poll_s: float = 0.05, cwd: Path | None = None) -> KillReport:
     from slmsim.dse.study import design_key
     from slmsim.dse.space import load_space
 
@@ -71,7 +71,7 @@ def run_kills(*, space: Path, out: Path, study: str, target: int, kills: int, se
         goal = min(target - 1, len(kept) + rng.randint(1, step))
         deadline = time.monotonic() + 120
         while proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.05)
+            time.sleep(poll_s)
             try:
                 n = sum(1 for t in _trials(journal, study) if t.state == TrialState.COMPLETE) if journal.exists() else 0
             except (KeyError, Exception):  # noqa: BLE001 - the study is being created
