@@ -57,6 +57,7 @@ class Executor:
     device_busy_s: dict[str, float] = field(default_factory=dict)
     class_time_s: dict[str, dict[str, float]] = field(default_factory=dict)
     _tallies: dict[int, _Tally] = field(default_factory=dict)
+    _shared: dict[int, bool] = field(default_factory=dict)  # step id (held by its tally) -> streams on a shared tier
     memory: MemorySystem | None = None
     costs: StepCostCache | None = None
     _final: bool = False
@@ -82,14 +83,20 @@ class Executor:
         """Run one step at total context `ctx`; returns its duration."""
         env = self.env
         start = env.now
-        tally = self._tallies.setdefault(id(step), _Tally(step))
+        tally = self._tallies.get(id(step))
+        if tally is None:
+            tally = self._tallies[id(step)] = _Tally(step)  # the tally holds the step: its id stays its own
         tally.runs += 1
         tally.ctx_sum += ctx
-        times = self.class_time_s.setdefault(step.phase, {})
-        for tier, bw in step.tier_bandwidth_bytes_per_s.items():
-            if tier not in self.channels:
-                self.channels[tier] = BandwidthChannel(env, tier, bw)
-        shared = bool(self.shared_tiers.intersection(step.tier_bandwidth_bytes_per_s))
+        times = self.class_time_s.get(step.phase)
+        if times is None:
+            times = self.class_time_s[step.phase] = {}
+        shared = self._shared.get(id(step))
+        if shared is None:  # the step's first run here: its channels, and whether it shares one
+            for tier, bw in step.tier_bandwidth_bytes_per_s.items():
+                if tier not in self.channels:
+                    self.channels[tier] = BandwidthChannel(env, tier, bw)
+            shared = self._shared[id(step)] = bool(self.shared_tiers.intersection(step.tier_bandwidth_bytes_per_s))
         detailed = shared or (record and self.costs is None)
         if detailed:
             # banked: each transfer is charged its access pattern's mean service time per byte

@@ -164,6 +164,20 @@ def refresh_stretch(begin_s: float, work_s: float, trefi_s: float, trfc_s: float
     return (k + 1 + n) * trefi_s + trfc_s + rem
 
 
+_RATES: dict[ChannelSpec, dict[float, tuple[float, float]]] = {}
+
+
+def _shared_rates(spec: ChannelSpec) -> dict[float, tuple[float, float]]:
+    """Service time and activations per byte by run length, shared by every `Channel` of one
+    spec (a pure function of the spec: each op-level simulation makes new channels)."""
+    rates = _RATES.get(spec)
+    if rates is None:
+        if len(_RATES) >= 256:
+            _RATES.clear()
+        rates = _RATES[spec] = {}
+    return rates
+
+
 @dataclass
 class Channel:
     """A channel's state during one op-level simulation (first come, first served)."""
@@ -177,6 +191,9 @@ class Channel:
     busy_s: float = 0.0
 
     _rates: dict[float, tuple[float, float]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._rates = _shared_rates(self.spec)
 
     def serve(self, issue_s: float, nbytes: float, run_bytes: float, *, write: bool = False) -> tuple[float, float]:
         """Queue a request issued at `issue_s`; returns its (begin, end)."""

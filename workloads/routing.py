@@ -97,11 +97,31 @@ def popularity(routing: Uniform | Zipf | Temporal | Trace, num_experts: int) -> 
     return np.full(num_experts, 1.0 / num_experts)
 
 
+# Pure functions of frozen specs, memoised per process (a DSE or a DES run asks for the same
+# few (routing, experts, top-k) again and again; the bisection and the root search cost
+# ~0.2 ms each, most of a MoE plan's mapping time). Bounded: cleared when full.
+_MEMO_MAX = 512
+_SELECTION: dict[tuple[object, int, int], np.ndarray] = {}
+_HIT_RATES: dict[tuple[object, ...], float] = {}
+
+
 def selection_probability(routing: Uniform | Zipf | Temporal | Trace, num_experts: int, top_k: int) -> np.ndarray:
     """Probability one token selects each expert: p_i = min(1, c q_i) with sum p_i = k.
 
     A token picks k *distinct* experts, so no expert can be picked with probability above 1;
-    the excess of the most popular is spread over the rest (water-filling). Uniform: k/E."""
+    the excess of the most popular is spread over the rest (water-filling). Uniform: k/E.
+    The array is shared (memoised) and read-only."""
+    key = (routing, num_experts, top_k)
+    p = _SELECTION.get(key)
+    if p is None:
+        if len(_SELECTION) >= _MEMO_MAX:
+            _SELECTION.clear()
+        p = _SELECTION[key] = _selection_probability(routing, num_experts, top_k)
+        p.flags.writeable = False
+    return p
+
+
+def _selection_probability(routing: Uniform | Zipf | Temporal | Trace, num_experts: int, top_k: int) -> np.ndarray:
     q = popularity(routing, num_experts)
     if top_k >= num_experts:
         return np.ones(num_experts)
@@ -128,7 +148,18 @@ def analytic_hit_rate(cache: ExpertCache, routing: Uniform | Zipf | Temporal | T
     Expert i is touched by a step of B tokens with probability t_i = 1 - (1 - p_i)^B. LFU
     holds the C experts with the largest t_i; LRU (Che's approximation) holds expert i with
     probability 1 - (1 - t_i)^T, T chosen so that C experts are held on average. The hit
-    rate is sum_i t_i held_i / sum_i t_i."""
+    rate is sum_i t_i held_i / sum_i t_i. Memoised per process (a pure function of frozen specs)."""
+    key = (cache, routing, num_experts, top_k, tokens_per_step)
+    h = _HIT_RATES.get(key)
+    if h is None:
+        if len(_HIT_RATES) >= _MEMO_MAX:
+            _HIT_RATES.clear()
+        h = _HIT_RATES[key] = _analytic_hit_rate(cache, routing, num_experts, top_k, tokens_per_step)
+    return h
+
+
+def _analytic_hit_rate(cache: ExpertCache, routing: Uniform | Zipf | Temporal | Trace, num_experts: int,
+                       top_k: int, tokens_per_step: int) -> float:
     c = min(cache.experts_per_layer, num_experts)
     if c <= 0:
         return 0.0
