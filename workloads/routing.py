@@ -322,6 +322,64 @@ class RoutingSampler:
             out[bad] = np.argpartition(race, k - 1, axis=1)[:, :k]
         return out.reshape(self.layers, n, k)
 
+    def touched_steps(self, tokens_per_step: int, steps: int, epad: int) -> np.ndarray | None:
+        """The distinct experts of each of `steps` steps of `tokens_per_step` tokens:
+        (steps, layers, epad) bool, what `steps()` then a scatter of its ids gives, from the
+        same random draws (bit-identical), without materialising the ids. None (nothing
+        drawn) where only `steps()` applies: temporal reuse, a trace, a block drawn ahead
+        (`block_tokens` > n), fewer than two tokens, or no stream (the race)."""
+        n = tokens_per_step * steps
+        if (self.trace is not None or isinstance(self.routing, Temporal) or self.block_tokens <= 1 or n < 2
+                or n < self.block_tokens or self.k >= self.e or self.stream_len <= 0
+                or (self._block is not None and self._block_pos < self._block.shape[1])):
+            return None
+        seen = self._first_k(n, epad)  # (layers x n, epad): each (layer, token) row's k experts
+        self.cursor += n
+        # the union over each step's tokens: an OR of 64-expert words (bool bytes viewed as uint64)
+        words = seen.view(np.uint64).reshape(self.layers * steps, tokens_per_step, epad // 8)
+        union = words[:, 0].copy()
+        for i in range(1, tokens_per_step):  # a few in-place ORs beat a reduction over a short axis
+            union |= words[:, i]
+        union = union.view(bool).reshape(self.layers, steps, epad)
+        return np.ascontiguousarray(union.transpose(1, 0, 2))
+
+    def _first_k(self, n: int, width: int) -> np.ndarray:
+        """(layers x n, width >= E) bool: the first k distinct values of each row's stream of
+        draws, the same rows and random draws as `_successive` (row r = layer x n + token),
+        found by a seen-table per row, column by column (no sort), and the same exact
+        completion by the race for a row whose stream has fewer than k distinct values."""
+        k, e, m = self.k, self.e, self.stream_len
+        rows = self.layers * n
+        shift = max(1, (m - 1).bit_length())
+        small = (e << shift) < 2**15 and m * e < 2**15
+        d = self._categorical((rows, m), np.int16 if small else np.int32)
+        flat = (d.T.astype(np.intp) + np.arange(0, rows * width, width, dtype=np.intp))  # (m, rows): column j, row r
+        seen = np.zeros(rows * width, dtype=bool)
+        cnt = np.zeros(rows, dtype=np.int16)
+        for j in range(m):
+            idx = flat[j]
+            if j < k:  # fewer than k values so far in every row: each new value is kept
+                cnt += ~seen[idx]
+                seen[idx] = True
+                continue
+            act = np.flatnonzero(cnt < k)
+            if not len(act):
+                break
+            ia = idx[act]
+            new = ~seen[ia]
+            seen[ia[new]] = True
+            cnt[act[new]] += 1
+        seen = seen.reshape(rows, width)
+        bad = np.flatnonzero(cnt < k)
+        if len(bad):  # fewer than k distinct in the stream: complete by the race over the experts not yet drawn
+            race = self.rng.standard_exponential(size=(len(bad), e)) * self.inv_q
+            race[seen[bad, :e]] = -1.0  # drawn already: kept, the race picks the rest
+            pick = np.argpartition(race, k - 1, axis=1)[:, :k]
+            done = np.zeros((len(bad), width), dtype=bool)
+            done[np.arange(len(bad))[:, None], pick] = True
+            seen[bad] = done
+        return seen
+
     def _categorical(self, shape: tuple[int, ...], dtype: type = np.int32) -> np.ndarray:
         """Independent draws from q by inverse CDF with a guide table: u in one of G equal
         buckets maps to the one expert whose CDF interval covers the bucket; the few buckets
@@ -688,12 +746,15 @@ class MoeRouter:
     def _open(self, key: tuple[tuple[int, ...], int], size: int) -> None:
         seqs, tps = list(key[0]), key[1]
         n = len(seqs) * tps
-        ids = self.sampler.steps(seqs, tps, size)  # (L, size x n, k)
-        touched = np.zeros((size, self.layers, self.epad), dtype=bool)
-        # one scatter for the block: flat index (step, layer, expert)
-        step_of = np.repeat(np.arange(size), n)[None, :, None]
-        layer_of = np.arange(self.layers)[:, None, None]
-        touched.reshape(-1)[((step_of * self.layers + layer_of) * self.epad + ids).reshape(-1)] = True
+        touched = self.sampler.touched_steps(n, size, self.epad)  # None: the ids are needed
+        ids = None
+        if touched is None:
+            ids = self.sampler.steps(seqs, tps, size)  # (L, size x n, k)
+            touched = np.zeros((size, self.layers, self.epad), dtype=bool)
+            # one scatter for the block: flat index (step, layer, expert)
+            step_of = np.repeat(np.arange(size), n)[None, :, None]
+            layer_of = np.arange(self.layers)[:, None, None]
+            touched.reshape(-1)[((step_of * self.layers + layer_of) * self.epad + ids).reshape(-1)] = True
         self._key, self._pos, self._size = key, 0, size
         self._touched, self._ids = touched, ids
         if n == 1:  # one token: its k experts are distinct
