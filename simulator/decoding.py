@@ -197,6 +197,14 @@ class RoundRunner:
             return np.minimum(np.array(out), dec.draft_len)
         if isinstance(dec, (Speculative, SelfSpeculative)) and dec.tree:
             return sample_accepted_tree(self.rng, dec.acceptance, dec.tree, n)
+        if n == 1 and dec.draft_len > 0:  # type: ignore[union-attr]
+            # sample_accepted for one sequence without its array set-up: the same draws
+            # (random((1, g)) is random(g)), the same first rejection
+            a = dec.acceptance  # type: ignore[union-attr]
+            for i, u in enumerate(self.rng.random(dec.draft_len).tolist()):  # type: ignore[union-attr]
+                if u >= a:
+                    return np.array([i])
+            return np.array([dec.draft_len])  # type: ignore[union-attr]
         return sample_accepted(self.rng, dec.acceptance, dec.draft_len, n)  # type: ignore[union-attr]
 
     def run(self, ex: object, lives: list, *, record: bool, priority: int = 1) -> Generator[simpy.Event, None, list[int]]:

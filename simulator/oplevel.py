@@ -218,19 +218,21 @@ class _Sim:
     def run_op(self, pos: int, op: _Op, nxt: _Op | None, layer: int) -> None:
         start = self.t
         t0 = start + op.overhead_s
-        ends = [t0 + op.compute_s]
+        end = t0 + op.compute_s  # the latest of compute and every transfer
         weights_end = t0
         spans = self.record
+        chan = self.chan
         here = self.prefetched.pop(pos, None) if self.prefetched else None
         for x in op.xfers:
-            ch = self.chan[x.tier]
+            ch = chan[x.tier]
             n = ch.spec.channels
             arrived = here.get(x.tier) if here is not None else None
             demand = x.nbytes - (x.prefetch_bytes if arrived is not None else 0.0)
             b, e = ch.serve(t0, demand / n, x.run_bytes, write=x.write) if demand > 0 else (t0, t0)
             if arrived is not None and arrived > e:
                 e = arrived
-            ends.append(e)
+            if e > end:
+                end = e
             if x.weights and e > weights_end:
                 weights_end = e
             if spans and demand > 0:
@@ -240,7 +242,7 @@ class _Sim:
             pf: dict[str, float] = {}
             for x in nxt.xfers:
                 if x.prefetch_bytes > 0:
-                    ch = self.chan[x.tier]
+                    ch = chan[x.tier]
                     n = ch.spec.channels
                     b, e = ch.serve(t0, x.prefetch_bytes / n, x.run_bytes)
                     pf[x.tier] = e
@@ -248,11 +250,11 @@ class _Sim:
                         self._xfer_spans(x.tier, n, f"prefetch {nxt.name}", b, e, x.prefetch_bytes, False)
             if pf:
                 self.prefetched[pos + 1] = pf
-        end = max(ends)
-        if op.drain_s:
-            end = max(end, weights_end + op.drain_s)
+        if op.drain_s and weights_end + op.drain_s > end:
+            end = weights_end + op.drain_s
         self.t = end
-        self.class_s[op.op_class] = self.class_s.get(op.op_class, 0.0) + end - start
+        cls = self.class_s
+        cls[op.op_class] = cls.get(op.op_class, 0.0) + end - start
         self.instances += 1
         if spans:
             unit = _unit(op, self.group)
