@@ -169,6 +169,7 @@ class RoundRunner:
         self.tokens = 0  # tokens gained by the sequences
         self.distinct: list[float] = []
         self.spent = 0
+        self._drafts: dict[int, list[tuple[int, MappedStep, str]]] = {}  # batch -> its draft steps
 
     def prefilled(self, requests: int) -> None:
         """Prefill yields each request's first token (every initial path's, for multipath)."""
@@ -229,9 +230,12 @@ class RoundRunner:
             self.tokens += b
             return [1] * b
         if speculating(dec, b):
-            for j, w in enumerate(draft_widths(dec)):
-                dstep = draft_step(self.m, dec, b, w)
-                t = yield from ex.run(dstep, ctx + b * j, label=f"draft {j}", record=record, priority=priority)
+            drafts = self._drafts.get(b)
+            if drafts is None:  # the mapper maps each draft shape once; this saves asking it every round
+                drafts = self._drafts[b] = [(j, draft_step(self.m, dec, b, w), f"draft {j}")
+                                            for j, w in enumerate(draft_widths(dec))]
+            for j, dstep, label in drafts:
+                t = yield from ex.run(dstep, ctx + b * j, label=label, record=record, priority=priority)
                 self.draft_s += t
             width = verify_width(dec)
             gained = (self.accepted(b) + 1).tolist()
