@@ -322,63 +322,59 @@ class RoutingSampler:
             out[bad] = np.argpartition(race, k - 1, axis=1)[:, :k]
         return out.reshape(self.layers, n, k)
 
+    PAIRWISE_MAX_STREAM = 16  # speed only: above, touched_steps defers to the sort of _successive
+
     def touched_steps(self, tokens_per_step: int, steps: int, epad: int) -> np.ndarray | None:
         """The distinct experts of each of `steps` steps of `tokens_per_step` tokens:
         (steps, layers, epad) bool, what `steps()` then a scatter of its ids gives, from the
         same random draws (bit-identical), without materialising the ids. None (nothing
         drawn) where only `steps()` applies: temporal reuse, a trace, a block drawn ahead
-        (`block_tokens` > n), fewer than two tokens, or no stream (the race)."""
+        (`block_tokens` > n), fewer than two tokens, no stream (the race) or a long one (the
+        pairwise compares grow as its square: `_successive`'s sort is cheaper there)."""
         n = tokens_per_step * steps
         if (self.trace is not None or isinstance(self.routing, Temporal) or self.block_tokens <= 1 or n < 2
-                or n < self.block_tokens or self.k >= self.e or self.stream_len <= 0
+                or n < self.block_tokens or self.k >= self.e or not 0 < self.stream_len <= self.PAIRWISE_MAX_STREAM
                 or (self._block is not None and self._block_pos < self._block.shape[1])):
             return None
-        seen = self._first_k(n, epad)  # (layers x n, epad): each (layer, token) row's k experts
         self.cursor += n
-        # the union over each step's tokens: an OR of 64-expert words (bool bytes viewed as uint64)
-        words = seen.view(np.uint64).reshape(self.layers * steps, tokens_per_step, epad // 8)
-        union = words[:, 0].copy()
-        for i in range(1, tokens_per_step):  # a few in-place ORs beat a reduction over a short axis
-            union |= words[:, i]
-        union = union.view(bool).reshape(self.layers, steps, epad)
-        return np.ascontiguousarray(union.transpose(1, 0, 2))
+        return self._first_k_union(n, tokens_per_step, steps, epad)
 
-    def _first_k(self, n: int, width: int) -> np.ndarray:
-        """(layers x n, width >= E) bool: the first k distinct values of each row's stream of
-        draws, the same rows and random draws as `_successive` (row r = layer x n + token),
-        found by a seen-table per row, column by column (no sort), and the same exact
-        completion by the race for a row whose stream has fewer than k distinct values."""
+    def _first_k_union(self, n: int, tps: int, steps: int, epad: int) -> np.ndarray:
+        """(steps, layers, epad) bool: the union over each step's tokens of each (layer, token)
+        row's first k distinct values in its stream of draws: the same rows and random draws
+        as `_successive` (row r = layer x n + token) and the same exact completion by the
+        race for a row whose stream has fewer than k distinct values. A draw is new if no
+        earlier draw of its row equals it (pairwise compares of short int columns, no sort);
+        a row keeps its new draws up to the k-th."""
         k, e, m = self.k, self.e, self.stream_len
         rows = self.layers * n
         shift = max(1, (m - 1).bit_length())
         small = (e << shift) < 2**15 and m * e < 2**15
         d = self._categorical((rows, m), np.int16 if small else np.int32)
-        flat = (d.T.astype(np.intp) + np.arange(0, rows * width, width, dtype=np.intp))  # (m, rows): column j, row r
-        seen = np.zeros(rows * width, dtype=bool)
-        cnt = np.zeros(rows, dtype=np.int16)
-        for j in range(m):
-            idx = flat[j]
-            if j < k:  # fewer than k values so far in every row: each new value is kept
-                cnt += ~seen[idx]
-                seen[idx] = True
-                continue
-            act = np.flatnonzero(cnt < k)
-            if not len(act):
-                break
-            ia = idx[act]
-            new = ~seen[ia]
-            seen[ia[new]] = True
-            cnt[act[new]] += 1
-        seen = seen.reshape(rows, width)
+        col = np.ascontiguousarray(d.T)  # (m, rows)
+        base = (np.arange(rows, dtype=np.intp) // tps) * epad  # row -> its (layer, step)'s first cell
+        trash = self.layers * steps * epad  # one cell past the result: where draws not kept go
+        tgt = np.empty((m, rows), dtype=np.intp)
+        cnt = np.ones(rows, dtype=np.int16)  # distinct values so far, per row (the first draw is new)
+        np.add(base, col[0], out=tgt[0])
+        for j in range(1, m):
+            dup = col[0] == col[j]
+            for i in range(1, j):
+                dup |= col[i] == col[j]
+            keep = ~dup & (cnt < k)
+            cnt += keep
+            np.add(base, col[j], out=tgt[j])
+            tgt[j][~keep] = trash
+        out = np.zeros(trash + 1, dtype=bool)
+        out[tgt.reshape(-1)] = True
+        out = out[:trash]
         bad = np.flatnonzero(cnt < k)
         if len(bad):  # fewer than k distinct in the stream: complete by the race over the experts not yet drawn
             race = self.rng.standard_exponential(size=(len(bad), e)) * self.inv_q
-            race[seen[bad, :e]] = -1.0  # drawn already: kept, the race picks the rest
+            race[np.arange(len(bad))[:, None], d[bad]] = -1.0  # drawn already: kept, the race picks the rest
             pick = np.argpartition(race, k - 1, axis=1)[:, :k]
-            done = np.zeros((len(bad), width), dtype=bool)
-            done[np.arange(len(bad))[:, None], pick] = True
-            seen[bad] = done
-        return seen
+            out[(base[bad][:, None] + pick).reshape(-1)] = True
+        return np.ascontiguousarray(out.reshape(self.layers, steps, epad).transpose(1, 0, 2))
 
     def _categorical(self, shape: tuple[int, ...], dtype: type = np.int32) -> np.ndarray:
         """Independent draws from q by inverse CDF with a guide table: u in one of G equal
