@@ -234,11 +234,18 @@ class RoundRunner:
             if drafts is None:  # the mapper maps each draft shape once; this saves asking it every round
                 drafts = self._drafts[b] = [(j, draft_step(self.m, dec, b, w), f"draft {j}")
                                             for j, w in enumerate(draft_widths(dec))]
-            for j, dstep, label in drafts:
-                t = yield from ex.run(dstep, ctx + b * j, label=label, record=record, priority=priority)
-                self.draft_s += t
             width = verify_width(dec)
             gained = (self.accepted(b) + 1).tolist()
+            distinct, hit = self._moe_step(lives, width)
+            step = self.m.verify(b, width, prompt, distinct=distinct, hit=hit)
+            # the draft steps and the verification back to back (their draws need no draft timing)
+            seq = [(dstep, ctx + b * j, label) for j, dstep, label in drafts]
+            seq.append((step, ctx, f"verify x{b}" if width > 1 else f"decode x{b}"))
+            times = yield from ex.run_seq(seq, record=record, priority=priority)
+            for t in times[:-1]:
+                self.draft_s += t
+            self.verify_s += times[-1]
+            return self._gained(gained, lives)
         elif isinstance(dec, LexicalUnit):
             width = dec.window
             # the first token is kept; the others up to the first rejection (a prefix)
@@ -251,8 +258,12 @@ class RoundRunner:
         t = yield from ex.run(step, ctx, label=f"verify x{b}" if width > 1 else f"decode x{b}", record=record,
                               priority=priority)
         self.verify_s += t
+        return self._gained(gained, lives)
+
+    def _gained(self, gained: list[int], lives: list) -> list[int]:
+        """A target pass's tokens, each sequence's capped at what it still has to generate."""
         self.passes += 1
-        self.seq_passes += b
+        self.seq_passes += len(lives)
         gained = [min(gn, live.req.gen_tokens - live.generated) for gn, live in zip(gained, lives)]
         self.tokens += int(sum(gained))
         self.spent += int(sum(gained))
