@@ -169,6 +169,7 @@ class RoundRunner:
         self.tokens = 0  # tokens gained by the sequences
         self.distinct: list[float] = []
         self.spent = 0
+        self._drafts: dict[int, list[tuple[int, MappedStep, str]]] = {}  # batch -> its draft steps
 
     def prefilled(self, requests: int) -> None:
         """Prefill yields each request's first token (every initial path's, for multipath)."""
@@ -197,6 +198,14 @@ class RoundRunner:
             return np.minimum(np.array(out), dec.draft_len)
         if isinstance(dec, (Speculative, SelfSpeculative)) and dec.tree:
             return sample_accepted_tree(self.rng, dec.acceptance, dec.tree, n)
+        if n == 1 and dec.draft_len > 0:  # type: ignore[union-attr]
+            # sample_accepted for one sequence without its array set-up: the same draws
+            # (random((1, g)) is random(g)), the same first rejection
+            a = dec.acceptance  # type: ignore[union-attr]
+            for i, u in enumerate(self.rng.random(dec.draft_len).tolist()):  # type: ignore[union-attr]
+                if u >= a:
+                    return np.array([i])
+            return np.array([dec.draft_len])  # type: ignore[union-attr]
         return sample_accepted(self.rng, dec.acceptance, dec.draft_len, n)  # type: ignore[union-attr]
 
     def run(self, ex: object, lives: list, *, record: bool, priority: int = 1) -> Generator[simpy.Event, None, list[int]]:
@@ -221,12 +230,22 @@ class RoundRunner:
             self.tokens += b
             return [1] * b
         if speculating(dec, b):
-            for j, w in enumerate(draft_widths(dec)):
-                dstep = draft_step(self.m, dec, b, w)
-                t = yield from ex.run(dstep, ctx + b * j, label=f"draft {j}", record=record, priority=priority)
-                self.draft_s += t
+            drafts = self._drafts.get(b)
+            if drafts is None:  # the mapper maps each draft shape once; this saves asking it every round
+                drafts = self._drafts[b] = [(j, draft_step(self.m, dec, b, w), f"draft {j}")
+                                            for j, w in enumerate(draft_widths(dec))]
             width = verify_width(dec)
             gained = (self.accepted(b) + 1).tolist()
+            distinct, hit = self._moe_step(lives, width)
+            step = self.m.verify(b, width, prompt, distinct=distinct, hit=hit)
+            # the draft steps and the verification back to back (their draws need no draft timing)
+            seq = [(dstep, ctx + b * j, label) for j, dstep, label in drafts]
+            seq.append((step, ctx, f"verify x{b}" if width > 1 else f"decode x{b}"))
+            times = yield from ex.run_seq(seq, record=record, priority=priority)
+            for t in times[:-1]:
+                self.draft_s += t
+            self.verify_s += times[-1]
+            return self._gained(gained, lives)
         elif isinstance(dec, LexicalUnit):
             width = dec.window
             # the first token is kept; the others up to the first rejection (a prefix)
@@ -239,8 +258,12 @@ class RoundRunner:
         t = yield from ex.run(step, ctx, label=f"verify x{b}" if width > 1 else f"decode x{b}", record=record,
                               priority=priority)
         self.verify_s += t
+        return self._gained(gained, lives)
+
+    def _gained(self, gained: list[int], lives: list) -> list[int]:
+        """A target pass's tokens, each sequence's capped at what it still has to generate."""
         self.passes += 1
-        self.seq_passes += b
+        self.seq_passes += len(lives)
         gained = [min(gn, live.req.gen_tokens - live.generated) for gn, live in zip(gained, lives)]
         self.tokens += int(sum(gained))
         self.spent += int(sum(gained))

@@ -57,6 +57,8 @@ class Executor:
     device_busy_s: dict[str, float] = field(default_factory=dict)
     class_time_s: dict[str, dict[str, float]] = field(default_factory=dict)
     _tallies: dict[int, _Tally] = field(default_factory=dict)
+    _shared: dict[int, bool] = field(default_factory=dict)  # step id -> streams on a shared tier
+    _pinned: list[MappedStep] = field(default_factory=list)  # the steps `_shared` knows (their ids stay theirs)
     memory: MemorySystem | None = None
     costs: StepCostCache | None = None
     _final: bool = False
@@ -77,19 +79,71 @@ class Executor:
     def add_channel(self, name: str, bandwidth_bytes_per_s: float) -> BandwidthChannel:
         return self.channels.setdefault(name, BandwidthChannel(self.env, name, bandwidth_bytes_per_s))
 
+    def _is_shared(self, step: MappedStep) -> bool:
+        """Whether `step` streams on a tier another device uses (then it runs op by op); on a
+        step's first run, its channels are made."""
+        shared = self._shared.get(id(step))
+        if shared is None:
+            for tier, bw in step.tier_bandwidth_bytes_per_s.items():
+                if tier not in self.channels:
+                    self.channels[tier] = BandwidthChannel(self.env, tier, bw)
+            shared = self._shared[id(step)] = bool(self.shared_tiers.intersection(step.tier_bandwidth_bytes_per_s))
+            self._pinned.append(step)  # keeps the step alive: its id stays its own
+        return shared
+
+    def _tally(self, step: MappedStep, ctx: float) -> tuple[_Tally, dict[str, float]]:
+        tally = self._tallies.get(id(step))
+        if tally is None:
+            tally = self._tallies[id(step)] = _Tally(step)  # the tally holds the step: its id stays its own
+        tally.runs += 1
+        tally.ctx_sum += ctx
+        times = self.class_time_s.get(step.phase)
+        if times is None:
+            times = self.class_time_s[step.phase] = {}
+        return tally, times
+
+    def _cached(self, step: MappedStep, ctx: float, tally: _Tally) -> float:
+        """Duration of a step from the step-cost cache, tallied for the end (`finalize`)."""
+        assert self.costs is not None
+        d, k, t = self.costs.duration(step, ctx)
+        b = tally.buckets.get(k)
+        if b is None:
+            tally.buckets[k] = [1.0, t]
+        else:
+            b[0] += 1.0
+            b[1] += t
+        tally.op_runs += 1
+        tally.op_ctx_sum += ctx
+        return d
+
+    def run_seq(self, steps: list[tuple[MappedStep, float, str]], *, record: bool = False,
+                priority: int = 0) -> Generator[simpy.Event, None, list[float]]:
+        """Run steps (step, total context, label) back to back on one device; returns their
+        durations. Where each would take `run`'s cached path (not traced, no shared tier),
+        they are one simpy timeout of their summed durations: a cached step's duration is
+        fixed when it starts and nothing else acts on its channels, so this changes only
+        the number of events (and the last bits of the clock's sums), not what happens."""
+        if record or self.costs is None or any(self._is_shared(step) for step, _, _ in steps):
+            out = []
+            for step, ctx, label in steps:
+                t = yield from self.run(step, ctx, label=label, record=record, priority=priority)
+                out.append(t)
+            return out
+        durations = [self._cached(step, ctx, self._tally(step, ctx)[0]) for step, ctx, _ in steps]
+        yield self.env.timeout(sum(durations))
+        self.events += 1
+        busy = self.device_busy_s
+        for (step, _, _), d in zip(steps, durations):
+            busy[step.device] = busy.get(step.device, 0.0) + d
+        return durations
+
     def run(self, step: MappedStep, ctx: float, *, label: str, record: bool = False,
             priority: int = 0) -> Generator[simpy.Event, None, float]:
         """Run one step at total context `ctx`; returns its duration."""
         env = self.env
         start = env.now
-        tally = self._tallies.setdefault(id(step), _Tally(step))
-        tally.runs += 1
-        tally.ctx_sum += ctx
-        times = self.class_time_s.setdefault(step.phase, {})
-        for tier, bw in step.tier_bandwidth_bytes_per_s.items():
-            if tier not in self.channels:
-                self.channels[tier] = BandwidthChannel(env, tier, bw)
-        shared = bool(self.shared_tiers.intersection(step.tier_bandwidth_bytes_per_s))
+        tally, times = self._tally(step, ctx)
+        shared = self._is_shared(step)
         detailed = shared or (record and self.costs is None)
         if detailed:
             # banked: each transfer is charged its access pattern's mean service time per byte
@@ -118,16 +172,7 @@ class Executor:
         elif record and self.costs is not None:
             yield from self._traced(step, ctx, tally, label=label)
         elif self.costs is not None:
-            d, k, t = self.costs.duration(step, ctx)
-            b = tally.buckets.get(k)
-            if b is None:
-                tally.buckets[k] = [1.0, t]
-            else:
-                b[0] += 1.0
-                b[1] += t
-            tally.op_runs += 1
-            tally.op_ctx_sum += ctx
-            yield env.timeout(d)
+            yield env.timeout(self._cached(step, ctx, tally))
             self.events += 1
         else:  # no memory system: the analytic step time (kept for callers that build an Executor bare)
             op_times = step.op_times_s(np.array([ctx]))[:, 0]

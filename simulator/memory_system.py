@@ -164,6 +164,20 @@ def refresh_stretch(begin_s: float, work_s: float, trefi_s: float, trfc_s: float
     return (k + 1 + n) * trefi_s + trfc_s + rem
 
 
+_RATES: dict[ChannelSpec, dict[float, tuple[float, float]]] = {}
+
+
+def _shared_rates(spec: ChannelSpec) -> dict[float, tuple[float, float]]:
+    """Service time and activations per byte by run length, shared by every `Channel` of one
+    spec (a pure function of the spec: each op-level simulation makes new channels)."""
+    rates = _RATES.get(spec)
+    if rates is None:
+        if len(_RATES) >= 256:
+            _RATES.clear()
+        rates = _RATES[spec] = {}
+    return rates
+
+
 @dataclass
 class Channel:
     """A channel's state during one op-level simulation (first come, first served)."""
@@ -178,21 +192,31 @@ class Channel:
 
     _rates: dict[float, tuple[float, float]] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self._rates = _shared_rates(self.spec)
+        t = self.spec.timing
+        # the spec's timing, read once per channel (serve runs per transfer)
+        self._timed = t is not None
+        self._first_data_s = t.trcd_s + t.tcl_s if t is not None else 0.0
+        self._twtr_s = t.twtr_s if t is not None else 0.0
+        self._all_bank = t is not None and t.refresh == "all_bank"
+        self._trefi_s = t.trefi_s if t is not None else 0.0
+        self._trfc_s = t.trfc_s if t is not None else 0.0
+
     def serve(self, issue_s: float, nbytes: float, run_bytes: float, *, write: bool = False) -> tuple[float, float]:
         """Queue a request issued at `issue_s`; returns its (begin, end)."""
-        sp = self.spec
-        begin = issue_s if issue_s > self.free_s else self.free_s
+        free = self.free_s
+        begin = issue_s if issue_s > free else free
         rate = self._rates.get(run_bytes)
         if rate is None:  # service time and activations are linear in the bytes for a given run length
-            rate = self._rates[run_bytes] = sp.work_s(1.0, run_bytes)
+            rate = self._rates[run_bytes] = self.spec.work_s(1.0, run_bytes)
         work, acts = nbytes * rate[0], nbytes * rate[1]
-        t = sp.timing
-        if t is not None:
-            if not self.used or begin > self.free_s:  # the channel was idle: first data after tRCD + tCL
-                work += t.trcd_s + t.tcl_s
+        if self._timed:
+            if not self.used or begin > free:  # the channel was idle: first data after tRCD + tCL
+                work += self._first_data_s
             if write:
-                work += t.twtr_s
-            end = refresh_stretch(begin, work, t.trefi_s, t.trfc_s) if t.refresh == "all_bank" else begin + work
+                work += self._twtr_s
+            end = refresh_stretch(begin, work, self._trefi_s, self._trfc_s) if self._all_bank else begin + work
         else:
             end = begin + work
         self.used = True

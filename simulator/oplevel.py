@@ -91,30 +91,79 @@ def _kv_op(op: MappedOp) -> bool:
     return op.unit != "cim_macros" and (op.name.endswith("attention") or any(a.per_ctx for _, a in op.tier_bytes))
 
 
+# Per (step, memory system): each op's context-independent facts, and the `_Op` itself where
+# nothing depends on context (weights, the appended K/V): a step is simulated at several
+# contexts (the step-cost cache's buckets), so this is worked out once. Entries hold the
+# step and memory system (their ids stay theirs); cleared when full.
+_TEMPLATES: dict[tuple[int, int], tuple[MappedStep, MemorySystem, list]] = {}
+_TEMPLATES_MAX = 512
+
+
+def _template(step: MappedStep, mem: MemorySystem) -> list:
+    key = (id(step), id(mem))
+    hit = _TEMPLATES.get(key)
+    if hit is not None and hit[0] is step and hit[1] is mem:
+        return hit[2]
+    out: list = []
+    prefetch = step.device in mem.prefetch_devices
+    for i, op in enumerate(step.ops):
+        rounds = dict(op.detail).get("rounds")
+        streaming = rounds is not None and op.unit == "cim_macros"
+        kv = _kv_op(op)
+        xs: list = []  # an _Xfer (fixed) or (kind, tier, affine)
+        for tier, aff in op.tier_bytes:
+            if tier.startswith("noc:") or tier not in mem.channels:
+                xs.append(_Xfer(tier, aff.const, math.inf, False) if not aff.per_ctx else ("noc", tier, aff))
+            elif not kv:
+                if aff.per_ctx:
+                    xs.append(("weights", tier, aff))
+                else:
+                    nbytes = aff.at(0.0)
+                    pre = nbytes / rounds if (streaming and prefetch) else 0.0
+                    xs.append(_Xfer(tier, nbytes, math.inf, False, pre, True))
+            else:  # KV: reads grow with context, the constant part is this step's appended tokens
+                if aff.per_ctx:
+                    xs.append(("kv", tier, aff))
+                if aff.const:  # cross-attention: the encoder's K/V, read; self-attention: this step's K/V, written
+                    cross = "cross" in op.name
+                    xs.append(_Xfer(tier, aff.const, max(aff.const / mem.kv_streams, 1.0), not cross))
+        drains = streaming and mem.banked and mem.drain
+        fixed = None
+        if not op.compute_s.per_ctx and all(isinstance(x, _Xfer) for x in xs):
+            compute = op.compute_s.at(0.0)
+            fixed = _Op(i, op.name, op.op_class, op.unit, op.overhead_s, compute, tuple(xs),
+                        compute / rounds if drains else 0.0, streaming)
+        out.append((fixed, op, rounds, streaming, drains, prefetch, xs))
+    if len(_TEMPLATES) >= _TEMPLATES_MAX:
+        _TEMPLATES.clear()
+    _TEMPLATES[key] = (step, mem, out)
+    return out
+
+
 def prepare_ops(step: MappedStep, ctx: float, mem: MemorySystem) -> list[_Op]:
     """Per-instance costs of every op of `step` at total context `ctx`."""
     out = []
-    for i, op in enumerate(step.ops):
+    for i, (fixed, op, rounds, streaming, drains, prefetch, xs) in enumerate(_template(step, mem)):
+        if fixed is not None:
+            out.append(fixed)
+            continue
         xfers = []
-        detail = dict(op.detail)
-        rounds = detail.get("rounds")
-        streaming = rounds is not None and op.unit == "cim_macros"
-        compute = op.compute_s.at(ctx)
-        for tier, aff in op.tier_bytes:
-            if tier.startswith("noc:") or tier not in mem.channels:
+        for x in xs:
+            if isinstance(x, _Xfer):
+                xfers.append(x)
+                continue
+            kind, tier, aff = x
+            if kind == "noc":
                 xfers.append(_Xfer(tier, aff.at(ctx), math.inf, False))
-            elif not _kv_op(op):
+            elif kind == "weights":
                 nbytes = aff.at(ctx)
-                pre = nbytes / rounds if (streaming and step.device in mem.prefetch_devices) else 0.0
+                pre = nbytes / rounds if (streaming and prefetch) else 0.0
                 xfers.append(_Xfer(tier, nbytes, math.inf, False, pre, True))
-            else:  # KV: reads grow with context, the constant part is this step's appended tokens
-                if aff.per_ctx:
-                    per_token = aff.per_ctx
-                    xfers.append(_Xfer(tier, aff.per_ctx * ctx, KV_BLOCK_TOKENS * per_token / mem.kv_streams, False))
-                if aff.const:  # cross-attention: the encoder's K/V, read; self-attention: this step's K/V, written
-                    cross = "cross" in op.name
-                    xfers.append(_Xfer(tier, aff.const, max(aff.const / mem.kv_streams, 1.0), not cross))
-        drain = compute / rounds if (streaming and mem.banked and mem.drain) else 0.0
+            else:
+                per_token = aff.per_ctx
+                xfers.append(_Xfer(tier, aff.per_ctx * ctx, KV_BLOCK_TOKENS * per_token / mem.kv_streams, False))
+        compute = op.compute_s.at(ctx)
+        drain = compute / rounds if drains else 0.0
         out.append(_Op(i, op.name, op.op_class, op.unit, op.overhead_s, compute, tuple(xfers), drain, streaming))
     return out
 
@@ -169,19 +218,21 @@ class _Sim:
     def run_op(self, pos: int, op: _Op, nxt: _Op | None, layer: int) -> None:
         start = self.t
         t0 = start + op.overhead_s
-        ends = [t0 + op.compute_s]
+        end = t0 + op.compute_s  # the latest of compute and every transfer
         weights_end = t0
         spans = self.record
+        chan = self.chan
         here = self.prefetched.pop(pos, None) if self.prefetched else None
         for x in op.xfers:
-            ch = self.chan[x.tier]
+            ch = chan[x.tier]
             n = ch.spec.channels
             arrived = here.get(x.tier) if here is not None else None
             demand = x.nbytes - (x.prefetch_bytes if arrived is not None else 0.0)
             b, e = ch.serve(t0, demand / n, x.run_bytes, write=x.write) if demand > 0 else (t0, t0)
             if arrived is not None and arrived > e:
                 e = arrived
-            ends.append(e)
+            if e > end:
+                end = e
             if x.weights and e > weights_end:
                 weights_end = e
             if spans and demand > 0:
@@ -191,7 +242,7 @@ class _Sim:
             pf: dict[str, float] = {}
             for x in nxt.xfers:
                 if x.prefetch_bytes > 0:
-                    ch = self.chan[x.tier]
+                    ch = chan[x.tier]
                     n = ch.spec.channels
                     b, e = ch.serve(t0, x.prefetch_bytes / n, x.run_bytes)
                     pf[x.tier] = e
@@ -199,11 +250,11 @@ class _Sim:
                         self._xfer_spans(x.tier, n, f"prefetch {nxt.name}", b, e, x.prefetch_bytes, False)
             if pf:
                 self.prefetched[pos + 1] = pf
-        end = max(ends)
-        if op.drain_s:
-            end = max(end, weights_end + op.drain_s)
+        if op.drain_s and weights_end + op.drain_s > end:
+            end = weights_end + op.drain_s
         self.t = end
-        self.class_s[op.op_class] = self.class_s.get(op.op_class, 0.0) + end - start
+        cls = self.class_s
+        cls[op.op_class] = cls.get(op.op_class, 0.0) + end - start
         self.instances += 1
         if spans:
             unit = _unit(op, self.group)

@@ -356,8 +356,8 @@ def _pct(values: list[float]) -> dict[str, float | None]:
     if not values:
         return {"mean": None, "p50": None, "p90": None, "p99": None, "max": None}
     a = np.asarray(values)
-    return {"mean": float(a.mean()), "p50": float(np.percentile(a, 50)), "p90": float(np.percentile(a, 90)),
-            "p99": float(np.percentile(a, 99)), "max": float(a.max())}
+    p50, p90, p99 = np.percentile(a, [50, 90, 99]).tolist()  # one call: numpy's set-up is most of its cost
+    return {"mean": float(a.mean()), "p50": p50, "p90": p90, "p99": p99, "max": float(a.max())}
 
 
 def _result(sim: _Sim, engine_name: str) -> SimResult:

@@ -97,11 +97,31 @@ def popularity(routing: Uniform | Zipf | Temporal | Trace, num_experts: int) -> 
     return np.full(num_experts, 1.0 / num_experts)
 
 
+# Pure functions of frozen specs, memoised per process (a DSE or a DES run asks for the same
+# few (routing, experts, top-k) again and again; the bisection and the root search cost
+# ~0.2 ms each, most of a MoE plan's mapping time). Bounded: cleared when full.
+_MEMO_MAX = 512
+_SELECTION: dict[tuple[object, int, int], np.ndarray] = {}
+_HIT_RATES: dict[tuple[object, ...], float] = {}
+
+
 def selection_probability(routing: Uniform | Zipf | Temporal | Trace, num_experts: int, top_k: int) -> np.ndarray:
     """Probability one token selects each expert: p_i = min(1, c q_i) with sum p_i = k.
 
     A token picks k *distinct* experts, so no expert can be picked with probability above 1;
-    the excess of the most popular is spread over the rest (water-filling). Uniform: k/E."""
+    the excess of the most popular is spread over the rest (water-filling). Uniform: k/E.
+    The array is shared (memoised) and read-only."""
+    key = (routing, num_experts, top_k)
+    p = _SELECTION.get(key)
+    if p is None:
+        if len(_SELECTION) >= _MEMO_MAX:
+            _SELECTION.clear()
+        p = _SELECTION[key] = _selection_probability(routing, num_experts, top_k)
+        p.flags.writeable = False
+    return p
+
+
+def _selection_probability(routing: Uniform | Zipf | Temporal | Trace, num_experts: int, top_k: int) -> np.ndarray:
     q = popularity(routing, num_experts)
     if top_k >= num_experts:
         return np.ones(num_experts)
@@ -128,7 +148,18 @@ def analytic_hit_rate(cache: ExpertCache, routing: Uniform | Zipf | Temporal | T
     Expert i is touched by a step of B tokens with probability t_i = 1 - (1 - p_i)^B. LFU
     holds the C experts with the largest t_i; LRU (Che's approximation) holds expert i with
     probability 1 - (1 - t_i)^T, T chosen so that C experts are held on average. The hit
-    rate is sum_i t_i held_i / sum_i t_i."""
+    rate is sum_i t_i held_i / sum_i t_i. Memoised per process (a pure function of frozen specs)."""
+    key = (cache, routing, num_experts, top_k, tokens_per_step)
+    h = _HIT_RATES.get(key)
+    if h is None:
+        if len(_HIT_RATES) >= _MEMO_MAX:
+            _HIT_RATES.clear()
+        h = _HIT_RATES[key] = _analytic_hit_rate(cache, routing, num_experts, top_k, tokens_per_step)
+    return h
+
+
+def _analytic_hit_rate(cache: ExpertCache, routing: Uniform | Zipf | Temporal | Trace, num_experts: int,
+                       top_k: int, tokens_per_step: int) -> float:
     c = min(cache.experts_per_layer, num_experts)
     if c <= 0:
         return 0.0
@@ -290,6 +321,60 @@ class RoutingSampler:
             race[rr, val[bad][rr, cc]] = -1.0  # drawn already: kept, the race picks the rest
             out[bad] = np.argpartition(race, k - 1, axis=1)[:, :k]
         return out.reshape(self.layers, n, k)
+
+    PAIRWISE_MAX_STREAM = 16  # speed only: above, touched_steps defers to the sort of _successive
+
+    def touched_steps(self, tokens_per_step: int, steps: int, epad: int) -> np.ndarray | None:
+        """The distinct experts of each of `steps` steps of `tokens_per_step` tokens:
+        (steps, layers, epad) bool, what `steps()` then a scatter of its ids gives, from the
+        same random draws (bit-identical), without materialising the ids. None (nothing
+        drawn) where only `steps()` applies: temporal reuse, a trace, a block drawn ahead
+        (`block_tokens` > n), fewer than two tokens, no stream (the race) or a long one (the
+        pairwise compares grow as its square: `_successive`'s sort is cheaper there)."""
+        n = tokens_per_step * steps
+        if (self.trace is not None or isinstance(self.routing, Temporal) or self.block_tokens <= 1 or n < 2
+                or n < self.block_tokens or self.k >= self.e or not 0 < self.stream_len <= self.PAIRWISE_MAX_STREAM
+                or (self._block is not None and self._block_pos < self._block.shape[1])):
+            return None
+        self.cursor += n
+        return self._first_k_union(n, tokens_per_step, steps, epad)
+
+    def _first_k_union(self, n: int, tps: int, steps: int, epad: int) -> np.ndarray:
+        """(steps, layers, epad) bool: the union over each step's tokens of each (layer, token)
+        row's first k distinct values in its stream of draws: the same rows and random draws
+        as `_successive` (row r = layer x n + token) and the same exact completion by the
+        race for a row whose stream has fewer than k distinct values. A draw is new if no
+        earlier draw of its row equals it (pairwise compares of short int columns, no sort);
+        a row keeps its new draws up to the k-th."""
+        k, e, m = self.k, self.e, self.stream_len
+        rows = self.layers * n
+        shift = max(1, (m - 1).bit_length())
+        small = (e << shift) < 2**15 and m * e < 2**15
+        d = self._categorical((rows, m), np.int16 if small else np.int32)
+        col = np.ascontiguousarray(d.T)  # (m, rows)
+        base = (np.arange(rows, dtype=np.intp) // tps) * epad  # row -> its (layer, step)'s first cell
+        trash = self.layers * steps * epad  # one cell past the result: where draws not kept go
+        tgt = np.empty((m, rows), dtype=np.intp)
+        cnt = np.ones(rows, dtype=np.int16)  # distinct values so far, per row (the first draw is new)
+        np.add(base, col[0], out=tgt[0])
+        for j in range(1, m):
+            dup = col[0] == col[j]
+            for i in range(1, j):
+                dup |= col[i] == col[j]
+            keep = ~dup & (cnt < k)
+            cnt += keep
+            np.add(base, col[j], out=tgt[j])
+            tgt[j][~keep] = trash
+        out = np.zeros(trash + 1, dtype=bool)
+        out[tgt.reshape(-1)] = True
+        out = out[:trash]
+        bad = np.flatnonzero(cnt < k)
+        if len(bad):  # fewer than k distinct in the stream: complete by the race over the experts not yet drawn
+            race = self.rng.standard_exponential(size=(len(bad), e)) * self.inv_q
+            race[np.arange(len(bad))[:, None], d[bad]] = -1.0  # drawn already: kept, the race picks the rest
+            pick = np.argpartition(race, k - 1, axis=1)[:, :k]
+            out[(base[bad][:, None] + pick).reshape(-1)] = True
+        return np.ascontiguousarray(out.reshape(self.layers, steps, epad).transpose(1, 0, 2))
 
     def _categorical(self, shape: tuple[int, ...], dtype: type = np.int32) -> np.ndarray:
         """Independent draws from q by inverse CDF with a guide table: u in one of G equal
@@ -657,12 +742,15 @@ class MoeRouter:
     def _open(self, key: tuple[tuple[int, ...], int], size: int) -> None:
         seqs, tps = list(key[0]), key[1]
         n = len(seqs) * tps
-        ids = self.sampler.steps(seqs, tps, size)  # (L, size x n, k)
-        touched = np.zeros((size, self.layers, self.epad), dtype=bool)
-        # one scatter for the block: flat index (step, layer, expert)
-        step_of = np.repeat(np.arange(size), n)[None, :, None]
-        layer_of = np.arange(self.layers)[:, None, None]
-        touched.reshape(-1)[((step_of * self.layers + layer_of) * self.epad + ids).reshape(-1)] = True
+        touched = self.sampler.touched_steps(n, size, self.epad)  # None: the ids are needed
+        ids = None
+        if touched is None:
+            ids = self.sampler.steps(seqs, tps, size)  # (L, size x n, k)
+            touched = np.zeros((size, self.layers, self.epad), dtype=bool)
+            # one scatter for the block: flat index (step, layer, expert)
+            step_of = np.repeat(np.arange(size), n)[None, :, None]
+            layer_of = np.arange(self.layers)[:, None, None]
+            touched.reshape(-1)[((step_of * self.layers + layer_of) * self.epad + ids).reshape(-1)] = True
         self._key, self._pos, self._size = key, 0, size
         self._touched, self._ids = touched, ids
         if n == 1:  # one token: its k experts are distinct

@@ -194,3 +194,36 @@ def test_temporal_reuse_rate_in_blocks() -> None:
     same = np.all(np.sort(ids[:, 1:], axis=-1) == np.sort(ids[:, :-1], axis=-1), axis=-1)
     p = r + (1 - r) / math.comb(e, k)
     assert abs(same.mean() - p) < 5 * math.sqrt(p * (1 - p) / same.size)
+
+
+@pytest.mark.parametrize("routing, e, k, layers, tokens, steps, stream", [
+    (Zipf(s=0.8), 128, 8, 48, 5, 40, None),  # qwen3-30b-a3b's shape, a 5-token verify step
+    (Uniform(), 64, 8, 16, 3, 10, None),
+    (Zipf(s=1.5), 60, 4, 7, 2, 9, None),  # E not a multiple of 64: padded words
+    (Zipf(s=0.8), 128, 8, 6, 5, 20, 9),  # a short stream: many rows completed by the race
+])
+def test_touched_steps_is_the_scatter_of_the_drawn_ids_bit_for_bit(routing: object, e: int, k: int, layers: int,
+                                                                  tokens: int, steps: int, stream: int | None) -> None:
+    """The router's fast path (distinct experts per step without the ids) draws the same random
+    numbers and yields exactly the sets `steps()` + a scatter gives, block after block; each
+    (layer, token) has k distinct experts, so a step has between k and tokens x k."""
+    epad = -(-e // 64) * 64
+    a, b = (RoutingSampler(routing, num_experts=e, top_k=k, layers=layers, rng=np.random.default_rng(11),
+                           block_tokens=2) for _ in range(2))
+    if stream is not None:
+        a.stream_len = b.stream_len = stream
+    for _ in range(3):
+        ids = a.steps([0], tokens, steps)  # (layers, steps x tokens, k)
+        want = np.zeros((steps, layers, epad), dtype=bool)
+        for s in range(steps):
+            want[s, np.arange(layers)[:, None], ids[:, s * tokens:(s + 1) * tokens].reshape(layers, -1)] = True
+        got = b.touched_steps(tokens, steps, epad)
+        assert got is not None and np.array_equal(got, want)
+        per_step = got.sum(axis=2)
+        assert per_step.min() >= k and per_step.max() <= min(e, tokens * k)
+    assert a.rng.random() == b.rng.random()  # the same random stream consumed
+    # temporal reuse needs the ids: no fast path, nothing drawn
+    t = RoutingSampler(Temporal(reuse=0.5), num_experts=e, top_k=k, layers=layers, rng=np.random.default_rng(1),
+                       block_tokens=2)
+    before = t.rng.bit_generator.state
+    assert t.touched_steps(tokens, steps, epad) is None and t.rng.bit_generator.state == before
