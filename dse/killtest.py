@@ -53,9 +53,6 @@ def _trials(journal: Path, study: str) -> list[optuna.trial.FrozenTrial]:
 def run_kills(*, space: Path, out: Path, study: str, target: int, kills: int, seed: int = 0,
               extra: tuple[str, ...] = (), delay_s: tuple[float, float] = (0.0, 0.05),
               poll_s: float = 0.05, cwd: Path | None = None) -> KillReport:
-    from slmsim.dse.study import design_key
-    from slmsim.dse.space import load_space
-
     rng = random.Random(seed)
     report = KillReport(target=target)
     cmd = [sys.executable, "-m", "slmsim.cli", "explore", str(space), "--trials", str(target), "--out", str(out),
@@ -110,35 +107,17 @@ def run_kills(*, space: Path, out: Path, study: str, target: int, kills: int, se
     report.lost += sum(1 for n, v in kept.items() if done.get(n) != v)
     report.complete = len(done)
     report.unfinished = sum(1 for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING))
-    loaded = load_space(space)
-    first: dict[str, int] = {}
-    for t in sorted((t for t in trials if t.state == TrialState.COMPLETE), key=lambda t: t.number):
-        key = design_key(t.params, loaded.space)
-        if t.user_attrs.get("duplicate_of") is None:
-            if key in first:
-                report.evaluated_twice += 1
-            else:
-                first[key] = t.number
-    for t in trials:
-        dup = t.user_attrs.get("duplicate_of")
-        if t.state == TrialState.COMPLETE and dup is not None:
-            if first.get(design_key(t.params, loaded.space)) != dup:
-                report.bad_repeats += 1
-    report.distinct = len(first)
+    _count_designs(report, [t for t in trials if t.state == TrialState.COMPLETE], space)
     return report
 
 
-def _study_report(trials: list[optuna.trial.FrozenTrial], space: Path, target: int) -> KillReport:
-    """Counts of a finished study: complete, unfinished, designs evaluated twice, repeats pointing elsewhere."""
+def _count_designs(report: KillReport, done: list[optuna.trial.FrozenTrial], space: Path) -> None:
+    """Set `report`'s designs evaluated twice, repeats pointing elsewhere and distinct designs
+    from the completed trials `done`."""
     from slmsim.dse.space import load_space
     from slmsim.dse.study import design_key
 
     loaded = load_space(space)
-    report = KillReport(target=target)
-    done = [t for t in trials if t.state == TrialState.COMPLETE]
-    report.complete = len(done)
-    report.lost = max(0, target - len(done))
-    report.unfinished = sum(1 for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING))
     first: dict[str, int] = {}
     for t in sorted(done, key=lambda t: t.number):
         if t.user_attrs.get("duplicate_of") is None:
@@ -152,6 +131,16 @@ def _study_report(trials: list[optuna.trial.FrozenTrial], space: Path, target: i
         if dup is not None and first.get(design_key(t.params, loaded.space)) != dup:
             report.bad_repeats += 1
     report.distinct = len(first)
+
+
+def _study_report(trials: list[optuna.trial.FrozenTrial], space: Path, target: int) -> KillReport:
+    """Counts of a finished study: complete, unfinished, designs evaluated twice, repeats pointing elsewhere."""
+    report = KillReport(target=target)
+    done = [t for t in trials if t.state == TrialState.COMPLETE]
+    report.complete = len(done)
+    report.lost = max(0, target - len(done))
+    report.unfinished = sum(1 for t in trials if t.state in (TrialState.RUNNING, TrialState.WAITING))
+    _count_designs(report, done, space)
     return report
 
 

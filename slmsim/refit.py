@@ -492,21 +492,32 @@ def summary(fits: Sequence[StackFit], metric: str) -> dict[str, tuple[int, float
     return out
 
 
+def report_lines(fits: Sequence[StackFit]) -> list[str]:
+    """The refit report: each stack's constants (prior -> fitted, bounds) and per-row errors
+    in-sample / left out, then the MAPE summary per metric (`python -m slmsim.refit`,
+    `slmsim validate --refit`)."""
+    out = []
+    for f in fits:
+        out.append(f"\n== {f.stack}: {len(f.rows)} rows")
+        for c, v in zip(f.constants, f.fitted):
+            out.append(f"  {c.name}: prior {c.prior:.4g} -> fitted {v:.4g}  (bounds {c.low:.3g}..{c.high:.3g})")
+        for lab, i, lo, ls in zip(f.labels, f.in_sample_pct, f.lodo_pct, f.loso_pct):
+            out.append(f"  {lab:<70} in-sample {i:+7.1f}%  leave-one-device-out {lo:+7.1f}%  "
+                       f"leave-one-stack-out {ls:+7.1f}%")
+    for metric in ("decode", "prefill"):
+        s = summary(fits, metric)
+        out.append(f"\n{metric}: " + "; ".join(f"{k} MAPE {v[1]:.1f}% (worst {v[2]:.1f}%, {v[0]} rows)"
+                                              for k, v in s.items()))
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> None:  # pragma: no cover - prints the report
     ap = argparse.ArgumentParser(prog="python -m slmsim.refit")
     ap.add_argument("--write", action="store_true", help="write the fitted values into the preset YAML files")
     ap.add_argument("--no-pool", action="store_true", help="fit each stack alone (no pooling across stacks)")
     args = ap.parse_args(argv)
     fits = refit_all(pooled=not args.no_pool)
-    for f in fits:
-        print(f"\n== {f.stack}: {len(f.rows)} rows")
-        for c, v in zip(f.constants, f.fitted):
-            print(f"  {c.name}: prior {c.prior:.4g} -> fitted {v:.4g}  (bounds {c.low:.3g}..{c.high:.3g})")
-        for lab, i, lo, ls in zip(f.labels, f.in_sample_pct, f.lodo_pct, f.loso_pct):
-            print(f"  {lab:<70} in-sample {i:+7.1f}%  leave-one-device-out {lo:+7.1f}%  leave-one-stack-out {ls:+7.1f}%")
-    for metric in ("decode", "prefill"):
-        s = summary(fits, metric)
-        print(f"\n{metric}: " + "; ".join(f"{k} MAPE {v[1]:.1f}% (worst {v[2]:.1f}%, {v[0]} rows)" for k, v in s.items()))
+    print("\n".join(report_lines(fits)))
     if args.write:
         write_presets(fits)
         print("\nwrote the fitted values into the presets")

@@ -47,6 +47,16 @@ class Autoregressive(BaseModel):
     strategy: Literal["autoregressive"] = "autoregressive"
 
 
+def _check_tree(tree: tuple[int, ...] | None, draft_len: int) -> None:
+    """A token tree's branching factors: each >= 1, one per drafted depth."""
+    if tree is None:
+        return
+    if any(b < 1 for b in tree):
+        raise ValueError("every tree branching factor must be >= 1")
+    if len(tree) != draft_len:
+        raise ValueError(f"a tree of depth {len(tree)} needs draft_len {len(tree)}")
+
+
 class Speculative(BaseModel):
     model_config = SPEC
     strategy: Literal["speculative"] = "speculative"
@@ -61,11 +71,7 @@ class Speculative(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> "Speculative":
-        if self.tree is not None:
-            if any(b < 1 for b in self.tree):
-                raise ValueError("every tree branching factor must be >= 1")
-            if len(self.tree) != self.draft_len:
-                raise ValueError(f"a tree of depth {len(self.tree)} needs draft_len {len(self.tree)}")
+        _check_tree(self.tree, self.draft_len)
         return self
 
 
@@ -93,11 +99,7 @@ class SelfSpeculative(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> "SelfSpeculative":
-        if self.tree is not None:
-            if any(b < 1 for b in self.tree):
-                raise ValueError("every tree branching factor must be >= 1")
-            if len(self.tree) != self.draft_len:
-                raise ValueError(f"a tree of depth {len(self.tree)} needs draft_len {len(self.tree)}")
+        _check_tree(self.tree, self.draft_len)
         return self
 
     def speculates_at(self, batch: int) -> bool:

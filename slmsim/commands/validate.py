@@ -120,7 +120,7 @@ def _cmd_first_file(args: argparse.Namespace) -> int:
               f"{band['board_power_w_high']} W ({band['source']})")
     if args.refit:
         from slmsim.commands.tables import progress
-        from slmsim.refit import refit_all, summary
+        from slmsim.refit import refit_all, report_lines
         from slmsim.validation import calibration_rows
 
         every = calibration_rows()
@@ -131,14 +131,5 @@ def _cmd_first_file(args: argparse.Namespace) -> int:
 
         with progress("refitting class constants", 1 + len({r.device for r in every})) as bar:
             fits = refit_all(every, on_step=step)
-        for f in fits:
-            print(f"\nstack {f.stack} ({len(f.rows)} rows):")
-            for c, v in zip(f.constants, f.fitted):
-                print(f"  {c.name}: prior {c.prior:.4g} -> fitted {v:.4g} (bounds {c.low:.3g}..{c.high:.3g})")
-            for lab, i, lo, ls in zip(f.labels, f.in_sample_pct, f.lodo_pct, f.loso_pct):
-                print(f"  {lab}: in-sample {i:+.1f}%, leave-one-device-out {lo:+.1f}%, leave-one-stack-out {ls:+.1f}%")
-        for metric in ("decode", "prefill"):
-            s = summary(fits, metric)
-            print(f"{metric}: " + "; ".join(f"{k} MAPE {v[1]:.1f}% (worst {v[2]:.1f}%, {v[0]} rows)"
-                                             for k, v in s.items()))
+        print("\n".join(report_lines(fits)))
     return EXIT_OK
