@@ -98,14 +98,6 @@ def scaled(layers: Mapping[str, float], factor: float) -> dict[str, float]:
     return {k: v * factor for k, v in layers.items()}
 
 
-def merged(*parts: Mapping[str, float]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for p in parts:
-        for k, v in p.items():
-            out[k] = out.get(k, 0.0) + v
-    return out
-
-
 def within(layers: Mapping[str, float], boundary: EnergyBoundary | str) -> float:
     """Energy of `layers` (layer -> J) inside `boundary`."""
     b = EnergyBoundary(boundary)
