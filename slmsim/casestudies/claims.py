@@ -172,17 +172,16 @@ def _edgecim_solved(boundary: str, progress: Progress | None) -> dict[str, tuple
 # ----------------------------------------------------------------------------- ELMoE-3D
 
 
-def _elmoe3d_adapter() -> tuple[list[Claim], list[dict[str, Any]], dict[str, str]]:
+def _elmoe3d_adapter(boundary: str) -> tuple[list[Claim], list[dict[str, Any]], dict[str, str]]:
     """The only place the claims table calls slmsim.casestudies.elmoe3d: (claims, sensitivity
     rows, explanations). ELMoE-3D as reported (8 GB; 4 GB beside it) against its xPU; energy
-    gains are decode tokens per joule of logic die + HB + LPDDR (the elmoe3d study does not
-    take a boundary: both arms share the board)."""
+    gains are decode tokens per joule inside `boundary`."""
     from slmsim.casestudies import elmoe3d as el
 
-    rows = el.run(el.HEADLINE)
-    rows4 = el.run("4gb", baselines=False)
-    sens = el.sensitivity(cache={})
-    return el.claims(rows, rows4), sens, el.explanations(rows, sens)
+    rows = el.run(el.HEADLINE, boundary=boundary)
+    rows4 = el.run("4gb", baselines=False, boundary=boundary)
+    sens = el.sensitivity(cache={}, boundary=boundary)
+    return el.claims(rows, rows4, boundary), sens, el.explanations(rows, sens)
 
 
 # Which column of the elmoe3d sensitivity rows moves each claim. The sensitivity is run against
@@ -197,7 +196,7 @@ _ELMOE_METRIC = {"elmoe3d_speedup_vs_xpu_mean": "speedup_vs_xpu",
 def _elmoe3d(boundary: str, progress: Progress | None) -> list[Claim]:
     if progress:
         progress("claims: ELMoE-3D as reported vs its xPU, 4 models x batch 1-16 (and its sensitivity)")
-    claims, sens, why = _elmoe3d_adapter()
+    claims, sens, why = _elmoe3d_adapter(boundary)
     out = []
     for c in claims:
         metric = _ELMOE_METRIC.get(c.claim)
@@ -211,7 +210,7 @@ def _elmoe3d(boundary: str, progress: Progress | None) -> list[Claim]:
             reason = ("Naive serving on ELMoE-3D's own die is within 3% of the xPU comparison; the sensitivity "
                       "rows are of the xPU comparison. " + reason)
         out.append(replace(c, sensitivity=tuple(table), explanation=reason,
-                           boundary="board" if "energy" in c.claim else "", kind="ratio",
+                           boundary=boundary if "energy" in c.claim else "", kind="ratio",
                            conditions=c.note, assumptions="examples/decoding/elmoe3d-{reported,xpu,hb-xpu}.yaml, "
                                                           "hw_models/presets/elmoe3d*.yaml, docs/case-studies.md (ELMoE-3D)"))
     return out

@@ -88,10 +88,6 @@ def _csv(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def _cmd(args: argparse.Namespace) -> int:
-    if args.name == "elmoe3d" and args.energy_boundary != "board":
-        raise SpecError([Problem(file="<command line>", path="--energy-boundary", value=args.energy_boundary,
-                                 message="the ELMoE-3D study counts board energy only (both arms share one board)",
-                                 expected="board", hint="drop --energy-boundary, or use `case-study edgecim|claims`")])
     out = args.out or Path("out") / f"case-study-{args.name}"
     _prepare(out)
     global _BAR, _STARTED
@@ -108,7 +104,7 @@ def _cmd(args: argparse.Namespace) -> int:
             elif args.name == "claims":
                 summary = _claims(out, boundary=args.energy_boundary)
             else:
-                summary = _elmoe3d(out)
+                summary = _elmoe3d(out, boundary=args.energy_boundary)
         finally:
             _BAR = None
     from slmsim.casestudies.common import write_json
@@ -240,19 +236,19 @@ def _edgecim_dse(out: Path, trials: int) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- ELMoE-3D
 
 
-def _elmoe3d(out: Path) -> dict[str, Any]:
+def _elmoe3d(out: Path, *, boundary: str = "board") -> dict[str, Any]:
     from slmsim.reports.casestudy import Bars, CaseStudy, TableData, write_case_study
     from slmsim.casestudies import elmoe3d as el
 
     _say("elmoe3d: ELMoE-3D as reported vs its xPU / HB-xPU baselines, 4 models x batch 1-16 (analytic and DES)")
-    rows = el.run(el.HEADLINE)
-    rows4 = el.run("4gb", baselines=False)
-    des = el.run(el.HEADLINE, engine="des", baselines=False)
-    claims = [c.to_dict() for c in el.claims(rows, rows4)]
-    des_claims = {c.claim: c.slmsim for c in el.claims(des)}  # DES: the xPU and ELMoE-3D arms only
+    rows = el.run(el.HEADLINE, boundary=boundary)
+    rows4 = el.run("4gb", baselines=False, boundary=boundary)
+    des = el.run(el.HEADLINE, engine="des", baselines=False, boundary=boundary)
+    claims = [c.to_dict() for c in el.claims(rows, rows4, boundary)]
+    des_claims = {c.claim: c.slmsim for c in el.claims(des, boundary=boundary)}  # DES: the xPU and ELMoE-3D arms only
     cache: dict = {}
-    sens = el.sensitivity(progress=lambda v: _say(f"elmoe3d sensitivity: {v}"), cache=cache)
-    req = el.required(progress=lambda v: _say(f"elmoe3d: what {v} would have to be"))
+    sens = el.sensitivity(progress=lambda v: _say(f"elmoe3d sensitivity: {v}"), cache=cache, boundary=boundary)
+    req = el.required(progress=lambda v: _say(f"elmoe3d: what {v} would have to be"), boundary=boundary)
     why = el.explanations(rows, sens)
     for c in claims:
         c["explanation"] = why.get(str(c["claim"]), "")
@@ -287,7 +283,7 @@ def _elmoe3d(out: Path) -> dict[str, Any]:
                           [list(r.values()) for r in req])],
     )
     write_case_study(cs, out / "report.html")
-    return {"case_study": "elmoe3d", "claims": claims, "des": des_claims, "batches": table, "batches_4gb": table4,
+    return {"case_study": "elmoe3d", "energy_boundary": boundary, "claims": claims, "des": des_claims, "batches": table, "batches_4gb": table4,
             "models": models, "sensitivity": sens, "required": req}
 
 

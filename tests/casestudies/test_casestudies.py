@@ -94,3 +94,21 @@ def test_elmoe3d_xpu_is_bound_by_lpddr_and_claims_are_means_of_ratios() -> None:
     assert "elmoe3d_speedup_vs_best_prior_mean" not in got  # no HB-xPU arm run
     assert "elmoe3d_speedup_vs_naive_moe_mean" not in got  # nor naive serving on the die
     assert [r.elmoe.mode for r in rows] == ["plain", "elastic_sd"]
+
+
+def test_elmoe3d_energy_boundary_adds_exactly_the_lpddr_traffic_to_the_xpu() -> None:
+    """The xPU has one memory, LPDDR at 3.88 pJ/bit with no background power (its preset): a
+    decode token's chip+memory energy exceeds its chip energy by exactly its LPDDR bytes x 8 x
+    3.88 pJ; board adds the logic die's idle power on top (chip <= chip+memory <= board)."""
+    hw = hardware_with("elmoe3d-xpu")
+    assert hw.memories["lpddr"].background_power_w == 0.0
+    by = {b: el.run(models=["deepseek-v2-lite"], batches=(1,), baselines=False, boundary=b)[0]
+          for b in ("chip", "chip+memory", "board")}
+    chip, mem = by["chip"].xpu, by["chip+memory"].xpu
+    assert 1 / mem.tokens_per_j - 1 / chip.tokens_per_j == pytest.approx(
+        mem.bytes_per_token["lpddr"] * 8 * 3.88e-12, rel=1e-9)
+    for arm in ("xpu", "elmoe"):
+        tpj = [getattr(by[b], arm).tokens_per_j for b in ("chip", "chip+memory", "board")]
+        assert tpj[0] > tpj[1] > tpj[2]
+    assert by["board"].xpu.tokens_per_j == pytest.approx(
+        el.run(models=["deepseek-v2-lite"], batches=(1,), baselines=False)[0].xpu.tokens_per_j, rel=1e-12)
