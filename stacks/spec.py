@@ -187,12 +187,29 @@ class StackSpec(BaseModel):
                     "of that format for the family (MLC has no FasterTransformer quantisation for gemma2)")
     costs: dict[str, KernelCosts] = Field(
         min_length=1, description="device class -> kernel-cost constants; 'default' for any other class")
+    default_costs_from: str | None = Field(
+        None, description="a class of `costs` whose constants a device of any other class takes (instead of a "
+                          "`default` entry: the fitted figures are carried, not copied)")
+
+    @model_validator(mode="after")
+    def _default_source(self) -> StackSpec:
+        if self.default_costs_from is not None:
+            if self.default_costs_from not in self.costs:
+                raise ValueError(f"default_costs_from: {self.default_costs_from!r} is not a class of `costs` "
+                                 f"({', '.join(self.costs)})")
+            if "default" in self.costs:
+                raise ValueError("give either costs.default or default_costs_from, not both")
+        return self
 
     def costs_for(self, device_class: str | None) -> tuple[str, KernelCosts] | None:
+        """(class whose constants apply, constants): the device's own class, else `default`, else the
+        class named by `default_costs_from`; None when the stack states none of these."""
         if device_class is not None and device_class in self.costs:
             return device_class, self.costs[device_class]
         if "default" in self.costs:
             return "default", self.costs["default"]
+        if self.default_costs_from is not None:
+            return self.default_costs_from, self.costs[self.default_costs_from]
         return None
 
     def context_window(self, model: str) -> int | None:

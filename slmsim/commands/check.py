@@ -2,9 +2,11 @@
 
 What the input is comes from its content, not its name: a hardware spec has `devices` /
 `memories` (or `extends:` a hardware preset), a model spec has `family` / `hidden_size`
-(or `extends:` a model preset), a space file has `base` and `parameters`, a scenario has only
+(or `extends:` a model preset), a software-stack spec has `runs_on` / `kernels` / `costs`
+(or `extends:` a stack preset), a space file has `base` and `parameters`, a scenario has only
 scenario keys (`prompt_tokens`, `precision`, `decoding`, ...), a `.json` file or a folder
-holding `config.json` is a Hugging Face config. A bare name is a hardware or model preset.
+holding `config.json` is a Hugging Face config. A bare name is a hardware, model or stack
+preset (or a stack's alias, such as `ollama`).
 
 For specs it lists every YAML path with the value as written, the SI value the simulator
 uses (with its unit), and the `source:` or `assumption:` behind it; a value without either
@@ -30,6 +32,7 @@ from slmsim.core.errors import Problem, SpecError
 HARDWARE_KEYS = {"devices", "memories", "placement", "links"}
 MODEL_KEYS = {"family", "hidden_size", "num_layers", "num_attention_heads", "vocab_size", "intermediate_size"}
 SPACE_KEYS = {"base", "parameters"}
+STACK_KEYS = {"runs_on", "kernels", "costs"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -37,7 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                      "value with its unit and source",
                        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    c.add_argument("target", metavar="NAME|PATH", help="a hardware or model preset name, or a file")
+    c.add_argument("target", metavar="NAME|PATH", help="a hardware, model or stack preset name, or a file")
     c.add_argument("--json", action="store_true", help="one JSON object: kind, summary, values, unsourced")
     c.set_defaults(func=_cmd_check)
 
@@ -63,12 +66,12 @@ class Value:
 
 
 def kind_of(target: str) -> tuple[str, Path | None]:
-    """('hardware' | 'model' | 'scenario' | 'space' | 'hf_config', path or None for a preset)."""
+    """('hardware' | 'model' | 'stack' | 'scenario' | 'space' | 'hf_config', path or None for a preset)."""
     from slmsim.core.yamlio import read_yaml
     from slmsim.hw_models.load import preset_names as hw_names
-    from slmsim.workloads.load import preset_names as model_names
-
     from slmsim.resources import example_path
+    from slmsim.stacks.load import stack_names_and_aliases
+    from slmsim.workloads.load import preset_names as model_names
 
     path = Path(target)
     if not path.exists() and not target.endswith((".yaml", ".yml", ".json")) and "/" not in target:
@@ -76,14 +79,17 @@ def kind_of(target: str) -> tuple[str, Path | None]:
             return "hardware", None
         if target in model_names():
             return "model", None
+        if target in stack_names_and_aliases():
+            return "stack", None
         bundled = example_path(target)
         if bundled is not None:
             return _kind_of_tree(read_yaml(bundled), bundled), bundled
-        names = hw_names() + model_names()
+        stacks = sorted(stack_names_and_aliases())
+        names = hw_names() + model_names() + stacks
         close = difflib.get_close_matches(target, names, n=3, cutoff=0.5)
         raise SpecError([Problem(file=target, path="", message=f"no preset named {target!r} and no such file",
                                  value=target, expected=f"a hardware preset ({', '.join(hw_names())}), a model "
-                                 f"preset ({', '.join(model_names())}) or a path",
+                                 f"preset ({', '.join(model_names())}), a stack ({', '.join(stacks)}) or a path",
                                  hint=(f"did you mean {', '.join(repr(c) for c in close)}?" if close
                                        else "`slmsim presets` lists the presets"))])
     if path.suffix == ".json" or (path.is_dir() and (path / "config.json").is_file()):
@@ -97,6 +103,7 @@ def kind_of(target: str) -> tuple[str, Path | None]:
 
 def _kind_of_tree(data: Any, path: Path, depth: int = 0) -> str:
     from slmsim.hw_models.load import preset_names as hw_names
+    from slmsim.stacks.load import preset_names as stack_names
     from slmsim.workloads.load import preset_names as model_names
     from slmsim.workloads.scenario import Scenario
 
@@ -110,6 +117,8 @@ def _kind_of_tree(data: Any, path: Path, depth: int = 0) -> str:
         return "hardware"
     if MODEL_KEYS & keys:
         return "model"
+    if STACK_KEYS & keys:
+        return "stack"
     scenario_keys = {f.alias or name for name, f in Scenario.model_fields.items()}
     if keys and keys <= scenario_keys:
         return "scenario"
@@ -121,17 +130,21 @@ def _kind_of_tree(data: Any, path: Path, depth: int = 0) -> str:
             return "hardware"
         if parent in model_names():
             return "model"
+        if parent in stack_names():
+            return "stack"
         ppath = path.parent / parent
         if ppath.is_file():
             from slmsim.core.yamlio import read_yaml
 
             return _kind_of_tree(read_yaml(ppath), ppath, depth + 1)
         return "hardware"  # a cycle or a missing parent: the hardware loader says which, with the chain
-    raise SpecError([Problem(file=str(path), path="", message="not a hardware, model, scenario or space file",
+    raise SpecError([Problem(file=str(path), path="", message="not a hardware, model, stack, scenario or space file",
                              value=", ".join(sorted(keys)) or "(empty)",
-                             expected="hardware: devices/memories; model: family/hidden_size; space: base/parameters; "
-                                      "scenario: prompt_tokens/precision/decoding; or `extends:` a preset",
-                             hint="`slmsim schema hardware|model|scenario|space` prints each format")])
+                             expected="hardware: devices/memories; model: family/hidden_size; stack: runs_on/kernels/"
+                                      "costs; space: base/parameters; scenario: prompt_tokens/precision/decoding; or "
+                                      "`extends:` a preset",
+                             hint="`slmsim schema hardware|model|scenario|space` prints each format; "
+                                  "stacks/presets/*.yaml are examples of stack files")])
 
 
 # ----------------------------------------------------------------------------- values
@@ -211,7 +224,7 @@ def values_of(model_cls: Any, tree: Mapping[str, Any], prov: Mapping[str, Any], 
 
 def _cmd_check(args: argparse.Namespace) -> int:
     kind, path = kind_of(args.target)
-    report = {"hardware": _check_hardware, "model": _check_model, "hf_config": _check_hf_config,
+    report = {"hardware": _check_hardware, "model": _check_model, "stack": _check_stack, "hf_config": _check_hf_config,
               "scenario": _check_scenario, "space": _check_space}[kind](args.target, path)
     if args.json:
         from slmsim.core.version import __version__
@@ -313,6 +326,28 @@ def _check_model(target: str, path: Path | None) -> dict[str, Any]:
     lines, summary = _model_summary(target, m, f" ({' -> '.join(raw.chain)})")
     return {"blocks": lines + [""] + _values_blocks(values, title="Values"),
             "json": {"kind": "model", "chain": list(raw.chain), **summary, **_values_json(values)}}
+
+
+def _check_stack(target: str, path: Path | None) -> dict[str, Any]:
+    from slmsim.core.yamlio import resolve
+    from slmsim.stacks.load import load_stack, preset_names, preset_path, stack_names_and_aliases
+    from slmsim.stacks.spec import StackSpec
+
+    ref: str | Path = path if path is not None else stack_names_and_aliases()[target]
+    loaded = load_stack(ref)  # validates the spec and its format names
+    spec = loaded.spec
+    raw = resolve(ref, presets=preset_path, preset_names=preset_names, what="stack")
+    own, extends = _own_tree(path)
+    values = values_of(StackSpec, raw.data, raw.provenance, own=own, extends=extends)
+    window = (f"{spec.static_context_window_tokens:,} tokens" if spec.static_context_window_tokens
+              else "none (attends over the tokens so far)")
+    lines: list[Block] = [f"{target}: OK, stack '{spec.name}' ({' -> '.join(raw.chain)})",
+                          f"  {spec.description}",
+                          f"  runs on: {', '.join(spec.runs_on)}; formats: {', '.join(spec.formats)}",
+                          f"  cost classes: {', '.join(spec.costs)}; static context window: {window}", ""]
+    return {"blocks": lines + _values_blocks(values, title="Values"),
+            "json": {"kind": "stack", "name": spec.name, "chain": list(raw.chain), "runs_on": list(spec.runs_on),
+                     "formats": list(spec.formats), "cost_classes": list(spec.costs), **_values_json(values)}}
 
 
 def _check_hf_config(target: str, path: Path | None) -> dict[str, Any]:

@@ -260,3 +260,17 @@ def test_report_footer_names_the_version(capsys: pytest.CaptureFixture[str], tmp
     out = tmp_path / "design.html"
     assert main(["simulate", "--hw", "orin-nano", "--model", "qwen3-0.6b", "--gen", "8", "--report", str(out)]) == 0
     assert f"by slmsim {__version__}</footer>" in out.read_text()
+
+
+def test_check_reads_stack_presets_aliases_and_files(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    d = run_json(capsys, "check", "genie")
+    assert d["kind"] == "stack" and d["name"] == "genie" and d["runs_on"] == ["npu"]
+    assert "hexagon-npu" in d["cost_classes"] and d["unsourced"] == []
+    by_path = {v["path"]: v for v in d["values"]}
+    assert by_path["costs.hexagon-npu.device_kernel_cycles"]["source"].startswith("fitted by slmsim.refit")
+    assert run_json(capsys, "check", "ollama")["name"] == "llama.cpp"  # an alias
+    f = tmp_path / "my-stack.yaml"
+    f.write_text((ROOT / "stacks" / "presets" / "vllm.yaml").read_text().replace("name: vllm", "name: my-vllm"))
+    assert run_json(capsys, "check", str(f))["kind"] == "stack"
+    assert main(["check", str(f)]) == 0
+    assert "stack 'my-vllm'" in capsys.readouterr().out

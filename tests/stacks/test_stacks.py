@@ -138,3 +138,28 @@ def test_mxfp4_experts_only_converts_the_experts() -> None:
     expect = (n * experts * 4.25 + rest * 16) / (n * experts + rest)
     m = load_model("gpt-oss-20b")
     assert format_bits_per_weight("mxfp4-experts", m, format_library()) == pytest.approx(expect, rel=1e-12)
+
+
+def test_default_costs_from_carries_the_fitted_class_not_a_copy() -> None:
+    """mlc, genie and torchao name the class a device of any other class takes; its constants are
+    the very object of that class, so a refit of the class moves both (a copied `default:` entry
+    had gone stale: 79,350 Hexagon cycles beside the fitted 92,970)."""
+    for name, cls in (("mlc", "jetson-orin"), ("genie", "hexagon-npu"), ("torchao", "datacenter-gpu")):
+        st = load_stack(name).spec
+        assert st.default_costs_from == cls and "default" not in st.costs
+        got = st.costs_for("some-other-class")
+        assert got is not None and got[0] == cls and got[1] is st.costs[cls]
+        assert st.costs_for(cls) == (cls, st.costs[cls])
+
+
+def test_default_costs_from_must_name_a_class_and_excludes_a_default(tmp_path: Path) -> None:
+    data = yaml.safe_load((PRESET_DIR / "mlc.yaml").read_text())
+    bad = dict(data, default_costs_from="jetson-thor")
+    f = tmp_path / "bad.yaml"
+    f.write_text(yaml.safe_dump(bad))
+    with pytest.raises(SpecError, match="jetson-thor"):
+        load_stack(f)
+    both = dict(data, costs={**data["costs"], "default": data["costs"]["jetson-orin"]})
+    f.write_text(yaml.safe_dump(both))
+    with pytest.raises(SpecError, match="not both"):
+        load_stack(f)
