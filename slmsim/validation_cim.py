@@ -13,6 +13,9 @@ parameter comes from (`source`, `parameter_sources`). slmsim predicts:
   Walden FoM, or the digital adder tree + shift-add); with cell groups, one weight selection
   per row group (local bit lines precharged). Ops are 2 per MAC. The cell and digital-tree energies are multiplied by the measurement's activity
   (input toggle rate x weight density, the switching they cause); ADC conversions are not.
+- **Energy by part** (`energy_breakdown_j`, printed per op beside the published 1000 / TOPS/W):
+  cells, charge-domain capacitors, DACs / pulse counters, ADC conversions, adders, cell-group
+  selection; the parts sum to the energy the TOPS/W is predicted from.
 - **TOPS/mm^2**: throughput at the published clock (2 x rows x outputs x macros / cycles per
   MVM) over the area `hw_models.periphery.macro_area_mm2` predicts from the knobs (cells +
   ADCs / adder trees); "published" is the same throughput over the published area, so this
@@ -112,30 +115,49 @@ def load_macros(directory: Path | None = None) -> list[PublishedMacro]:
     return out
 
 
-def energy_per_mvm_j(pm: PublishedMacro, *, cell_energy_28nm_j: float = periphery.CELL_ENERGY_J,
-                     adc_fom_j: float = periphery.ADC_FOM_J) -> float:
-    """One full MVM of one macro at the published precision and activity, from the periphery models."""
+ENERGY_PARTS = ("cells", "charge_caps", "dac", "adc", "adders", "group_select")
+
+
+def energy_breakdown_j(pm: PublishedMacro, *, cell_energy_28nm_j: float = periphery.CELL_ENERGY_J,
+                       adc_fom_j: float = periphery.ADC_FOM_J) -> dict[str, float]:
+    """One full MVM of one macro at the published precision and activity, by part (`ENERGY_PARTS`), from the
+    periphery models: SRAM cells, charge-domain cell capacitors, row DACs / pulse counters, ADC conversions,
+    adders (digital adder trees, or an ADC's shift-add), cell-group selection. The parts sum to
+    `energy_per_mvm_j`."""
     m = pm.macro
     analog = m.style is CimStyle.ANALOG
-    cells = periphery.array_op_energy_j(rows_per_op=m.rows_per_op, cols=m.cols, node_m=pm.node_m, vdd_v=pm.vdd_v,
-                                        cell_bits=m.cell_bits, cell_capacitance_f=m.cell_capacitance_f,
-                                        cell_energy_28nm_j=cell_energy_28nm_j)
+    common = dict(rows_per_op=m.rows_per_op, cols=m.cols, node_m=pm.node_m, vdd_v=pm.vdd_v, cell_bits=m.cell_bits,
+                  cell_energy_28nm_j=cell_energy_28nm_j)
+    sram = periphery.array_op_energy_j(**common)
+    caps = periphery.array_op_energy_j(**common, cell_capacitance_f=m.cell_capacitance_f) - sram
     dacs = m.rows_per_op * periphery.dac_energy_j(m.input_bits_per_cycle, pm.node_m, pm.vdd_v,
                                                   pwm=m.input_encoding == "pwm", dacs_per_row=m.dacs_per_row) \
         if analog else 0.0
-    array = cells * pm.activity + dacs * pm.input_toggle_rate
     readout = periphery.readout_energy_j(analog=analog, adc_bits=m.adc_bits, rows_per_op=m.rows_per_op,
                                          input_bits_per_cycle=m.input_bits_per_cycle, cell_bits=m.cell_bits,
                                          node_m=pm.node_m, vdd_v=pm.vdd_v, adc_fom_j=adc_fom_j)
-    if not analog:
-        readout *= pm.activity  # adder trees switch with the products; ADC conversions happen regardless
+    if analog:
+        assert m.adc_bits is not None
+        adc = periphery.adc_energy_j(m.adc_bits, pm.node_m, pm.vdd_v, fom_j=adc_fom_j)
+        adders = readout - adc  # the shift-add after each conversion; conversions happen whatever the data
+    else:
+        adc, adders = 0.0, readout * pm.activity  # adder trees switch with the products
     row_groups = math.ceil(m.rows / m.rows_per_op)
     steps = row_groups * math.ceil(pm.input_bits / m.input_bits_per_cycle)
     used_cols = pm.outputs * m.slices_per_weight(pm.weight_bits)
     # cell groups: one weight selection (local bit lines precharged) per row group per MVM, whatever the data
     select = row_groups * periphery.group_select_energy_j(rows_per_op=m.rows_per_op, cols=m.cols, cell_bits=m.cell_bits,
                                                           cell_groups=m.cell_groups, node_m=pm.node_m, vdd_v=pm.vdd_v)
-    return select + steps * (array + used_cols * readout)
+    # the cells switch with the data (input toggle x weight density), the DACs with the inputs
+    return {"cells": steps * sram * pm.activity, "charge_caps": steps * caps * pm.activity,
+            "dac": steps * dacs * pm.input_toggle_rate, "adc": steps * used_cols * adc,
+            "adders": steps * used_cols * adders, "group_select": select}
+
+
+def energy_per_mvm_j(pm: PublishedMacro, *, cell_energy_28nm_j: float = periphery.CELL_ENERGY_J,
+                     adc_fom_j: float = periphery.ADC_FOM_J) -> float:
+    """One full MVM of one macro at the published precision and activity, from the periphery models."""
+    return sum(energy_breakdown_j(pm, cell_energy_28nm_j=cell_energy_28nm_j, adc_fom_j=adc_fom_j).values())
 
 
 def conversions_per_op(pm: PublishedMacro) -> float:
@@ -262,6 +284,13 @@ def print_report(*, as_json: bool, refit: bool) -> int:
     for r in rs:
         if r.excluded:
             print(f"  outside the model: {r.macro}: {r.excluded}")
+    print("\nenergy per op by part, fJ (model) vs 1000 / published TOPS/W:")
+    print(f"{'macro':<18}" + "".join(f"{k:>13}" for k in ENERGY_PARTS) + f"{'model':>10}{'published':>11}")
+    for pm in ms:
+        ops = 2.0 * pm.macro.rows * pm.outputs
+        parts = {k: v / ops * 1e15 for k, v in energy_breakdown_j(pm).items()}
+        print(f"{pm.name:<18}" + "".join(f"{parts[k]:>13.3g}" for k in ENERGY_PARTS)
+              + f"{sum(parts.values()):>10.3g}{1e3 / pm.tops_per_w:>11.3g}")
     print(f"fitted: CELL_ENERGY_J = {periphery.CELL_ENERGY_J:.3g} J per cell per input-bit step at 28 nm, 0.9 V; "
           f"cited: ADC_FOM_J = {periphery.ADC_FOM_J:.3g} J per conversion step (median of Murmann's ADC survey, "
           f"range {periphery.ADC_FOM_RANGE_J[0]:.3g}-{periphery.ADC_FOM_RANGE_J[1]:.3g}), ADC_ENERGY_FLOOR_J = "

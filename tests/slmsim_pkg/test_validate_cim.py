@@ -11,7 +11,10 @@ from slmsim.cli import main
 from slmsim.hw_models import periphery
 from slmsim.hw_models.scaling import scale
 from slmsim.validation_cim import (
+    ENERGY_PARTS,
     conversions_per_op,
+    energy_breakdown_j,
+    energy_per_mvm_j,
     fit_cell_energy,
     load_macros,
     outside_the_adc_survey,
@@ -152,14 +155,41 @@ def test_aimc5_area_counts_its_c2c_ladders_and_dacs() -> None:
 def test_aimc4_prediction_by_hand() -> None:
     """aimc4 (7 nm, 0.8 V): 64 rows x 16 four-bit weights, 4-bit pulse-width inputs, one 4-bit ADC per column.
 
-    One MVM is one step: the 4,096 bit cells as wires ((7/28) x (0.8/0.9)^2 of 28 nm) at 50% x 50% activity,
-    64 row counters (15 counts x 2 toggles of a full-adder bit) at 50% input activity, and 16 conversions at
+    One MVM is one step: the 4,096 bit cells as wires ((7/28) x (0.8/0.9)^2 of 28 nm) at 0.61 x 0.61 activity
+    (JSSC Table I's 351 TOPS/W is at an average output value of 6; CiMLoop models it as average input and weight
+    values of sqrt(6) / 4 = 0.61 of full scale), 64 row counters (15 counts x 2 toggles of a full-adder bit) at
+    0.61 of their counts, and 16 conversions at
     the survey's floor (0.267 pJ: the Walden median would give 26.2 fJ x 16 x the 40 -> 7 nm factor = 30 fJ)
     plus their shift-add (4 + 4 + 8 full-adder bits). Ops: 2 x 64 x 16."""
     pm = next(m for m in load_macros() if m.name == "aimc4-isscc2020")
     fa = 0.03e-12 / 8 * scale(45e-9, 0.9, 7e-9, 0.8).energy
-    cells = 64 * 16 * 4 * periphery.CELL_ENERGY_J * (7 / 28) * (0.8 / 0.9) ** 2 * 0.25
-    counters = 64 * 15 * 2 * fa * 0.5
+    a = 6**0.5 / 4
+    assert (pm.input_toggle_rate, 1 - pm.weight_sparsity) == pytest.approx((a, a), abs=0.005)
+    a = pm.input_toggle_rate
+    cells = 64 * 16 * 4 * periphery.CELL_ENERGY_J * (7 / 28) * (0.8 / 0.9) ** 2 * a * (1 - pm.weight_sparsity)
+    counters = 64 * 15 * 2 * fa * a
     adcs = 16 * (0.267e-12 + 16 * fa)
     assert 26.2e-15 * 16 * scale(40e-9, 1.1, 7e-9, 0.8).energy < 0.267e-12
     assert predicted_tops_per_w(pm) == pytest.approx(2 * 64 * 16 / (cells + counters + adcs) / 1e12, rel=1e-9)
+
+
+def test_energy_breakdown_sums_to_the_prediction_and_counts_each_conversion_once() -> None:
+    """The parts `validate --cim` prints add up to the energy the TOPS/W comes from; an analog macro's ADC part is
+    its conversions (conversions per op x ops) at one conversion's energy; a digital macro has no ADC part."""
+    for pm in load_macros():
+        parts = energy_breakdown_j(pm)
+        assert set(parts) == set(ENERGY_PARTS) and all(v >= 0 for v in parts.values())
+        assert sum(parts.values()) == pytest.approx(energy_per_mvm_j(pm), rel=1e-12)
+        ops = 2.0 * pm.macro.rows * pm.outputs
+        assert predicted_tops_per_w(pm) == pytest.approx(ops / sum(parts.values()) / 1e12, rel=1e-12)
+        if pm.macro.adc_bits is None:
+            assert parts["adc"] == 0.0
+        else:
+            e = periphery.adc_energy_j(pm.macro.adc_bits, pm.node_m, pm.vdd_v)
+            assert parts["adc"] == pytest.approx(conversions_per_op(pm) * ops * e, rel=1e-12)
+
+
+def test_breakdown_is_printed(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--cim"]) == 0
+    out = capsys.readouterr().out
+    assert "energy per op by part" in out and all(k in out for k in ENERGY_PARTS)
