@@ -4,7 +4,8 @@ The macro is described the way a CIM designer describes silicon, and its through
 energy follow from these knobs (see `mapping.cim` for the arithmetic):
 
 - `rows` x `cols` cells of `cell_bits` each; a b-bit weight is bit-sliced over
-  ceil(b / cell_bits) adjacent columns, most significant slice first;
+  ceil(b / cell_bits) adjacent columns, most significant slice first (plus
+  `sum_cols_per_weight` columns for an in-array partial sum that holds no weight);
 - inputs are applied bit-serially, `input_bits_per_cycle` bits per cycle;
 - `rows_per_op` word lines are activated together (the adder-tree height of a digital
   macro, or what the ADC resolution allows in an analog one);
@@ -69,6 +70,10 @@ class CimMacro(BaseModel):
         1, gt=0, description="weights sharing one compute unit (local bit line + multiplier) per column, selected in "
                              "turn; they are row groups (rows / rows_per_op >= cell_groups) and each activation "
                              "precharges a local bit line loaded by all of them (hw_models.periphery)")
+    sum_cols_per_weight: int = Field(
+        0, ge=0, description="columns beside each weight's bit columns that hold the growing in-array partial sum "
+                             "instead of weight bits (a digital macro whose adders ripple down the rows inside the "
+                             "array, e.g. Colonnade: ceil(log2 rows) = 7); they take cells but hold no weight")
     adc_bits: int | None = Field(None, gt=0, le=16, description="ADC resolution (analog macros)")
     input_encoding: Literal["dac", "pwm"] = Field(
         "dac", description="analog, input_bits_per_cycle > 1: 'dac' (capacitive DACs drive the rows) or 'pwm' "
@@ -161,8 +166,9 @@ class CimMacro(BaseModel):
         return tuple(out)
 
     def outputs_per_macro(self, weight_bits: int) -> int:
-        """Output channels one macro holds at this weight precision."""
-        return self.cols // self.slices_per_weight(weight_bits)
+        """Output channels one macro holds at this weight precision (each weight's bit columns plus its
+        `sum_cols_per_weight` partial-sum columns)."""
+        return self.cols // (self.slices_per_weight(weight_bits) + self.sum_cols_per_weight)
 
     def cycles_per_mvm(self, input_bits: int) -> int:
         """Cycles for one full matrix-vector product over the whole macro."""

@@ -1,8 +1,8 @@
 """`slmsim validate --cim`: published SRAM CIM macros, predicted from their knobs vs published.
 
 Each macro in `hw_models/macros/*.yaml` gives its published structure (rows, columns, cell
-bits, rows per operation, cell groups, input bits per cycle, ADC bits, clock, node, supply,
-macros per chip), the precision and data activity of the measurement, the published TOPS/W
+bits, rows per operation, cell groups, input bits per cycle, partial-sum columns per weight,
+ADC bits, clock, node, supply, macros per chip), the precision and data activity of the measurement, the published TOPS/W
 and area, the precision/condition of that figure (`published.figure`) and where every
 parameter comes from (`source`, `parameter_sources`). slmsim predicts:
 

@@ -17,6 +17,7 @@ from slmsim.validation_cim import (
     energy_per_mvm_j,
     fit_cell_energy,
     load_macros,
+    macros_dir,
     outside_the_adc_survey,
     predicted_area_mm2,
     predicted_tops_per_w,
@@ -36,13 +37,13 @@ def test_json_lists_six_macros_of_both_styles_and_several_nodes(capsys: pytest.C
         assert r["error_pct"] == pytest.approx(100 * (r["predicted"] - r["measured"]) / r["measured"])
     ms = load_macros()
     assert {m.macro.style.value for m in ms} == {"digital", "analog"}
-    assert len({round(m.node_m * 1e9) for m in ms}) >= 3  # 7, 22 and 28 nm
+    assert {round(m.node_m * 1e9) for m in ms} >= {7, 22, 28, 65}
+    # every macro file loads into a full row pair (nothing silently skipped)
+    assert len(names) == len(ms) == len(list(macros_dir().glob("*.yaml")))
 
 
 def test_every_macro_names_its_sources_and_the_published_figure_precision() -> None:
     import yaml
-
-    from slmsim.validation_cim import macros_dir
 
     for f in sorted(macros_dir().glob("*.yaml")):
         d = yaml.safe_load(f.read_text())
@@ -193,3 +194,40 @@ def test_breakdown_is_printed(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "--cim"]) == 0
     out = capsys.readouterr().out
     assert "energy per op by part" in out and all(k in out for k in ENERGY_PARTS)
+
+
+def test_colonnade_sum_columns_and_prediction_by_hand() -> None:
+    """dimc5 (Colonnade, JSSC 2021, 65 nm, 0.6 V): 128 x 128 one-bit cells, bit-serial inputs, a weight takes
+    its 8 bit columns + log2(128) = 7 partial-sum columns, so 128 // 15 = 8 outputs at 8 bits (5 at 16 bits).
+
+    Per input-bit step: all 128 x 128 cells as wires ((65/28) x (0.6/0.9)^2 of 28 nm) and, per used column
+    (8 outputs x 8 bits), the adder tree over 128 one-bit products, 128 x 2 full-adder bits, + its
+    accumulator (1 + 7 + 8), both at 50% x 50% activity; 8 steps. Throughput at 100 MHz: 2 x 128 x 8 / 8
+    cycles = 25.6 GOPS."""
+    pm = next(m for m in load_macros() if m.name == "dimc5-jssc2021")
+    assert pm.macro.outputs_per_macro(8) == 8 and pm.macro.outputs_per_macro(16) == 5
+    assert pm.macro.model_copy(update={"sum_cols_per_weight": 0}).outputs_per_macro(8) == 16
+    assert pm.throughput_ops_per_s == pytest.approx(2 * 128 * 8 * 100e6 / 8)
+    act = 0.25
+    fa = 0.03e-12 / 8 * scale(45e-9, 0.9, 65e-9, 0.6).energy
+    cells = 128 * 128 * periphery.CELL_ENERGY_J * (65 / 28) * (0.6 / 0.9) ** 2 * act
+    readouts = 64 * (128 * 2 + 1 + 7 + 8) * fa * act
+    energy = 8 * (cells + readouts)
+    assert predicted_tops_per_w(pm) == pytest.approx(2 * 128 * 8 / energy / 1e12, rel=1e-9)
+
+
+def test_jia_charge_domain_prediction_by_hand() -> None:
+    """aimc6 (Jia et al., JSSC 2020, 65 nm, 0.85 V): 2304 rows x 256 columns of 1-bit cells with a 2 fF
+    capacitor each, 1b x 1b, one 8-bit ADC per column. One step: every cell's wire energy + C V^2 at 50% x
+    50% activity, 256 conversions (Walden median x 2^8 at 65 nm, 0.85 V: above the survey's floor) with
+    their shift-add (8 + 1 + 8 full-adder bits). Ops 2 x 2304 x 256; throughput at 1.35 us per cycle =
+    0.874 TOPS, Table II's."""
+    pm = next(m for m in load_macros() if m.name == "aimc6-jssc2020")
+    fa = 0.03e-12 / 8 * scale(45e-9, 0.9, 65e-9, 0.85).energy
+    adc = 26.2e-15 * 256 * scale(40e-9, 1.1, 65e-9, 0.85).energy
+    assert adc > 0.267e-12
+    per_cell = periphery.CELL_ENERGY_J * (65 / 28) * (0.85 / 0.9) ** 2 + 2e-15 * 0.85**2
+    energy = 2304 * 256 * per_cell * 0.25 + 256 * (adc + 17 * fa)
+    assert predicted_tops_per_w(pm) == pytest.approx(2 * 2304 * 256 / energy / 1e12, rel=1e-9)
+    assert pm.throughput_ops_per_s / 1e12 == pytest.approx(0.874, rel=1e-3)
+    assert outside_the_adc_survey(pm) is None  # 5 fJ/op x 4608 ops per conversion: 11.5 pJ per conversion
