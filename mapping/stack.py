@@ -254,6 +254,9 @@ def kernel_cost_hook(choice: StackChoice, hw: HardwareSpec) -> Callable[[MappedS
     per_block = {"attention": k.attention_block, "ffn": k.ffn_block, "moe": k.moe_block, "head": k.head}
     c = choice.costs
     eff = {"dense": choice.gemv_efficiency, "moe": c.moe_gemm_efficiency, "attention": c.attention_efficiency}
+    # decode attention on the vector unit (a compute floor; None: the matrix peak and the KV bytes bound it)
+    attn_vector_ops_per_s = (dev.vector_throughput_ops_per_s * c.decode_attention_efficiency
+                             if c.decode_attention_efficiency is not None else None)
 
     def hook(step: MappedStep) -> MappedStep:
         if step.device != choice.device:
@@ -270,7 +273,11 @@ def kernel_cost_hook(choice: StackChoice, hw: HardwareSpec) -> Callable[[MappedS
             n = groups[(block, op.layers if block != "head" else 1)]
             overhead = per_block[block] * t_kernel / n
             kind = "attention" if op.name.endswith("attention") else "moe" if op.op_class == "experts" else "dense"
-            out.append(replace(op, overhead_s=overhead, compute_s=_floor(op, step, eff[kind])))
+            compute = _floor(op, step, eff[kind])
+            if kind == "attention" and attn_vector_ops_per_s and step.phase == "decode" and step.tokens_per_seq == 1:
+                compute = Affine(max(compute.const, op.flops.const / attn_vector_ops_per_s),
+                                 max(compute.per_ctx, op.flops.per_ctx / attn_vector_ops_per_s))
+            out.append(replace(op, overhead_s=overhead, compute_s=compute))
         if t_step:
             out.append(MappedOp(name="runtime", op_class="runtime", device=step.device, unit="host", layers=1,
                                 overhead_s=t_step, compute_s=Affine(0.0), tier_bytes=(), energy_j=()))

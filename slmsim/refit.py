@@ -98,6 +98,11 @@ GROUPS: dict[str, tuple[Constant, ...]] = {
                  stack_paths=(("costs.hexagon-npu.device_kernel_cycles", 1.0),),
                  hw_paths=("devices.npu.kernel_overhead",), devices=("snapdragon-8-elite", "sa8255p"),
                  hw_scale=1 / 1.5e9, hw_unit=_US, kind="edge_kernel_time_s", pool_scale=1 / 1.5e9),
+        Constant("hexagon-npu: Genie decode attention, fraction of the HVX peak", 1.0, 0.01, 1.0,
+                 "prior: decode attention (one query row against the whole compiled window) at the vector peak; "
+                 "lower bound 1%. The rows separate it from the KV bytes: Llama 2 7B (MHA, 1024-token window) and "
+                 "Mistral 7B (GQA, 4096) read the same KV bytes per step, and Mistral's attention does 4x the FLOPs",
+                 stack_paths=(("costs.hexagon-npu.decode_attention_efficiency", 1.0),)),
         Constant("hexagon-npu: genie-w4 dequantisation ops per weight (HVX, to fp16)", 2.0, 0.0, 40.0,
                  "prior: unpack + scale, 2 vector ops per weight; bound 40",
                  stack_paths=(("formats.genie-w4.dequant_ops_per_weight", 1.0),), kind="int4_unpack_ops"),
@@ -251,9 +256,11 @@ def _fit_free(stack: str, consts: Sequence[Constant], subset: Sequence[Row], bas
 
     scale = np.array([max(abs(consts[i].prior), 0.05 * (consts[i].high - consts[i].low)) for i in idx])
     best = None
-    # two starts: the prior, and the middle of the bounds (a max(compute, memory) cost is flat
-    # where a constant's work hides under the memory time, so one start can stall there)
-    for z0 in (np.clip(prior[idx], lo, hi), 0.5 * (lo + hi)):
+    # three starts: the prior, the middle of the bounds and their geometric middle (a max(compute,
+    # memory) cost is flat where a constant's work hides under the memory time, so one start can
+    # stall there; an efficiency bounded 0.01..1 acts only near its low end)
+    geo = np.where(lo > 0, np.sqrt(np.maximum(lo, 1e-300) * hi), 0.5 * (lo + hi))
+    for z0 in (np.clip(prior[idx], lo, hi), 0.5 * (lo + hi), geo):
         r = least_squares(res, z0, bounds=(lo, hi), x_scale=scale, diff_step=1e-4, xtol=1e-6, ftol=1e-8, max_nfev=200)
         if best is None or r.cost < best.cost - 1e-12:
             best = r

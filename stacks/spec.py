@@ -18,6 +18,9 @@ window, and per device class a few kernel-cost constants:
 - achieved-bandwidth efficiencies per kernel kind (dense GEMV, grouped MoE GEMM, attention)
   relative to the memory tier's streaming bandwidth;
 - `matrix_efficiency`: the achieved fraction of the matrix peak of its GEMMs (prefill);
+- `decode_attention_efficiency`: where decode attention (one query row per sequence) runs
+  compute-bound on the vector unit, the fraction of its peak it reaches (None: attention
+  runs at the matrix peak, memory-bound in decode);
 - `formats`: per format that is another kernel kind on the class (Genie w4 vs w4a16),
   its GEMV and matrix efficiencies.
 
@@ -157,6 +160,10 @@ class KernelCosts(BaseModel):
     matrix_efficiency: float | None = Field(
         None, gt=0, le=1,
         description="achieved fraction of the matrix peak of the stack's GEMMs (prefill); None: the device's compute_efficiency")
+    decode_attention_efficiency: float | None = Field(
+        None, gt=0, le=1,
+        description="decode steps (one query row per sequence): attention's FLOPs take at least FLOPs / (vector peak x "
+                    "this) seconds; None: only the matrix peak and the KV bytes bound it")
     formats: dict[str, FormatKernel] = Field(
         default_factory=dict, description="format -> its kernel's efficiencies where it is another kernel kind")
 

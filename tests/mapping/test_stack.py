@@ -153,3 +153,35 @@ def test_moe_gemm_efficiency_divides_the_memory_bound_expert_time() -> None:
     assert b["experts_up"].compute_s.const == pytest.approx(stream / 0.5, rel=1e-6)  # at 0.5: twice it
     assert b["qkv_proj"].compute_s.const == pytest.approx(a["qkv_proj"].compute_s.const, rel=1e-9)
     assert load_stack("vllm").spec.costs["default"].moe_gemm_efficiency == pytest.approx(0.56)  # the cited figure
+
+
+def test_genie_decode_attention_is_a_compute_floor_on_the_vector_unit() -> None:
+    """Decode attention over the compiled window takes at least its FLOPs / (HVX peak x the fitted
+    decode_attention_efficiency). By hand per layer: 2 matmuls (QK^T, AV) x 2 FLOPs x query heads x
+    head_dim x window; Mistral 7B v0.3 (32 heads x 128, window 4096) and Llama 2 7B (32 x 128, window
+    1024) read the same KV bytes per step (8 vs 32 KV heads), but Mistral's attention does 4x the FLOPs,
+    so only Mistral's attention is compute-bound at the fitted efficiency. Prefill is not floored."""
+    st = load_stack("genie").spec
+    eff = st.costs["hexagon-npu"].decode_attention_efficiency
+    assert eff is not None and 0.01 <= eff <= 1.0
+    vector = load_hardware("snapdragon-8-elite").spec.devices["npu"].vector_throughput_ops_per_s
+    times = {}
+    for model, window in (("mistral-7b-v0.3", 4096), ("llama-2-7b", 1024)):
+        plan, _ = _plan("snapdragon-8-elite", model, "genie", "genie-w4a16", Scenario(prompt_tokens=128, gen_tokens=128))
+        attn = next(op for op in plan.decode.ops if op.op_class == "attention")
+        flops = 2 * 2 * 32 * 128 * window
+        assert attn.flops.const + attn.flops.per_ctx * 0 == pytest.approx(flops, rel=0.02)  # the window, not the context
+        assert attn.compute_s.const >= flops / (vector * eff) * (1 - 1e-9)
+        kv_bytes = sum(b.const for _, b in attn.tier_bytes)
+        assert kv_bytes == pytest.approx(2 * 1024 * 2 * 4096 if model.startswith("mistral") else 2 * 4096 * 2 * 1024,
+                                         rel=0.01)
+        times[model] = (attn.compute_s.const, kv_bytes / plan.decode.tier_bandwidth_bytes_per_s["dram"])
+        pre = next(op for op in plan.prefill.ops if op.op_class == "attention")
+        assert pre.compute_s.const < pre.flops.const / (vector * eff)  # prefill runs on the matrix unit
+    assert times["mistral-7b-v0.3"][0] > times["mistral-7b-v0.3"][1]  # compute above the KV stream
+    assert times["llama-2-7b"][0] < times["llama-2-7b"][1]  # hidden under it
+    no_floor = stack_with_edits("genie", {"costs.hexagon-npu.decode_attention_efficiency": None})
+    plan, _ = _plan("snapdragon-8-elite", "mistral-7b-v0.3", "genie", "genie-w4a16",
+                    Scenario(prompt_tokens=128, gen_tokens=128), stack_spec=no_floor)
+    attn = next(op for op in plan.decode.ops if op.op_class == "attention")
+    assert attn.compute_s.const < times["mistral-7b-v0.3"][0] / 10  # without the floor: the matrix peak
