@@ -28,6 +28,7 @@ class LoadedStack:
     spec: StackSpec
     provenance: dict[str, Provenance]
     file: str
+    raw: RawSpec  # the resolved tree (after `extends:`) the spec was validated from
 
 
 @lru_cache(maxsize=1)
@@ -73,7 +74,7 @@ def load_stack(ref: str | Path) -> LoadedStack:
                 hint=f"did you mean '{close[0]}'?" if close else "add the format's block layout to stacks/formats.yaml"))
     if problems:
         raise SpecError(problems)
-    return LoadedStack(spec=spec, provenance=raw.provenance, file=raw.file)
+    return LoadedStack(spec=spec, provenance=raw.provenance, file=raw.file, raw=raw)
 
 
 def stack_names_and_aliases() -> dict[str, str]:

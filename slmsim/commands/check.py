@@ -79,12 +79,12 @@ def kind_of(target: str) -> tuple[str, Path | None]:
             return "hardware", None
         if target in model_names():
             return "model", None
-        if target in stack_names_and_aliases():
+        stacks = sorted(stack_names_and_aliases())
+        if target in stacks:
             return "stack", None
         bundled = example_path(target)
         if bundled is not None:
             return _kind_of_tree(read_yaml(bundled), bundled), bundled
-        stacks = sorted(stack_names_and_aliases())
         names = hw_names() + model_names() + stacks
         close = difflib.get_close_matches(target, names, n=3, cutoff=0.5)
         raise SpecError([Problem(file=target, path="", message=f"no preset named {target!r} and no such file",
@@ -329,14 +329,11 @@ def _check_model(target: str, path: Path | None) -> dict[str, Any]:
 
 
 def _check_stack(target: str, path: Path | None) -> dict[str, Any]:
-    from slmsim.core.yamlio import resolve
-    from slmsim.stacks.load import load_stack, preset_names, preset_path, stack_names_and_aliases
+    from slmsim.stacks.load import load_stack, stack_names_and_aliases
     from slmsim.stacks.spec import StackSpec
 
-    ref: str | Path = path if path is not None else stack_names_and_aliases()[target]
-    loaded = load_stack(ref)  # validates the spec and its format names
-    spec = loaded.spec
-    raw = resolve(ref, presets=preset_path, preset_names=preset_names, what="stack")
+    loaded = load_stack(path if path is not None else stack_names_and_aliases()[target])  # validated
+    spec, raw = loaded.spec, loaded.raw
     own, extends = _own_tree(path)
     values = values_of(StackSpec, raw.data, raw.provenance, own=own, extends=extends)
     window = (f"{spec.static_context_window_tokens:,} tokens" if spec.static_context_window_tokens
