@@ -15,7 +15,10 @@ from slmsim.validation_cim import (
     conversions_per_op,
     energy_breakdown_j,
     energy_per_mvm_j,
+    ADC_FOM_IQR_J,
+    tops_per_w_log_loss,
     fit_cell_energy,
+    fit_cell_energy_and_adc_fom,
     load_macros,
     macros_dir,
     outside_the_adc_survey,
@@ -65,6 +68,24 @@ def test_the_fitted_constant_is_the_fit() -> None:
     assert lo < fit.cell_energy_28nm_j < hi  # inside its physical bounds, not pinned at one
     inside = [m for m in load_macros() if outside_the_adc_survey(m) is None]
     assert len(fit.leave_one_out_pct) == len(fit.in_sample_pct) == len(inside) >= 6
+
+
+def test_the_two_constant_alternative_is_a_real_fit_and_no_worse_in_sample() -> None:
+    """The alternative `--refit` reports (cell energy + ADC FoM within the survey's interquartile range): the
+    one-constant optimum (fitted cell energy, median FoM) lies inside its bounds, so the two-constant fit must
+    reach a log loss at least as low; and no grid point of the bounded box beats it."""
+    inside = [m for m in load_macros() if outside_the_adc_survey(m) is None]
+    one, two = fit_cell_energy(), fit_cell_energy_and_adc_fom()
+    assert ADC_FOM_IQR_J[0] < periphery.ADC_FOM_J < ADC_FOM_IQR_J[1]
+    assert ADC_FOM_IQR_J[0] <= two.adc_fom_j <= ADC_FOM_IQR_J[1]
+    lo, hi = periphery.CELL_ENERGY_BOUNDS_J
+    assert lo <= two.cell_energy_28nm_j <= hi
+    best = tops_per_w_log_loss(inside, two.cell_energy_28nm_j, two.adc_fom_j)
+    assert best <= tops_per_w_log_loss(inside, one.cell_energy_28nm_j, periphery.ADC_FOM_J) + 1e-9
+    for c in (lo, 0.1e-15, 0.3e-15, 1e-15, 3e-15, hi):
+        for f in (ADC_FOM_IQR_J[0], periphery.ADC_FOM_J, 40e-15, ADC_FOM_IQR_J[1]):
+            assert best <= tops_per_w_log_loss(inside, c, f) + 1e-9
+    assert len(two.leave_one_out_pct) == len(two.in_sample_pct) == len(inside)
 
 
 def test_one_digital_prediction_by_hand() -> None:
