@@ -48,4 +48,11 @@ psql_admin -c "ALTER DATABASE slmsim SET synchronous_commit = off"
 if [ "$(psql_admin -tAc "SELECT 1 FROM pg_roles WHERE rolname = 'slmsim_sentinel'")" != "1" ]; then
   psql_admin -c "CREATE ROLE slmsim_sentinel LOGIN PASSWORD 'Sent1nel@pa:ss-7q' IN ROLE slmsim"
 fi
+# ... and creates what it creates *as* slmsim: the first test to reach a fresh database may be
+# a sentinel one (tests/dse/test_dse_grpc.py sorts before test_dse_postgres.py), and Optuna's
+# tables created by the sentinel would be owned by it, so the slmsim role (not a member of the
+# sentinel) would get "permission denied for table version_info". Tables a sentinel session
+# already created are handed to slmsim.
+psql_admin -c "ALTER ROLE slmsim_sentinel SET role = 'slmsim'"
+psql_admin -d slmsim -c "REASSIGN OWNED BY slmsim_sentinel TO slmsim"
 echo "postgres $version ready: postgresql://slmsim:slmsim@127.0.0.1:5432/slmsim"
