@@ -102,6 +102,7 @@ from slmsim.hw_models.scaling import scale
 # Murmann ADC survey (rev. 2025-06-09): Nyquist SAR, ISSCC/VLSI 2010-2025, SNDR <= 62 dB, 1 MS/s-2 GS/s, <= 65 nm
 ADC_FOM_J = 26.2e-15  # median FoM_W of those 35 designs (interquartile 17.7-50.2 fJ), per conversion step
 ADC_FOM_RANGE_J = (2.18e-15, 280e-15)  # their minimum and maximum (the spread CIM ADCs show too)
+ADC_FOM_IQR_J = (17.7e-15, 50.2e-15)  # their interquartile range (bounds of the not-adopted FoM fit)
 ADC_REF_NODE_M, ADC_REF_VDD_V = 40e-9, 1.1  # the selection's median node; assumption: at its nominal 1.1 V
 
 # Murmann survey energy plot (plots/energy_plot.ipynb): floor = mean of the 3 lowest P/fs_nyq (all designs)

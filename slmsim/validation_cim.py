@@ -257,8 +257,8 @@ def fit_cell_energy(macros: list[PublishedMacro] | None = None) -> CellFit:
 
 
 # The alternative that `--refit` also reports and that is not adopted (docs/validation.md): the ADC's Walden
-# FoM fitted together with the cell energy, bounded by the survey's interquartile range (periphery.py docstring).
-ADC_FOM_IQR_J = (17.7e-15, 50.2e-15)
+# FoM fitted together with the cell energy, bounded by the survey's interquartile range (periphery.ADC_FOM_IQR_J).
+ADC_FOM_IQR_J = periphery.ADC_FOM_IQR_J
 
 
 @dataclass(frozen=True)
