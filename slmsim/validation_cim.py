@@ -35,6 +35,7 @@ neither fitted. Nothing is tuned per macro.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -232,35 +233,64 @@ class CellFit:
     names: tuple[str, ...]
 
 
-def _fit(ms: list[PublishedMacro]) -> float:
+def tops_per_w_log_loss(ms: list[PublishedMacro], cell_j: float, fom_j: float = periphery.ADC_FOM_J) -> float:
+    """What both fits minimise: the sum of squared log errors of the predicted TOPS/W."""
+    return sum(math.log(predicted_tops_per_w(pm, cell_energy_28nm_j=cell_j, adc_fom_j=fom_j) / pm.tops_per_w) ** 2
+               for pm in ms)
+
+
+def _fit_cell(ms: list[PublishedMacro]) -> tuple[float, float]:
+    """The adopted fit: the cell energy alone, the FoM at the survey's median."""
     lo, hi = periphery.CELL_ENERGY_BOUNDS_J
+    res = minimize_scalar(lambda log_e: tops_per_w_log_loss(ms, math.exp(log_e)),
+                          bounds=(math.log(lo), math.log(hi)), method="bounded", options={"xatol": 1e-6})
+    return math.exp(float(res.x)), periphery.ADC_FOM_J
 
-    def loss(log_e: float) -> float:
-        e = math.exp(log_e)
-        return sum(math.log(predicted_tops_per_w(pm, cell_energy_28nm_j=e) / pm.tops_per_w) ** 2 for pm in ms)
 
-    res = minimize_scalar(loss, bounds=(math.log(lo), math.log(hi)), method="bounded", options={"xatol": 1e-6})
-    return math.exp(float(res.x))
+def _fit_cell_fom(ms: list[PublishedMacro]) -> tuple[float, float]:
+    """Log least squares over both bounded constants: a coarse log grid (the loss has local minima on the
+    bounds, where a simplex from one start can stop), then L-BFGS-B from the grid's best point."""
+    from scipy.optimize import minimize
+
+    lo = np.log([periphery.CELL_ENERGY_BOUNDS_J[0], periphery.ADC_FOM_IQR_J[0]])
+    hi = np.log([periphery.CELL_ENERGY_BOUNDS_J[1], periphery.ADC_FOM_IQR_J[1]])
+
+    def loss(z: np.ndarray) -> float:
+        c, f = np.exp(z)
+        return tops_per_w_log_loss(ms, float(c), float(f))
+
+    grid = [np.array([a, b]) for a in np.linspace(lo[0], hi[0], 25) for b in np.linspace(lo[1], hi[1], 13)]
+    z0 = min(grid, key=loss)
+    res = minimize(loss, z0, method="L-BFGS-B", bounds=list(zip(lo, hi)))
+    c, f = np.exp(res.x if res.fun <= loss(z0) else z0)
+    return float(c), float(f)
+
+
+def _fit_with_errors(macros: list[PublishedMacro] | None, fit: Callable[[list[PublishedMacro]], tuple[float, float]]
+                     ) -> tuple[tuple[float, float], tuple[float, ...], tuple[float, ...], tuple[str, ...]]:
+    """`fit` on the TOPS/W of the macros inside the model (`outside_the_adc_survey` is None): its (cell energy,
+    ADC FoM), the in-sample errors and the leave-one-out errors (refit without each macro), in %."""
+    ms = [pm for pm in (macros if macros is not None else load_macros()) if outside_the_adc_survey(pm) is None]
+
+    def err(pm: PublishedMacro, params: tuple[float, float]) -> float:
+        c, f = params
+        return 100.0 * (predicted_tops_per_w(pm, cell_energy_28nm_j=c, adc_fom_j=f) / pm.tops_per_w - 1)
+
+    params = fit(ms)
+    ins = tuple(err(pm, params) for pm in ms)
+    loo = tuple(err(pm, fit(ms[:i] + ms[i + 1:])) for i, pm in enumerate(ms))
+    return params, ins, loo, tuple(pm.name for pm in ms)
 
 
 def fit_cell_energy(macros: list[PublishedMacro] | None = None) -> CellFit:
     """The one fitted constant, on the TOPS/W of the macros inside the model (`outside_the_adc_survey` is
     None); leave-one-out refits without each of them. Rows outside get no fit figures."""
-    ms = [pm for pm in (macros if macros is not None else load_macros()) if outside_the_adc_survey(pm) is None]
-    e = _fit(ms)
-    ins = tuple(100.0 * (predicted_tops_per_w(pm, cell_energy_28nm_j=e) / pm.tops_per_w - 1) for pm in ms)
-    loo = []
-    for i, pm in enumerate(ms):
-        ei = _fit(ms[:i] + ms[i + 1:])
-        loo.append(100.0 * (predicted_tops_per_w(pm, cell_energy_28nm_j=ei) / pm.tops_per_w - 1))
-    return CellFit(e, ins, tuple(loo), tuple(pm.name for pm in ms))
+    (e, _), ins, loo, names = _fit_with_errors(macros, _fit_cell)
+    return CellFit(e, ins, loo, names)
 
 
 # The alternative that `--refit` also reports and that is not adopted (docs/validation.md): the ADC's Walden
 # FoM fitted together with the cell energy, bounded by the survey's interquartile range (periphery.ADC_FOM_IQR_J).
-ADC_FOM_IQR_J = periphery.ADC_FOM_IQR_J
-
-
 @dataclass(frozen=True)
 class CellFomFit:
     cell_energy_28nm_j: float
@@ -270,43 +300,17 @@ class CellFomFit:
     names: tuple[str, ...]
 
 
-def tops_per_w_log_loss(ms: list[PublishedMacro], cell_j: float, fom_j: float) -> float:
-    return sum(math.log(predicted_tops_per_w(pm, cell_energy_28nm_j=cell_j, adc_fom_j=fom_j) / pm.tops_per_w) ** 2
-               for pm in ms)
-
-
-def _fit_cell_fom(ms: list[PublishedMacro]) -> tuple[float, float]:
-    """Log least squares over both bounded constants: a coarse log grid (the loss has local minima on the
-    bounds, where a simplex from one start can stop), then L-BFGS-B from the grid's best point."""
-    from scipy.optimize import minimize
-
-    lo = np.log([periphery.CELL_ENERGY_BOUNDS_J[0], ADC_FOM_IQR_J[0]])
-    hi = np.log([periphery.CELL_ENERGY_BOUNDS_J[1], ADC_FOM_IQR_J[1]])
-
-    def loss(z: np.ndarray) -> float:
-        c, f = np.exp(z)
-        return tops_per_w_log_loss(ms, float(c), float(f))
-
-    grid = [np.array([a, b]) for a in np.linspace(lo[0], hi[0], 25) for b in np.linspace(lo[1], hi[1], 13)]
-    z0 = min(grid, key=loss)
-    res = minimize(loss, z0, method="L-BFGS-B", bounds=list(zip(lo, hi)))
-    z = res.x if res.fun <= loss(z0) else z0
-    c, f = np.exp(z)
-    return float(c), float(f)
-
-
 def fit_cell_energy_and_adc_fom(macros: list[PublishedMacro] | None = None) -> CellFomFit:
     """Two constants instead of one (cell energy and the ADC's Walden FoM within the survey's interquartile
     range), in-sample and leave-one-out, on the macros inside the model. Reported by `--refit`, not adopted."""
-    ms = [pm for pm in (macros if macros is not None else load_macros()) if outside_the_adc_survey(pm) is None]
-    c, f = _fit_cell_fom(ms)
-    ins = tuple(100.0 * (predicted_tops_per_w(pm, cell_energy_28nm_j=c, adc_fom_j=f) / pm.tops_per_w - 1)
-                for pm in ms)
-    loo = []
-    for i, pm in enumerate(ms):
-        ci, fi = _fit_cell_fom(ms[:i] + ms[i + 1:])
-        loo.append(100.0 * (predicted_tops_per_w(pm, cell_energy_28nm_j=ci, adc_fom_j=fi) / pm.tops_per_w - 1))
-    return CellFomFit(c, f, ins, tuple(loo), tuple(pm.name for pm in ms))
+    (c, f), ins, loo, names = _fit_with_errors(macros, _fit_cell_fom)
+    return CellFomFit(c, f, ins, loo, names)
+
+
+def _print_errors(names: tuple[str, ...], ins: tuple[float, ...], loo: tuple[float, ...]) -> None:
+    for name, a, b in zip(names, ins, loo):
+        print(f"  {name:<18} in-sample {a:+8.1f}%   leave-one-out {b:+8.1f}%")
+    print(f"  MAPE in-sample {np.mean(np.abs(ins)):.1f}%, leave-one-out {np.mean(np.abs(loo)):.1f}%")
 
 
 def print_report(*, as_json: bool, refit: bool) -> int:
@@ -352,16 +356,10 @@ def print_report(*, as_json: bool, refit: bool) -> int:
     if refit:
         fit = fit_cell_energy(ms)
         print(f"\nrefit on TOPS/W (macros inside the model): CELL_ENERGY_J = {fit.cell_energy_28nm_j:.4g} J")
-        for name, ins, loo in zip(fit.names, fit.in_sample_pct, fit.leave_one_out_pct):
-            print(f"  {name:<18} in-sample {ins:+8.1f}%   leave-one-out {loo:+8.1f}%")
-        print(f"  MAPE in-sample {np.mean(np.abs(fit.in_sample_pct)):.1f}%, "
-              f"leave-one-out {np.mean(np.abs(fit.leave_one_out_pct)):.1f}%")
+        _print_errors(fit.names, fit.in_sample_pct, fit.leave_one_out_pct)
         two = fit_cell_energy_and_adc_fom(ms)
-        print(f"\nnot adopted: the ADC FoM fitted as well (bounds {ADC_FOM_IQR_J[0]:.3g}-{ADC_FOM_IQR_J[1]:.3g} J, the "
-              f"survey's interquartile range): CELL_ENERGY_J = {two.cell_energy_28nm_j:.4g} J, "
-              f"ADC_FOM_J = {two.adc_fom_j:.4g} J")
-        for name, ins, loo in zip(two.names, two.in_sample_pct, two.leave_one_out_pct):
-            print(f"  {name:<18} in-sample {ins:+8.1f}%   leave-one-out {loo:+8.1f}%")
-        print(f"  MAPE in-sample {np.mean(np.abs(two.in_sample_pct)):.1f}%, "
-              f"leave-one-out {np.mean(np.abs(two.leave_one_out_pct)):.1f}%")
+        lo, hi = periphery.ADC_FOM_IQR_J
+        print(f"\nnot adopted: the ADC FoM fitted as well (bounds {lo:.3g}-{hi:.3g} J, the survey's interquartile "
+              f"range): CELL_ENERGY_J = {two.cell_energy_28nm_j:.4g} J, ADC_FOM_J = {two.adc_fom_j:.4g} J")
+        _print_errors(two.names, two.in_sample_pct, two.leave_one_out_pct)
     return 0

@@ -15,8 +15,6 @@ from slmsim.validation_cim import (
     conversions_per_op,
     energy_breakdown_j,
     energy_per_mvm_j,
-    ADC_FOM_IQR_J,
-    tops_per_w_log_loss,
     fit_cell_energy,
     fit_cell_energy_and_adc_fom,
     load_macros,
@@ -24,6 +22,7 @@ from slmsim.validation_cim import (
     outside_the_adc_survey,
     predicted_area_mm2,
     predicted_tops_per_w,
+    tops_per_w_log_loss,
 )
 
 
@@ -76,14 +75,15 @@ def test_the_two_constant_alternative_is_a_real_fit_and_no_worse_in_sample() -> 
     reach a log loss at least as low; and no grid point of the bounded box beats it."""
     inside = [m for m in load_macros() if outside_the_adc_survey(m) is None]
     one, two = fit_cell_energy(), fit_cell_energy_and_adc_fom()
-    assert ADC_FOM_IQR_J[0] < periphery.ADC_FOM_J < ADC_FOM_IQR_J[1]
-    assert ADC_FOM_IQR_J[0] <= two.adc_fom_j <= ADC_FOM_IQR_J[1]
+    iqr = periphery.ADC_FOM_IQR_J
+    assert iqr[0] < periphery.ADC_FOM_J < iqr[1]
+    assert iqr[0] <= two.adc_fom_j <= iqr[1]
     lo, hi = periphery.CELL_ENERGY_BOUNDS_J
     assert lo <= two.cell_energy_28nm_j <= hi
     best = tops_per_w_log_loss(inside, two.cell_energy_28nm_j, two.adc_fom_j)
     assert best <= tops_per_w_log_loss(inside, one.cell_energy_28nm_j, periphery.ADC_FOM_J) + 1e-9
     for c in (lo, 0.1e-15, 0.3e-15, 1e-15, 3e-15, hi):
-        for f in (ADC_FOM_IQR_J[0], periphery.ADC_FOM_J, 40e-15, ADC_FOM_IQR_J[1]):
+        for f in (iqr[0], periphery.ADC_FOM_J, 40e-15, iqr[1]):
             assert best <= tops_per_w_log_loss(inside, c, f) + 1e-9
     assert len(two.leave_one_out_pct) == len(two.in_sample_pct) == len(inside)
 
