@@ -43,40 +43,9 @@ from pathlib import Path
 import numpy as np
 from scipy.optimize import minimize_scalar
 
-from slmsim.core.units import Dim, parse_quantity
 from slmsim.hw_models import periphery
-from slmsim.hw_models.cim import CimMacro, CimStyle
-
-
-@dataclass(frozen=True)
-class PublishedMacro:
-    name: str
-    paper: str
-    source: str
-    node_m: float
-    vdd_v: float
-    macros: int
-    input_bits: int
-    weight_bits: int
-    input_toggle_rate: float
-    weight_sparsity: float
-    macro: CimMacro
-    tops_per_w: float
-    area_mm2: float
-    figure: str
-
-    @property
-    def activity(self) -> float:
-        return self.input_toggle_rate * (1.0 - self.weight_sparsity)
-
-    @property
-    def outputs(self) -> int:
-        return self.macro.outputs_per_macro(self.weight_bits)
-
-    @property
-    def throughput_ops_per_s(self) -> float:
-        m = self.macro
-        return 2.0 * m.rows * self.outputs * self.macros * m.clock_hz / m.cycles_per_mvm(self.input_bits)
+from slmsim.hw_models.cim import CimStyle
+from slmsim.published_macro import PublishedMacro, load_published_macros
 
 
 @dataclass(frozen=True)
@@ -98,22 +67,8 @@ def macros_dir() -> Path:
 
 
 def load_macros(directory: Path | None = None) -> list[PublishedMacro]:
-    import yaml
-
-    out = []
-    for f in sorted((directory or macros_dir()).glob("*.yaml")):
-        d = yaml.safe_load(f.read_text())
-        out.append(PublishedMacro(
-            name=d["name"], paper=d["paper"], source=d["source"],
-            node_m=parse_quantity(d["technology_node"], Dim.LENGTH), vdd_v=parse_quantity(d["supply_voltage"], Dim.VOLTAGE),
-            macros=int(d["macros"]), input_bits=int(d["precision"]["input_bits"]),
-            weight_bits=int(d["precision"]["weight_bits"]),
-            input_toggle_rate=float(d["conditions"]["input_toggle_rate"]),
-            weight_sparsity=float(d["conditions"]["weight_sparsity"]),
-            macro=CimMacro.model_validate(d["macro"]), tops_per_w=float(d["published"]["tops_per_w"]),
-            area_mm2=parse_quantity(d["published"]["area"], Dim.AREA), figure=str(d["published"]["figure"]),
-        ))
-    return out
+    """The bundled published macros (or every macro file in `directory`), each checked in full."""
+    return load_published_macros([directory or macros_dir()])
 
 
 ENERGY_PARTS = ("cells", "charge_caps", "dac", "adc", "adders", "group_select")
@@ -313,17 +268,61 @@ def _print_errors(names: tuple[str, ...], ins: tuple[float, ...], loo: tuple[flo
     print(f"  MAPE in-sample {np.mean(np.abs(ins)):.1f}%, leave-one-out {np.mean(np.abs(loo)):.1f}%")
 
 
-def print_report(*, as_json: bool, refit: bool) -> int:
-    """`slmsim validate --cim [--json] [--refit]`."""
+def _n_macros(n: int) -> str:
+    return f"{n} macro{'s' if n != 1 else ''}"
+
+
+def resolve_macros(refs: list[str]) -> list[PublishedMacro]:
+    """`--macro` arguments: a macro YAML file, a directory of them, or the name of a bundled macro."""
+    from slmsim.core.errors import Problem, SpecError
+
+    bundled = {pm.name: pm for pm in load_macros()}
+    paths: list[Path] = []
+    named: list[PublishedMacro] = []
+    for ref in refs:
+        path = Path(ref)
+        if path.exists() or ref.endswith((".yaml", ".yml")) or "/" in ref:
+            paths.append(path)
+        elif ref in bundled:
+            named.append(bundled[ref])
+        else:
+            import difflib
+
+            close = difflib.get_close_matches(ref, list(bundled), n=1)
+            raise SpecError([Problem(file="<command line>", path="--macro", message="no such file or bundled macro",
+                                     value=ref, expected="a macro YAML file, a directory of them, or one of: "
+                                     + ", ".join(bundled),
+                                     hint=f"did you mean {close[0]!r}?" if close else
+                                     "see docs/validation.md for the file format")])
+    out = named + (load_published_macros(paths) if paths else [])
+    dup = sorted({pm.name for pm in out if sum(q.name == pm.name for q in out) > 1})
+    if dup:
+        raise SpecError([Problem(file="<command line>", path="--macro", message="the same macro given twice",
+                                 value=", ".join(dup), expected="each macro once")])
+    return out
+
+
+def print_report(*, as_json: bool, refit: bool, macros: list[PublishedMacro] | None = None) -> int:
+    """`slmsim validate --cim [--json] [--refit] [--macro ...]`: the bundled macros, or the given ones."""
     import json
 
-    ms = load_macros()
+    from slmsim.core.errors import Problem, SpecError
+
+    ms = load_macros() if macros is None else macros
+    if refit and sum(outside_the_adc_survey(pm) is None for pm in ms) < 2:
+        raise SpecError([Problem(file="<command line>", path="--refit", message="a fit with leave-one-out needs at "
+                                 "least 2 macros inside the model", value=len(ms),
+                                 expected=">= 2 macros whose published figure the ADC model can describe",
+                                 hint="add macros, or drop --refit to predict with the shipped constant")])
     rs = rows(ms)
     if as_json:
         print(json.dumps([{"macro": r.macro, "metric": r.metric, "measured": r.measured, "predicted": r.predicted,
                            "error_pct": r.error_pct, "source": r.source, "excluded": r.excluded} for r in rs],
                          indent=2))
         return 0
+    if macros is not None:
+        print(f"{len(ms)} macro{'s' if len(ms) != 1 else ''} given with --macro, predicted with the shipped constants "
+              "(CELL_ENERGY_J fitted on the bundled macros, not on these)\n")
     print(f"{'macro':<18}{'style':<8}{'node':>6}{'metric':>14}{'published':>11}{'predicted':>11}{'error':>9}")
     by_name = {pm.name: pm for pm in ms}
     for r in rs:
@@ -332,12 +331,15 @@ def print_report(*, as_json: bool, refit: bool) -> int:
               f"{r.predicted:>11.4g}{r.error_pct:>+8.1f}%{'  (outside the model)' if r.excluded else ''}")
     for metric in ("tops_per_w", "tops_per_mm2"):
         worst = max((r for r in rs if r.metric == metric), key=lambda r: abs(r.error_pct))
-        print(f"{metric}: MAPE {mape(rs, metric):.1f}% over {sum(r.metric == metric for r in rs)} macros; "
+        print(f"{metric}: MAPE {mape(rs, metric):.1f}% over {_n_macros(sum(r.metric == metric for r in rs))}; "
               f"worst {worst.macro} {worst.error_pct:+.1f}%")
     inside = [r for r in rs if r.metric == "tops_per_w" and not r.excluded]
-    worst = max(inside, key=lambda r: abs(r.error_pct))
-    print(f"tops_per_w inside the model: MAPE {mape(rs, 'tops_per_w', inside_only=True):.1f}% over {len(inside)} "
-          f"macros; worst {worst.macro} {worst.error_pct:+.1f}%")
+    if inside:
+        worst = max(inside, key=lambda r: abs(r.error_pct))
+        print(f"tops_per_w inside the model: MAPE {mape(rs, 'tops_per_w', inside_only=True):.1f}% over "
+              f"{_n_macros(len(inside))}; worst {worst.macro} {worst.error_pct:+.1f}%")
+    else:
+        print("tops_per_w inside the model: no macro (every one is outside, below)")
     for r in rs:
         if r.excluded:
             print(f"  outside the model: {r.macro}: {r.excluded}")
@@ -355,7 +357,8 @@ def print_report(*, as_json: bool, refit: bool) -> int:
           "everything else is cited or an assumption stated there")
     if refit:
         fit = fit_cell_energy(ms)
-        print(f"\nrefit on TOPS/W (macros inside the model): CELL_ENERGY_J = {fit.cell_energy_28nm_j:.4g} J")
+        which = "the bundled" if macros is None else "the given"
+        print(f"\nrefit on TOPS/W ({which} macros inside the model): CELL_ENERGY_J = {fit.cell_energy_28nm_j:.4g} J")
         _print_errors(fit.names, fit.in_sample_pct, fit.leave_one_out_pct)
         two = fit_cell_energy_and_adc_fom(ms)
         lo, hi = periphery.ADC_FOM_IQR_J

@@ -30,6 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     v.add_argument("--cim", action="store_true",
                    help="published SRAM CIM macros instead: predicted vs published TOPS/W and TOPS/mm^2 (--json: "
                         "{macro, metric, measured, predicted, error_pct, source}); with --refit, the fitted cell energy")
+    v.add_argument("--macro", action="append", metavar="FILE|DIR|NAME",
+                   help="with --cim: predict these macros instead of the bundled set: a macro YAML file (the format "
+                        "of docs/validation.md, 'Your own macro'), a directory of them, or a bundled macro's name; "
+                        "repeatable. They are predicted with the shipped constants, never fitted (--refit fits on "
+                        "them and says so)")
     v.set_defaults(func=_cmd_validate)
 
 
@@ -43,10 +48,17 @@ def _progress(total: int):  # noqa: ANN202 - tqdm wrapper or identity
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    if args.cim:
-        from slmsim.validation_cim import print_report
+    if args.macro and not args.cim:
+        from slmsim.core.errors import Problem, SpecError
 
-        return print_report(as_json=args.json, refit=args.refit)
+        raise SpecError([Problem(file="<command line>", path="--macro", message="--macro is for CIM macros",
+                                 value=args.macro[0], expected="--cim beside it",
+                                 hint="slmsim validate --cim --macro my-macro.yaml")])
+    if args.cim:
+        from slmsim.validation_cim import print_report, resolve_macros
+
+        return print_report(as_json=args.json, refit=args.refit,
+                            macros=resolve_macros(args.macro) if args.macro else None)
     from slmsim.validation import CALIBRATION_FILES, read_csv, rows
 
     if args.csv or args.calibration:

@@ -1,0 +1,188 @@
+"""A published SRAM CIM macro as `slmsim validate --cim` reads it: the file format and its loader.
+
+One YAML file per macro (the bundled ones are `hw_models/macros/*.yaml`; a user's own with
+`slmsim validate --cim --macro FILE`):
+
+- `name`, `paper`, `source` (where the figures come from), `parameter_sources` (optional:
+  where each parameter comes from);
+- `technology_node`, `supply_voltage` of the measurement, `macros` on the chip (default 1);
+- `precision: {input_bits, weight_bits}` of the published figure;
+- `conditions: {input_toggle_rate, weight_sparsity}`: the data activity of the measurement
+  (0.5 / 0.5 for random data);
+- `macro:` the structure, in the accelerator spec's `cim.macro` format (`hw_models.cim.CimMacro`),
+  with its energies and area left out: they are what is predicted;
+- `published: {tops_per_w, area, figure}`: the published figures and, in `figure`, the
+  precision, supply and data they were measured at.
+
+Every problem in a file is reported at once (file, YAML path, value, expectation, hint) as a
+`SpecError`: exit 2 from the command line.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from slmsim.core.errors import Problem, SpecError
+from slmsim.core.quantity import FROZEN, Area, Length, Voltage
+from slmsim.core.yamlio import RawSpec, lift_provenance, read_yaml, validate
+from slmsim.hw_models.cim import CimMacro
+
+# macro energies a validation file must leave out: the prediction derives them from the knobs
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+PREDICTED_MACRO_FIELDS = ("energy_per_array_op", "energy_per_readout", "energy_per_group_select", "area")
+
+
+@dataclass(frozen=True)
+class PublishedMacro:
+    name: str
+    paper: str
+    source: str
+    node_m: float
+    vdd_v: float
+    macros: int
+    input_bits: int
+    weight_bits: int
+    input_toggle_rate: float
+    weight_sparsity: float
+    macro: CimMacro
+    tops_per_w: float
+    area_mm2: float
+    figure: str
+
+    @property
+    def activity(self) -> float:
+        return self.input_toggle_rate * (1.0 - self.weight_sparsity)
+
+    @property
+    def outputs(self) -> int:
+        return self.macro.outputs_per_macro(self.weight_bits)
+
+    @property
+    def throughput_ops_per_s(self) -> float:
+        m = self.macro
+        return 2.0 * m.rows * self.outputs * self.macros * m.clock_hz / m.cycles_per_mvm(self.input_bits)
+
+
+class _Precision(BaseModel):
+    model_config = FROZEN
+    input_bits: int = Field(gt=0, le=16, description="input (activation) bits of the published figure")
+    weight_bits: int = Field(gt=0, le=16, description="weight bits of the published figure")
+
+
+class _Conditions(BaseModel):
+    model_config = FROZEN
+    input_toggle_rate: float = Field(gt=0, le=1, description="fraction of input bits that change per step (0.5: random)")
+    weight_sparsity: float = Field(ge=0, lt=1, description="fraction of weight bits that are 0 (0.5: random)")
+
+
+class _Published(BaseModel):
+    model_config = FROZEN
+    tops_per_w: float = Field(gt=0, description="published energy efficiency, ops = 2 per MAC at the precision above")
+    area_mm2: Area = Field(alias="area", gt=0, description="published area of the `macros` macros, e.g. '0.2 mm^2'")
+    figure: str = Field(min_length=1, description="the precision, supply and data the figures were measured at")
+
+
+class PublishedMacroSpec(BaseModel):
+    """The file format (see the module docstring)."""
+
+    model_config = FROZEN
+    name: str = Field(description="a short id: letters, digits, ., _ and -, starting with a letter or digit")
+    paper: str = Field(min_length=1)
+    source: str = Field(min_length=1)
+    parameter_sources: dict[str, str] = Field(default_factory=dict)
+    technology_node_m: Length = Field(alias="technology_node")
+    supply_voltage_v: Voltage = Field(alias="supply_voltage")
+    macros: int = Field(1, gt=0, le=1_000_000)
+    precision: _Precision
+    conditions: _Conditions
+    macro: CimMacro
+    published: _Published
+
+    @field_validator("name")
+    @classmethod
+    def _short_id(cls, v: str) -> str:
+        if not _NAME.fullmatch(v):
+            raise ValueError("must be a short id (up to 64 letters, digits, '.', '_' and '-', starting with a letter "
+                             "or digit): it names the macro's rows in the table and in --json")
+        return v
+
+    @model_validator(mode="after")
+    def _one_output_at_least(self) -> "PublishedMacroSpec":
+        m, bits = self.macro, self.precision.weight_bits
+        if m.outputs_per_macro(bits) < 1:
+            raise ValueError(f"macro.cols ({m.cols}) holds no {bits}-bit weight (precision.weight_bits): each takes "
+                             f"{m.slices_per_weight(bits)} columns + {m.sum_cols_per_weight} partial-sum columns; "
+                             "give more columns, more cell_bits or fewer weight bits")
+        return self
+
+
+def _problems_with_given_energies(data: dict, file: str) -> list[Problem]:
+    macro = data.get("macro")
+    if not isinstance(macro, dict):
+        return []
+    return [Problem(file=file, path=f"macro.{key}", message="given, but validate --cim predicts it",
+                    value=macro[key], expected="left out (or null)",
+                    hint="the periphery models derive the macro's energies and area from its knobs; the published "
+                         "area goes in published.area")
+            for key in PREDICTED_MACRO_FIELDS if macro.get(key) is not None]
+
+
+def load_published_macro(path: Path, *, display: str | None = None) -> PublishedMacro:
+    """One macro file, checked in full; every problem in it raised together as a `SpecError`."""
+    shown = display or str(path)
+    data = read_yaml(path, display=shown)
+    if not isinstance(data, dict):
+        raise SpecError([Problem(file=shown, path="", message="expected a mapping at the top level",
+                                 value=type(data).__name__, expected="key: value pairs (see docs/validation.md)")])
+    given = _problems_with_given_energies(data, shown)  # before typing: a given energy is refused, not ignored
+    if given:
+        raise SpecError(given)
+    plain, prov = lift_provenance(data, origin=shown)  # `{value: ..., source: ...}` wrappers, as in presets
+    spec = validate(PublishedMacroSpec, RawSpec(data=plain, provenance=prov, file=shown, chain=(shown,)))
+    return PublishedMacro(
+        name=spec.name, paper=spec.paper, source=spec.source, node_m=spec.technology_node_m,
+        vdd_v=spec.supply_voltage_v, macros=spec.macros, input_bits=spec.precision.input_bits,
+        weight_bits=spec.precision.weight_bits, input_toggle_rate=spec.conditions.input_toggle_rate,
+        weight_sparsity=spec.conditions.weight_sparsity, macro=spec.macro, tops_per_w=spec.published.tops_per_w,
+        area_mm2=spec.published.area_mm2, figure=spec.published.figure,
+    )
+
+
+def load_published_macros(paths: list[Path]) -> list[PublishedMacro]:
+    """Every file given, each directory's *.yaml / *.yml in name order; all their problems reported together,
+    and a name given twice is one more problem."""
+    files: list[Path] = []
+    problems: list[Problem] = []
+    for p in paths:
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.suffix in (".yaml", ".yml") and f.is_file())
+            if not found:
+                problems.append(Problem(file=str(p), path="", message="directory holds no macro file",
+                                        expected="*.yaml files, one macro each"))
+            files.extend(found)
+        elif p.is_file():
+            files.append(p)
+        else:
+            problems.append(Problem(file=str(p), path="", message="file not found",
+                                    hint="give a macro YAML file, a directory of them, or a bundled macro's name"))
+    out: list[PublishedMacro] = []
+    seen: dict[str, str] = {}
+    for f in files:
+        try:
+            pm = load_published_macro(f)
+        except SpecError as exc:
+            problems.extend(exc.problems)
+            continue
+        if pm.name in seen:
+            problems.append(Problem(file=str(f), path="name", message=f"name also used by {seen[pm.name]}",
+                                    value=pm.name, expected="one name per macro"))
+            continue
+        seen[pm.name] = str(f)
+        out.append(pm)
+    if problems:
+        raise SpecError(problems)
+    return out
