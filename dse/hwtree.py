@@ -38,6 +38,8 @@ SI_UNIT: dict[Dim, str] = {
     Dim.TIME: "s",
     Dim.THROUGHPUT: "op/s",
     Dim.BIT_RATE: "bit/s",
+    Dim.VOLTAGE: "V",
+    Dim.CAPACITANCE: "F",
 }
 
 

@@ -67,19 +67,25 @@ class PublishedMacro:
         return 2.0 * m.rows * self.outputs * self.macros * m.clock_hz / m.cycles_per_mvm(self.input_bits)
 
 
-class _Precision(BaseModel):
+class MacroPrecision(BaseModel):
+    """The precision of the published figure (ops are 2 per MAC at it)."""
+
     model_config = FROZEN
     input_bits: int = Field(gt=0, le=16, description="input (activation) bits of the published figure")
     weight_bits: int = Field(gt=0, le=16, description="weight bits of the published figure")
 
 
-class _Conditions(BaseModel):
+class MacroConditions(BaseModel):
+    """The data activity the published figure was measured at: cells and adder trees switch with it."""
+
     model_config = FROZEN
     input_toggle_rate: float = Field(gt=0, le=1, description="fraction of input bits that change per step (0.5: random)")
     weight_sparsity: float = Field(ge=0, lt=1, description="fraction of weight bits that are 0 (0.5: random)")
 
 
-class _Published(BaseModel):
+class PublishedFigures(BaseModel):
+    """What the paper publishes, which the prediction is compared with."""
+
     model_config = FROZEN
     tops_per_w: float = Field(gt=0, description="published energy efficiency, ops = 2 per MAC at the precision above")
     area_mm2: Area = Field(alias="area", gt=0, description="published area of the `macros` macros, e.g. '0.2 mm^2'")
@@ -87,20 +93,26 @@ class _Published(BaseModel):
 
 
 class PublishedMacroSpec(BaseModel):
-    """The file format (see the module docstring)."""
+    """One published SRAM CIM macro: its structure and the conditions and figures of its measurement. slmsim
+    predicts its TOPS/W and area from the structure alone (hw_models.periphery) and compares them with
+    `published`; `macro`'s energies and area must be left out."""
 
     model_config = FROZEN
     name: str = Field(description="a short id: letters, digits, ., _ and -, starting with a letter or digit")
-    paper: str = Field(min_length=1)
-    source: str = Field(min_length=1)
-    parameter_sources: dict[str, str] = Field(default_factory=dict)
-    technology_node_m: Length = Field(alias="technology_node")
-    supply_voltage_v: Voltage = Field(alias="supply_voltage")
-    macros: int = Field(1, gt=0, le=1_000_000)
-    precision: _Precision
-    conditions: _Conditions
-    macro: CimMacro
-    published: _Published
+    paper: str = Field(min_length=1, description="the paper: authors, title, venue, DOI")
+    source: str = Field(min_length=1, description="where the figures of this file come from")
+    parameter_sources: dict[str, str] = Field(default_factory=dict,
+                                              description="optional: where each parameter comes from, by name")
+    technology_node_m: Length = Field(alias="technology_node", description="node of the silicon, e.g. '28 nm'")
+    supply_voltage_v: Voltage = Field(alias="supply_voltage",
+                                      description="supply of the measurement, e.g. '0.9 V' (energies scale with it)")
+    macros: int = Field(1, gt=0, le=1_000_000, description="macros on the chip (throughput and the published area "
+                                                           "count them)")
+    precision: MacroPrecision = Field(description="input and weight bits of the published figure")
+    conditions: MacroConditions = Field(description="data activity of the measurement")
+    macro: CimMacro = Field(description="the structure, in the accelerator spec's cim.macro format, with its "
+                                        "energies and area left out (they are predicted)")
+    published: PublishedFigures = Field(description="the published figures and the conditions they were measured at")
 
     @field_validator("name")
     @classmethod

@@ -1,4 +1,4 @@
-"""JSON Schemas of the four input formats, generated from the pydantic spec classes.
+"""JSON Schemas of the five input formats, generated from the pydantic spec classes.
 
     slmsim schema hardware > hardware.schema.json
 
@@ -22,7 +22,7 @@ from typing import Any
 
 import pydantic
 
-KINDS = ("hardware", "model", "scenario", "space")
+KINDS = ("hardware", "model", "scenario", "space", "cim-macro")
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 PROVENANCE = {"type": "object", "additionalProperties": False, "required": ["value"],
               "anyOf": [{"required": ["source"]}, {"required": ["assumption"]}],
@@ -48,6 +48,10 @@ def model_class(kind: str) -> type[pydantic.BaseModel]:
         from slmsim.dse.space import _SpaceRaw
 
         return _SpaceRaw
+    if kind == "cim-macro":
+        from slmsim.published_macro import PublishedMacroSpec
+
+        return PublishedMacroSpec
     raise KeyError(kind)
 
 
@@ -61,8 +65,14 @@ def schema(kind: str) -> dict[str, Any]:
         _allow_provenance(s)  # space files carry no provenance wrappers
     if kind in ("hardware", "model"):
         s = _with_extends(s)
+    if kind == "cim-macro":
+        from slmsim.published_macro import PREDICTED_MACRO_FIELDS
+
+        props = s["$defs"]["CimMacro"]["properties"]  # this schema's own copy: the predicted fields are refused
+        for name in PREDICTED_MACRO_FIELDS:
+            props.pop(name, None)
     title = {"hardware": "slmsim hardware spec", "model": "slmsim model spec", "scenario": "slmsim scenario",
-             "space": "slmsim design space"}[kind]
+             "space": "slmsim design space", "cim-macro": "slmsim published CIM macro (validate --cim --macro)"}[kind]
     return {"$schema": SCHEMA_DIALECT, "title": title, **{k: v for k, v in s.items() if k != "title"}}
 
 

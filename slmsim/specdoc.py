@@ -9,6 +9,7 @@ here (`undescribed()`; a test keeps the list empty).
 
 from __future__ import annotations
 
+import inspect
 import typing
 
 import pydantic
@@ -18,6 +19,7 @@ from slmsim.hw_models.memory import DramTier, DramTiming, HybridBondedDramTier, 
 from slmsim.hw_models.processor import CpuDevice, GpuDevice, HostCpu, NpuDevice
 from slmsim.hw_models.spec import HardwareSpec, Link, Placement
 from slmsim.core.quantity import QuantityDim
+from slmsim.published_macro import PublishedMacroSpec, MacroConditions, MacroPrecision, PublishedFigures
 from slmsim.workloads.decoding import Autoregressive, LexicalUnit, Multipath, SelfSpeculative, Speculative
 from slmsim.stacks.spec import BlockLayout, FormatUse, KernelCosts, KernelsPerLayer, StackSpec, WeightFormat
 from slmsim.workloads.model import EncoderDecoderSpec, MlaSpec, ModelSpec, MoeSpec
@@ -64,6 +66,10 @@ SECTIONS: list[tuple[str, type[pydantic.BaseModel]]] = [
     ("stack.costs.<device class>", KernelCosts),
     ("Weight format (stacks/formats.yaml formats.<name>)", WeightFormat),
     ("format.block", BlockLayout),
+    ("Published CIM macro (validate --cim --macro FILE; hw_models/macros/*.yaml)", PublishedMacroSpec),
+    ("cim macro file: precision", MacroPrecision),
+    ("cim macro file: conditions", MacroConditions),
+    ("cim macro file: published", PublishedFigures),
 ]
 
 
@@ -132,7 +138,7 @@ def undescribed() -> list[str]:
 
 EDITOR = """## Editor support (JSON Schema)
 
-`slmsim schema hardware|model|scenario|space` prints the JSON Schema of each format,
+`slmsim schema hardware|model|scenario|space|cim-macro` prints the JSON Schema of each format,
 generated from the same classes as this page (field descriptions included). Quantities
 appear as strings with a unit, any value may be a `{value:, source:}` or `{value:,
 assumption:}` wrapper, and a file with `extends:` needs only the fields it overrides.
@@ -189,7 +195,7 @@ def render() -> str:
         "",
     ]
     for title, cls in SECTIONS:
-        lines += [f"## {title}", "", (cls.__doc__ or "").strip().split("\n\n")[0].replace("\n", " "), "",
+        lines += [f"## {title}", "", " ".join(inspect.cleandoc(cls.__doc__ or "").split("\n\n")[0].split()), "",
                   "| field | type | required | meaning |", "|---|---|---|---|"]
         for name, field in cls.model_fields.items():
             lines.append(_row(name, field))

@@ -4,7 +4,8 @@ What the input is comes from its content, not its name: a hardware spec has `dev
 `memories` (or `extends:` a hardware preset), a model spec has `family` / `hidden_size`
 (or `extends:` a model preset), a software-stack spec has `runs_on` / `kernels` / `costs`
 (or `extends:` a stack preset), a space file has `base` and `parameters`, a scenario has only
-scenario keys (`prompt_tokens`, `precision`, `decoding`, ...), a `.json` file or a folder
+scenario keys (`prompt_tokens`, `precision`, `decoding`, ...), a published CIM macro (the file
+`validate --cim --macro` reads) has `macro`, `published` and `precision`, a `.json` file or a folder
 holding `config.json` is a Hugging Face config. A bare name is a hardware, model or stack
 preset (or a stack's alias, such as `ollama`).
 
@@ -33,6 +34,7 @@ HARDWARE_KEYS = {"devices", "memories", "placement", "links"}
 MODEL_KEYS = {"family", "hidden_size", "num_layers", "num_attention_heads", "vocab_size", "intermediate_size"}
 SPACE_KEYS = {"base", "parameters"}
 STACK_KEYS = {"runs_on", "kernels", "costs"}
+CIM_MACRO_KEYS = {"macro", "published", "precision"}  # a published CIM macro (`validate --cim --macro`)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -66,7 +68,8 @@ class Value:
 
 
 def kind_of(target: str) -> tuple[str, Path | None]:
-    """('hardware' | 'model' | 'stack' | 'scenario' | 'space' | 'hf_config', path or None for a preset)."""
+    """('hardware' | 'model' | 'stack' | 'scenario' | 'space' | 'cim_macro' | 'hf_config', path or None for a
+    preset)."""
     from slmsim.core.yamlio import read_yaml
     from slmsim.hw_models.load import preset_names as hw_names
     from slmsim.resources import example_path
@@ -119,6 +122,8 @@ def _kind_of_tree(data: Any, path: Path, depth: int = 0) -> str:
         return "model"
     if STACK_KEYS & keys:
         return "stack"
+    if CIM_MACRO_KEYS <= keys:
+        return "cim_macro"
     scenario_keys = {f.alias or name for name, f in Scenario.model_fields.items()}
     if keys and keys <= scenario_keys:
         return "scenario"
@@ -141,9 +146,9 @@ def _kind_of_tree(data: Any, path: Path, depth: int = 0) -> str:
     raise SpecError([Problem(file=str(path), path="", message="not a hardware, model, stack, scenario or space file",
                              value=", ".join(sorted(keys)) or "(empty)",
                              expected="hardware: devices/memories; model: family/hidden_size; stack: runs_on/kernels/"
-                                      "costs; space: base/parameters; scenario: prompt_tokens/precision/decoding; or "
-                                      "`extends:` a preset",
-                             hint="`slmsim schema hardware|model|scenario|space` prints each format; "
+                                      "costs; space: base/parameters; scenario: prompt_tokens/precision/decoding; "
+                                      "published CIM macro: macro/published/precision; or `extends:` a preset",
+                             hint="`slmsim schema hardware|model|scenario|space|cim-macro` prints each format; "
                                   "stacks/presets/*.yaml are examples of stack files")])
 
 
@@ -225,7 +230,7 @@ def values_of(model_cls: Any, tree: Mapping[str, Any], prov: Mapping[str, Any], 
 def _cmd_check(args: argparse.Namespace) -> int:
     kind, path = kind_of(args.target)
     report = {"hardware": _check_hardware, "model": _check_model, "stack": _check_stack, "hf_config": _check_hf_config,
-              "scenario": _check_scenario, "space": _check_space}[kind](args.target, path)
+              "scenario": _check_scenario, "space": _check_space, "cim_macro": _check_cim_macro}[kind](args.target, path)
     if args.json:
         from slmsim.core.version import __version__
 
@@ -380,6 +385,34 @@ def _check_scenario(target: str, path: Path | None) -> dict[str, Any]:
                           "  (flags given to `slmsim simulate --scenario` override these values)", ""]
     return {"blocks": lines + _values_blocks(values, title="Values"),
             "json": {"kind": "scenario", "scenario": sc.model_dump(mode="json"), **_values_json(values)}}
+
+
+def _check_cim_macro(target: str, path: Path | None) -> dict[str, Any]:
+    from slmsim.core.yamlio import lift_provenance, read_yaml
+    from slmsim.published_macro import PublishedMacroSpec, load_published_macro
+    from slmsim.validation_cim import outside_the_adc_survey, predicted_tops_per_w
+
+    assert path is not None
+    pm = load_published_macro(path)  # every check of `validate --cim --macro`
+    plain, prov = lift_provenance(read_yaml(path), origin=str(path))
+    # the file's `source:` covers its numbers (as a model preset's does); per-value wrappers override it
+    values = [v for v in values_of(PublishedMacroSpec, plain, prov, own={}, extends=False, default_source=pm.source)
+              if v.path.split(".")[0] not in ("name", "paper", "source", "parameter_sources")]  # text, shown apart
+    sources = Table("Parameter sources", ("parameter", "source"), align="ll")
+    for key, text in (plain.get("parameter_sources") or {}).items():
+        sources.add(key, _short(str(text), 110))
+    pred = predicted_tops_per_w(pm)
+    outside = outside_the_adc_survey(pm)
+    lines: list[Block] = [
+        f"{target}: OK, published CIM macro '{pm.name}': {pm.macro.style.value}, {pm.node_m * 1e9:.0f} nm, "
+        f"{pm.vdd_v:.3g} V, {pm.input_bits}b x {pm.weight_bits}b",
+        f"  published {pm.tops_per_w:.4g} TOPS/W, predicted {pred:.4g} ({100 * (pred / pm.tops_per_w - 1):+.1f}%)"
+        + (f"; outside the model: {outside}" if outside else ""),
+        f"  paper: {_short(pm.paper, 110)}",
+        f"  (`slmsim validate --cim --macro {path}` gives the energy by part and TOPS/mm^2)", ""]
+    return {"blocks": lines + _values_blocks(values, title="Values") + ([sources] if sources.rows else []),
+            "json": {"kind": "cim_macro", "name": pm.name, "published_tops_per_w": pm.tops_per_w,
+                     "predicted_tops_per_w": pred, "excluded": outside, **_values_json(values)}}
 
 
 def _check_space(target: str, path: Path | None) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from slmsim.workloads.load import PRESET_DIR as MODEL_PRESETS
 from slmsim.workloads.load import load_model
 
 ROOT = Path(__file__).parents[2]
+CIM_MACROS = ROOT / "hw_models" / "macros"
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict:
@@ -113,7 +114,8 @@ def test_check_unknown_name_is_a_clear_error(capsys: pytest.CaptureFixture[str])
 # ----------------------------------------------------------------------------- schema
 
 
-@pytest.mark.parametrize("kind, folder", [("hardware", HW_PRESETS), ("model", MODEL_PRESETS)])
+@pytest.mark.parametrize("kind, folder", [("hardware", HW_PRESETS), ("model", MODEL_PRESETS),
+                                          ("cim-macro", CIM_MACROS)])
 def test_schema_validates_every_preset(capsys: pytest.CaptureFixture[str], kind: str, folder: Path) -> None:
     assert main(["schema", kind]) == 0
     schema = json.loads(capsys.readouterr().out)
@@ -144,6 +146,12 @@ def test_schema_of_examples_and_what_it_refuses(capsys: pytest.CaptureFixture[st
     assert not hw.is_valid(bare) and not hw.is_valid(typo)
     assert hw.is_valid({"extends": "orin-nano", "memories": {"dram": {"bandwidth": "136 GB/s"}}})
     assert not hw.is_valid({"extends": "orin-nano", "memories": {"dram": {"bandwidth": 136}}})
+    # a published CIM macro: its energies are predicted, so the schema refuses them as the loader does
+    cim = jsonschema.Draft202012Validator(schema("cim-macro"))
+    macro = yaml.safe_load((CIM_MACROS / "dimc5-jssc2021-65nm.yaml").read_text())
+    given = json.loads(json.dumps(macro))
+    given["macro"]["energy_per_readout"] = "1 pJ"
+    assert cim.is_valid(macro) and not cim.is_valid(given)
 
 
 def test_spec_format_doc_describes_every_field() -> None:

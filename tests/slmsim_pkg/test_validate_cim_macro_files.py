@@ -142,3 +142,20 @@ def test_the_documented_example_runs(tmp_path: Path, capsys: pytest.CaptureFixtu
     (tmp_path / "mine.yaml").write_text(MINE.replace("name: my-digital-64x8", "name: mine"))
     rows = {(r["macro"], r["metric"]): r["predicted"] for r in _json(capsys, "--macro", str(tmp_path))}
     assert rows[("my-digital-64x8", "tops_per_w")] == rows[("mine", "tops_per_w")]
+
+
+def test_check_reads_a_macro_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = macros_dir() / COLONNADE
+    assert main(["check", str(path), "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["kind"] == "cim_macro" and d["name"] == "dimc5-jssc2021" and d["excluded"] is None
+    (row,) = [r for r in _json(capsys, "--macro", "dimc5-jssc2021") if r["metric"] == "tops_per_w"]
+    assert d["predicted_tops_per_w"] == row["predicted"]
+    by_path = {v["path"]: v for v in d["values"]}
+    assert by_path["supply_voltage"]["si"] == pytest.approx(0.6) and by_path["supply_voltage"]["unit"] == "V"
+    assert d["unsourced"] == []  # the file's `source:` covers its numbers
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(path.read_text().replace("  rows_per_op: 128", "  rows_per_op: 129"))
+    assert main(["check", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert f"{bad}: macro: rows_per_op (129) cannot exceed rows (128)" in err and "Traceback" not in err
