@@ -150,11 +150,16 @@ def load_published_macro(path: Path, *, display: str | None = None) -> Published
     if not isinstance(data, dict):
         raise SpecError([Problem(file=shown, path="", message="expected a mapping at the top level",
                                  value=type(data).__name__, expected="key: value pairs (see docs/validation.md)")])
-    given = _problems_with_given_energies(data, shown)  # before typing: a given energy is refused, not ignored
+    given = _problems_with_given_energies(data, shown)  # a given energy is refused, not ignored
+    if given:  # check the rest without them, so that every problem of the file is reported at once
+        data = {**data, "macro": {k: v for k, v in data["macro"].items() if k not in PREDICTED_MACRO_FIELDS}}
+    plain, prov = lift_provenance(data, origin=shown)  # `{value: ..., source: ...}` wrappers, as in presets
+    try:
+        spec = validate(PublishedMacroSpec, RawSpec(data=plain, provenance=prov, file=shown, chain=(shown,)))
+    except SpecError as exc:
+        raise SpecError([*given, *exc.problems], total=len(given) + exc.total) from None
     if given:
         raise SpecError(given)
-    plain, prov = lift_provenance(data, origin=shown)  # `{value: ..., source: ...}` wrappers, as in presets
-    spec = validate(PublishedMacroSpec, RawSpec(data=plain, provenance=prov, file=shown, chain=(shown,)))
     return PublishedMacro(
         name=spec.name, paper=spec.paper, source=spec.source, node_m=spec.technology_node_m,
         vdd_v=spec.supply_voltage_v, macros=spec.macros, input_bits=spec.precision.input_bits,

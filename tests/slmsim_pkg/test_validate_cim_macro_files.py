@@ -89,7 +89,8 @@ def test_every_problem_in_every_file_at_once(tmp_path: Path, capsys: pytest.Capt
     base = (macros_dir() / COLONNADE).read_text()
     (tmp_path / "a.yaml").write_text(base.replace("input_toggle_rate: 0.5", "input_toggle_rate: 1.5")
                                      .replace("\nmacros: 1\n", "\nmacros: 0\n"))
-    (tmp_path / "b.yaml").write_text(base.replace("  clock: 100 MHz", "  clock: 100 MHz\n  energy_per_readout: 1 pJ"))
+    (tmp_path / "b.yaml").write_text(base.replace("  clock: 100 MHz", "  clock: 100 MHz\n  energy_per_readout: 1 pJ")
+                                     .replace("weight_sparsity: 0.5", "weight_sparsity: 1.0"))
     (tmp_path / "c.yaml").write_text(base.replace("published:", "publshed:"))
     (tmp_path / "d.yaml").write_text(base.replace("technology_node: 65 nm", "technology_node: 65 parsecs"))
     (tmp_path / "e.yaml").write_text("- a list\n")
@@ -99,6 +100,7 @@ def test_every_problem_in_every_file_at_once(tmp_path: Path, capsys: pytest.Capt
     (tmp_path / "i.yaml").write_text(base.replace("\nmacros: 1\n", "\nmacros: true\n"))
     out = _bad(capsys, "--cim", "--macro", str(tmp_path))
     for file, path in [("a", "conditions.input_toggle_rate"), ("a", "macros"), ("b", "macro.energy_per_readout"),
+                       ("b", "conditions.weight_sparsity"),
                        ("c", "publshed"), ("d", "technology_node"), ("e", ""), ("f", ""), ("g", "published.tops_per_w"),
                        ("h", ""), ("i", "macros")]:
         assert f"{tmp_path / file}.yaml: {path}" in out, (file, path)
