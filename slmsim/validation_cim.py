@@ -273,32 +273,37 @@ def _n_macros(n: int) -> str:
 
 
 def resolve_macros(refs: list[str]) -> list[PublishedMacro]:
-    """`--macro` arguments: a macro YAML file, a directory of them, or the name of a bundled macro."""
+    """`--macro` arguments, in the order given: a macro YAML file, a directory of them, or the name of a bundled
+    macro. Every problem of every argument is reported at once."""
+    import difflib
+
     from slmsim.core.errors import Problem, SpecError
 
     bundled = {pm.name: pm for pm in load_macros()}
-    paths: list[Path] = []
-    named: list[PublishedMacro] = []
+    out: list[PublishedMacro] = []
+    problems: list[Problem] = []
     for ref in refs:
         path = Path(ref)
         if path.exists() or ref.endswith((".yaml", ".yml")) or "/" in ref:
-            paths.append(path)
+            try:
+                out += load_published_macros([path])
+            except SpecError as exc:
+                problems += exc.problems
         elif ref in bundled:
-            named.append(bundled[ref])
+            out.append(bundled[ref])
         else:
-            import difflib
-
             close = difflib.get_close_matches(ref, list(bundled), n=1)
-            raise SpecError([Problem(file="<command line>", path="--macro", message="no such file or bundled macro",
-                                     value=ref, expected="a macro YAML file, a directory of them, or one of: "
-                                     + ", ".join(bundled),
-                                     hint=f"did you mean {close[0]!r}?" if close else
-                                     "see docs/validation.md for the file format")])
-    out = named + (load_published_macros(paths) if paths else [])
+            problems.append(Problem(file="<command line>", path="--macro", message="no such file or bundled macro",
+                                    value=ref, expected="a macro YAML file, a directory of them, or one of: "
+                                    + ", ".join(bundled),
+                                    hint=f"did you mean {close[0]!r}?" if close else
+                                    "see docs/validation.md for the file format"))
     dup = sorted({pm.name for pm in out if sum(q.name == pm.name for q in out) > 1})
     if dup:
-        raise SpecError([Problem(file="<command line>", path="--macro", message="the same macro given twice",
-                                 value=", ".join(dup), expected="each macro once")])
+        problems.append(Problem(file="<command line>", path="--macro", message="the same macro given twice",
+                                value=", ".join(dup), expected="each macro once"))
+    if problems:
+        raise SpecError(problems)
     return out
 
 

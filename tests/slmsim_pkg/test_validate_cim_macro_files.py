@@ -118,6 +118,15 @@ def test_command_line_mistakes(tmp_path: Path, capsys: pytest.CaptureFixture[str
     shutil.copy(macros_dir() / COLONNADE, tmp_path / "again.yaml")  # same name as the bundled one
     assert "given twice" in _bad(capsys, "--cim", "--macro", "dimc5-jssc2021", "--macro", str(tmp_path / "again.yaml"))
     assert "at least 2 macros" in _bad(capsys, "--cim", "--refit", "--macro", "dimc5-jssc2021")
+    both = _bad(capsys, "--cim", "--macro", "nope", "--macro", str(tmp_path / "nope.yaml"))  # reported together
+    assert "2 problems found" in both and "no such file or bundled macro" in both and "file not found" in both
+
+
+def test_macros_come_in_the_order_given(capsys: pytest.CaptureFixture[str]) -> None:
+    order = ["dimc5-jssc2021", str(macros_dir() / "aimc1-cicc2021-22nm.yaml"), "dimc1-isscc2022"]
+    rows = _json(capsys, *(x for ref in order for x in ("--macro", ref)))
+    assert [r["macro"] for r in rows if r["metric"] == "tops_per_w"] == ["dimc5-jssc2021", "aimc1-cicc2021",
+                                                                         "dimc1-isscc2022"]
 
 
 def test_refit_on_the_given_macros_says_so(capsys: pytest.CaptureFixture[str]) -> None:
