@@ -51,6 +51,11 @@ from slmsim.core.quantity import (
 )
 
 
+# a macro of 65,536 word or bit lines (4 Gbit at 65,536 x 65,536) is far past any published one (the largest
+# here: 2,304 rows, Jia et al. JSSC 2020); the bound keeps every count a float holds exactly
+MAX_MACRO_LINES = 65_536
+
+
 class CimStyle(StrEnum):
     DIGITAL = "digital"
     ANALOG = "analog"
@@ -60,25 +65,25 @@ class CimMacro(BaseModel):
     model_config = FROZEN
 
     style: CimStyle = Field(description="digital (adder trees) or analog (ADC readout) CIM")
-    rows: int = Field(gt=0, description="word lines (input dimension held per macro)")
-    cols: int = Field(gt=0, description="bit lines (cells per row)")
+    rows: int = Field(gt=0, le=MAX_MACRO_LINES, description="word lines (input dimension held per macro)")
+    cols: int = Field(gt=0, le=MAX_MACRO_LINES, description="bit lines (cells per row)")
     cell_bits: int = Field(1, gt=0, le=8, description="bits stored per cell")
     input_bits_per_cycle: int = Field(1, gt=0, le=16, description="input bits applied per cycle (1 = bit-serial)")
     rows_per_op: int = Field(gt=0, description="rows activated together in one operation")
-    cols_per_readout: int = Field(1, gt=0, description="columns sharing one ADC / adder tree, read in turn")
+    cols_per_readout: int = Field(1, gt=0, le=MAX_MACRO_LINES, description="columns sharing one ADC / adder tree, read in turn")
     cell_groups: int = Field(
         1, gt=0, description="weights sharing one compute unit (local bit line + multiplier) per column, selected in "
                              "turn; they are row groups (rows / rows_per_op >= cell_groups) and each activation "
                              "precharges a local bit line loaded by all of them (hw_models.periphery)")
     sum_cols_per_weight: int = Field(
-        0, ge=0, description="columns beside each weight's bit columns that hold the growing in-array partial sum "
+        0, ge=0, le=MAX_MACRO_LINES, description="columns beside each weight's bit columns that hold the growing in-array partial sum "
                              "instead of weight bits (a digital macro whose adders ripple down the rows inside the "
                              "array, e.g. Colonnade: ceil(log2 rows) = 7); they take cells but hold no weight")
     adc_bits: int | None = Field(None, gt=0, le=16, description="ADC resolution (analog macros)")
     input_encoding: Literal["dac", "pwm"] = Field(
         "dac", description="analog, input_bits_per_cycle > 1: 'dac' (capacitive DACs drive the rows) or 'pwm' "
                            "(word lines pulsed for the input value by a per-row counter; no DAC)")
-    dacs_per_row: int = Field(1, gt=0, description="analog 'dac' inputs: DACs per activated row (e.g. 2 for "
+    dacs_per_row: int = Field(1, gt=0, le=64, description="analog 'dac' inputs: DACs per activated row (e.g. 2 for "
                                                    "separate positive and negative ladders)")
     cell_capacitance_f: Capacitance = Field(
         0.0, alias="cell_capacitance",
@@ -108,7 +113,7 @@ class CimMacro(BaseModel):
     energy_per_row_write_j: Energy = Field(
         alias="energy_per_row_write", description="energy to write one row of cells (reprogramming weights), e.g. '5 pJ'"
     )
-    row_write_cycles: int = Field(1, gt=0, description="cycles to write one row")
+    row_write_cycles: int = Field(1, gt=0, le=1_000_000, description="cycles to write one row")
     leakage_power_w: Power = Field(alias="leakage_power", description="leakage of one macro, e.g. '10 uW'")
     area_mm2: Area | None = Field(
         None, alias="area", description="area of one macro, e.g. '0.05 mm^2'; null: cells + ADCs / adder trees")
@@ -126,7 +131,7 @@ class CimMacro(BaseModel):
             raise ValueError(f"rows_per_op ({self.rows_per_op}) cannot exceed rows ({self.rows})")
         if self.style is CimStyle.ANALOG and self.adc_bits is None:
             raise ValueError("an analog macro needs adc_bits")
-        if self.cell_groups > math.ceil(self.rows / self.rows_per_op):
+        if self.cell_groups > -(-self.rows // self.rows_per_op):  # integer ceil: exact for any int
             raise ValueError(f"cell_groups ({self.cell_groups}) cannot exceed the row groups rows / rows_per_op "
                              f"({self.rows} / {self.rows_per_op}): the groups take turns through one compute unit")
         return self

@@ -24,6 +24,7 @@ MAX_REQUESTS = 100_000  # rows of a request trace
 MAX_TOKENS = 1 << 24  # prompt or generated tokens of one request (16,777,216)
 MAX_BATCH = 4096
 MAX_SEED = (1 << 64) - 1
+MAX_SPEC_INT = 1 << 64  # any integer in a spec file: beyond it a float overflows (10**400) or loses the count
 
 
 def _mib(n: int) -> str:

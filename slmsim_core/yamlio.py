@@ -32,6 +32,7 @@ from slmsim.core.limits import (
     MAX_ITEMS,
     MAX_JSON_FILE_BYTES,
     MAX_NODES,
+    MAX_SPEC_INT,
     MAX_YAML_FILE_BYTES,
     read_text_limited,
 )
@@ -402,6 +403,8 @@ M = typing.TypeVar("M", bound=pydantic.BaseModel)
 def validate(model: type[M], raw: RawSpec, *, context: dict[str, Any] | None = None) -> M:
     """Type a raw tree; every validation problem becomes one `Problem` in one `SpecError`."""
     strict = type_problems(model, raw.data, file=raw.file)
+    if any(p.message.startswith(HUGE_INT) for p in strict):  # validators must never see them (float overflow)
+        raise SpecError(strict)
     try:
         typed = model.model_validate(raw.data, context=context)
     except pydantic.ValidationError as exc:
@@ -414,10 +417,13 @@ def validate(model: type[M], raw: RawSpec, *, context: dict[str, Any] | None = N
     return typed
 
 
-def type_problems(model: type[pydantic.BaseModel], data: Any, *, file: str) -> list[Problem]:
-    """What pydantic's lax mode lets through but a spec must not: `true`/`false` for a number.
+HUGE_INT = "integer too large for any count"
 
-    (`head_dim: true` would otherwise be read as 1.) Quantity fields refuse bools themselves.
+
+def type_problems(model: type[pydantic.BaseModel], data: Any, *, file: str) -> list[Problem]:
+    """What pydantic's lax mode lets through but a spec must not: `true`/`false` for a number
+    (`head_dim: true` would otherwise be read as 1; quantity fields refuse bools themselves), and an
+    integer beyond 2^64 (`rows: 10**400` would overflow the first float it meets).
     """
     out: list[Problem] = []
     stack: list[tuple[Any, Any, list[Any]]] = [(model, data, [])]
@@ -437,6 +443,13 @@ def type_problems(model: type[pydantic.BaseModel], data: Any, *, file: str) -> l
                                        message=f"{str(value).lower()} is not {'an integer' if kind is int else 'a number'}",
                                        value=value, expected="an integer" if kind is int else "a number",
                                        hint="write the number itself (true/false are not read as 1/0)"))
+                elif kind is not None and isinstance(value, int) and abs(value) > MAX_SPEC_INT:
+                    digits = str(abs(value))
+                    out.append(Problem(file=file, path=_dotted([*parts, key]),
+                                       message=f"{HUGE_INT} ({len(digits)} digits)",
+                                       value=f"{'-' if value < 0 else ''}{digits[:8]}...",
+                                       expected="at most 2^64 = 18446744073709551616 in magnitude",
+                                       hint="no count in a spec comes near it (docs/input-limits.md); check for a typo"))
                 else:
                     stack.append((f.annotation, value, [*parts, key]))
         elif typing.get_origin(tp) in (dict, Mapping) and isinstance(node, dict):

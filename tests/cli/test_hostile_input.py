@@ -463,3 +463,18 @@ def test_fuzzer_finding_unserved_stream_has_no_ttft(capsys: pytest.CaptureFixtur
     assert code == 0, err
     data = json.loads(out)
     assert data["serving"]["completed"] == 0 and data["ttft_s"] is None
+
+
+def test_an_integer_beyond_2_64_is_refused_before_any_validator(capsys: pytest.CaptureFixture[str]) -> None:
+    """`rows: 10**400` reached CimMacro's row-group check, whose float division overflowed: a traceback."""
+    bad(capsys, ["devices.cim.macro.rows: integer too large for any count (401 digits)", "at most 2^64",
+                 "check for a typo"], "simulate", "--hw", str(H / "macro-rows-10-400.yaml"), "--model", "qwen3-0.6b")
+
+
+def test_macro_lines_are_bounded(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    f = tmp_path / "hw.yaml"
+    f.write_text("extends: edgecim\ndevices:\n  cim:\n    macro:\n      cols: 65537\n")
+    bad(capsys, ["devices.cim.macro.cols", "<= 65536"], "simulate", "--hw", str(f), "--model", "qwen3-0.6b")
+    f.write_text("extends: edgecim\ndevices:\n  cim:\n    macro:\n      rows: 65536\n      cols: 65536\n")
+    assert main(["check", str(f), "--json"]) == 0  # the bound itself is a valid (if enormous) macro
+    capsys.readouterr()

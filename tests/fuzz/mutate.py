@@ -236,9 +236,18 @@ def case_space(rng: random.Random, folder: Path) -> list[str]:
     return ["__space__", str(f)]
 
 
+CIM_MACROS = sorted((ROOT / "hw_models" / "macros").glob("*.yaml"))
+
+
+def case_cim_macro(rng: random.Random, folder: Path) -> list[str]:
+    f = folder / "macro.yaml"
+    f.write_text(dump(mutate(load_yaml(rng.choice(CIM_MACROS)), rng)))
+    return ["validate", "--cim", "--json", "--macro", str(f)]
+
+
 TARGETS: dict[str, Callable[[random.Random, Path], list[str]]] = {
     "hardware": case_hardware, "model": case_model, "scenario": case_scenario, "config_json": case_config_json,
-    "requests_csv": case_requests_csv, "space": case_space,
+    "requests_csv": case_requests_csv, "space": case_space, "cim_macro": case_cim_macro,
 }
 
 
@@ -290,6 +299,10 @@ def classify(argv: list[str]) -> Outcome:
         data = json.loads(out.getvalue(), parse_constant=refuse)
     except ValueError as exc:
         return Outcome("nonsense", f"not strict JSON: {exc}")
+    if isinstance(data, list):  # validate --cim --json: one row per (macro, metric)
+        wrong = [r for r in data if not all(isinstance(r.get(k), (int, float)) and math.isfinite(r[k])
+                                            for k in ("measured", "predicted", "error_pct")) or r["predicted"] <= 0]
+        return Outcome("nonsense", f"rows {wrong[:2]}") if wrong or not data else Outcome("ok")
     bad = impossible_figures(data)
     ttft = data.get("ttft_s")
     unserved = isinstance(data.get("serving"), dict) and data["serving"].get("completed") == 0
