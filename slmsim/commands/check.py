@@ -143,7 +143,7 @@ def _kind_of_tree(data: Any, path: Path, depth: int = 0) -> str:
 
             return _kind_of_tree(read_yaml(ppath), ppath, depth + 1)
         return "hardware"  # a cycle or a missing parent: the hardware loader says which, with the chain
-    raise SpecError([Problem(file=str(path), path="", message="not a hardware, model, stack, scenario or space file",
+    raise SpecError([Problem(file=str(path), path="", message="not a hardware, model, stack, scenario, space or CIM macro file",
                              value=", ".join(sorted(keys)) or "(empty)",
                              expected="hardware: devices/memories; model: family/hidden_size; stack: runs_on/kernels/"
                                       "costs; space: base/parameters; scenario: prompt_tokens/precision/decoding; "

@@ -18,7 +18,7 @@ from slmsim.core.errors import Problem, SpecError
 def register(sub: argparse._SubParsersAction) -> None:
     from slmsim.schema import KINDS
 
-    s = sub.add_parser("schema", help="print the JSON Schema of a hardware, model, scenario or space file",
+    s = sub.add_parser("schema", help="print the JSON Schema of a hardware, model, scenario, space or CIM macro file",
                        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("kind", choices=KINDS)
