@@ -23,12 +23,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from slmsim.core.errors import Problem, SpecError
 from slmsim.core.quantity import FROZEN, Area, Length, Voltage
-from slmsim.core.yamlio import RawSpec, lift_provenance, read_yaml, validate
+from slmsim.core.yamlio import Provenance, RawSpec, lift_provenance, read_yaml, validate
 from slmsim.hw_models.cim import CimMacro
 
 # macro energies a validation file must leave out: the prediction derives them from the knobs
@@ -145,6 +146,12 @@ def _problems_with_given_energies(data: dict, file: str) -> list[Problem]:
 
 def load_published_macro(path: Path, *, display: str | None = None) -> PublishedMacro:
     """One macro file, checked in full; every problem in it raised together as a `SpecError`."""
+    return read_published_macro(path, display=display)[0]
+
+
+def read_published_macro(path: Path, *, display: str | None = None
+                         ) -> tuple[PublishedMacro, dict[str, Any], dict[str, Provenance]]:
+    """`load_published_macro`, with the file's tree and provenance as read (for `slmsim check`, which lists them)."""
     shown = display or str(path)
     data = read_yaml(path, display=shown)
     if not isinstance(data, dict):
@@ -160,13 +167,14 @@ def load_published_macro(path: Path, *, display: str | None = None) -> Published
         raise SpecError([*given, *exc.problems], total=len(given) + exc.total) from None
     if given:
         raise SpecError(given)
-    return PublishedMacro(
+    pm = PublishedMacro(
         name=spec.name, paper=spec.paper, source=spec.source, node_m=spec.technology_node_m,
         vdd_v=spec.supply_voltage_v, macros=spec.macros, input_bits=spec.precision.input_bits,
         weight_bits=spec.precision.weight_bits, input_toggle_rate=spec.conditions.input_toggle_rate,
         weight_sparsity=spec.conditions.weight_sparsity, macro=spec.macro, tops_per_w=spec.published.tops_per_w,
         area_mm2=spec.published.area_mm2, figure=spec.published.figure,
     )
+    return pm, plain, prov
 
 
 def load_published_macros(paths: list[Path]) -> list[PublishedMacro]:

@@ -279,7 +279,7 @@ def resolve_macros(refs: list[str]) -> list[PublishedMacro]:
 
     from slmsim.core.errors import Problem, SpecError
 
-    bundled = {pm.name: pm for pm in load_macros()}
+    bundled: dict[str, PublishedMacro] = {}
     out: list[PublishedMacro] = []
     problems: list[Problem] = []
     for ref in refs:
@@ -289,7 +289,9 @@ def resolve_macros(refs: list[str]) -> list[PublishedMacro]:
                 out += load_published_macros([path])
             except SpecError as exc:
                 problems += exc.problems
-        elif ref in bundled:
+            continue
+        bundled = bundled or {pm.name: pm for pm in load_macros()}  # read only when a name is given
+        if ref in bundled:
             out.append(bundled[ref])
         else:
             close = difflib.get_close_matches(ref, list(bundled), n=1)
@@ -326,7 +328,7 @@ def print_report(*, as_json: bool, refit: bool, macros: list[PublishedMacro] | N
                          indent=2))
         return 0
     if macros is not None:
-        print(f"{len(ms)} macro{'s' if len(ms) != 1 else ''} given with --macro, predicted with the shipped constants "
+        print(f"{_n_macros(len(ms))} given with --macro, predicted with the shipped constants "
               "(CELL_ENERGY_J fitted on the bundled macros, not on these)\n")
     print(f"{'macro':<18}{'style':<8}{'node':>6}{'metric':>14}{'published':>11}{'predicted':>11}{'error':>9}")
     by_name = {pm.name: pm for pm in ms}

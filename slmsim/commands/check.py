@@ -388,13 +388,11 @@ def _check_scenario(target: str, path: Path | None) -> dict[str, Any]:
 
 
 def _check_cim_macro(target: str, path: Path | None) -> dict[str, Any]:
-    from slmsim.core.yamlio import lift_provenance, read_yaml
-    from slmsim.published_macro import PublishedMacroSpec, load_published_macro
+    from slmsim.published_macro import PublishedMacroSpec, read_published_macro
     from slmsim.validation_cim import outside_the_adc_survey, predicted_tops_per_w
 
     assert path is not None
-    pm = load_published_macro(path)  # every check of `validate --cim --macro`
-    plain, prov = lift_provenance(read_yaml(path), origin=str(path))
+    pm, plain, prov = read_published_macro(path)  # every check of `validate --cim --macro`
     # the file's `source:` covers its numbers (as a model preset's does); per-value wrappers override it
     values = [v for v in values_of(PublishedMacroSpec, plain, prov, own={}, extends=False, default_source=pm.source)
               if v.path.split(".")[0] not in ("name", "paper", "source", "parameter_sources")]  # text, shown apart
