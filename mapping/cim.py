@@ -128,6 +128,8 @@ def _matmul(op: Op, acc: CimAccelerator, dev: str, stationary: bool, precision: 
     psum = psum_bytes(precision.activation_bits, precision.weight_bits, mac.rows)
     noc_bytes = token_rows * (op.k * precision.activation_bits / 8.0 * t.col_tiles + op.n * psum * t.row_tiles)
     tier_bytes: list[tuple[str, Affine]] = [(noc_tier, Affine(noc_bytes))]
+    if op.kv_write_bytes:  # a projection whose outputs are stored as K/V (cross-attention K/V)
+        tier_bytes.append((acc.kv_tier, Affine(op.kv_write_bytes)))
     detail = [("macro_tiles", t.macro_tiles), ("utilisation", op.weight_params / (tiles * mac.rows * t.outs_per_macro)),
               ("cycles_per_mvm", float(cycles))]
     if stationary:

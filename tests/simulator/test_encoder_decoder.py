@@ -142,3 +142,13 @@ def test_encoder_decoder_first_token_beats_a_decoder_only_model_of_its_size() ->
     assert twin.total_params() == pytest.approx(T5.total_params(), rel=0.02)
     for prompt in (512, 2048):
         assert t5_run(prompt=prompt).ttft_s < 0.8 * t5_run(twin, prompt=prompt).ttft_s
+
+
+def test_cim_prefill_writes_the_cross_kv_too() -> None:
+    """On edgecim the weights stream from LPDDR like on the GPU and the KV cache lives there
+    too (`devices.cim.kv_memory: dram`), so prefill's DRAM bytes are the same hand count:
+    in particular the cross-K/V projection's output (12 x 2048 x 1536 x 2 B = 75.5 MB) is
+    written to the KV memory, not only computed (the CIM matmul mapping once dropped it)."""
+    cim = load_hardware("edgecim").spec
+    work = run(make_plan(cim, T5, Scenario(prompt_tokens=P, gen_tokens=G))).extra["work"]
+    assert work["prefill"]["bytes_by_tier"]["dram"] == pytest.approx(_prefill_by_hand()[1], rel=1e-9)
