@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import itertools
 import json
 import math
 import os
@@ -299,16 +300,69 @@ def _fixed(cls: type, space: Space) -> type:
     return type(f"Fixed{cls.__name__}", (cls,), {"infer_relative_search_space": infer_relative_search_space})
 
 
+class GridExhausted(Exception):
+    """Every grid point of a sweep has been evaluated in the study (as this worker has seen it)."""
+
+
 class _GridSampler(optuna.samplers.GridSampler):
-    """Optuna's grid sampler, used with ask/tell: once the grid is exhausted it calls
-    `study.stop()`, which only works inside `optimize`; our loop stops on its own target."""
+    """Optuna's grid sampler, made safe for resumes and several workers.
+
+    Optuna's own shuffles the grid with the seed and hands trial number i the i-th point of
+    that shuffle: a resumed run (new seed) or a second worker (seed + 1, or its own trial
+    numbering in its mirror) then reads old indices as other points, proposes points
+    already done and leaves others out, while the repeats count toward the target. Here
+    the grid keeps Optuna's canonical order (parameters sorted by name, `itertools.product`,
+    the same in every process), a point counts as visited by its *parameters* among the
+    finished trials of the mirror (which holds every trial of the study the worker has
+    seen), and the next point is the first unvisited one in this worker's own random order
+    (a permutation drawn with its seed: two workers rarely pick the same point; the claim
+    settles it when they do). When no point is left, `ask` raises `GridExhausted`.
+    `study.stop()` is never called (it only works inside `optimize`; our loop stops on its
+    own). A repeat is not written to the study (`_Worker.record`), so a sweep's target of
+    completed trials is reached exactly when every point has been evaluated once."""
+
+    def __init__(self, search_space: Mapping[str, Sequence[Any]], seed: int | None = None) -> None:
+        super().__init__(search_space, seed=0)
+        self._all_grids = list(itertools.product(*self._search_space.values()))  # undo the shuffle
+        self._index = {self._point_key(g): i for i, g in enumerate(self._all_grids)}
+        self._visited: set[int] = set()
+        self._scanned = 0  # trials of the mirror already looked at
+        self._order = np.random.default_rng(seed).permutation(len(self._all_grids)).tolist()  # this worker's order
+        self._next = 0  # the points of `_order` before it are visited
+
+    @staticmethod
+    def _point_key(values: Sequence[Any]) -> tuple[Any, ...]:
+        return tuple(float(f"{v:.12g}") if isinstance(v, float) else v for v in values)
+
+    def next_unvisited(self, study: optuna.Study) -> int | None:
+        """The next point of this worker's order that no finished trial of `study` has."""
+        trials = study._storage.get_all_trials(study._study_id, deepcopy=False)
+        first_open = None  # a trial not finished yet (the one being asked) is looked at again next time
+        for k in range(self._scanned, len(trials)):
+            t = trials[k]
+            if not t.state.is_finished():
+                first_open = k if first_open is None else first_open
+            elif all(n in t.params for n in self._param_names):
+                i = self._index.get(self._point_key([t.params[n] for n in self._param_names]))
+                if i is not None:
+                    self._visited.add(i)
+        self._scanned = len(trials) if first_open is None else first_open
+        while self._next < len(self._order) and self._order[self._next] in self._visited:
+            self._next += 1
+        return self._order[self._next] if self._next < len(self._order) else None
+
+    def before_trial(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        if "grid_id" in trial.system_attrs or "fixed_params" in trial.system_attrs:
+            return
+        grid_id = self.next_unvisited(study)
+        if grid_id is None:
+            raise GridExhausted
+        study._storage.set_trial_system_attr(trial._trial_id, "search_space", self._search_space)
+        study._storage.set_trial_system_attr(trial._trial_id, "grid_id", grid_id)
 
     def after_trial(self, study: optuna.Study, trial: FrozenTrial, state: TrialState,
                     values: Sequence[float] | None) -> None:
-        try:
-            super().after_trial(study, trial, state, values)
-        except RuntimeError:
-            pass
+        pass
 
 
 def grid_space(space: Space) -> dict[str, list[Any]]:
@@ -517,6 +571,9 @@ class _Worker:
         self.keys = constraint_keys(self.space)
         self.dists = distributions(self.space)
         self.mem = optuna.create_study(directions=self.space.directions, sampler=sampler)
+        # a sweep writes each grid point once: a repeat (another worker evaluated the point
+        # since we last looked) is told to the mirror only, so it cannot take a grid point's place
+        self.skip_repeats = isinstance(sampler, _GridSampler)
         self.owner = owner_record()
         self.cache: dict[str, _Cached] = {}
         backend = journal_backend(study)
@@ -696,6 +753,12 @@ class _Worker:
         self.cache[key] = _Cached(None, result)
         return result, None
 
+    def tell_only(self, trial: optuna.Trial, result: _Result) -> None:
+        """Tell the mirror (the sampler learns the point is done); write nothing to the study."""
+        for k, v in zip(self.keys, result.constraints, strict=True):
+            trial.set_constraint(k, v)
+        self.mem.tell(trial, result.values)
+
     def record(self, trial: optuna.Trial, result: _Result, hit: _Cached | None, *, target: int) -> bool:
         """Tell the mirror, then write the finished trial to the study as ONE record.
 
@@ -832,13 +895,19 @@ def run_worker(study: optuna.Study, config: StudyConfig, *, sampler: optuna.samp
             known = worker.complete if worker.lock is not None else worker.sync()
             if known >= target.value and worker.sync(force=True) >= target.refresh(force=True):
                 break
-            trial = worker.propose()
+            try:
+                trial = worker.propose()
+            except GridExhausted:
+                break  # a sweep: every grid point is in the study
             with worker.claim(trial):
                 try:
                     result, hit = worker.evaluate(evaluator, trial)
                 except Exception as exc:
                     raise RuntimeError(f"internal error evaluating {dict(trial.params)}: {type(exc).__name__}: "
                                        f"{exc}") from exc
+                if hit is not None and worker.skip_repeats:
+                    worker.tell_only(trial, result)
+                    continue
                 recorded = worker.record(trial, result, hit, target=target.value)
             if not recorded:
                 break

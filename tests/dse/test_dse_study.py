@@ -242,6 +242,51 @@ def test_sweep_visits_every_grid_point_once(tiny, tmp_path: Path) -> None:  # no
     assert set(grid_space(config.space)) == {p.path for p in config.space.params}
 
 
+def _grid_points(study, config) -> list[tuple]:  # noqa: ANN001
+    return [tuple(t.params[p.path] for p in config.space.params) for t in study.get_trials()]
+
+
+def test_a_sweep_resumed_or_shared_still_visits_every_grid_point_once(tiny, tmp_path: Path) -> None:  # noqa: ANN001
+    """Optuna's GridSampler maps trial number i to the i-th point of a shuffle by its seed: a
+    resumed run (another seed) or a second worker read old indices as other points. Here a
+    worker stops after 10 points, a second one with another seed takes over for 40, a third
+    (seed 7, a resumed run's new stream) finishes: 96 trials, 96 distinct points."""
+    n = tiny.space.grid_size()
+    storage = storage_spec(None, out_dir=tmp_path)
+    study, config = prepare_study(tiny, storage=storage, study_name="g", sampler="grid", engine="analytic",
+                                  seed=0, n_trials=n)
+    for seed, limit in ((0, 10), (1, 40), (7, None)):
+        sampler = make_sampler("grid", seed=seed, space=config.space, n_trials=n)
+        run_worker(study, config, sampler=sampler, max_trials=limit)
+    points = _grid_points(study, config)
+    assert len(points) == n and len(set(points)) == n
+
+
+def test_a_sweep_writes_no_repeat_of_a_point_another_worker_did(tiny, tmp_path: Path) -> None:  # noqa: ANN001
+    """Two workers on one journal, their mirrors out of step: worker B is created (and has
+    synced) before A evaluates anything, so B's sampler proposes points A has done since.
+    B serves those from the study (no simulation) and writes nothing for them."""
+    n = tiny.space.grid_size()
+    storage = storage_spec(None, out_dir=tmp_path)
+    study, config = prepare_study(tiny, storage=storage, study_name="g", sampler="grid", engine="analytic",
+                                  seed=0, n_trials=n)
+    from slmsim.dse.study import _Worker
+
+    b = _Worker(study, config, make_sampler("grid", seed=0, space=config.space, n_trials=n))
+    b.sync(force=True)
+    run_worker(study, config, sampler=make_sampler("grid", seed=0, space=config.space, n_trials=n), max_trials=30)
+    trial = b.propose()  # B's order is A's (same seed) and its mirror is stale: A's first point
+    with b.claim(trial):  # the claim reads the journal again: A's 30 trials come into B's cache
+        _, hit = b.evaluate(config.evaluator(), trial)
+    assert hit is not None
+    b.tell_only(trial, hit.result)
+    assert len(study.get_trials()) == 30
+    b.close()
+    run_worker(study, config, sampler=make_sampler("grid", seed=0, space=config.space, n_trials=n))
+    points = _grid_points(study, config)
+    assert len(points) == n and len(set(points)) == n
+
+
 def test_reference_is_twice_as_bad_as_the_base(tiny, tmp_path: Path) -> None:  # noqa: ANN001
     from slmsim.dse.candidate import build_hardware
 
