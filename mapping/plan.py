@@ -476,6 +476,9 @@ def _footprint(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, modes: di
     for tname, parts in elastic.tier_demand(model, scenario).items():  # MSB slices, dense layers, cached experts
         demand.setdefault(tname, {"weights": 0.0, "kv_cache": 0.0, "activations": 0.0}).update(parts)
     footprint = {"weights": weights, "kv_cache": kv, "activations": acts}
+    if draft is not None:  # the draft model's own weights and KV, beside the target's
+        footprint["draft_weights"] = dweights
+        footprint["draft_kv_cache"] = dkv
     for tname, parts in demand.items():
         total = sum(parts.values())
         cap = hw.memories[tname].capacity_bytes

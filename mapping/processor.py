@@ -18,6 +18,27 @@ def math_precision(precision: Precision) -> MathPrecision:
     return MathPrecision.INT4
 
 
+_INTEGER_BITS = {MathPrecision.INT8: 8, MathPrecision.INT4: 4}
+
+
+def weight_side_vector_ops(op: Op, device: _Processor, precision: Precision) -> float:
+    """Vector-unit ops a matmul needs beside the matrix engine's, per instance.
+
+    Weights stored at the engine's own integer width (W8A8 on INT8, W4A4 on INT4) feed it
+    as they are: only the integer partial sums are rescaled, one multiply-add per output
+    and scale group (token rows x n x k / group; per-channel scales: token rows x n).
+    Other low-bit weights are dequantised to the engine's precision first, at the
+    device's (or stack's) `dequant_ops_per_weight` per weight (W4A16: to fp16; W4A8: the
+    same count is charged for unpacking to int8, an upper bound)."""
+    if not op.weight_bits or precision.weight_bits >= 16:
+        return 0.0
+    if _INTEGER_BITS.get(math_precision(precision)) == precision.weight_bits:
+        token_rows = op.flops / (2.0 * op.k * op.n)
+        groups = op.k / precision.weight_group_size if precision.weight_group_size else 1.0
+        return token_rows * op.n * max(1.0, groups)
+    return op.weight_params * device.dequant_ops_per_weight
+
+
 def weight_and_kv_bytes(op: Op, sources: WeightSources, kv_tier: str) -> tuple[tuple[str, Affine], ...]:
     """Bytes per tier: weights from their sources (plus cache fills), the KV cache from its tier."""
     moved: dict[str, Affine] = {}
@@ -44,10 +65,12 @@ def map_on_processor(op: Op, *, device: _Processor, device_name: str, sources: W
                      precision: Precision) -> MappedOp:
     matrix_ops_per_s = device.matrix_peak_ops_per_s(math_precision(precision)) * device.compute_efficiency
     attn_ops_per_s = device.matrix_peak_ops_per_s(MathPrecision.FP16) * device.compute_efficiency
+    side_ops = 0.0
     if op.kind is OpKind.MATMUL:
         compute = Affine(op.flops / matrix_ops_per_s)
-        if op.weight_bits and precision.weight_bits < 16:
-            compute = compute + Affine(op.weight_params * device.dequant_ops_per_weight / device.vector_throughput_ops_per_s)
+        side_ops = weight_side_vector_ops(op, device, precision)
+        if side_ops:
+            compute = compute + Affine(side_ops / device.vector_throughput_ops_per_s)
     elif op.kind is OpKind.ATTENTION:
         compute = Affine(op.flops / attn_ops_per_s, op.flops_per_ctx / attn_ops_per_s)
     elif op.kind is OpKind.VECTOR:
@@ -58,7 +81,10 @@ def map_on_processor(op: Op, *, device: _Processor, device_name: str, sources: W
     flops = Affine(op.flops, op.flops_per_ctx)
     compute_component = (Component.NPU_COMPUTE if isinstance(device, NpuDevice)
                          else Component.CPU_COMPUTE if isinstance(device, CpuDevice) else Component.GPU_COMPUTE)
-    energy = ((compute_component, flops.scaled(device.energy_per_op_j)),)  # memory energy: see MappedStep
+    # the dequantisation (or rescaling) ops cost energy like the others: an assumption, since a
+    # vector op on CUDA cores or HVX costs more than a tensor-core FLOP, so this is a lower bound
+    energy = ((compute_component, Affine(op.flops + side_ops, op.flops_per_ctx).scaled(device.energy_per_op_j)),)
+    # memory energy: see MappedStep
     return MappedOp(
         name=op.name, op_class=op.op_class.value, device=device_name, unit=device_name, layers=op.layers,
         overhead_s=device.kernel_overhead_s, compute_s=compute, tier_bytes=weight_and_kv_bytes(op, sources, kv_tier),

@@ -137,7 +137,8 @@ def build_page(*, result: Mapping[str, Any], plan: Plan, trace: Sequence[Mapping
         ("energy", fmt(result.get("energy_j"), "J"), f"{plan.gen_tokens * plan.batch} generated tokens"),
         ("average power", fmt(result.get("average_power_w"), "W"), ""),
         ("memory", fmt(sum(v for k, v in (result.get("memory_footprint_bytes") or {}).items()
-                           if k in ("weights", "kv_cache", "activations")), "bytes"), "weights + KV + activations"),
+                           if k in ("weights", "kv_cache", "activations", "draft_weights", "draft_kv_cache")),
+                       "bytes"), "weights + KV + activations (+ the draft model's)"),
     ])
     util = result.get("utilisation") or {}
     util_rows = [[html.Cell(k), html.Cell(f"{100 * v:.1f}%", sort=v)] for k, v in sorted(util.items())]

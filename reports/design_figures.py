@@ -147,7 +147,8 @@ def energy_breakdown(result: Mapping[str, Any], plan: Plan) -> go.Figure:
 
 # Memory ----------------------------------------------------------------------------------
 
-_CONTENT = {"weights": "weights", "kv_cache": "KV cache", "activations": "activations"}
+_CONTENT = {"weights": "weights", "kv_cache": "KV cache", "activations": "activations",
+            "draft_weights": "draft weights", "draft_kv_cache": "draft KV cache"}
 
 
 def memory_footprint(result: Mapping[str, Any]) -> go.Figure:

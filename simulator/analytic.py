@@ -18,8 +18,9 @@ from slmsim.mapping.cost import Component, MappedStep
 from slmsim.mapping.plan import Plan
 from slmsim.simulator.decoding import (
     analytic_segments,
+    expected_decode_steps,
+    run_tokens_per_pass,
     speculating,
-    tokens_per_round,
     verify_width,
 )
 from slmsim.simulator.result import SimResult
@@ -99,6 +100,7 @@ def _always_on_layer(plan: Plan) -> dict[str, eb.Layer]:
 
 def run_analytic(plan: Plan) -> SimResult:
     parts = _parts(plan)
+    dec = plan.mapper.scenario.decoding if plan.mapper is not None else None
     prefill_s = sum(p.time_s for p in parts if p.phase == "prefill")
     decode_s = sum(p.time_s for p in parts if p.phase == "decode")
     steps = plan.gen_tokens - 1
@@ -154,7 +156,8 @@ def run_analytic(plan: Plan) -> SimResult:
         prefill_time_s=prefill_s,
         ttft_sum_s=prefill_s * plan.batch,  # every request of the batch waits the whole prefill
         decode_time_s=decode_s,
-        decode_steps=max(steps, 0),
+        decode_steps=expected_decode_steps(dec, batch=plan.batch, gen=plan.gen_tokens,
+                                           speculates=speculating(dec, plan.batch)) if plan.mapper else max(steps, 0),
         decode_tokens=max(steps, 0) * plan.batch,
         generated_tokens=plan.gen_tokens * plan.batch,
         prefill_energy_j=phase_energy["prefill"],
@@ -178,8 +181,8 @@ def decoding_summary(plan: Plan, parts: list[_Part]) -> dict:
     assert m is not None
     dec = m.scenario.decoding
     out: dict = {"decoding": dec.strategy,
-                 "tokens_per_target_pass": tokens_per_round(dec) if speculating(dec, plan.batch)
-                 or isinstance(dec, LexicalUnit) else 1.0,
+                 "tokens_per_target_pass": run_tokens_per_pass(dec, batch=plan.batch, gen=plan.gen_tokens)
+                 if speculating(dec, plan.batch) or isinstance(dec, LexicalUnit) else 1.0,
                  "draft_time_s": sum(p.time_s for p in parts if p.role == "draft"),
                  "verify_time_s": sum(p.time_s for p in parts if p.role in ("verify", "decode") and p.phase == "decode")}
     if isinstance(dec, Multipath):

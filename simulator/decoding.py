@@ -4,10 +4,23 @@ A *round* is what one target pass yields: autoregressive and multipath decode on
 per sequence per step; speculative and self-speculative run `draft_len` draft steps then
 one verification pass over all candidates; lexical-unit verifies a window per step.
 
-Analytic: tokens per round E = (1 - a^(g+1)) / (1 - a) (tree: 1 + sum of path products;
-lexical: 1 + sum_{i=1}^{window-1} a^i = `tokens_per_step`); the contexts grow by E per
-round and the last round counts fractionally, so expected time and energy are exact sums
-over affine step costs.
+Analytic: a round gains 1 + k tokens for a sequence, k the accepted draft tokens, with
+P(k >= i) = a^i up to the draft length (tree: the product over depths of 1 - (1 - a)^b;
+lexical unit: the window - 1 positions after the kept token; a replayed CSV: its
+empirical law), so E = (1 - a^(g+1)) / (1 - a) tokens per round for a chain. Each
+sequence needs `gen - 1` tokens after prefill, and the batch shrinks as sequences finish
+(as in the DES: a finished sequence leaves the batch). `rounds_profile` gives, by exact
+dynamic programming over one sequence's token count, P(a sequence is still live at round
+r) and its expected tokens so far; sequences are independent, so the live count at round
+r is Binomial(batch, p_r). The expected time and energy are then exact sums over affine
+step costs: round r runs the step of batch b with probability P(live = b), at the context
+b x (prompt prefix + 1 + the live sequences' expected tokens so far). At batch 1 this is
+E[rounds] = (gen - 1 + E[overshoot]) / E rounds (Wald), slightly more than (gen - 1) / E;
+at batch B it counts the slowest sequence's rounds, which a batch-wide E cannot
+(E[max of 4 sequences' rounds] is 7% above the mean at a = 0.7, g = 3, gen 128). Elastic
+self-speculation that speculates only *above* a batch threshold switches mode as the batch
+shrinks; there the mean-rate model (E per round, the last round fractional) is kept and
+the DES differs from it in the tail (docs/engines.md).
 
 DES: each sequence's accepted count is sampled every round, position by position up to the
 first rejection (speculative, self-speculative, lexical unit), or replayed from a CSV; MoE
@@ -105,6 +118,68 @@ def draft_step(mapper: StepMapper, dec: object, batch: int, width: int = 1) -> M
     return mapper.draft.decode(batch)
 
 
+def gain_pmf(dec: object) -> np.ndarray:
+    """P(a round gains j tokens for one sequence), j = 0..max (entry 0 is 0): one kept token
+    plus the accepted draft (or lexical-unit) positions, as the DES samples them."""
+    if isinstance(dec, Speculative) and dec.acceptance_csv:
+        accepted = np.minimum(np.array(read_accepted_csv(Path(dec.acceptance_csv)), dtype=int), dec.draft_len)
+        if accepted.size == 0:
+            return np.array([0.0, 1.0])
+        return np.bincount(accepted + 1, minlength=dec.draft_len + 2) / accepted.size
+    if isinstance(dec, LexicalUnit):
+        a, factors = dec.acceptance, [1] * (dec.window - 1)
+    else:
+        a = dec.acceptance  # type: ignore[attr-defined]
+        factors = list(dec.tree) if dec.tree else [1] * dec.draft_len  # type: ignore[attr-defined]
+    # P(depth >= j): every level up to j has its right continuation among the b candidates
+    at_least = np.cumprod([1.0] + [1.0 - (1.0 - a) ** b for b in factors])
+    depth = at_least - np.append(at_least[1:], 0.0)
+    return np.concatenate([[0.0], depth])
+
+
+ALIVE_TAIL = 1e-12  # rounds after which a sequence is live with less probability are dropped
+MASS_TRIM = 1e-16  # probability mass trimmed off the far ends of the token-count distribution
+
+
+def rounds_profile(pmf: np.ndarray, tokens: int) -> tuple[np.ndarray, np.ndarray]:
+    """One sequence needing `tokens` tokens, gaining `pmf` per round (i.i.d.): for each round
+    r = 1, 2, ..., P(it is still live, i.e. has fewer than `tokens` before the round) and
+    the expected tokens it has before the round given that it is live. Exact dynamic
+    programming on the distribution of its token count (the far tails, below MASS_TRIM,
+    dropped so that the work per round stays near the distribution's width)."""
+    alive, before = [], []
+    dist, lo = np.array([1.0]), 0  # P(count = lo + i), counts below `tokens` only
+    while True:
+        p = float(dist.sum())
+        if p < ALIVE_TAIL or lo >= tokens:
+            break
+        alive.append(p)
+        before.append(float(np.dot(np.arange(lo, lo + dist.size), dist)) / p)
+        nxt = np.convolve(dist, pmf)[: max(0, tokens - lo)]  # counts lo .. tokens - 1
+        c = np.cumsum(nxt)
+        cut = int(np.searchsorted(c, MASS_TRIM))  # leading entries holding < MASS_TRIM of mass
+        nxt, lo = nxt[cut:], lo + cut
+        tail = np.cumsum(nxt[::-1])
+        keep = nxt.size - int(np.searchsorted(tail, MASS_TRIM))
+        dist = nxt[:keep]
+    return np.array(alive), np.array(before)
+
+
+def live_count_pmf(batch: int, alive: np.ndarray) -> np.ndarray:
+    """(batch, rounds): P(exactly b of `batch` independent sequences are live), b = 1..batch."""
+    b = np.arange(1, batch + 1, dtype=float)[:, None]
+    log_comb = (math.lgamma(batch + 1) - np.vectorize(math.lgamma)(b + 1) - np.vectorize(math.lgamma)(batch - b + 1))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logp = np.where(b > 0, b * np.log(alive)[None, :], 0.0)
+        logq = np.where(batch - b > 0, (batch - b) * np.log1p(-alive)[None, :], 0.0)
+    return np.nan_to_num(np.exp(log_comb + logp + logq), nan=0.0)
+
+
+def _mode_switches(dec: object, batch: int) -> bool:
+    """Whether a shrinking batch switches between speculating and not (elastic self-speculation)."""
+    return isinstance(dec, SelfSpeculative) and len({dec.speculates_at(b) for b in range(1, batch + 1)}) > 1
+
+
 def analytic_segments(mapper: StepMapper, *, batch: int, prompt: int, gen: int) -> list[Segment]:
     """Prefill and decode segments of one batch under the scenario's decoding strategy."""
     dec = mapper.scenario.decoding
@@ -125,6 +200,8 @@ def analytic_segments(mapper: StepMapper, *, batch: int, prompt: int, gen: int) 
     if isinstance(dec, Autoregressive) or not (speculating(dec, batch) or isinstance(dec, LexicalUnit)):
         ctx = batch * (base + 1 + np.arange(remaining, dtype=float))
         return [*segs[:1], Segment("decode", mapper.decode(batch), ctx, np.ones(remaining))]
+    if not _mode_switches(dec, batch):
+        return segs + _shrinking_batch_segments(mapper, dec, batch=batch, base=base, remaining=remaining)
     e = tokens_per_round(dec)
     rounds = math.ceil(remaining / e - 1e-12)
     length = base + 1 + e * np.arange(rounds)
@@ -138,6 +215,48 @@ def analytic_segments(mapper: StepMapper, *, batch: int, prompt: int, gen: int) 
             ctx = np.concatenate([batch * (length + j) for j in js])
             segs.append(Segment("draft", draft_step(mapper, dec, batch, w), ctx, np.tile(weight, len(js))))
     return segs
+
+
+def _shrinking_batch_segments(mapper: StepMapper, dec: object, *, batch: int, base: int,
+                              remaining: int) -> list[Segment]:
+    """The verify (and draft) steps of every live batch size b, weighted by P(live = b) per round."""
+    alive, before = rounds_profile(gain_pmf(dec), remaining)
+    length = base + 1 + before  # a live sequence's context at the round
+    live = live_count_pmf(batch, alive)
+    spec = speculating(dec, batch)
+    widths = draft_widths(dec) if spec else []
+    segs = []
+    for b in range(batch, 0, -1):
+        weight = live[b - 1]
+        if not weight.any():
+            continue
+        segs.append(Segment("verify", mapper.verify(b, verify_width(dec)), b * length, weight))
+        for w in sorted(set(widths)):
+            js = [j for j, wj in enumerate(widths) if wj == w]
+            ctx = np.concatenate([b * (length + j) for j in js])
+            segs.append(Segment("draft", draft_step(mapper, dec, b, w), ctx, np.tile(weight, len(js))))
+    return segs
+
+
+def run_tokens_per_pass(dec: object, *, batch: int, gen: int) -> float:
+    """Expected tokens a sequence gains per target pass over a run: (gen - 1) / E[rounds]
+    (the DES's tokens over sequence-passes); the strategy's E where the mode switches."""
+    if gen <= 1 or _mode_switches(dec, batch):
+        return tokens_per_round(dec)
+    alive, _ = rounds_profile(gain_pmf(dec), gen - 1)
+    return (gen - 1) / float(alive.sum())
+
+
+def expected_decode_steps(dec: object, *, batch: int, gen: int, speculates: bool) -> float:
+    """The DES's `decode_steps` in expectation: decode tokens over the mean live batch of a
+    round, (gen - 1) x E[rounds the batch runs] / E[rounds a sequence runs]; gen - 1 where
+    every sequence runs every round (autoregressive, multipath, a mode switch)."""
+    tokens = max(gen - 1, 0)
+    if tokens == 0 or not (speculates or isinstance(dec, LexicalUnit)) or _mode_switches(dec, batch):
+        return float(tokens)
+    alive, _ = rounds_profile(gain_pmf(dec), tokens)
+    batch_rounds = float(np.sum(1.0 - (1.0 - alive) ** batch))  # P(some sequence is live at round r)
+    return tokens * batch_rounds / float(alive.sum())
 
 
 # ----------------------------------------------------------------------------- DES
