@@ -121,7 +121,7 @@ class SimResult:
 
     def __add__(self, other: "SimResult") -> "SimResult":
         lat = {p: _merge(self.latency_breakdown_s.get(p, {}), other.latency_breakdown_s.get(p, {}))
-               for p in {*self.latency_breakdown_s, *other.latency_breakdown_s}}
+               for p in dict.fromkeys([*self.latency_breakdown_s, *other.latency_breakdown_s])}
         return SimResult(
             engine=self.engine if self.engine == other.engine else f"{self.engine}+{other.engine}",
             requests=self.requests + other.requests,
@@ -135,14 +135,14 @@ class SimResult:
             decode_energy_j=self.decode_energy_j + other.decode_energy_j,
             energy_breakdown_j=_merge(self.energy_breakdown_j, other.energy_breakdown_j),
             energy_layers_j=({p: _merge(self.energy_layers_j.get(p, {}), other.energy_layers_j.get(p, {}))
-                              for p in {*self.energy_layers_j, *other.energy_layers_j}}
+                              for p in dict.fromkeys([*self.energy_layers_j, *other.energy_layers_j])}
                              if self.energy_layers_j and other.energy_layers_j else {}),
             latency_breakdown_s=lat,
             busy_time_s=_merge(self.busy_time_s, other.busy_time_s),
             makespan_s=(None if self.makespan_s is None and other.makespan_s is None
                         else self.total_time_s + other.total_time_s),
             memory_footprint_bytes={k: max(self.memory_footprint_bytes.get(k, 0.0), other.memory_footprint_bytes.get(k, 0.0))
-                                    for k in {*self.memory_footprint_bytes, *other.memory_footprint_bytes}},
+                                    for k in dict.fromkeys([*self.memory_footprint_bytes, *other.memory_footprint_bytes])},
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -81,7 +81,7 @@ class StepCostCache:
 
 def interpolate(lo: dict[str, float], hi: dict[str, float], n: float, tsum: float) -> dict[str, float]:
     """Sum over runs of lo + t (hi - lo): n x lo + tsum x (hi - lo), key by key."""
-    keys = set(lo) | set(hi)
+    keys = dict.fromkeys([*lo, *hi])  # ordered: sums over the result do not depend on string hashing
     return {k: n * lo.get(k, 0.0) + tsum * (hi.get(k, 0.0) - lo.get(k, 0.0)) for k in keys}
 
 
