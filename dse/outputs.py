@@ -191,6 +191,7 @@ def study_summary(*, study: optuna.Study, config: StudyConfig, storage: StorageS
                                      "reciprocal): reference point 1, ideal 0, hypervolume in [0, 1]",
         "hypervolume_history": hv_history(df, config),
         "space_file": space.file,
+        "description": space.description,
         "base": space.base,
         "fingerprint": config.fingerprint,
     }

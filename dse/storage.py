@@ -104,11 +104,18 @@ class JournalBackend(JournalFileBackend):
         if os.path.isdir(path):
             raise _not_a_journal(path, "it is a folder")
         self.path = path
+        lock_existed = os.path.exists(path + LOCK_SUFFIX)
         self.lock = FlockLock(path + LOCK_SUFFIX)
-        with self.lock.held():
-            if not os.path.exists(path):
-                open(path, "ab").close()
-            _check_and_repair(path)
+        try:
+            with self.lock.held():
+                if not os.path.exists(path):
+                    open(path, "ab").close()
+                _check_and_repair(path)
+        except SpecError:
+            if not lock_existed:  # refused: leave nothing of ours beside the user's file
+                with contextlib.suppress(OSError):
+                    os.unlink(path + LOCK_SUFFIX)
+            raise
         super().__init__(path, lock_obj=self.lock)  # type: ignore[arg-type]  # duck-typed lock
         self._fd: int | None = None
         self._fsync_interval = fsync_interval_s

@@ -348,6 +348,7 @@ def render(page: Page) -> str:
                                           page.version_footer) if x)
     return "".join([
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
+        f'<meta name="generator" content="{GENERATOR} {__version__}">',  # what write() recognises as ours
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         # no network at all: nothing may load from outside this file
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
@@ -364,14 +365,43 @@ def render(page: Page) -> str:
     ])
 
 
+GENERATOR = "slmsim"
+_LEGACY_MARK = b'id="slmsim-templates"'  # in every report slmsim wrote before the generator tag
+
+
+def written_by_slmsim(path: Path) -> bool:
+    """Whether the file at `path` is a report slmsim wrote (so replacing it loses nothing)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096)
+            if f'<meta name="generator" content="{GENERATOR} '.encode() in head:
+                return True
+            f.seek(0)
+            tail = b""
+            while chunk := f.read(1 << 20):
+                if _LEGACY_MARK in tail + chunk:
+                    return True
+                tail = chunk[-len(_LEGACY_MARK):]
+    except OSError:
+        return False
+    return False
+
+
 def write(page: Page, out_path: Path) -> Path:
     """Render `page` to `out_path` (parents created); returns the path.
 
-    Written to a temporary file first and moved into place, so a reader never sees half a report."""
+    Written to a temporary file first and moved into place, so a reader never sees half a report.
+    An existing file is replaced only if it is a report slmsim wrote: anything else is the
+    user's, and is refused with a message (nothing the user wrote is overwritten)."""
     out_path = Path(out_path)
     if out_path.is_dir():
         raise SpecError([Problem(file=str(out_path), path="", message="is a directory, expected a file path for the report",
                                  hint=f"give a file name, e.g. {out_path / 'report.html'}")])
+    if out_path.exists() and not written_by_slmsim(out_path):
+        raise SpecError([Problem(file=str(out_path), path="--out", message="exists and is not a report slmsim "
+                                 "wrote; refusing to overwrite it", value=str(out_path),
+                                 expected="a new file, or a report slmsim wrote earlier",
+                                 hint="give another --out, or move the file away")])
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(f".{out_path.name}.tmp")
     tmp.write_text(render(page), encoding="utf-8")

@@ -65,7 +65,10 @@ def _summary(data: StudyData) -> list[html.Block]:
              ("Pareto-optimal designs", f"{int(df['pareto'].sum())}", "feasible, non-dominated, distinct")]
     blocks: list[html.Block] = [html.Cards(cards)]
     blocks += [html.Note(n, kind="warning") for n in data.notes]
-    if data.ok.empty:
+    if df.empty or not bool(df["complete"].any()):
+        blocks.append(html.Note("No completed trial yet: nothing to show. Run `slmsim explore` (or `slmsim worker`) "
+                                "on the study, then report it again.", kind="warning"))
+    elif data.ok.empty:
         blocks.append(html.Note("No feasible trial: there is no front to show yet. The infeasibility reasons below "
                                 "say what to relax.", kind="warning"))
     return blocks
@@ -265,12 +268,17 @@ def _sensitivity_sections(data: StudyData, evaluator_factory: Any = None) -> lis
                 blocks=[html.Plot(S.figure(sens, data), name="sensitivity")]))
     stored = stored_importances(data)
     if stored is not None:
+        has_values = any(stored.values.values()) if stored.values else False
+        blocks_s: list[html.Block] = [html.Plot(F.importance_figure(stored), name="importances")] if has_values else []
+        blocks_s += [html.Note(n, kind="info" if has_values else "warning") for n in stored.notes]
+        if not blocks_s:
+            blocks_s = [html.Note("The study stored no importance values.", kind="info")]
         out.append(html.Section(
             title="Parameter importances (as the study computed them)", anchor="importance",
             intro="Importances stored by the study (study.json). They say which parameters the sampler found to matter "
                   "among the trials, not their direction; the sensitivity above says what each does at the "
                   "recommended design.",
-            blocks=[html.Plot(F.importance_figure(stored), name="importances")]))
+            blocks=blocks_s))
     elif not out:
         imp = F.importances(data)
         blocks: list[html.Block] = [html.Note(f"No one-at-a-time sensitivity: {why}.", kind="info")]
@@ -287,6 +295,50 @@ def _sensitivity_sections(data: StudyData, evaluator_factory: Any = None) -> lis
     return out
 
 
+_WORKLOAD_COLUMNS = (("model", "model"), ("prompt", "prompt tokens"), ("gen", "generated tokens"), ("batch", "batch"),
+                     ("weight_bits", "weight bits"), ("act_bits", "activation bits"), ("kv_bits", "KV bits"),
+                     ("group_size", "weights per scale"), ("decoding", "decoding"), ("stack", "stack"),
+                     ("weight_format", "weight format"))
+
+# what every study's objectives leave out or take as given (docs/dse.md, "What is assumed")
+ASSUMPTIONS = (
+    "The objectives are the simulator's: what its engine leaves out (DRAM price and package limits, yield, thermal "
+    "limits, voltage-frequency coupling: a faster clock costs nothing here) the front does not see.",
+    "Area counts the devices and the on-chip memory tiers only; off-chip DRAM is not counted.",
+    "Constraints hold per workload (the worst case); objectives aggregate over the workloads as stated above.",
+    "The hypervolume reference (by default twice as bad as the base design) is a convention: fronts compare within "
+    "a study and between studies of the same space, not across spaces.",
+    "Every figure of a design comes from the base spec's values and sources (base-hardware.yaml in the study folder; "
+    "`slmsim check FILE` lists each value with its source or assumption) with the searched parameters replaced.",
+)
+
+
+def _setup_section(data: StudyData) -> html.Section:
+    """What each workload runs (prompt, generation, batch, precisions) and what the study assumes."""
+    m = data.meta
+    blocks: list[html.Block] = []
+    if m.get("description"):
+        blocks.append(html.Note(str(m["description"]), kind="info"))
+    wls = [w for w in data.workloads if isinstance(w, dict)]
+    if wls:
+        cols = [(k, label) for k, label in _WORKLOAD_COLUMNS if any(w.get(k) is not None for w in wls)]
+        rows = [[html.Cell(str(w.get("name") or w.get("model") or "?"))]
+                + [html.Cell("" if w.get(k) is None else str(w.get(k).get("strategy", w.get(k)) if isinstance(
+                    w.get(k), dict) else w.get(k))) for k, _ in cols] for w in wls]
+        blocks.append(html.Table(header=["workload", *(label for _, label in cols)], rows=rows,
+                                 caption="Each design is simulated on every workload (" + _aggregate_word(data) + ")."))
+    else:
+        blocks.append(html.Note("The study does not say which workloads it ran (no study.json or stored "
+                                "configuration).", kind="warning"))
+    where = [f"space file {m['space_file']}" if m.get("space_file") else "",
+             f"base design {m['base']}" if m.get("base") else "",
+             f"{m['engine']} engine" if m.get("engine") else ""]
+    intro = "What the study ran" + (f" ({', '.join(w for w in where if w)})" if any(where) else "") + \
+        " and what its objectives take as given."
+    blocks.append(html.Note("Assumptions: " + " ".join(ASSUMPTIONS), kind="info"))
+    return html.Section(title="Workloads and assumptions", anchor="setup", intro=intro, blocks=blocks)
+
+
 def build_page(data: StudyData, *, evaluator_factory: Any = None) -> html.Page:
     """The page; `evaluator_factory` (slmsim.study_probe.evaluator_factory, from the CLI) lets
     it evaluate the one-at-a-time sensitivity around the recommended design."""
@@ -297,6 +349,7 @@ def build_page(data: StudyData, *, evaluator_factory: Any = None) -> html.Page:
         sections.append(html.Section(title="Decision", anchor="decision", blocks=decision,
                                      intro="Which design to build, why, and at what cost."))
     sections.append(html.Section(title="Summary", anchor="summary", blocks=_summary(data)))
+    sections.append(_setup_section(data))
     if len(objs) >= 2 and not data.ok.empty:
         front_blocks: list[html.Block] = [html.Plot(
             F.pareto_front(data), name="pareto-front",

@@ -21,6 +21,7 @@ them there (same keys as study.json); otherwise the report says what it could no
 from __future__ import annotations
 
 import json
+import sys
 import math
 import warnings
 from collections.abc import Sequence
@@ -196,6 +197,10 @@ def load_study_dir(study_dir: Path, *, study_name: str | None = None) -> StudyDa
         raise _bad(meta_path, f"holds study {meta['study_name']!r}, not {study_name!r}", value=study_name,
                    hint=f"drop --study, or use --study {meta['study_name']}")
     df = read_trials_table(study_dir)
+    stale = _journal_ahead(study_dir, meta.get("study_name") or study_name, len(df))
+    if stale is not None:
+        notes.append(stale)
+        print(f"report: {stale}", file=sys.stderr)
     pareto_numbers = None
     pareto_path = study_dir / "pareto.csv"
     if pareto_path.is_file():
@@ -205,6 +210,28 @@ def load_study_dir(study_dir: Path, *, study_name: str | None = None) -> StudyDa
             pareto_numbers = set()
     return _assemble(df, meta, source=str(study_dir), pareto_numbers=pareto_numbers, notes=notes,
                      name=study_name or meta.get("study_name") or study_dir.name)
+
+
+def _journal_ahead(study_dir: Path, study_name: str | None, rows: int) -> str | None:
+    """A note when the study's journal in `study_dir` holds more completed trials than the
+    trials table (workers added trials after the explore that wrote the table)."""
+    journal = study_dir / "study.journal.log"
+    if not journal.is_file() or not study_name:
+        return None
+    try:
+        import optuna
+        from optuna.trial import TrialState
+
+        study = optuna.load_study(study_name=study_name, storage=open_storage(str(journal)))
+        complete = len(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    except Exception:  # an unreadable journal is not this report's business: the table is what it shows
+        return None
+    if complete <= rows:
+        return None
+    return (f"this report shows the {rows} trials of trials.parquet, but the study's journal now holds {complete} "
+            f"completed trials (workers added them since): re-run the same `slmsim explore` / `sweep` command "
+            f"(it evaluates nothing more and rewrites the tables), or report the journal itself with "
+            f"`slmsim report {journal}`")
 
 
 # Loading from Optuna ---------------------------------------------------------------------
@@ -267,6 +294,7 @@ def load_study_storage(storage: str, *, study_name: str | None = None, base_dir:
     meta = dict(study.user_attrs)
     meta.setdefault("study_name", study_name)
     meta.setdefault("storage", storage)
+    _meta_from_config(meta)
     notes = []
     if "objectives" not in meta:
         directions = ["maximize" if d == optuna.study.StudyDirection.MAXIMIZE else "minimize"
@@ -280,6 +308,24 @@ def load_study_storage(storage: str, *, study_name: str | None = None, base_dir:
     df = trials_frame_from_study(study, meta["objectives"])
     return _assemble(df, meta, source=f"{storage} (study {study_name})", pareto_numbers=None, notes=notes,
                      name=study_name)
+
+
+def _meta_from_config(meta: dict[str, Any]) -> None:
+    """Fill what study.json would say (objectives and parameters with their units, workloads,
+    constraints, engine, space) from the configuration slmsim stores in the study itself
+    (`slmsim:config`, a plain dict: no import of the DSE package is needed to read it)."""
+    config = meta.get("slmsim:config")
+    if not isinstance(config, dict) or not isinstance(config.get("space"), dict):
+        return
+    space = config["space"]
+    for key, value in (("objectives", space.get("objectives")), ("params", space.get("parameters")),
+                       ("workloads", space.get("workloads")), ("constraints", space.get("constraints")),
+                       ("aggregate", space.get("aggregate")), ("energy_boundary", space.get("energy_boundary")),
+                       ("space_file", space.get("file")), ("base", space.get("base")),
+                       ("description", space.get("description")), ("engine", config.get("engine")),
+                       ("seed", config.get("seed"))):
+        if value is not None:
+            meta.setdefault(key, value)
 
 
 def trials_frame_from_study(study: Any, objectives: list[dict[str, Any]]) -> pd.DataFrame:

@@ -39,8 +39,11 @@ from slmsim.reports.units import Scale, fmt, fmt_ratio, num, pick_scale
 def fmt_param(p: Param, value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
-    if p.kind == "categorical" or isinstance(value, str):
+    if isinstance(value, str) or isinstance(value, bool):
         return str(value)
+    if p.kind == "categorical" and not p.unit:  # e.g. integer choices: 16, not 16.00
+        v = float(value)
+        return str(int(v)) if v.is_integer() else num(v, 4)
     return fmt(float(value), p.unit) if p.unit else num(float(value), 4)
 
 
@@ -195,7 +198,7 @@ def pareto_front(data: StudyData, *, x: int = 0, y: int = 1) -> go.Figure:
     sx, sy = _obj_scale(ox, xs_all), _obj_scale(oy, ys_all)
     cm = colour_metric(data)
     fig = go.Figure()
-    infeas = df[df["complete"] & ~df["feasible"] & df[ox.column].notna() & df[oy.column].notna()]
+    infeas = df[df["rep"] & df["complete"] & ~df["feasible"] & df[ox.column].notna() & df[oy.column].notna()]
     if not infeas.empty:
         fig.add_trace(go.Scatter(
             x=sx(infeas[ox.column].to_numpy(float)), y=sy(infeas[oy.column].to_numpy(float)), mode="markers",
@@ -537,6 +540,20 @@ def importance_figure(imp: Importances) -> go.Figure:
 # Parallel coordinates --------------------------------------------------------------------
 
 
+def _category_label(c: str, unit: str) -> str:
+    """A choice as the axis shows it: a quantity with its unit (273 GB/s, not 273000000000.0),
+    a whole number without decimals (16, not 16.0), anything else as it is."""
+    try:
+        v = float(c)
+    except (TypeError, ValueError):
+        return c
+    if not math.isfinite(v):
+        return c
+    if unit:
+        return fmt(v, unit)
+    return str(int(v)) if v.is_integer() else c
+
+
 @dataclass(frozen=True)
 class _Axis:
     label: str
@@ -554,7 +571,8 @@ def _axis(data: StudyData, column: str, label: str, unit: str, kind: str, choice
         cats += [c for c in sorted(s.dropna().astype(str).unique()) if c not in cats]
         where = {c: (i / (len(cats) - 1) if len(cats) > 1 else 0.5) for i, c in enumerate(cats)}
         pos = np.array([where.get(str(v), np.nan) if pd.notna(v) else np.nan for v in s])
-        return _Axis(label, column, pos, [(where[c], c) for c in cats], [str(v) for v in s])
+        return _Axis(label, column, pos, [(where[c], _category_label(c, unit)) for c in cats],
+                     [_category_label(str(v), unit) for v in s])
     v = s.to_numpy(dtype=float)
     fin = v[np.isfinite(v)]
     if fin.size == 0:
@@ -606,7 +624,7 @@ def parallel_coordinates(data: StudyData) -> go.Figure:
         return X, Y, T
 
     ok = data.ok
-    infeas = df[~df["feasible"]]
+    infeas = df[df["rep"] & ~df["feasible"]]  # one line per distinct design, as the other traces
     if not infeas.empty:
         X, Y, T = lines(infeas)
         fig.add_trace(go.Scatter(x=X, y=Y, text=T, mode="lines", name=f"infeasible ({len(infeas)})",
@@ -754,7 +772,8 @@ def fmt_param_in(p: Param, value: Any, data: StudyData) -> str:
     return num(pick_scale(p.unit, vals)(float(value)), 4)
 
 
-_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
+# a number standing alone: not the digits of a name (qwen3-8b) or of a unit's power (mm^2)
+_NUMBER = re.compile(r"(?<![\w^.])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?!\w|\.\d)")
 
 
 def infeasible_summary(data: StudyData) -> list[tuple[str, int, str]]:

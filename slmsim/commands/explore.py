@@ -22,6 +22,7 @@ import os
 import re
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +203,7 @@ def _run(args: argparse.Namespace, *, loaded: Any, sampler: str, suffix: str, n_
         _mark_out(out, study_name=study_name, fingerprint=loaded.fingerprint(), engine=args.engine)
         before = _count(study, "COMPLETE")
         started = time.perf_counter()
+        run_start = datetime.now()  # Optuna stamps trials with naive local times
         children: list[multiprocessing.process.BaseProcess] = []
         interrupted = False
         if args.jobs > 0 and before < n_trials:
@@ -237,10 +239,28 @@ def _run(args: argparse.Namespace, *, loaded: Any, sampler: str, suffix: str, n_
         elapsed = time.perf_counter() - started
         report = _write_outputs(out, study=study, config=config, storage=storage, sampler=sampler,
                                 n_trials=n_trials, rescreen=args.rescreen_des)
-        _print_summary(report, out=out, evaluated=_count(study, "COMPLETE") - before, elapsed=elapsed)
+        ours = {os.getpid(), *(p.pid for p in children)}
+        _print_summary(report, out=out, evaluated=_count_by(study, ours, since=run_start), elapsed=elapsed,
+                       added=_count(study, "COMPLETE") - before)
     if interrupted:
         raise KeyboardInterrupt
     return EXIT_OK
+
+
+def _count_by(study: Any, pids: set[int], *, since: datetime) -> int:
+    """Completed trials this run's processes wrote (this host, these pids, finished since
+    `since`): not those of a `slmsim worker` that joined, nor an earlier run's."""
+    import socket
+
+    from optuna.trial import TrialState
+
+    host = socket.gethostname()
+    n = 0
+    for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        w = t.user_attrs.get("worker") or {}
+        n += (w.get("host") == host and w.get("pid") in pids and t.datetime_complete is not None
+              and t.datetime_complete >= since)
+    return n
 
 
 def _count(study: Any, state: str) -> int:
@@ -493,7 +513,7 @@ def _fmt(value: float, unit: str) -> str:
     return fmt(value, unit)
 
 
-def _print_summary(report: dict[str, Any], *, out: Path, evaluated: int, elapsed: float) -> None:
+def _print_summary(report: dict[str, Any], *, out: Path, evaluated: int, elapsed: float, added: int | None = None) -> None:
     df, pareto, summary, config = report["df"], report["pareto"], report["summary"], report["config"]
     complete = int((df["state"] == "COMPLETE").sum())
     hist = summary["hypervolume_history"]
@@ -501,12 +521,16 @@ def _print_summary(report: dict[str, Any], *, out: Path, evaluated: int, elapsed
     rate = f", {evaluated / elapsed:.1f} trials/s" if evaluated > 0 and elapsed > 0 else ""
     repeats = summary["n_repeats"]
     again = f" ({repeats} repeats served from the evaluation cache)" if repeats else ""
+    others = added - evaluated if added is not None else 0
+    joined = f", {others} by other workers meanwhile" if others > 0 else ""
     print(f"{summary['study_name']}: {complete} of {summary['n_trials_requested']} trials complete "
-          f"({evaluated} this run{rate}); {summary['n_designs']} distinct designs evaluated{again}, "
+          f"({evaluated} this run{rate}{joined}); {summary['n_designs']} distinct designs evaluated{again}, "
           f"{summary['n_designs_feasible']} feasible; Pareto front {len(pareto)} designs, hypervolume {hv:.4f}")
     for o in config.space.objectives:
         col = o.column
-        feas = df[df["feasible"]]
+        # the best on one objective among the Pareto designs: a tie on it is broken by the others
+        # (a feasible design of equal area but more latency is dominated and never named)
+        feas = pareto if not pareto.empty else df[df["feasible"]]
         if feas.empty:
             continue
         idx = feas[col].idxmin() if o.direction.value == "minimize" else feas[col].idxmax()

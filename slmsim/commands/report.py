@@ -40,6 +40,13 @@ def _cmd_report(args: argparse.Namespace) -> int:
     source: str = args.source
     path = Path(source)
     if not _is_storage_url(source) and path.is_dir():
+        from slmsim.commands.explore import OUR_FILES
+
+        if not any((path / f).exists() for f in OUR_FILES):
+            raise SpecError([Problem(file=source, path="", message="is not a study directory: it holds none of "
+                                     + ", ".join(OUR_FILES), expected="the --out directory of `slmsim explore` "
+                                     "or `slmsim sweep`", hint="give the study's --out directory, or an Optuna "
+                                     "storage (a journal file, sqlite:///study.db, ...) with --study NAME")])
         out = args.out or path / "report.html"
         written = write_study_report(study_dir=path, out_html=out, study_name=args.study,
                                      evaluator_factory=evaluator_factory)
