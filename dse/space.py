@@ -136,6 +136,18 @@ class Param:
         n = int(round((self.high - self.low) / self.step))
         return [self.low + i * self.step for i in range(n + 1)]
 
+    def grid_count(self) -> int | None:
+        """len(self.grid()), without building the list (None: a continuous range)."""
+        if self.kind == "categorical":
+            return len(self.labels)
+        if self.kind == "int":
+            assert self.low is not None and self.high is not None
+            return len(range(int(self.low), int(self.high) + 1, int(self.step or 1)))
+        if self.step is None:
+            return None
+        assert self.low is not None and self.high is not None
+        return int(round((self.high - self.low) / self.step)) + 1
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"path": self.path, "column": self.column, "kind": self.kind, "unit": self.unit}
         if self.kind == "categorical":
@@ -254,10 +266,10 @@ class Space:
     def grid_size(self) -> int | None:
         n = 1
         for p in self.params:
-            g = p.grid()
+            g = p.grid_count()
             if g is None:
                 return None
-            n *= len(g)
+            n *= g
         return n
 
     def to_dict(self) -> dict[str, Any]:

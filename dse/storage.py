@@ -257,6 +257,12 @@ def storage_spec(arg: str | None, *, out_dir: Path) -> StorageSpec:
                                  expected="a journal file path, sqlite:///FILE, postgresql://..., grpc://HOST:PORT "
                                           "(slmsim serve-storage), or memory",
                                  hint="see docs/dse.md, 'Storage'")])
+    if _LIBPQ_KEYWORD.search(arg):
+        raise SpecError([Problem(file="<command line>", path="--storage", message="looks like a libpq connection "
+                                 "string (key=value pairs), which slmsim does not take",
+                                 value=mask_conninfo(arg), expected="postgresql://USER:PASSWORD@HOST:PORT/DB",
+                                 hint="write it as a URL; a password with '@', ':' or '/' may be given as is "
+                                      "(docs/dse.md, 'Workers on PostgreSQL')")])
     if arg.endswith((".db", ".sqlite", ".sqlite3")):
         raise SpecError([Problem(file="<command line>", path="--storage", message=f"{arg!r} looks like an SQLite file",
                                  value=arg, expected="sqlite:///PATH for SQLite, or a journal file path",
@@ -326,6 +332,16 @@ def _quote_password(url: str) -> str:
 
 
 _QUERY_SECRET = re.compile(r"(?i)([?&;](?:password|passwd|pwd|pass|sslpassword)=)[^&;#]*")
+
+
+# libpq keyword/value connection strings ("host=db user=u password=x"): never a journal file name
+_LIBPQ_KEYWORD = re.compile(r"(?:^|\s)(?:host|hostaddr|port|dbname|user|password|passfile|sslmode|service)\s*=")
+_CONNINFO_SECRET = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
+
+
+def mask_conninfo(text: str) -> str:
+    """A libpq key=value string with its password hidden."""
+    return _CONNINFO_SECRET.sub(r"\1***", text)
 
 
 def mask_password(url: str) -> str:

@@ -98,8 +98,8 @@ class _Tier(BaseModel):
     capacity_bytes: Capacity = Field(alias="capacity", description="capacity, e.g. '8 GiB'")
     energy_per_bit_j: EnergyPerBit = Field(alias="energy_per_bit", description="access energy, e.g. '7 pJ/bit'")
     achievable_fraction: float = Field(
-        1.0, gt=0, le=1,
-        description="fraction of peak bandwidth a long sequential stream achieves (0-1]",
+        1.0, ge=1e-3, le=1,
+        description="fraction of peak bandwidth a long sequential stream achieves [0.001, 1]",
     )
     background_power_w: Power = Field(
         0.0, alias="background_power", description="standby/refresh power while powered, e.g. '0.1 W'"

@@ -75,7 +75,7 @@ class _Processor(BaseModel):
         alias="vector_throughput", description="peak of the vector/SIMT units (norms, softmax, dequant), e.g. '1 TFLOPS'"
     )
     compute_efficiency: float = Field(
-        gt=0, le=1, description="achieved fraction of matrix peak on large GEMMs (0-1]"
+        ge=1e-3, le=1, description="achieved fraction of matrix peak on large GEMMs [0.001, 1]"
     )
     kernel_overhead_s: Time = Field(
         alias="kernel_overhead", description="fixed cost per kernel (launch + sync + tail), e.g. '5 us'"
@@ -85,7 +85,8 @@ class _Processor(BaseModel):
         description="fixed cost per model step outside the kernels (sampling, host sync, runtime), e.g. '2 ms'",
     )
     dequant_ops_per_weight: float = Field(
-        0.0, ge=0, description="vector ops to dequantise one low-bit weight (0 when the matrix engine takes it natively)"
+        0.0, ge=0, le=1000, description="vector ops to dequantise one low-bit weight (0 when the matrix engine takes it "
+                                        "natively; at most 1000)"
     )
     idle_power_w: Power = Field(alias="idle_power", description="board/device power when idle, e.g. '5 W'")
     active_power_w: Power = Field(

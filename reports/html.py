@@ -402,10 +402,18 @@ def write(page: Page, out_path: Path) -> Path:
                                  "wrote; refusing to overwrite it", value=str(out_path),
                                  expected="a new file, or a report slmsim wrote earlier",
                                  hint="give another --out, or move the file away")])
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out_path.with_name(f".{out_path.name}.tmp")
-    tmp.write_text(render(page), encoding="utf-8")
-    tmp.replace(out_path)
+    blocker = next((a for a in out_path.parents if a.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        raise SpecError([Problem(file=str(out_path), path="--out", message=f"{blocker} is a file, so nothing can be "
+                                 "written under it", value=str(out_path), hint="give a path inside a folder")])
+    try:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out_path.with_name(f".{out_path.name}.tmp")
+        tmp.write_text(render(page), encoding="utf-8")
+        tmp.replace(out_path)
+    except OSError as exc:
+        raise SpecError([Problem(file=str(out_path), path="--out", message=f"cannot be written: {exc.strerror or exc}",
+                                 value=str(out_path), hint="give a path in a folder you can write to")]) from None
     return out_path
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import sys
 import math
+import re
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -190,6 +191,9 @@ def load_study_dir(study_dir: Path, *, study_name: str | None = None) -> StudyDa
             meta = json.loads(meta_path.read_text())
         except json.JSONDecodeError as exc:
             raise _bad(meta_path, f"is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        if not isinstance(meta, dict):
+            raise _bad(meta_path, f"holds a JSON {type(meta).__name__}, expected an object (what `slmsim explore` "
+                       "writes)", hint="re-run the explore command that made this folder to rewrite it")
     else:
         notes.append("study.json is missing: objectives and parameters were inferred from the column names; "
                      "no baselines.")
@@ -237,6 +241,23 @@ def _journal_ahead(study_dir: Path, study_name: str | None, rows: int) -> str | 
 # Loading from Optuna ---------------------------------------------------------------------
 
 
+_LIBPQ = re.compile(r"(?:^|\s)(?:host|hostaddr|port|dbname|user|password|passfile|sslmode|service)\s*=")
+_URL_CREDS = re.compile(r"^([a-z][a-z0-9+.-]*://[^/@:]*:)([^@]*)(@)", re.IGNORECASE)
+_SECRET_PARAM = re.compile(r"(password\s*=\s*)('[^']*'|[^\s&]+)", re.IGNORECASE)
+
+
+def masked(storage: str) -> str:
+    """A storage URL or string as a message may show it: any password replaced by ***."""
+    return _SECRET_PARAM.sub(r"\1***", _URL_CREDS.sub(r"\1***\3", storage))
+
+
+def _secrets(storage: str) -> list[str]:
+    from urllib.parse import unquote
+
+    found = [m.group(2) for m in _URL_CREDS.finditer(storage)] + [m.group(2) for m in _SECRET_PARAM.finditer(storage)]
+    return [x for s in found if s for x in {s, unquote(s)}]
+
+
 def open_storage(storage: str, *, base_dir: Path | None = None) -> Any:
     """An Optuna storage from a URL or a path.
 
@@ -255,15 +276,29 @@ def open_storage(storage: str, *, base_dir: Path | None = None) -> Any:
             path = Path(base_dir) / path
         return path
 
-    if storage.startswith(("sqlite:", "postgresql", "postgres:", "mysql", "oracle", "mssql")):
-        return optuna.storages.RDBStorage(storage)
-    if storage.startswith(("redis://", "rediss://")):
-        from optuna.storages.journal import JournalRedisBackend
+    shown = masked(storage)
+    if _LIBPQ.search(storage):
+        raise _bad(shown, "looks like a libpq connection string (key=value pairs), which slmsim does not take",
+                   hint="write it as a URL: postgresql://USER:PASSWORD@HOST:PORT/DB")
+    if storage.startswith(("sqlite:", "postgresql", "postgres:", "mysql", "oracle", "mssql", "redis://", "rediss://")):
+        try:
+            if storage.startswith(("redis://", "rediss://")):
+                from optuna.storages.journal import JournalRedisBackend
 
-        return JournalStorage(JournalRedisBackend(storage))
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # Optuna's ExperimentalWarning quotes our source line
+                    return JournalStorage(JournalRedisBackend(storage))
+            return optuna.storages.RDBStorage(storage)
+        except Exception as exc:  # noqa: BLE001 - a missing driver, a bad port, a server that is down
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            for secret in _secrets(storage):
+                first = first.replace(secret, "***")
+            raise _bad(shown, f"cannot open the storage: {type(exc).__name__}: {first[:300]}",
+                       hint="is the driver installed (psycopg2-binary for PostgreSQL, redis for Redis), the URL "
+                            "well formed (host, a numeric port) and the server reachable?") from None
     path = resolve(storage.removeprefix("journal:").removeprefix("file:").removeprefix("//"))
     if not path.is_file():
-        raise _bad(storage, "no such storage: not a database URL and not an existing journal file",
+        raise _bad(shown, "no such storage: not a database URL and not an existing journal file",
                    hint="give sqlite:///path.db, postgresql://..., redis://..., or the path of an Optuna "
                         "journal file")
     with path.open("rb") as fh:

@@ -29,7 +29,29 @@ def to_chrome_trace(events: list[dict[str, Any]]) -> dict[str, Any]:
             out.append({"name": "thread_name", "ph": "M", "pid": pids[pname], "tid": tids[(pname, tname)],
                         "args": {"name": tname}})
         out.append({**ev, "pid": pids[pname], "tid": tids[(pname, tname)]})
-    return {"traceEvents": out, "displayTimeUnit": "ms"}
+    return {"traceEvents": out, "displayTimeUnit": "ms", "otherData": {"generator": GENERATOR}}
+
+
+GENERATOR = "slmsim"  # `otherData.generator` of every trace slmsim writes (what may be overwritten)
+
+
+def written_by_slmsim(path: Any) -> bool:
+    """Whether the file at `path` is a Chrome trace slmsim wrote (older ones: exactly the two
+    keys slmsim wrote then)."""
+    import json
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64 << 20)
+        data = json.loads(head)
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError):
+        return False
+    if not isinstance(data, dict):
+        return False
+    other = data.get("otherData")
+    if isinstance(other, dict) and other.get("generator") == GENERATOR:
+        return True
+    return set(data) == {"traceEvents", "displayTimeUnit"}
 
 
 def _per_channel(events: list[dict[str, Any]]):

@@ -88,7 +88,7 @@ class PublishedFigures(BaseModel):
     """What the paper publishes, which the prediction is compared with."""
 
     model_config = FROZEN
-    tops_per_w: float = Field(gt=0, description="published energy efficiency, ops = 2 per MAC at the precision above")
+    tops_per_w: float = Field(ge=1e-3, le=1e6, description="published energy efficiency (1e-3 to 1e6), ops = 2 per MAC at the precision above")
     area_mm2: Area = Field(alias="area", gt=0, description="published area of the `macros` macros, e.g. '0.2 mm^2'")
     figure: str = Field(min_length=1, description="the precision, supply and data the figures were measured at")
 

@@ -93,18 +93,37 @@ class Row:
 _COLUMNS = ("device", "model", "stack", "weight_format", "prompt_tokens", "gen_tokens", "batch")
 
 
+# what a measured cell may hold: a rate or a power from 1e-6 to 1e9 (tokens/s, W); counts
+# within the simulator's own limits (docs/input-limits.md)
+MEASURED_RANGE = (1e-6, 1e9)
+_COUNT_LIMITS = {"prompt_tokens": ("MAX_TOKENS", 1), "gen_tokens": ("MAX_TOKENS", 1), "batch": ("MAX_BATCH", 1)}
+
+
 def _number(text: str | None, *, file: str, line: int, column: str, integer: bool = False) -> float | None:
     if text is None or not text.strip():
         return None
+    where = f"line {line}, column {column}"
     try:
         value = int(text) if integer else float(text)
     except ValueError:
-        raise SpecError([Problem(file=file, path=f"line {line}, column {column}", value=text,
+        raise SpecError([Problem(file=file, path=where, value=text[:100],
                                  message="not a number", expected="an integer" if integer else "a number",
                                  hint="leave the cell empty when the figure was not measured")]) from None
     if not math.isfinite(value) or value <= 0:
-        raise SpecError([Problem(file=file, path=f"line {line}, column {column}", value=text,
+        raise SpecError([Problem(file=file, path=where, value=text[:100],
                                  message="must be a positive finite number", expected="> 0")])
+    if integer:
+        from slmsim.core import limits
+
+        name, low = _COUNT_LIMITS.get(column, ("MAX_SPEC_INT", 1))
+        high = getattr(limits, name)
+        if not low <= value <= high:
+            raise SpecError([Problem(file=file, path=where, value=text[:100], message="out of range",
+                                     expected=f"an integer from {low} to {high:,}", hint="see docs/input-limits.md")])
+    elif not MEASURED_RANGE[0] <= value <= MEASURED_RANGE[1]:
+        raise SpecError([Problem(file=file, path=where, value=text[:100], message="out of range for a measured figure",
+                                 expected=f"from {MEASURED_RANGE[0]:g} to {MEASURED_RANGE[1]:g} (tokens/s or W)",
+                                 hint="leave the cell empty when the figure was not measured")])
     return float(value)
 
 
@@ -113,13 +132,17 @@ def read_csv(path: str | Path) -> list[Row]:
     path = Path(path)
     shown = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Excel's CSV export) is not a column name
     except FileNotFoundError:
         raise SpecError([Problem(file=shown, path="", message="file not found")]) from None
     except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
         raise SpecError([Problem(file=shown, path="", message=f"cannot read file: {exc}")]) from None
     reader = csv.DictReader(text.splitlines())
     header = reader.fieldnames or []
+    twice = sorted({c for c in header if header.count(c) > 1})
+    if twice:
+        raise SpecError([Problem(file=shown, path="header", message=f"column(s) given twice: {', '.join(twice)}",
+                                 value=",".join(header)[:300], hint="keep one column of each name")])
     legacy = "weight_bits" in header and "weight_format" not in header
     need = [c for c in _COLUMNS if c != "weight_format" or not legacy]
     missing = [c for c in need if c not in header]
@@ -130,6 +153,10 @@ def read_csv(path: str | Path) -> list[Row]:
             hint="other columns are ignored; an empty cell means not measured")])
     out = []
     for i, r in enumerate(reader, start=2):
+        if None in r:  # more cells than the header has columns
+            raise SpecError([Problem(file=shown, path=f"line {i}", message=f"{len(header) + len(r[None])} cells, "
+                                     f"the header has {len(header)} columns", value=",".join(map(str, r[None]))[:200],
+                                     hint="a comma inside a cell needs quotes")])
         stack, fmt = (r.get("stack") or "").strip(), (r.get("weight_format") or "").strip()
         if legacy:
             stack, fmt = LEGACY_STACK_LABELS.get(stack, (stack, f"{r.get('weight_bits', '')}-bit"))
@@ -138,6 +165,10 @@ def read_csv(path: str | Path) -> list[Row]:
         if any(v is None for v in num.values()):
             raise SpecError([Problem(file=shown, path=f"line {i}", message="prompt_tokens, gen_tokens and batch "
                                      "are needed on every row", value=str({k: r.get(k) for k in num}))])
+        if num["gen_tokens"] is not None and num["gen_tokens"] < 2 and (r.get("decode_tokens_per_s") or "").strip():
+            raise SpecError([Problem(file=shown, path=f"line {i}, column gen_tokens", value=r.get("gen_tokens"),
+                                     message="a decode rate needs at least 2 generated tokens (the first comes "
+                                     "from prefill)", expected=">= 2")])
         notes = (r.get("notes") or "") + " " + (r.get("decode_metric") or "")
         out.append(Row(
             device=(r.get("device") or "").strip(), model=(r.get("model") or "").strip(), stack=stack,
@@ -200,12 +231,16 @@ class RowResult:
         out = []
         for metric, measured in self.row.measured_metrics().items():
             pred = self.prediction.metric(metric) if self.prediction is not None else None
+            if pred is not None and not (math.isfinite(pred) and pred > 0):
+                pred, why = None, f"the model's {metric} figure is not a positive finite number ({pred})"
+            else:
+                why = self.reason
             rec = {"device": self.row.device, "model": self.row.model, "stack": self.row.stack,
                    "weight_format": self.row.weight_format, "metric": metric, "measured": measured,
                    "predicted": pred,
                    "error_pct": None if pred is None else 100.0 * (pred - measured) / measured}
             if pred is None:
-                rec["reason"] = self.reason
+                rec["reason"] = why
             out.append(rec)
         return out
 

@@ -25,6 +25,16 @@ MAX_TOKENS = 1 << 24  # prompt or generated tokens of one request (16,777,216)
 MAX_BATCH = 4096
 MAX_SEED = (1 << 64) - 1
 MAX_SPEC_INT = 1 << 64  # any integer in a spec file: beyond it a float overflows (10**400) or loses the count
+MAX_DSE_SEED = (1 << 31) - 1  # explore/sweep/worker --seed: seed + worker index must fit numpy's 32-bit RandomState
+MAX_TRIALS = 10_000_000  # --trials of explore/sweep/worker: 14 h at 200 trials/s, far beyond a DSE study
+MAX_GRID_POINTS = 1_000_000  # a sweep's grid: Optuna's grid sampler holds every point in memory
+
+
+def max_jobs() -> int:
+    """--jobs: at most 4 processes per core (each imports numpy and simulates)."""
+    import os
+
+    return 4 * max(1, os.cpu_count() or 1)
 
 
 def _mib(n: int) -> str:

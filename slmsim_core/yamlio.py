@@ -158,6 +158,10 @@ def parse_yaml_text(text: str, *, shown: str) -> Any:
     except RecursionError:
         raise SpecError([Problem(file=shown, path="", message="YAML nested too deeply",
                                  expected=f"at most {MAX_DEPTH} levels", hint="see docs/input-limits.md")]) from None
+    except ValueError as exc:  # Python's int(): a number of more than 4300 digits
+        what = "an integer of more than 4,300 digits" if "digits" in str(exc) else str(exc)[:200]
+        raise SpecError([Problem(file=shown, path="", message=f"a value cannot be read: {what}",
+                                 expected=f"integers of at most {MAX_SPEC_INT:,}", hint="see docs/input-limits.md")]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -189,6 +193,14 @@ class _JsonProblem(ValueError):
         self.hint = hint
 
 
+def _bounded_int(text: str) -> int:
+    """An integer of a JSON file; one beyond MAX_SPEC_INT is refused before Python parses it
+    (int() refuses more than 4300 digits with a traceback, and is slow long before)."""
+    if len(text.lstrip("-")) > len(str(MAX_SPEC_INT)):
+        raise _JsonProblem(f"an integer of {len(text.lstrip('-'))} digits", f"integers are at most {MAX_SPEC_INT:,}")
+    return int(text)
+
+
 def _refuse_constant(name: str) -> Any:
     raise _JsonProblem(f"{name} is not a number (and not valid JSON)", "write a finite number")
 
@@ -198,7 +210,8 @@ def read_json(path: Path, *, display: str | None = None) -> Any:
     shown = display or str(path)
     text = read_text_limited(path, shown=shown, limit=MAX_JSON_FILE_BYTES, what="JSON file")
     try:
-        data = json.loads(text, object_pairs_hook=_no_duplicates(shown), parse_constant=_refuse_constant)
+        data = json.loads(text, object_pairs_hook=_no_duplicates(shown), parse_constant=_refuse_constant,
+                          parse_int=_bounded_int)
     except _JsonProblem as exc:
         raise SpecError([Problem(file=shown, path="", message=exc.message, hint=exc.hint)]) from None
     except json.JSONDecodeError as exc:

@@ -140,9 +140,9 @@ class FormatKernel(BaseModel):
     model_config = SPEC
 
     gemv_efficiency: float = Field(
-        1.0, gt=0, le=1, description="achieved / streaming bandwidth of this format's GEMV, relative to dense_gemv_efficiency")
+        1.0, ge=1e-3, le=1, description="achieved / streaming bandwidth of this format's GEMV, relative to dense_gemv_efficiency")
     matrix_efficiency: float | None = Field(
-        None, gt=0, le=1, description="achieved fraction of the matrix peak of this format's GEMMs (None: the class's)")
+        None, ge=1e-3, le=1, description="achieved fraction of the matrix peak of this format's GEMMs (None: the class's)")
 
 
 class KernelCosts(BaseModel):
@@ -154,14 +154,14 @@ class KernelCosts(BaseModel):
     host_launch_cycles: float = Field(ge=0, le=2e5, description="host cycles per kernel launch (per graph if graph)")
     device_kernel_cycles: float = Field(ge=0, le=1e5, description="device-clock cycles of a kernel's fixed part")
     step_host_cycles: float = Field(0.0, ge=0, le=2e7, description="host cycles per step outside the kernels")
-    dense_gemv_efficiency: float = Field(1.0, gt=0, le=1, description="achieved / streaming bandwidth, dense GEMV")
-    moe_gemm_efficiency: float = Field(1.0, gt=0, le=1, description="achieved / streaming bandwidth, grouped MoE GEMM")
-    attention_efficiency: float = Field(1.0, gt=0, le=1, description="achieved / streaming bandwidth, attention")
+    dense_gemv_efficiency: float = Field(1.0, ge=1e-3, le=1, description="achieved / streaming bandwidth, dense GEMV")
+    moe_gemm_efficiency: float = Field(1.0, ge=1e-3, le=1, description="achieved / streaming bandwidth, grouped MoE GEMM")
+    attention_efficiency: float = Field(1.0, ge=1e-3, le=1, description="achieved / streaming bandwidth, attention")
     matrix_efficiency: float | None = Field(
-        None, gt=0, le=1,
+        None, ge=1e-3, le=1,
         description="achieved fraction of the matrix peak of the stack's GEMMs (prefill); None: the device's compute_efficiency")
     decode_attention_efficiency: float | None = Field(
-        None, gt=0, le=1,
+        None, ge=1e-3, le=1,
         description="decode steps (one query row per sequence): attention's FLOPs take at least FLOPs / (vector peak x "
                     "this) seconds; None: only the matrix peak and the KV bytes bound it")
     formats: dict[str, FormatKernel] = Field(

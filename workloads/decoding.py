@@ -72,6 +72,8 @@ class Speculative(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> "Speculative":
         _check_tree(self.tree, self.draft_len)
+        if self.acceptance_csv is not None:
+            check_accepted_csv(Path(self.acceptance_csv))
         return self
 
 
@@ -225,8 +227,38 @@ def sample_accepted_tree(rng: np.random.Generator, acceptance: float, tree: tupl
     return depth
 
 
+MAX_ACCEPTED_ROWS = 1_000_000
+
+
+def check_accepted_csv(path: Path) -> None:
+    """Raise ValueError (a validation error of the scenario) unless `path` is a readable CSV
+    with a column `accepted` of at least one integer >= 0 (at most MAX_ACCEPTED_ROWS rows)."""
+    if not path.is_file():
+        raise ValueError(f"acceptance_csv {str(path)!r}: " + ("is a directory, not a CSV file" if path.is_dir()
+                                                             else "file not found"))
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            if "accepted" not in (reader.fieldnames or []):
+                raise ValueError(f"acceptance_csv {str(path)!r}: no column 'accepted' (header: "
+                                 f"{','.join(reader.fieldnames or [])[:100]!r})")
+            n = 0
+            for i, row in enumerate(reader, start=2):
+                cell = (row.get("accepted") or "").strip()
+                if not cell.isdigit():
+                    raise ValueError(f"acceptance_csv {str(path)!r}, line {i}: accepted = {cell[:40]!r} is not an "
+                                     "integer >= 0 (drafted tokens accepted at that step)")
+                n += 1
+                if n > MAX_ACCEPTED_ROWS:
+                    raise ValueError(f"acceptance_csv {str(path)!r}: more than {MAX_ACCEPTED_ROWS:,} rows")
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ValueError(f"acceptance_csv {str(path)!r}: cannot be read ({exc})") from None
+    if n == 0:
+        raise ValueError(f"acceptance_csv {str(path)!r}: no rows (a header alone replays nothing)")
+
+
 def read_accepted_csv(path: Path) -> list[int]:
-    with open(path, newline="") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:
         return [int(row["accepted"]) for row in csv.DictReader(f)]
 
 

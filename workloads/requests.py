@@ -45,8 +45,13 @@ def requests_from_csv(path: Path) -> list[Request]:
     shown = str(path)
     text = read_text_limited(path, shown=shown, limit=MAX_CSV_FILE_BYTES, what="request trace (CSV)",
                              hint="give a CSV with columns arrival_s,prompt_tokens,gen_tokens")
-    reader = csv.DictReader(text.splitlines())
-    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+    reader = csv.DictReader(text.removeprefix("\ufeff").splitlines())  # a byte-order mark is not a column name
+    header = list(reader.fieldnames or [])
+    twice = sorted({c for c in header if header.count(c) > 1})
+    if twice:
+        raise SpecError([Problem(file=shown, path="header", message=f"column(s) given twice: {', '.join(twice)}",
+                                 value=header, hint="keep one column of each name")])
+    missing = [c for c in COLUMNS if c not in header]
     if missing:
         raise SpecError([Problem(file=shown, path="header", message=f"missing column(s): {', '.join(missing)}",
                                  value=reader.fieldnames, expected=f"columns {', '.join(COLUMNS)}",

@@ -18,3 +18,47 @@ def fmt_time(s: float | None) -> str:
     from slmsim.reports.units import fmt
 
     return fmt(s, "s")
+
+
+def output_problems(outputs: "list[tuple[str, object, object]]", inputs: "list[object]") -> "list[object]":
+    """Problems with output paths given on the command line, found before any work is done:
+    an output that is one of the run's own input files, a path under an existing file, or an
+    existing file that slmsim did not write (`ours(path)` says whether it did). Nothing the
+    user wrote may be overwritten. `outputs`: (flag, path or None, ours)."""
+    from pathlib import Path
+
+    from slmsim.core.errors import Problem
+
+    problems = []
+    ins = []
+    for i in inputs:
+        if i:
+            p = Path(str(i)).expanduser()
+            if p.is_file():
+                ins.append(p.resolve())
+    for flag, path, ours in outputs:
+        if path is None:
+            continue
+        out = Path(str(path)).expanduser()
+        if out.exists() and not out.is_dir() and out.resolve() in ins:
+            problems.append(Problem(file=str(out), path=flag, message="is an input file of this run; refusing to "
+                                    "overwrite it", value=str(path), hint=f"give {flag} a new file name"))
+            continue
+        blocker = next((a for a in out.parents if a.exists()), None)
+        if blocker is not None and not blocker.is_dir():
+            problems.append(Problem(file=str(out), path=flag, message=f"{blocker} is a file, so nothing can be "
+                                    "written under it", value=str(path), hint="give a path inside a folder"))
+            continue
+        if out.is_file() and not ours(out):  # type: ignore[operator]
+            problems.append(Problem(file=str(out), path=flag, message="exists and was not written by slmsim; "
+                                    "refusing to overwrite it", value=str(path),
+                                    hint=f"give {flag} a new file name, or move the file away"))
+    return problems
+
+
+def write_problem(path: object, flag: str, exc: OSError) -> "object":
+    """An OSError while writing an output, as an input problem (exit 2, no traceback)."""
+    from slmsim.core.errors import Problem
+
+    return Problem(file=str(path), path=flag, message=f"cannot be written: {exc.strerror or exc}",
+                   value=str(path), hint="give a path in a folder you can write to")

@@ -45,14 +45,23 @@ def _cmd_examples(args: argparse.Namespace) -> int:
     if dest.exists() and not dest.is_dir():
         raise SpecError([Problem(file=str(dest), path="", message="exists and is not a folder",
                                  hint="give a folder for --copy")])
+    from slmsim.commands._common import output_problems, write_problem
+
+    problems = output_problems([("--copy", dest, lambda _p: True)], [])
+    if problems:
+        raise SpecError(problems)
     written, kept = [], []
     for name in names:
         target = dest / name
-        if target.exists():
+        if target.exists() or target.is_symlink():  # a dangling link is kept too: never written through
             kept.append(name)
             continue
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(example(name).read_bytes())
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(target, "xb") as f:  # exclusive: never over a file that appeared meanwhile
+                f.write(example(name).read_bytes())
+        except OSError as exc:
+            raise SpecError([write_problem(target, "--copy", exc)]) from None
         written.append(name)
     print(f"copied {len(written)} examples into {dest}" + (f"; kept {len(kept)} existing: {', '.join(kept)}"
                                                           if kept else ""))

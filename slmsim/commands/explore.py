@@ -126,6 +126,13 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
     _check_counts(args)
     loaded = _with_boundary(load_space(_space_file(args.space)), args)
+    from slmsim.core.limits import MAX_GRID_POINTS
+
+    counted = loaded.space.grid_size()
+    if counted is not None and counted > MAX_GRID_POINTS:
+        raise SpecError([Problem(file=loaded.space.file, path="parameters", message=f"the grid has {counted:,} points",
+                                 value=counted, expected=f"at most {MAX_GRID_POINTS:,} points for a sweep",
+                                 hint="coarsen a `step:`, or use `slmsim explore` to sample the space")])
     grid = grid_space(loaded.space)
     size = math.prod(len(v) for v in grid.values())
     n = size if args.trials is None else min(args.trials, size)
@@ -138,8 +145,9 @@ def _cmd_worker(args: argparse.Namespace) -> int:
     from slmsim.dse.storage import storage_spec
     from slmsim.dse.study import SAMPLER_ATTR, make_sampler, open_study, run_worker
 
-    if args.trials is not None and args.trials < 1:
-        raise SpecError([Problem(file="<command line>", path="--trials", message="must be at least 1", value=args.trials)])
+    problems = _seed_and_trials_problems(args)
+    if problems:
+        raise SpecError(problems)
     storage = storage_spec(args.storage, out_dir=Path.cwd())
     if storage.kind == "memory":
         raise SpecError([Problem(file="<command line>", path="--storage", message="a worker needs a shared storage",
@@ -170,12 +178,33 @@ def _space_file(ref: str) -> str:
     return str(found) if found is not None else ref
 
 
-def _check_counts(args: argparse.Namespace) -> None:
+def _seed_and_trials_problems(args: argparse.Namespace) -> list[Problem]:
+    """--seed and --trials of explore, sweep and worker, checked before anything is touched."""
+    from slmsim.core.limits import MAX_DSE_SEED, MAX_TRIALS
+
     problems = []
+    seed = getattr(args, "seed", None)
+    if seed is not None and not 0 <= seed <= MAX_DSE_SEED:
+        problems.append(Problem(file="<command line>", path="--seed", message="out of range", value=seed,
+                                expected=f"an integer from 0 to {MAX_DSE_SEED:,}"))
     if args.trials is not None and args.trials < 1:
         problems.append(Problem(file="<command line>", path="--trials", message="must be at least 1", value=args.trials))
+    elif args.trials is not None and args.trials > MAX_TRIALS:
+        problems.append(Problem(file="<command line>", path="--trials", message="too many trials", value=args.trials,
+                                expected=f"at most {MAX_TRIALS:,}", hint="see docs/input-limits.md"))
+    return problems
+
+
+def _check_counts(args: argparse.Namespace) -> None:
+    from slmsim.core.limits import max_jobs
+
+    problems = _seed_and_trials_problems(args)
     if args.jobs < 0:
         problems.append(Problem(file="<command line>", path="--jobs", message="must be 0 or more", value=args.jobs))
+    elif args.jobs > max_jobs():
+        problems.append(Problem(file="<command line>", path="--jobs", message="more processes than this machine "
+                                "can run", value=args.jobs, expected=f"at most {max_jobs()} (4 per core)",
+                                hint="start `slmsim worker` processes on other machines to go wider (docs/dse.md)"))
     if args.rescreen_des < 0:
         problems.append(Problem(file="<command line>", path="--rescreen-des", message="must be 0 or more",
                                 value=args.rescreen_des))

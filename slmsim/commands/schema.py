@@ -41,7 +41,15 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     if out.exists() and '"$schema"' not in out.read_text(errors="replace")[:200]:
         raise SpecError([Problem(file=str(out), path="", message="exists and is not a JSON Schema; not overwritten",
                                  hint="give a new file name")])
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text)
+    from slmsim.commands._common import output_problems, write_problem
+
+    problems = output_problems([("--out", out, lambda _p: True)], [])
+    if problems:
+        raise SpecError(problems)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+    except OSError as exc:
+        raise SpecError([write_problem(out, "--out", exc)]) from None
     print(f"{args.kind} schema written to {out}")
     return EXIT_OK

@@ -204,6 +204,20 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from slmsim.workloads.load import load_model
 
     problems: list[Problem] = flag_problems(args)
+    from slmsim.commands._common import output_problems
+
+    def our_report(path: Path) -> bool:
+        from slmsim.reports.html import written_by_slmsim  # plotly: imported only when a report exists
+
+        return written_by_slmsim(path)
+
+    def our_trace(path: Path) -> bool:
+        from slmsim.simulator.trace import written_by_slmsim
+
+        return written_by_slmsim(path)
+
+    problems += output_problems([("--trace", args.trace, our_trace), ("--report", args.report, our_report)],
+                                [args.hw, args.model, args.scenario, args.requests_csv, getattr(args, "draft", None)])
     bad_flags = {p.path for p in problems}
     hw = model = scenario = None
     for what, loader in (("hw", lambda: load_hardware(args.hw)), ("model", lambda: load_model(args.model)),
@@ -367,8 +381,13 @@ def _write_new(path: Path, text: str) -> None:
     if path.is_dir():
         raise SpecError([Problem(file=str(path), path="", message="is a directory, expected a file path for output",
                                  hint="give a file name, e.g. out/trace.json")])
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    from slmsim.commands._common import write_problem
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    except OSError as exc:
+        raise SpecError([write_problem(path, "--trace", exc)]) from None
 
 
 def _scenario_reference_problems(hw: Any, scenario: Any, args: argparse.Namespace) -> list[Problem]:

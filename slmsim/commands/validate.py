@@ -62,7 +62,16 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from slmsim.validation import CALIBRATION_FILES, read_csv, rows
 
     if args.csv or args.calibration:
-        selected = [r for f in (args.csv or []) for r in read_csv(f)]
+        selected = []
+        for f in args.csv or []:
+            got = read_csv(f)
+            if not any(r.measured_metrics() for r in got):
+                from slmsim.core.errors import Problem, SpecError
+
+                raise SpecError([Problem(file=str(f), path="", message="no row has a measured figure",
+                                         expected="rows with decode_tokens_per_s, prefill_tokens_per_s or power_w",
+                                         hint="an empty cell means not measured; a header alone predicts nothing")])
+            selected += got
         if args.calibration:
             selected += [r for f in CALIBRATION_FILES for r in rows(f)]
         return _cmd_csv(args, selected)
