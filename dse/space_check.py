@@ -157,6 +157,18 @@ class _Resolver:
                base_si: dict[str, Any]) -> Param | None:
         parts = tuple(path.split("."))
         exists, current = get_at(base_tree, parts)
+        named = base_tree.get(parts[0]) if parts[0] in ("devices", "memories") else None
+        if not exists and isinstance(named, Mapping) and len(parts) > 2 and parts[1] not in named:
+            # a field of a device or memory the base spec does not have: every trial would be
+            # an invalid design ("missing 'kind:'"), so say it now
+            close = difflib.get_close_matches(parts[1], list(named), n=1)
+            kind = "device" if parts[0] == "devices" else "memory"
+            self.problem(where, f"no {kind} '{parts[1]}' in the base spec", value=path,
+                         expected=f"one of its {parts[0]}: " + ", ".join(named),
+                         hint=f"did you mean '{parts[0]}.{close[0]}.{'.'.join(parts[2:])}'?" if close else
+                         f"add the {kind} to the base spec, or choose it whole with `{parts[0]}.{parts[1]}: "
+                         "{choices: ...}`")
+            return None
         if not exists and not is_schema_field(parts, base_tree):
             close = close_path(path, base_tree)
             self.problem(where, f"no field '{path}' in the base spec", value=path,

@@ -88,6 +88,13 @@ def _csv(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def _cmd(args: argparse.Namespace) -> int:
+    from slmsim.core.limits import MAX_TRIALS
+
+    if not 1 <= args.trials <= MAX_TRIALS:
+        from slmsim.core.errors import Problem, SpecError
+
+        raise SpecError([Problem(file="<command line>", path="--trials", message="out of range", value=args.trials,
+                                 expected=f"from 1 to {MAX_TRIALS:,} (--no-dse skips the DSE)")])
     out = args.out or Path("out") / f"case-study-{args.name}"
     _prepare(out)
     global _BAR, _STARTED

@@ -250,8 +250,10 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     assert hw is not None and model is not None and scenario is not None
     from slmsim.commands.warnings import input_warnings
 
+    from slmsim.commands.warnings import ignored_flag_warnings
+
     warns = input_warnings(model=model, scenario=scenario, draft=draft, serving=bool(args.arrivals),
-                           batch_flag=args.batch)
+                           batch_flag=args.batch) + ignored_flag_warnings(args)
     plan, stack_info, scenario = stack_plan(args, hw.spec, model, scenario, draft)  # --stack: via the stack preset
     if isinstance(plan, Infeasible):
         _print_infeasible(plan, as_json=args.json, warnings=warns)

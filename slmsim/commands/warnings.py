@@ -11,6 +11,25 @@ from __future__ import annotations
 from typing import Any
 
 
+_SERVING_FLAGS = (("--rate", "rate", None), ("--requests", "requests", 16), ("--batching", "batching", "continuous"),
+                  ("--max-batch", "max_batch", 16), ("--kv-policy", "kv_policy", "wait"),
+                  ("--channel-priority", "channel_priority", False), ("--requests-csv", "requests_csv", None))
+
+
+def ignored_flag_warnings(args: Any) -> list[str]:
+    """Flags given that the run does not use (serving flags without --arrivals, the DES's
+    memory model with the analytic engine): said, not silently dropped."""
+    out: list[str] = []
+    if not getattr(args, "arrivals", None):
+        given = [flag for flag, attr, default in _SERVING_FLAGS if getattr(args, attr, default) != default]
+        if given:
+            out.append(f"{', '.join(given)} only apply with --arrivals (the serving simulation): ignored here")
+    if getattr(args, "engine", "analytic") == "analytic" and not getattr(args, "arrivals", None) \
+            and getattr(args, "memory_model", "banked") != "banked":
+        out.append("--memory-model applies to the DES only (the analytic engine is the ideal memory model): ignored")
+    return out
+
+
 def input_warnings(*, model: Any, scenario: Any, draft: Any = None, serving: bool = False,
                    batch_flag: int | None = None) -> list[str]:
     """Warnings about a model x scenario: lengths past the model's context, settings that do nothing."""

@@ -146,3 +146,25 @@ def test_report_on_a_study_json_that_is_not_an_object(tmp_path: Path, capsys: py
     (out / "study.json").write_text("[]")
     code, _, err = run(capsys, "report", str(out))
     assert code == 2 and "holds a JSON list" in err
+
+
+def test_a_space_parameter_into_a_device_the_base_lacks_is_refused_up_front(tmp_path: Path,
+                                                                            capsys: pytest.CaptureFixture[str]) -> None:
+    space = tmp_path / "s.yaml"
+    space.write_text("base: edgecim\nparameters:\n  devices.nosuch.tiles: {choices: [8, 16]}\n"
+                     "workloads: [{model: qwen3-0.6b, prompt: 16, gen: 8}]\nobjectives: [decode_latency, area]\n")
+    code, _, err = run(capsys, "explore", str(space), "--trials", "2", "--out", str(tmp_path / "o"))
+    assert code == 2 and "no device 'nosuch' in the base spec" in err and "one of its devices: cim" in err
+
+
+def test_flags_a_run_does_not_use_are_said_not_dropped(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    code, out, _ = run(capsys, "simulate", "--hw", "orin-nano", "--model", "qwen3-0.6b", "--gen", "8", "--rate", "5",
+                       "--max-batch", "4", "--memory-model", "ideal", "--json")
+    assert code == 0
+    warnings = json.loads(out)["warnings"]
+    assert any("--rate, --max-batch only apply with --arrivals" in w for w in warnings)
+    assert any("--memory-model applies to the DES only" in w for w in warnings)
+    code, _, err = run(capsys, "case-study", "edgecim", "--trials", "-5")
+    assert code == 2 and "--trials: out of range" in err
