@@ -128,21 +128,23 @@ class Param:
         if self.kind == "categorical":
             return list(self.labels)
         if self.kind == "int":
-            assert self.low is not None and self.high is not None
-            return list(range(int(self.low), int(self.high) + 1, int(self.step or 1)))
-        if self.step is None:
+            return list(self._int_values())
+        n = self.grid_count()
+        if n is None:
             return None
+        assert self.low is not None and self.step is not None
+        return [self.low + i * self.step for i in range(n)]
+
+    def _int_values(self) -> range:
         assert self.low is not None and self.high is not None
-        n = int(round((self.high - self.low) / self.step))
-        return [self.low + i * self.step for i in range(n + 1)]
+        return range(int(self.low), int(self.high) + 1, int(self.step or 1))
 
     def grid_count(self) -> int | None:
         """len(self.grid()), without building the list (None: a continuous range)."""
         if self.kind == "categorical":
             return len(self.labels)
         if self.kind == "int":
-            assert self.low is not None and self.high is not None
-            return len(range(int(self.low), int(self.high) + 1, int(self.step or 1)))
+            return len(self._int_values())
         if self.step is None:
             return None
         assert self.low is not None and self.high is not None

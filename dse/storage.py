@@ -30,7 +30,6 @@ import contextlib
 import fcntl
 import json
 import os
-import re
 import sys
 import threading
 import time
@@ -44,6 +43,8 @@ from urllib.parse import quote, unquote
 import optuna
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 
+# the password helpers live in the core: the reports use them too
+from slmsim.core.credentials import is_conninfo, mask_conninfo, mask_password, redact, split_url
 from slmsim.core.errors import Problem, SpecError
 
 JOURNAL_NAME = "study.journal.log"
@@ -257,7 +258,7 @@ def storage_spec(arg: str | None, *, out_dir: Path) -> StorageSpec:
                                  expected="a journal file path, sqlite:///FILE, postgresql://..., grpc://HOST:PORT "
                                           "(slmsim serve-storage), or memory",
                                  hint="see docs/dse.md, 'Storage'")])
-    if _LIBPQ_KEYWORD.search(arg):
+    if is_conninfo(arg):
         raise SpecError([Problem(file="<command line>", path="--storage", message="looks like a libpq connection "
                                  "string (key=value pairs), which slmsim does not take",
                                  value=mask_conninfo(arg), expected="postgresql://USER:PASSWORD@HOST:PORT/DB",
@@ -306,74 +307,14 @@ def _postgres_url(url: str) -> str:
     return f"postgresql://{rest}"
 
 
-def _split_url(url: str) -> tuple[str, str | None, str]:
-    """scheme://, the credentials (None without '@'), and the rest (host, path, query).
-
-    The credentials end at the LAST '@' before the path, so a password holding '@' or ':'
-    stays whole."""
-    scheme, rest = url.split("://", 1)
-    at = rest.rfind("@")
-    if at < 0:
-        return scheme + "://", None, rest
-    slash = rest.find("/", at)
-    head = rest if slash < 0 else rest[:slash]
-    at = head.rfind("@")
-    return scheme + "://", rest[:at], rest[at + 1:]
-
-
 def _quote_password(url: str) -> str:
     if "://" not in url:
         return url
-    scheme, creds, rest = _split_url(url)
+    scheme, creds, rest = split_url(url)
     if creds is None or ":" not in creds:
         return url
     user, password = creds.split(":", 1)
     return f"{scheme}{user}:{quote(unquote(password), safe='')}@{rest}"
-
-
-_QUERY_SECRET = re.compile(r"(?i)([?&;](?:password|passwd|pwd|pass|sslpassword)=)[^&;#]*")
-
-
-# libpq keyword/value connection strings ("host=db user=u password=x"): never a journal file name
-_LIBPQ_KEYWORD = re.compile(r"(?:^|\s)(?:host|hostaddr|port|dbname|user|password|passfile|sslmode|service)\s*=")
-_CONNINFO_SECRET = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.IGNORECASE)
-
-
-def mask_conninfo(text: str) -> str:
-    """A libpq key=value string with its password hidden."""
-    return _CONNINFO_SECRET.sub(r"\1***", text)
-
-
-def mask_password(url: str) -> str:
-    """A URL with its password hidden (user:***@host, password=*** in the query)."""
-    if "://" not in url:
-        return url
-    scheme, creds, rest = _split_url(url)
-    if creds is not None and ":" in creds:
-        url = f"{scheme}{creds.split(':', 1)[0]}:***@{rest}"
-    return _QUERY_SECRET.sub(r"\1***", url)
-
-
-def secrets_of(url: str) -> list[str]:
-    """The password of a URL in every form a message could quote it (raw, encoded, decoded)."""
-    out: list[str] = []
-    if "://" not in url:
-        return out
-    _, creds, rest = _split_url(url)
-    if creds is not None and ":" in creds:
-        out.append(creds.split(":", 1)[1])
-    out += [m.group(0).split("=", 1)[1] for m in _QUERY_SECRET.finditer(url)]
-    forms = set()
-    for s in out:
-        forms |= {s, unquote(s), quote(unquote(s), safe="")}
-    return sorted((s for s in forms if len(s) >= 1 and s != "***"), key=len, reverse=True)
-
-
-def redact(text: str, url: str) -> str:
-    """`text` with every form of `url`'s password replaced by ***."""
-    for secret in secrets_of(url):
-        text = text.replace(secret, "***")
-    return text
 
 
 def open_storage(spec: StorageSpec) -> optuna.storages.BaseStorage:

@@ -29,6 +29,7 @@ import plotly.io as pio
 import plotly.offline
 
 from slmsim.core.errors import Problem, SpecError
+from slmsim.core.outputs import under_a_file, write_problem
 
 # Block types ---------------------------------------------------------------------------
 
@@ -402,18 +403,16 @@ def write(page: Page, out_path: Path) -> Path:
                                  "wrote; refusing to overwrite it", value=str(out_path),
                                  expected="a new file, or a report slmsim wrote earlier",
                                  hint="give another --out, or move the file away")])
-    blocker = next((a for a in out_path.parents if a.exists()), None)
-    if blocker is not None and not blocker.is_dir():
-        raise SpecError([Problem(file=str(out_path), path="--out", message=f"{blocker} is a file, so nothing can be "
-                                 "written under it", value=str(out_path), hint="give a path inside a folder")])
+    blocked = under_a_file(out_path, "--out")
+    if blocked is not None:
+        raise SpecError([blocked])
     try:
         out_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = out_path.with_name(f".{out_path.name}.tmp")
         tmp.write_text(render(page), encoding="utf-8")
         tmp.replace(out_path)
     except OSError as exc:
-        raise SpecError([Problem(file=str(out_path), path="--out", message=f"cannot be written: {exc.strerror or exc}",
-                                 value=str(out_path), hint="give a path in a folder you can write to")]) from None
+        raise SpecError([write_problem(out_path, "--out", exc)]) from None
     return out_path
 
 

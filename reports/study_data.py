@@ -21,9 +21,8 @@ them there (same keys as study.json); otherwise the report says what it could no
 from __future__ import annotations
 
 import json
-import sys
 import math
-import re
+import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ import pandas as pd
 
 from slmsim.reports.metrics import canonical, info
 from slmsim.reports.pareto import pareto_mask
+from slmsim.core.credentials import is_conninfo, mask_secrets, redact
 from slmsim.core.errors import Problem, SpecError
 
 
@@ -241,23 +241,6 @@ def _journal_ahead(study_dir: Path, study_name: str | None, rows: int) -> str | 
 # Loading from Optuna ---------------------------------------------------------------------
 
 
-_LIBPQ = re.compile(r"(?:^|\s)(?:host|hostaddr|port|dbname|user|password|passfile|sslmode|service)\s*=")
-_URL_CREDS = re.compile(r"^([a-z][a-z0-9+.-]*://[^/@:]*:)([^@]*)(@)", re.IGNORECASE)
-_SECRET_PARAM = re.compile(r"(password\s*=\s*)('[^']*'|[^\s&]+)", re.IGNORECASE)
-
-
-def masked(storage: str) -> str:
-    """A storage URL or string as a message may show it: any password replaced by ***."""
-    return _SECRET_PARAM.sub(r"\1***", _URL_CREDS.sub(r"\1***\3", storage))
-
-
-def _secrets(storage: str) -> list[str]:
-    from urllib.parse import unquote
-
-    found = [m.group(2) for m in _URL_CREDS.finditer(storage)] + [m.group(2) for m in _SECRET_PARAM.finditer(storage)]
-    return [x for s in found if s for x in {s, unquote(s)}]
-
-
 def open_storage(storage: str, *, base_dir: Path | None = None) -> Any:
     """An Optuna storage from a URL or a path.
 
@@ -276,8 +259,8 @@ def open_storage(storage: str, *, base_dir: Path | None = None) -> Any:
             path = Path(base_dir) / path
         return path
 
-    shown = masked(storage)
-    if _LIBPQ.search(storage):
+    shown = mask_secrets(storage)
+    if is_conninfo(storage):
         raise _bad(shown, "looks like a libpq connection string (key=value pairs), which slmsim does not take",
                    hint="write it as a URL: postgresql://USER:PASSWORD@HOST:PORT/DB")
     if storage.startswith(("sqlite:", "postgresql", "postgres:", "mysql", "oracle", "mssql", "redis://", "rediss://")):
@@ -291,8 +274,7 @@ def open_storage(storage: str, *, base_dir: Path | None = None) -> Any:
             return optuna.storages.RDBStorage(storage)
         except Exception as exc:  # noqa: BLE001 - a missing driver, a bad port, a server that is down
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            for secret in _secrets(storage):
-                first = first.replace(secret, "***")
+            first = redact(first, storage)
             raise _bad(shown, f"cannot open the storage: {type(exc).__name__}: {first[:300]}",
                        hint="is the driver installed (psycopg2-binary for PostgreSQL, redis for Redis), the URL "
                             "well formed (host, a numeric port) and the server reachable?") from None

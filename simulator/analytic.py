@@ -156,8 +156,8 @@ def run_analytic(plan: Plan) -> SimResult:
         prefill_time_s=prefill_s,
         ttft_sum_s=prefill_s * plan.batch,  # every request of the batch waits the whole prefill
         decode_time_s=decode_s,
-        decode_steps=expected_decode_steps(dec, batch=plan.batch, gen=plan.gen_tokens,
-                                           speculates=speculating(dec, plan.batch)) if plan.mapper else max(steps, 0),
+        decode_steps=expected_decode_steps(dec, batch=plan.batch, gen=plan.gen_tokens) if dec is not None
+        else max(steps, 0),
         decode_tokens=max(steps, 0) * plan.batch,
         generated_tokens=plan.gen_tokens * plan.batch,
         prefill_energy_j=phase_energy["prefill"],

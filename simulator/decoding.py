@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator
+from functools import lru_cache
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,6 +166,20 @@ def rounds_profile(pmf: np.ndarray, tokens: int) -> tuple[np.ndarray, np.ndarray
     return np.array(alive), np.array(before)
 
 
+@lru_cache(maxsize=128)
+def _cached_profile(pmf: tuple[float, ...], tokens: int) -> tuple[np.ndarray, np.ndarray]:
+    alive, before = rounds_profile(np.array(pmf), tokens)
+    alive.setflags(write=False)
+    before.setflags(write=False)
+    return alive, before
+
+
+def profile_of(dec: object, tokens: int) -> tuple[np.ndarray, np.ndarray]:
+    """`rounds_profile` of a strategy's per-round law, computed once per (law, tokens): a run
+    asks for it for its segments, its tokens per pass and its decode steps."""
+    return _cached_profile(tuple(gain_pmf(dec).tolist()), tokens)
+
+
 def live_count_pmf(batch: int, alive: np.ndarray) -> np.ndarray:
     """(batch, rounds): P(exactly b of `batch` independent sequences are live), b = 1..batch."""
     b = np.arange(1, batch + 1, dtype=float)[:, None]
@@ -220,7 +235,7 @@ def analytic_segments(mapper: StepMapper, *, batch: int, prompt: int, gen: int) 
 def _shrinking_batch_segments(mapper: StepMapper, dec: object, *, batch: int, base: int,
                               remaining: int) -> list[Segment]:
     """The verify (and draft) steps of every live batch size b, weighted by P(live = b) per round."""
-    alive, before = rounds_profile(gain_pmf(dec), remaining)
+    alive, before = profile_of(dec, remaining)
     length = base + 1 + before  # a live sequence's context at the round
     live = live_count_pmf(batch, alive)
     spec = speculating(dec, batch)
@@ -243,18 +258,18 @@ def run_tokens_per_pass(dec: object, *, batch: int, gen: int) -> float:
     (the DES's tokens over sequence-passes); the strategy's E where the mode switches."""
     if gen <= 1 or _mode_switches(dec, batch):
         return tokens_per_round(dec)
-    alive, _ = rounds_profile(gain_pmf(dec), gen - 1)
+    alive, _ = profile_of(dec, gen - 1)
     return (gen - 1) / float(alive.sum())
 
 
-def expected_decode_steps(dec: object, *, batch: int, gen: int, speculates: bool) -> float:
+def expected_decode_steps(dec: object, *, batch: int, gen: int) -> float:
     """The DES's `decode_steps` in expectation: decode tokens over the mean live batch of a
     round, (gen - 1) x E[rounds the batch runs] / E[rounds a sequence runs]; gen - 1 where
     every sequence runs every round (autoregressive, multipath, a mode switch)."""
     tokens = max(gen - 1, 0)
-    if tokens == 0 or not (speculates or isinstance(dec, LexicalUnit)) or _mode_switches(dec, batch):
+    if tokens == 0 or not (speculating(dec, batch) or isinstance(dec, LexicalUnit)) or _mode_switches(dec, batch):
         return float(tokens)
-    alive, _ = rounds_profile(gain_pmf(dec), tokens)
+    alive, _ = profile_of(dec, tokens)
     batch_rounds = float(np.sum(1.0 - (1.0 - alive) ** batch))  # P(some sequence is live at round r)
     return tokens * batch_rounds / float(alive.sum())
 

@@ -28,6 +28,7 @@ def output_problems(outputs: "list[tuple[str, object, object]]", inputs: "list[o
     from pathlib import Path
 
     from slmsim.core.errors import Problem
+    from slmsim.core.outputs import under_a_file
 
     problems = []
     ins = []
@@ -44,10 +45,9 @@ def output_problems(outputs: "list[tuple[str, object, object]]", inputs: "list[o
             problems.append(Problem(file=str(out), path=flag, message="is an input file of this run; refusing to "
                                     "overwrite it", value=str(path), hint=f"give {flag} a new file name"))
             continue
-        blocker = next((a for a in out.parents if a.exists()), None)
-        if blocker is not None and not blocker.is_dir():
-            problems.append(Problem(file=str(out), path=flag, message=f"{blocker} is a file, so nothing can be "
-                                    "written under it", value=str(path), hint="give a path inside a folder"))
+        blocked = under_a_file(out, flag)
+        if blocked is not None:
+            problems.append(blocked)
             continue
         if out.is_file() and not ours(out):  # type: ignore[operator]
             problems.append(Problem(file=str(out), path=flag, message="exists and was not written by slmsim; "
@@ -55,10 +55,3 @@ def output_problems(outputs: "list[tuple[str, object, object]]", inputs: "list[o
                                     hint=f"give {flag} a new file name, or move the file away"))
     return problems
 
-
-def write_problem(path: object, flag: str, exc: OSError) -> "object":
-    """An OSError while writing an output, as an input problem (exit 2, no traceback)."""
-    from slmsim.core.errors import Problem
-
-    return Problem(file=str(path), path=flag, message=f"cannot be written: {exc.strerror or exc}",
-                   value=str(path), hint="give a path in a folder you can write to")

@@ -45,11 +45,11 @@ def _cmd_examples(args: argparse.Namespace) -> int:
     if dest.exists() and not dest.is_dir():
         raise SpecError([Problem(file=str(dest), path="", message="exists and is not a folder",
                                  hint="give a folder for --copy")])
-    from slmsim.commands._common import output_problems, write_problem
+    from slmsim.core.outputs import under_a_file, write_problem
 
-    problems = output_problems([("--copy", dest, lambda _p: True)], [])
-    if problems:
-        raise SpecError(problems)
+    blocked = under_a_file(dest, "--copy")
+    if blocked is not None:
+        raise SpecError([blocked])
     written, kept = [], []
     for name in names:
         target = dest / name

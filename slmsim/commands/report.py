@@ -54,9 +54,9 @@ def _cmd_report(args: argparse.Namespace) -> int:
         out = args.out or Path(f"{args.study or 'study'}-report.html")
         written = write_storage_report(storage=source, out_html=out, study_name=args.study)
     else:
-        from slmsim.reports.study_data import masked
+        from slmsim.core.credentials import mask_secrets
 
-        raise SpecError([Problem(file=masked(source), path="", message="no such study directory or storage",
+        raise SpecError([Problem(file=mask_secrets(source), path="", message="no such study directory or storage",
                                  hint="give the --out directory of `slmsim explore`, or an Optuna storage "
                                       "(sqlite:///study.db, postgresql://user@host/db, a journal file) "
                                       "with --study NAME")])

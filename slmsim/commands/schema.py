@@ -41,11 +41,11 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     if out.exists() and '"$schema"' not in out.read_text(errors="replace")[:200]:
         raise SpecError([Problem(file=str(out), path="", message="exists and is not a JSON Schema; not overwritten",
                                  hint="give a new file name")])
-    from slmsim.commands._common import output_problems, write_problem
+    from slmsim.core.outputs import under_a_file, write_problem
 
-    problems = output_problems([("--out", out, lambda _p: True)], [])
-    if problems:
-        raise SpecError(problems)
+    blocked = under_a_file(out, "--out")
+    if blocked is not None:
+        raise SpecError([blocked])
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text)

@@ -248,9 +248,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     if problems:
         raise SpecError(problems)
     assert hw is not None and model is not None and scenario is not None
-    from slmsim.commands.warnings import input_warnings
-
-    from slmsim.commands.warnings import ignored_flag_warnings
+    from slmsim.commands.warnings import ignored_flag_warnings, input_warnings
 
     warns = input_warnings(model=model, scenario=scenario, draft=draft, serving=bool(args.arrivals),
                            batch_flag=args.batch) + ignored_flag_warnings(args)
@@ -383,7 +381,7 @@ def _write_new(path: Path, text: str) -> None:
     if path.is_dir():
         raise SpecError([Problem(file=str(path), path="", message="is a directory, expected a file path for output",
                                  hint="give a file name, e.g. out/trace.json")])
-    from slmsim.commands._common import write_problem
+    from slmsim.core.outputs import write_problem
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

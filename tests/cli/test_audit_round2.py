@@ -3,7 +3,6 @@ and the user's files left as they were."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
