@@ -41,7 +41,7 @@ from slmsim.dse.space import (
     _WorkloadRaw,
 )
 from slmsim.hw_models.load import hardware_from_raw, resolve_hardware
-from slmsim.core.errors import Problem, SpecError
+from slmsim.core.errors import Problem, SpecError, unheld
 from slmsim.core.units import UnitParseError, parse_quantity
 from slmsim.core.yamlio import RawSpec, problems_from, read_yaml
 from slmsim.workloads.load import load_model
@@ -81,6 +81,7 @@ class _Resolver:
         self.file = file
         self.folder = folder
         self.problems: list[Problem] = []
+        self.unheld = 0  # problems a loader's error counted beyond its bounded list
 
     def problem(self, path: str, message: str, *, value: Any = None, expected: str | None = None,
                 hint: str | None = None) -> None:
@@ -95,6 +96,7 @@ class _Resolver:
             base_raw = resolve_hardware(base_ref)
             hardware_from_raw(base_raw)
         except SpecError as exc:
+            self.unheld += unheld(exc)
             for p in exc.problems:
                 if p.path == "" and "preset" in p.message:
                     self.problem("base", p.message, value=raw.base, expected=p.expected, hint=p.hint)
@@ -113,7 +115,7 @@ class _Resolver:
         if base_raw is not None:
             self._check_area(base_si, objectives, constraints)
         if self.problems:
-            raise SpecError(self.problems)
+            raise SpecError(self.problems, total=len(self.problems) + self.unheld)
         space = Space(
             file=self.file, name=raw.name or Path(self.file).stem, description=raw.description, base=base_ref,
             params=params, workloads=workloads, aggregate=raw.aggregate, objectives=objectives,
@@ -459,6 +461,7 @@ class _Resolver:
             try:
                 model = load_model(ref)
             except SpecError as exc:
+                self.unheld += unheld(exc)
                 for p in exc.problems:
                     if p.path == "" and p.file == ref:
                         self.problem(f"{where}.model", p.message, value=w.model, expected=p.expected, hint=p.hint)
@@ -620,6 +623,7 @@ class _Resolver:
             try:
                 hardware_from_raw(resolve_hardware(resolved))
             except SpecError as exc:
+                self.unheld += unheld(exc)
                 for p in exc.problems:
                     if p.path == "" and "preset" in p.message:
                         self.problem(f"baselines[{i}]", p.message, value=ref, expected=p.expected, hint=p.hint)

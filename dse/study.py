@@ -46,6 +46,7 @@ import weakref
 from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -238,8 +239,32 @@ def _check_same(loaded: LoadedSpace, config: StudyConfig, *, engine: str, study_
         raise SpecError(problems)
 
 
+def _missing_storage_file(storage: StorageSpec) -> str | None:
+    """The path of a journal or SQLite storage whose file does not exist; None otherwise."""
+    if storage.kind == "journal":
+        path = storage.url
+    elif storage.kind == "rdb" and storage.url.lower().startswith("sqlite:///"):
+        path = storage.url.split(":///", 1)[1]
+        if path in ("", ":memory:"):
+            return None
+    else:
+        return None
+    return None if Path(path).exists() else path
+
+
 def open_study(storage: StorageSpec, study_name: str) -> tuple[optuna.Study, StudyConfig]:
-    """Join an existing slmsim study (what `slmsim worker` does)."""
+    """Join an existing slmsim study (what `slmsim worker` does).
+
+    A journal or SQLite file that does not exist holds no study: it is refused before the
+    storage is opened, so a mistyped path leaves no empty file (and lock) behind.
+    """
+    missing = _missing_storage_file(storage)
+    if missing is not None:
+        raise SpecError([Problem(
+            file="<command line>", path="--storage", message=f"no such file: {missing}", value=storage.display,
+            expected="the journal or database file a study was created in",
+            hint="create the study first with `slmsim explore SPACE --storage URL --study NAME --jobs 0`, "
+                 "or check the path")])
     st = open_storage(storage)
     try:
         study = optuna.load_study(study_name=study_name, storage=st)

@@ -27,7 +27,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from slmsim.core.errors import Problem, SpecError
+from slmsim.core.errors import Problem, SpecError, unheld
 from slmsim.core.quantity import FROZEN, Area, Length, Voltage
 from slmsim.core.yamlio import Provenance, RawSpec, lift_provenance, read_yaml, validate
 from slmsim.hw_models.cim import CimMacro
@@ -182,6 +182,7 @@ def load_published_macros(paths: list[Path]) -> list[PublishedMacro]:
     and a name given twice is one more problem."""
     files: list[Path] = []
     problems: list[Problem] = []
+    unheld_count = 0
     for p in paths:
         if p.is_dir():
             found = sorted(f for f in p.iterdir() if f.suffix in (".yaml", ".yml") and f.is_file())
@@ -201,6 +202,7 @@ def load_published_macros(paths: list[Path]) -> list[PublishedMacro]:
             pm = load_published_macro(f)
         except SpecError as exc:
             problems.extend(exc.problems)
+            unheld_count += unheld(exc)
             continue
         if pm.name in seen:
             problems.append(Problem(file=str(f), path="name", message=f"name also used by {seen[pm.name]}",
@@ -209,5 +211,5 @@ def load_published_macros(paths: list[Path]) -> list[PublishedMacro]:
         seen[pm.name] = str(f)
         out.append(pm)
     if problems:
-        raise SpecError(problems)
+        raise SpecError(problems, total=len(problems) + unheld_count)
     return out

@@ -277,9 +277,10 @@ def resolve_macros(refs: list[str]) -> list[PublishedMacro]:
     macro. Every problem of every argument is reported at once."""
     import difflib
 
-    from slmsim.core.errors import Problem, SpecError
+    from slmsim.core.errors import Problem, SpecError, unheld
 
     bundled: dict[str, PublishedMacro] = {}
+    unheld_count = 0
     out: list[PublishedMacro] = []
     problems: list[Problem] = []
     for ref in refs:
@@ -289,6 +290,7 @@ def resolve_macros(refs: list[str]) -> list[PublishedMacro]:
                 out += load_published_macros([path])
             except SpecError as exc:
                 problems += exc.problems
+                unheld_count += unheld(exc)
             continue
         bundled = bundled or {pm.name: pm for pm in load_macros()}  # read only when a name is given
         if ref in bundled:
@@ -305,7 +307,7 @@ def resolve_macros(refs: list[str]) -> list[PublishedMacro]:
         problems.append(Problem(file="<command line>", path="--macro", message="the same macro given twice",
                                 value=", ".join(dup), expected="each macro once"))
     if problems:
-        raise SpecError(problems)
+        raise SpecError(problems, total=len(problems) + unheld_count)
     return out
 
 

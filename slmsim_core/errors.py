@@ -61,6 +61,15 @@ class SpecError(Exception):
         return "\n".join(lines)
 
 
+def unheld(exc: SpecError) -> int:
+    """How many of `exc`'s problems it counted but does not hold (beyond the bounded list).
+
+    Code that gathers the problems of several `SpecError`s into one adds this to the new
+    error's `total`, so a file with 3,000 bad keys is still reported as 3,000, not 1,000.
+    """
+    return exc.total - len(exc.problems)
+
+
 class InternalError(Exception):
     """A result that cannot be right (NaN, infinite, negative time or energy): a bug, never a number."""
 

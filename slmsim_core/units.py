@@ -179,7 +179,7 @@ class Bounds:
 
 
 BOUNDS: dict[Dim, Bounds] = {
-    Dim.BANDWIDTH: Bounds(1e18, 1e3),  # 1 EB/s (H100 HBM3: 3.35e12); 1 kB/s
+    Dim.BANDWIDTH: Bounds(1e18, 1e3),  # 1000 PB/s (H100 HBM3: 3.35e12); 1 kB/s
     Dim.ENERGY: Bounds(1e3),  # 1 kJ
     Dim.ENERGY_PER_BIT: Bounds(1e-6),  # 1 uJ/bit (DRAM ~5 pJ/bit)
     Dim.ENERGY_PER_OP: Bounds(1e-6),  # 1 uJ/op

@@ -168,10 +168,20 @@ def parse_yaml_text(text: str, *, shown: str) -> Any:
         problem = getattr(exc, "problem", None) or str(exc)
         raise SpecError([Problem(
             file=shown, path="", message=f"malformed YAML{where}: {problem}",
-            hint="check indentation and that every 'key: value' has a space after the colon",
+            hint=_yaml_hint(str(problem)),
         )]) from None
     finally:
         loader.dispose()
+
+
+def _yaml_hint(problem: str) -> str:
+    """What to do about one YAML parse error: merge keys and tags get their own hint."""
+    if "tag:yaml.org,2002:merge" in problem:
+        return ("YAML merge keys (`<<: *name`) are not read: use `extends: FILE-OR-PRESET` to inherit a spec "
+                "(docs/spec-format.md), or write the keys out")
+    if "constructor for the tag" in problem:
+        return "YAML tags (`!name`, `!!type`) are not read: write the value as plain YAML"
+    return "check indentation and that every 'key: value' has a space after the colon"
 
 
 def _no_duplicates(shown: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:

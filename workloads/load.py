@@ -44,4 +44,23 @@ def _from_config_json(path: Path) -> ModelSpec:
     from slmsim.workloads.hf_config import raw_from_hf_config  # config.json only: not on every start
 
     tree = raw_from_hf_config(data, file=shown, name=name)
-    return validate(ModelSpec, RawSpec(data=tree, provenance={"": Provenance(source=shown)}, file=shown, chain=(shown,)))
+    try:
+        return validate(ModelSpec, RawSpec(data=tree, provenance={"": Provenance(source=shown)}, file=shown, chain=(shown,)))
+    except SpecError as err:
+        kept = _without_derived_head_dim(list(err.problems), data)
+        raise SpecError(kept, total=err.total - (len(err.problems) - len(kept))) from None
+
+
+def _without_derived_head_dim(problems: list[Problem], data: dict) -> list[Problem]:
+    """Drop the head_dim problem that only echoes a bad hidden_size or num_attention_heads.
+
+    A config without head_dim gets it as hidden_size / num_attention_heads; when either of
+    those is the bad value, the user should see that one, not a head_dim they never wrote.
+    """
+    if data.get("head_dim") is not None:
+        return problems
+    roots = {"hidden_size", "num_attention_heads"}
+    if not any(p.path in roots for p in problems):
+        return problems
+    kept = [p for p in problems if p.path != "head_dim"]
+    return kept or problems

@@ -21,7 +21,7 @@ from slmsim.commands.flags import (
 )
 from slmsim.commands._stack import add_stack_flags
 from slmsim.commands._stack import plan as stack_plan
-from slmsim.core.errors import Infeasible, Problem, SpecError
+from slmsim.core.errors import Infeasible, Problem, SpecError, unheld
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -219,6 +219,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     problems += output_problems([("--trace", args.trace, our_trace), ("--report", args.report, our_report)],
                                 [args.hw, args.model, args.scenario, args.requests_csv, getattr(args, "draft", None)])
     bad_flags = {p.path for p in problems}
+    unheld_count = 0  # problems counted by a loader's error but beyond its bounded list
     hw = model = scenario = None
     for what, loader in (("hw", lambda: load_hardware(args.hw)), ("model", lambda: load_model(args.model)),
                          ("scenario", lambda: _scenario(args))):
@@ -226,6 +227,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
             value = loader()
         except SpecError as exc:
             problems.extend(p for p in exc.problems if p.path not in bad_flags)
+            unheld_count += unheld(exc)
             continue
         if what == "hw":
             hw = value
@@ -240,13 +242,14 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         except SpecError as exc:
             problems.extend(Problem(file=p.file, path=p.path or "decoding.draft", message=p.message, value=p.value,
                                     expected=p.expected, hint=p.hint) for p in exc.problems)
+            unheld_count += unheld(exc)
     if hw is not None and scenario is not None:
         problems.extend(_scenario_reference_problems(hw.spec, scenario, args))
     from slmsim.commands.samples import samples_problems
 
     problems.extend(samples_problems(args))
     if problems:
-        raise SpecError(problems)
+        raise SpecError(problems, total=len(problems) + unheld_count)
     assert hw is not None and model is not None and scenario is not None
     from slmsim.commands.warnings import ignored_flag_warnings, input_warnings
 

@@ -27,7 +27,17 @@ def ignored_flag_warnings(args: Any) -> list[str]:
     if getattr(args, "engine", "analytic") == "analytic" and not getattr(args, "arrivals", None) \
             and getattr(args, "memory_model", "banked") != "banked":
         out.append("--memory-model applies to the DES only (the analytic engine is the ideal memory model): ignored")
+    if getattr(args, "stack", None):
+        given = [flag for flag, attr in _STACK_SETS if getattr(args, attr, None) is not None]
+        if given:
+            out.append(f"{', '.join(given)} ignored with --stack: the stack's weight format sets the weight and "
+                       "activation precision and its block scales (choose one with --weight-format; "
+                       "`slmsim presets` lists them)")
     return out
+
+
+# precision flags a stack's weight format overrides (mapping.stack.stack_scenario); --kv-bits is kept
+_STACK_SETS = (("--weight-bits", "weight_bits"), ("--act-bits", "act_bits"), ("--group-size", "group_size"))
 
 
 def input_warnings(*, model: Any, scenario: Any, draft: Any = None, serving: bool = False,
@@ -55,6 +65,10 @@ def input_warnings(*, model: Any, scenario: Any, draft: Any = None, serving: boo
     if draft is not None and draft.total_params() >= model.total_params():
         out.append(f"the draft model {draft.name} ({draft.total_params() / 1e9:.2f} B parameters) is not smaller "
                    f"than the target {model.name} ({model.total_params() / 1e9:.2f} B): speculation cannot pay off")
+    dec = scenario.decoding
+    if dec.strategy == "self_speculative" and model.moe is not None and dec.draft_top_k > model.moe.top_k:
+        out.append(f"draft_top_k {dec.draft_top_k} is above {model.name}'s top_k {model.moe.top_k}: the draft uses "
+                   f"{model.moe.top_k} experts per token (it reads at most what a full pass reads)")
     group = scenario.precision.weight_group_size
     if group is not None and scenario.precision.weight_bits < 16 and group > model.hidden_size:
         out.append(f"weight_group_size {group} is wider than hidden_size {model.hidden_size}: a group cannot span "

@@ -384,7 +384,9 @@ def test_cli_refuses_a_folder_it_did_not_create(capsys: pytest.CaptureFixture[st
 
 
 def test_cli_worker_needs_an_existing_study(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    code = main(["worker", "--storage", str(tmp_path / "j.log"), "--study", "nope"])
+    journal = tmp_path / "j.log"
+    journal.touch()  # a journal that exists but holds no study (a missing file: tests/cli/test_audit_round3.py)
+    code = main(["worker", "--storage", str(journal), "--study", "nope"])
     err = capsys.readouterr().err
     assert code == 2 and "no study 'nope'" in err and "Traceback" not in err
 
