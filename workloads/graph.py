@@ -207,9 +207,19 @@ class _Builder:
             o_in = md.num_attention_heads * mla.v_head_dim
             qkv = self.matmul(f"{prefix}qkv_proj", OpClass.QKV, layers, h, q_out + mla.kv_lora_rank + mla.qk_rope_head_dim,
                               weight_params=qkv_params)
-            # absorbed MLA decode: scores over the latent + rope key, values from the latent
+            # Every projection weight is used once per token in both of MLA's forms (vLLM
+            # v1/attention/backends/mla/common.py): q (or q_a, q_b), kv_a, and kv_b, which
+            # prefill applies to the latent of each prompt token (k_nope, v) and decode
+            # absorbs (W_UK on q_nope, W_UV on the latent output). So 2 FLOPs per weight per row.
+            qkv = replace(qkv, flops=2.0 * self.m * qkv_params)
             latent = mla.kv_lora_rank + mla.qk_rope_head_dim
-            per_ctx_flops = 2.0 * md.num_attention_heads * (latent + mla.kv_lora_rank)
+            heads = md.num_attention_heads
+            if self.phase is Phase.PREFILL:
+                # compute-friendly form: multi-head attention over the up-projected keys and values
+                per_ctx_flops = 2.0 * heads * (qk_head + mla.v_head_dim)
+            else:
+                # data-movement-friendly (absorbed) form: scores over latent + rope key, values from the latent
+                per_ctx_flops = 2.0 * heads * (latent + mla.kv_lora_rank)
             kv_per_token = latent * self.kvbytes
         else:
             o_in = md.q_dim
