@@ -450,6 +450,8 @@ def _footprint(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, modes: di
         kv_tokens += verify_extra(dec)  # candidates written before verification
     kv = seqs * model.kv_bytes_per_sequence(scenario.prompt_tokens, scenario.gen_tokens, p.kv_bits,
                                             self_tokens=kv_tokens)
+    # assumption: unchunked prefill (m = every prompt token of the batch), input + output
+    # buffers; over-states long/large-batch prefill (docs/mapping.md, Memory tiers)
     acts = max(op.m * max(op.k, op.n) for op in prefill_wl.ops) * p.activation_bits / 8.0 * 2
     demand: dict[str, dict[str, float]] = {}
     for dname in {hw.device_for("prefill"), hw.device_for("decode")}:
