@@ -68,6 +68,8 @@ class _WorkloadRaw(BaseModel):
     act_bits: int = Field(16, ge=1, le=32)
     kv_bits: int = Field(16, ge=1, le=32)
     group_size: int | None = Field(32, ge=0, description="weights per fp16 scale; 0 or null = per-channel")
+    prefill_chunk: int | None = Field(None, ge=1, description="tokens one prefill pass holds, for the memory check "
+                                                              "(llama.cpp n_ubatch 512); null: the whole prompt")
 
 
 class _SpaceRaw(BaseModel):
@@ -179,16 +181,21 @@ class WorkloadSpec:
     act_bits: int
     kv_bits: int
     group_size: int | None
+    prefill_chunk: int | None = None
 
     def scenario(self, *, seed: int = 0) -> Scenario:
         return Scenario(prompt_tokens=self.prompt, gen_tokens=self.gen, batch=self.batch, seed=seed,
+                        prefill_chunk_tokens=self.prefill_chunk,
                         precision=Precision(weight_bits=self.weight_bits, activation_bits=self.act_bits,
                                             kv_bits=self.kv_bits, weight_group_size=self.group_size))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "model": self.model, "prompt": self.prompt, "gen": self.gen,
-                "batch": self.batch, "weight_bits": self.weight_bits, "act_bits": self.act_bits,
-                "kv_bits": self.kv_bits, "group_size": self.group_size}
+        out: dict[str, Any] = {"name": self.name, "model": self.model, "prompt": self.prompt, "gen": self.gen,
+                               "batch": self.batch, "weight_bits": self.weight_bits, "act_bits": self.act_bits,
+                               "kv_bits": self.kv_bits, "group_size": self.group_size}
+        if self.prefill_chunk is not None:  # left out when unset: a stored study's space stays byte-identical
+            out["prefill_chunk"] = self.prefill_chunk
+        return out
 
 
 @dataclass(frozen=True)

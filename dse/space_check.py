@@ -421,7 +421,7 @@ class _Resolver:
             close = difflib.get_close_matches(k, list(_WorkloadRaw.model_fields), n=1)
             self.problem(f"workload_defaults.{k}", f"unknown workload field '{k}'" if k not in ("model", "name")
                          else f"'{k}' cannot have a default", value=k,
-                         expected="prompt, gen, batch, weight_bits, act_bits, kv_bits, group_size",
+                         expected="prompt, gen, batch, weight_bits, act_bits, kv_bits, group_size, prefill_chunk",
                          hint=f"did you mean '{close[0]}'?" if close and k not in ("model", "name") else None)
         defaults = {k: v for k, v in defaults.items() if k not in bad_default}
         specs: list[tuple[int, _WorkloadRaw]] = []
@@ -470,7 +470,7 @@ class _Resolver:
                 continue
             spec = WorkloadSpec(name=name, model=ref, prompt=w.prompt, gen=w.gen, batch=w.batch,
                                 weight_bits=w.weight_bits, act_bits=w.act_bits, kv_bits=w.kv_bits,
-                                group_size=w.group_size or None)
+                                group_size=w.group_size or None, prefill_chunk=w.prefill_chunk)
             try:
                 spec.scenario()
             except pydantic.ValidationError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -432,6 +433,22 @@ def _peak_ops_per_s(dev: object, scenario: Scenario) -> float:
     return dev.matrix_peak_ops_per_s(math_precision(scenario.precision))
 
 
+def prefill_activation_bytes(prefill_wl: Workload, scenario: Scenario) -> float:
+    """The largest op's input + output activation buffers in one prefill forward pass.
+
+    An op of the prefill graph has `m` rows for the batch's `batch x prompt` tokens (routed
+    rows: tokens x top-k; the lm_head: one row per sequence). A runtime that splits prefill
+    into passes of `prefill_chunk_tokens` tokens (llama.cpp's n_ubatch) holds a chunk's share
+    of them, ceil(m x chunk / tokens), at most m. Without a chunk the whole prompt is one pass.
+    assumption: activations at `activation_bits`, the input and the output of the op live at
+    once (2 buffers); the attention score matrix is not materialised (flash attention)."""
+    tokens = scenario.batch * scenario.prompt_tokens
+    chunk = scenario.prefill_chunk_tokens
+    def rows(m: int) -> int:
+        return m if chunk is None or chunk >= tokens else min(m, math.ceil(m * chunk / tokens))
+    return max(rows(op.m) * max(op.k, op.n) for op in prefill_wl.ops) * scenario.precision.activation_bits / 8.0 * 2
+
+
 def _footprint(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, modes: dict[str, str],
                prefill_wl: Workload, draft: "StepMapper | None" = None) -> tuple[dict[str, float], Infeasible | None]:
     """Bytes each memory tier must hold: weights, KV cache, activations (and a draft model's)."""
@@ -450,9 +467,7 @@ def _footprint(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, modes: di
         kv_tokens += verify_extra(dec)  # candidates written before verification
     kv = seqs * model.kv_bytes_per_sequence(scenario.prompt_tokens, scenario.gen_tokens, p.kv_bits,
                                             self_tokens=kv_tokens)
-    # assumption: unchunked prefill (m = every prompt token of the batch), input + output
-    # buffers; over-states long/large-batch prefill (docs/mapping.md, Memory tiers)
-    acts = max(op.m * max(op.k, op.n) for op in prefill_wl.ops) * p.activation_bits / 8.0 * 2
+    acts = prefill_activation_bytes(prefill_wl, scenario)
     demand: dict[str, dict[str, float]] = {}
     for dname in {hw.device_for("prefill"), hw.device_for("decode")}:
         dev = hw.devices[dname]
@@ -486,10 +501,15 @@ def _footprint(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, modes: di
         cap = hw.memories[tname].capacity_bytes
         footprint[f"tier.{tname}"] = total
         if total > cap:
+            chunk_hint = ""
+            if scenario.prefill_chunk_tokens is None and parts.get("activations", 0.0) >= max(parts.values()):
+                chunk_hint = (f"the activations assume one prefill pass over all {scenario.batch * scenario.prompt_tokens:,} "
+                              "prompt tokens of the batch; runtimes split prefill into chunks (--prefill-chunk 512, "
+                              "llama.cpp's n_ubatch; a --stack sets its own). Or ")
             return footprint, Infeasible(
                 reason=f"model {model.name} does not fit memory tier '{tname}'",
                 demanded=total, bound=cap, unit="bytes",
-                hint="use fewer weight bits (--weight-bits), fewer KV bits, a shorter context or smaller batch, "
+                hint=chunk_hint + "use fewer weight bits (--weight-bits), fewer KV bits, a shorter context or smaller batch, "
                      "a smaller model, or a larger memory",
                 details={k: v for k, v in parts.items()},
             )

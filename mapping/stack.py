@@ -9,7 +9,8 @@ a stack exists:
    **Bytes per weight**: the weight format's block layout (scales and zero points included),
    averaged over the model's tensors when the format is a mixture (llama.cpp Q4_K_M) or
    covers only some tensors (gpt-oss: MXFP4 experts, bf16 elsewhere). Any static context
-   window of the stack becomes the scenario's `static_kv_tokens`.
+   window of the stack becomes the scenario's `static_kv_tokens`, and its prefill chunk
+   (tokens per prefill pass) the scenario's `prefill_chunk_tokens` unless one was given.
 3. **Dequantisation**: the stack's kernel for that format states the vector ops per weight.
 4. **Kernel costs** (a step hook on every mapped step): each layer becomes the stack's number
    of kernels per block; one kernel costs `host_launch_cycles / host rate` (none when the
@@ -201,7 +202,8 @@ def stack_scenario(scenario: Scenario, choice: StackChoice, model: ModelSpec) ->
         "weight_bits": choice.fmt.weight_bits, "activation_bits": choice.fmt.activation_bits,
         "bits_per_weight": choice.bits_per_weight, "expert_bits_per_weight": choice.expert_bits_per_weight})
     window = choice.stack.context_window(model.name)
-    return scenario.model_copy(update={"precision": prec, "static_kv_tokens": window})
+    chunk = scenario.prefill_chunk_tokens or choice.stack.prefill_chunk(model.name)  # a chunk given wins
+    return scenario.model_copy(update={"precision": prec, "static_kv_tokens": window, "prefill_chunk_tokens": chunk})
 
 
 def stack_hardware(hw: HardwareSpec, choice: StackChoice) -> HardwareSpec:

@@ -188,6 +188,11 @@ class StackSpec(BaseModel):
         None, gt=0, description="compiled context window attended over every step (None: the tokens so far)")
     context_window_by_model: dict[str, int] = Field(
         default_factory=dict, description="model preset -> compiled window, where a model's asset differs")
+    prefill_chunk_tokens: int | None = Field(
+        None, gt=0, description="tokens one prefill forward pass holds (llama.cpp n_ubatch, vLLM "
+                                "max_num_batched_tokens); bounds the activation buffers (None: the whole prompt)")
+    prefill_chunk_by_model: dict[str, int] = Field(
+        default_factory=dict, description="model preset -> prefill tokens per pass, where a model's asset differs")
     family_formats: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description="model family -> {format asked for: format the stack runs instead} where the stack has no kernel "
@@ -221,6 +226,9 @@ class StackSpec(BaseModel):
 
     def context_window(self, model: str) -> int | None:
         return self.context_window_by_model.get(model, self.static_context_window_tokens)
+
+    def prefill_chunk(self, model: str) -> int | None:
+        return self.prefill_chunk_by_model.get(model, self.prefill_chunk_tokens)
 
 
 class FormatLibrary(BaseModel):

@@ -64,6 +64,13 @@ class Scenario(BaseModel):
         description="runtimes compiled for a fixed context window (e.g. Qualcomm Genie) attend over the whole "
                     "window every step; None: attend over the tokens so far",
     )
+    prefill_chunk_tokens: int | None = Field(
+        None, ge=1, le=MAX_TOKENS,
+        description="tokens one prefill forward pass holds (llama.cpp n_ubatch, vLLM max_num_batched_tokens, "
+                    "MLC prefill_chunk_size): bounds the activation buffers of the memory check; a --stack sets "
+                    "its own; None: the batch's whole prompt in one pass. Timing is of one pass either way "
+                    "(docs/mapping.md, Memory tiers)",
+    )
     decoding: Decoding = Field(
         default_factory=Autoregressive, description="decoding strategy, by `strategy:` (docs/decoding.md)",
     )

@@ -26,6 +26,7 @@ _INTS: tuple[tuple[str, str, int, int], ...] = (
     ("--prompt", "prompt", 1, MAX_TOKENS),
     ("--gen", "gen", 1, MAX_TOKENS),
     ("--batch", "batch", 1, MAX_BATCH),
+    ("--prefill-chunk", "prefill_chunk", 1, MAX_TOKENS),
     ("--seed", "seed", 0, MAX_SEED),
     ("--requests", "requests", 1, MAX_REQUESTS),
     ("--max-batch", "max_batch", 1, MAX_BATCH),

@@ -74,8 +74,10 @@ def blocks(d: dict[str, Any]) -> list[Block]:
         out.append(f"  serving {sv['requests']} requests, mean decode batch {n(sv['mean_decode_batch'])}; "
                    f"W{prec['weight_bits']} A{prec['activation_bits']} KV{prec['kv_bits']}, decoding {dec}")
     else:
+        chunk = sc.get("prefill_chunk_tokens")
         out.append(f"  prompt {sc['prompt_tokens']} tokens, generate {sc['gen_tokens']}, batch {sc['batch']}; "
-                   f"W{prec['weight_bits']} A{prec['activation_bits']} KV{prec['kv_bits']}, decoding {dec}")
+                   f"W{prec['weight_bits']} A{prec['activation_bits']} KV{prec['kv_bits']}, decoding {dec}"
+                   + (f"; prefill activations held for {chunk} tokens per pass" if chunk else ""))
     out.append("")
     generated = d.get("generated_tokens") or 0
     steps = (d["decode_time_s"] / d["tpot_s"]) if d.get("tpot_s") else None

@@ -33,6 +33,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--prompt", type=int, help="prompt tokens per request (default 128)")
     s.add_argument("--gen", type=int, help="generated tokens per request (default 128)")
     s.add_argument("--batch", type=int, help="requests decoded together (default 1)")
+    s.add_argument("--prefill-chunk", type=int, metavar="TOKENS",
+                   help="tokens one prefill pass holds, for the memory check (llama.cpp n_ubatch 512; default: the "
+                        "stack's, else the whole prompt of the batch)")
     s.add_argument("--weight-bits", type=int, help="bits per weight (default 4)")
     s.add_argument("--kv-bits", type=int, help="bits per KV-cache element (default 16)")
     s.add_argument("--act-bits", type=int, help="bits per activation (default 16)")
@@ -98,7 +101,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 # dotted scenario path <- flag (None values are not set)
 _FLAGS: tuple[tuple[str, str, str], ...] = (
     ("prompt_tokens", "prompt", "--prompt"), ("gen_tokens", "gen", "--gen"), ("batch", "batch", "--batch"),
-    ("seed", "seed", "--seed"),
+    ("prefill_chunk_tokens", "prefill_chunk", "--prefill-chunk"), ("seed", "seed", "--seed"),
     ("precision.weight_bits", "weight_bits", "--weight-bits"), ("precision.kv_bits", "kv_bits", "--kv-bits"),
     ("precision.activation_bits", "act_bits", "--act-bits"),
     ("precision.weight_group_size", "group_size", "--group-size"),
