@@ -94,10 +94,15 @@ def test_ops_report_per_op_mapping(capsys: pytest.CaptureFixture[str]) -> None:
     qkv = ops["qkv_proj"]
     assert qkv["unit"] == "cim_macros" and qkv["layers"] == 28
     assert qkv["detail"]["cycles_per_mvm"] == 8 and qkv["detail"]["macro_tiles"] > 0
-    assert qkv["bytes_by_tier"]["dram"] > 0 and qkv["energy_j"]["dram"] > 0
+    # qwen3-0.6b: hidden 1024, q 16 x 128 + k, v 8 x 128 = 4096 outputs, 28 layers; W4 with an fp16
+    # scale per 32 weights = 4.5 bits, streamed from DRAM once per step
+    assert qkv["bytes_by_tier"]["dram"] == 28 * 1024 * (2048 + 2 * 1024) * 4.5 / 8 == 66_060_288
+    assert qkv["energy_j"]["dram"] > 0
     assert ops["attention"]["unit"] == "vector_unit"
-    # the per-op times of one step add up to the step time at that context
-    assert sum(op["time_s"] for op in ops.values()) > 0
+    # the per-op times of one step add up to the step time at that context: at batch 1 the
+    # report's context is the mean one (prompt 128 + gen 128 / 2), whose step time is the TPOT
+    assert d["decode_ops"]["context_tokens"] == 128 + 128 / 2
+    assert sum(op["time_s"] for op in ops.values()) == pytest.approx(d["tpot_s"], rel=1e-9)
 
 
 DECODING_KEYS = {"tokens_per_target_pass", "draft_time_s", "verify_time_s", "expert_cache_hit_rate",
