@@ -56,11 +56,12 @@ def test_check_a_preset_lists_yaml_paths_with_sources(capsys: pytest.CaptureFixt
     bw = by_path["memories.dram.bandwidth"]
     assert bw["si"] == pytest.approx(273e9) and bw["unit"] == "B/s"
     assert d["unsourced"] == []  # every number of the preset has a source or an assumption
-    # area: 256 macros x 0.2 mm^2 + the rest, as the spec computes it
+    # area: 256 macros x 0.2 mm^2 (the preset's macro, at its own 65 nm node) + 20 mm^2 of
+    # buffers, vector unit, NoC and PHY (`other_area`)
     from slmsim.hw_models.load import load_hardware
 
-    spec = load_hardware("edgecim").spec
-    assert d["area_mm2"] == pytest.approx(spec.devices["cim"].area_mm2)
+    assert load_hardware("edgecim").spec.devices["cim"].macro_count == 256
+    assert d["area_mm2"] == pytest.approx(256 * 0.2 + 20) == 71.2
 
 
 def test_check_flags_an_unsourced_override(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
