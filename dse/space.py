@@ -68,8 +68,9 @@ class _WorkloadRaw(BaseModel):
     act_bits: int = Field(16, ge=1, le=32)
     kv_bits: int = Field(16, ge=1, le=32)
     group_size: int | None = Field(32, ge=0, description="weights per fp16 scale; 0 or null = per-channel")
-    prefill_chunk: int | None = Field(None, ge=1, description="tokens one prefill pass holds, for the memory check "
-                                                              "(llama.cpp n_ubatch 512); null: the whole prompt")
+    prefill_chunk: int | None = Field(None, ge=1, description="tokens one prefill pass holds (llama.cpp "
+                                                              "n_ubatch 512): prefill runs in passes of it; null: "
+                                                              "the whole prompt in one")
 
 
 class _SpaceRaw(BaseModel):

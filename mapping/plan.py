@@ -73,7 +73,7 @@ class Plan:
     prompt_tokens: int
     gen_tokens: int
     batch: int
-    prefill: MappedStep
+    prefill: MappedStep  # the whole prompt, or the first pass shape of a chunked prefill
     decode: MappedStep
     always_on_power_w: dict[str, float]  # idle / leakage / memory background, per device or tier
     active_power_w: dict[str, float]  # extra power of a device while it runs ops
@@ -81,6 +81,9 @@ class Plan:
     weight_mode: dict[str, str]
     device_peak_ops_per_s: dict[str, float]  # matrix peak at the scenario's precision (rooflines)
     pipeline: dict[str, Partition] = field(default_factory=dict)  # balanced decode stages per CIM device
+    # (step, total context of each run) per prefill pass shape (`StepMapper.prefill_passes`);
+    # empty: one run of `prefill` at context 0
+    prefill_passes: tuple[tuple[MappedStep, np.ndarray], ...] = ()
     mapper: "StepMapper | None" = field(default=None, repr=False, compare=False)  # more steps on demand (serving)
     # what a user should know about this mapping (a missing tier, a suspicious input); printed
     # in the table and as `warnings` in --json. Each is one sentence: what, and what to change.
@@ -164,9 +167,54 @@ class StepMapper:
 
     # --- the steps ----------------------------------------------------------------------
 
-    def prefill(self, prompt_tokens: int, batch: int) -> MappedStep:
-        return self._step("prefill", Phase.PREFILL, self.prefill_device, batch=batch, tokens_per_seq=prompt_tokens,
-                          prompt=prompt_tokens)
+    def prefill(self, prompt_tokens: int, batch: int, *, tokens_per_seq: int | None = None,
+                logits: bool = True) -> MappedStep:
+        """The whole prompt in one pass, or (`tokens_per_seq`) one pass of a chunked prefill."""
+        return self._step("prefill", Phase.PREFILL, self.prefill_device, batch=batch,
+                          tokens_per_seq=prompt_tokens if tokens_per_seq is None else tokens_per_seq,
+                          prompt=prompt_tokens, logits=logits)
+
+    def prefill_pass_shapes(self, prompt_tokens: int, batch: int) -> tuple[tuple[int, bool, int, int], ...]:
+        """How prefill runs, per pass shape: (tokens per sequence w, logits?, offset of its first
+        pass, passes); pass j of a shape starts after offset + j x w tokens of each sequence.
+
+        Without `prefill_chunk_tokens` (or with one the batch's prompts fit in), one pass of the
+        whole prompt. Otherwise every sequence of the batch advances by w = max(1, chunk //
+        batch) tokens a pass (the pass holds batch x w <= chunk tokens, vLLM's and llama.cpp's
+        token budget shared by the batch), the last pass the remainder and the logits; pass i
+        attends to the i x w tokens before it. An encoder-decoder's encoder sees the whole
+        prompt at once (bidirectional): one pass (an assumption stated in docs/mapping.md)."""
+        chunk = self.scenario.prefill_chunk_tokens
+        if chunk is None or chunk >= batch * prompt_tokens or self.model.encoder_decoder is not None:
+            return ((prompt_tokens, True, 0, 1),)
+        w = max(1, chunk // batch)
+        passes = math.ceil(prompt_tokens / w)
+        last = prompt_tokens - (passes - 1) * w
+        out: list[tuple[int, bool, int, int]] = []
+        if passes > 1:
+            out.append((w, False, 0, passes - 1))
+        out.append((last, True, (passes - 1) * w, 1))
+        return tuple(out)
+
+    def prefill_pass_count(self, prompt_tokens: int, batch: int) -> int:
+        return sum(n for *_, n in self.prefill_pass_shapes(prompt_tokens, batch))
+
+    def prefill_pass_workloads(self) -> tuple[Workload, ...]:
+        """The op graphs of the scenario's prefill passes, with the distinct experts their steps use."""
+        sc = self.scenario
+        out = []
+        for tps, logits, _, _ in self.prefill_pass_shapes(sc.prompt_tokens, sc.batch):
+            d = self.expected_distinct(sc.batch * tps) if self.model.moe is not None else None
+            out.append(self.workload(Phase.PREFILL, batch=sc.batch, prompt=sc.prompt_tokens, tokens_per_seq=tps,
+                                     distinct=d, logits=logits))
+        return tuple(out)
+
+    def prefill_passes(self, prompt_tokens: int, batch: int) -> tuple[tuple[MappedStep, np.ndarray], ...]:
+        """(mapped step, total context of each of its runs) per pass shape (`prefill_pass_shapes`):
+        the batch's context at pass i is batch x its offset. Both engines run these."""
+        return tuple((self.prefill(prompt_tokens, batch, tokens_per_seq=tps, logits=logits),
+                      batch * (start + tps * np.arange(n, dtype=float)))
+                     for tps, logits, start, n in self.prefill_pass_shapes(prompt_tokens, batch))
 
     def decode(self, batch: int, prompt_tokens: int | None = None, *, distinct: float | None = None,
                hit: float | None = None) -> MappedStep:
@@ -193,10 +241,11 @@ class StepMapper:
         return prompt_tokens
 
     def _step(self, kind: str, phase: Phase, device: str, *, batch: int, tokens_per_seq: int, prompt: int,
-              distinct: float | None = None, hit: float | None = None, draft: bool = False) -> MappedStep:
+              distinct: float | None = None, hit: float | None = None, draft: bool = False,
+              logits: bool = True) -> MappedStep:
         d_key = None if distinct is None else round(distinct / DISTINCT_EXPERTS_QUANTUM) * DISTINCT_EXPERTS_QUANTUM
         h_key = None if hit is None else round(hit / HIT_RATE_QUANTUM) * HIT_RATE_QUANTUM
-        key = (kind, batch, tokens_per_seq, prompt, d_key, h_key)
+        key = (kind, batch, tokens_per_seq, prompt, d_key, h_key, logits)
         if key in self._cache:
             return self._cache[key]
         model, precision = self.model, self.precision
@@ -208,7 +257,7 @@ class StepMapper:
         if h_key is None:
             h_key = self.expected_hit(tokens)
         wl = self.workload(phase, batch=batch, prompt=prompt, tokens_per_seq=tokens_per_seq, distinct=d_key,
-                           draft=draft)
+                           draft=draft, logits=logits)
         step = _map_step(self.hw, wl, device, precision, self.modes, self.sources(device, draft=draft, hit=h_key),
                          phase_name=kind, workload_key=self._workload_keys[id(wl)])
         if self.step_hook is not None:
@@ -216,22 +265,27 @@ class StepMapper:
         self._cache[key] = step
         return step
 
-    def workload(self, phase: Phase, *, batch: int, prompt: int, tokens_per_seq: int = 1,
-                 distinct: float | None = None, draft: bool = False) -> Workload:
-        """The op graph of one step, built once per distinct shape."""
-        key = (phase, batch, prompt, tokens_per_seq if phase is Phase.DECODE else None, distinct, draft)
+    def workload(self, phase: Phase, *, batch: int, prompt: int, tokens_per_seq: int | None = None,
+                 distinct: float | None = None, draft: bool = False, logits: bool = True) -> Workload:
+        """The op graph of one step, built once per distinct shape (prefill: the whole prompt
+        unless `tokens_per_seq` says one pass of a chunked prefill)."""
+        if phase is Phase.DECODE:
+            tps: int | None = 1 if tokens_per_seq is None else tokens_per_seq
+        else:  # None: the whole prompt (the key a whole-prompt prefill always had)
+            tps = None if tokens_per_seq in (None, prompt) else tokens_per_seq
+        key = (phase, batch, prompt, tps, distinct, draft, logits)
         wl = self._workloads.get(key)
         if wl is None:
             model, precision = self._draft_variant() if draft else (self.model, self.precision)
-            tps = tokens_per_seq if phase is Phase.DECODE else None
             static = self.scenario.static_kv_tokens if phase is Phase.DECODE else None
             # shared by every plan of this model and precision (mapping.memo); the graph's
             # vector-op constants are read at build time (a sensitivity test changes them)
-            value_key = (model, precision, phase, batch, prompt, tps, distinct, static,
+            value_key = (model, precision, phase, batch, prompt, tps, distinct, static, logits,
                          graph.NORM_OPS_PER_ELEMENT, graph.ACTIVATION_OPS_PER_ELEMENT)
             wl = self._workloads[key] = memo.WORKLOADS.get(
                 value_key, lambda: build_step(model, precision, phase=phase, batch=batch, prompt_tokens=prompt,
-                                              tokens_per_seq=tps, distinct_experts=distinct, static_kv_tokens=static))
+                                              tokens_per_seq=tps, distinct_experts=distinct, static_kv_tokens=static,
+                                              logits=logits))
             self._workload_keys[id(wl)] = value_key  # wl is held by self._workloads: its id stays its own
         return wl
 
@@ -358,12 +412,11 @@ def make_plan(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, *,
     mapper = StepMapper(hw, model, scenario, draft_model=draft_model, step_hook=step_hook)
     if mapper.infeasible is not None:
         return mapper.infeasible
-    d_pre = mapper.expected_distinct(scenario.batch * scenario.prompt_tokens) if model.moe is not None else None
-    prefill_wl = mapper.workload(Phase.PREFILL, batch=scenario.batch, prompt=scenario.prompt_tokens, distinct=d_pre)
-    footprint, infeasible = _footprint(hw, model, scenario, mapper.modes, prefill_wl, mapper.draft)
+    footprint, infeasible = _footprint(hw, model, scenario, mapper.modes, mapper.prefill_pass_workloads(), mapper.draft)
     if infeasible is not None:
         return infeasible
-    prefill = mapper.prefill(scenario.prompt_tokens, scenario.batch)
+    passes = mapper.prefill_passes(scenario.prompt_tokens, scenario.batch)
+    prefill = passes[0][0]
     decode = mapper.decode(scenario.batch)
     peaks = {name: _peak_ops_per_s(dev, scenario) for name, dev in hw.devices.items()}
     pipeline = {}
@@ -379,6 +432,7 @@ def make_plan(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, *,
         pipeline[decode.device] = linear_partition(costs, dev.pipeline_stages)
     return Plan(hardware=hw.name, model=model.name, prompt_tokens=scenario.prompt_tokens,
                 gen_tokens=scenario.gen_tokens, batch=scenario.batch, prefill=prefill, decode=decode,
+                prefill_passes=passes,
                 always_on_power_w=mapper.always_on_power_w, active_power_w=mapper.active_power_w,
                 memory_footprint_bytes=footprint, weight_mode=mapper.modes, device_peak_ops_per_s=peaks,
                 pipeline=pipeline, mapper=mapper,
@@ -399,9 +453,7 @@ def expert_cache_capacity(hw: HardwareSpec, model: ModelSpec, scenario: Scenario
     empty = scenario.model_copy(update={"moe": moe.model_copy(update={
         "expert_cache": cache.model_copy(update={"experts_per_layer": 0})})})
     mapper = StepMapper(hw, model, empty)
-    d_pre = mapper.expected_distinct(empty.batch * empty.prompt_tokens)
-    prefill_wl = mapper.workload(Phase.PREFILL, batch=empty.batch, prompt=empty.prompt_tokens, distinct=d_pre)
-    footprint, infeasible = _footprint(hw, model, empty, mapper.modes, prefill_wl)
+    footprint, infeasible = _footprint(hw, model, empty, mapper.modes, mapper.prefill_pass_workloads())
     if infeasible is not None:
         return 0
     free = hw.memories[cache.tier].capacity_bytes - footprint.get(f"tier.{cache.tier}", 0.0)
@@ -433,24 +485,20 @@ def _peak_ops_per_s(dev: object, scenario: Scenario) -> float:
     return dev.matrix_peak_ops_per_s(math_precision(scenario.precision))
 
 
-def prefill_activation_bytes(prefill_wl: Workload, scenario: Scenario) -> float:
-    """The largest op's input + output activation buffers in one prefill forward pass.
+def prefill_activation_bytes(passes: tuple[Workload, ...], activation_bits: int) -> float:
+    """The largest op's input + output activation buffers over the passes of a prefill.
 
-    An op of the prefill graph has `m` rows for the batch's `batch x prompt` tokens (routed
-    rows: tokens x top-k; the lm_head: one row per sequence). A runtime that splits prefill
-    into passes of `prefill_chunk_tokens` tokens (llama.cpp's n_ubatch) holds a chunk's share
-    of them, ceil(m x chunk / tokens), at most m. Without a chunk the whole prompt is one pass.
+    An op has `m` rows: the pass's tokens (batch x tokens per sequence; routed rows: tokens
+    x top-k; the lm_head, in the last pass only: one row per sequence). Without a chunk the
+    whole prompt is one pass (`StepMapper.prefill_pass_shapes`).
     assumption: activations at `activation_bits`, the input and the output of the op live at
     once (2 buffers); the attention score matrix is not materialised (flash attention)."""
-    tokens = scenario.batch * scenario.prompt_tokens
-    chunk = scenario.prefill_chunk_tokens
-    def rows(m: int) -> int:
-        return m if chunk is None or chunk >= tokens else min(m, math.ceil(m * chunk / tokens))
-    return max(rows(op.m) * max(op.k, op.n) for op in prefill_wl.ops) * scenario.precision.activation_bits / 8.0 * 2
+    return max(op.m * max(op.k, op.n) for wl in passes for op in wl.ops) * activation_bits / 8.0 * 2
 
 
 def _footprint(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, modes: dict[str, str],
-               prefill_wl: Workload, draft: "StepMapper | None" = None) -> tuple[dict[str, float], Infeasible | None]:
+               prefill_passes: tuple[Workload, ...], draft: "StepMapper | None" = None
+               ) -> tuple[dict[str, float], Infeasible | None]:
     """Bytes each memory tier must hold: weights, KV cache, activations (and a draft model's)."""
     p = scenario.precision
     weights = elastic.model_weight_bytes(model, p)
@@ -467,7 +515,7 @@ def _footprint(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, modes: di
         kv_tokens += verify_extra(dec)  # candidates written before verification
     kv = seqs * model.kv_bytes_per_sequence(scenario.prompt_tokens, scenario.gen_tokens, p.kv_bits,
                                             self_tokens=kv_tokens)
-    acts = prefill_activation_bytes(prefill_wl, scenario)
+    acts = prefill_activation_bytes(prefill_passes, p.activation_bits)
     demand: dict[str, dict[str, float]] = {}
     for dname in {hw.device_for("prefill"), hw.device_for("decode")}:
         dev = hw.devices[dname]

@@ -110,12 +110,16 @@ def energy_by_phase_j(result: Mapping[str, Any], plan: Plan) -> dict[str, dict[s
     try:
         ctx = decode_contexts(plan)
         out: dict[str, dict[str, float]] = {}
-        for label, step, c, phase_total in (
-                ("prefill", plan.prefill, np.zeros(1), result.get("prefill_energy_j")),
-                ("decode", plan.decode, ctx, result.get("decode_energy_j"))):
+        passes = plan.prefill_passes or ((plan.prefill, np.zeros(1)),)
+        for label, runs, phase_total in (
+                ("prefill", passes, result.get("prefill_energy_j")),
+                ("decode", ((plan.decode, ctx),), result.get("decode_energy_j"))):
             if phase_total is None:
                 raise ValueError("no per-phase energy")
-            dyn = {k.value: v for k, v in step.dynamic_energy_j(float(c.sum()), len(c)).items()}
+            dyn: dict[str, float] = {}
+            for step, c in runs:  # every pass of a chunked prefill
+                for k, v in step.dynamic_energy_j(float(c.sum()), len(c)).items():
+                    dyn[k.value] = dyn.get(k.value, 0.0) + v
             # whatever the engine charged beyond the mapped dynamic costs is the phase's static energy
             static = phase_total - sum(v for k, v in dyn.items() if k != Component.STATIC.value)
             dyn[Component.STATIC.value] = static

@@ -198,9 +198,10 @@ def _mode_switches(dec: object, batch: int) -> bool:
 def analytic_segments(mapper: StepMapper, *, batch: int, prompt: int, gen: int) -> list[Segment]:
     """Prefill and decode segments of one batch under the scenario's decoding strategy."""
     dec = mapper.scenario.decoding
-    segs = [Segment("prefill", mapper.prefill(prompt, batch), np.zeros(1), np.ones(1))]
+    segs = [Segment("prefill", step, ctx, np.ones(len(ctx))) for step, ctx in mapper.prefill_passes(prompt, batch)]
     if isinstance(dec, Speculative) and mapper.draft is not None and dec.draft_len > 0:
-        segs.append(Segment("draft_prefill", mapper.draft.prefill(prompt, batch), np.zeros(1), np.ones(1)))
+        segs += [Segment("draft_prefill", step, ctx, np.ones(len(ctx)))
+                 for step, ctx in mapper.draft.prefill_passes(prompt, batch)]
     remaining = gen - 1
     if remaining <= 0:
         return segs
@@ -214,7 +215,7 @@ def analytic_segments(mapper: StepMapper, *, batch: int, prompt: int, gen: int) 
         return segs
     if isinstance(dec, Autoregressive) or not (speculating(dec, batch) or isinstance(dec, LexicalUnit)):
         ctx = batch * (base + 1 + np.arange(remaining, dtype=float))
-        return [*segs[:1], Segment("decode", mapper.decode(batch), ctx, np.ones(remaining))]
+        return [*(s for s in segs if s.role == "prefill"), Segment("decode", mapper.decode(batch), ctx, np.ones(remaining))]
     if not _mode_switches(dec, batch):
         return segs + _shrinking_batch_segments(mapper, dec, batch=batch, base=base, remaining=remaining)
     e = tokens_per_round(dec)

@@ -187,17 +187,23 @@ class _Sim:
             self.st.waiting.append(live)
             self.notify()
 
+    def _prefill_passes(self, mapper: StepMapper, prompt: int, n: int, what: str) -> Generator[simpy.Event, None, None]:
+        """The passes of one batch's prefill (one, unless the scenario chunks it), in order."""
+        runs = sorted(((float(c), step) for step, ctx in mapper.prefill_passes(prompt, n) for c in ctx),
+                      key=lambda r: r[0])
+        for i, (ctx, step) in enumerate(runs):
+            label = f"{what} x{n}" if len(runs) == 1 else f"{what} x{n} pass {i + 1}/{len(runs)}"
+            yield from self.ex.run(step, ctx, label=label, record=self.record())
+
     def prefill(self, group: list[_Live]) -> Generator[simpy.Event, None, None]:
         """Prefill admitted requests, batched by equal prompt length."""
         by_prompt: dict[int, list[_Live]] = {}
         for live in group:
             by_prompt.setdefault(live.req.prompt_tokens, []).append(live)
         for prompt, lives in by_prompt.items():
-            step = self.m.prefill(prompt, len(lives))
-            yield from self.ex.run(step, 0.0, label=f"prefill x{len(lives)}", record=self.record())
+            yield from self._prefill_passes(self.m, prompt, len(lives), "prefill")
             if self.m.draft is not None:  # the draft model needs the prompt's KV too
-                dstep = self.m.draft.prefill(prompt, len(lives))
-                yield from self.ex.run(dstep, 0.0, label=f"draft prefill x{len(lives)}", record=self.record())
+                yield from self._prefill_passes(self.m.draft, prompt, len(lives), "draft prefill")
             for live in lives:
                 live.first_token_s = self.env.now
                 live.generated = 1

@@ -190,7 +190,7 @@ class StackSpec(BaseModel):
         default_factory=dict, description="model preset -> compiled window, where a model's asset differs")
     prefill_chunk_tokens: int | None = Field(
         None, gt=0, description="tokens one prefill forward pass holds (llama.cpp n_ubatch, vLLM "
-                                "max_num_batched_tokens); bounds the activation buffers (None: the whole prompt)")
+                                "max_num_batched_tokens): prefill runs in passes of it (None: the whole prompt in one)")
     prefill_chunk_by_model: dict[str, int] = Field(
         default_factory=dict, description="model preset -> prefill tokens per pass, where a model's asset differs")
     family_formats: dict[str, dict[str, str]] = Field(

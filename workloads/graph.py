@@ -105,8 +105,12 @@ def build_step(
     tokens_per_seq: int | None = None,
     distinct_experts: float | None = None,
     static_kv_tokens: int | None = None,
+    logits: bool = True,
 ) -> Workload:
-    """Ops for one step. Prefill processes `prompt_tokens` per sequence; decode one token."""
+    """Ops for one step. Prefill processes `prompt_tokens` per sequence (or, as one pass of a
+    chunked prefill, `tokens_per_seq` of them after a context of earlier passes: the step's
+    attention is affine in that context); decode one token. `logits: False` leaves out the
+    final norm and lm_head (a prefill pass before the last one needs no logits)."""
     tps = tokens_per_seq if tokens_per_seq is not None else (prompt_tokens if phase is Phase.PREFILL else 1)
     if model.encoder_decoder is not None and phase is Phase.PREFILL:
         return _encoder_decoder_prefill(model, precision, batch=batch, prompt_tokens=prompt_tokens)
@@ -115,7 +119,8 @@ def build_step(
                  prompt_tokens=prompt_tokens, static_kv_tokens=static_kv_tokens)
     ops: list[Op] = [b.embedding()]
     ops += b.decoder_layers(distinct_experts)
-    ops += b.head()
+    if logits:
+        ops += b.head()
     return Workload(model=model.name, phase=phase, batch=batch, tokens_per_seq=tps, ops=tuple(ops))
 
 
@@ -234,13 +239,17 @@ class _Builder:
 
     def _attention_op(self, name: str, cls: OpClass, layers: int, per_ctx_flops: float, kv_per_token: float,
                       *, causal_prefill: bool) -> Op:
-        """Decode: affine in total context. Prefill: the whole prompt, causal or not."""
+        """Decode: affine in total context. Prefill: the pass's tokens, causal or not, and (causal,
+        a pass of a chunked prefill) each of them against the earlier passes' context, whose
+        K/V it reads once: zero at context 0, a whole-prompt prefill."""
         writes = self.m * kv_per_token
         if self.phase is Phase.PREFILL:
             p = self.tps
             pairs = p * (p + 1) / 2.0 if causal_prefill else float(p * p)
             return Op(name=name, op_class=cls, kind=OpKind.ATTENTION, layers=layers, m=self.m, k=0, n=0,
                       weight_params=0.0, weight_bits=0.0, flops=self.batch * pairs * per_ctx_flops,
+                      flops_per_ctx=p * per_ctx_flops if causal_prefill else 0.0,
+                      kv_read_bytes_per_ctx=kv_per_token if causal_prefill else 0.0,
                       kv_read_bytes=self.m * kv_per_token, kv_write_bytes=writes,
                       act_bytes=2 * self.m * self.model.q_dim * self.abytes)
         if self.static_kv_tokens is not None:

@@ -67,9 +67,9 @@ class Scenario(BaseModel):
     prefill_chunk_tokens: int | None = Field(
         None, ge=1, le=MAX_TOKENS,
         description="tokens one prefill forward pass holds (llama.cpp n_ubatch, vLLM max_num_batched_tokens, "
-                    "MLC prefill_chunk_size): bounds the activation buffers of the memory check; a --stack sets "
-                    "its own; None: the batch's whole prompt in one pass. Timing is of one pass either way "
-                    "(docs/mapping.md, Memory tiers)",
+                    "MLC prefill_chunk_size): prefill runs in passes of it, each streaming the weights and "
+                    "holding its own activations; a --stack sets its own; None: the batch's whole prompt in "
+                    "one pass (docs/mapping.md, Memory tiers)",
     )
     decoding: Decoding = Field(
         default_factory=Autoregressive, description="decoding strategy, by `strategy:` (docs/decoding.md)",

@@ -48,17 +48,21 @@ _FLOATS: tuple[tuple[str, str], ...] = (
 MAX_DES_TOKENS = 1_000_000  # ~100 us per token step (docs/performance.md): ~100 s at batch 1
 
 
-def des_work_problems(tokens: int, *, what: str) -> list[Problem]:
-    """The discrete-event engine steps through every generated token: refuse runs of hours.
+def des_work_problems(tokens: int, *, what: str, prefill_passes: int = 0) -> list[Problem]:
+    """The discrete-event engine steps through every generated token and prefill pass: refuse
+    runs of hours.
 
-    `tokens` is the generated tokens the DES would step through (all requests of a stream).
+    `tokens` is the generated tokens the DES would step through (all requests of a stream),
+    `prefill_passes` the passes of their prefills (one each unless prefill is chunked).
     """
-    if tokens <= MAX_DES_TOKENS:
+    steps = tokens + max(0, prefill_passes - 1)  # one prefill pass was always allowed for
+    if steps <= MAX_DES_TOKENS:
         return []
-    return [Problem(file="<command line>", path="--engine", message=f"{what}: {tokens} generated tokens is too "
+    passes = f" and {prefill_passes} prefill passes" if prefill_passes > 1 else ""
+    return [Problem(file="<command line>", path="--engine", message=f"{what}: {tokens} generated tokens{passes} is too "
                     f"long for the discrete-event engine (it steps through each one; about "
-                    f"{tokens * 1e-4 / 60:.0f} min here)", value=tokens,
-                    expected=f"at most {MAX_DES_TOKENS} generated tokens per DES run",
+                    f"{steps * 1e-4 / 60:.0f} min here)", value=tokens,
+                    expected=f"at most {MAX_DES_TOKENS} steps (generated tokens + prefill passes) per DES run",
                     hint="use --engine analytic (exact for one request), or fewer or shorter requests")]
 
 

@@ -77,7 +77,7 @@ def blocks(d: dict[str, Any]) -> list[Block]:
         chunk = sc.get("prefill_chunk_tokens")
         out.append(f"  prompt {sc['prompt_tokens']} tokens, generate {sc['gen_tokens']}, batch {sc['batch']}; "
                    f"W{prec['weight_bits']} A{prec['activation_bits']} KV{prec['kv_bits']}, decoding {dec}"
-                   + (f"; prefill activations held for {chunk} tokens per pass" if chunk else ""))
+                   + (f"; prefill in passes of {chunk} tokens" if chunk else ""))
     out.append("")
     generated = d.get("generated_tokens") or 0
     steps = (d["decode_time_s"] / d["tpot_s"]) if d.get("tpot_s") else None

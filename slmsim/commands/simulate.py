@@ -34,8 +34,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--gen", type=int, help="generated tokens per request (default 128)")
     s.add_argument("--batch", type=int, help="requests decoded together (default 1)")
     s.add_argument("--prefill-chunk", type=int, metavar="TOKENS",
-                   help="tokens one prefill pass holds, for the memory check (llama.cpp n_ubatch 512; default: the "
-                        "stack's, else the whole prompt of the batch)")
+                   help="tokens one prefill pass holds: prefill runs in passes of it (llama.cpp n_ubatch 512; "
+                        "default: the stack's, else the batch's whole prompt in one pass)")
     s.add_argument("--weight-bits", type=int, help="bits per weight (default 4)")
     s.add_argument("--kv-bits", type=int, help="bits per KV-cache element (default 16)")
     s.add_argument("--act-bits", type=int, help="bits per activation (default 16)")
@@ -263,7 +263,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         _print_infeasible(plan, as_json=args.json, warnings=warns)
         return EXIT_BAD_INPUT
     if not args.arrivals and (args.engine == "des" or args.trace or args.report):
-        des_problems = des_work_problems(scenario.gen_tokens, what="--gen")
+        passes = plan.mapper.prefill_pass_count(scenario.prompt_tokens, scenario.batch)
+        des_problems = des_work_problems(scenario.gen_tokens, what="--gen", prefill_passes=passes)
         if des_problems:
             raise SpecError(des_problems)
     from slmsim.commands.tables import progress
@@ -373,7 +374,10 @@ def _serve(args: argparse.Namespace, plan: Any, scenario: Any, *, trace_steps: i
                                 gen_tokens=scenario.gen_tokens, rng=np.random.default_rng(scenario.seed))
     else:
         reqs = requests_from_csv(args.requests_csv)
-    des_problems = des_work_problems(sum(r.gen_tokens for r in reqs), what="the request stream")
+    # at most every request prefilled alone: its passes at batch 1
+    passes = sum(plan.mapper.prefill_pass_count(r.prompt_tokens, 1) for r in reqs)
+    des_problems = des_work_problems(sum(r.gen_tokens for r in reqs), what="the request stream",
+                                     prefill_passes=passes)
     if des_problems:
         raise SpecError(des_problems)
     policy = ServingPolicy(batching=Batching(args.batching), max_batch=args.max_batch,

@@ -1,4 +1,4 @@
-"""Prefill activations held for one chunk of the prompt, by hand.
+"""Chunked prefill by hand: activations held for one pass, the passes' FLOPs, bytes and time.
 
 The memory check holds the input and output buffers of the largest prefill op. Without a
 chunk, an op's rows are every prompt token of the batch; a runtime that prefills in passes of
@@ -65,14 +65,87 @@ def test_moe_routed_rows_scale_with_the_chunk() -> None:
     assert chunked == 8 * 512 * 1024 * FP16 * BUFFERS == 16_777_216
 
 
-def test_the_chunk_bounds_memory_not_time() -> None:
-    """Stated assumption (docs/mapping.md): prefill timing is one pass either way."""
-    from slmsim.simulator.engines import run
+def _mapper(model: str, **scenario: object):
+    from slmsim.mapping.plan import StepMapper
 
-    hw, model = load_hardware("agx-orin-64gb").spec, load_model("llama-3.2-1b")
-    a = run(make_plan(hw, model, Scenario(batch=2, prompt_tokens=2048, gen_tokens=8)))
-    b = run(make_plan(hw, model, Scenario(batch=2, prompt_tokens=2048, gen_tokens=8, prefill_chunk_tokens=512)))
-    assert a.ttft_s == b.ttft_s
+    return StepMapper(load_hardware("agx-orin-64gb").spec, load_model(model), Scenario(**scenario))
+
+
+def test_pass_shapes_share_the_chunk_across_the_batch() -> None:
+    # 512 tokens a pass for 2 sequences: 256 each, 8 passes; the last one computes the logits
+    m = _mapper("llama-3.2-1b", batch=2, prompt_tokens=2048, prefill_chunk_tokens=512)
+    assert m.prefill_pass_shapes(2048, 2) == ((256, False, 0, 7), (256, True, 1792, 1))
+    (_, ctx), (_, last) = m.prefill_passes(2048, 2)  # the batch's total context at each pass
+    assert ctx.tolist() == [2 * 256 * i for i in range(7)] and last.tolist() == [2 * 1792]
+    # a remainder: 1000 = 512 + 488
+    m = _mapper("llama-3.2-1b", prompt_tokens=1000, prefill_chunk_tokens=512)
+    assert m.prefill_pass_shapes(1000, 1) == ((512, False, 0, 1), (488, True, 512, 1))
+    # a chunk smaller than the batch still moves every sequence one token a pass
+    m = _mapper("llama-3.2-1b", batch=8, prompt_tokens=3, prefill_chunk_tokens=4)
+    assert m.prefill_pass_shapes(3, 8) == ((1, False, 0, 2), (1, True, 2, 1))
+    # no chunk, or one the batch's prompts fit in: one pass
+    assert _mapper("llama-3.2-1b", batch=2, prompt_tokens=2048).prefill_pass_shapes(2048, 2) == ((2048, True, 0, 1),)
+    m = _mapper("llama-3.2-1b", batch=2, prompt_tokens=2048, prefill_chunk_tokens=4096)
+    assert m.prefill_pass_shapes(2048, 2) == ((2048, True, 0, 1),)
+
+
+def _prefill(capsys: pytest.CaptureFixture[str], engine: str, *chunk: str) -> dict:
+    code, out, err = run_cli(capsys, "simulate", "--hw", "agx-orin-64gb", "--model", "llama-3.2-1b", "--batch", "2",
+                             "--prompt", "2048", "--gen", "8", "--engine", engine, "--json", *chunk)
+    assert code == 0, err
+    return json.loads(out)
+
+
+# Llama 3.2 1B: 16 layers of hidden 2048, q 32 x 64, k and v 8 x 64, intermediate 8192
+LAYER_PARAMS = 2048 * (2048 + 2 * 512) + 2048 * 2048 + 2048 * 2 * 8192 + 8192 * 2048  # 60,817,408
+WEIGHT_BYTES_PER_PASS = 16 * LAYER_PARAMS * 4.5 / 8  # W4 + an fp16 scale per 32: 547,356,672 B
+KV_BYTES_PER_CTX_TOKEN = 16 * 2 * 512 * 2  # K and V of every layer at 16 bits: 32,768 B
+
+
+def test_chunked_prefill_does_the_same_flops_and_reads_the_weights_once_a_pass(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    whole = _prefill(capsys, "analytic")["work"]["prefill"]
+    chunked = _prefill(capsys, "analytic", "--prefill-chunk", "512")["work"]["prefill"]
+    # causal attention over 8 passes of 256: sum_i [256 x 257 / 2 + 256 x 256 i] = 2048 x 2049 / 2,
+    # and every matmul is linear in the tokens: the same FLOPs
+    assert sum(256 * 257 / 2 + 256 * 256 * i for i in range(8)) == 2048 * 2049 / 2
+    assert chunked["flops"] == pytest.approx(whole["flops"], rel=1e-12)
+    # 7 more passes each stream the layers' weights (the lm_head runs once, in the last pass),
+    # and pass i reads the K/V of the 2 x 256 i tokens before it
+    prior_ctx = 2 * 256 * sum(range(8))  # 14,336 tokens of context read, over the passes
+    extra = 7 * WEIGHT_BYTES_PER_PASS + prior_ctx * KV_BYTES_PER_CTX_TOKEN
+    assert extra == 3_831_496_704 + 469_762_048
+    assert chunked["bytes_by_tier"]["dram"] - whole["bytes_by_tier"]["dram"] == pytest.approx(extra, rel=1e-9)
+
+
+def test_chunked_prefill_ttft_is_bracketed_by_its_launches_and_its_extra_bytes(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Each extra pass launches its 129 kernels (embedding + 16 layers x 8 ops, no lm_head) at the
+    preset's 39.28 us; the extra bytes can at most add their streaming time at the AGX Orin's
+    achievable LPDDR5 bandwidth (204.8 GB/s x 0.8798), the FLOPs being the same."""
+    whole = _prefill(capsys, "analytic")
+    chunked = _prefill(capsys, "analytic", "--prefill-chunk", "512")
+    launches = 7 * 129 * 39.28e-6  # 35.5 ms
+    extra_bytes = chunked["work"]["prefill"]["bytes_by_tier"]["dram"] - whole["work"]["prefill"]["bytes_by_tier"]["dram"]
+    delta = chunked["ttft_s"] - whole["ttft_s"]
+    assert launches * (1 - 1e-6) <= delta <= launches + extra_bytes / (204.8e9 * 0.8798)
+
+
+@pytest.mark.parametrize("chunk", ["512", "300"])
+def test_engines_agree_on_a_chunked_prefill(capsys: pytest.CaptureFixture[str], chunk: str) -> None:
+    # one device, nothing shared, the ideal memory model: the DES runs the same passes back to
+    # back (the ideal limit, docs/engines.md) and agrees to rounding
+    a = _prefill(capsys, "analytic", "--prefill-chunk", chunk)
+    d = _prefill(capsys, "des", "--prefill-chunk", chunk, "--memory-model", "ideal")
+    assert d["ttft_s"] == pytest.approx(a["ttft_s"], rel=1e-9)
+    assert d["prefill_energy_j"] == pytest.approx(a["prefill_energy_j"], rel=1e-4)
+    assert d["work"]["prefill"]["bytes_by_tier"]["dram"] == pytest.approx(a["work"]["prefill"]["bytes_by_tier"]["dram"],
+                                                                        rel=1e-9)
+    # the banked DRAM model (the DES default) adds a first-access latency (tRCD + tCL) when a
+    # pass starts on an idle channel: tens of ns a pass, against ~40 ms passes
+    banked = _prefill(capsys, "des", "--prefill-chunk", chunk)
+    passes = -(-2048 // (int(chunk) // 2))
+    assert 0 < banked["ttft_s"] - a["ttft_s"] < passes * 1e-6
 
 
 @pytest.mark.parametrize(("stack", "model", "chunk"), [
@@ -144,3 +217,10 @@ def test_a_dse_workload_carries_its_chunk_and_an_unset_one_keeps_the_stored_form
     assert "prefill_chunk" not in whole.to_dict()  # a study stored before the field reads back the same
     assert Space.from_dict(space.to_dict()).workloads == space.workloads
     assert WorkloadSpec(**{k: v for k, v in whole.to_dict().items()}) == whole
+
+
+def test_the_des_refuses_a_prefill_of_too_many_passes(capsys: pytest.CaptureFixture[str]) -> None:
+    # 1.5M prompt tokens one a pass: 1.5M prefill steps, beyond the DES's 1M-step budget
+    code, _, err = run_cli(capsys, "simulate", "--hw", "agx-orin-64gb", "--model", "qwen3-0.6b", "--prompt", "1500000",
+                           "--gen", "8", "--prefill-chunk", "1", "--engine", "des", "--kv-bits", "4")
+    assert code == 2 and "1500000 prefill passes" in err and "--engine analytic" in err
