@@ -6,7 +6,8 @@ Every figure is the minimum over repeats of one Python process (one core: simpy 
 analytic engine are single-threaded). A "design point" includes mapping (make_plan) and
 the engine run; spec loading is excluded (done once per study). The machine is shared:
 the load average is printed with the figures, and ratios within one run are what to
-compare (`--quick` runs only the targets, `--analytic` only issue 18's analytic figures).
+compare (`--quick` runs only the targets, `--analytic` only issue 18's analytic figures,
+`--chunked` only the chunked-prefill figures).
 """
 
 from __future__ import annotations
@@ -155,10 +156,32 @@ def analytic_targets(hw: object, model: object, scen: Scenario) -> None:
           f"{CPU[0] * 1e3:.3f} ms CPU per design point (target <= 0.2 ms)")
 
 
+def chunked_prefill() -> None:
+    """What prefill passes cost the engines: qwen3-4b on edgecim, prompt 2048, gen 64, chunk
+    none / 512 / 128 / 32 (1 / 4 / 16 / 64 passes). No target: the figure to watch is the DES
+    cost per extra pass against its cost per decode step (one step each)."""
+    hw, model = load_hardware("edgecim").spec, load_model("qwen3-4b")
+    print(f"\nchunked prefill (qwen3-4b, edgecim, 2048 + 64, batch 1), load {load()}:")
+    base = {}
+    for chunk in (None, 512, 128, 32):
+        s = Scenario(prompt_tokens=2048, gen_tokens=64, precision=A8, prefill_chunk_tokens=chunk)
+        row = []
+        for engine in ("analytic", "des"):
+            t, _ = best(lambda: run(make_plan(hw, model, s), engine=engine), 9)
+            cpu = CPU[0]
+            base.setdefault(engine, cpu)
+            row.append(f"{engine} {cpu * 1e3:7.2f} ms CPU ({cpu / base[engine]:4.2f}x)")
+        passes = -(-2048 // chunk) if chunk else 1
+        print(f"  chunk {str(chunk):>4} ({passes:2d} passes): " + ", ".join(row))
+
+
 def main() -> None:
     import sys
 
     print(f"machine: {machine()}")
+    if "--chunked" in sys.argv:
+        chunked_prefill()
+        return
     if "--analytic" in sys.argv:  # issue 18 item 1 only
         print(f"load average before: {load()}")
         analytic_targets(load_hardware("edgecim").spec, load_model("qwen3-4b"),
