@@ -94,9 +94,15 @@ def section(doc: str) -> str:
 
 
 def main(argv: list[str]) -> int:
+    if {"-h", "--help"} & set(argv):
+        print(__doc__)
+        return 0
     check = "--check" in argv
     paths = [a for a in argv if a != "--check"]
     path = Path(paths[0] if paths else "docs/case-studies.md")
+    if not path.is_file() or BEGIN not in path.read_text():
+        print(f"{path}: not a file holding the claims table (between {BEGIN!r} and {END!r})", file=sys.stderr)
+        return 2
     doc = path.read_text()
     body = generated()
     if check:
