@@ -171,7 +171,7 @@ def chunked_prefill() -> None:
             cpu = CPU[0]
             base.setdefault(engine, cpu)
             row.append(f"{engine} {cpu * 1e3:7.2f} ms CPU ({cpu / base[engine]:4.2f}x)")
-        passes = -(-2048 // chunk) if chunk else 1
+        passes = make_plan(hw, model, s).mapper.prefill_pass_count(2048, 1)
         print(f"  chunk {str(chunk):>4} ({passes:2d} passes): " + ", ".join(row))
 
 

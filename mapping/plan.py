@@ -80,10 +80,9 @@ class Plan:
     memory_footprint_bytes: dict[str, float]
     weight_mode: dict[str, str]
     device_peak_ops_per_s: dict[str, float]  # matrix peak at the scenario's precision (rooflines)
+    # (step, total context of each run) per prefill pass shape (`StepMapper.prefill_passes`)
+    prefill_passes: tuple[tuple[MappedStep, np.ndarray], ...] = field(compare=False)
     pipeline: dict[str, Partition] = field(default_factory=dict)  # balanced decode stages per CIM device
-    # (step, total context of each run) per prefill pass shape (`StepMapper.prefill_passes`);
-    # empty: one run of `prefill` at context 0
-    prefill_passes: tuple[tuple[MappedStep, np.ndarray], ...] = field(default=(), compare=False)
     mapper: "StepMapper | None" = field(default=None, repr=False, compare=False)  # more steps on demand (serving)
     # what a user should know about this mapping (a missing tier, a suspicious input); printed
     # in the table and as `warnings` in --json. Each is one sentence: what, and what to change.

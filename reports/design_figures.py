@@ -110,9 +110,8 @@ def energy_by_phase_j(result: Mapping[str, Any], plan: Plan) -> dict[str, dict[s
     try:
         ctx = decode_contexts(plan)
         out: dict[str, dict[str, float]] = {}
-        passes = plan.prefill_passes or ((plan.prefill, np.zeros(1)),)
         for label, runs, phase_total in (
-                ("prefill", passes, result.get("prefill_energy_j")),
+                ("prefill", plan.prefill_passes, result.get("prefill_energy_j")),
                 ("decode", ((plan.decode, ctx),), result.get("decode_energy_j"))):
             if phase_total is None:
                 raise ValueError("no per-phase energy")

@@ -188,9 +188,9 @@ class _Sim:
             self.notify()
 
     def _prefill_passes(self, mapper: StepMapper, prompt: int, n: int, what: str) -> Generator[simpy.Event, None, None]:
-        """The passes of one batch's prefill (one, unless the scenario chunks it), in order."""
-        runs = sorted(((float(c), step) for step, ctx in mapper.prefill_passes(prompt, n) for c in ctx),
-                      key=lambda r: r[0])
+        """The passes of one batch's prefill (one, unless the scenario chunks it), in order
+        (`prefill_passes` lists them by ascending context)."""
+        runs = [(float(c), step) for step, ctx in mapper.prefill_passes(prompt, n) for c in ctx]
         for i, (ctx, step) in enumerate(runs):
             label = f"{what} x{n}" if len(runs) == 1 else f"{what} x{n} pass {i + 1}/{len(runs)}"
             yield from self.ex.run(step, ctx, label=label, record=self.record())
