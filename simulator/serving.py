@@ -372,6 +372,7 @@ def _result(sim: _Sim, engine_name: str) -> SimResult:
     makespan = sim.env.now
     served = [x for x in sim.lives if not x.rejected]
     energy: dict[str, float] = {c.value: v for c, v in ex.dynamic_energy_j().items()}
+    dynamic_j = sum(energy.values())
     link_j = 0.0
     if sim.handover is not None:
         link_j = sim.handover_bytes * 8.0 * sim.handover[2]
@@ -380,7 +381,9 @@ def _result(sim: _Sim, engine_name: str) -> SimResult:
     active = {d: m.active_power_w.get(d, 0.0) * t for d, t in ex.device_busy_s.items()}
     energy[Component.STATIC.value] = energy.get(Component.STATIC.value, 0.0) + static + sum(active.values())
     prefill_dyn = ex.phase_energy_j("prefill")
-    decode_dyn = ex.phase_energy_j("decode")
+    # decode energy is every step that is not prefill: target passes, and the draft steps of
+    # self-speculation (phase "draft"), as decode time below counts them
+    decode_dyn = dynamic_j - prefill_dyn
     prefill_busy = sum(ex.class_time_s.get("prefill", {}).values())
     # decode time includes the draft steps of (self-)speculative decoding (phase "draft")
     decode_busy = sum(sum(v.values()) for k, v in ex.class_time_s.items() if k != "prefill")
@@ -395,7 +398,8 @@ def _result(sim: _Sim, engine_name: str) -> SimResult:
     layers: dict[str, dict[str, float]] = {"prefill": eb.scaled(static_layers, pre_share),
                                            "decode": eb.scaled(static_layers, 1.0 - pre_share)}
     eb.add_dynamic(layers["prefill"], ex.phase_components_j("prefill"))
-    eb.add_dynamic(layers["decode"], ex.phase_components_j("decode"))
+    for phase in sorted({run[0].phase for run in ex.step_runs()} - {"prefill"}):
+        eb.add_dynamic(layers["decode"], ex.phase_components_j(phase))
     if link_j:
         eb.add_dynamic(layers["decode"], {Component.LINK: link_j})
     ttft = [x.first_token_s - x.req.arrival_s for x in served]

@@ -103,6 +103,12 @@ def test_every_strategy_runs_on_every_preset_with_both_engines(hw_name: str) -> 
             r = run(p, engine=engine)
             assert r.decode_tokens_per_s > 0 and r.energy_j > 0, (hw_name, dec.strategy, engine)
             assert r.extra["decoding"] == dec.strategy
+            # every joule charged is in a phase: the draft steps of self-speculation (phase
+            # "draft") are decode energy (the DES once left them out of decode_energy_j)
+            total = sum(r.energy_breakdown_j.values())
+            assert r.prefill_energy_j + r.decode_energy_j == pytest.approx(total, rel=1e-9), (hw_name, dec, engine)
+            for phase, figure in (("prefill", r.prefill_energy_j), ("decode", r.decode_energy_j)):
+                assert sum(r.energy_layers_j[phase].values()) == pytest.approx(figure, rel=1e-9), (phase, engine)
 
 
 def test_multipath_spends_more_tokens_and_batches_the_paths() -> None:
