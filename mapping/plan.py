@@ -233,6 +233,46 @@ class StepMapper:
         return self._step("draft", Phase.DECODE, self.decode_device, batch=batch, tokens_per_seq=width,
                           prompt=self._prompt(prompt_tokens), distinct=distinct, draft=True)
 
+    def mixed(self, batch: int, chunks: tuple[tuple[int, int, bool], ...]) -> MappedStep:
+        """A mixed step (`graph.merge_steps`): `batch` sequences decode one token each while
+        prefill `chunks` of other sequences, (tokens, tokens of that prompt already prefilled,
+        whether the chunk ends its prompt), ride in the same step. Runs on the decode device,
+        which must also be the prefill device (the caller checks). An MoE step is mapped at the
+        expected distinct experts and cache hit rate of all its tokens (the router's law, not
+        a sampled draw); a step without chunks is the plain decode step, one without decoding
+        sequences (prompts prefilled together) a prefill step."""
+        if not chunks:
+            return self.decode(batch)
+        if self.model.encoder_decoder is not None:
+            raise ValueError("mixed steps are for decoder-only models (an encoder-decoder's prompt goes to the encoder)")
+        key = ("mixed", batch, chunks)
+        if key in self._cache:
+            return self._cache[key]
+        tokens = batch + sum(w for w, _, _ in chunks)
+        distinct = self.expected_distinct(tokens) if self.model.moe is not None else None
+        if distinct is not None:
+            distinct = round(distinct / DISTINCT_EXPERTS_QUANTUM) * DISTINCT_EXPERTS_QUANTUM
+        hit = round(self.expected_hit(tokens) / HIT_RATE_QUANTUM) * HIT_RATE_QUANTUM
+        dec_wl = None
+        keys: list[tuple] = []
+        if batch:
+            dec_wl = self.workload(Phase.DECODE, batch=batch, prompt=self._prompt(None), distinct=distinct)
+            keys.append(self._workload_keys[id(dec_wl)])
+        parts = []
+        for w, offset, last in chunks:
+            wl = self.workload(Phase.PREFILL, batch=1, prompt=offset + w, tokens_per_seq=w, distinct=distinct,
+                               logits=last)
+            parts.append((wl, offset))
+            keys.append((self._workload_keys[id(wl)], offset))
+        merged = graph.merge_steps(dec_wl, tuple(parts), model=self.model.name)
+        step = _map_step(self.hw, merged, self.decode_device, self.precision, self.modes,
+                         self.sources(self.decode_device, hit=hit), phase_name="mixed" if batch else "prefill",
+                         workload_key=("mixed", *keys))
+        if self.step_hook is not None:
+            step = self.step_hook(step)
+        self._cache[key] = step
+        return step
+
     def _prompt(self, prompt_tokens: int | None) -> int:
         # the prompt length changes a decode step only through cross-attention (encoder-decoder)
         if self.model.encoder_decoder is None or prompt_tokens is None:

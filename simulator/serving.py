@@ -2,9 +2,13 @@
 prefill and decode on the same or on different devices.
 
 Devices run one step at a time. With one device, new requests are prefilled between
-decode steps (prefill first, as vLLM does by default) and, with continuous batching, join
-the running batch at the next step; with static batching a batch is formed when the device
-is idle and runs to completion. With prefill and decode on different devices, each has its
+decode steps (`Schedule.PREFILL_FIRST`, the default: a new prompt's whole prefill, in its
+passes, runs before the next decode step) and, with continuous batching, join the running
+batch at the next step; or (`Schedule.MIXED`, vLLM V1's scheduler and Sarathi-Serve's
+stall-free batching) every step carries one token of each running sequence and fills the
+rest of a token budget with prefill chunks, first come first served, in one step that reads
+the weights once (`StepMapper.mixed`). With static batching a batch is formed when the
+device is idle and runs to completion. With prefill and decode on different devices, each has its
 own loop; a prefilled request's KV cache crosses the link between them before it can
 decode (its first token is out when its prefill ends).
 
@@ -14,7 +18,10 @@ window) when admitted; `kv_policy` says what happens when the budget is full: `w
 never fit is rejected either way.
 
 Every request reports TTFT (first token - arrival), TPOT ((finish - first token) /
-(generated - 1)) and end-to-end latency; the result carries their percentiles.
+(generated - 1)) and end-to-end latency; the result carries their percentiles, and those of
+the inter-token latency (ITL: every gap between a request's successive token deliveries; a
+speculative round delivers several tokens at once, one gap), where a decode step stalled by
+another request's prefill shows even when a request's mean TPOT hides it.
 """
 
 from __future__ import annotations
@@ -50,6 +57,13 @@ class KvPolicy(StrEnum):
     REJECT = "reject"
 
 
+class Schedule(StrEnum):
+    """How one device shares its steps between prefill and decode (continuous batching)."""
+
+    PREFILL_FIRST = "prefill-first"  # a new request's whole prefill runs before the next decode step
+    MIXED = "mixed"  # every step: the running decodes + prefill chunks up to a token budget
+
+
 @dataclass(frozen=True)
 class ServingPolicy:
     batching: Batching = Batching.CONTINUOUS
@@ -57,6 +71,8 @@ class ServingPolicy:
     kv_policy: KvPolicy = KvPolicy.WAIT
     channel_priority: bool = False  # decode transfers pre-empt prefill/handover on shared channels
     memory_model: MemoryModel = MemoryModel.BANKED  # ideal: the analytic engine's memory; banked: channels, banks, refresh
+    schedule: Schedule = Schedule.PREFILL_FIRST
+    step_tokens: int | None = None  # mixed: tokens a step may carry (decodes + prefill chunks)
 
 
 @dataclass
@@ -66,6 +82,8 @@ class _Live:
     first_token_s: float = math.nan
     finished_s: float = math.nan
     generated: int = 0
+    prefilled: int = 0  # prompt tokens prefilled so far (mixed schedule)
+    last_token_s: float = math.nan  # when its latest tokens came out
     kv_bytes: float = 0.0
     rejected: bool = False
 
@@ -75,12 +93,17 @@ class _State:
     waiting: deque[_Live] = field(default_factory=deque)  # arrived, not admitted
     ready: deque[_Live] = field(default_factory=deque)  # prefilled (and handed over), not decoding yet
     running: list[_Live] = field(default_factory=list)
+    prefilling: list[_Live] = field(default_factory=list)  # admitted, prompt partly prefilled (mixed schedule)
+    mixed_steps: int = 0
+    mixed_decode_tokens: int = 0
+    mixed_prefill_tokens: int = 0
     kv_reserved: float = 0.0
     kv_peak: float = 0.0
     done: int = 0
     decode_steps: int = 0
     decode_tokens: int = 0
     batch_sizes: list[int] = field(default_factory=list)
+    gaps_s: list[float] = field(default_factory=list)  # between a request's successive token deliveries
 
 
 class _Sim:
@@ -160,6 +183,11 @@ class _Sim:
             out.append(live)
         return out
 
+    def delivered(self, live: _Live) -> None:
+        """`live` got tokens now: the gap since its previous ones is an inter-token latency."""
+        self.st.gaps_s.append(self.env.now - live.last_token_s)
+        live.last_token_s = self.env.now
+
     def reject(self, live: _Live) -> None:
         live.rejected = True
         live.finished_s = self.env.now
@@ -205,7 +233,7 @@ class _Sim:
             if self.m.draft is not None:  # the draft model needs the prompt's KV too
                 yield from self._prefill_passes(self.m.draft, prompt, len(lives), "draft prefill")
             for live in lives:
-                live.first_token_s = self.env.now
+                live.first_token_s = live.last_token_s = self.env.now
                 live.generated = 1
             self.rounds.prefilled(len(lives))
         for live in group:
@@ -246,9 +274,75 @@ class _Sim:
         self.st.batch_sizes.append(len(batch))
         for live, g in zip(batch, gained):
             live.generated += g
+            if g:
+                self.delivered(live)
         for live in [x for x in batch if x.generated >= x.req.gen_tokens]:
             batch.remove(live)
             self.finish(live)
+
+    def mixed_loop(self) -> Generator[simpy.Event, None, None]:
+        """Prefill and decode on one device, in mixed steps (vLLM V1's scheduler, Sarathi-Serve's
+        stall-free batching): each step carries one token of every running sequence, then the
+        rest of the token budget goes to the prompts being prefilled, first come first served
+        (a prompt's next chunk, then the next prompt's), every weight read once for all of them."""
+        p, st = self.policy, self.st
+        assert p.step_tokens is not None and p.step_tokens >= 1
+        while not self.all_settled():
+            room = p.max_batch - len(st.running) - len(st.prefilling)
+            if room > 0:
+                st.prefilling += self.admit(room)
+            b = len(st.running)
+            budget = p.step_tokens - b
+            chunks: list[tuple[int, int, bool]] = []
+            for live in st.prefilling:
+                if budget <= 0:
+                    break
+                w = min(budget, live.req.prompt_tokens - live.prefilled)
+                chunks.append((w, live.prefilled, live.prefilled + w == live.req.prompt_tokens))
+                budget -= w
+            if not chunks:
+                if b:
+                    yield from self.decode_step(st.running)
+                else:
+                    yield self.waiter("decode")
+                continue
+            owners = st.prefilling[:len(chunks)]
+            if b == 0 and len(chunks) == 1:  # one prompt's chunk alone: a prefill pass at its offset
+                w, offset, last = chunks[0]
+                step = self.m.prefill(owners[0].req.prompt_tokens, 1, tokens_per_seq=w, logits=last)
+                ctx, label = float(offset), f"prefill x1 chunk {offset}+{w}"
+            else:
+                step = self.m.mixed(b, tuple(chunks))
+                ctx = float(sum(self.m.context_tokens(x.req.prompt_tokens, x.generated) for x in st.running))
+                tokens = sum(w for w, _, _ in chunks)
+                label = f"mixed x{b} + {tokens} prefill tokens" if b else f"prefill {len(chunks)} chunks, {tokens} tokens"
+                if b:
+                    st.mixed_steps += 1
+                    st.mixed_decode_tokens += b
+                    st.mixed_prefill_tokens += tokens
+            yield from self.ex.run(step, ctx, label=label, record=self.record())
+            if b:
+                st.decode_steps += 1
+                st.decode_tokens += b
+                st.batch_sizes.append(b)
+                for live in st.running:
+                    live.generated += 1
+                    self.delivered(live)
+                for live in [x for x in st.running if x.generated >= x.req.gen_tokens]:
+                    st.running.remove(live)
+                    self.finish(live)
+            for live, (w, _, last) in zip(owners, chunks):
+                live.prefilled += w
+                if not last:
+                    continue
+                st.prefilling.remove(live)
+                live.first_token_s = live.last_token_s = self.env.now
+                live.generated = 1
+                self.rounds.prefilled(1)
+                if live.generated >= live.req.gen_tokens:
+                    self.finish(live)
+                else:
+                    st.running.append(live)
 
     def device_loop(self) -> Generator[simpy.Event, None, None]:
         """Prefill and decode on one device."""
@@ -318,7 +412,8 @@ def run_serving(mapper: StepMapper, requests: list[Request], policy: ServingPoli
     env = sim.env
     env.process(sim.arrivals())
     if sim.same_device:
-        env.process(sim.device_loop())
+        mixed = policy.schedule is Schedule.MIXED and policy.batching is Batching.CONTINUOUS
+        env.process(sim.mixed_loop() if mixed else sim.device_loop())
     else:
         env.process(sim.prefill_loop())
         env.process(sim.decode_loop())
@@ -412,11 +507,16 @@ def _result(sim: _Sim, engine_name: str) -> SimResult:
         "requests": len(sim.lives), "completed": len(served), "rejected": len(sim.lives) - len(served),
         "makespan_s": makespan, "throughput_tokens_per_s": generated / makespan if makespan > 0 else None,
         "mean_decode_batch": float(np.mean(st.batch_sizes)) if st.batch_sizes else None,
-        "ttft_s": _pct(ttft), "tpot_s": _pct(tpot), "e2e_s": _pct(e2e),
+        "ttft_s": _pct(ttft), "tpot_s": _pct(tpot), "e2e_s": _pct(e2e), "itl_s": _pct(sim.st.gaps_s),
         "kv_budget_bytes": sim.kv_budget,
+        "schedule": sim.policy.schedule.value if sim.same_device else "split devices",
+        "step_tokens": sim.policy.step_tokens if sim.policy.schedule is Schedule.MIXED else None,
+        "mixed_steps": st.mixed_steps,
+        "decode_only_steps": st.decode_steps - st.mixed_steps,
     }
     extra: dict = {"des_events": ex.events, "serving": serving, "decoding": sim.m.scenario.decoding.strategy,
-                   **sim.rounds.summary(), "work": work_summary(ex.step_runs(), decode_tokens=st.decode_tokens),
+                   **sim.rounds.summary(), "work": work_summary(ex.step_runs(), decode_tokens=st.decode_tokens - st.mixed_decode_tokens,
+                                         mixed_tokens=(st.mixed_decode_tokens, st.mixed_prefill_tokens)),
                    "memory_model": sim.memory.model.value, "memory_system": _memory_summary(sim, makespan)}
     if ex.trace:
         for live in served:

@@ -140,6 +140,57 @@ def _encoder_decoder_prefill(model: ModelSpec, precision: Precision, *, batch: i
     return Workload(model=model.name, phase=Phase.PREFILL, batch=batch, tokens_per_seq=prompt_tokens, ops=tuple(ops))
 
 
+def merge_steps(decode: Workload | None, chunks: tuple[tuple[Workload, int], ...], *, model: str) -> Workload:
+    """One step that runs a decode batch and prefill chunks together: a mixed batch (vLLM V1's
+    scheduler, Sarathi-Serve's stall-free batching), every weight read once for all its tokens.
+
+    `decode`: a decode step of its batch (None: no sequence decodes); `chunks`: (a prefill pass
+    of one sequence, built with `tokens_per_seq` = its chunk, the number of that sequence's
+    tokens already prefilled). Ops are matched by name, in the decode step's order:
+    - weight ops (matmul): the rows, FLOPs, activations and KV writes add up; the weights are
+      read once (the largest weight count of the parts: equal for dense weights, and for
+      experts when every part was built with the distinct experts of all the step's tokens);
+    - the embedding looks up every part's rows (its "weights" are the rows read): they add up;
+    - attention: each part keeps its own attention (a chunk's queries against its sequence's
+      context, decode's against theirs); a chunk's context terms are evaluated at its offset
+      and become constants, so the step stays affine in the decode batch's total context
+      only, the one context an engine passes;
+    - the head (final norm, lm_head) runs for the decode rows and the last chunk of a prompt
+      only (a chunk before a prompt's last has no logits).
+    The merged step counts `decode.batch` sequences (the ones its context sums over)."""
+    parts: list[tuple[Op, ...]] = []
+    if decode is not None:
+        parts.append(decode.ops)
+    for wl, offset in chunks:
+        parts.append(tuple(_at_offset(op, offset) if op.kind is OpKind.ATTENTION else op for op in wl.ops))
+    if not parts:
+        raise ValueError("a mixed step needs a decode batch or at least one prefill chunk")
+    merged: dict[str, Op] = {}
+    for ops in parts:
+        for op in ops:
+            have = merged.get(op.name)
+            merged[op.name] = op if have is None else _merged_op(have, op)
+    batch = decode.batch if decode is not None else 0
+    return Workload(model=model, phase=Phase.DECODE, batch=batch, tokens_per_seq=1, ops=tuple(merged.values()))
+
+
+def _at_offset(op: Op, offset: int) -> Op:
+    """A prefill chunk's attention with its context (`offset` earlier tokens) made constant."""
+    return replace(op, flops=op.flops + offset * op.flops_per_ctx, flops_per_ctx=0.0,
+                   kv_read_bytes=op.kv_read_bytes + offset * op.kv_read_bytes_per_ctx, kv_read_bytes_per_ctx=0.0)
+
+
+def _merged_op(a: Op, b: Op) -> Op:
+    if (a.kind, a.layers, a.k, a.n, a.weight_bits) != (b.kind, b.layers, b.k, b.n, b.weight_bits):
+        raise ValueError(f"op {a.name!r} differs between the parts of a mixed step")
+    weights = a.weight_params + b.weight_params if a.kind is OpKind.EMBEDDING else max(a.weight_params, b.weight_params)
+    return replace(a, m=a.m + b.m, weight_params=weights, flops=a.flops + b.flops,
+                   flops_per_ctx=a.flops_per_ctx + b.flops_per_ctx,
+                   kv_read_bytes_per_ctx=a.kv_read_bytes_per_ctx + b.kv_read_bytes_per_ctx,
+                   kv_read_bytes=a.kv_read_bytes + b.kv_read_bytes, kv_write_bytes=a.kv_write_bytes + b.kv_write_bytes,
+                   act_bytes=a.act_bytes + b.act_bytes)
+
+
 def all_weight_ops(model: ModelSpec, precision: Precision, *, prompt_tokens: int) -> tuple[Op, ...]:
     """One op per weight matrix of the model (every expert, the encoder and cross-K/V
     projections of an encoder-decoder): what weight-stationary hardware must hold."""

@@ -128,9 +128,13 @@ def blocks(d: dict[str, Any]) -> list[Block]:
                   ("per request", "mean", "p50", "p90", "p99"),
                   note=f"makespan {q(sv['makespan_s'], 's')}, {n(sv['throughput_tokens_per_s'])} tokens/s over the "
                        f"makespan, mean decode batch {n(sv['mean_decode_batch'])}, KV budget "
-                       f"{q(sv.get('kv_budget_bytes'), 'bytes')}")
-        for key, label in (("ttft_s", "TTFT"), ("tpot_s", "TPOT (per token)"), ("e2e_s", "end to end")):
-            t.add(label, *(q(sv[key][c], "s") for c in ("mean", "p50", "p90", "p99")))
+                       f"{q(sv.get('kv_budget_bytes'), 'bytes')}"
+                       + (f"; schedule mixed: {sv['step_tokens']} tokens per step, {sv['mixed_steps']} mixed steps"
+                          if sv.get("schedule") == "mixed" else ""))
+        for key, label in (("ttft_s", "TTFT"), ("tpot_s", "TPOT (per token)"), ("itl_s", "inter-token gap"),
+                           ("e2e_s", "end to end")):
+            if key in sv:
+                t.add(label, *(q(sv[key][c], "s") for c in ("mean", "p50", "p90", "p99")))
         out.append(t)
 
     total = d["energy_j"] or 1.0
@@ -140,13 +144,22 @@ def blocks(d: dict[str, Any]) -> list[Block]:
     out.append(t)
 
     lat = d["latency_breakdown_s"].get("decode", {})
+    mixed = (sv or {}).get("mixed_steps") or 0
+    if mixed:  # the table is of the decode-only steps; the mixed ones also carry prefill chunks
+        steps = (sv or {}).get("decode_only_steps") or 0
     if lat and steps:
         dtotal = sum(lat.values()) or 1.0
         label = "per decode step" if sv else "per output token"
+        if mixed:
+            tail = (f"; {mixed} mixed steps (decodes + prefill chunks) are apart, in latency_breakdown_s.mixed "
+                    "(--json)")
+        elif abs(dtotal - d["decode_time_s"]) <= 1e-9 * max(dtotal, 1e-30):
+            tail = ""
+        else:
+            tail = " (ops of different units overlap, so this exceeds TPOT)"
         t = Table(f"Decode latency by op class ({label})", ("op class", "time", "share"),
-                  note=f"{n(steps)} decode steps; the op classes add to {q(dtotal / steps, 's')} {label}"
-                       + ("" if abs(dtotal - d["decode_time_s"]) <= 1e-9 * max(dtotal, 1e-30)
-                          else " (ops of different units overlap, so this exceeds TPOT)"))
+                  note=f"{n(steps)} {'decode-only' if mixed else 'decode'} steps; the op classes add to "
+                       f"{q(dtotal / steps, 's')} {label}" + tail)
         for k, v in sorted(lat.items(), key=lambda kv: -kv[1]):
             t.add(k, q(v / steps, "s"), pct(v, dtotal))
         out.append(t)

@@ -91,6 +91,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--max-batch", type=int, default=16, help="most requests decoded together (default 16)")
     g.add_argument("--kv-policy", choices=["wait", "reject"], default="wait",
                    help="when the KV cache is full: queue the request (wait) or drop it (reject)")
+    g.add_argument("--schedule", choices=["prefill-first", "mixed"], default="prefill-first",
+                   help="one device, continuous batching: prefill-first (a new prompt's whole prefill runs "
+                        "between decode steps; the default) or mixed (every step carries the running decodes and "
+                        "prefill chunks up to --step-tokens, vLLM V1's scheduler)")
+    g.add_argument("--step-tokens", type=int, metavar="N",
+                   help="mixed schedule: tokens one step carries, decodes first (vLLM's max_num_batched_tokens; "
+                        "default the prefill chunk of the scenario or stack)")
     g.add_argument("--channel-priority", action="store_true",
                    help="decode transfers pre-empt others on shared memory channels (default: fair sharing)")
     s.add_argument("--ops", action="store_true",
@@ -347,7 +354,7 @@ def _serve(args: argparse.Namespace, plan: Any, scenario: Any, *, trace_steps: i
     import numpy as np
 
     from slmsim.simulator.memory_system import MemoryModel
-    from slmsim.simulator.serving import Batching, KvPolicy, ServingPolicy, run_serving
+    from slmsim.simulator.serving import Batching, KvPolicy, Schedule, ServingPolicy, run_serving
     from slmsim.workloads.requests import fixed_requests, poisson_requests, requests_from_csv
 
     problems = []
@@ -365,6 +372,14 @@ def _serve(args: argparse.Namespace, plan: Any, scenario: Any, *, trace_steps: i
         if value < 1:
             problems.append(Problem(file="<command line>", path=flag, message="must be at least 1", value=value,
                                     expected="a whole number >= 1"))
+    step_tokens = None
+    if args.schedule == "mixed":
+        mixed_problems, step_tokens = _mixed_problems(args, plan)
+        problems += mixed_problems
+    elif args.step_tokens is not None:
+        problems.append(Problem(file="<command line>", path="--step-tokens", message="applies to --schedule mixed only",
+                                value=args.step_tokens, expected="--schedule mixed, or no --step-tokens",
+                                hint="add --schedule mixed"))
     if problems:
         raise SpecError(problems)
     if args.arrivals == "fixed":
@@ -382,8 +397,48 @@ def _serve(args: argparse.Namespace, plan: Any, scenario: Any, *, trace_steps: i
         raise SpecError(des_problems)
     policy = ServingPolicy(batching=Batching(args.batching), max_batch=args.max_batch,
                            kv_policy=KvPolicy(args.kv_policy), channel_priority=args.channel_priority,
-                           memory_model=MemoryModel(args.memory_model))
+                           memory_model=MemoryModel(args.memory_model), schedule=Schedule(args.schedule),
+                           step_tokens=step_tokens)
     return run_serving(plan.mapper, reqs, policy, trace_steps=trace_steps, seed=scenario.seed)
+
+
+def _mixed_problems(args: argparse.Namespace, plan: Any) -> tuple[list[Problem], int | None]:
+    """What `--schedule mixed` needs (simulator.serving.Schedule), and the step's token budget."""
+    m = plan.mapper
+    sc = m.scenario
+
+    def problem(path: str, message: str, value: Any, expected: str, hint: str) -> Problem:
+        return Problem(file="<command line>", path=path, message=message, value=value, expected=expected, hint=hint)
+
+    out = []
+    if args.batching != "continuous":
+        out.append(problem("--batching", "--schedule mixed batches continuously", args.batching, "continuous",
+                           "drop --batching static, or use --schedule prefill-first"))
+    if m.prefill_device != m.decode_device:
+        out.append(problem("--schedule", f"{m.hw.name} prefills on {m.prefill_device} and decodes on "
+                           f"{m.decode_device}: there is no step to mix", "mixed", "one device for both phases",
+                           "drop --schedule mixed (split devices already overlap the phases)"))
+    if sc.decoding.strategy != "autoregressive":
+        out.append(problem("--decoding", "mixed steps are modelled for autoregressive decoding only",
+                           sc.decoding.strategy, "autoregressive", "use --schedule prefill-first with this strategy"))
+    if m.model.encoder_decoder is not None:
+        out.append(problem("--model", f"{m.model.name} is an encoder-decoder: its prompt goes to the encoder in one "
+                           "pass, not in chunks", m.model.name, "a decoder-only model", "use --schedule prefill-first"))
+    if sc.moe is not None and sc.moe.expert_cache is not None and m.model.moe is not None:
+        out.append(problem("--expert-cache", "mixed steps are mapped at the expected experts of their tokens, which "
+                           "would leave the simulated expert cache behind", sc.moe.expert_cache.experts_per_layer,
+                           "no expert cache", "drop the expert cache, or use --schedule prefill-first"))
+    if sc.decoding.strategy == "autoregressive" and m.stage_pipeline() is not None:
+        out.append(problem("--schedule", f"{m.hw.name} runs decode as a pipeline of stages; mixed steps are not "
+                           "modelled there", "mixed", "a device without stage pipelining",
+                           "use --schedule prefill-first"))
+    tokens = args.step_tokens if args.step_tokens is not None else sc.prefill_chunk_tokens
+    if tokens is None:
+        out.append(problem("--step-tokens", "the mixed schedule needs a token budget per step, and neither "
+                           "--step-tokens nor a prefill chunk (--prefill-chunk, or the stack's) gives one", None,
+                           "a whole number >= 1", "e.g. --step-tokens 2048 (vLLM's max_num_batched_tokens for its "
+                           "OpenAI server on GPUs under 70 GB), or --stack vllm, which sets it"))
+    return out, tokens
 
 
 def _write_new(path: Path, text: str) -> None:
