@@ -129,12 +129,18 @@ def build_page(*, result: Mapping[str, Any], plan: Plan, trace: Sequence[Mapping
         ("weights", ", ".join(f"{d}: {m.replace('_', ' ')}" for d, m in (result.get("weight_mode") or {}).items())
          or "n/a"),
     ]
+    sv = result.get("serving") or {}
+    if sv:  # a request stream: the scenario's batch is not what ran
+        facts.append(("requests", f"{sv.get('requests')} ({sv.get('schedule') or 'prefill-first'} schedule)"))
+    generated = result.get("generated_tokens") or plan.gen_tokens * plan.batch
     cards = html.Cards(items=[
-        ("time to first token", fmt(result.get("ttft_s"), "s"), f"prefill of {plan.prompt_tokens} tokens"),
+        ("time to first token", fmt(result.get("ttft_s"), "s"),
+         "mean over requests, queueing included" if sv else f"prefill of {plan.prompt_tokens} tokens"),
         ("time per output token", fmt(result.get("tpot_s"), "s"), "mean over decode steps"),
-        ("decode throughput", f"{num(result.get('decode_tokens_per_s'))} tokens/s", f"batch {plan.batch}"),
+        ("decode throughput", f"{num(result.get('decode_tokens_per_s'))} tokens/s",
+         f"mean decode batch {num(sv.get('mean_decode_batch'))}" if sv else f"batch {plan.batch}"),
         ("tokens per joule", num(result.get("tokens_per_j")), "whole run, prefill included"),
-        ("energy", fmt(result.get("energy_j"), "J"), f"{plan.gen_tokens * plan.batch} generated tokens"),
+        ("energy", fmt(result.get("energy_j"), "J"), f"{num(generated)} generated tokens"),
         ("average power", fmt(result.get("average_power_w"), "W"), ""),
         ("memory", fmt(sum(v for k, v in (result.get("memory_footprint_bytes") or {}).items()
                            if k in ("weights", "kv_cache", "activations", "draft_weights", "draft_kv_cache")),
@@ -213,6 +219,9 @@ def build_page(*, result: Mapping[str, Any], plan: Plan, trace: Sequence[Mapping
             blocks=[html.Plot(F.timeline(trace), name="timeline") if trace else
                     html.Note("No trace was recorded for this run.", kind="warning")]),
     ]
+    serving = _serving_section(result)
+    if serving is not None:
+        sections.insert(1, serving)
     if util_rows:
         sections.append(html.Section(
             title="Utilisation", anchor="utilisation",
@@ -220,6 +229,31 @@ def build_page(*, result: Mapping[str, Any], plan: Plan, trace: Sequence[Mapping
             blocks=[html.Table(header=["resource", "busy"], rows=util_rows, max_height_px=None)]))
     return html.Page(title=title, subtitle="slmsim design report", facts=facts, sections=sections,
                      footer=f"slmsim · {result.get('engine', '?')} engine")
+
+
+def _serving_section(result: Mapping[str, Any]) -> html.Section | None:
+    """A request stream's per-request latencies (`simulate --arrivals ...`), if the run had one."""
+    sv = result.get("serving")
+    if not sv:
+        return None
+    rows = []
+    for key, label in F.SERVING_METRICS:
+        d = sv.get(key) or {}
+        rows.append([html.Cell(label), *(html.Cell(fmt(d.get(c), "s"), sort=d.get(c))
+                                        for c in ("mean", *F.SERVING_STATS))])
+    schedule = sv.get("schedule") or "prefill-first"
+    if schedule == "mixed":
+        schedule += f", {sv.get('step_tokens')} tokens per step, {sv.get('mixed_steps')} mixed steps"
+    intro = (f"{sv['completed']} of {sv['requests']} requests completed ({sv['rejected']} rejected); makespan "
+             f"{fmt(sv.get('makespan_s'), 's')}, {num(sv.get('throughput_tokens_per_s'))} tokens/s over it, mean "
+             f"decode batch {num(sv.get('mean_decode_batch'))}; schedule {schedule}; KV budget "
+             f"{fmt(sv.get('kv_budget_bytes'), 'bytes')}. TTFT counts queueing; the inter-token gap is every gap "
+             "between a request's successive tokens, where a step stalled by another request's prefill shows "
+             "(a request's mean TPOT averages it away).")
+    return html.Section(
+        title="Serving", anchor="serving", intro=intro,
+        blocks=[html.Plot(F.serving_percentiles(sv), name="serving"),
+                html.Table(header=["per request", "mean", *F.SERVING_STATS], rows=rows, max_height_px=None)])
 
 
 def _peak_bandwidths(hardware: Any | None) -> dict[str, float]:

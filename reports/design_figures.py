@@ -383,6 +383,33 @@ def ops_table_rows(plan: Plan) -> list[RooflinePoint]:
 _LANE_ORDER = {"steps": 0, "ops": 1}
 
 
+# Serving ---------------------------------------------------------------------------------
+
+SERVING_METRICS = (("ttft_s", "time to first token"), ("tpot_s", "time per output token"),
+                   ("itl_s", "inter-token gap"), ("e2e_s", "end to end"))
+SERVING_STATS = ("p50", "p90", "p99", "max")
+
+
+def serving_percentiles(serving: Mapping[str, Any]) -> go.Figure:
+    """Per-request latencies of a request stream at their percentiles, one line per metric
+    (log time axis: a stall shows as a jump at the tail)."""
+    fig = go.Figure()
+    for i, (key, label) in enumerate(SERVING_METRICS):
+        d = serving.get(key) or {}
+        xs = [s for s in SERVING_STATS if d.get(s) is not None]
+        if not xs:
+            continue
+        ys = [d[s] for s in xs]
+        fig.add_trace(go.Scatter(
+            x=xs, y=ys, mode="lines+markers", name=label, line={"color": palette.series(i)},
+            customdata=[fmt(v, "s") for v in ys],
+            hovertemplate=f"<b>{label}</b><br>%{{x}}: %{{customdata}}<extra></extra>"))
+    fig.update_layout(template=style.TEMPLATE, height=360, legend_title_text="per request ")
+    fig.update_yaxes(type="log", dtick=1, title_text="seconds (log)")
+    fig.update_xaxes(title_text="percentile over requests (inter-token gap: over all gaps)")
+    return fig
+
+
 def timeline(trace: Sequence[Mapping[str, Any]], *, max_events: int = 4000) -> go.Figure:
     """A Gantt chart of the DES trace: one lane per (device or tier, track), bars coloured
     by op class (ops) or phase (steps)."""

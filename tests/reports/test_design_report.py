@@ -166,3 +166,24 @@ def test_design_report_shows_the_energy_boundary(tmp_path: Path, capsys: pytest.
                  "--energy-boundary", "chip+memory", "--report", str(out)]) == 0
     page = out.read_text()
     assert "chip+memory (headline)" in page and "decode tokens/J" in page
+
+
+def test_a_request_stream_gets_a_serving_section(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`simulate --arrivals ... --report`: the per-request percentiles, drawn and tabled as the
+    run's `serving` object has them; the cards speak of requests, not of the scenario's batch."""
+    out, js = tmp_path / "s.html", tmp_path / "s.json"
+    argv = ["simulate", "--hw", "orin-nano", "--model", "qwen3-0.6b", "--arrivals", "poisson", "--rate", "4",
+            "--requests", "6", "--prompt", "200", "--gen", "12", "--schedule", "mixed", "--step-tokens", "128"]
+    assert main([*argv, "--report", str(out), "--json"]) == 0
+    sv = json.loads(capsys.readouterr().out)["serving"]
+    page = out.read_text()
+    specs = [json.loads(s.replace("<\\/", "</")) for s in
+             re.findall(r'<script type="application/json" id="fig\d+-data">(.*?)</script>', page, re.S)]
+    (fig,) = [s for s in specs if any(t.get("name") == "inter-token gap" for t in s["data"])]
+    lines = {t["name"]: t for t in fig["data"]}
+    assert lines["inter-token gap"]["y"] == pytest.approx([sv["itl_s"][c] for c in ("p50", "p90", "p99", "max")])
+    assert lines["time to first token"]["y"] == pytest.approx([sv["ttft_s"][c] for c in ("p50", "p90", "p99", "max")])
+    assert "schedule mixed, 128 tokens per step" in page and "mean over requests, queueing included" in page
+    assert f"{sv['completed']} of 6 requests completed" in page
+    assert main(["simulate", "--hw", "orin-nano", "--model", "qwen3-0.6b", "--gen", "8", "--report", str(js)]) == 0
+    assert 'id="serving"' not in js.read_text()  # a single batch has no stream to show
