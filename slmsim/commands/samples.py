@@ -2,9 +2,12 @@
 
 The stochastic figures (`decode_tokens_per_s`, `tokens_per_target_pass`,
 `expert_cache_hit_rate`, `distinct_experts_per_step`) become `{mean, ci95: [lo, hi],
-samples, values}` (null stays null where a figure does not apply). Every other number is the
-mean over the N runs, nested breakdowns element by element; `sampling` says how the seeds
-were derived and lists them. See `simulator.samples`.
+samples, values}` (null stays null where a figure does not apply). A request stream
+(`--arrivals`, whose arrival times the seed draws) adds `serving_intervals`: the same for its
+mean and p99 TTFT, mean TPOT, p99 inter-token gap, mean end-to-end latency and throughput.
+Every other number is the mean over the N runs (a count equal in every run keeps its value),
+nested breakdowns element by element; a figure the runs do not produce (the version) is the
+base run's; `sampling` says how the seeds were derived and lists them. See `simulator.samples`.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ from slmsim.simulator.samples import derived_seeds, half_width, t_interval
 
 INTERVAL_KEYS = ("decode_tokens_per_s", "tokens_per_target_pass", "expert_cache_hit_rate",
                  "distinct_experts_per_step")
+# (serving key, statistic or None for a plain number) -> label
+SERVING_INTERVALS = ((("ttft_s", "mean"), "TTFT mean"), (("ttft_s", "p99"), "TTFT p99"),
+                     (("tpot_s", "mean"), "TPOT mean"), (("itl_s", "p99"), "inter-token gap p99"),
+                     (("e2e_s", "mean"), "end to end mean"), (("throughput_tokens_per_s", None), "throughput tokens/s"))
 
 
 def samples_problems(args: argparse.Namespace) -> list[Problem]:
@@ -39,6 +46,8 @@ def _mean_of(values: list[Any]) -> Any:
     if isinstance(first, bool) or first is None:
         return first
     if isinstance(first, (int, float)):
+        if all(v == first for v in values):
+            return first  # the same in every run (a count stays a whole number)
         nums = [v for v in values if isinstance(v, (int, float))]
         return sum(nums) / len(nums) if len(nums) == len(values) else first
     if isinstance(first, dict):
@@ -52,12 +61,19 @@ def sampled_output(base: dict, run_one: Callable[[int], dict], *, seed: int, n: 
     runs = [run_one(s) for s in seeds]
     out = dict(base)
     for key, value in base.items():
-        if key in ("hardware", "model", "scenario", "engine", "warnings", "trace"):
+        if key in ("hardware", "model", "scenario", "engine", "warnings", "trace") or key not in runs[0]:
             continue
         out[key] = _mean_of([r.get(key) for r in runs])
     for key in INTERVAL_KEYS:
         values = [r.get(key) for r in runs]
         out[key] = None if any(v is None for v in values) else t_interval(values)
+    if all(isinstance(r.get("serving"), dict) for r in runs):
+        ivs = {}
+        for (key, stat), label in SERVING_INTERVALS:
+            values = [r["serving"].get(key) if stat is None else (r["serving"].get(key) or {}).get(stat) for r in runs]
+            if all(isinstance(v, (int, float)) for v in values):
+                ivs[f"{key}.{stat}" if stat else key] = {**t_interval(values), "label": label}
+        out["serving_intervals"] = ivs
     out["sampling"] = {"runs": n, "seed": seed, "seeds": seeds,
                        "method": "seeds: numpy SeedSequence(seed).spawn(runs), first 32-bit state word each; "
                                  "ci95: Student-t over the runs; other numbers: means over the runs"}
@@ -75,4 +91,7 @@ def table_view(d: dict) -> tuple[dict, list[str]]:
         if isinstance(iv, dict):
             view[key] = iv["mean"]
             lines.append(f"    {labels[key]:<24} {iv['mean']:.4g} +- {half_width(iv):.2g}")
+    for key, iv in (d.get("serving_intervals") or {}).items():
+        unit = "" if key == "throughput_tokens_per_s" else " s"
+        lines.append(f"    {iv['label']:<24} {iv['mean']:.4g} +- {half_width(iv):.2g}{unit}")
     return view, lines

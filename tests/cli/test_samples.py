@@ -84,3 +84,25 @@ def test_bad_samples_exit_2(capsys: pytest.CaptureFixture[str], extra: list[str]
     code, out, err = simulate(capsys, "--hw", "orin-nano", "--model", "qwen3-0.6b", *extra)
     assert code == 2
     assert needle in out + err and "Traceback" not in out + err
+
+
+def test_a_request_stream_gets_serving_intervals(capsys: pytest.CaptureFixture[str]) -> None:
+    """With --arrivals the seed draws the arrival times, so the stream's latencies are sampled
+    figures too: each interval's values are the single runs at the derived seeds; counts that
+    every run shares stay whole numbers, and the version survives the averaging."""
+    stream = ["--hw", "orin-nano", "--model", "qwen3-0.6b", "--arrivals", "poisson", "--rate", "5",
+              "--requests", "8", "--prompt", "128", "--gen", "16"]
+    code, out, _ = simulate(capsys, *stream, "--samples", "3", "--json")
+    assert code == 0
+    d = json.loads(out)
+    assert d["slmsim_version"] and d["serving"]["requests"] == 8 and isinstance(d["serving"]["requests"], int)
+    ivs = d["serving_intervals"]
+    assert set(ivs) == {"ttft_s.mean", "ttft_s.p99", "tpot_s.mean", "itl_s.p99", "e2e_s.mean",
+                        "throughput_tokens_per_s"}
+    seed = d["sampling"]["seeds"][1]
+    code, out, _ = simulate(capsys, *stream, "--seed", str(seed), "--json")
+    one = json.loads(out)["serving"]
+    assert ivs["ttft_s.p99"]["values"][1] == pytest.approx(one["ttft_s"]["p99"])
+    assert ivs["throughput_tokens_per_s"]["values"][1] == pytest.approx(one["throughput_tokens_per_s"])
+    lo, hi = ivs["ttft_s.mean"]["ci95"]
+    assert lo <= ivs["ttft_s.mean"]["mean"] <= hi and len(set(ivs["ttft_s.mean"]["values"])) == 3
