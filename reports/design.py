@@ -247,7 +247,10 @@ def _serving_section(result: Mapping[str, Any]) -> html.Section | None:
     intro = (f"{sv['completed']} of {sv['requests']} requests completed ({sv['rejected']} rejected); makespan "
              f"{fmt(sv.get('makespan_s'), 's')}, {num(sv.get('throughput_tokens_per_s'))} tokens/s over it, mean "
              f"decode batch {num(sv.get('mean_decode_batch'))}; schedule {schedule}; KV budget "
-             f"{fmt(sv.get('kv_budget_bytes'), 'bytes')}. TTFT counts queueing; the inter-token gap is every gap "
+             f"{fmt(sv.get('kv_budget_bytes'), 'bytes')}"
+             + (f" (paged: {sv.get('preemptions')} preemptions, {sv.get('recomputed_tokens')} tokens prefilled again)"
+                if sv.get("kv_policy") == "paged" else "")
+             + ". TTFT counts queueing; the inter-token gap is every gap "
              "between a request's successive tokens, where a step stalled by another request's prefill shows "
              "(a request's mean TPOT averages it away).")
     return html.Section(

@@ -53,8 +53,13 @@ class Batching(StrEnum):
 
 
 class KvPolicy(StrEnum):
-    WAIT = "wait"
-    REJECT = "reject"
+    WAIT = "wait"  # reserve the whole KV (prompt + generated) at admission; queue when full
+    REJECT = "reject"  # the same reservation; drop a request that does not fit now
+    PAGED = "paged"  # vLLM: blocks as the sequence grows, preemption by recompute when out of blocks
+
+
+# vLLM's default KV block size (tokens per block): vllm/config/cache.py CacheConfig.block_size = 16
+KV_BLOCK_TOKENS = 16
 
 
 class Schedule(StrEnum):
@@ -84,6 +89,9 @@ class _Live:
     generated: int = 0
     prefilled: int = 0  # prompt tokens prefilled so far (mixed schedule)
     last_token_s: float = math.nan  # when its latest tokens came out
+    kv_tokens: int = 0  # tokens whose K/V are stored (paged)
+    resume_tokens: int = 0  # paged, after a preemption: prompt + generated tokens to prefill again
+    preemptions: int = 0
     kv_bytes: float = 0.0
     rejected: bool = False
 
@@ -95,6 +103,8 @@ class _State:
     running: list[_Live] = field(default_factory=list)
     prefilling: list[_Live] = field(default_factory=list)  # admitted, prompt partly prefilled (mixed schedule)
     mixed_steps: int = 0
+    preemptions: int = 0
+    recomputed_tokens: int = 0  # prompt + generated tokens prefilled again after preemptions
     mixed_decode_tokens: int = 0
     mixed_prefill_tokens: int = 0
     kv_reserved: float = 0.0
@@ -142,6 +152,58 @@ class _Sim:
     def kv_need(self, r: Request) -> float:
         return self.m.kv_bytes_for(r.prompt_tokens, r.gen_tokens)
 
+    # --- paged KV (KvPolicy.PAGED) ----------------------------------------------------
+
+    def blocks(self, tokens: int) -> int:
+        return -(-tokens // KV_BLOCK_TOKENS)
+
+    @property
+    def block_bytes(self) -> float:
+        return KV_BLOCK_TOKENS * self.kv_per_token
+
+    @property
+    def total_blocks(self) -> int:
+        return int(self.kv_budget // self.block_bytes)
+
+    def prefill_len(self, live: _Live) -> int:
+        """Tokens the request's (next) prefill runs over: its prompt, or after a preemption
+        its prompt and every token generated so far (vLLM's recompute)."""
+        return live.resume_tokens or live.req.prompt_tokens
+
+    def _hold(self, live: _Live, blocks: int) -> None:
+        live.kv_bytes += blocks * self.block_bytes
+        self.st.kv_reserved += blocks * self.block_bytes
+        self.st.kv_peak = max(self.st.kv_peak, self.st.kv_reserved)
+
+    def grow(self, running: list[_Live]) -> None:
+        """Paged: before a decode step, each running sequence gets the block its next token's
+        K/V needs; when none is free, the newest running sequences are preempted (their blocks
+        freed, back to the head of the queue, to be prefilled again), vLLM's policy."""
+        if self.policy.kv_policy is not KvPolicy.PAGED:
+            return
+        for live in list(running):
+            if live not in running:
+                continue  # preempted for an older one
+            need = self.blocks(live.kv_tokens + 1) - round(live.kv_bytes / self.block_bytes)
+            while need > 0 and self.st.kv_reserved + need * self.block_bytes > self.kv_budget * (1 + 1e-12):
+                victim = running[-1]
+                self.preempt(victim, running)
+                if victim is live:
+                    break
+            if live in running and need > 0:
+                self._hold(live, need)
+
+    def preempt(self, live: _Live, running: list[_Live]) -> None:
+        running.remove(live)
+        self.st.kv_reserved -= live.kv_bytes
+        live.kv_bytes = 0.0
+        live.kv_tokens = 0
+        live.prefilled = 0
+        live.resume_tokens = live.req.prompt_tokens + live.generated
+        live.preemptions += 1
+        self.st.preemptions += 1
+        self.st.waiting.appendleft(live)
+
     def notify(self) -> None:
         for ev in (self.wake_decode, self.wake_prefill):
             if not ev.triggered:
@@ -162,9 +224,16 @@ class _Sim:
     def admit(self, limit: int) -> list[_Live]:
         """Take waiting requests (FIFO) within `limit` and the KV budget."""
         out: list[_Live] = []
+        paged = self.policy.kv_policy is KvPolicy.PAGED
         while self.st.waiting and len(out) < limit:
             live = self.st.waiting[0]
             need = self.kv_need(live.req)
+            if paged:  # the whole sequence must fit some day; now, the blocks of its prefill
+                if self.blocks(live.req.prompt_tokens + live.req.gen_tokens) > self.total_blocks:
+                    self.st.waiting.popleft()
+                    self.reject(live)
+                    continue
+                need = self.blocks(self.prefill_len(live)) * self.block_bytes
             if need > self.kv_budget:
                 self.st.waiting.popleft()
                 self.reject(live)
@@ -179,7 +248,8 @@ class _Sim:
             self.st.kv_reserved += need
             self.st.kv_peak = max(self.st.kv_peak, self.st.kv_reserved)
             live.kv_bytes = need
-            live.admitted_s = self.env.now
+            if live.preemptions == 0:
+                live.admitted_s = self.env.now
             out.append(live)
         return out
 
@@ -227,14 +297,13 @@ class _Sim:
         """Prefill admitted requests, batched by equal prompt length."""
         by_prompt: dict[int, list[_Live]] = {}
         for live in group:
-            by_prompt.setdefault(live.req.prompt_tokens, []).append(live)
+            by_prompt.setdefault(self.prefill_len(live), []).append(live)
         for prompt, lives in by_prompt.items():
             yield from self._prefill_passes(self.m, prompt, len(lives), "prefill")
             if self.m.draft is not None:  # the draft model needs the prompt's KV too
                 yield from self._prefill_passes(self.m.draft, prompt, len(lives), "draft prefill")
             for live in lives:
-                live.first_token_s = live.last_token_s = self.env.now
-                live.generated = 1
+                self.prefill_done(live)
             self.rounds.prefilled(len(lives))
         for live in group:
             if live.generated >= live.req.gen_tokens:
@@ -246,6 +315,19 @@ class _Sim:
             else:
                 self.st.ready.append(live)
         self.notify()
+
+    def prefill_done(self, live: _Live) -> None:
+        """A prefill's logits are a token: the first one, or (a preempted request prefilled again
+        over its prompt and its tokens so far) the next one."""
+        if live.resume_tokens:
+            self.st.recomputed_tokens += live.resume_tokens
+            live.kv_tokens, live.resume_tokens = live.resume_tokens, 0
+            live.generated += 1
+            self.delivered(live)
+        else:
+            live.first_token_s = live.last_token_s = self.env.now
+            live.kv_tokens = live.req.prompt_tokens
+            live.generated = 1
 
     def hand_over(self, live: _Live) -> Generator[simpy.Event, None, None]:
         name, _, _, latency = self.handover
@@ -263,6 +345,9 @@ class _Sim:
 
     def decode_step(self, batch: list[_Live]) -> Generator[simpy.Event, None, None]:
         """One decode round: a step (autoregressive, multipath) or draft steps + verification."""
+        self.grow(batch)
+        if not batch:
+            return  # every sequence was preempted for blocks
         if self.pipe is not None:
             seq_ctx = [float(self.m.context_tokens(live.req.prompt_tokens, live.generated)) for live in batch]
             yield from self.ex.run_pipelined(self.pipe, seq_ctx, label=f"decode x{len(batch)}", record=self.record())
@@ -274,6 +359,7 @@ class _Sim:
         self.st.batch_sizes.append(len(batch))
         for live, g in zip(batch, gained):
             live.generated += g
+            live.kv_tokens += g
             if g:
                 self.delivered(live)
         for live in [x for x in batch if x.generated >= x.req.gen_tokens]:
@@ -288,6 +374,7 @@ class _Sim:
         p, st = self.policy, self.st
         assert p.step_tokens is not None and p.step_tokens >= 1
         while not self.all_settled():
+            self.grow(st.running)  # paged KV: may send the newest sequences back to the queue
             room = p.max_batch - len(st.running) - len(st.prefilling)
             if room > 0:
                 st.prefilling += self.admit(room)
@@ -297,8 +384,9 @@ class _Sim:
             for live in st.prefilling:
                 if budget <= 0:
                     break
-                w = min(budget, live.req.prompt_tokens - live.prefilled)
-                chunks.append((w, live.prefilled, live.prefilled + w == live.req.prompt_tokens))
+                target = self.prefill_len(live)
+                w = min(budget, target - live.prefilled)
+                chunks.append((w, live.prefilled, live.prefilled + w == target))
                 budget -= w
             if not chunks:
                 if b:
@@ -309,7 +397,7 @@ class _Sim:
             owners = st.prefilling[:len(chunks)]
             if b == 0 and len(chunks) == 1:  # one prompt's chunk alone: a prefill pass at its offset
                 w, offset, last = chunks[0]
-                step = self.m.prefill(owners[0].req.prompt_tokens, 1, tokens_per_seq=w, logits=last)
+                step = self.m.prefill(self.prefill_len(owners[0]), 1, tokens_per_seq=w, logits=last)
                 ctx, label = float(offset), f"prefill x1 chunk {offset}+{w}"
             else:
                 step = self.m.mixed(b, tuple(chunks))
@@ -327,6 +415,7 @@ class _Sim:
                 st.batch_sizes.append(b)
                 for live in st.running:
                     live.generated += 1
+                    live.kv_tokens += 1
                     self.delivered(live)
                 for live in [x for x in st.running if x.generated >= x.req.gen_tokens]:
                     st.running.remove(live)
@@ -336,8 +425,7 @@ class _Sim:
                 if not last:
                     continue
                 st.prefilling.remove(live)
-                live.first_token_s = live.last_token_s = self.env.now
-                live.generated = 1
+                self.prefill_done(live)
                 self.rounds.prefilled(1)
                 if live.generated >= live.req.gen_tokens:
                     self.finish(live)
@@ -513,6 +601,9 @@ def _result(sim: _Sim, engine_name: str) -> SimResult:
         "step_tokens": sim.policy.step_tokens if sim.policy.schedule is Schedule.MIXED else None,
         "mixed_steps": st.mixed_steps,
         "decode_only_steps": st.decode_steps - st.mixed_steps,
+        "kv_policy": sim.policy.kv_policy.value,
+        "preemptions": st.preemptions,
+        "recomputed_tokens": st.recomputed_tokens,
     }
     extra: dict = {"des_events": ex.events, "serving": serving, "decoding": sim.m.scenario.decoding.strategy,
                    **sim.rounds.summary(), "work": work_summary(ex.step_runs(), decode_tokens=st.decode_tokens - st.mixed_decode_tokens,

@@ -130,7 +130,9 @@ def blocks(d: dict[str, Any]) -> list[Block]:
                        f"makespan, mean decode batch {n(sv['mean_decode_batch'])}, KV budget "
                        f"{q(sv.get('kv_budget_bytes'), 'bytes')}"
                        + (f"; schedule mixed: {sv['step_tokens']} tokens per step, {sv['mixed_steps']} mixed steps"
-                          if sv.get("schedule") == "mixed" else ""))
+                          if sv.get("schedule") == "mixed" else "")
+                       + (f"; paged KV: {sv['preemptions']} preemptions, {sv['recomputed_tokens']} tokens prefilled "
+                          "again" if sv.get("kv_policy") == "paged" else ""))
         for key, label in (("ttft_s", "TTFT"), ("tpot_s", "TPOT (per token)"), ("itl_s", "inter-token gap"),
                            ("e2e_s", "end to end")):
             if key in sv:

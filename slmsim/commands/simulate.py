@@ -89,8 +89,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--requests-csv", type=Path, help="CSV with columns arrival_s,prompt_tokens,gen_tokens")
     g.add_argument("--batching", choices=["continuous", "static"], default="continuous")
     g.add_argument("--max-batch", type=int, default=16, help="most requests decoded together (default 16)")
-    g.add_argument("--kv-policy", choices=["wait", "reject"], default="wait",
-                   help="when the KV cache is full: queue the request (wait) or drop it (reject)")
+    g.add_argument("--kv-policy", choices=["wait", "reject", "paged"], default="wait",
+                   help="wait / reject: reserve each request's whole KV (prompt + generated) at admission, and "
+                        "queue (wait) or drop (reject) what does not fit; paged: vLLM's blocks of 16 tokens as "
+                        "sequences grow, the newest preempted and prefilled again when blocks run out")
     g.add_argument("--schedule", choices=["prefill-first", "mixed"], default="prefill-first",
                    help="one device, continuous batching: prefill-first (a new prompt's whole prefill runs "
                         "between decode steps; the default) or mixed (every step carries the running decodes and "
@@ -380,6 +382,8 @@ def _serve(args: argparse.Namespace, plan: Any, scenario: Any, *, trace_steps: i
         problems.append(Problem(file="<command line>", path="--step-tokens", message="applies to --schedule mixed only",
                                 value=args.step_tokens, expected="--schedule mixed, or no --step-tokens",
                                 hint="add --schedule mixed"))
+    if args.kv_policy == "paged":
+        problems += _paged_problems(args, plan)
     if problems:
         raise SpecError(problems)
     if args.arrivals == "fixed":
@@ -400,6 +404,34 @@ def _serve(args: argparse.Namespace, plan: Any, scenario: Any, *, trace_steps: i
                            memory_model=MemoryModel(args.memory_model), schedule=Schedule(args.schedule),
                            step_tokens=step_tokens)
     return run_serving(plan.mapper, reqs, policy, trace_steps=trace_steps, seed=scenario.seed)
+
+
+def _paged_problems(args: argparse.Namespace, plan: Any) -> list[Problem]:
+    """What `--kv-policy paged` needs (simulator.serving.KvPolicy.PAGED)."""
+    m = plan.mapper
+    sc = m.scenario
+    out = []
+
+    def problem(path: str, message: str, value: Any, expected: str, hint: str) -> Problem:
+        return Problem(file="<command line>", path=path, message=message, value=value, expected=expected, hint=hint)
+
+    if args.batching != "continuous":
+        out.append(problem("--batching", "paged KV preempts and resumes sequences inside a running batch, which "
+                           "static batching does not do", args.batching, "continuous", "drop --batching static"))
+    if m.prefill_device != m.decode_device:
+        out.append(problem("--kv-policy", f"{m.hw.name} prefills and decodes on different devices; paged KV is "
+                           "modelled for one device", "paged", "one device for both phases", "use --kv-policy wait"))
+    if sc.decoding.strategy != "autoregressive":
+        out.append(problem("--decoding", "paged KV is modelled for autoregressive decoding only (one K/V slot per "
+                           "sequence and step)", sc.decoding.strategy, "autoregressive", "use --kv-policy wait"))
+    if m.model.encoder_decoder is not None:
+        out.append(problem("--model", f"{m.model.name} is an encoder-decoder (its cross K/V is fixed at prefill)",
+                           m.model.name, "a decoder-only model", "use --kv-policy wait"))
+    if sc.static_kv_tokens is not None:
+        out.append(problem("--kv-policy", f"this run compiles a static {sc.static_kv_tokens}-token KV window: "
+                           "nothing grows to page", "paged", "a runtime without a static window",
+                           "use --kv-policy wait"))
+    return out
 
 
 def _mixed_problems(args: argparse.Namespace, plan: Any) -> tuple[list[Problem], int | None]:

@@ -63,3 +63,19 @@ def test_schedule_without_arrivals_is_said_to_be_ignored(capsys: pytest.CaptureF
     assert main(["simulate", "--hw", "orin-nano", "--model", "qwen3-0.6b", "--schedule", "mixed", "--json"]) == 0
     warnings = json.loads(capsys.readouterr().out)["warnings"]
     assert any("--schedule" in w and "only apply with --arrivals" in w for w in warnings)
+
+
+@pytest.mark.parametrize(("extra", "path", "words"), [
+    (["--batching", "static"], "--batching", "static batching"),
+    (["--decoding", "speculative", "--draft", "qwen3-0.6b"], "--decoding", "autoregressive"),
+])
+def test_what_paged_kv_cannot_model_is_refused(capsys: pytest.CaptureFixture[str], extra: list[str], path: str,
+                                               words: str) -> None:
+    assert main([*STREAM, "--kv-policy", "paged", *extra]) == 2
+    err = capsys.readouterr().err
+    assert path in err and words in err and "Traceback" not in err
+
+
+def test_paged_kv_reports_its_preemptions(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*STREAM, "--kv-policy", "paged"]) == 0
+    assert "paged KV: 0 preemptions, 0 tokens prefilled again" in capsys.readouterr().out
