@@ -197,12 +197,19 @@ def _host_rate(dev: _Processor) -> float | None:
     return dev.host_cpu.launch_rate_hz if dev.host_cpu is not None else None
 
 
-def stack_scenario(scenario: Scenario, choice: StackChoice, model: ModelSpec) -> Scenario:
+def stack_scenario(scenario: Scenario, choice: StackChoice, model: ModelSpec,
+                   hw: HardwareSpec | None = None) -> Scenario:
     prec = scenario.precision.model_copy(update={
         "weight_bits": choice.fmt.weight_bits, "activation_bits": choice.fmt.activation_bits,
         "bits_per_weight": choice.bits_per_weight, "expert_bits_per_weight": choice.expert_bits_per_weight})
     window = choice.stack.context_window(model.name)
-    chunk = scenario.prefill_chunk_tokens or choice.stack.prefill_chunk(model.name)  # a chunk given wins
+    memory = None
+    if hw is not None:
+        dev = hw.devices[choice.device]
+        tier = hw.memories.get(getattr(dev, "memory", ""))
+        memory = tier.capacity_bytes if tier is not None else None
+    chunk = scenario.prefill_chunk_tokens or choice.stack.prefill_chunk(  # a chunk given wins
+        model.name, device_memory_bytes=memory, hardware=hw.name if hw is not None else "")
     return scenario.model_copy(update={"precision": prec, "static_kv_tokens": window, "prefill_chunk_tokens": chunk})
 
 
@@ -308,7 +315,7 @@ def make_stack_plan(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, stac
     """The plan of `model` on `hw` run by `stack` in `weight_format` (SpecError if they do not fit together)."""
     choice = choose(hw, model, stack, weight_format, formats)
     hw2 = stack_hardware(hw, choice)
-    scen = stack_scenario(scenario, choice, model)
+    scen = stack_scenario(scenario, choice, model, hw)
     if scen.static_kv_tokens is not None and scen.static_kv_tokens < scen.prompt_tokens + scen.gen_tokens:
         return Infeasible(
             reason=f"stack '{stack.name}' compiles {model.name} for a {scen.static_kv_tokens}-token context window",

@@ -21,7 +21,8 @@ from slmsim.hw_models.spec import HardwareSpec, Link, Placement
 from slmsim.core.quantity import QuantityDim
 from slmsim.published_macro import PublishedMacroSpec, MacroConditions, MacroPrecision, PublishedFigures
 from slmsim.workloads.decoding import Autoregressive, LexicalUnit, Multipath, SelfSpeculative, Speculative
-from slmsim.stacks.spec import BlockLayout, FormatUse, KernelCosts, KernelsPerLayer, StackSpec, WeightFormat
+from slmsim.stacks.spec import (BlockLayout, ChunkByMemory, FormatUse, KernelCosts, KernelsPerLayer, StackSpec,
+                                WeightFormat)
 from slmsim.workloads.model import EncoderDecoderSpec, MlaSpec, ModelSpec, MoeSpec
 from slmsim.workloads.routing import ExpertCache, MoeScenario, Temporal, Trace, Uniform, Zipf
 from slmsim.workloads.scenario import Precision, Scenario
@@ -62,6 +63,7 @@ SECTIONS: list[tuple[str, type[pydantic.BaseModel]]] = [
     ("scenario.moe.expert_cache", ExpertCache),
     ("Software stack (stacks/presets/*.yaml)", StackSpec),
     ("stack.formats.<name>", FormatUse),
+    ("stack.prefill_chunk_by_memory[]", ChunkByMemory),
     ("stack.kernels", KernelsPerLayer),
     ("stack.costs.<device class>", KernelCosts),
     ("Weight format (stacks/formats.yaml formats.<name>)", WeightFormat),
@@ -85,6 +87,8 @@ def _type_name(tp: object) -> str:
     if origin is dict:
         k, v = typing.get_args(tp)
         return f"map {_type_name(k)} -> {_type_name(v)}"
+    if origin is tuple and len(typing.get_args(tp)) == 2 and typing.get_args(tp)[1] is Ellipsis:
+        return f"list of {_type_name(typing.get_args(tp)[0])}"
     if origin is typing.Literal:
         return " / ".join(repr(a) for a in typing.get_args(tp))
     if isinstance(tp, type):

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -73,6 +74,9 @@ class Row:
     # the measured "decode" rate is output tokens / (TTFT + decode time) (vllm bench serve's
     # "output token throughput"), not decode alone
     decode_includes_ttft: bool = False
+    # a serving benchmark of `requests` requests at most `batch` at a time (vllm bench serve
+    # --num-prompts N --max-concurrency batch): predicted with the serving DES
+    requests: int | None = None
     file: str = ""
     line: int = 0
 
@@ -162,6 +166,7 @@ def read_csv(path: str | Path) -> list[Row]:
             stack, fmt = LEGACY_STACK_LABELS.get(stack, (stack, f"{r.get('weight_bits', '')}-bit"))
         num = {c: _number(r.get(c), file=shown, line=i, column=c, integer=True)
                for c in ("prompt_tokens", "gen_tokens", "batch")}
+        requests = _number(r.get("requests"), file=shown, line=i, column="requests", integer=True)
         if any(v is None for v in num.values()):
             raise SpecError([Problem(file=shown, path=f"line {i}", message="prompt_tokens, gen_tokens and batch "
                                      "are needed on every row", value=str({k: r.get(k) for k in num}))])
@@ -180,7 +185,7 @@ def read_csv(path: str | Path) -> list[Row]:
             power_w=_number(r.get("power_w"), file=shown, line=i, column="power_w"),
             source=r.get("source") or "",
             decode_includes_ttft=bool(re.search(r"includes TTFT|output_throughput", notes, re.IGNORECASE)),
-            file=shown, line=i))
+            requests=int(requests) if requests is not None else None, file=shown, line=i))
     return out
 
 
@@ -266,10 +271,40 @@ def predict(hw: HardwareSpec, row: Row, stack: StackSpec | None = None) -> Predi
     plan, _ = make_stack_plan(hw, _model(row.model), row.scenario(), stack, row.weight_format, format_library())
     if isinstance(plan, Infeasible):
         raise ValueError(plan.render())
+    if row.requests is not None and row.batch > 1:
+        return _predict_served(plan, row, stack)
     res = run(plan)
     prefill_s = res.prefill_time_s
     decode = res.generated_tokens / res.total_time_s if row.decode_includes_ttft else res.decode_tokens_per_s
     return Prediction(decode=decode, prefill=row.batch * row.prompt_tokens / prefill_s, power=res.average_power_w)
+
+
+def _predict_served(plan: Any, row: Row, stack: StackSpec) -> Prediction:
+    """A serving benchmark: `requests` requests of the row's lengths, at most `batch` in flight (a
+    closed-loop client such as vllm bench serve --max-concurrency: the server sees the same
+    stream as all requests queued at t = 0 with `batch` slots), continuous batching in the
+    stack's server schedule (vLLM: mixed steps within its prefill chunk budget), KV reserved
+    whole (paging would change nothing unless the KV runs out, which the row's check below
+    rules out), on the DES with the analytic engine's (ideal) memory, the model the fitted
+    constants were fitted in. The rate is output tokens over the makespan (vllm bench serve's
+    output token throughput). Prefill is not predicted (NaN): such a client's TTFT counts from
+    when it sends a request, after a slot frees, which requests queued at t = 0 do not show."""
+    from slmsim.simulator.memory_system import MemoryModel
+    from slmsim.simulator.serving import Schedule, ServingPolicy, run_serving
+    from slmsim.workloads.requests import fixed_requests
+
+    m = plan.mapper
+    if m.kv_bytes_for(row.prompt_tokens, row.gen_tokens) * row.batch > m.kv_budget_bytes():
+        raise ValueError(f"{row.batch} requests of {row.prompt_tokens} + {row.gen_tokens} tokens exceed the KV budget")
+    schedule = Schedule(stack.serving_schedule)
+    policy = ServingPolicy(max_batch=row.batch, schedule=schedule, memory_model=MemoryModel.IDEAL,
+                           step_tokens=m.scenario.prefill_chunk_tokens if schedule is Schedule.MIXED else None)
+    if schedule is Schedule.MIXED and policy.step_tokens is None:
+        raise ValueError(f"stack {stack.name!r} serves in mixed steps but states no prefill chunk (token budget)")
+    res = run_serving(m, fixed_requests(int(row.requests or 0), prompt_tokens=row.prompt_tokens,
+                                        gen_tokens=row.gen_tokens), policy)
+    sv = res.extra["serving"]
+    return Prediction(decode=res.generated_tokens / sv["makespan_s"], prefill=math.nan, power=res.average_power_w)
 
 
 def _reason(exc: Exception) -> str:

@@ -171,6 +171,17 @@ class KernelCosts(BaseModel):
         return self.formats.get(name, FormatKernel())
 
 
+class ChunkByMemory(BaseModel):
+    """A prefill chunk (token budget per step) for devices with at least this much memory."""
+
+    model_config = SPEC
+
+    min_memory_gib: float = Field(gt=0, description="the device's memory (its memory tier's capacity), GiB, at least")
+    tokens: int = Field(gt=0, description="tokens per prefill pass (per step) on such a device")
+    except_devices: tuple[str, ...] = Field(
+        (), description="substrings of hardware names the rule does not apply to (vLLM: a100)")
+
+
 class StackSpec(BaseModel):
     model_config = SPEC
 
@@ -193,6 +204,12 @@ class StackSpec(BaseModel):
                                 "max_num_batched_tokens): prefill runs in passes of it (None: the whole prompt in one)")
     prefill_chunk_by_model: dict[str, int] = Field(
         default_factory=dict, description="model preset -> prefill tokens per pass, where a model's asset differs")
+    prefill_chunk_by_memory: tuple[ChunkByMemory, ...] = Field(
+        (), description="rules that replace prefill_chunk_tokens on devices with more memory (the last that applies "
+                        "wins; a per-model value wins over them)")
+    serving_schedule: Literal["prefill-first", "mixed"] = Field(
+        "prefill-first", description="how a server of this stack steps a request stream (simulate --schedule): "
+                                     "mixed = decodes and prefill chunks in one step under the prefill chunk budget")
     family_formats: dict[str, dict[str, str]] = Field(
         default_factory=dict,
         description="model family -> {format asked for: format the stack runs instead} where the stack has no kernel "
@@ -227,8 +244,18 @@ class StackSpec(BaseModel):
     def context_window(self, model: str) -> int | None:
         return self.context_window_by_model.get(model, self.static_context_window_tokens)
 
-    def prefill_chunk(self, model: str) -> int | None:
-        return self.prefill_chunk_by_model.get(model, self.prefill_chunk_tokens)
+    def prefill_chunk(self, model: str, *, device_memory_bytes: float | None = None, hardware: str = "") -> int | None:
+        """Tokens per prefill pass for `model`; on a device with `device_memory_bytes` of memory
+        the `prefill_chunk_by_memory` rules apply (a per-model value wins)."""
+        if model in self.prefill_chunk_by_model:
+            return self.prefill_chunk_by_model[model]
+        chunk = self.prefill_chunk_tokens
+        if device_memory_bytes is not None:
+            for rule in self.prefill_chunk_by_memory:
+                if device_memory_bytes >= rule.min_memory_gib * 2**30 and \
+                        not any(x.lower() in hardware.lower() for x in rule.except_devices):
+                    chunk = rule.tokens
+        return chunk
 
 
 class FormatLibrary(BaseModel):

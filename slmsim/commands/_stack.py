@@ -42,5 +42,6 @@ def plan(args: argparse.Namespace, hw: Any, model: Any, scenario: Any, draft: An
             "expert_bits_per_weight": choice.expert_bits_per_weight,
             "dequant_ops_per_weight": choice.dequant_ops_per_weight,
             "kernel_time_s": kernel_time_s(choice, dev), "step_host_s": step_host_s(choice, dev),
-            "static_context_window_tokens": stack.context_window(model.name)}
-    return result, info, stack_scenario(scenario, choice, model)
+            "static_context_window_tokens": stack.context_window(model.name),
+            "serving_schedule": stack.serving_schedule}
+    return result, info, stack_scenario(scenario, choice, model, hw)

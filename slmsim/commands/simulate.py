@@ -93,10 +93,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="wait / reject: reserve each request's whole KV (prompt + generated) at admission, and "
                         "queue (wait) or drop (reject) what does not fit; paged: vLLM's blocks of 16 tokens as "
                         "sequences grow, the newest preempted and prefilled again when blocks run out")
-    g.add_argument("--schedule", choices=["prefill-first", "mixed"], default="prefill-first",
+    g.add_argument("--schedule", choices=["prefill-first", "mixed"],
                    help="one device, continuous batching: prefill-first (a new prompt's whole prefill runs "
                         "between decode steps; the default) or mixed (every step carries the running decodes and "
-                        "prefill chunks up to --step-tokens, vLLM V1's scheduler)")
+                        "prefill chunks up to --step-tokens, vLLM V1's scheduler; the default with --stack vllm)")
     g.add_argument("--step-tokens", type=int, metavar="N",
                    help="mixed schedule: tokens one step carries, decodes first (vLLM's max_num_batched_tokens; "
                         "default the prefill chunk of the scenario or stack)")
@@ -268,6 +268,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     warns = input_warnings(model=model, scenario=scenario, draft=draft, serving=bool(args.arrivals),
                            batch_flag=args.batch) + ignored_flag_warnings(args)
     plan, stack_info, scenario = stack_plan(args, hw.spec, model, scenario, draft)  # --stack: via the stack preset
+    if getattr(args, "schedule", None) is None:  # not given: the stack's server schedule, else prefill-first
+        args.schedule = (stack_info or {}).get("serving_schedule") or "prefill-first"
     if isinstance(plan, Infeasible):
         _print_infeasible(plan, as_json=args.json, warnings=warns)
         return EXIT_BAD_INPUT
