@@ -12,6 +12,10 @@ device is idle and runs to completion. With prefill and decode on different devi
 own loop; a prefilled request's KV cache crosses the link between them before it can
 decode (its first token is out when its prefill ends).
 
+Arrivals: the requests' own times (a fixed batch at t = 0, Poisson, a trace), or a closed-loop
+client (`ServingPolicy.concurrency` = N, `vllm bench serve --max-concurrency N`): N requests
+sent at t = 0 and the next one each time a request ends, so each arrives when it is sent.
+
 KV capacity: a request reserves its whole KV (prompt + generated tokens, or the fixed
 window) when admitted; `kv_policy` says what happens when the budget is full: `wait`
 (stay queued, first come first served) or `reject` (drop it, counted). A request that could
@@ -29,7 +33,7 @@ from __future__ import annotations
 import math
 from collections import deque
 from collections.abc import Generator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 import numpy as np
@@ -78,6 +82,10 @@ class ServingPolicy:
     memory_model: MemoryModel = MemoryModel.BANKED  # ideal: the analytic engine's memory; banked: channels, banks, refresh
     schedule: Schedule = Schedule.PREFILL_FIRST
     step_tokens: int | None = None  # mixed: tokens a step may carry (decodes + prefill chunks)
+    # a closed-loop client (vllm bench serve --max-concurrency N): N requests out at once, the
+    # next sent when one ends, so a request arrives when it is sent (the requests' own arrival
+    # times are ignored, their order is kept)
+    concurrency: int | None = None
 
 
 @dataclass
@@ -124,6 +132,7 @@ class _Sim:
         self.env = simpy.Environment()
         self.rng = np.random.default_rng(seed)  # reserved for stochastic models (acceptance, routing)
         self.lives = [_Live(r) for r in requests]
+        self.unsent: deque[_Live] = deque(sorted(self.lives, key=lambda x: (x.req.arrival_s, x.req.id)))
         self.st = _State()
         self.trace_steps = trace_steps
         self.traced = 0
@@ -262,11 +271,15 @@ class _Sim:
         live.rejected = True
         live.finished_s = self.env.now
         self.st.done += 1
+        if self.policy.concurrency is not None:
+            self.release()
 
     def finish(self, live: _Live) -> None:
         live.finished_s = self.env.now
         self.st.kv_reserved -= live.kv_bytes
         self.st.done += 1
+        if self.policy.concurrency is not None:
+            self.release()
         self.notify()
 
     def record(self) -> bool:
@@ -277,7 +290,20 @@ class _Sim:
 
     # --- processes ---------------------------------------------------------------------
 
+    def release(self) -> None:
+        """Closed loop: send the next request now (it arrives now)."""
+        if self.unsent:
+            live = self.unsent.popleft()
+            live.req = replace(live.req, arrival_s=self.env.now)
+            self.st.waiting.append(live)
+            self.notify()
+
     def arrivals(self) -> Generator[simpy.Event, None, None]:
+        yield self.env.timeout(0)  # a generator even when the closed loop sends everything at once
+        if self.policy.concurrency is not None:  # closed loop: the first N now, then one per request that ends
+            for _ in range(self.policy.concurrency):
+                self.release()
+            return
         for live in sorted(self.lives, key=lambda x: (x.req.arrival_s, x.req.id)):
             delay = live.req.arrival_s - self.env.now
             if delay > 0:
@@ -598,6 +624,7 @@ def _result(sim: _Sim, engine_name: str) -> SimResult:
         "ttft_s": _pct(ttft), "tpot_s": _pct(tpot), "e2e_s": _pct(e2e), "itl_s": _pct(sim.st.gaps_s),
         "kv_budget_bytes": sim.kv_budget,
         "schedule": sim.policy.schedule.value if sim.same_device else "split devices",
+        "concurrency": sim.policy.concurrency,
         "step_tokens": sim.policy.step_tokens if sim.policy.schedule is Schedule.MIXED else None,
         "mixed_steps": st.mixed_steps,
         "decode_only_steps": st.decode_steps - st.mixed_steps,

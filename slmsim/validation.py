@@ -280,15 +280,14 @@ def predict(hw: HardwareSpec, row: Row, stack: StackSpec | None = None) -> Predi
 
 
 def _predict_served(plan: Any, row: Row, stack: StackSpec) -> Prediction:
-    """A serving benchmark: `requests` requests of the row's lengths, at most `batch` in flight (a
-    closed-loop client such as vllm bench serve --max-concurrency: the server sees the same
-    stream as all requests queued at t = 0 with `batch` slots), continuous batching in the
-    stack's server schedule (vLLM: mixed steps within its prefill chunk budget), KV reserved
-    whole (paging would change nothing unless the KV runs out, which the row's check below
-    rules out), on the DES with the analytic engine's (ideal) memory, the model the fitted
-    constants were fitted in. The rate is output tokens over the makespan (vllm bench serve's
-    output token throughput). Prefill is not predicted (NaN): such a client's TTFT counts from
-    when it sends a request, after a slot frees, which requests queued at t = 0 do not show."""
+    """A serving benchmark: `requests` requests of the row's lengths from a closed-loop client
+    keeping `batch` of them out (vllm bench serve --max-concurrency batch: the next is sent when
+    one ends), continuous batching in the stack's server schedule (vLLM: mixed steps within its
+    prefill chunk budget), KV reserved whole (paging would change nothing unless the KV runs
+    out, which the check below rules out), on the DES with the analytic engine's (ideal)
+    memory, the model the fitted constants were fitted in. The rate is output tokens over the
+    makespan (vllm bench serve's output token throughput); prefill, prompt tokens over the mean
+    TTFT (counted from each request's send, as the benchmark counts it)."""
     from slmsim.simulator.memory_system import MemoryModel
     from slmsim.simulator.serving import Schedule, ServingPolicy, run_serving
     from slmsim.workloads.requests import fixed_requests
@@ -298,13 +297,15 @@ def _predict_served(plan: Any, row: Row, stack: StackSpec) -> Prediction:
         raise ValueError(f"{row.batch} requests of {row.prompt_tokens} + {row.gen_tokens} tokens exceed the KV budget")
     schedule = Schedule(stack.serving_schedule)
     policy = ServingPolicy(max_batch=row.batch, schedule=schedule, memory_model=MemoryModel.IDEAL,
-                           step_tokens=m.scenario.prefill_chunk_tokens if schedule is Schedule.MIXED else None)
+                           step_tokens=m.scenario.prefill_chunk_tokens if schedule is Schedule.MIXED else None,
+                           concurrency=row.batch)
     if schedule is Schedule.MIXED and policy.step_tokens is None:
         raise ValueError(f"stack {stack.name!r} serves in mixed steps but states no prefill chunk (token budget)")
     res = run_serving(m, fixed_requests(int(row.requests or 0), prompt_tokens=row.prompt_tokens,
                                         gen_tokens=row.gen_tokens), policy)
     sv = res.extra["serving"]
-    return Prediction(decode=res.generated_tokens / sv["makespan_s"], prefill=math.nan, power=res.average_power_w)
+    return Prediction(decode=res.generated_tokens / sv["makespan_s"], prefill=row.prompt_tokens / sv["ttft_s"]["mean"],
+                      power=res.average_power_w)
 
 
 def _reason(exc: Exception) -> str:

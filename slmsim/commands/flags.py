@@ -31,6 +31,7 @@ _INTS: tuple[tuple[str, str, int, int], ...] = (
     ("--requests", "requests", 1, MAX_REQUESTS),
     ("--max-batch", "max_batch", 1, MAX_BATCH),
     ("--step-tokens", "step_tokens", 1, MAX_TOKENS),
+    ("--concurrency", "concurrency", 1, MAX_REQUESTS),
     ("--trace-steps", "trace_steps", 0, MAX_TRACE_STEPS),
     ("--expert-cache", "expert_cache", 0, 4096),
     ("--draft-len", "draft_len", 1, 256),

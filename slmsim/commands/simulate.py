@@ -82,8 +82,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--trace-steps", type=int, default=8, help="decode steps in the trace (default 8)")
     s.add_argument("--report", metavar="PATH", type=Path, help="write a self-contained HTML design report to PATH")
     g = s.add_argument_group("serving (discrete-event engine)")
-    g.add_argument("--arrivals", choices=["fixed", "poisson", "trace"],
-                   help="serve a request stream: fixed (all at t=0), poisson (--rate), or trace (--requests-csv)")
+    g.add_argument("--arrivals", choices=["fixed", "poisson", "trace", "closed"],
+                   help="serve a request stream: fixed (all at t=0), poisson (--rate), trace (--requests-csv), or "
+                        "closed (a client keeping --concurrency requests out, as vllm bench serve --max-concurrency)")
+    g.add_argument("--concurrency", type=int, metavar="N",
+                   help="--arrivals closed: requests out at once (the next is sent when one ends)")
     g.add_argument("--rate", type=float, help="Poisson arrival rate, requests per second")
     g.add_argument("--requests", type=int, default=16, help="number of requests (fixed, poisson; default 16)")
     g.add_argument("--requests-csv", type=Path, help="CSV with columns arrival_s,prompt_tokens,gen_tokens")
@@ -388,7 +391,16 @@ def _serve(args: argparse.Namespace, plan: Any, scenario: Any, *, trace_steps: i
         problems += _paged_problems(args, plan)
     if problems:
         raise SpecError(problems)
-    if args.arrivals == "fixed":
+    if args.arrivals == "closed" and args.concurrency is None:
+        problems.append(Problem(file="<command line>", path="--concurrency", message="a closed-loop client needs a "
+                                "concurrency", expected="a whole number >= 1", hint="e.g. --concurrency 8"))
+    if args.concurrency is not None and args.arrivals != "closed":
+        problems.append(Problem(file="<command line>", path="--concurrency", message="applies to --arrivals closed "
+                                "only", value=args.concurrency, expected="--arrivals closed, or no --concurrency",
+                                hint="add --arrivals closed"))
+    if problems:
+        raise SpecError(problems)
+    if args.arrivals in ("fixed", "closed"):
         reqs = fixed_requests(args.requests, prompt_tokens=scenario.prompt_tokens, gen_tokens=scenario.gen_tokens)
     elif args.arrivals == "poisson":
         reqs = poisson_requests(args.requests, rate_per_s=args.rate, prompt_tokens=scenario.prompt_tokens,
@@ -404,7 +416,7 @@ def _serve(args: argparse.Namespace, plan: Any, scenario: Any, *, trace_steps: i
     policy = ServingPolicy(batching=Batching(args.batching), max_batch=args.max_batch,
                            kv_policy=KvPolicy(args.kv_policy), channel_priority=args.channel_priority,
                            memory_model=MemoryModel(args.memory_model), schedule=Schedule(args.schedule),
-                           step_tokens=step_tokens)
+                           step_tokens=step_tokens, concurrency=args.concurrency if args.arrivals == "closed" else None)
     return run_serving(plan.mapper, reqs, policy, trace_steps=trace_steps, seed=scenario.seed)
 
 

@@ -14,7 +14,8 @@ from typing import Any
 _SERVING_FLAGS = (("--rate", "rate", None), ("--requests", "requests", 16), ("--batching", "batching", "continuous"),
                   ("--max-batch", "max_batch", 16), ("--kv-policy", "kv_policy", "wait"),
                   ("--channel-priority", "channel_priority", False), ("--requests-csv", "requests_csv", None),
-                  ("--schedule", "schedule", None), ("--step-tokens", "step_tokens", None))
+                  ("--schedule", "schedule", None), ("--step-tokens", "step_tokens", None),
+                  ("--concurrency", "concurrency", None))
 
 
 def ignored_flag_warnings(args: Any) -> list[str]:

@@ -79,3 +79,15 @@ def test_what_paged_kv_cannot_model_is_refused(capsys: pytest.CaptureFixture[str
 def test_paged_kv_reports_its_preemptions(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*STREAM, "--kv-policy", "paged"]) == 0
     assert "paged KV: 0 preemptions, 0 tokens prefilled again" in capsys.readouterr().out
+
+
+def test_a_closed_loop_client_from_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:
+    base = ["simulate", "--hw", "orin-nano", "--model", "qwen3-0.6b", "--requests", "6", "--prompt", "128", "--gen",
+            "8", "--json"]
+    assert main([*base, "--arrivals", "closed", "--concurrency", "2"]) == 0
+    sv = json.loads(capsys.readouterr().out)["serving"]
+    assert (sv["concurrency"], sv["completed"]) == (2, 6) and sv["mean_decode_batch"] <= 2
+    assert main([*base, "--arrivals", "closed"]) == 2
+    assert "needs a concurrency" in capsys.readouterr().err
+    assert main([*base, "--arrivals", "fixed", "--concurrency", "2"]) == 2
+    assert "applies to --arrivals closed only" in capsys.readouterr().err

@@ -122,3 +122,24 @@ def test_same_seed_same_stream_same_result() -> None:
     c = poisson_requests(10, rate_per_s=3, prompt_tokens=32, gen_tokens=16, rng=np.random.default_rng(8))
     assert a == b and a != c
     assert run_serving(m, a).extra["serving"] == run_serving(m, b).extra["serving"]
+
+
+def test_a_closed_loop_client_sends_the_next_request_when_one_ends() -> None:
+    """vllm bench serve --max-concurrency N: the server sees what N slots over a queue at t = 0
+    would give it (the same makespan, exactly), but each request arrives when it is sent, so its
+    TTFT has no queueing in it. At concurrency 1 every request runs alone: each TTFT is one
+    request's prefill and the makespan is n times one request's end to end."""
+    from slmsim.simulator.serving import ServingPolicy as P
+
+    m = mapper("orin-nano", prompt_tokens=200, gen_tokens=10)
+    reqs = fixed_requests(6, prompt_tokens=200, gen_tokens=10)
+    queued = run_serving(m, reqs, P(max_batch=3, memory_model=MemoryModel.IDEAL)).extra["serving"]
+    closed = run_serving(m, reqs, P(max_batch=3, memory_model=MemoryModel.IDEAL, concurrency=3)).extra["serving"]
+    assert closed["makespan_s"] == pytest.approx(queued["makespan_s"], rel=1e-12)
+    assert closed["ttft_s"]["max"] < queued["ttft_s"]["max"] and closed["concurrency"] == 3
+    alone = run(make_plan(m.hw, m.model, Scenario(prompt_tokens=200, gen_tokens=10)))
+    one = run_serving(m, reqs, P(memory_model=MemoryModel.IDEAL, concurrency=1)).extra["serving"]
+    assert one["ttft_s"]["max"] == pytest.approx(alone.ttft_s, rel=1e-3)
+    assert one["ttft_s"]["p50"] == pytest.approx(alone.ttft_s, rel=1e-3)
+    assert one["makespan_s"] == pytest.approx(6 * alone.total_time_s, rel=1e-3)
+    assert one["mean_decode_batch"] == 1.0

@@ -48,8 +48,9 @@ def test_a_served_row_is_the_serving_des_of_its_stream(tmp_path: Path) -> None:
     p = plan("agx-orin-64gb", "llama-3.2-1b", prompt_tokens=256, gen_tokens=16, batch=4)
     res = run_serving(p.mapper, fixed_requests(12, prompt_tokens=256, gen_tokens=16),
                       ServingPolicy(max_batch=4, schedule=Schedule.MIXED, step_tokens=2048,
-                                    memory_model=MemoryModel.IDEAL))
+                                    memory_model=MemoryModel.IDEAL, concurrency=4))
     assert got.decode == pytest.approx(12 * 16 / res.extra["serving"]["makespan_s"], rel=1e-12)
+    assert got.prefill == pytest.approx(256 / res.extra["serving"]["ttft_s"]["mean"], rel=1e-12)
     # without the column, the same row is one request alone: batching 4 at a time beats it
     assert got.decode > predict_row(replace(row, requests=None)).prediction.decode
 
