@@ -271,8 +271,16 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     warns = input_warnings(model=model, scenario=scenario, draft=draft, serving=bool(args.arrivals),
                            batch_flag=args.batch) + ignored_flag_warnings(args)
     plan, stack_info, scenario = stack_plan(args, hw.spec, model, scenario, draft)  # --stack: via the stack preset
+    args.schedule_from_stack = getattr(args, "schedule", None) is None and bool(stack_info)
     if getattr(args, "schedule", None) is None:  # not given: the stack's server schedule, else prefill-first
         args.schedule = (stack_info or {}).get("serving_schedule") or "prefill-first"
+    if args.arrivals and args.schedule == "mixed" and args.schedule_from_stack and not isinstance(plan, Infeasible) \
+            and _mixed_problems(args, plan)[0]:
+        # the stack's mixed steps are not modelled for this run: prefill-first, said (a flag would be refused)
+        why = _mixed_problems(args, plan)[0][0].message
+        args.schedule = "prefill-first"
+        warns.append(f"{stack_info['name']} serves in mixed steps, which are not modelled here ({why}): the stream "
+                     "is simulated prefill-first (--schedule prefill-first)")
     if isinstance(plan, Infeasible):
         _print_infeasible(plan, as_json=args.json, warnings=warns)
         return EXIT_BAD_INPUT

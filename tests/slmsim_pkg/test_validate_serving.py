@@ -102,3 +102,16 @@ def test_the_orin_concurrency_8_row_is_faster_than_its_stated_prompts_allow() ->
     measured_s = row.requests * row.gen_tokens / row.decode_tokens_per_s
     assert measured_s == pytest.approx(56.98, abs=0.01) and bound_s == pytest.approx(58.4, abs=0.1)
     assert measured_s < bound_s
+
+
+def test_the_stacks_schedule_gives_way_where_mixed_steps_are_not_modelled(capsys: pytest.CaptureFixture[str]) -> None:
+    """--stack vllm with speculative decoding: the stack's mixed steps are not modelled for it, so
+    the stream runs prefill-first with a warning (asked for with --schedule mixed, it is refused)."""
+    argv = ["simulate", "--hw", "agx-orin-64gb", "--model", "qwen3-1.7b", "--stack", "vllm", "--weight-format",
+            "w4a16-g128", "--decoding", "speculative", "--draft", "qwen3-0.6b", "--arrivals", "fixed", "--requests", "2",
+            "--prompt", "64", "--gen", "8"]
+    assert main([*argv, "--json"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["serving"]["schedule"] == "prefill-first"
+    assert any("serves in mixed steps" in w and "autoregressive" in w for w in d["warnings"])
+    assert main([*argv, "--schedule", "mixed"]) == 2
