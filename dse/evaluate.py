@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from slmsim.dse.candidate import build_hardware, derive_tree, system_area_mm2
-from slmsim.dse.metrics import METRICS, WORKLOAD_METRICS, Metric, aggregate, metric_values
-from slmsim.dse.space import Space
+from slmsim.dse.metrics import METRICS, WORKLOAD_METRICS, Metric, aggregate, metric_values, serving_metric_values
+from slmsim.dse.space import ServingSpec, Space
 from slmsim.hw_models.spec import HardwareSpec
 from slmsim.mapping.plan import make_plan
 from slmsim.simulator.engines import run
@@ -38,6 +38,39 @@ class Evaluation:
         return self.runs and all(v <= 0 for v in self.violations.values())
 
 
+def serving_unsupported(plan: Any, serving: ServingSpec) -> str:
+    """Why this design cannot serve the workload's stream as asked ("" if it can)."""
+    m = plan.mapper
+    if m.prefill_device != m.decode_device and (serving.schedule == "mixed" or serving.kv_policy == "paged"):
+        return (f"the design prefills on {m.prefill_device} and decodes on {m.decode_device}: mixed steps and paged KV "
+                "are modelled for one device")
+    if serving.schedule == "mixed" and m.stage_pipeline() is not None:
+        return "mixed steps are not modelled on a stage-pipelined CIM decode"
+    return ""
+
+
+def serve(plan: Any, scenario: Any, serving: ServingSpec, *, seed: int) -> Any:
+    """The workload's request stream through the serving DES (`simulator.serving`)."""
+    import numpy as np
+
+    from slmsim.simulator.memory_system import MemoryModel
+    from slmsim.simulator.serving import KvPolicy, Schedule, ServingPolicy, run_serving
+    from slmsim.workloads.requests import fixed_requests, poisson_requests
+
+    p, g = scenario.prompt_tokens, scenario.gen_tokens
+    if serving.arrivals == "poisson":
+        assert serving.rate is not None
+        reqs = poisson_requests(serving.requests, rate_per_s=serving.rate, prompt_tokens=p, gen_tokens=g,
+                                rng=np.random.default_rng(seed))
+    else:
+        reqs = fixed_requests(serving.requests, prompt_tokens=p, gen_tokens=g)
+    policy = ServingPolicy(max_batch=serving.max_batch, kv_policy=KvPolicy(serving.kv_policy),
+                           memory_model=MemoryModel(serving.memory_model), schedule=Schedule(serving.schedule),
+                           step_tokens=serving.step_tokens or scenario.prefill_chunk_tokens,
+                           concurrency=serving.concurrency if serving.arrivals == "closed" else None)
+    return run_serving(plan.mapper, reqs, policy, seed=seed)
+
+
 class Evaluator:
     """Holds what does not change between trials: models, scenarios, engine."""
 
@@ -47,7 +80,7 @@ class Evaluator:
         self.base_si = base_si
         self.engine = engine
         self.seed = seed
-        self._runs = [(w.name, models[w.name], w.scenario(seed=seed)) for w in space.workloads]
+        self._runs = [(w.name, models[w.name], w.scenario(seed=seed), w.serving) for w in space.workloads]
 
     def evaluate_params(self, sampled: Mapping[str, Any], *, label: str = "candidate") -> Evaluation:
         start = time.perf_counter()
@@ -68,10 +101,18 @@ class Evaluator:
         area_value = math.nan if area is None else area
         per: dict[str, dict[Metric, float]] = {}
         reasons: list[str] = []
-        for name, model, scenario in self._runs:
+        for name, model, scenario, serving in self._runs:
             plan = make_plan(spec, model, scenario)
             if isinstance(plan, Infeasible):
                 reasons.append(f"{name}: {plan.render().removeprefix('infeasible: ')}")
+                continue
+            if serving is not None:
+                why = serving_unsupported(plan, serving)
+                if why:
+                    reasons.append(f"{name}: {why}")
+                    continue
+                per[name] = serving_metric_values(serve(plan, scenario, serving, seed=self.seed), serving,
+                                                  self.space.energy_boundary)
                 continue
             per[name] = metric_values(run(plan, engine=engine or self.engine, seed=self.seed),
                                        self.space.energy_boundary)

@@ -97,6 +97,28 @@ def metric_values(result: object, boundary: EnergyBoundary | str = EnergyBoundar
     }
 
 
+def serving_metric_values(result: object, serving: object,
+                          boundary: EnergyBoundary | str = EnergyBoundary.BOARD) -> dict[Metric, float]:
+    """Per-workload metrics of a served request stream (a workload with `serving:`): ttft is the
+    stream's `statistic` of TTFT over requests (queueing included), decode_latency that of every
+    gap between a request's successive tokens, tokens_per_s the output tokens over the makespan;
+    the energy metrics and power as for one batch (decode energy per decoded token, tokens per
+    joule and power of the whole run)."""
+    out = metric_values(result, boundary)
+    sv = result.extra["serving"]  # type: ignore[attr-defined]
+    stat = serving.statistic  # type: ignore[attr-defined]
+
+    def figure(key: str) -> float:
+        v = (sv.get(key) or {}).get(stat)
+        return math.nan if v is None else float(v)
+
+    out[Metric.TTFT] = figure("ttft_s")
+    out[Metric.DECODE_LATENCY] = figure("itl_s")
+    tps = sv.get("throughput_tokens_per_s")
+    out[Metric.TOKENS_PER_S] = math.nan if tps is None else float(tps)
+    return out
+
+
 def aggregate(per_workload: Sequence[Mapping[Metric, float]], how: Aggregate) -> dict[Metric, float]:
     """Combine per-workload metrics; NaN if any workload lacks the figure."""
     out: dict[Metric, float] = {}

@@ -29,7 +29,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -56,6 +56,26 @@ class _ParamRaw(BaseModel):
     step: Any = None
 
 
+class _ServingRaw(BaseModel):
+    """A workload served as a request stream in the DES (docs/dse.md, "Serving workloads")."""
+
+    model_config = _LOOSE
+
+    arrivals: Literal["poisson", "closed", "fixed"] = Field(
+        "poisson", description="poisson (rate), closed (a client keeping `concurrency` out), fixed (all at t = 0)")
+    requests: int = Field(32, ge=1, le=10_000, description="requests in the stream")
+    rate: float | None = Field(None, gt=0, le=1e6, description="poisson: requests per second")
+    concurrency: int | None = Field(None, ge=1, le=10_000, description="closed: requests out at once")
+    max_batch: int = Field(16, ge=1, le=4096, description="most requests decoded together")
+    schedule: Literal["prefill-first", "mixed"] = "prefill-first"
+    step_tokens: int | None = Field(None, ge=1, description="mixed: tokens a step carries (default: prefill_chunk)")
+    kv_policy: Literal["wait", "reject", "paged"] = "wait"
+    memory_model: Literal["banked", "ideal"] = "banked"
+    statistic: Literal["mean", "p50", "p90", "p99", "max"] = Field(
+        "mean", description="what ttft and decode_latency report over the stream: ttft over requests (queueing "
+                            "included), decode_latency over every gap between a request's tokens")
+
+
 class _WorkloadRaw(BaseModel):
     model_config = _LOOSE
 
@@ -71,6 +91,8 @@ class _WorkloadRaw(BaseModel):
     prefill_chunk: int | None = Field(None, ge=1, description="tokens one prefill pass holds (llama.cpp "
                                                               "n_ubatch 512): prefill runs in passes of it; null: "
                                                               "the whole prompt in one")
+    serving: _ServingRaw | None = Field(None, description="serve the workload as a request stream (DES); "
+                                                          "null: one batch")
 
 
 class _SpaceRaw(BaseModel):
@@ -172,6 +194,25 @@ class Param:
 
 
 @dataclass(frozen=True)
+class ServingSpec:
+    """A workload's request stream (`_ServingRaw`, checked): what `dse.evaluate` serves."""
+
+    arrivals: str = "poisson"
+    requests: int = 32
+    rate: float | None = None
+    concurrency: int | None = None
+    max_batch: int = 16
+    schedule: str = "prefill-first"
+    step_tokens: int | None = None
+    kv_policy: str = "wait"
+    memory_model: str = "banked"
+    statistic: str = "mean"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
 class WorkloadSpec:
     name: str
     model: str  # as written (preset name) or an absolute path
@@ -183,6 +224,11 @@ class WorkloadSpec:
     kv_bits: int
     group_size: int | None
     prefill_chunk: int | None = None
+    serving: ServingSpec | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.serving, Mapping):  # from a stored study's space (Space.from_dict)
+            object.__setattr__(self, "serving", ServingSpec(**self.serving))
 
     def scenario(self, *, seed: int = 0) -> Scenario:
         return Scenario(prompt_tokens=self.prompt, gen_tokens=self.gen, batch=self.batch, seed=seed,
@@ -196,6 +242,8 @@ class WorkloadSpec:
                                "kv_bits": self.kv_bits, "group_size": self.group_size}
         if self.prefill_chunk is not None:  # left out when unset: a stored study's space stays byte-identical
             out["prefill_chunk"] = self.prefill_chunk
+        if self.serving is not None:  # likewise
+            out["serving"] = self.serving.to_dict()
         return out
 
 

@@ -33,6 +33,7 @@ from slmsim.dse.space import (
     LoadedSpace,
     Objective,
     Param,
+    ServingSpec,
     Space,
     WorkloadSpec,
     _ParamRaw,
@@ -421,7 +422,8 @@ class _Resolver:
             close = difflib.get_close_matches(k, list(_WorkloadRaw.model_fields), n=1)
             self.problem(f"workload_defaults.{k}", f"unknown workload field '{k}'" if k not in ("model", "name")
                          else f"'{k}' cannot have a default", value=k,
-                         expected="prompt, gen, batch, weight_bits, act_bits, kv_bits, group_size, prefill_chunk",
+                         expected="prompt, gen, batch, weight_bits, act_bits, kv_bits, group_size, prefill_chunk, "
+                                  "serving",
                          hint=f"did you mean '{close[0]}'?" if close and k not in ("model", "name") else None)
         defaults = {k: v for k, v in defaults.items() if k not in bad_default}
         specs: list[tuple[int, _WorkloadRaw]] = []
@@ -468,9 +470,12 @@ class _Resolver:
                     else:
                         self.problems.append(p)
                 continue
+            serving = self._serving(f"{where}.serving", w, model) if w.serving is not None else None
+            if w.serving is not None and serving is None:
+                continue
             spec = WorkloadSpec(name=name, model=ref, prompt=w.prompt, gen=w.gen, batch=w.batch,
                                 weight_bits=w.weight_bits, act_bits=w.act_bits, kv_bits=w.kv_bits,
-                                group_size=w.group_size or None, prefill_chunk=w.prefill_chunk)
+                                group_size=w.group_size or None, prefill_chunk=w.prefill_chunk, serving=serving)
             try:
                 spec.scenario()
             except pydantic.ValidationError as exc:
@@ -480,6 +485,38 @@ class _Resolver:
             models[name] = model
             out.append(spec)
         return tuple(out), models
+
+    def _serving(self, where: str, w: Any, model: ModelSpec) -> ServingSpec | None:
+        """A workload's `serving:` block, checked (every problem reported, None if any)."""
+        sv = w.serving
+        before = len(self.problems)
+        if sv.arrivals == "poisson" and sv.rate is None:
+            self.problem(f"{where}.rate", "Poisson arrivals need a rate", expected="requests per second > 0",
+                         hint="e.g. rate: 2")
+        if sv.arrivals == "closed" and sv.concurrency is None:
+            self.problem(f"{where}.concurrency", "a closed-loop client needs a concurrency",
+                         expected="a whole number >= 1", hint="e.g. concurrency: 8")
+        if sv.rate is not None and sv.arrivals != "poisson":
+            self.problem(f"{where}.rate", "applies to arrivals: poisson only", value=sv.rate)
+        if sv.concurrency is not None and sv.arrivals != "closed":
+            self.problem(f"{where}.concurrency", "applies to arrivals: closed only", value=sv.concurrency)
+        if sv.schedule == "mixed" and sv.step_tokens is None and w.prefill_chunk is None:
+            self.problem(f"{where}.step_tokens", "the mixed schedule needs a token budget per step", expected=
+                         "a whole number >= 1", hint="set serving.step_tokens, or the workload's prefill_chunk")
+        if sv.step_tokens is not None and sv.schedule != "mixed":
+            self.problem(f"{where}.step_tokens", "applies to schedule: mixed only", value=sv.step_tokens)
+        if model.encoder_decoder is not None and (sv.schedule == "mixed" or sv.kv_policy == "paged"):
+            self.problem(where, f"{model.name} is an encoder-decoder: mixed steps and paged KV are not modelled for it",
+                         value=model.name, hint="schedule: prefill-first, kv_policy: wait")
+        from slmsim.commands.flags import MAX_DES_TOKENS
+
+        if sv.requests * w.gen > MAX_DES_TOKENS:
+            self.problem(f"{where}.requests", f"{sv.requests} requests x {w.gen} tokens is more than the DES steps "
+                         f"through in a trial ({MAX_DES_TOKENS:,} tokens)", value=sv.requests,
+                         hint="fewer requests or a shorter gen")
+        if len(self.problems) > before:
+            return None
+        return ServingSpec(**sv.model_dump())
 
     # -- objectives, constraints, reference, baselines ----------------------------------
 
