@@ -141,6 +141,7 @@ def _space_details(s: dict[str, Any]) -> None:
                             "optionally `log` and `step`")
     workload = _WorkloadRaw.model_json_schema()
     workload["description"] = "a model preset, file or config.json with its scenario (defaults: workload_defaults)"
+    defs.update(workload.pop("$defs", {}))  # the serving block's definition, referenced as #/$defs/_ServingRaw
     defs["Parameter"], defs["Workload"] = param, workload
     props = s["properties"]
     props["parameters"]["additionalProperties"] = {"$ref": "#/$defs/Parameter"}

@@ -260,6 +260,16 @@ def _values_blocks(values: list[Value], *, title: str) -> list[Block]:
     return blocks
 
 
+def _served_as(sv: Any) -> str:
+    """One line for a workload's request stream (dse.space.ServingSpec), or '-' for one batch."""
+    if sv is None:
+        return "-"
+    arrivals = {"poisson": f"{sv.requests} Poisson at {sv.rate:g}/s", "closed": f"{sv.requests}, {sv.concurrency} out",
+                "fixed": f"{sv.requests} at t=0"}[sv.arrivals]
+    sched = f"mixed {sv.step_tokens or 'chunk'}" if sv.schedule == "mixed" else "prefill-first"
+    return f"{arrivals}, max batch {sv.max_batch}, {sched}, KV {sv.kv_policy}, {sv.statistic}"
+
+
 def _short(x: Any, width: int = 40) -> str:
     s = json.dumps(x) if isinstance(x, (list, dict, bool)) or x is None else str(x)
     return s if len(s) <= width else s[: width - 1] + "…"
@@ -428,9 +438,13 @@ def _check_space(target: str, path: Path | None) -> dict[str, Any]:
                 else f"{q(d['low'], unit, 4)} .. {q(d['high'], unit, 4)}"
                 + (f" step {q(d['step'], unit, 4)}" if d.get("step") else "") + (" (log)" if d.get("log") else ""))
         t.add(prm.path, d["kind"], _short(vals, 60), d.get("unit") or "")
-    w = Table("Workloads", ("name", "model", "prompt", "gen", "batch", "W/A/KV bits"))
+    served = any(wl.serving is not None for wl in sp.workloads)
+    w = Table("Workloads", ("name", "model", "prompt", "gen", "batch", "W/A/KV bits", *(("served as",) if served else ())))
     for wl in sp.workloads:
-        w.add(wl.name, wl.model, wl.prompt, wl.gen, wl.batch, f"{wl.weight_bits}/{wl.act_bits}/{wl.kv_bits}")
+        row = [wl.name, wl.model, wl.prompt, wl.gen, wl.batch, f"{wl.weight_bits}/{wl.act_bits}/{wl.kv_bits}"]
+        if served:
+            row.append(_served_as(wl.serving))
+        w.add(*row)
     objs = ", ".join(f"{o.direction.value} {o.metric.value}" for o in sp.objectives)
     cons = ", ".join(c.text for c in sp.constraints) or "none"
     blocks: list[Block] = [f"{target}: OK, space '{sp.name}' over base {sp.base}",

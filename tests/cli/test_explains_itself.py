@@ -132,7 +132,7 @@ def test_schema_validates_every_preset(capsys: pytest.CaptureFixture[str], kind:
 def test_schema_of_examples_and_what_it_refuses(capsys: pytest.CaptureFixture[str]) -> None:
     from slmsim.schema import schema
 
-    for kind, files in (("space", ["space-demo.yaml", "space-edgecim.yaml"]),
+    for kind, files in (("space", ["space-demo.yaml", "space-edgecim.yaml", "space-serving.yaml"]),
                         ("scenario", [f"decoding/{p.name}" for p in (ROOT / "examples" / "decoding").glob("*.yaml")]),
                         ("hardware", ["hetero-orin-edgecim.yaml"])):
         v = jsonschema.Draft202012Validator(schema(kind))

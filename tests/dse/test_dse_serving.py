@@ -93,3 +93,10 @@ def test_explore_runs_a_served_workload_and_resumes_it(tmp_path: Path) -> None:
     # a second run of the same space resumes the study (its fingerprint holds the serving block)
     assert main(["explore", str(f), "--trials", "3", "--out", str(out), "--no-progress"]) == 0
     assert json.loads((out / "study.json").read_text())["n_trials_complete"] == 3
+
+
+def test_the_serving_example_checks_and_says_how_it_is_served(capsys: pytest.CaptureFixture[str]) -> None:
+    example = Path(__file__).parents[2] / "examples" / "space-serving.yaml"
+    assert main(["check", str(example)]) == 0
+    out = capsys.readouterr().out
+    assert "24 Poisson at 2/s, max batch 8, mixed 512, KV wait, p99" in out
