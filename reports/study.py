@@ -35,9 +35,20 @@ def _facts(data: StudyData) -> list[tuple[str, str]]:
     if m.get("base"):
         facts.append(("base design", str(m["base"])))
     if data.workloads:
-        facts.append(("workloads", ", ".join(str(w.get("name")) for w in data.workloads)))
+        facts.append(("workloads", ", ".join(_workload_text(w) for w in data.workloads)))
     facts.append(("source", data.source))
     return facts
+
+
+def _workload_text(w: dict) -> str:
+    """A workload's name, and for a served one how: its ttft / decode_latency are the stream's statistic."""
+    sv = w.get("serving")
+    if not isinstance(sv, dict):
+        return str(w.get("name"))
+    load = (f"{sv.get('rate'):g}/s Poisson" if sv.get("arrivals") == "poisson" and sv.get("rate") is not None else
+            f"{sv.get('concurrency')} out" if sv.get("arrivals") == "closed" else "all at t=0")
+    return (f"{w.get('name')} (served: {sv.get('requests')} requests, {load}; ttft and decode_latency are the "
+            f"stream's {sv.get('statistic', 'mean')}, decode_latency of the inter-token gaps)")
 
 
 def _constraint_text(c: object) -> str:

@@ -100,3 +100,11 @@ def test_the_serving_example_checks_and_says_how_it_is_served(capsys: pytest.Cap
     assert main(["check", str(example)]) == 0
     out = capsys.readouterr().out
     assert "24 Poisson at 2/s, max batch 8, mixed 512, KV wait, p99" in out
+
+
+def test_the_study_report_says_what_a_served_workloads_metrics_are(tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    assert main(["explore", str(space(tmp_path, BASE + SERVED)), "--trials", "2", "--out", str(out),
+                 "--no-progress"]) == 0
+    page = (out / "report.html").read_text()
+    assert "served: 12 requests, 8/s Poisson; ttft and decode_latency are the stream&#x27;s p99" in page
