@@ -25,6 +25,7 @@ Comparisons (--jobs 2 vs 1, 1-8 PostgreSQL workers) are measured in one run, int
    lost, evaluated twice (0, 0).
 6. repeats: `explore examples/space-edgecim.yaml --trials 150`: evaluations = distinct
    parameter sets, repeats marked duplicate_of.
+7. serving: CPU per new design of a served workload against the same workload as one batch.
 """
 
 from __future__ import annotations
@@ -629,12 +630,43 @@ def repeats(folder: Path) -> None:
           f"{len(pareto.drop_duplicates(subset=params))} distinct", flush=True)
 
 
+def serving_cost(folder: Path) -> None:
+    """7. serving: what a served workload (`serving:`, docs/dse.md) costs a trial against the same
+    workload as one batch, per new design (`Evaluator.evaluate_params`, DRAM bandwidths never
+    seen before, minimum and median of 12). No target: the ratio is the figure to watch."""
+    from slmsim.dse.evaluate import Evaluator
+
+    print(f"\nserving workloads ({load()}):")
+    rows = {}
+    for label, extra in (("one batch", ""), ("served: 12 Poisson requests, mixed 128, p99",
+                                               ", serving: {arrivals: poisson, rate: 8, requests: 12, max_batch: 4, "
+                                               "schedule: mixed, step_tokens: 128, memory_model: ideal, "
+                                               "statistic: p99}")):
+        f = folder / f"serve-{len(rows)}.yaml"
+        f.write_text("base: orin-nano\nparameters:\n  memories.dram.bandwidth: {low: '50 GB/s', high: '200 GB/s'}\n"
+                     f"workloads:\n  - {{model: qwen3-0.6b, prompt: 256, gen: 16{extra}}}\n"
+                     "objectives: [decode_latency, ttft]\nbaselines: []\n")
+        loaded = load_space(f)
+        ev = Evaluator(space=loaded.space, base_si=loaded.base_si, models=loaded.models)
+        ev.evaluate_params({"memories.dram.bandwidth": 60e9})
+        times = []
+        for i in range(12):
+            t0 = time.process_time()
+            ev.evaluate_params({"memories.dram.bandwidth": 61e9 + i * 9.7e9})
+            times.append(time.process_time() - t0)
+        rows[label] = float(np.median(times))
+        print(f"  {label:<46} {min(times) * 1e3:6.2f} ms min, {rows[label] * 1e3:6.2f} ms median CPU per new design")
+    a, b = rows.values()
+    print(f"  served / one batch: {b / a:.1f}x (no target)")
+    print(f"  {load()}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="one seed, no GP, smaller speed runs")
-    ap.add_argument("--only", default="front,speed,workers,report,kills,repeats",
+    ap.add_argument("--only", default="front,speed,workers,report,kills,repeats,serving",
                     help="comma-separated parts: front, speed, jobs, claims (both part of speed), workers, "
-                         "report, kills, repeats")
+                         "report, kills, repeats, serving")
     ap.add_argument("--no-gp", action="store_true", help="skip the GP sampler (needs PyTorch; ~5 min)")
     ap.add_argument("--kills", type=int, default=20, help="SIGKILLs in the kill test (default 20)")
     ap.add_argument("--jobs-repeats", type=int, default=3, help="paired --jobs 1 / --jobs 2 runs (default 3)")
@@ -672,6 +704,8 @@ def main() -> None:
             kills(folder, n_kills=args.kills)
         if "repeats" in parts:
             repeats(folder)
+        if "serving" in parts:
+            serving_cost(folder)
     print(f"end: {load()}")
 
 
