@@ -508,7 +508,7 @@ class _Resolver:
         if model.encoder_decoder is not None and (sv.schedule == "mixed" or sv.kv_policy == "paged"):
             self.problem(where, f"{model.name} is an encoder-decoder: mixed steps and paged KV are not modelled for it",
                          value=model.name, hint="schedule: prefill-first, kv_policy: wait")
-        from slmsim.commands.flags import MAX_DES_TOKENS
+        from slmsim.core.limits import MAX_DES_TOKENS
 
         if sv.requests * w.gen > MAX_DES_TOKENS:
             self.problem(f"{where}.requests", f"{sv.requests} requests x {w.gen} tokens is more than the DES steps "

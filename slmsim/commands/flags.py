@@ -14,7 +14,7 @@ import sys
 from typing import Any
 
 from slmsim.core.errors import Problem
-from slmsim.core.limits import MAX_BATCH, MAX_REQUESTS, MAX_SEED, MAX_TOKENS
+from slmsim.core.limits import MAX_BATCH, MAX_DES_TOKENS, MAX_REQUESTS, MAX_SEED, MAX_TOKENS
 
 EXIT_INTERNAL = 1
 MIN_RATE_PER_S = 1e-6  # one request in ~11.6 days: anything slower is a typo, and its energy a nonsense figure
@@ -47,7 +47,6 @@ _FLOATS: tuple[tuple[str, str], ...] = (
 )
 
 
-MAX_DES_TOKENS = 1_000_000  # ~100 us per token step (docs/performance.md): ~100 s at batch 1
 
 
 def des_work_problems(tokens: int, *, what: str, prefill_passes: int = 0) -> list[Problem]:
