@@ -58,6 +58,11 @@ DISTINCT_EXPERTS_QUANTUM = 0.25
 HIT_RATE_QUANTUM = 0.05
 
 
+def _quantised(value: float | None, quantum: float) -> float | None:
+    """`value` on its cache-key grid (None stays None)."""
+    return None if value is None else round(value / quantum) * quantum
+
+
 class WeightMode:
     STATIONARY = "weight_stationary"
     STREAMING = "weight_streaming"
@@ -249,10 +254,9 @@ class StepMapper:
         if key in self._cache:
             return self._cache[key]
         tokens = batch + sum(w for w, _, _ in chunks)
-        distinct = self.expected_distinct(tokens) if self.model.moe is not None else None
-        if distinct is not None:
-            distinct = round(distinct / DISTINCT_EXPERTS_QUANTUM) * DISTINCT_EXPERTS_QUANTUM
-        hit = round(self.expected_hit(tokens) / HIT_RATE_QUANTUM) * HIT_RATE_QUANTUM
+        distinct = _quantised(self.expected_distinct(tokens) if self.model.moe is not None else None,
+                              DISTINCT_EXPERTS_QUANTUM)
+        hit = _quantised(self.expected_hit(tokens), HIT_RATE_QUANTUM)
         dec_wl = None
         keys: list[tuple] = []
         if batch:
@@ -282,8 +286,8 @@ class StepMapper:
     def _step(self, kind: str, phase: Phase, device: str, *, batch: int, tokens_per_seq: int, prompt: int,
               distinct: float | None = None, hit: float | None = None, draft: bool = False,
               logits: bool = True) -> MappedStep:
-        d_key = None if distinct is None else round(distinct / DISTINCT_EXPERTS_QUANTUM) * DISTINCT_EXPERTS_QUANTUM
-        h_key = None if hit is None else round(hit / HIT_RATE_QUANTUM) * HIT_RATE_QUANTUM
+        d_key = _quantised(distinct, DISTINCT_EXPERTS_QUANTUM)
+        h_key = _quantised(hit, HIT_RATE_QUANTUM)
         key = (kind, batch, tokens_per_seq, prompt, d_key, h_key, logits)
         if key in self._cache:
             return self._cache[key]

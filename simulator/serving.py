@@ -132,6 +132,7 @@ class _Sim:
         self.env = simpy.Environment()
         self.rng = np.random.default_rng(seed)  # reserved for stochastic models (acceptance, routing)
         self.lives = [_Live(r) for r in requests]
+        # not yet arrived (open arrivals) or not yet sent (closed loop), in order of arrival
         self.unsent: deque[_Live] = deque(sorted(self.lives, key=lambda x: (x.req.arrival_s, x.req.id)))
         self.st = _State()
         self.trace_steps = trace_steps
@@ -304,7 +305,8 @@ class _Sim:
             for _ in range(self.policy.concurrency):
                 self.release()
             return
-        for live in sorted(self.lives, key=lambda x: (x.req.arrival_s, x.req.id)):
+        while self.unsent:  # in order of arrival
+            live = self.unsent.popleft()
             delay = live.req.arrival_s - self.env.now
             if delay > 0:
                 yield self.env.timeout(delay)
@@ -380,6 +382,11 @@ class _Sim:
             gained = [1] * len(batch)
         else:
             gained = yield from self.rounds.run(self.ex, batch, record=self.record())
+        self.decoded(batch, gained)
+
+    def decoded(self, batch: list[_Live], gained: list[int]) -> None:
+        """A step gave each sequence of `batch` its `gained` tokens: count them, and let the
+        sequences that have all their tokens leave the batch."""
         self.st.decode_steps += 1
         self.st.decode_tokens += int(sum(gained))
         self.st.batch_sizes.append(len(batch))
@@ -436,16 +443,7 @@ class _Sim:
                     st.mixed_prefill_tokens += tokens
             yield from self.ex.run(step, ctx, label=label, record=self.record())
             if b:
-                st.decode_steps += 1
-                st.decode_tokens += b
-                st.batch_sizes.append(b)
-                for live in st.running:
-                    live.generated += 1
-                    live.kv_tokens += 1
-                    self.delivered(live)
-                for live in [x for x in st.running if x.generated >= x.req.gen_tokens]:
-                    st.running.remove(live)
-                    self.finish(live)
+                self.decoded(st.running, [1] * b)
             for live, (w, _, last) in zip(owners, chunks):
                 live.prefilled += w
                 if not last:

@@ -271,13 +271,14 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     warns = input_warnings(model=model, scenario=scenario, draft=draft, serving=bool(args.arrivals),
                            batch_flag=args.batch) + ignored_flag_warnings(args)
     plan, stack_info, scenario = stack_plan(args, hw.spec, model, scenario, draft)  # --stack: via the stack preset
-    args.schedule_from_stack = getattr(args, "schedule", None) is None and bool(stack_info)
+    schedule_from_stack = getattr(args, "schedule", None) is None and bool(stack_info)
     if getattr(args, "schedule", None) is None:  # not given: the stack's server schedule, else prefill-first
         args.schedule = (stack_info or {}).get("serving_schedule") or "prefill-first"
-    if args.arrivals and args.schedule == "mixed" and args.schedule_from_stack and not isinstance(plan, Infeasible) \
-            and _mixed_problems(args, plan)[0]:
+    unmodelled = (_mixed_problems(args, plan)[0] if args.arrivals and args.schedule == "mixed" and schedule_from_stack
+                  and not isinstance(plan, Infeasible) else [])
+    if unmodelled:
         # the stack's mixed steps are not modelled for this run: prefill-first, said (a flag would be refused)
-        why = _mixed_problems(args, plan)[0][0].message
+        why = unmodelled[0].message
         args.schedule = "prefill-first"
         warns.append(f"{stack_info['name']} serves in mixed steps, which are not modelled here ({why}): the stream "
                      "is simulated prefill-first (--schedule prefill-first)")
@@ -428,14 +429,16 @@ def _serve(args: argparse.Namespace, plan: Any, scenario: Any, *, trace_steps: i
     return run_serving(plan.mapper, reqs, policy, trace_steps=trace_steps, seed=scenario.seed)
 
 
+def _flag_problem(path: str, message: str, value: Any, expected: str, hint: str) -> Problem:
+    return Problem(file="<command line>", path=path, message=message, value=value, expected=expected, hint=hint)
+
+
 def _paged_problems(args: argparse.Namespace, plan: Any) -> list[Problem]:
     """What `--kv-policy paged` needs (simulator.serving.KvPolicy.PAGED)."""
     m = plan.mapper
     sc = m.scenario
     out = []
-
-    def problem(path: str, message: str, value: Any, expected: str, hint: str) -> Problem:
-        return Problem(file="<command line>", path=path, message=message, value=value, expected=expected, hint=hint)
+    problem = _flag_problem
 
     if args.batching != "continuous":
         out.append(problem("--batching", "paged KV preempts and resumes sequences inside a running batch, which "
@@ -460,10 +463,7 @@ def _mixed_problems(args: argparse.Namespace, plan: Any) -> tuple[list[Problem],
     """What `--schedule mixed` needs (simulator.serving.Schedule), and the step's token budget."""
     m = plan.mapper
     sc = m.scenario
-
-    def problem(path: str, message: str, value: Any, expected: str, hint: str) -> Problem:
-        return Problem(file="<command line>", path=path, message=message, value=value, expected=expected, hint=hint)
-
+    problem = _flag_problem
     out = []
     if args.batching != "continuous":
         out.append(problem("--batching", "--schedule mixed batches continuously", args.batching, "continuous",
