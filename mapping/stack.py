@@ -136,6 +136,7 @@ class StackChoice:
     bits_per_weight: float
     dequant_ops_per_weight: float
     expert_bits_per_weight: float | None = None  # MoE: bits per routed-expert weight (bits_per_weight: the rest)
+    kv_cache_bits: int | None = None  # KV precision the compiled asset fixes (None: the scenario's)
 
     @property
     def gemv_efficiency(self) -> float:
@@ -188,7 +189,8 @@ def choose(hw: HardwareSpec, model: ModelSpec, stack: StackSpec, weight_format: 
     return StackChoice(stack=stack, format_name=canon, fmt=fmt, device=device, cost_class=cls, costs=costs,
                        bits_per_weight=format_bits_per_weight(canon, model, formats) if split is None else split[0],
                        dequant_ops_per_weight=use.dequant_ops_per_weight,
-                       expert_bits_per_weight=None if split is None else split[1])
+                       expert_bits_per_weight=None if split is None else split[1],
+                       kv_cache_bits=use.kv_cache_bits)
 
 
 def _host_rate(dev: _Processor) -> float | None:
@@ -199,9 +201,11 @@ def _host_rate(dev: _Processor) -> float | None:
 
 def stack_scenario(scenario: Scenario, choice: StackChoice, model: ModelSpec,
                    hw: HardwareSpec | None = None) -> Scenario:
-    prec = scenario.precision.model_copy(update={
-        "weight_bits": choice.fmt.weight_bits, "activation_bits": choice.fmt.activation_bits,
-        "bits_per_weight": choice.bits_per_weight, "expert_bits_per_weight": choice.expert_bits_per_weight})
+    update = {"weight_bits": choice.fmt.weight_bits, "activation_bits": choice.fmt.activation_bits,
+              "bits_per_weight": choice.bits_per_weight, "expert_bits_per_weight": choice.expert_bits_per_weight}
+    if choice.kv_cache_bits is not None:  # the compiled asset's KV precision (Genie w4a16: 8 bits)
+        update["kv_bits"] = choice.kv_cache_bits
+    prec = scenario.precision.model_copy(update=update)
     window = choice.stack.context_window(model.name)
     memory = None
     if hw is not None:
@@ -284,8 +288,8 @@ def kernel_cost_hook(choice: StackChoice, hw: HardwareSpec) -> Callable[[MappedS
             kind = "attention" if op.name.endswith("attention") else "moe" if op.op_class == "experts" else "dense"
             compute = _floor(op, step, eff[kind])
             if kind == "attention" and attn_vector_ops_per_s and step.phase == "decode" and step.tokens_per_seq == 1:
-                compute = Affine(max(compute.const, op.flops.const / attn_vector_ops_per_s),
-                                 max(compute.per_ctx, op.flops.per_ctx / attn_vector_ops_per_s))
+                compute = _vector_attention(op, step, compute, attn_vector_ops_per_s, c.decode_attention_overlap,
+                                            eff["attention"])
             out.append(replace(op, overhead_s=overhead, compute_s=compute))
         if t_step:
             out.append(MappedOp(name="runtime", op_class="runtime", device=step.device, unit="host", layers=1,
@@ -295,6 +299,23 @@ def kernel_cost_hook(choice: StackChoice, hw: HardwareSpec) -> Callable[[MappedS
                           tier_component=step.tier_component, tier_energy_per_bit_j=step.tier_energy_per_bit_j)
 
     return hook
+
+
+def _vector_attention(op: MappedOp, step: MappedStep, compute: Affine, vector_ops_per_s: float,
+                      overlap: float, efficiency: float = 1.0) -> Affine:
+    """Decode attention on the vector unit: its FLOPs at `vector_ops_per_s` and its KV stream at the
+    tiers' bandwidth x the stack's attention `efficiency`, the shorter of the two hidden under the
+    longer by the share `overlap` (1: max(compute, KV); 0: compute + KV). Each part of the affine
+    cost (constant, per context token) is combined on its own. The result is at least the KV
+    time, so the op's max(compute, memory) takes it as is."""
+    mem_const = sum(aff.const / (step.tier_bandwidth_bytes_per_s[tier] * efficiency) for tier, aff in op.tier_bytes)
+    mem_ctx = sum(aff.per_ctx / (step.tier_bandwidth_bytes_per_s[tier] * efficiency) for tier, aff in op.tier_bytes)
+
+    def part(floor: float, vec: float, mem: float) -> float:
+        return max(floor, vec, mem) + (1.0 - overlap) * min(vec, mem)
+
+    return Affine(part(compute.const, op.flops.const / vector_ops_per_s, mem_const),
+                  part(compute.per_ctx, op.flops.per_ctx / vector_ops_per_s, mem_ctx))
 
 
 def _floor(op: MappedOp, step: MappedStep, efficiency: float) -> Affine:

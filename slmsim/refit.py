@@ -97,12 +97,18 @@ GROUPS: dict[str, tuple[Constant, ...]] = {
                  "assumption: ~20 us per graph op at 1.5 GHz (op dispatch + VTCM staging); bound 1e5 cycles",
                  stack_paths=(("costs.hexagon-npu.device_kernel_cycles", 1.0),),
                  hw_paths=("devices.npu.kernel_overhead",), devices=("snapdragon-8-elite", "sa8255p"),
-                 hw_scale=1 / 1.5e9, hw_unit=_US, kind="edge_kernel_time_s", pool_scale=1 / 1.5e9),
+                 hw_scale=1 / 1.5e9, hw_unit=_US),  # not pooled with MLC's launched kernels: a compiled-graph op
         Constant("hexagon-npu: Genie decode attention, fraction of the HVX peak", 1.0, 0.01, 1.0,
                  "prior: decode attention (one query row against the whole compiled window) at the vector peak; "
                  "lower bound 1%. The rows separate it from the KV bytes: Llama 2 7B (MHA, 1024-token window) and "
                  "Mistral 7B (GQA, 4096) read the same KV bytes per step, and Mistral's attention does 4x the FLOPs",
                  stack_paths=(("costs.hexagon-npu.decode_attention_efficiency", 1.0),)),
+        Constant("hexagon-npu: Genie decode attention, share of its KV stream overlapped with its compute", 1.0,
+                 0.0, 1.0,
+                 "prior: full overlap (time = max(compute, KV), the cost of every other op); 0 = the KV is "
+                 "staged first, then computed. Which one QNN's HTP attention does is not published; the rows "
+                 "separate it once the KV is at its sourced 8 bits (Llama 3.2 vs Phi-3.5)",
+                 stack_paths=(("costs.hexagon-npu.decode_attention_overlap", 1.0),)),
         Constant("hexagon-npu: genie-w4 dequantisation ops per weight (HVX, to fp16)", 2.0, 0.0, 40.0,
                  "prior: unpack + scale, 2 vector ops per weight; bound 40",
                  stack_paths=(("formats.genie-w4.dequant_ops_per_weight", 1.0),), kind="int4_unpack_ops"),

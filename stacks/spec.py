@@ -20,7 +20,8 @@ window, and per device class a few kernel-cost constants:
 - `matrix_efficiency`: the achieved fraction of the matrix peak of its GEMMs (prefill);
 - `decode_attention_efficiency`: where decode attention (one query row per sequence) runs
   compute-bound on the vector unit, the fraction of its peak it reaches (None: attention
-  runs at the matrix peak, memory-bound in decode);
+  runs at the matrix peak, memory-bound in decode); `decode_attention_overlap`: how much of
+  the shorter of that compute and the op's KV stream hides under the longer (1: max, 0: sum);
 - `formats`: per format that is another kernel kind on the class (Genie w4 vs w4a16),
   its GEMV and matrix efficiencies.
 
@@ -115,6 +116,9 @@ class FormatUse(BaseModel):
 
     dequant_ops_per_weight: float = Field(
         ge=0, description="vector ops to unpack one weight to the math precision (0: the engine takes it natively)")
+    kv_cache_bits: int | None = Field(
+        None, ge=1, le=32, description="bits per KV-cache element the compiled asset fixes for this format "
+                                       "(Genie w4a16: 8); None: the scenario's kv_bits (--kv-bits)")
 
 
 class KernelsPerLayer(BaseModel):
@@ -164,6 +168,10 @@ class KernelCosts(BaseModel):
         None, ge=1e-3, le=1,
         description="decode steps (one query row per sequence): attention's FLOPs take at least FLOPs / (vector peak x "
                     "this) seconds; None: only the matrix peak and the KV bytes bound it")
+    decode_attention_overlap: float = Field(
+        1.0, ge=0, le=1,
+        description="with decode_attention_efficiency: the share of the shorter of (vector compute, KV stream) that "
+                    "hides under the longer; 1: time = max(compute, KV), 0: compute + KV (no prefetch overlap)")
     formats: dict[str, FormatKernel] = Field(
         default_factory=dict, description="format -> its kernel's efficiencies where it is another kernel kind")
 

@@ -271,6 +271,11 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     warns = input_warnings(model=model, scenario=scenario, draft=draft, serving=bool(args.arrivals),
                            batch_flag=args.batch) + ignored_flag_warnings(args)
     plan, stack_info, scenario = stack_plan(args, hw.spec, model, scenario, draft)  # --stack: via the stack preset
+    fixed_kv = (stack_info or {}).get("kv_cache_bits")
+    if fixed_kv is not None and args.kv_bits is not None and args.kv_bits != fixed_kv:
+        warns.append(f"--kv-bits {args.kv_bits} ignored: {stack_info['name']}'s {stack_info['weight_format']} asset "
+                     f"stores the KV cache in {fixed_kv} bits (stacks/presets/{stack_info['name']}.yaml "
+                     "formats.*.kv_cache_bits)")
     schedule_from_stack = getattr(args, "schedule", None) is None and bool(stack_info)
     if getattr(args, "schedule", None) is None:  # not given: the stack's server schedule, else prefill-first
         args.schedule = (stack_info or {}).get("serving_schedule") or "prefill-first"

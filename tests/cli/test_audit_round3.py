@@ -94,6 +94,25 @@ def test_flags_a_stack_overrides_are_warned_not_silently_dropped(capsys: pytest.
     assert not any("ignored with --stack" in w for w in ref["warnings"])
 
 
+def test_kv_bits_a_compiled_asset_fixes_are_warned_and_ignored(capsys: pytest.CaptureFixture[str]) -> None:
+    """Genie's w4a16 assets store the KV cache in 8 bits: --kv-bits 16 changes nothing and says so;
+    on a stack whose format leaves the KV precision open (MLC) --kv-bits is kept."""
+    base = ("simulate", "--hw", "snapdragon-8-elite", "--model", "llama-3.2-1b", "--prompt", "128", "--gen", "8",
+            "--stack", "genie", "--json")
+    code, out, _ = run(capsys, *base, "--kv-bits", "16")
+    got = json.loads(out)
+    assert code == 0 and any("--kv-bits 16 ignored" in w and "8 bits" in w for w in got["warnings"])
+    _, plain, _ = run(capsys, *base)
+    ref = json.loads(plain)
+    assert got["memory_footprint_bytes"]["kv_cache"] == ref["memory_footprint_bytes"]["kv_cache"]
+    assert not any("--kv-bits" in w for w in ref["warnings"])
+    mlc = ("simulate", "--hw", "orin-nano", "--model", "llama-3.2-1b", "--gen", "8", "--stack", "mlc", "--json")
+    _, a, _ = run(capsys, *mlc, "--kv-bits", "8")
+    _, b, _ = run(capsys, *mlc)
+    assert json.loads(a)["memory_footprint_bytes"]["kv_cache"] == \
+        pytest.approx(json.loads(b)["memory_footprint_bytes"]["kv_cache"] / 2)
+
+
 def test_a_draft_top_k_above_the_models_top_k_is_warned(capsys: pytest.CaptureFixture[str]) -> None:
     # olmoe-1b-7b routes 8 of 64 experts; a 12-expert draft is clamped to 8
     base = ("simulate", "--hw", "elmoe3d", "--model", "olmoe-1b-7b", "--gen", "8", "--decoding", "self_speculative",

@@ -93,11 +93,12 @@ def test_stack_format_sets_bytes_per_weight() -> None:
 
 
 def test_genie_static_window_reads_the_whole_window() -> None:
-    # KV read per decode step = layers x 2 x kv_dim x 2 bytes x 4096 (the compiled window), independent of context
+    # KV read per decode step = layers x 2 x kv_dim x 1 byte (8-bit KV of the w4a16 asset) x 4096 (the
+    # compiled window), independent of context
     plan, _ = _plan("snapdragon-8-elite", "llama-3.2-1b", "genie", "genie-w4a16")
     attn = next(op for op in plan.decode.ops if op.op_class == "attention")
     kv = sum(b.const for _, b in attn.tier_bytes)
-    assert kv == pytest.approx(2 * 512 * 2 * 4096 + 2 * 512 * 2, rel=1e-9)  # reads + one token written
+    assert kv == pytest.approx(2 * 512 * 1 * 4096 + 2 * 512 * 1, rel=1e-9)  # reads + one token written
 
 
 def test_engines_agree_on_a_stack_plan() -> None:
@@ -156,14 +157,16 @@ def test_moe_gemm_efficiency_divides_the_memory_bound_expert_time() -> None:
 
 
 def test_genie_decode_attention_is_a_compute_floor_on_the_vector_unit() -> None:
-    """Decode attention over the compiled window takes at least its FLOPs / (HVX peak x the fitted
-    decode_attention_efficiency). By hand per layer: 2 matmuls (QK^T, AV) x 2 FLOPs x query heads x
-    head_dim x window; Mistral 7B v0.3 (32 heads x 128, window 4096) and Llama 2 7B (32 x 128, window
-    1024) read the same KV bytes per step (8 vs 32 KV heads), but Mistral's attention does 4x the FLOPs,
-    so only Mistral's attention is compute-bound at the fitted efficiency. Prefill is not floored."""
+    """Decode attention over the compiled window costs its FLOPs / (HVX peak x the fitted
+    decode_attention_efficiency) and its KV stream, the shorter hidden under the longer by the fitted
+    decode_attention_overlap. By hand per layer: 2 matmuls (QK^T, AV) x 2 FLOPs x query heads x head_dim
+    x window; Mistral 7B v0.3 (32 heads x 128, window 4096) and Llama 2 7B (32 x 128, window 1024) read
+    the same KV bytes per step (8 vs 32 KV heads, 8-bit KV in the w4a16 assets), but Mistral's attention
+    does 4x the FLOPs. Prefill is not floored."""
     st = load_stack("genie").spec
-    eff = st.costs["hexagon-npu"].decode_attention_efficiency
-    assert eff is not None and 0.01 <= eff <= 1.0
+    costs = st.costs["hexagon-npu"]
+    eff, overlap = costs.decode_attention_efficiency, costs.decode_attention_overlap
+    assert eff is not None and 0.01 <= eff <= 1.0 and 0.0 <= overlap <= 1.0
     vector = load_hardware("snapdragon-8-elite").spec.devices["npu"].vector_throughput_ops_per_s
     times = {}
     for model, window in (("mistral-7b-v0.3", 4096), ("llama-2-7b", 1024)):
@@ -172,17 +175,52 @@ def test_genie_decode_attention_is_a_compute_floor_on_the_vector_unit() -> None:
         flops = 2 * 2 * 32 * 128 * window
         assert attn.flops.per_ctx == 0.0  # the compiled window, not the context so far
         assert attn.flops.const == pytest.approx(flops, rel=0.02)
-        assert attn.compute_s.const >= flops / (vector * eff) * (1 - 1e-9)
         kv_bytes = sum(b.const for _, b in attn.tier_bytes)
-        assert kv_bytes == pytest.approx(2 * 1024 * 2 * 4096 if model.startswith("mistral") else 2 * 4096 * 2 * 1024,
+        # K and V, kv_dim (8 x 128 or 32 x 128), 1 byte each, over the window: the same for both
+        assert kv_bytes == pytest.approx(2 * 1024 * 1 * 4096 if model.startswith("mistral") else 2 * 4096 * 1 * 1024,
                                          rel=0.01)
-        times[model] = (attn.compute_s.const, kv_bytes / plan.decode.tier_bandwidth_bytes_per_s["dram"])
+        vec = attn.flops.const / (vector * eff)
+        mem = kv_bytes / plan.decode.tier_bandwidth_bytes_per_s["dram"]
+        assert attn.compute_s.const == pytest.approx(max(vec, mem) + (1 - overlap) * min(vec, mem), rel=1e-6)
+        times[model] = (vec, mem)
         pre = next(op for op in plan.prefill.ops if op.op_class == "attention")
         assert pre.compute_s.const < pre.flops.const / (vector * eff)  # prefill runs on the matrix unit
-    assert times["mistral-7b-v0.3"][0] > times["mistral-7b-v0.3"][1]  # compute above the KV stream
-    assert times["llama-2-7b"][0] < times["llama-2-7b"][1]  # hidden under it
+    assert times["mistral-7b-v0.3"][0] == pytest.approx(4 * times["llama-2-7b"][0], rel=0.03)
+    assert times["mistral-7b-v0.3"][1] == pytest.approx(times["llama-2-7b"][1], rel=0.01)
     no_floor = stack_with_edits("genie", {"costs.hexagon-npu.decode_attention_efficiency": None})
     plan, _ = _plan("snapdragon-8-elite", "mistral-7b-v0.3", "genie", "genie-w4a16",
                     Scenario(prompt_tokens=128, gen_tokens=128), stack_spec=no_floor)
     attn = next(op for op in plan.decode.ops if op.op_class == "attention")
     assert attn.compute_s.const < times["mistral-7b-v0.3"][0] / 10  # without the floor: the matrix peak
+
+
+@pytest.mark.parametrize("overlap", [0.0, 0.5, 1.0])
+def test_decode_attention_overlap_between_max_and_sum(overlap: float) -> None:
+    """Limit cases: overlap 1 is max(compute, KV), overlap 0 is compute + KV, 0.5 half way."""
+    st = stack_with_edits("genie", {"costs.hexagon-npu.decode_attention_overlap": overlap,
+                                    "costs.hexagon-npu.decode_attention_efficiency": 0.1})
+    plan, _ = _plan("snapdragon-8-elite", "llama-3.2-3b", "genie", "genie-w4a16",
+                    Scenario(prompt_tokens=128, gen_tokens=128), stack_spec=st)
+    attn = next(op for op in plan.decode.ops if op.op_class == "attention")
+    vector = load_hardware("snapdragon-8-elite").spec.devices["npu"].vector_throughput_ops_per_s
+    vec = 2 * 2 * 24 * 128 * 4096 / (vector * 0.1)  # Llama 3.2 3B: 24 query heads x 128, window 4096
+    mem = 2 * 8 * 128 * 4096 * 1 / plan.decode.tier_bandwidth_bytes_per_s["dram"]  # 8 KV heads, 8-bit KV
+    expected = {0.0: vec + mem, 0.5: max(vec, mem) + 0.5 * min(vec, mem), 1.0: max(vec, mem)}[overlap]
+    assert attn.compute_s.const == pytest.approx(expected, rel=0.02)
+
+
+def test_genie_w4a16_assets_store_8_bit_kv_and_an_8_bit_lm_head() -> None:
+    """quic/ai-hub-models: the w4a16 export sets past_key / past_value to 8 bits (Mistral's compiled
+    asset takes uint8 past_key inputs) and the LM head weights to 8 bits per channel; w4 keeps fp16 KV.
+    By hand for Llama 3.2 1B (16 layers, hidden 2048, 8 KV heads x 64, FFN 8192, vocab 128256, tied):
+    layers 16 x (2 x 2048^2 + 2 x 2048 x 512 + 3 x 2048 x 8192) = 973.1 M weights at 4 bits, the head
+    128256 x 2048 = 262.7 M at 8: (973.1 x 4 + 262.7 x 8) / 1235.8 = 4.850 bits per weight.
+    KV over the 4096 window: 16 x 2 x 512 x 4096 x 1 B = 67.1 MB (w4a16), twice that in fp16 (w4)."""
+    layers = 16 * (2 * 2048**2 + 2 * 2048 * 512 + 3 * 2048 * 8192)
+    head = 128256 * 2048
+    for fmt, kv_bytes in (("genie-w4a16", 1), ("genie-w4", 2)):
+        plan, choice = _plan("snapdragon-8-elite", "llama-3.2-1b", "genie", fmt, Scenario(prompt_tokens=128, gen_tokens=128))
+        assert choice.bits_per_weight == pytest.approx((layers * 4 + head * 8) / (layers + head), rel=1e-3)
+        assert choice.kv_cache_bits == 8 * kv_bytes
+        result = run(plan)
+        assert result.memory_footprint_bytes["kv_cache"] == pytest.approx(16 * 2 * 512 * 4096 * kv_bytes, rel=1e-6)

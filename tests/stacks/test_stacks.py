@@ -37,7 +37,8 @@ BY_HAND = {
     "nvfp4": (16 * 4 + 8) / 16,  # E2M1 x 16 + one E4M3 scale = 4.5
     "mxfp4": (32 * 4 + 8) / 32,  # E2M1 x 32 + one E8M0 scale = 4.25
     "mxfp4-experts": 4.25,
-    "genie-w4a16": 4.0, "genie-w4": 4.0,
+    "genie-w4a16": 4.0, "genie-w4": 4.0,  # base layout; the LM head is genie-w8-channel
+    "genie-w8-channel": 8.0,  # one int8 per weight, per-channel scale negligible
 }
 
 
