@@ -302,7 +302,7 @@ def kernel_cost_hook(choice: StackChoice, hw: HardwareSpec) -> Callable[[MappedS
 
 
 def _vector_attention(op: MappedOp, step: MappedStep, compute: Affine, vector_ops_per_s: float,
-                      overlap: float, efficiency: float = 1.0) -> Affine:
+                      overlap: float, efficiency: float) -> Affine:
     """Decode attention on the vector unit: its FLOPs at `vector_ops_per_s` and its KV stream at the
     tiers' bandwidth x the stack's attention `efficiency`, the shorter of the two hidden under the
     longer by the share `overlap` (1: max(compute, KV); 0: compute + KV). Each part of the affine

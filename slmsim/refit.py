@@ -82,8 +82,7 @@ GROUPS: dict[str, tuple[Constant, ...]] = {
                  "ramp/tail at Orin Nano clocks (1.5 GHz A78AE, 625 MHz GPU); lower bound 4 us (a launch and a "
                  "grid ramp cannot be free: the CUDA driver's launch path alone is a few us), upper 100 us",
                  stack_paths=_kernel_split("jetson-orin", 1.5, 0.625),
-                 hw_paths=("devices.gpu.kernel_overhead",), devices=("orin-nano", "agx-orin-64gb"), hw_unit=_US,
-                 kind="edge_kernel_time_s"),
+                 hw_paths=("devices.gpu.kernel_overhead",), devices=("orin-nano", "agx-orin-64gb"), hw_unit=_US),
         Constant("jetson-orin: MLC group-quant (q4f16_1) GEMV efficiency relative to the FT kernel", 1.0, 0.4, 1.0,
                  "prior: same as the CUTLASS FasterTransformer GEMV; q4f16_1 runs TVM dlight-generated dequant-GEMV "
                  "kernels with 32-weight groups (an fp16 scale load per 32 weights)",

@@ -266,16 +266,12 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     if problems:
         raise SpecError(problems, total=len(problems) + unheld_count)
     assert hw is not None and model is not None and scenario is not None
-    from slmsim.commands.warnings import ignored_flag_warnings, input_warnings
+    from slmsim.commands.warnings import ignored_flag_warnings, input_warnings, stack_kv_warnings
 
     warns = input_warnings(model=model, scenario=scenario, draft=draft, serving=bool(args.arrivals),
                            batch_flag=args.batch) + ignored_flag_warnings(args)
     plan, stack_info, scenario = stack_plan(args, hw.spec, model, scenario, draft)  # --stack: via the stack preset
-    fixed_kv = (stack_info or {}).get("kv_cache_bits")
-    if fixed_kv is not None and args.kv_bits is not None and args.kv_bits != fixed_kv:
-        warns.append(f"--kv-bits {args.kv_bits} ignored: {stack_info['name']}'s {stack_info['weight_format']} asset "
-                     f"stores the KV cache in {fixed_kv} bits (stacks/presets/{stack_info['name']}.yaml "
-                     "formats.*.kv_cache_bits)")
+    warns += stack_kv_warnings(args, stack_info)
     schedule_from_stack = getattr(args, "schedule", None) is None and bool(stack_info)
     if getattr(args, "schedule", None) is None:  # not given: the stack's server schedule, else prefill-first
         args.schedule = (stack_info or {}).get("serving_schedule") or "prefill-first"

@@ -39,7 +39,20 @@ def ignored_flag_warnings(args: Any) -> list[str]:
 
 
 # precision flags a stack's weight format overrides (mapping.stack.stack_scenario); --kv-bits is kept
+# unless the format's compiled asset fixes the KV precision (stack_kv_warnings)
 _STACK_SETS = (("--weight-bits", "weight_bits"), ("--act-bits", "act_bits"), ("--group-size", "group_size"))
+
+
+def stack_kv_warnings(args: Any, stack_info: dict | None) -> list[str]:
+    """--kv-bits against a format whose compiled asset fixes the KV precision (known once the stack
+    is resolved: `_stack.plan`'s info)."""
+    fixed = (stack_info or {}).get("kv_cache_bits")
+    given = getattr(args, "kv_bits", None)
+    if fixed is None or given is None or given == fixed:
+        return []
+    assert stack_info is not None
+    return [f"--kv-bits {given} ignored: {stack_info['name']}'s {stack_info['weight_format']} asset stores the KV "
+            f"cache in {fixed} bits (the stack's formats.{stack_info['weight_format']}.kv_cache_bits)"]
 
 
 def input_warnings(*, model: Any, scenario: Any, draft: Any = None, serving: bool = False,
