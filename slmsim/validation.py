@@ -103,36 +103,53 @@ MEASURED_RANGE = (1e-6, 1e9)
 _COUNT_LIMITS = {"prompt_tokens": ("MAX_TOKENS", 1), "gen_tokens": ("MAX_TOKENS", 1), "batch": ("MAX_BATCH", 1)}
 
 
-def _number(text: str | None, *, file: str, line: int, column: str, integer: bool = False) -> float | None:
+def _number(text: str | None, problems: list[Problem], *, file: str, line: int, column: str,
+            integer: bool = False) -> float | None:
+    """The cell's value; None when empty or bad (a bad cell adds to `problems`)."""
     if text is None or not text.strip():
         return None
     where = f"line {line}, column {column}"
+    count = column in _COUNT_LIMITS or column == "requests"
+
+    def bad(message: str, expected: str, hint: str | None = None) -> None:
+        problems.append(Problem(file=file, path=where, value=text[:100], message=message, expected=expected,
+                                hint=hint))
+
     try:
-        value = int(text) if integer else float(text)
+        value = float(text)
     except ValueError:
-        raise SpecError([Problem(file=file, path=where, value=text[:100],
-                                 message="not a number", expected="an integer" if integer else "a number",
-                                 hint="leave the cell empty when the figure was not measured")]) from None
+        bad("not a number", "a whole number" if integer else "a number",
+            "a count of tokens, sequences or requests" if count else
+            "leave the cell empty when the figure was not measured")
+        return None
     if not math.isfinite(value) or value <= 0:
-        raise SpecError([Problem(file=file, path=where, value=text[:100],
-                                 message="must be a positive finite number", expected="> 0")])
+        bad("must be a positive finite number", "> 0")
+        return None
     if integer:
         from slmsim.core import limits
 
+        digits = text.strip().removeprefix("+")
+        if not (digits.isascii() and digits.isdigit()):
+            bad("not a whole number", "an integer written with digits only (128, not 1.28e2 or 128.5)")
+            return None
         name, low = _COUNT_LIMITS.get(column, ("MAX_SPEC_INT", 1))
         high = getattr(limits, name)
         if not low <= value <= high:
-            raise SpecError([Problem(file=file, path=where, value=text[:100], message="out of range",
-                                     expected=f"an integer from {low} to {high:,}", hint="see docs/input-limits.md")])
-    elif not MEASURED_RANGE[0] <= value <= MEASURED_RANGE[1]:
-        raise SpecError([Problem(file=file, path=where, value=text[:100], message="out of range for a measured figure",
-                                 expected=f"from {MEASURED_RANGE[0]:g} to {MEASURED_RANGE[1]:g} (tokens/s or W)",
-                                 hint="leave the cell empty when the figure was not measured")])
-    return float(value)
+            bad("out of range", f"an integer from {low} to {high:,}", "see docs/input-limits.md")
+            return None
+        return float(int(text))
+    if not MEASURED_RANGE[0] <= value <= MEASURED_RANGE[1]:
+        bad("out of range for a measured figure",
+            f"from {MEASURED_RANGE[0]:g} to {MEASURED_RANGE[1]:g} (tokens/s or W)",
+            "leave the cell empty when the figure was not measured")
+        return None
+    return value
 
 
 def read_csv(path: str | Path) -> list[Row]:
-    """Rows of a CSV with the columns of calibration-decode-2.csv (or the first file's layout)."""
+    """Rows of a CSV with the columns of calibration-decode-2.csv (or the first file's layout).
+
+    Every bad cell of every row is reported together (one SpecError), not the first only."""
     path = Path(path)
     shown = str(path)
     try:
@@ -155,37 +172,48 @@ def read_csv(path: str | Path) -> list[Row]:
             file=shown, path="header", message=f"missing column(s): {', '.join(missing)}", value=",".join(header),
             expected=", ".join(_COLUMNS) + ", decode_tokens_per_s, prefill_tokens_per_s, power_w, source",
             hint="other columns are ignored; an empty cell means not measured")])
-    out = []
+    out: list[Row] = []
+    problems: list[Problem] = []
     for i, r in enumerate(reader, start=2):
         if None in r:  # more cells than the header has columns
-            raise SpecError([Problem(file=shown, path=f"line {i}", message=f"{len(header) + len(r[None])} cells, "
-                                     f"the header has {len(header)} columns", value=",".join(map(str, r[None]))[:200],
-                                     hint="a comma inside a cell needs quotes")])
+            problems.append(Problem(file=shown, path=f"line {i}", message=f"{len(header) + len(r[None])} cells, "
+                                    f"the header has {len(header)} columns", value=",".join(map(str, r[None]))[:200],
+                                    hint="a comma inside a cell needs quotes"))
+            continue
+        before = len(problems)
         stack, fmt = (r.get("stack") or "").strip(), (r.get("weight_format") or "").strip()
         if legacy:
             stack, fmt = LEGACY_STACK_LABELS.get(stack, (stack, f"{r.get('weight_bits', '')}-bit"))
-        num = {c: _number(r.get(c), file=shown, line=i, column=c, integer=True)
+        num = {c: _number(r.get(c), problems, file=shown, line=i, column=c, integer=True)
                for c in ("prompt_tokens", "gen_tokens", "batch")}
-        requests = _number(r.get("requests"), file=shown, line=i, column="requests", integer=True)
-        if any(v is None for v in num.values()):
-            raise SpecError([Problem(file=shown, path=f"line {i}", message="prompt_tokens, gen_tokens and batch "
-                                     "are needed on every row", value=str({k: r.get(k) for k in num}))])
-        if num["gen_tokens"] is not None and num["gen_tokens"] < 2 and (r.get("decode_tokens_per_s") or "").strip():
-            raise SpecError([Problem(file=shown, path=f"line {i}, column gen_tokens", value=r.get("gen_tokens"),
-                                     message="a decode rate needs at least 2 generated tokens (the first comes "
-                                     "from prefill)", expected=">= 2")])
+        requests = _number(r.get("requests"), problems, file=shown, line=i, column="requests", integer=True)
+        measured = {c: _number(r.get(c), problems, file=shown, line=i, column=c)
+                    for c in ("decode_tokens_per_s", "prefill_tokens_per_s", "power_w")}
+        empty = [c for c in num if not (r.get(c) or "").strip()]
+        if empty:
+            problems.append(Problem(file=shown, path=f"line {i}", message="prompt_tokens, gen_tokens and batch "
+                                    "are needed on every row", value=str({k: r.get(k) for k in num}),
+                                    expected=f"a whole number in {', '.join(empty)}"))
+        gen = num["gen_tokens"]
+        if gen is not None and gen < 2 and (r.get("decode_tokens_per_s") or "").strip():
+            problems.append(Problem(file=shown, path=f"line {i}, column gen_tokens", value=r.get("gen_tokens"),
+                                    message="a decode rate needs at least 2 generated tokens (the first comes "
+                                    "from prefill)", expected=">= 2"))
+        if len(problems) > before:
+            continue
         notes = (r.get("notes") or "") + " " + (r.get("decode_metric") or "")
         out.append(Row(
             device=(r.get("device") or "").strip(), model=(r.get("model") or "").strip(), stack=stack,
-            weight_format=fmt, prompt_tokens=int(num["prompt_tokens"]), gen_tokens=int(num["gen_tokens"]),
-            batch=int(num["batch"]),
-            decode_tokens_per_s=_number(r.get("decode_tokens_per_s"), file=shown, line=i, column="decode_tokens_per_s"),
-            prefill_tokens_per_s=_number(r.get("prefill_tokens_per_s"), file=shown, line=i,
-                                         column="prefill_tokens_per_s"),
-            power_w=_number(r.get("power_w"), file=shown, line=i, column="power_w"),
+            weight_format=fmt, prompt_tokens=int(num["prompt_tokens"] or 0), gen_tokens=int(gen or 0),
+            batch=int(num["batch"] or 0),
+            decode_tokens_per_s=measured["decode_tokens_per_s"],
+            prefill_tokens_per_s=measured["prefill_tokens_per_s"],
+            power_w=measured["power_w"],
             source=r.get("source") or "",
             decode_includes_ttft=bool(re.search(r"includes TTFT|output_throughput", notes, re.IGNORECASE)),
             requests=int(requests) if requests is not None else None, file=shown, line=i))
+    if problems:
+        raise SpecError(problems)
     return out
 
 

@@ -559,11 +559,28 @@ def problems_from(exc: pydantic.ValidationError, *, model: type[pydantic.BaseMod
         elif etype in ("finite_number", "int_from_float", "int_parsing", "int_type", "float_type", "float_parsing") \
                 and not expected:
             expected = "a finite number" if etype.startswith(("finite", "float")) else "a whole number"
-        if isinstance(value, dict):
+        elif etype in _TYPE_WORDS:  # pydantic's wording names Python types ("a valid tuple", "instance of X")
+            message, expected = _TYPE_WORDS[etype]
+        if isinstance(value, dict) and set(value) >= {"value"} and not isinstance(value["value"], (dict, list)):
+            value = value["value"]  # a {value:, source:} wrapper: the number is what is wrong
+        elif isinstance(value, dict):
             value = None  # a whole sub-tree is not a useful "value"
         problems.append(Problem(file=file, path=path, message=message, value=value, expected=expected, hint=hint))
     return problems
 
+
+_TYPE_WORDS = {
+    "tuple_type": ("must be a list", "a YAML list, e.g. [a, b] or one '- item' per line"),
+    "list_type": ("must be a list", "a YAML list, e.g. [a, b] or one '- item' per line"),
+    "set_type": ("must be a list", "a YAML list of distinct items"),
+    "frozen_set_type": ("must be a list", "a YAML list of distinct items"),
+    "dict_type": ("must be a mapping", "'key: value' lines indented under this field"),
+    "model_type": ("must be a mapping", "'key: value' lines indented under this field"),
+    "model_attributes_type": ("must be a mapping", "'key: value' lines indented under this field"),
+    "string_type": ("must be text", "a string (quote it when it looks like a number: '1.0')"),
+    "bool_type": ("must be true or false", "true or false"),
+    "bool_parsing": ("must be true or false", "true or false"),
+}
 
 _BOUND_WORDS = {"greater_than_equal": ("ge", ">="), "greater_than": ("gt", ">"),
                 "less_than_equal": ("le", "<="), "less_than": ("lt", "<")}

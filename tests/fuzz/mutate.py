@@ -245,9 +245,50 @@ def case_cim_macro(rng: random.Random, folder: Path) -> list[str]:
     return ["validate", "--cim", "--json", "--macro", str(f)]
 
 
+STACK_RUNS = (("mlc", "orin-nano"), ("llama.cpp", "raspberry-pi-5"), ("vllm", "agx-orin-64gb"),
+              ("genie", "snapdragon-8-elite"), ("torchao", "a100-80gb"), ("tensorrt-edge-llm", "jetson-agx-thor"))
+
+
+def case_stack(rng: random.Random, folder: Path) -> list[str]:
+    name, hw = rng.choice(STACK_RUNS)
+    f = folder / "stack.yaml"
+    f.write_text(dump(mutate(load_yaml(ROOT / "stacks" / "presets" / f"{name}.yaml"), rng)))
+    return ["simulate", "--hw", hw, "--model", rng.choice(("qwen3-0.6b", "llama-3.2-1b")), "--stack", str(f),
+            "--gen", "16", "--json"]
+
+
+VALIDATE_CSVS = (ROOT / "slmsim" / "data" / "calibration-decode-2.csv", ROOT / "slmsim" / "data" / "heldout-decode.csv")
+
+
+def case_validate_csv(rng: random.Random, folder: Path) -> list[str]:
+    """A measured-rows CSV (validate --csv) with hostile cells, rows and headers."""
+    import csv as _csv
+
+    with rng.choice(VALIDATE_CSVS).open(newline="") as fh:
+        table = list(_csv.reader(fh))
+    header, rows = table[0], rng.sample(table[1:], k=min(3, len(table) - 1))
+    for row in rows:
+        for j in range(len(row)):
+            if rng.random() < 0.15:
+                row[j] = rng.choice(CSV_CELLS + ("orin-nano", "mlc", "q4_0", "qwen3-0.6b", "genie-w4", "\x00", "a" * 300))
+        if rng.random() < 0.05:
+            del row[rng.randrange(len(row)):]
+    if rng.random() < 0.1:
+        header = [h for h in header if rng.random() > 0.1]
+    if rng.random() < 0.05:
+        rng.shuffle(header)
+    f = folder / "rows.csv"
+    with f.open("w", newline="") as fh:
+        w = _csv.writer(fh)
+        w.writerow(header)
+        w.writerows(rows)
+    return ["validate", "--csv", str(f), "--json"]
+
+
 TARGETS: dict[str, Callable[[random.Random, Path], list[str]]] = {
     "hardware": case_hardware, "model": case_model, "scenario": case_scenario, "config_json": case_config_json,
     "requests_csv": case_requests_csv, "space": case_space, "cim_macro": case_cim_macro,
+    "stack": case_stack, "validate_csv": case_validate_csv,
 }
 
 
@@ -299,6 +340,18 @@ def classify(argv: list[str]) -> Outcome:
         data = json.loads(out.getvalue(), parse_constant=refuse)
     except ValueError as exc:
         return Outcome("nonsense", f"not strict JSON: {exc}")
+    if isinstance(data, list) and data and all(isinstance(r, dict) and "weight_format" in r for r in data):
+        # validate --csv --json: one object per (row, measured metric); a row it cannot run has
+        # predicted null and a reason, a row it ran has finite positive figures
+        def sound(r: dict[str, Any]) -> bool:
+            m, p = r.get("measured"), r.get("predicted")
+            if not (isinstance(m, (int, float)) and math.isfinite(m) and m > 0):
+                return False
+            if p is None:
+                return isinstance(r.get("reason"), str) and bool(r["reason"].strip())
+            return isinstance(p, (int, float)) and math.isfinite(p) and p > 0 and math.isfinite(r["error_pct"])
+        wrong = [r for r in data if not sound(r)]
+        return Outcome("nonsense", f"rows {wrong[:2]}") if wrong else Outcome("ok")
     if isinstance(data, list):  # validate --cim --json: one row per (macro, metric)
         wrong = [r for r in data if not all(isinstance(r.get(k), (int, float)) and math.isfinite(r[k])
                                             for k in ("measured", "predicted", "error_pct")) or r["predicted"] <= 0]

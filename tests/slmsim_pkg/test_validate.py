@@ -108,6 +108,26 @@ def test_bad_csv_is_a_clear_error(tmp_path, capsys: pytest.CaptureFixture[str]) 
     assert "line 2, column gen_tokens" in capsys.readouterr().err
 
 
+def test_every_bad_cell_of_a_csv_is_reported_at_once(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+    """A 3-row file with four bad cells on two rows: one run names all four (not the first only),
+    and a count written as 1e7 or 128.5 is refused as not a whole number, not as 'not a number'."""
+    path = tmp_path / "bad.csv"
+    original = ("device,model,stack,weight_format,prompt_tokens,gen_tokens,batch,decode_tokens_per_s\n"
+                "orin-nano,llama-3.2-1b,mlc,q4f16_ft,1e7,16,1,10\n"
+                "orin-nano,llama-3.2-1b,mlc,q4f16_ft,16,16,1,10\n"
+                "orin-nano,llama-3.2-1b,mlc,q4f16_ft,16,128.5,x,-3\n")
+    path.write_text(original)
+    assert main(["validate", "--csv", str(path), "--json"]) == 2
+    cap = capsys.readouterr()
+    assert cap.out == "" and "Traceback" not in cap.err
+    assert "4 problems found" in cap.err
+    for where in ("line 2, column prompt_tokens", "line 4, column gen_tokens", "line 4, column batch",
+                  "line 4, column decode_tokens_per_s"):
+        assert where in cap.err
+    assert cap.err.count("not a whole number") == 2 and "not a number" in cap.err
+    assert path.read_text() == original  # the user's file is untouched
+
+
 def test_simulate_with_a_stack(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", "--hw", "raspberry-pi-5", "--model", "llama-3.2-3b", "--stack", "ollama",
                  "--weight-format", "q4_k_m", "--json"]) == 0

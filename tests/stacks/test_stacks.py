@@ -181,3 +181,25 @@ def test_default_costs_from_must_name_a_class_and_excludes_a_default(tmp_path: P
     f.write_text(yaml.safe_dump(both))
     with pytest.raises(SpecError, match="not both"):
         load_stack(f)
+
+
+def test_type_errors_read_as_yaml_not_python(tmp_path: Path) -> None:
+    """A list given as a number, a mapping as text, text as a number: the messages say 'list',
+    'mapping' and 'text' (pydantic's own words name Python types: 'a valid tuple',
+    'instance of FormatUse'), and a wrapped bad number shows the number, not nothing."""
+    data = yaml.safe_load((PRESET_DIR / "mlc.yaml").read_text())
+    data["runs_on"] = 0
+    data["formats"]["f16"] = "fast"
+    data["attention_kernel"] = 1.5
+    data["costs"]["jetson-orin"]["attention_efficiency"] = {"value": "lots", "assumption": "x"}
+    f = tmp_path / "bad.yaml"
+    f.write_text(yaml.safe_dump(data))
+    with pytest.raises(SpecError) as info:
+        load_stack(f)
+    by_path = {p.path: p for p in info.value.problems}
+    assert by_path["runs_on"].message == "must be a list" and by_path["runs_on"].value == 0
+    assert by_path["formats.f16"].message == "must be a mapping" and by_path["formats.f16"].value == "fast"
+    assert by_path["attention_kernel"].message == "must be text"
+    assert by_path["costs.jetson-orin.attention_efficiency"].value == "lots"
+    text = info.value.render()
+    assert "tuple" not in text and "instance of" not in text and "FormatUse" not in text
