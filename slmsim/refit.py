@@ -82,7 +82,8 @@ GROUPS: dict[str, tuple[Constant, ...]] = {
                  "ramp/tail at Orin Nano clocks (1.5 GHz A78AE, 625 MHz GPU); lower bound 4 us (a launch and a "
                  "grid ramp cannot be free: the CUDA driver's launch path alone is a few us), upper 100 us",
                  stack_paths=_kernel_split("jetson-orin", 1.5, 0.625),
-                 hw_paths=("devices.gpu.kernel_overhead",), devices=("orin-nano", "agx-orin-64gb"), hw_unit=_US),
+                 hw_paths=("devices.gpu.kernel_overhead",), devices=("orin-nano", "agx-orin-64gb", "orin-nx-16gb"),
+                 hw_unit=_US),
         Constant("jetson-orin: MLC group-quant (q4f16_1) GEMV efficiency relative to the FT kernel", 1.0, 0.4, 1.0,
                  "prior: same as the CUTLASS FasterTransformer GEMV; q4f16_1 runs TVM dlight-generated dequant-GEMV "
                  "kernels with 32-weight groups (an fp16 scale load per 32 weights)",
@@ -95,7 +96,9 @@ GROUPS: dict[str, tuple[Constant, ...]] = {
         Constant("hexagon-npu: Genie per-op NPU cycles", 30000, 0.0, 1e5,
                  "assumption: ~20 us per graph op at 1.5 GHz (op dispatch + VTCM staging); bound 1e5 cycles",
                  stack_paths=(("costs.hexagon-npu.device_kernel_cycles", 1.0),),
-                 hw_paths=("devices.npu.kernel_overhead",), devices=("snapdragon-8-elite", "sa8255p"),
+                 hw_paths=("devices.npu.kernel_overhead",),
+                 devices=("snapdragon-8-elite", "sa8255p", "snapdragon-8-gen3", "snapdragon-8-elite-gen5",
+                          "snapdragon-x-elite"),
                  hw_scale=1 / 1.5e9, hw_unit=_US),  # not pooled with MLC's launched kernels: a compiled-graph op
         Constant("hexagon-npu: Genie decode attention, fraction of the HVX peak", 1.0, 0.01, 1.0,
                  "prior: decode attention (one query row against the whole compiled window) at the vector peak; "
@@ -121,7 +124,8 @@ GROUPS: dict[str, tuple[Constant, ...]] = {
         Constant("datacenter-gpu: per-kernel GPU cycles (CUDA-graph replay)", 3000, 0.0, 1e5,
                  "assumption: ~2 us gap + tail per kernel inside a CUDA graph at 1.41 GHz",
                  stack_paths=(("costs.datacenter-gpu.device_kernel_cycles", 1.0),),
-                 hw_paths=("devices.gpu.kernel_overhead",), devices=("a100-80gb", "h100-sxm"), hw_scale=1 / 1.41e9,
+                 hw_paths=("devices.gpu.kernel_overhead",), devices=("a100-80gb", "h100-sxm", "h100-pcie"),
+                 hw_scale=1 / 1.41e9,
                  hw_unit=_US),
         Constant("datacenter-gpu: int8/int4 dequantisation ops per weight (tinygemm / int8 mm)", 2.0, 0.0, 50.0,
                  "prior: unpack + scale, 2 ops per weight",
@@ -129,7 +133,7 @@ GROUPS: dict[str, tuple[Constant, ...]] = {
                               ("formats.int4-g32-bf16-scale-zero.dequant_ops_per_weight", 1.0),
                               ("formats.int4-g64-bf16-scale-zero.dequant_ops_per_weight", 1.0)),
                  hw_paths=("devices.gpu.dequant_ops_per_weight",),
-                 devices=("a100-80gb", "h100-sxm", "orin-nano", "agx-orin-64gb"),
+                 devices=("a100-80gb", "h100-sxm", "h100-pcie", "orin-nano", "agx-orin-64gb", "orin-nx-16gb"),
                  also=(("mlc", "formats.q4f16_ft.dequant_ops_per_weight", 1.0),
                        ("mlc", "formats.q4f16_1.dequant_ops_per_weight", 1.0)), kind="int4_unpack_ops"),
     ),
