@@ -97,8 +97,7 @@ GROUPS: dict[str, tuple[Constant, ...]] = {
                  "assumption: ~20 us per graph op at 1.5 GHz (op dispatch + VTCM staging); bound 1e5 cycles",
                  stack_paths=(("costs.hexagon-npu.device_kernel_cycles", 1.0),),
                  hw_paths=("devices.npu.kernel_overhead",),
-                 devices=("snapdragon-8-elite", "sa8255p", "snapdragon-8-gen3", "snapdragon-8-elite-gen5",
-                          "snapdragon-x-elite"),
+                 devices=HEXAGON_LPDDR5X,
                  hw_scale=1 / 1.5e9, hw_unit=_US),  # not pooled with MLC's launched kernels: a compiled-graph op
         Constant("hexagon-npu: Genie decode attention, fraction of the HVX peak", 1.0, 0.01, 1.0,
                  "prior: decode attention (one query row against the whole compiled window) at the vector peak; "

@@ -137,7 +137,7 @@ def _number(text: str | None, problems: list[Problem], *, file: str, line: int, 
         if not low <= value <= high:
             bad("out of range", f"an integer from {low} to {high:,}", "see docs/input-limits.md")
             return None
-        return float(int(text))
+        return value  # digits only and within the limits: float(text) is exact
     if not MEASURED_RANGE[0] <= value <= MEASURED_RANGE[1]:
         bad("out of range for a measured figure",
             f"from {MEASURED_RANGE[0]:g} to {MEASURED_RANGE[1]:g} (tokens/s or W)",

@@ -569,17 +569,16 @@ def problems_from(exc: pydantic.ValidationError, *, model: type[pydantic.BaseMod
     return problems
 
 
+_LIST_WORDS = ("must be a list", "a YAML list, e.g. [a, b] or one '- item' per line")
+_MAPPING_WORDS = ("must be a mapping", "'key: value' lines indented under this field")
+_BOOL_WORDS = ("must be true or false", "true or false")
+_SET_WORDS = ("must be a list", "a YAML list of distinct items")
 _TYPE_WORDS = {
-    "tuple_type": ("must be a list", "a YAML list, e.g. [a, b] or one '- item' per line"),
-    "list_type": ("must be a list", "a YAML list, e.g. [a, b] or one '- item' per line"),
-    "set_type": ("must be a list", "a YAML list of distinct items"),
-    "frozen_set_type": ("must be a list", "a YAML list of distinct items"),
-    "dict_type": ("must be a mapping", "'key: value' lines indented under this field"),
-    "model_type": ("must be a mapping", "'key: value' lines indented under this field"),
-    "model_attributes_type": ("must be a mapping", "'key: value' lines indented under this field"),
+    "tuple_type": _LIST_WORDS, "list_type": _LIST_WORDS,
+    "set_type": _SET_WORDS, "frozen_set_type": _SET_WORDS,
+    "dict_type": _MAPPING_WORDS, "model_type": _MAPPING_WORDS, "model_attributes_type": _MAPPING_WORDS,
     "string_type": ("must be text", "a string (quote it when it looks like a number: '1.0')"),
-    "bool_type": ("must be true or false", "true or false"),
-    "bool_parsing": ("must be true or false", "true or false"),
+    "bool_type": _BOOL_WORDS, "bool_parsing": _BOOL_WORDS,
 }
 
 _BOUND_WORDS = {"greater_than_equal": ("ge", ">="), "greater_than": ("gt", ">"),
