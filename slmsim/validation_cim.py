@@ -263,8 +263,9 @@ def fit_cell_energy_and_adc_fom(macros: list[PublishedMacro] | None = None) -> C
 
 
 def _print_errors(names: tuple[str, ...], ins: tuple[float, ...], loo: tuple[float, ...]) -> None:
+    width = max(map(len, names), default=0)
     for name, a, b in zip(names, ins, loo):
-        print(f"  {name:<18} in-sample {a:+8.1f}%   leave-one-out {b:+8.1f}%")
+        print(f"  {name:<{width}}  in-sample {a:+8.1f}%   leave-one-out {b:+8.1f}%")
     print(f"  MAPE in-sample {np.mean(np.abs(ins)):.1f}%, leave-one-out {np.mean(np.abs(loo)):.1f}%")
 
 
@@ -329,41 +330,45 @@ def print_report(*, as_json: bool, refit: bool, macros: list[PublishedMacro] | N
                            "error_pct": r.error_pct, "source": r.source, "excluded": r.excluded} for r in rs],
                          indent=2))
         return 0
+    from slmsim.commands.tables import Table, emit
+
+    blocks: list[Table | str] = []
     if macros is not None:
-        print(f"{_n_macros(len(ms))} given with --macro, predicted with the shipped constants "
-              "(CELL_ENERGY_J fitted on the bundled macros, not on these)\n")
-    print(f"{'macro':<18}{'style':<8}{'node':>6}{'metric':>14}{'published':>11}{'predicted':>11}{'error':>9}")
+        blocks.append(f"{_n_macros(len(ms))} given with --macro, predicted with the shipped constants "
+                      "(CELL_ENERGY_J fitted on the bundled macros, not on these)")
+    table = Table("published vs predicted", ["macro", "style", "node", "metric", "published", "predicted", "error",
+                                             "note"], align="llrlrrrl")
     by_name = {pm.name: pm for pm in ms}
     for r in rs:
         pm = by_name[r.macro]
-        print(f"{r.macro:<18}{pm.macro.style.value:<8}{pm.node_m * 1e9:>4.0f}nm{r.metric:>14}{r.measured:>11.4g}"
-              f"{r.predicted:>11.4g}{r.error_pct:>+8.1f}%{'  (outside the model)' if r.excluded else ''}")
+        table.add(r.macro, pm.macro.style.value, f"{pm.node_m * 1e9:.0f}nm", r.metric, f"{r.measured:.4g}",
+                  f"{r.predicted:.4g}", f"{r.error_pct:+.1f}%", "outside the model" if r.excluded else "")
+    lines: list[str] = []
     for metric in ("tops_per_w", "tops_per_mm2"):
         worst = max((r for r in rs if r.metric == metric), key=lambda r: abs(r.error_pct))
-        print(f"{metric}: MAPE {mape(rs, metric):.1f}% over {_n_macros(sum(r.metric == metric for r in rs))}; "
-              f"worst {worst.macro} {worst.error_pct:+.1f}%")
+        lines.append(f"{metric}: MAPE {mape(rs, metric):.1f}% over {_n_macros(sum(r.metric == metric for r in rs))}; "
+                     f"worst {worst.macro} {worst.error_pct:+.1f}%")
     inside = [r for r in rs if r.metric == "tops_per_w" and not r.excluded]
     if inside:
         worst = max(inside, key=lambda r: abs(r.error_pct))
-        print(f"tops_per_w inside the model: MAPE {mape(rs, 'tops_per_w', inside_only=True):.1f}% over "
-              f"{_n_macros(len(inside))}; worst {worst.macro} {worst.error_pct:+.1f}%")
+        lines.append(f"tops_per_w inside the model: MAPE {mape(rs, 'tops_per_w', inside_only=True):.1f}% over "
+                     f"{_n_macros(len(inside))}; worst {worst.macro} {worst.error_pct:+.1f}%")
     else:
-        print("tops_per_w inside the model: no macro (every one is outside, below)")
-    for r in rs:
-        if r.excluded:
-            print(f"  outside the model: {r.macro}: {r.excluded}")
-    print("\nenergy per op by part, fJ (model) vs 1000 / published TOPS/W:")
-    print(f"{'macro':<18}" + "".join(f"{k:>13}" for k in ENERGY_PARTS) + f"{'model':>10}{'published':>11}")
+        lines.append("tops_per_w inside the model: no macro (every one is outside, below)")
+    lines += [f"  outside the model: {r.macro}: {r.excluded}" for r in rs if r.excluded]
+    parts_table = Table("energy per op by part, fJ (model) vs 1000 / published TOPS/W",
+                        ["macro", *ENERGY_PARTS, "model", "published"])
     for pm in ms:
         ops = 2.0 * pm.macro.rows * pm.outputs
         parts = {k: v / ops * 1e15 for k, v in energy_breakdown_j(pm).items()}
-        print(f"{pm.name:<18}" + "".join(f"{parts[k]:>13.3g}" for k in ENERGY_PARTS)
-              + f"{sum(parts.values()):>10.3g}{1e3 / pm.tops_per_w:>11.3g}")
-    print(f"fitted: CELL_ENERGY_J = {periphery.CELL_ENERGY_J:.3g} J per cell per input-bit step at 28 nm, 0.9 V; "
+        parts_table.add(pm.name, *(f"{parts[k]:.3g}" for k in ENERGY_PARTS), f"{sum(parts.values()):.3g}",
+                        f"{1e3 / pm.tops_per_w:.3g}")
+    emit([*blocks, table, *lines, "", parts_table,
+          f"fitted: CELL_ENERGY_J = {periphery.CELL_ENERGY_J:.3g} J per cell per input-bit step at 28 nm, 0.9 V; "
           f"cited: ADC_FOM_J = {periphery.ADC_FOM_J:.3g} J per conversion step (median of Murmann's ADC survey, "
           f"range {periphery.ADC_FOM_RANGE_J[0]:.3g}-{periphery.ADC_FOM_RANGE_J[1]:.3g}), ADC_ENERGY_FLOOR_J = "
           f"{periphery.ADC_ENERGY_FLOOR_J:.3g} J per conversion (the survey's energy floor) (hw_models/periphery.py); "
-          "everything else is cited or an assumption stated there")
+          "everything else is cited or an assumption stated there"])
     if refit:
         fit = fit_cell_energy(ms)
         which = "the bundled" if macros is None else "the given"

@@ -86,21 +86,23 @@ def _cmd_csv(args: argparse.Namespace, selected: list) -> int:  # noqa: ANN001
     if args.json:
         print(json.dumps(records, indent=2))
         return EXIT_OK
-    print(f"{'device':<20}{'model':<17}{'stack':<18}{'format':<17}{'metric':<8}{'measured':>10}{'predicted':>11}"
-          f"{'error':>9}")
+    from slmsim.commands.tables import Table, emit
+
+    table = Table("predicted vs measured", ["device", "model", "stack", "format", "metric", "measured", "predicted",
+                                            "error", "note"], align="lllllrrrl")
     for m in records:
-        if m["predicted"] is None:
-            print(f"{m['device']:<20}{m['model']:<17}{m['stack']:<18}{m['weight_format']:<17}{m['metric']:<8}"
-                  f"{m['measured']:>10.2f}{'-':>11}{'':>9}  not run: {m['reason']}")
-            continue
-        print(f"{m['device']:<20}{m['model']:<17}{m['stack']:<18}{m['weight_format']:<17}{m['metric']:<8}"
-              f"{m['measured']:>10.2f}{m['predicted']:>11.2f}{m['error_pct']:>+8.1f}%")
+        ran = m["predicted"] is not None
+        table.add(m["device"], m["model"], m["stack"], m["weight_format"], m["metric"], f"{m['measured']:.2f}",
+                  f"{m['predicted']:.2f}" if ran else "-", f"{m['error_pct']:+.1f}%" if ran else "",
+                  "" if ran else f"not run: {m['reason']}")
+    lines: list[str] = []
     for s in summarise(results):
         worst = s.worst
         tail = (f"; worst {worst['device']} / {worst['model']} {worst['error_pct']:+.1f}%" if worst else "")
         skipped = f"; {s.not_run} not run" if s.not_run else ""
         mape = f"{s.mape:.1f}%" if not math.isnan(s.mape) else "-"
-        print(f"{s.metric}: mean absolute error {mape} over {s.n} rows{tail}{skipped}")
+        lines.append(f"{s.metric}: mean absolute error {mape} over {s.n} rows{tail}{skipped}")
+    emit([table, *lines])
     return EXIT_OK
 
 
@@ -121,24 +123,27 @@ def _cmd_first_file(args: argparse.Namespace) -> int:
              "set": kind, "average_power_w": r.power_w if r.prediction else None}
             for kind, r in results]}, indent=2))
         return EXIT_OK
-    print(f"{'set':<12}{'device':<20}{'model':<16}{'stack':<18}{'format':<26}{'measured':>10}{'predicted':>11}"
-          f"{'error':>9}{'power':>9}")
+    from slmsim.commands.tables import Table, emit
+
+    table = Table("decode tokens/s, predicted vs measured", ["set", "device", "model", "stack", "format", "measured",
+                                                             "predicted", "error", "power", "note"],
+                  align="lllllrrrrl", note="power: the run's average (idle + active + dynamic), not peak wall power")
     for kind, r in results:
-        if r.prediction is None:
-            print(f"{kind:<12}{r.row.device:<20}{r.row.model:<16}{r.row.stack:<18}{r.row.weight_format:<26}"
-                  f"{r.row.measured:>10.2f}  not run: {r.reason}")
-            continue
-        print(f"{kind:<12}{r.row.device:<20}{r.row.model:<16}{r.row.stack:<18}{r.row.weight_format:<26}"
-              f"{r.row.measured:>10.2f}{r.predicted:>11.2f}{r.error_pct:>+8.1f}%{r.power_w:>8.1f}W")
+        ran = r.prediction is not None
+        table.add(kind, r.row.device, r.row.model, r.row.stack, r.row.weight_format, f"{r.row.measured:.2f}",
+                  f"{r.predicted:.2f}" if ran else "-", f"{r.error_pct:+.1f}%" if ran else "",
+                  f"{r.power_w:.1f} W" if ran else "", "" if ran else f"not run: {r.reason}")
+    lines: list[str] = []
     for kind in dict.fromkeys(k for k, _ in results):
         done = [r for k, r in results if k == kind and r.prediction is not None]
         errs = np.array([abs(r.error_pct) for r in done])
         worst = max(done, key=lambda r: abs(r.error_pct))
-        print(f"{kind}: mean absolute error {errs.mean():.1f}% over {len(errs)} rows; worst "
-              f"{worst.row.device} / {worst.row.model} {worst.error_pct:+.1f}%")
+        lines.append(f"{kind}: mean absolute error {errs.mean():.1f}% over {len(errs)} rows; worst "
+                     f"{worst.row.device} / {worst.row.model} {worst.error_pct:+.1f}%")
     for band in power_band():
-        print(f"measured board power during decode on {band['device']}: {band['board_power_w_low']}-"
-              f"{band['board_power_w_high']} W ({band['source']})")
+        lines.append(f"measured board power during decode on {band['device']}: {band['board_power_w_low']}-"
+                     f"{band['board_power_w_high']} W ({band['source']})")
+    emit([table, *lines])
     if args.refit:
         from slmsim.commands.tables import progress
         from slmsim.refit import refit_all, report_lines

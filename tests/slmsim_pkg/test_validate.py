@@ -96,6 +96,28 @@ def test_rows_that_cannot_run_get_a_reason_not_a_crash(tmp_path, capsys: pytest.
     assert all(o["predicted"] > 0 for o in out[5:])
 
 
+def test_the_table_keeps_every_column_apart_however_long_the_names(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
+    """Piped output is the plain table: a device name longer than any preset's (or the 23-character
+    snapdragon-8-elite-gen5, which once ran into its model column) still leaves two spaces before the next column."""
+    long_device = "my-proposed-accelerator-with-a-long-name"
+    path = tmp_path / "mine.csv"
+    path.write_text(
+        "device,model,stack,weight_format,prompt_tokens,gen_tokens,batch,decode_tokens_per_s,prefill_tokens_per_s,"
+        "power_w,source\n"
+        "snapdragon-8-elite-gen5,llama-3.2-1b,genie,genie-w4a16,128,128,1,64.04,,,x\n"
+        f"{long_device},llama-3.2-1b,mlc,q4f16_ft,16,128,1,10,,,x\n")
+    assert main(["validate", "--csv", str(path)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    header = next(line for line in out if line.split()[:2] == ["device", "model"])
+    body = [line for line in out if line.strip().startswith(("snapdragon-8-elite-gen5 ", long_device + " "))]
+    assert len(body) == 2
+    for line in [header, *body]:
+        cells = [c.strip() for c in line.strip().split("  ") if c.strip()]
+        assert cells[:3] in (["device", "model", "stack"], ["snapdragon-8-elite-gen5", "llama-3.2-1b", "genie"],
+                             [long_device, "llama-3.2-1b", "mlc"])
+    assert f"unknown device '{long_device}'" in body[1]
+
+
 def test_bad_csv_is_a_clear_error(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: ANN001
     path = tmp_path / "bad.csv"
     path.write_text("device,model,stack\norin-nano,llama-3.2-1b,mlc\n")
