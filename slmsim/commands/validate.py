@@ -21,7 +21,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "power_w, source; other columns ignored; an empty cell = not measured); repeatable")
     v.add_argument("--calibration", action="store_true", help="all calibration rows (both calibration files)")
     v.add_argument("--json", action="store_true",
-                   help="without --csv: one object {slmsim_version, rows: [{device, model, measured, predicted, error_pct}]}; with --csv: one "
+                   help="without --csv: one object {slmsim_version, rows: [{device, model, stack, weight_format, metric "
+                        "(always decode), measured, predicted, error_pct, reason, set, average_power_w}]}; with --csv: one "
                         "object per (row, measured metric) {device, model, stack, weight_format, metric, measured, "
                         "predicted, error_pct} (predicted null and a reason when the row cannot run)")
     v.add_argument("--heldout", action="store_true",
@@ -117,7 +118,7 @@ def _cmd_first_file(args: argparse.Namespace) -> int:
 
         print(json.dumps({"slmsim_version": __version__, "rows": [
             {"device": r.row.device, "model": r.row.model, "stack": r.row.stack,
-             "weight_format": r.row.weight_format, "measured": r.row.measured,
+             "weight_format": r.row.weight_format, "metric": "decode", "measured": r.row.measured,
              "predicted": r.predicted if r.prediction else None,
              "error_pct": r.error_pct if r.prediction else None, "reason": r.reason,
              "set": kind, "average_power_w": r.power_w if r.prediction else None}
