@@ -44,7 +44,7 @@ from slmsim.dse.space import (
 from slmsim.hw_models.load import hardware_from_raw, resolve_hardware
 from slmsim.core.errors import Problem, SpecError, unheld
 from slmsim.core.units import UnitParseError, parse_quantity
-from slmsim.core.yamlio import RawSpec, problems_from, read_yaml
+from slmsim.core.yamlio import RawSpec, not_a_mapping, problems_from, read_yaml
 from slmsim.workloads.load import load_model
 from slmsim.workloads.model import ModelSpec
 
@@ -53,9 +53,8 @@ def check_space(path: Path) -> LoadedSpace:
     shown = str(path)
     data = read_yaml(path, display=shown)
     if not isinstance(data, dict):
-        raise SpecError([Problem(file=shown, path="", message="expected a mapping at the top level",
-                                 value=type(data).__name__, expected="base:, parameters:, workloads:, objectives:",
-                                 hint="see docs/dse.md for the space format")])
+        raise SpecError([not_a_mapping(data, file=shown, expected="base:, parameters:, workloads:, objectives:",
+                                       hint="see docs/dse.md for the space format")])
     try:
         raw = _SpaceRaw.model_validate(data)
     except pydantic.ValidationError as exc:

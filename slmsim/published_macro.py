@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from slmsim.core.errors import Problem, SpecError, unheld
 from slmsim.core.quantity import FROZEN, Area, Length, Voltage
-from slmsim.core.yamlio import Provenance, RawSpec, lift_provenance, read_yaml, validate
+from slmsim.core.yamlio import Provenance, RawSpec, lift_provenance, not_a_mapping, read_yaml, validate
 from slmsim.hw_models.cim import CimMacro
 
 # macro energies a validation file must leave out: the prediction derives them from the knobs
@@ -155,8 +155,7 @@ def read_published_macro(path: Path, *, display: str | None = None
     shown = display or str(path)
     data = read_yaml(path, display=shown)
     if not isinstance(data, dict):
-        raise SpecError([Problem(file=shown, path="", message="expected a mapping at the top level",
-                                 value=type(data).__name__, expected="key: value pairs (see docs/validation.md)")])
+        raise SpecError([not_a_mapping(data, file=shown, expected="key: value pairs (see docs/validation.md)")])
     given = _problems_with_given_energies(data, shown)  # a given energy is refused, not ignored
     if given:  # check the rest without them, so that every problem of the file is reported at once
         data = {**data, "macro": {k: v for k, v in data["macro"].items() if k not in PREDICTED_MACRO_FIELDS}}

@@ -232,9 +232,15 @@ def parse_quantity(value: object, dim: Dim) -> float:
     """
     info = _DIMS[dim]
     expected = f"{a_or_an(dim.value)} with a unit, e.g. '{info.example}'"
-    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+    if value is None:
         raise UnitParseError(
-            f"expected a quantity string, got {type(value).__name__}",
+            "no value (null)", expected=expected,
+            hint=f"write it with its unit, e.g. '{info.example}'; to keep the value of the spec this one "
+                 "extends, leave the key out")
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        found = {bool: "true/false", list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
+        raise UnitParseError(
+            f"expected a quantity string, got {found}",
             expected=expected,
             hint=f"write it as a string with its unit, e.g. '{info.example}'",
         )

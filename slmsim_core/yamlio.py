@@ -250,6 +250,23 @@ def _json_depth(data: Any) -> int:
     return deepest
 
 
+def not_a_mapping(data: Any, *, file: str, expected: str = "key: value pairs", hint: str | None = None) -> Problem:
+    """The problem of a file whose top level is not `key: value` pairs, saying what it is instead
+    (an empty file, a list, a string), not a Python type name."""
+    if data is None:
+        return Problem(file=file, path="", message="the file is empty (or holds only comments)", expected=expected,
+                       hint=hint or "write the spec's fields as `key: value` lines; `slmsim examples` lists "
+                                    "files to start from")
+    if isinstance(data, list):
+        found, value = f"a list of {len(data)} item{'s' if len(data) != 1 else ''}", None
+    else:
+        found = {str: "a plain string", bool: "true/false"}.get(type(data), "a number" if isinstance(
+            data, (int, float)) else type(data).__name__)
+        value = data
+    return Problem(file=file, path="", message=f"expected a mapping at the top level, found {found}", value=value,
+                   expected=expected, hint=hint or "a top-level `- item` list or a bare value is not a spec")
+
+
 def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     """Mappings merge key by key; anything else in `override` replaces the base value.
 
@@ -350,11 +367,8 @@ def resolve(
             hint="flatten part of the chain into one file (see docs/input-limits.md)",
         )])
     data = read_yaml(path, display=shown)
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise SpecError([Problem(file=shown, path="", message="expected a mapping at the top level",
-                                 value=type(data).__name__, expected="key: value pairs")])
+    if not isinstance(data, dict):  # an empty file too: it names no field, so "the file is empty" says more
+        raise SpecError([not_a_mapping(data, file=shown)])
     parent_ref = data.pop("extends", None)
     plain, prov = lift_provenance(data, origin=shown)
     if parent_ref is None:

@@ -17,6 +17,21 @@ from slmsim.core.errors import Problem, SpecError
 Tree = dict[str, Any]
 
 
+# Keys a config.json holds as JSON integers / booleans (transformers writes them so). A quoted
+# "896", an 896.0 or a "false" is reported here, under the key the user wrote: left to the
+# ModelSpec it would be coerced ("896" -> 896) where a field is typed, misread where it is
+# not (bool("false") is True), or blamed on a derived field (head_dim = hidden / heads).
+_INT_KEYS = frozenset({
+    "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+    "head_dim", "vocab_size", "max_position_embeddings", "sliding_window", "num_experts", "num_local_experts",
+    "num_experts_per_tok", "experts_per_token", "moe_intermediate_size", "shared_expert_intermediate_size",
+    "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim", "q_lora_rank", "kv_lora_rank", "n_routed_experts",
+    "n_shared_experts", "first_k_dense_replace", "moe_layer_freq", "decoder_sparse_step",
+    "num_layers", "num_heads", "num_decoder_layers", "d_model", "d_kv", "d_ff",
+})
+_BOOL_KEYS = frozenset({"attention_bias", "tie_word_embeddings"})
+
+
 class _Config:
     """Reads one config.json, remembering every problem instead of stopping at the first."""
 
@@ -25,21 +40,43 @@ class _Config:
         self.file = file
         self.model_type = model_type
         self.problems: list[Problem] = []
+        self.typed: set[str] = set()
+
+    def _typed(self, key: str, value: Any) -> Any:
+        """The value, after a problem if it is not of the JSON type `key` always has (once per key:
+        converters read some keys twice)."""
+        if key in self.typed:
+            return value
+        self.typed.add(key)
+        if key in _INT_KEYS and isinstance(value, bool):  # worded as the YAML loader words it
+            self.problems.append(Problem(
+                file=self.file, path=key, message=f"{str(value).lower()} is not an integer", value=value,
+                expected="an integer", hint="write the number itself (true/false are not read as 1/0)"))
+        elif key in _INT_KEYS and not isinstance(value, int):
+            self.problems.append(Problem(
+                file=self.file, path=key, message="not a JSON integer", value=value, expected="an integer",
+                hint=f"write \"{key}\": {_whole(value)} (a number without quotes or a decimal point)"))
+        elif key in _BOOL_KEYS and not isinstance(value, bool):
+            self.problems.append(Problem(
+                file=self.file, path=key, message="not a JSON boolean", value=value, expected="true or false",
+                hint=f"write \"{key}\": true or false, without quotes"))
+        return value
 
     def need(self, key: str) -> Any:
         value = self.data.get(key)
-        if value is None:
-            self.problems.append(Problem(
-                file=self.file, path=key,
-                message=f"missing required key '{key}' for model_type '{self.model_type}'",
-                expected="a positive integer",
-                hint="download the complete config.json of the model, or write a model YAML instead",
-            ))
+        if value is not None:
+            return self._typed(key, value)
+        self.problems.append(Problem(
+            file=self.file, path=key,
+            message=f"missing required key '{key}' for model_type '{self.model_type}'",
+            expected="a positive integer",
+            hint="download the complete config.json of the model, or write a model YAML instead",
+        ))
         return value
 
     def get(self, key: str, default: Any = None) -> Any:
         value = self.data.get(key)
-        return default if value is None else value
+        return default if value is None else self._typed(key, value)
 
     def unsupported(self, key: str, value: Any, why: str) -> None:
         self.problems.append(Problem(
@@ -51,6 +88,15 @@ class _Config:
         if self.problems:
             raise SpecError(self.problems)
         return tree
+
+
+def _whole(value: Any) -> str:
+    """How the value is written as a JSON integer, when it reads as one ("896", 896.0)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "<a whole number>"
+    return str(int(number)) if number.is_integer() and not isinstance(value, bool) else "<a whole number>"
 
 
 def _ratio(a: Any, b: Any, c: "_Config | None" = None) -> int | None:

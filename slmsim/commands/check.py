@@ -111,8 +111,9 @@ def _kind_of_tree(data: Any, path: Path, depth: int = 0) -> str:
     from slmsim.workloads.scenario import Scenario
 
     if not isinstance(data, dict):
-        raise SpecError([Problem(file=str(path), path="", message="expected a mapping at the top level",
-                                 value=type(data).__name__, expected="key: value pairs")])
+        from slmsim.core.yamlio import not_a_mapping
+
+        raise SpecError([not_a_mapping(data, file=str(path))])
     keys = set(data)
     if SPACE_KEYS <= keys or ("base" in keys and {"objectives", "workloads"} & keys):
         return "space"

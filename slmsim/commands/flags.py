@@ -96,8 +96,9 @@ _SECTIONS = ("precision", "decoding", "moe", "moe.routing", "moe.expert_cache")
 def scenario_shape_problems(data: Any, file: str) -> list[Problem]:
     """Sections of a scenario that must be mappings before flags are merged into them."""
     if not isinstance(data, dict):
-        return [Problem(file=file, path="", message="expected a mapping at the top level",
-                        value=type(data).__name__, expected="prompt_tokens:, gen_tokens:, decoding:, ...")]
+        from slmsim.core.yamlio import not_a_mapping
+
+        return [not_a_mapping(data, file=file, expected="prompt_tokens:, gen_tokens:, decoding:, ...")]
     out: list[Problem] = []
     for dotted in _SECTIONS:
         node: Any = data

@@ -97,7 +97,12 @@ def blocks(d: dict[str, Any]) -> list[Block]:
     t.add("energy per token", q(_per(d["energy_j"], generated), "J"), "whole run / tokens generated")
     dtpj = d.get("decode_tokens_per_j")
     t.add("decode energy per token", q(1.0 / dtpj if dtpj else None, "J"), "decode phase only, per output token")
-    t.add("tokens/J", n(d["tokens_per_j"]), "tokens generated per joule of the whole run")
+    t.add("tokens/J", n(d["tokens_per_j"]), "tokens generated per joule of the whole run (every joule: board)")
+    used = d.get("energy_boundary") if isinstance(d.get("energy_boundary"), str) else "board"
+    within = (d.get("energy_by_boundary") or {}).get(used) or {}
+    if used != "board" and within:  # --energy-boundary: the chosen boundary's figure beside the whole run's
+        t.add(f"decode tokens/J within {used}", n(within.get("decode_tokens_per_j")),
+              f"decode phase, counting {BOUNDARY_MEANING.get(used, used)} only")
     t.add("average power", q(d["average_power_w"], "W"), "energy / total time")
     out.append(t)
     if d.get("energy_by_boundary"):

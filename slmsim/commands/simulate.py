@@ -73,9 +73,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--samples", type=int, metavar="N",
                    help="DES: N runs with seeds derived from --seed; stochastic figures get 95%% intervals")
     s.add_argument("--energy-boundary", choices=["chip", "chip+memory", "board"], default="board",
-                   help="which energy the headline tokens/J counts: chip (compute, on-chip memory, NoC, CIM, chip "
-                        "leakage), chip+memory (+ DRAM traffic and background), board (+ board idle, links; "
-                        "everything charged; the default). The other two are shown beside it (docs/architecture.md)")
+                   help="the headline energy boundary for the decode energy per token and tokens/J: chip (compute, "
+                        "on-chip memory, NoC, CIM, chip leakage), chip+memory (+ DRAM traffic and background), board "
+                        "(+ board idle, links; everything charged; the default). The table adds a 'decode tokens/J "
+                        "within B' row and marks B '(used)' under Energy by boundary; --json gives "
+                        "decode_tokens_per_j_within_boundary and energy_per_decode_token_within_boundary_j. "
+                        "energy_j, tokens_per_j and average power are always the whole run, every joule "
+                        "(docs/architecture.md)")
     s.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     s.add_argument("--trace", metavar="PATH", type=Path,
                    help="write a Chrome/Perfetto trace of the DES (prefill + first decode steps) to PATH")
@@ -136,7 +140,7 @@ _FLAGS: tuple[tuple[str, str, str], ...] = (
 
 def _scenario(args: argparse.Namespace) -> Any:
     """Defaults < the --scenario file < flags given on the command line."""
-    from slmsim.core.yamlio import lift_provenance, problems_from, read_yaml, set_path, type_problems
+    from slmsim.core.yamlio import lift_provenance, not_a_mapping, problems_from, read_yaml, set_path, type_problems
     from slmsim.workloads.scenario import Scenario
 
     data: dict[str, Any] = {}
@@ -148,7 +152,7 @@ def _scenario(args: argparse.Namespace) -> Any:
         file = str(args.scenario)
         loaded = read_yaml(args.scenario) or {}
         if not isinstance(loaded, dict):
-            raise SpecError([Problem(file=file, path="", message="expected a mapping at the top level")])
+            raise SpecError([not_a_mapping(loaded, file=file, expected="prompt_tokens:, gen_tokens:, decoding:, ...")])
         data, _ = lift_provenance(loaded, origin=file)
         shape = scenario_shape_problems(data, file)
         if shape:
@@ -165,6 +169,10 @@ def _scenario(args: argparse.Namespace) -> Any:
         if value is None:
             continue
         if attr == "group_size":
+            if value < 0:  # 0 is a word here (per-channel), so the scenario's "> 0" would mislead
+                raise SpecError([Problem(file="<command line>", path="--group-size", message="a negative group size",
+                                         value=value, expected="a whole number >= 0 (0 = per-channel scales)",
+                                         hint="--group-size 32 (one fp16 scale per 32 weights) or 0")])
             value = value or None
         if attr == "tree":
             try:

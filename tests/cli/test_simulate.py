@@ -168,3 +168,7 @@ def test_energy_boundary_flag(capsys: pytest.CaptureFixture[str]) -> None:
                  "--energy-boundary", "chip+memory"]) == 0
     text = capsys.readouterr().out
     assert "chip+memory (used)" in text and "Energy by boundary" in text
+    # the Performance table names the chosen boundary's figure beside the whole run's tokens/J
+    assert "decode tokens/J within chip+memory" in text
+    assert main(["simulate", "--hw", "orin-nano", "--model", "qwen3-0.6b", "--gen", "16"]) == 0
+    assert "tokens/J within" not in capsys.readouterr().out  # the default (board) is the whole run already
