@@ -117,6 +117,19 @@ def test_accelerators_state_a_host_cpu_and_a_class(name: str) -> None:
     assert dev.device_class and dev.host_cpu is not None and dev.host_cpu.clock_hz > 0
 
 
+def _gpu_presets() -> list[str]:
+    return [n for n in preset_names() if any(d.kind == "gpu" for d in load_hardware(n).spec.devices.values())]
+
+
+@pytest.mark.parametrize("name", _gpu_presets())
+def test_every_gpu_preset_states_its_host_cpu(name: str) -> None:
+    """The GPU stacks' launch cost runs on the host CPU: a GPU preset without one refuses vllm,
+    llama.cpp, tensorrt-llm and mlc (h100-sxm did, audit of 2026-12-04)."""
+    for dev in load_hardware(name).spec.devices.values():
+        if dev.kind == "gpu":
+            assert dev.host_cpu is not None and dev.host_cpu.clock_hz > 0, name
+
+
 def test_gddr6_is_a_memory_technology() -> None:
     from slmsim.hw_models.memory import DramTechnology
 
