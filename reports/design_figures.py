@@ -125,7 +125,11 @@ def energy_by_phase_j(result: Mapping[str, Any], plan: Plan) -> dict[str, dict[s
             if static < -1e-9 * max(phase_total, 1e-30):
                 raise ValueError("negative static energy")
             out[label] = {k: v for k, v in dyn.items() if v > 0}
-        summed = {k: out["prefill"].get(k, 0.0) + out["decode"].get(k, 0.0) for k in {*out["prefill"], *out["decode"]}}
+        idle = float(result.get("idle_energy_j") or 0.0)
+        if idle > 0:  # a request stream's gaps: always-on power with no request in the system
+            out["idle"] = {Component.STATIC.value: idle}
+        keys = {k for phase in out.values() for k in phase}
+        summed = {k: sum(phase.get(k, 0.0) for phase in out.values()) for k in keys}
         for k in {*summed, *total}:
             a, b = summed.get(k, 0.0), total.get(k, 0.0)
             if abs(a - b) > 1e-3 * max(abs(b), 1e-3 * sum(total.values()), 1e-30):

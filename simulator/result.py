@@ -43,6 +43,9 @@ class SimResult:
     # joules as prefill_energy_j / decode_energy_j, split by where they are spent
     # (mapping.energy_boundary). Empty for results built by hand: every boundary is then the whole.
     energy_layers_j: dict[str, dict[str, float]] = field(default_factory=dict)
+    # always-on power while no request is in the system (a request stream's gaps, before the
+    # first arrival): in energy_j, in neither phase; its layers are energy_layers_j["idle"]
+    idle_energy_j: float = 0.0
 
     # Derived ------------------------------------------------------------------------
 
@@ -66,7 +69,7 @@ class SimResult:
 
     @property
     def energy_j(self) -> float:
-        return self.prefill_energy_j + self.decode_energy_j
+        return self.prefill_energy_j + self.decode_energy_j + self.idle_energy_j
 
     @property
     def tokens_per_j(self) -> float:
@@ -84,11 +87,12 @@ class SimResult:
     # Energy boundaries (chip <= chip+memory <= board; board is everything charged) ---------
 
     def phase_energy_within_j(self, phase: str, boundary: EnergyBoundary | str) -> float:
-        """Energy of `phase` ("prefill", "decode" or "all") inside `boundary`."""
+        """Energy of `phase` ("prefill", "decode", "idle" or "all") inside `boundary`."""
         b = EnergyBoundary(boundary)
-        phases = ("prefill", "decode") if phase == "all" else (phase,)
+        phases = ("prefill", "decode", "idle") if phase == "all" else (phase,)
         if not self.energy_layers_j or b is EnergyBoundary.BOARD:
-            return sum(self.prefill_energy_j if p == "prefill" else self.decode_energy_j for p in phases)
+            whole = {"prefill": self.prefill_energy_j, "decode": self.decode_energy_j, "idle": self.idle_energy_j}
+            return sum(whole[p] for p in phases)
         return sum(within(self.energy_layers_j.get(p, {}), b) for p in phases)
 
     def decode_tokens_per_j_within(self, boundary: EnergyBoundary | str) -> float:
@@ -133,6 +137,7 @@ class SimResult:
             generated_tokens=self.generated_tokens + other.generated_tokens,
             prefill_energy_j=self.prefill_energy_j + other.prefill_energy_j,
             decode_energy_j=self.decode_energy_j + other.decode_energy_j,
+            idle_energy_j=self.idle_energy_j + other.idle_energy_j,
             energy_breakdown_j=_merge(self.energy_breakdown_j, other.energy_breakdown_j),
             energy_layers_j=({p: _merge(self.energy_layers_j.get(p, {}), other.energy_layers_j.get(p, {}))
                               for p in dict.fromkeys([*self.energy_layers_j, *other.energy_layers_j])}
@@ -159,6 +164,7 @@ class SimResult:
             "energy_j": self.energy_j,
             "prefill_energy_j": self.prefill_energy_j,
             "decode_energy_j": self.decode_energy_j,
+            "idle_energy_j": self.idle_energy_j,
             "average_power_w": num(self.average_power_w),
             "total_time_s": self.total_time_s,
             "prefill_time_s": self.prefill_time_s,

@@ -573,6 +573,19 @@ def _pct(values: list[float]) -> dict[str, float | None]:
     return {"mean": float(a.mean()), "p50": p50, "p90": p90, "p99": p99, "max": float(a.max())}
 
 
+def idle_time_s(spans: list[tuple[float, float]], makespan_s: float) -> float:
+    """Time in [0, makespan] that no request spends in the system (arrival to finish or
+    rejection): the serving loop is work-conserving, so nothing runs then."""
+    covered, reach = 0.0, 0.0
+    for start, end in sorted((a, f) for a, f in spans if math.isfinite(a) and math.isfinite(f)):
+        start, end = max(start, reach), min(end, makespan_s)
+        if end > start:
+            covered += end - start
+            reach = end
+    idle = makespan_s - covered
+    return idle if idle > 1e-12 * max(makespan_s, 1e-30) else 0.0
+
+
 def _result(sim: _Sim, engine_name: str) -> SimResult:
     ex, m, st = sim.ex, sim.m, sim.st
     ex.finalize()
@@ -587,6 +600,10 @@ def _result(sim: _Sim, engine_name: str) -> SimResult:
     static = sum(m.always_on_power_w.values()) * makespan
     active = {d: m.active_power_w.get(d, 0.0) * t for d, t in ex.device_busy_s.items()}
     energy[Component.STATIC.value] = energy.get(Component.STATIC.value, 0.0) + static + sum(active.values())
+    # the always-on power of the gaps with no request in the system (before the first arrival,
+    # between a stream's requests) is idle energy: in the run's total, in neither phase
+    idle_s = idle_time_s([(x.req.arrival_s, x.finished_s) for x in sim.lives], makespan)
+    idle_j = sum(m.always_on_power_w.values()) * idle_s
     prefill_dyn = ex.phase_energy_j("prefill")
     # decode energy is every step that is not prefill: target passes, and the draft steps of
     # self-speculation (phase "draft"), as decode time below counts them
@@ -597,13 +614,16 @@ def _result(sim: _Sim, engine_name: str) -> SimResult:
     # static energy split between phases by their share of busy time
     busy = prefill_busy + decode_busy
     pre_share = prefill_busy / busy if busy > 0 else 0.0
-    static_total = static + sum(active.values())
+    static_total = static - idle_j + sum(active.values())
     # the same energies by layer (mapping.energy_boundary): static split as above
     static_layers: dict[str, float] = {}
-    eb.add_static(static_layers, m.always_on_power_w, m.always_on_layer, makespan,
+    eb.add_static(static_layers, m.always_on_power_w, m.always_on_layer, makespan - idle_s,
                   [(m.active_power_w.get(d, 0.0), t) for d, t in ex.device_busy_s.items()])
     layers: dict[str, dict[str, float]] = {"prefill": eb.scaled(static_layers, pre_share),
                                            "decode": eb.scaled(static_layers, 1.0 - pre_share)}
+    if idle_s > 0:
+        layers["idle"] = {}
+        eb.add_static(layers["idle"], m.always_on_power_w, m.always_on_layer, idle_s)
     eb.add_dynamic(layers["prefill"], ex.phase_components_j("prefill"))
     for phase in sorted({run[0].phase for run in ex.step_runs()} - {"prefill"}):
         eb.add_dynamic(layers["decode"], ex.phase_components_j(phase))
@@ -617,7 +637,7 @@ def _result(sim: _Sim, engine_name: str) -> SimResult:
     busy_time.update(ex.compute_busy_s)
     serving = {
         "requests": len(sim.lives), "completed": len(served), "rejected": len(sim.lives) - len(served),
-        "makespan_s": makespan, "throughput_tokens_per_s": generated / makespan if makespan > 0 else None,
+        "makespan_s": makespan, "idle_s": idle_s, "throughput_tokens_per_s": generated / makespan if makespan > 0 else None,
         "mean_decode_batch": float(np.mean(st.batch_sizes)) if st.batch_sizes else None,
         "ttft_s": _pct(ttft), "tpot_s": _pct(tpot), "e2e_s": _pct(e2e), "itl_s": _pct(sim.st.gaps_s),
         "kv_budget_bytes": sim.kv_budget,
@@ -653,6 +673,7 @@ def _result(sim: _Sim, engine_name: str) -> SimResult:
         generated_tokens=generated,
         prefill_energy_j=prefill_dyn + static_total * pre_share,
         decode_energy_j=decode_dyn + static_total * (1 - pre_share) + link_j,
+        idle_energy_j=idle_j,
         energy_breakdown_j=energy,
         energy_layers_j=layers,
         latency_breakdown_s=ex.class_time_s,

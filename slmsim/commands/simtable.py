@@ -95,6 +95,9 @@ def blocks(d: dict[str, Any]) -> list[Block]:
     t.add("total time", q(d["total_time_s"], "s"), "the whole run" if not sv else "makespan of the request stream")
     t.add("energy", q(d["energy_j"], "J"), f"the whole run, {generated} tokens generated")
     t.add("energy per token", q(_per(d["energy_j"], generated), "J"), "whole run / tokens generated")
+    if d.get("idle_energy_j"):
+        t.add("idle energy", q(d["idle_energy_j"], "J"),
+              "always-on power while no request is in the system: in the whole run, in neither phase")
     dtpj = d.get("decode_tokens_per_j")
     t.add("decode energy per token", q(1.0 / dtpj if dtpj else None, "J"), "decode phase only, per output token")
     t.add("tokens/J", n(d["tokens_per_j"]), "tokens generated per joule of the whole run (every joule: board)")

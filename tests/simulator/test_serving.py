@@ -143,3 +143,33 @@ def test_a_closed_loop_client_sends_the_next_request_when_one_ends() -> None:
     assert one["ttft_s"]["p50"] == pytest.approx(alone.ttft_s, rel=1e-3)
     assert one["makespan_s"] == pytest.approx(6 * alone.total_time_s, rel=1e-3)
     assert one["mean_decode_batch"] == 1.0
+
+
+def test_idle_gaps_of_a_request_stream_are_charged_to_neither_phase() -> None:
+    """Two requests far apart on one device: the always-on power of the gap is idle energy (in
+    the run's total, in neither phase), so the decode phase draws the board's power while it
+    decodes, not the gap's energy spread over a few seconds of decode (audit of 2026-12-04:
+    139 W 'during decode' on a 15 W board at 0.1 requests/s)."""
+    hw = load_hardware("orin-nano")
+    plan = make_plan(hw.spec, load_model("qwen3-0.6b"), Scenario(prompt_tokens=32, gen_tokens=16))
+    reqs = [Request(id=0, arrival_s=0.0, prompt_tokens=32, gen_tokens=16),
+            Request(id=1, arrival_s=50.0, prompt_tokens=32, gen_tokens=16)]
+    served = run_serving(plan.mapper, reqs, ServingPolicy(memory_model=MemoryModel.IDEAL))
+    single = run(plan, engine="analytic")
+    sv = served.extra["serving"]
+    # by hand: the system is empty from the first request's end to t = 50 s
+    busy_s = served.prefill_time_s + served.decode_time_s
+    assert sv["makespan_s"] == pytest.approx(50.0 + single.total_time_s, rel=1e-3)
+    assert sv["idle_s"] == pytest.approx(sv["makespan_s"] - busy_s, rel=1e-6)
+    always_on_w = sum(d.idle_power_w for d in hw.spec.devices.values()) + sum(
+        m.background_power_w for m in hw.spec.memories.values())
+    assert served.idle_energy_j == pytest.approx(always_on_w * sv["idle_s"], rel=1e-6)
+    # each phase is two requests' worth of the single run's phase: same power while it runs
+    assert served.decode_energy_j == pytest.approx(2 * single.decode_energy_j, rel=0.02)
+    assert served.prefill_energy_j == pytest.approx(2 * single.prefill_energy_j, rel=0.02)
+    # nothing is lost: the phases and the idle energy add to every joule charged
+    assert served.energy_j == pytest.approx(sum(served.energy_breakdown_j.values()), rel=1e-9)
+    for b in ("chip", "chip+memory", "board"):
+        assert served.phase_energy_within_j("all", b) == pytest.approx(
+            sum(served.phase_energy_within_j(p, b) for p in ("prefill", "decode", "idle")), rel=1e-9)
+    assert served.phase_energy_within_j("idle", "board") == pytest.approx(served.idle_energy_j, rel=1e-9)
