@@ -167,6 +167,14 @@ def choose(hw: HardwareSpec, model: ModelSpec, stack: StackSpec, weight_format: 
     if not isinstance(dev, _Processor):
         raise SpecError([Problem(file="<command line>", path="--stack", value=stack.name,
                                  message=f"device '{device}' is a {dev.kind}: software stacks model GPUs, NPUs, CPUs")])
+    why = stack.not_on_device_classes.get(dev.device_class or "")
+    if why is not None:
+        able = [s for s in ("mlc", "llama.cpp") if s != stack.name]
+        raise SpecError([Problem(
+            file="<command line>", path="--stack", value=stack.name,
+            message=f"stack '{stack.name}' does not run on device class {dev.device_class!r} "
+                    f"(hardware '{hw.name}', device '{device}'): {why}",
+            hint=f"a stack that runs there, e.g. {' or '.join(able)} (`slmsim presets` lists stacks)")])
     found = stack.costs_for(dev.device_class)
     if found is None:
         raise SpecError([Problem(

@@ -199,6 +199,9 @@ class StackSpec(BaseModel):
     aliases: tuple[str, ...] = Field((), description="other names of the stack (e.g. ollama for llama.cpp)")
     runs_on: tuple[Literal["gpu", "npu", "cpu"], ...] = Field(
         min_length=1, description="device kinds the stack runs on, preferred first")
+    not_on_device_classes: dict[str, str] = Field(
+        default_factory=dict, description="device class -> why the stack cannot run there (a CUDA-only stack on "
+                                          "apple-gpu), refused instead of taking the `default` costs")
     formats: dict[str, FormatUse] = Field(min_length=1, description="weight formats it runs (names in formats.yaml)")
     kernels: KernelsPerLayer = Field(description="kernels launched per layer and per step (its fusion)")
     attention_kernel: str = Field(description="what its decode attention is (e.g. paged FlashAttention)")

@@ -357,10 +357,12 @@ def _check_stack(target: str, path: Path | None) -> dict[str, Any]:
     lines: list[Block] = [f"{target}: OK, stack '{spec.name}' ({' -> '.join(raw.chain)})",
                           f"  {spec.description}",
                           f"  runs on: {', '.join(spec.runs_on)}; formats: {', '.join(spec.formats)}",
-                          f"  cost classes: {', '.join(spec.costs)}; static context window: {window}", ""]
+                          f"  cost classes: {', '.join(spec.costs)}; static context window: {window}",
+                          *[f"  does not run on {c}: {why}" for c, why in spec.not_on_device_classes.items()], ""]
     return {"blocks": lines + _values_blocks(values, title="Values"),
             "json": {"kind": "stack", "name": spec.name, "chain": list(raw.chain), "runs_on": list(spec.runs_on),
-                     "formats": list(spec.formats), "cost_classes": list(spec.costs), **_values_json(values)}}
+                     "formats": list(spec.formats), "cost_classes": list(spec.costs),
+                     "not_on_device_classes": dict(spec.not_on_device_classes), **_values_json(values)}}
 
 
 def _check_hf_config(target: str, path: Path | None) -> dict[str, Any]:

@@ -224,3 +224,22 @@ def test_genie_w4a16_assets_store_8_bit_kv_and_an_8_bit_lm_head() -> None:
         assert choice.kv_cache_bits == 8 * kv_bytes
         result = run(plan)
         assert result.memory_footprint_bytes["kv_cache"] == pytest.approx(16 * 2 * 512 * 4096 * kv_bytes, rel=1e-6)
+
+
+@pytest.mark.parametrize("hw", ["apple-m1", "apple-m4", "apple-m2-max"])
+def test_cuda_only_stacks_are_refused_on_apple_gpus_and_the_others_run(hw: str) -> None:
+    """TensorRT-LLM, TensorRT Edge-LLM, vLLM and torchao (as modelled) are CUDA stacks: on an
+    Apple GPU they are refused with the reason, not run on their `default` costs (audit of
+    2026-12-04: tensorrt-llm on apple-m1 printed a TPOT)."""
+    from slmsim.core.errors import SpecError
+
+    for name, fmt in (("tensorrt-llm", "w4a16-g128"), ("tensorrt-edge-llm", "nvfp4"), ("vllm", "w4a16-g128"),
+                      ("torchao", "bf16")):
+        with pytest.raises(SpecError) as err:
+            _plan(hw, "qwen2.5-0.5b", name, fmt)
+        text = str(err.value.problems[0].message)
+        assert "does not run on device class 'apple-gpu'" in text and load_stack(name).spec.not_on_device_classes[
+            "apple-gpu"] in text
+    for name, fmt in (("mlc", "q4f16_1"), ("llama.cpp", "q4_0")):
+        plan, _ = _plan(hw, "qwen2.5-0.5b", name, fmt)
+        assert run(plan).decode_tokens_per_s > 0
