@@ -61,6 +61,7 @@ from slmsim.dse.pareto import hypervolume
 from slmsim.dse.space import LoadedSpace, Param, Space, space_fingerprint
 from slmsim.dse.storage import StorageSpec, flush_storage, journal_backend, open_storage, remember_backend
 from slmsim.hw_models.load import hardware_from_raw
+from slmsim.core.credentials import mask_secrets
 from slmsim.core.errors import Problem, SpecError
 from slmsim.core.yamlio import RawSpec
 from slmsim.workloads.model import ModelSpec
@@ -261,7 +262,7 @@ def open_study(storage: StorageSpec, study_name: str) -> tuple[optuna.Study, Stu
     missing = _missing_storage_file(storage)
     if missing is not None:
         raise SpecError([Problem(
-            file="<command line>", path="--storage", message=f"no such file: {missing}", value=storage.display,
+            file="<command line>", path="--storage", message=f"no such file: {mask_secrets(str(missing))}", value=storage.display,
             expected="the journal or database file a study was created in",
             hint="create the study first with `slmsim explore SPACE --storage URL --study NAME --jobs 0`, "
                  "or check the path")])

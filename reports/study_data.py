@@ -295,22 +295,23 @@ def load_study_storage(storage: str, *, study_name: str | None = None, base_dir:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     store = open_storage(storage, base_dir=base_dir)
+    shown = mask_secrets(storage)  # a password in the URL is never printed or written into the report
     names = list(optuna.get_all_study_names(store))
     if study_name is None:
         if len(names) != 1:
-            raise _bad(storage, f"holds {len(names)} studies; say which with --study" if names else
+            raise _bad(shown, f"holds {len(names)} studies; say which with --study" if names else
                        "holds no study", hint=f"studies: {', '.join(names)}" if names else None)
         study_name = names[0]
     elif study_name not in names:
         from difflib import get_close_matches
 
         close = get_close_matches(study_name, names, n=1)
-        raise _bad(storage, f"has no study {study_name!r}", value=study_name,
+        raise _bad(shown, f"has no study {study_name!r}", value=study_name,
                    hint=(f"did you mean {close[0]!r}? " if close else "") + f"studies: {', '.join(names) or 'none'}")
     study = optuna.load_study(study_name=study_name, storage=store)
     meta = dict(study.user_attrs)
     meta.setdefault("study_name", study_name)
-    meta.setdefault("storage", storage)
+    meta["storage"] = mask_secrets(str(meta.get("storage") or storage))
     _meta_from_config(meta)
     notes = []
     if "objectives" not in meta:
@@ -323,7 +324,7 @@ def load_study_storage(storage: str, *, study_name: str | None = None, base_dir:
         notes.append("Read from Optuna storage without the study directory: no baselines or per-workload "
                      "figures unless the run stored them with the trials.")
     df = trials_frame_from_study(study, meta["objectives"])
-    return _assemble(df, meta, source=f"{storage} (study {study_name})", pareto_numbers=None, notes=notes,
+    return _assemble(df, meta, source=f"{shown} (study {study_name})", pareto_numbers=None, notes=notes,
                      name=study_name)
 
 

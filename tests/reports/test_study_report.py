@@ -408,3 +408,19 @@ def test_one_at_a_time_sensitivity_of_a_real_study(tmp_path: Path) -> None:
     assert S.one_at_a_time(data, knee, factory=None)[0] is None
     assert none is None and "not found" in why
     assert "Parameter importances" in write_study_report(study_dir=out, out_html=out / "r.html").read_text()
+
+
+def test_a_password_in_the_storage_url_is_never_printed_or_written(tmp_path: Path) -> None:
+    """Audit of 2026-12-04: `slmsim report URL` wrote the URL's password into the report's
+    source line and into its "has no study" / "holds no study" errors."""
+    db = tmp_path / "s.db"
+    url = f"sqlite:///{db}?password=S3cretPW"
+    for name in ("a", "b"):
+        optuna.create_study(study_name=name, storage=f"sqlite:///{db}")
+    for kwargs, words in (({}, "holds 2 studies"), ({"study_name": "nope"}, "has no study 'nope'")):
+        with pytest.raises(SpecError, match=words) as err:
+            load_study_storage(url, **kwargs)
+        assert "S3cretPW" not in str(err.value) and "***" in str(err.value)
+    out = write_storage_report(storage=url, study_name="a", out_html=tmp_path / "r.html")
+    text = out.read_text()
+    assert "S3cretPW" not in text and "password=***" in text
