@@ -28,6 +28,7 @@ MAX_SPEC_INT = 1 << 64  # any integer in a spec file: beyond it a float overflow
 MAX_DSE_SEED = (1 << 31) - 1  # explore/sweep/worker --seed: seed + worker index must fit numpy's 32-bit RandomState
 MAX_TRIALS = 10_000_000  # --trials of explore/sweep/worker: 14 h at 200 trials/s, far beyond a DSE study
 MAX_GRID_POINTS = 1_000_000  # a sweep's grid: Optuna's grid sampler holds every point in memory
+MAX_SAMPLES = 1_000  # --samples: a 95% half-width shrinks as 1/sqrt(N), so 1,000 runs give a seventh of 20 runs' width; 20 runs took 2.46 s (qwen2.5-0.5b, orin-nano, docs/input-limits.md)
 MAX_DES_TOKENS = 1_000_000  # steps (generated tokens + prefill passes) one DES run may take: ~100 us each (docs/performance.md), ~100 s at batch 1
 
 

@@ -34,6 +34,12 @@ def samples_problems(args: argparse.Namespace) -> list[Problem]:
     if args.samples < 2:
         problems.append(Problem(file="<command line>", path="--samples", message="an interval needs at least 2 runs",
                                 value=args.samples, expected="a whole number >= 2", hint="e.g. --samples 20"))
+    from slmsim.core.limits import MAX_SAMPLES
+
+    if args.samples > MAX_SAMPLES:
+        problems.append(Problem(file="<command line>", path="--samples", message="out of range", value=args.samples,
+                                expected=f"a whole number from 2 to {MAX_SAMPLES:,}",
+                                hint="20-100 runs give a 95% interval; see docs/input-limits.md"))
     if args.engine != "des" and not args.arrivals:
         problems.append(Problem(file="<command line>", path="--samples",
                                 message="the analytic engine is deterministic (expected values): nothing to sample",

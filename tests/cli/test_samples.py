@@ -106,3 +106,10 @@ def test_a_request_stream_gets_serving_intervals(capsys: pytest.CaptureFixture[s
     assert ivs["throughput_tokens_per_s"]["values"][1] == pytest.approx(one["throughput_tokens_per_s"])
     lo, hi = ivs["ttft_s.mean"]["ci95"]
     assert lo <= ivs["ttft_s.mean"]["mean"] <= hi and len(set(ivs["ttft_s.mean"]["values"])) == 3
+
+
+@pytest.mark.parametrize("n", ["1001", "99999999999999999999999"])
+def test_samples_beyond_the_limit_are_refused_not_run(capsys: pytest.CaptureFixture[str], n: str) -> None:
+    """Audit of 2026-12-04: a huge --samples was an OverflowError traceback, 1e5 ran for hours."""
+    code, _, err = simulate(capsys, *SPEC, "--samples", n)
+    assert code == 2 and "--samples: out of range" in err and "from 2 to 1,000" in err and "Traceback" not in err
