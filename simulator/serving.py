@@ -597,13 +597,14 @@ def _result(sim: _Sim, engine_name: str) -> SimResult:
     if sim.handover is not None:
         link_j = sim.handover_bytes * 8.0 * sim.handover[2]
         energy[Component.LINK.value] = energy.get(Component.LINK.value, 0.0) + link_j
-    static = sum(m.always_on_power_w.values()) * makespan
+    always_on_w = sum(m.always_on_power_w.values())
+    static = always_on_w * makespan
     active = {d: m.active_power_w.get(d, 0.0) * t for d, t in ex.device_busy_s.items()}
     energy[Component.STATIC.value] = energy.get(Component.STATIC.value, 0.0) + static + sum(active.values())
     # the always-on power of the gaps with no request in the system (before the first arrival,
     # between a stream's requests) is idle energy: in the run's total, in neither phase
     idle_s = idle_time_s([(x.req.arrival_s, x.finished_s) for x in sim.lives], makespan)
-    idle_j = sum(m.always_on_power_w.values()) * idle_s
+    idle_j = always_on_w * idle_s
     prefill_dyn = ex.phase_energy_j("prefill")
     # decode energy is every step that is not prefill: target passes, and the draft steps of
     # self-speculation (phase "draft"), as decode time below counts them

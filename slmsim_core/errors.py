@@ -90,3 +90,12 @@ class Infeasible:
             f"infeasible: {self.reason}: needs {self.demanded:.4g} {self.unit}, "
             f"has {self.bound:.4g} {self.unit}. {self.hint}"
         )
+
+
+def kind_of(value: object) -> str:
+    """What a YAML/JSON value is, in the user's words rather than a Python type name."""
+    if isinstance(value, bool):  # before int: bool is an int in Python
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return {str: "a plain string", list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)

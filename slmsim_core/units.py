@@ -26,6 +26,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from slmsim.core.errors import kind_of
 from slmsim.core.units_table import FACTORS
 
 if TYPE_CHECKING:
@@ -238,9 +239,8 @@ def parse_quantity(value: object, dim: Dim) -> float:
             hint=f"write it with its unit, e.g. '{info.example}'; to keep the value of the spec this one "
                  "extends, leave the key out")
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        found = {bool: "true/false", list: "a list", dict: "a mapping"}.get(type(value), type(value).__name__)
         raise UnitParseError(
-            f"expected a quantity string, got {found}",
+            f"expected a quantity string, got {kind_of(value)}",
             expected=expected,
             hint=f"write it as a string with its unit, e.g. '{info.example}'",
         )

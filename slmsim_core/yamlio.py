@@ -25,7 +25,7 @@ from typing import Any, Literal
 import pydantic
 import yaml
 
-from slmsim.core.errors import Problem, SpecError
+from slmsim.core.errors import Problem, SpecError, kind_of
 from slmsim.core.limits import (
     MAX_DEPTH,
     MAX_EXTENDS_DEPTH,
@@ -260,9 +260,7 @@ def not_a_mapping(data: Any, *, file: str, expected: str = "key: value pairs", h
     if isinstance(data, list):
         found, value = f"a list of {len(data)} item{'s' if len(data) != 1 else ''}", None
     else:
-        found = {str: "a plain string", bool: "true/false"}.get(type(data), "a number" if isinstance(
-            data, (int, float)) else type(data).__name__)
-        value = data
+        found, value = kind_of(data), data
     return Problem(file=file, path="", message=f"expected a mapping at the top level, found {found}", value=value,
                    expected=expected, hint=hint or "a top-level `- item` list or a bare value is not a spec")
 

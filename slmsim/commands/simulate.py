@@ -140,7 +140,7 @@ _FLAGS: tuple[tuple[str, str, str], ...] = (
 
 def _scenario(args: argparse.Namespace) -> Any:
     """Defaults < the --scenario file < flags given on the command line."""
-    from slmsim.core.yamlio import lift_provenance, not_a_mapping, problems_from, read_yaml, set_path, type_problems
+    from slmsim.core.yamlio import lift_provenance, problems_from, read_yaml, set_path, type_problems
     from slmsim.workloads.scenario import Scenario
 
     data: dict[str, Any] = {}
@@ -152,7 +152,7 @@ def _scenario(args: argparse.Namespace) -> Any:
         file = str(args.scenario)
         loaded = read_yaml(args.scenario) or {}
         if not isinstance(loaded, dict):
-            raise SpecError([not_a_mapping(loaded, file=file, expected="prompt_tokens:, gen_tokens:, decoding:, ...")])
+            raise SpecError(scenario_shape_problems(loaded, file))
         data, _ = lift_provenance(loaded, origin=file)
         shape = scenario_shape_problems(data, file)
         if shape:

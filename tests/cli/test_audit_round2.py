@@ -7,18 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from slmsim.cli import main
+from tests.cli._audit import run
 
 ROOT = Path(__file__).parents[2]
 TINY = str(ROOT / "tests" / "dse" / "fixtures" / "tiny.yaml")
 HEADER = "device,model,stack,weight_format,prompt_tokens,gen_tokens,batch,decode_tokens_per_s,prefill_tokens_per_s,power_w,source\n"
 
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return code, out, err
 
 
 def test_simulate_never_writes_over_its_inputs_or_a_users_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

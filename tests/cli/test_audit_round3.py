@@ -8,35 +8,20 @@ from pathlib import Path
 
 import pytest
 
-from slmsim.cli import main
+from tests.cli._audit import llama_config, run
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return code, out, err
-
-
-def _config(tmp_path: Path, **change: object) -> Path:
-    cfg = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 2048,
-           "num_hidden_layers": 16, "num_attention_heads": 32, "num_key_value_heads": 8,
-           "intermediate_size": 8192, "vocab_size": 128256}
-    cfg.update(change)
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(cfg))
-    return path
 
 
 def test_a_bad_hidden_size_is_reported_as_itself_not_as_the_derived_head_dim(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "simulate", "--hw", "orin-nano", "--model", str(_config(tmp_path, hidden_size="big")))
+    code, _, err = run(capsys, "simulate", "--hw", "orin-nano", "--model", str(llama_config(tmp_path, hidden_size="big")))
     assert code == 2
     assert "1 problem found" in err and "hidden_size" in err and "'big'" in err
     assert "head_dim" not in err  # the user never wrote one: hidden_size / heads was the derivation
     # a head_dim the user did write is still checked on its own
     code, _, err = run(capsys, "simulate", "--hw", "orin-nano", "--model",
-                       str(_config(tmp_path, hidden_size="big", head_dim="wide")))
+                       str(llama_config(tmp_path, hidden_size="big", head_dim="wide")))
     assert code == 2 and "2 problems found" in err and "head_dim" in err and "hidden_size" in err
 
 

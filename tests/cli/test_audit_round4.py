@@ -9,48 +9,33 @@ from pathlib import Path
 
 import pytest
 
-from slmsim.cli import main
+from tests.cli._audit import llama_config, run
 from slmsim.workloads.load import load_model
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    assert "Traceback" not in out + err
-    return code, out, err
-
-
-def _config(tmp_path: Path, **change: object) -> Path:
-    cfg = {"architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 2048,
-           "num_hidden_layers": 16, "num_attention_heads": 32, "num_key_value_heads": 8,
-           "intermediate_size": 8192, "vocab_size": 128256}
-    cfg.update(change)
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(cfg))
-    return path
 
 
 @pytest.mark.parametrize("bad", ["2048", 2048.0])
 def test_a_quoted_or_decimal_count_is_reported_as_itself(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                          bad: object) -> None:
-    code, _, err = run(capsys, "simulate", "--hw", "orin-nano", "--model", str(_config(tmp_path, hidden_size=bad)))
+    code, _, err = run(capsys, "simulate", "--hw", "orin-nano", "--model", str(llama_config(tmp_path, hidden_size=bad)))
     assert code == 2 and "1 problem found" in err
     assert "hidden_size: not a JSON integer" in err and repr(bad) in err
     assert '"hidden_size": 2048' in err  # the hint writes the value as it should be
     assert "head_dim" not in err  # derived from hidden_size; the user never wrote it
     # the same value is refused when head_dim is given too (it used to pass there, coerced)
-    code, _, err = run(capsys, "check", str(_config(tmp_path, hidden_size=bad, head_dim=64)))
+    code, _, err = run(capsys, "check", str(llama_config(tmp_path, hidden_size=bad, head_dim=64)))
     assert code == 2 and "hidden_size: not a JSON integer" in err
 
 
 def test_a_quoted_boolean_is_refused_not_read_as_true(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    code, _, err = run(capsys, "check", str(_config(tmp_path, attention_bias="false", tie_word_embeddings=1)))
+    code, _, err = run(capsys, "check", str(llama_config(tmp_path, attention_bias="false", tie_word_embeddings=1)))
     assert code == 2 and "2 problems found" in err
     assert "attention_bias: not a JSON boolean" in err and "'false'" in err
     assert "tie_word_embeddings: not a JSON boolean" in err
     # JSON booleans are read as written (bool("false") was True)
-    assert load_model(_config(tmp_path, attention_bias=False)).qkv_bias is False
-    assert load_model(_config(tmp_path, attention_bias=True)).qkv_bias is True
+    assert load_model(llama_config(tmp_path, attention_bias=False)).qkv_bias is False
+    assert load_model(llama_config(tmp_path, attention_bias=True)).qkv_bias is True
 
 
 @pytest.mark.parametrize(("text", "words"), [
