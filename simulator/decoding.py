@@ -316,6 +316,8 @@ class RoundRunner:
         drawn (and caches simulated) in blocks of steps: about `horizon` more steps of this
         batch are expected (the remaining tokens over the tokens a step gains)."""
         if self.router is None:
+            if self.m.model.moe is not None:  # no `moe:` scenario: the step is mapped with the expectation
+                self.distinct.append(self.m.expected_distinct(len(lives) * width))
             return None, None
         remaining = min(live.req.gen_tokens - live.generated for live in lives)
         horizon = math.ceil(remaining / self.round_tokens) if width > 1 else remaining

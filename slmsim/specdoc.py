@@ -23,7 +23,7 @@ from slmsim.published_macro import PublishedMacroSpec, MacroConditions, MacroPre
 from slmsim.workloads.decoding import Autoregressive, LexicalUnit, Multipath, SelfSpeculative, Speculative
 from slmsim.stacks.spec import (BlockLayout, ChunkByMemory, FormatUse, KernelCosts, KernelsPerLayer, StackSpec,
                                 WeightFormat)
-from slmsim.workloads.model import EncoderDecoderSpec, MlaSpec, ModelSpec, MoeSpec
+from slmsim.workloads.model import EncoderDecoderSpec, MlaSpec, ModelSpec, MoeSpec, SlidingWindow
 from slmsim.workloads.routing import ExpertCache, MoeScenario, Temporal, Trace, Uniform, Zipf
 from slmsim.workloads.scenario import Precision, Scenario
 
@@ -48,6 +48,7 @@ SECTIONS: list[tuple[str, type[pydantic.BaseModel]]] = [
     ("model.moe", MoeSpec),
     ("model.mla", MlaSpec),
     ("model.encoder_decoder", EncoderDecoderSpec),
+    ("model.sliding_window", SlidingWindow),
     ("Scenario", Scenario),
     ("scenario.precision", Precision),
     ("scenario.decoding: strategy: autoregressive", Autoregressive),

@@ -155,12 +155,28 @@ def _smollm3(c: _Config, name: str) -> Tree:
     return c.done(tree)
 
 
+def _sliding(c: _Config, tree: Tree, layers_by_default: int) -> str | None:
+    """Set tree["sliding_window"] from config.json: `sliding_window` (tokens; null or 0: none) and
+    the local layers, counted from `layer_types` ("sliding_attention") when the config lists them,
+    else the family's pattern (`layers_by_default`). Returns a note, or None without a window."""
+    window = c.get("sliding_window")
+    if not window or not isinstance(window, int) or isinstance(window, bool):
+        return None
+    kinds = c.data.get("layer_types")
+    n = sum(k == "sliding_attention" for k in kinds) if isinstance(kinds, list) else layers_by_default
+    if n <= 0:
+        return None
+    tree["sliding_window"] = {"tokens": window, "layers": n}
+    how = "layer_types" if isinstance(kinds, list) else "the family's pattern"
+    return f"{n} sliding-window layers of {window} tokens ({how}), modelled as full attention (a warning gives the excess)"
+
+
 def _mistral(c: _Config, name: str) -> Tree:
     # Mistral v0.3 configs carry "head_dim": null -> hidden / heads; sliding_window may be null
     tree = _decoder(c, name=name)
-    window = c.get("sliding_window")
-    if window:
-        tree["notes"] = f"sliding-window attention ({window} tokens) modelled as full attention"
+    note = _sliding(c, tree, tree["num_layers"])  # Mistral 7B v0.1: every layer local
+    if note:
+        tree["notes"] = note
     return c.done(tree)
 
 
@@ -169,10 +185,16 @@ def _gemma(c: _Config, name: str, family: str) -> Tree:
     tree = _decoder(c, name=name, tie_default=True)
     tree["family"] = family
     tree["head_dim"] = c.get("head_dim", 256)
-    window = c.get("sliding_window")
+    layers = tree["num_layers"]
+    if family == "gemma2":  # transformers Gemma2: layer i is local when i is even
+        local = (layers + 1) // 2
+    else:  # Gemma 3: every sliding_window_pattern-th layer (default 6) is global
+        pattern = c.data.get("sliding_window_pattern", 6)
+        local = layers - layers // pattern if isinstance(pattern, int) and pattern > 0 else 0
     notes = ["GeGLU FFN"]
-    if window:
-        notes.append(f"local (sliding {window}) and global attention layers, modelled as full attention")
+    note = _sliding(c, tree, local)
+    if note:
+        notes.append(note)
     tree["notes"] = "; ".join(notes)
     return c.done(tree)
 
@@ -216,7 +238,8 @@ def _gpt_oss(c: _Config, name: str) -> Tree:
     }
     if tree["moe"]["top_k"] is None:
         c.need("num_experts_per_tok")
-    tree["notes"] = "sliding-window layers modelled as full attention; experts usually in MXFP4 (format mxfp4-experts)"
+    note = _sliding(c, tree, tree["num_layers"] // 2)  # gpt-oss: sliding and full attention alternate
+    tree["notes"] = "; ".join(x for x in (note, "experts usually in MXFP4 (format mxfp4-experts)") if x)
     return c.done(tree)
 
 

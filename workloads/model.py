@@ -97,6 +97,16 @@ class EncoderDecoderSpec(BaseModel):
     num_decoder_layers: int = Field(gt=0, le=MAX_LAYERS, description="decoder layers (must equal num_layers)")
 
 
+class SlidingWindow(BaseModel):
+    """Layers whose attention sees only the last `tokens` positions (local attention)."""
+
+    model_config = SPEC
+
+    tokens: int = Field(gt=0, le=MAX_CONTEXT, description="the window, in tokens (config.json sliding_window)")
+    layers: int = Field(gt=0, le=MAX_LAYERS, description="how many of the decoder layers attend over the window "
+                                                         "(the others attend over the whole context)")
+
+
 class ModelSpec(BaseModel):
     model_config = SPEC
 
@@ -123,6 +133,9 @@ class ModelSpec(BaseModel):
     max_position_embeddings: int | None = Field(
         None, gt=0, le=MAX_CONTEXT, description="longest context the model was trained for; longer runs get a warning",
     )
+    sliding_window: SlidingWindow | None = Field(
+        None, description="local (sliding-window) attention layers; modelled as full attention, with a warning "
+                          "giving the KV over-estimate once the context passes the window; none: every layer global")
     notes: str = Field("", description="free text (checks made, quirks of the config)")
 
     @model_validator(mode="after")
@@ -133,6 +146,9 @@ class ModelSpec(BaseModel):
             )
         if self.encoder_decoder and self.encoder_decoder.num_decoder_layers != self.num_layers:
             raise ValueError("num_layers must equal encoder_decoder.num_decoder_layers")
+        if self.sliding_window is not None and self.sliding_window.layers > self.num_layers:
+            raise ValueError(f"sliding_window.layers ({self.sliding_window.layers}) cannot exceed num_layers "
+                             f"({self.num_layers})")
         if self.num_kv_heads > self.num_attention_heads:
             raise ValueError(f"num_kv_heads ({self.num_kv_heads}) cannot exceed num_attention_heads "
                              f"({self.num_attention_heads})")
@@ -249,6 +265,16 @@ class ModelSpec(BaseModel):
         else:
             per_layer = 2 * self.kv_dim
         return self.num_layers * per_layer * kv_bits / 8.0
+
+    def windowed_kv_share(self, tokens: int) -> float:
+        """KV a sequence of `tokens` positions needs with its sliding-window layers holding only the
+        window, as a share of the full-attention KV the simulator models (1.0: no window, or the
+        context within it): ((L - n) T + n min(T, W)) / (L T)."""
+        w = self.sliding_window
+        if w is None or tokens <= w.tokens:
+            return 1.0
+        n, big_l = w.layers, self.num_layers
+        return ((big_l - n) * tokens + n * w.tokens) / (big_l * tokens)
 
     def cross_kv_bytes_per_token(self, kv_bits: int) -> float:
         """Cross-attention K/V per encoder token across all decoder layers (0: decoder-only).

@@ -274,7 +274,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     if problems:
         raise SpecError(problems, total=len(problems) + unheld_count)
     assert hw is not None and model is not None and scenario is not None
-    from slmsim.commands.warnings import ignored_flag_warnings, input_warnings, stack_kv_warnings
+    from slmsim.commands.warnings import ignored_flag_warnings, input_warnings, power_cap_warnings, stack_kv_warnings
 
     warns = input_warnings(model=model, scenario=scenario, draft=draft, serving=bool(args.arrivals),
                            batch_flag=args.batch) + ignored_flag_warnings(args)
@@ -326,7 +326,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     chosen = out["energy_by_boundary"][args.energy_boundary]
     out["energy_per_decode_token_within_boundary_j"] = chosen["energy_per_decode_token_j"]
     out["decode_tokens_per_j_within_boundary"] = chosen["decode_tokens_per_j"]
-    out["warnings"] += warns
+    out["warnings"] += warns + power_cap_warnings(hw.spec, out.get("average_power_w"))
     if args.samples is not None:
         from slmsim.commands.samples import sampled_output
 
@@ -530,14 +530,39 @@ def _scenario_reference_problems(hw: Any, scenario: Any, args: argparse.Namespac
         names += [("decoding.msb_tier", dec.msb_tier, hw.memories), ("decoding.lsb_tier", dec.lsb_tier, hw.memories)]
     if scenario.moe is not None and scenario.moe.expert_cache is not None:
         names.append(("moe.expert_cache.tier", scenario.moe.expert_cache.tier, hw.memories))
+    def where(path: str) -> tuple[str, str]:
+        flag, attr = flag_of[path]
+        from_flag = getattr(args, attr) is not None or args.scenario is None
+        return ("<command line>", flag) if from_flag else (str(args.scenario), path)
+
     for path, name, valid in names:
         if name is not None and name not in valid:
-            flag, attr = flag_of[path]
-            from_flag = getattr(args, attr) is not None or args.scenario is None
-            problems.append(Problem(file="<command line>" if from_flag else str(args.scenario),
-                                    path=flag if from_flag else path, message=f"{hw.name} has no {name!r}", value=name,
+            file, at = where(path)
+            problems.append(Problem(file=file, path=at, message=f"{hw.name} has no {name!r}", value=name,
                                     expected=f"one of: {', '.join(valid)}", hint="name one of the hardware's own"))
+    miss = _cache_miss_tier(hw, scenario)
+    if miss is not None and miss == scenario.moe.expert_cache.tier:
+        file, at = where("moe.expert_cache.tier")
+        others = [t for t in hw.memories if t != miss]
+        problems.append(Problem(
+            file=file, path=at, value=miss, message=f"the expert cache is in {miss!r}, the tier its misses read "
+            "the experts from: a hit saves nothing and every miss also writes the cache",
+            expected="a faster tier than the weights' own" + (f": one of {', '.join(others)}" if others else ""),
+            hint="leave the cache out to model experts read from the weight tier"))
     return problems
+
+
+def _cache_miss_tier(hw: Any, scenario: Any) -> str | None:
+    """The tier a missed expert is read from (mapping.placement.WeightSources.reads): the LSB tier
+    when the bit slices are split and the cache holds MSB slices, else the decode device's weight tier."""
+    if scenario.moe is None or scenario.moe.expert_cache is None:
+        return None
+    dec = scenario.decoding
+    if dec.strategy == "self_speculative" and dec.msb_tier is not None and dec.lsb_tier is not None \
+            and scenario.moe.expert_cache.tier == dec.msb_tier:
+        return dec.lsb_tier
+    dev = hw.devices.get(hw.device_for("decode"))
+    return getattr(dev, "weight_memory", None) or getattr(dev, "memory", None)
 
 
 def _json_default(x: object) -> object:

@@ -68,6 +68,13 @@ def input_warnings(*, model: Any, scenario: Any, draft: Any = None, serving: boo
     if limit is not None and scenario.static_kv_tokens is not None and scenario.static_kv_tokens > limit:
         out.append(f"static_kv_tokens {scenario.static_kv_tokens} exceeds {model.name}'s max_position_embeddings "
                    f"({limit:,})")
+    window = getattr(model, "sliding_window", None)
+    share = model.windowed_kv_share(longest) if window is not None else 1.0
+    if share < 1.0:
+        out.append(f"{model.name}: {window.layers} of {model.num_layers} layers attend over a sliding window of "
+                   f"{window.tokens:,} tokens, modelled as full attention: at {longest:,} tokens the KV cache and "
+                   f"its reads are {1 / share - 1:.0%} above what a windowed cache needs "
+                   f"({share:.1%} of the modelled KV; docs/decoding.md, sliding windows)")
     if scenario.gen_tokens == 1:
         out.append("generate 1 token: prefill yields it, so there is no decode step (TPOT and decode rates are n/a)")
     if scenario.moe is not None and model.moe is None:
@@ -76,10 +83,18 @@ def input_warnings(*, model: Any, scenario: Any, draft: Any = None, serving: boo
         cache = scenario.moe.expert_cache
         if cache.experts_per_layer >= model.moe.num_experts:
             out.append(f"expert cache of {cache.experts_per_layer} experts per layer holds all "
-                       f"{model.moe.num_experts} experts of {model.name}: every access hits")
+                       f"{model.moe.num_experts} experts of {model.name}: every access hits once the cache is warm (the "
+                       "analytic hit rate is 1; the DES starts cold, so each expert's first access per layer misses "
+                       "and its measured rate is below 1 on short runs)")
     if draft is not None and draft.total_params() >= model.total_params():
         out.append(f"the draft model {draft.name} ({draft.total_params() / 1e9:.2f} B parameters) is not smaller "
                    f"than the target {model.name} ({model.total_params() / 1e9:.2f} B): speculation cannot pay off")
+    # a family pads its embedding rows differently (Qwen2.5-0.5B 151,936, -7B 152,064, one tokenizer):
+    # only a difference of more than 2% says the tokenizers differ
+    if draft is not None and abs(draft.vocab_size - model.vocab_size) > 0.02 * model.vocab_size:
+        out.append(f"the draft model {draft.name} has a vocabulary of {draft.vocab_size:,} tokens, the target "
+                   f"{model.name} {model.vocab_size:,}: speculative decoding verifies the draft's tokens, so both "
+                   "need one tokenizer; the acceptance rate given is used as if they shared it")
     dec = scenario.decoding
     if dec.strategy == "self_speculative" and model.moe is not None and dec.draft_top_k > model.moe.top_k:
         out.append(f"draft_top_k {dec.draft_top_k} is above {model.name}'s top_k {model.moe.top_k}: the draft uses "
@@ -91,3 +106,20 @@ def input_warnings(*, model: Any, scenario: Any, draft: Any = None, serving: boo
     if serving and batch_flag is not None and batch_flag > 1:
         out.append(f"--batch {batch_flag} is ignored with --arrivals: the serving scheduler batches up to --max-batch")
     return out
+
+
+def power_cap_warnings(hw: Any, average_power_w: float | None) -> list[str]:
+    """The run's average power against the devices' stated caps (`max_power`, a TDP or a power
+    mode): slmsim does not throttle, so a run above the cap is faster than the device allows.
+    Only when every device states a cap (the caps are then summed: memories draw within them,
+    as a Jetson power mode caps the module)."""
+    caps = {name: getattr(dev, "max_power_w", None) for name, dev in hw.devices.items()}
+    if average_power_w is None or not caps or any(c is None for c in caps.values()):
+        return []
+    total = sum(caps.values())
+    if average_power_w <= total:
+        return []
+    names = " + ".join(f"{n} {c:g} W" for n, c in caps.items())
+    return [f"average power {average_power_w:.3g} W exceeds max_power ({names}): the device would throttle to stay "
+            "under its cap, which slmsim does not model, so the times are optimistic (raise max_power to the power "
+            "mode measured, or read the figures as uncapped)"]

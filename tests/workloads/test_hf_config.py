@@ -267,3 +267,42 @@ def test_granite_dense_is_llama_shaped(tmp_path: Path) -> None:
     spec = load_model(_write(tmp_path, "granite-3.0-2b", config))
     attn = 2048 * 2048 + 2 * 2048 * 512 + 2048 * 2048
     assert spec.family == "granite" and spec.total_params() == 40 * (attn + 3 * 2048 * 8192) + 49155 * 2048
+
+
+@pytest.mark.parametrize(("change", "window"), [
+    ({"model_type": "mistral", "sliding_window": 4096}, (4096, 32)),  # Mistral 7B v0.1: every layer local
+    ({"model_type": "mistral", "sliding_window": None}, None),  # v0.3
+    ({"model_type": "gemma2", "sliding_window": 4096}, (4096, 16)),  # layer i local when i is even
+    ({"model_type": "gemma3_text", "sliding_window": 1024}, (1024, 27)),  # 32 - 32 // 6 global
+    ({"model_type": "gemma3_text", "sliding_window": 512, "sliding_window_pattern": 4}, (512, 24)),
+    ({"model_type": "gpt_oss", "sliding_window": 128, "num_local_experts": 8, "num_experts_per_tok": 2,
+      "layer_types": ["sliding_attention", "full_attention", "full_attention", "full_attention"] * 8}, (128, 8)),
+])
+def test_sliding_window_layers_from_config(tmp_path: Path, change: dict, window: tuple[int, int] | None) -> None:
+    config = {"hidden_size": 4096, "intermediate_size": 14336, "num_hidden_layers": 32, "num_attention_heads": 32,
+              "num_key_value_heads": 8, "vocab_size": 32000, **change}
+    spec = load_model(_write(tmp_path, "m", config))
+    got = None if spec.sliding_window is None else (spec.sliding_window.tokens, spec.sliding_window.layers)
+    assert got == window
+
+
+@pytest.mark.parametrize(("preset", "tokens", "share"), [
+    ("gemma-2-2b", 4096 + 512, (13 * 4608 + 13 * 4096) / (26 * 4608)),  # 0.944
+    ("gpt-oss-20b", 256, (12 * 256 + 12 * 128) / (24 * 256)),  # 0.75
+    ("gpt-oss-20b", 128, 1.0),  # within the window: nothing to correct
+    ("llama-3.2-1b", 100_000, 1.0),  # no window
+])
+def test_windowed_kv_share_by_hand(preset: str, tokens: int, share: float) -> None:
+    assert load_model(preset).windowed_kv_share(tokens) == pytest.approx(share)
+
+
+def test_a_sliding_window_past_its_length_is_warned_about(capsys: pytest.CaptureFixture[str]) -> None:
+    from slmsim.cli import main
+
+    assert main(["simulate", "--hw", "orin-nano", "--model", "gemma-2-2b", "--prompt", "4096", "--gen", "512",
+                 "--json"]) == 0
+    warnings = json.loads(capsys.readouterr().out)["warnings"]
+    assert any("13 of 26 layers attend over a sliding window of 4,096 tokens" in w and "6% above" in w
+               for w in warnings)
+    assert main(["simulate", "--hw", "orin-nano", "--model", "gemma-2-2b", "--prompt", "2048", "--json"]) == 0
+    assert not any("sliding window" in w for w in json.loads(capsys.readouterr().out)["warnings"])
