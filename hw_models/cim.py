@@ -294,6 +294,17 @@ class CimAccelerator(BaseModel):
     static_power_w: Power = Field(alias="static_power", description="leakage/clock of everything but the macros")
     other_area_mm2: Area = Field(alias="other_area", description="buffers, vector unit, NoC, control, I/O")
 
+    @model_validator(mode="after")
+    def _scalable(self) -> "CimAccelerator":
+        """Where the macro's figures are scaled or derived, the node and supply must be inside the
+        scaling model's range (7-180 nm; a supply where its polynomials are positive)."""
+        try:
+            _ = self.effective_macro
+        except ValueError as exc:
+            raise ValueError(f"technology_node / supply_voltage / macro.characterised_node / characterised_vdd: {exc}"
+                             ) from None
+        return self
+
     @property
     def effective_macro(self) -> CimMacro:
         """The macro at this accelerator's node and supply (Stillmaker & Baas 2017 scaling).

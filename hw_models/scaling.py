@@ -57,6 +57,14 @@ _COEFF: dict[str, tuple[float, ...]] = {
 NODES_NM = tuple(sorted(_AREA, reverse=True))  # 180 ... 7
 
 
+def positive_window_v(node_nm: int, *, lp: bool = False) -> tuple[float, float]:
+    """Lowest and highest supply (0.2-2.5 V, 10 mV steps) at which the node's delay, energy and
+    power polynomials are all positive: outside it a scaled figure is meaningless."""
+    coeff = _COEFF[_key(node_nm, lp)]
+    ok = [v / 100 for v in range(20, 251) if all(x > 0 for x in _poly(coeff, v / 100))]
+    return (ok[0], ok[-1]) if ok else (math.nan, math.nan)
+
+
 def _key(node: int, lp: bool) -> str:
     return str(node) if node >= 65 else f"{'LP' if lp else 'HP'}{node}"
 
@@ -86,11 +94,18 @@ def factors(node_m: float, vdd_v: float, *, lp: bool = False) -> NodeFactors:
     if exact:
         n = exact[0]
         d, e, p = _poly(_COEFF[_key(n, lp)], vdd_v)
+        if not (d > 0 and e > 0 and p > 0 and math.isfinite(d + e + p)):
+            lo, hi = positive_window_v(n, lp=lp)
+            raise ValueError(f"supply voltage {vdd_v:g} V at {n} nm is outside where the Stillmaker & Baas 2017 "
+                             f"polynomials of that node give positive delay, energy and power ({lo:.2f}-{hi:.2f} V)")
         return NodeFactors(area=1.0 / _AREA[n][180], delay=d, energy=e, power=p)
     big = min(n for n in NODES_NM if n > node)
     small = max(n for n in NODES_NM if n < node)
     t = (math.log(big) - math.log(node)) / (math.log(big) - math.log(small))
-    fb, fs = factors(big * 1e-9, vdd_v, lp=lp), factors(small * 1e-9, vdd_v, lp=lp)
+    try:
+        fb, fs = factors(big * 1e-9, vdd_v, lp=lp), factors(small * 1e-9, vdd_v, lp=lp)
+    except ValueError as exc:
+        raise ValueError(f"{node:g} nm is interpolated between {big} and {small} nm: {exc}") from None
 
     def mix(a: float, b: float) -> float:
         return math.exp((1 - t) * math.log(a) + t * math.log(b))

@@ -132,6 +132,16 @@ class PublishedMacroSpec(BaseModel):
                              "give more columns, more cell_bits or fewer weight bits")
         return self
 
+    @model_validator(mode="after")
+    def _scalable(self) -> "PublishedMacroSpec":
+        """The periphery models scale from their reference nodes to this one (Stillmaker & Baas
+        2017): the node and supply must lie where that scaling is defined."""
+        try:
+            self.macro.resolved(node_m=self.technology_node_m, vdd_v=self.supply_voltage_v)
+        except ValueError as exc:
+            raise ValueError(f"technology_node / supply_voltage: {exc}") from None
+        return self
+
 
 def _problems_with_given_energies(data: dict, file: str) -> list[Problem]:
     macro = data.get("macro")

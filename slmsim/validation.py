@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from slmsim.core import csvio
 from slmsim.core.errors import Infeasible, Problem, SpecError
 from slmsim.hw_models.load import load_hardware
 from slmsim.hw_models.spec import HardwareSpec
@@ -156,10 +157,19 @@ def read_csv(path: str | Path) -> list[Row]:
         text = path.read_text(encoding="utf-8-sig")  # a byte-order mark (Excel's CSV export) is not a column name
     except FileNotFoundError:
         raise SpecError([Problem(file=shown, path="", message="file not found")]) from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
-        raise SpecError([Problem(file=shown, path="", message=f"cannot read file: {exc}")]) from None
+    except UnicodeDecodeError as exc:
+        line = exc.object[:exc.start].count(b"\n") + 1
+        raise SpecError([Problem(file=shown, path=f"line {line}", message=f"not UTF-8 text: byte "
+                                 f"0x{exc.object[exc.start]:02x} at offset {exc.start} of the file",
+                                 hint="save the sheet as 'CSV UTF-8' (Excel) or convert it: iconv -f latin1 -t utf-8")
+                         ]) from None
+    except IsADirectoryError:
+        raise SpecError([Problem(file=shown, path="", message="is a directory, not a CSV file",
+                                 hint="give the path of a file inside it")]) from None
+    except PermissionError as exc:
+        raise SpecError([Problem(file=shown, path="", message=f"cannot read file: {exc.strerror}")]) from None
     reader = csv.DictReader(text.splitlines())
-    header = reader.fieldnames or []
+    header = csvio.header(reader, shown)
     twice = sorted({c for c in header if header.count(c) > 1})
     if twice:
         raise SpecError([Problem(file=shown, path="header", message=f"column(s) given twice: {', '.join(twice)}",
@@ -174,11 +184,19 @@ def read_csv(path: str | Path) -> list[Row]:
             hint="other columns are ignored; an empty cell means not measured")])
     out: list[Row] = []
     problems: list[Problem] = []
-    for i, r in enumerate(reader, start=2):
+    for i, r in enumerate(csvio.dict_rows(reader, shown), start=2):
         if None in r:  # more cells than the header has columns
             problems.append(Problem(file=shown, path=f"line {i}", message=f"{len(header) + len(r[None])} cells, "
                                     f"the header has {len(header)} columns", value=",".join(map(str, r[None]))[:200],
                                     hint="a comma inside a cell needs quotes"))
+            continue
+        short = [c for c in header if r.get(c) is None]  # DictReader's restval: the row ended early
+        if short:
+            problems.append(Problem(file=shown, path=f"line {i}", message=f"{len(header) - len(short)} cells, "
+                                    f"the header has {len(header)} columns (no {', '.join(short[:4])}"
+                                    f"{', ...' if len(short) > 4 else ''})",
+                                    hint="an empty cell still needs its comma; an unclosed quote swallows the rest "
+                                         "of the line"))
             continue
         before = len(problems)
         stack, fmt = (r.get("stack") or "").strip(), (r.get("weight_format") or "").strip()
@@ -192,7 +210,7 @@ def read_csv(path: str | Path) -> list[Row]:
         empty = [c for c in num if not (r.get(c) or "").strip()]
         if empty:
             problems.append(Problem(file=shown, path=f"line {i}", message="prompt_tokens, gen_tokens and batch "
-                                    "are needed on every row", value=str({k: r.get(k) for k in num}),
+                                    f"are needed on every row: {', '.join(empty)} empty",
                                     expected=f"a whole number in {', '.join(empty)}"))
         gen = num["gen_tokens"]
         if gen is not None and gen < 2 and (r.get("decode_tokens_per_s") or "").strip():
@@ -343,6 +361,11 @@ def _reason(exc: Exception) -> str:
 
 
 def predict_row(row: Row, *, hw: HardwareSpec | None = None, stack: StackSpec | None = None) -> RowResult:
+    blank = [c for c, v in (("device", row.device if hw is None else "-"), ("model", row.model),
+                            ("stack", row.stack if stack is None else "-")) if not v]
+    if blank:  # an empty name would resolve to the current directory ("is a directory")
+        return RowResult(row, None, f"empty {' and '.join(blank)} cell: a preset name or a spec file is needed "
+                                    "(`slmsim presets` lists the names)")
     try:
         spec = hw if hw is not None else _hardware(row.device)
     except SpecError as exc:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from slmsim.core import csvio
 from slmsim.core.errors import Problem, SpecError
 from slmsim.core.limits import MAX_CSV_FILE_BYTES, MAX_REQUESTS, MAX_TOKENS, read_text_limited
 
@@ -46,7 +47,7 @@ def requests_from_csv(path: Path) -> list[Request]:
     text = read_text_limited(path, shown=shown, limit=MAX_CSV_FILE_BYTES, what="request trace (CSV)",
                              hint="give a CSV with columns arrival_s,prompt_tokens,gen_tokens")
     reader = csv.DictReader(text.removeprefix("\ufeff").splitlines())  # a byte-order mark is not a column name
-    header = list(reader.fieldnames or [])
+    header = csvio.header(reader, shown)
     twice = sorted({c for c in header if header.count(c) > 1})
     if twice:
         raise SpecError([Problem(file=shown, path="header", message=f"column(s) given twice: {', '.join(twice)}",
@@ -58,7 +59,7 @@ def requests_from_csv(path: Path) -> list[Request]:
                                  hint="the first line names the columns")])
     problems: list[Problem] = []
     out: list[Request] = []
-    for i, row in enumerate(reader):
+    for i, row in enumerate(csvio.dict_rows(reader, shown)):
         line = i + 2
         if i >= MAX_REQUESTS:
             raise SpecError([Problem(file=shown, path=f"line {line}", message=f"more than {MAX_REQUESTS} requests",

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from slmsim.commands._common import EXIT_OK
+from slmsim.commands._common import EXIT_BAD_INPUT, EXIT_OK
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -84,9 +84,14 @@ def _cmd_csv(args: argparse.Namespace, selected: list) -> int:  # noqa: ANN001
 
     results = validate(selected, progress=_progress(len(selected)))
     records = [m for r in results for m in r.metrics()]
+    # nothing predicted: the figures are printed, but a script must not read it as a success
+    code = EXIT_OK if any(m["predicted"] is not None for m in records) else EXIT_BAD_INPUT
+    if code != EXIT_OK:
+        print(f"slmsim validate: none of the {len(selected)} row(s) could be predicted (each one's reason is "
+              "listed)", file=sys.stderr)
     if args.json:
         print(json.dumps(records, indent=2))
-        return EXIT_OK
+        return code
     from slmsim.commands.tables import Table, emit
 
     table = Table("predicted vs measured", ["device", "model", "stack", "format", "metric", "measured", "predicted",
@@ -104,7 +109,7 @@ def _cmd_csv(args: argparse.Namespace, selected: list) -> int:  # noqa: ANN001
         mape = f"{s.mape:.1f}%" if not math.isnan(s.mape) else "-"
         lines.append(f"{s.metric}: mean absolute error {mape} over {s.n} rows{tail}{skipped}")
     emit([table, *lines])
-    return EXIT_OK
+    return code
 
 
 def _cmd_first_file(args: argparse.Namespace) -> int:
