@@ -63,6 +63,11 @@ class Leaf:
     options: tuple[str, ...] = ()  # the values of an enum
 
 
+def annotated_metadata(tp: Any) -> list[Any]:
+    """The Annotated metadata of a field's type, through Optional (`Power | None`)."""
+    return _strip(tp)[1]
+
+
 def _strip(tp: Any) -> tuple[Any, list[Any]]:
     """Remove Optional/Annotated; return the bare type and the Annotated metadata seen."""
     meta: list[Any] = []

@@ -62,6 +62,33 @@ def check_space(path: Path) -> LoadedSpace:
     return _Resolver(raw, file=shown, folder=path.parent).resolve()
 
 
+_PROCESSOR_KINDS = ("gpu", "npu", "cpu")
+# fields the evaluation of a trial never reads (a DSE workload runs without a software stack,
+# whose kernel costs are the only reader of a processor's clock)
+_INERT_PROCESSOR = {
+    "max_power": "a processor's max_power only feeds simulate's throttling warning (slmsim does not cap power); "
+                 "constrain the power metric instead (constraints: [\"power <= 15 W\"])",
+    "technology_node": "a processor's technology_node is informative (its figures are given, not scaled)",
+    "clock": "a processor's clock is read only by a software stack's per-cycle kernel costs, and DSE workloads "
+             "run without a stack; vary matrix_throughput / vector_throughput instead",
+}
+_INERT_MEMORY = {"technology": "a memory's technology is informative (the figures come from its fields)"}
+
+
+def _inert(parts: tuple[str, ...], base_tree: Mapping[str, Any]) -> str | None:
+    """Why a parameter at `parts` cannot change any metric, or None."""
+    if len(parts) != 3:
+        return None
+    owner = base_tree.get(parts[0], {}).get(parts[1]) if isinstance(base_tree.get(parts[0]), Mapping) else None
+    if not isinstance(owner, Mapping):
+        return None
+    if parts[0] == "devices" and owner.get("kind") in _PROCESSOR_KINDS:
+        return _INERT_PROCESSOR.get(parts[2])
+    if parts[0] == "memories":
+        return _INERT_MEMORY.get(parts[2])
+    return None
+
+
 def _ref_relative(ref: str, folder: Path) -> str:
     """A spec reference: preset names stay; paths are relative to the space file."""
     if ref.endswith((".yaml", ".yml", ".json")) or "/" in ref:
@@ -177,6 +204,12 @@ class _Resolver:
                          expected="a dotted path into the base spec, e.g. " + _examples(base_tree),
                          hint=f"did you mean '{close}'?" if close else
                          "run `slmsim check <base>` and look at the spec's keys; paths use YAML names")
+            return None
+        inert = _inert(parts, base_tree)
+        if inert is not None:
+            self.problem(where, f"'{path}' changes no metric: {inert}", value=path,
+                         hint="vary a field the simulation uses (`slmsim check <base>` lists the spec's fields), "
+                              "or drop this parameter: every trial would repeat the same design")
             return None
         subtree = isinstance(current, Mapping)
         leaf = None if subtree else leaf_at(parts, base_tree)

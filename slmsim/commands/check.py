@@ -192,7 +192,7 @@ def values_of(model_cls: Any, tree: Mapping[str, Any], prov: Mapping[str, Any], 
     from slmsim.core.quantity import QuantityDim
     from slmsim.core.units import UnitParseError, parse_quantity
     from slmsim.core.yamlio import field_info_at
-    from slmsim.dse.hwtree import si_unit
+    from slmsim.dse.hwtree import annotated_metadata, si_unit
 
     own_paths = {p for p, _ in _leaves(own)}
     out = []
@@ -206,6 +206,8 @@ def values_of(model_cls: Any, tree: Mapping[str, Any], prov: Mapping[str, Any], 
             if parent is not None and typing.get_origin(parent.annotation) is dict:
                 value_type = typing.get_args(parent.annotation)[1]
                 meta = list(typing.get_args(value_type)[1:]) if typing.get_origin(value_type) is typing.Annotated else []
+        if info is not None and not any(isinstance(m, QuantityDim) for m in meta):
+            meta += annotated_metadata(info.annotation)  # an optional quantity: `Power | None`
         dims = [m for m in meta if isinstance(m, QuantityDim)]
         si, unit = None, ""
         if dims and written is not None:

@@ -73,7 +73,10 @@ CASES = [
     ("bad-subtree-key.yaml", ["parameters[memories.dram].choices.slow.bandwith", "unknown field 'bandwith'",
                               "did you mean 'bandwidth'?"]),
     ("bad-gpu-area.yaml", ["objectives[1]", "does not state the area of gpu", "area: 200 mm^2"]),
-    ("bad-range-on-enum.yaml", ["parameters[memories.dram.technology]", "a range needs a number",
+    ("bad-inert.yaml", ["parameters[devices.gpu.max_power]", "changes no metric", "does not cap power",
+                        "parameters[devices.gpu.clock]", "run without a stack",
+                        "parameters[memories.dram.technology]", "informative"]),
+    ("bad-range-on-enum.yaml", ["parameters[devices.cim.macro.style]", "a range needs a number",
                                 "parameters[devices.cim.tiles].low", "4.5 is not an integer",
                                 "parameters[devices.cim.macros_per_tile].choices[0]", "greater than 0"]),
 ]
