@@ -154,8 +154,10 @@ def energy_breakdown(result: Mapping[str, Any], plan: Plan) -> go.Figure:
 
 # Memory ----------------------------------------------------------------------------------
 
-_CONTENT = {"weights": "weights", "kv_cache": "KV cache", "activations": "activations",
-            "draft_weights": "draft weights", "draft_kv_cache": "draft KV cache"}
+_CONTENT = {"weights": "weights", "kv_cache": "KV cache", "kv_cache_peak": "KV cache (peak)",
+            "activations": "activations", "draft_weights": "draft weights", "draft_kv_cache": "draft KV cache"}
+# limits, not contents: a row of their own, never stacked onto what the run needs
+_LIMITS = {"kv_budget": "KV budget (serving)"}
 
 
 def memory_footprint(result: Mapping[str, Any]) -> go.Figure:
@@ -164,8 +166,9 @@ def memory_footprint(result: Mapping[str, Any]) -> go.Figure:
     modes = result.get("weight_mode", {}) or {}
     content = [(label, fp[k]) for k, label in _CONTENT.items() if k in fp]
     tiers = [(f"tier {k.split('.', 1)[1]}", v) for k, v in sorted(fp.items()) if k.startswith("tier.")]
-    other = [(k, v) for k, v in fp.items() if k not in _CONTENT and not k.startswith("tier.")]
-    scale = pick_scale("bytes", [v for _, v in content + tiers + other])
+    limits = [(label, fp[k]) for k, label in _LIMITS.items() if k in fp]
+    other = [(k, v) for k, v in fp.items() if k not in _CONTENT and k not in _LIMITS and not k.startswith("tier.")]
+    scale = pick_scale("bytes", [v for _, v in content + tiers + other + limits])
     fig = go.Figure()
     colour = dict(palette.MEMORY_CONTENT)
     stationary = [d for d, m in modes.items() if m == "weight_stationary"]
@@ -182,7 +185,14 @@ def memory_footprint(result: Mapping[str, Any]) -> go.Figure:
                              insidetextanchor="end", textfont=dict(color="white"),
                              hovertemplate=f"<b>{label}</b><br>{fmt(v, 'bytes')} held (weights, KV cache and "
                                            "activations placed there)<extra></extra>"))
-    fig.update_layout(template=style.TEMPLATE, barmode="stack", height=150 + 45 * (1 + len(tiers)),
+    for label, v in limits:
+        fig.add_trace(go.Bar(x=[scale(v)], y=[label], name=label, orientation="h", showlegend=False,
+                             marker_color="#BBBBBB", text=[fmt(v, "bytes")], textposition="inside",
+                             insidetextanchor="end",
+                             hovertemplate=f"<b>{label}</b><br>{fmt(v, 'bytes')}: the most KV cache the serving "
+                                           "scheduler may hold (what the KV tier has left beside the weights and "
+                                           "activations); a limit, not a use<extra></extra>"))
+    fig.update_layout(template=style.TEMPLATE, barmode="stack", height=150 + 45 * (1 + len(tiers) + len(limits)),
                       xaxis_title=f"bytes ({scale.label})",
                       legend=dict(orientation="h", y=-0.35, x=0, traceorder="normal"),
                       margin=dict(l=150, r=60, t=20, b=80))

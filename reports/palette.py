@@ -70,7 +70,8 @@ COMPONENTS: dict[str, str] = {
     "static": "#9E9E9E",
 }
 
-MEMORY_CONTENT: dict[str, str] = {"weights": "#0072B2", "KV cache": "#E69F00", "activations": "#009E73",
+MEMORY_CONTENT: dict[str, str] = {"weights": "#0072B2", "KV cache": "#E69F00", "KV cache (peak)": "#E69F00",
+                                  "activations": "#009E73",
                                   "draft weights": "#56B4E9", "draft KV cache": "#CC79A7"}
 PHASES: dict[str, str] = {"prefill": "#B9C7DA", "decode": "#E3E3E3"}  # light: step bars carry their name as text
 

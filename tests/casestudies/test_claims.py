@@ -104,6 +104,18 @@ def test_chip_boundary_run(tmp_path: Path) -> None:
     assert s["energy_boundary"] == "chip"
     c = next(c for c in s["claims"] if c["claim"] == "edgecim_mean_tokens_per_j")
     assert c["boundary"] == "chip"
+    # every energy claim follows the boundary asked for (Dolphin's stayed 'board')
+    assert {c["boundary"] for c in s["claims"] if c["boundary"]} == {"chip"}
+    assert next(c for c in s["claims"] if c["claim"] == "dolphin_energy_efficiency")["boundary"] == "chip"
+
+
+def test_dolphin_energy_ratio_depends_on_the_boundary() -> None:
+    """Board idle power is charged for both arms' time, so the board ratio leans towards the latency
+    ratio; within the chip only dynamic and chip-static energy count and the ratio differs."""
+    e_board, t_board = cl._dolphin_ratios(boundary="board")
+    e_chip, t_chip = cl._dolphin_ratios(boundary="chip")
+    assert t_chip == t_board  # the boundary moves energy only
+    assert abs(e_chip - e_board) > 0.05 * e_board
 
 
 def test_doc_table_is_what_a_run_produces(run: dict) -> None:

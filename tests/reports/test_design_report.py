@@ -187,3 +187,17 @@ def test_a_request_stream_gets_a_serving_section(tmp_path: Path, capsys: pytest.
     assert f"{sv['completed']} of 6 requests completed" in page
     assert main(["simulate", "--hw", "orin-nano", "--model", "qwen3-0.6b", "--gen", "8", "--report", str(js)]) == 0
     assert 'id="serving"' not in js.read_text()  # a single batch has no stream to show
+
+
+def test_serving_memory_card_shows_the_peak_kv_and_keeps_the_budget_apart() -> None:
+    """A serving result holds kv_cache_peak (used) and kv_budget (a limit): the peak is stacked with
+    the weights and activations as what the run needs; the budget has a row of its own (it was
+    stacked onto the needs, 7.7 GB on orin-nano, and the peak was shown under its raw key)."""
+    fp = {"weights": 2.0e8, "activations": 5.0e6, "kv_budget": 7.7e9, "kv_cache_peak": 1.9e7, "tier.dram": 2.24e8}
+    fig = F.memory_footprint({"memory_footprint_bytes": fp})
+    rows = {(t.name, t.y[0]) for t in fig.data}
+    assert ("KV cache (peak)", "needed by the run") in rows
+    assert ("KV budget (serving)", "KV budget (serving)") in rows
+    needed = sum(t.x[0] for t in fig.data if t.y[0] == "needed by the run")
+    tier = next(t.x[0] for t in fig.data if t.y[0] == "tier dram")
+    assert needed == pytest.approx(tier)  # weights + activations + peak KV = what the tier holds
