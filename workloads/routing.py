@@ -558,12 +558,13 @@ def read_trace(path: str | Path) -> dict[int, np.ndarray]:
             break  # enough to show; SpecError prints the first 50
         cell, ids_cell = (row.get("layer") or "").strip(), (row.get("experts") or "").strip()
         bad = False
-        if not (cell.isascii() and cell.isdigit() and int(cell) <= MAX_TRACE_LAYER):
+        if not (cell.isascii() and cell.isdigit() and len(cell) <= 6 and int(cell) <= MAX_TRACE_LAYER):
             problems.append(Problem(file=shown, path=f"line {line}.layer", message="not a layer index",
                                     value=cell[:60], expected=f"a whole number from 0 to {MAX_TRACE_LAYER}"))
             bad = True
         words = ids_cell.split()
-        if not words or not all(w.isascii() and w.isdigit() and int(w) <= MAX_TRACE_EXPERT for w in words):
+        if not words or not all(w.isascii() and w.isdigit() and len(w) <= 6 and int(w) <= MAX_TRACE_EXPERT
+                                for w in words):
             problems.append(Problem(file=shown, path=f"line {line}.experts", message="not a list of expert ids",
                                     value=ids_cell[:60], expected=f"whole numbers from 0 to {MAX_TRACE_EXPERT} "
                                     "separated by spaces", hint=_TRACE_HINT))
@@ -587,6 +588,8 @@ def read_trace(path: str | Path) -> dict[int, np.ndarray]:
     if not per_layer:
         raise SpecError([Problem(file=shown, path="", message="the trace has no rows", hint=_TRACE_HINT)])
     out = {layer: np.array(rows, dtype=np.int64) for layer, rows in per_layer.items()}
+    for ids in out.values():
+        ids.setflags(write=False)  # shared by every reader of the memo
     if len(_TRACES) >= 16:
         _TRACES.clear()
     _TRACES[key] = out

@@ -233,3 +233,14 @@ def test_a_draft_with_another_tokenizer_is_warned_about(capsys: pytest.CaptureFi
                        "--draft", draft, "--json")
     assert code == 0
     assert any("need one tokenizer" in w for w in json.loads(out)["warnings"]) is warned
+
+
+def test_trace_ids_of_thousands_of_digits_are_cell_errors(tmp_path: Path) -> None:
+    """int() of a 5,000-digit string raises (Python's 4,300-digit limit): each is a problem of its cell."""
+    path = tmp_path / "t.csv"
+    path.write_text("layer,token,experts\n" + "9" * 5000 + ",0,1 2\n0,1," + "7" * 5000 + " 1\n")
+    with pytest.raises(SpecError) as exc:
+        read_trace(path)
+    assert [p.path for p in exc.value.problems] == ["line 2.layer", "line 3.experts"]
+    ids = read_trace(_trace(tmp_path / "ok.csv", layers=1, k=2, experts=4))[0]
+    assert not ids.flags.writeable  # the memoised rows are shared: read-only
