@@ -73,7 +73,7 @@ class Speculative(BaseModel):
     def _check(self) -> "Speculative":
         _check_tree(self.tree, self.draft_len)
         if self.acceptance_csv is not None:
-            check_accepted_csv(Path(self.acceptance_csv))
+            check_accepted_csv(Path(self.acceptance_csv), draft_len=self.draft_len)
         return self
 
 
@@ -230,9 +230,10 @@ def sample_accepted_tree(rng: np.random.Generator, acceptance: float, tree: tupl
 MAX_ACCEPTED_ROWS = 1_000_000
 
 
-def check_accepted_csv(path: Path) -> None:
+def check_accepted_csv(path: Path, *, draft_len: int | None = None) -> None:
     """Raise ValueError (a validation error of the scenario) unless `path` is a readable CSV
-    with a column `accepted` of at least one integer >= 0 (at most MAX_ACCEPTED_ROWS rows)."""
+    with a column `accepted` of at least one integer from 0 to `draft_len` (no more can be
+    accepted than were drafted; at most MAX_ACCEPTED_ROWS rows)."""
     if not path.is_file():
         raise ValueError(f"acceptance_csv {str(path)!r}: " + ("is a directory, not a CSV file" if path.is_dir()
                                                              else "file not found"))
@@ -245,9 +246,13 @@ def check_accepted_csv(path: Path) -> None:
             n = 0
             for i, row in enumerate(reader, start=2):
                 cell = (row.get("accepted") or "").strip()
-                if not cell.isdigit():
+                if not (cell.isascii() and cell.isdigit() and len(cell) <= 6):
                     raise ValueError(f"acceptance_csv {str(path)!r}, line {i}: accepted = {cell[:40]!r} is not an "
                                      "integer >= 0 (drafted tokens accepted at that step)")
+                if draft_len is not None and int(cell) > draft_len:
+                    raise ValueError(f"acceptance_csv {str(path)!r}, line {i}: accepted = {cell} exceeds draft_len "
+                                     f"{draft_len}: no more tokens can be accepted than were drafted (record the "
+                                     "trace with this draft length, or raise draft_len)")
                 n += 1
                 if n > MAX_ACCEPTED_ROWS:
                     raise ValueError(f"acceptance_csv {str(path)!r}: more than {MAX_ACCEPTED_ROWS:,} rows")

@@ -92,6 +92,8 @@ def test_validate_csv_reads_a_byte_order_mark_and_refuses_a_column_twice(tmp_pat
     ("accepted\n-1\n", "is not an integer >= 0"),
     ("foo\n1\n", "no column 'accepted'"),
     ("accepted\n", "no rows"),
+    ("accepted\n2\n5\n", "line 3: accepted = 5 exceeds draft_len 4"),  # it was clamped to 4 silently
+    ("accepted\n" + "9" * 5000 + "\n", "is not an integer >= 0"),  # it was int()'s digit-limit traceback
 ])
 def test_acceptance_csv_is_checked_when_the_scenario_is_read(content: str | None, words: str, tmp_path: Path,
                                                              capsys: pytest.CaptureFixture[str]) -> None:
