@@ -38,13 +38,13 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote
 
 import optuna
 from optuna.storages.journal import JournalFileBackend, JournalStorage
 
 # the password helpers live in the core: the reports use them too
-from slmsim.core.credentials import is_conninfo, mask_conninfo, mask_password, redact, split_url
+from slmsim.core.credentials import (is_conninfo, mask_conninfo, mask_password, postgres_url, quote_password, redact,
+                                     split_url)
 from slmsim.core.errors import Problem, SpecError
 
 JOURNAL_NAME = "study.journal.log"
@@ -244,13 +244,25 @@ def storage_spec(arg: str | None, *, out_dir: Path) -> StorageSpec:
         scheme = arg.split("://", 1)[0].split("+", 1)[0].lower()
         if scheme == "sqlite":
             path = arg.split(":///", 1)[1] if ":///" in arg else ""
-            if path and path != ":memory:" and not path.startswith("/"):
+            if not path or path.split("?", 1)[0] in ("", ":memory:"):
+                raise SpecError([Problem(file="<command line>", path="--storage", value=mask_password(arg),
+                                         message="names no database file: an in-memory SQLite keeps nothing",
+                                         expected="sqlite:///path/to/study.db (four slashes for an absolute path)",
+                                         hint="--storage memory says so openly, if nothing is to be kept")])
+            if not path.startswith("/"):
                 arg = "sqlite:///" + str(Path(path).resolve())
+                path = arg.split(":///", 1)[1]
+            folder = Path(path.split("?", 1)[0]).parent
+            if not folder.is_dir():
+                raise SpecError([Problem(file="<command line>", path="--storage", value=mask_password(arg),
+                                         message=f"the folder {folder} of the SQLite file does not exist",
+                                         hint=f"create it first (mkdir -p {folder}), or give a path in an existing "
+                                              "folder")])
             return StorageSpec("rdb", arg)
         if scheme in ("postgresql", "postgres"):
-            return StorageSpec("rdb", _postgres_url(arg))
+            return StorageSpec("rdb", postgres_url(arg))
         if scheme == "mysql":
-            return StorageSpec("rdb", _quote_password(arg))
+            return StorageSpec("rdb", quote_password(arg))
         if scheme == "grpc":
             return StorageSpec("grpc", _grpc_url(arg))
         raise SpecError([Problem(file="<command line>", path="--storage", message=f"unknown storage scheme '{scheme}'",
@@ -286,35 +298,6 @@ def _grpc_url(url: str) -> str:
                                  value=mask_password(url), expected="grpc://HOST:PORT, e.g. grpc://10.0.0.5:13000",
                                  hint="the host and port `slmsim serve-storage` listens on")])
     return f"grpc://{host}:{int(port)}"
-
-
-def _postgres_url(url: str) -> str:
-    """Name the installed driver in a plain postgresql:// URL, and percent-encode a password
-    holding '@', ':' or '/' (SQLAlchemy would otherwise split the URL inside it).
-
-    SQLAlchemy 2.1 maps `postgresql://` to psycopg 3; 2.0 to psycopg2. We install
-    psycopg2-binary (the `test` extra), so pick whichever driver is importable.
-    """
-    url = _quote_password(url)
-    scheme, rest = url.split("://", 1)
-    if "+" in scheme:
-        return url
-    import importlib.util
-
-    for module, driver in (("psycopg", "psycopg"), ("psycopg2", "psycopg2")):
-        if importlib.util.find_spec(module) is not None:
-            return f"postgresql+{driver}://{rest}"
-    return f"postgresql://{rest}"
-
-
-def _quote_password(url: str) -> str:
-    if "://" not in url:
-        return url
-    scheme, creds, rest = split_url(url)
-    if creds is None or ":" not in creds:
-        return url
-    user, password = creds.split(":", 1)
-    return f"{scheme}{user}:{quote(unquote(password), safe='')}@{rest}"
 
 
 def open_storage(spec: StorageSpec) -> optuna.storages.BaseStorage:

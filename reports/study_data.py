@@ -34,7 +34,7 @@ import pandas as pd
 
 from slmsim.reports.metrics import canonical, info
 from slmsim.reports.pareto import pareto_mask
-from slmsim.core.credentials import is_conninfo, mask_secrets, redact
+from slmsim.core.credentials import is_conninfo, mask_secrets, postgres_url, redact
 from slmsim.core.errors import Problem, SpecError
 
 
@@ -271,7 +271,19 @@ def open_storage(storage: str, *, base_dir: Path | None = None) -> Any:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # Optuna's ExperimentalWarning quotes our source line
                     return JournalStorage(JournalRedisBackend(storage))
-            return optuna.storages.RDBStorage(storage)
+            url = postgres_url(storage) if storage.startswith(("postgresql", "postgres:")) else storage
+            if url.startswith("sqlite:"):  # a report reads: a file that is not there is not created
+                db = url.split(":///", 1)[1] if ":///" in url else ""
+                if not db or db == ":memory:":
+                    raise _bad(shown, "names no database file", hint="give sqlite:///path/to/study.db")
+                if not resolve(db).is_file():
+                    raise _bad(shown, f"no such file: {db}", hint="the path after sqlite:/// is the study database "
+                                                                  "(four slashes for an absolute path)")
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # SQLAlchemy's warnings quote its own source lines
+                return optuna.storages.RDBStorage(url)
+        except SpecError:
+            raise
         except Exception as exc:  # noqa: BLE001 - a missing driver, a bad port, a server that is down
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             first = redact(first, storage)
@@ -284,8 +296,13 @@ def open_storage(storage: str, *, base_dir: Path | None = None) -> Any:
                    hint="give sqlite:///path.db, postgresql://..., redis://..., or the path of an Optuna "
                         "journal file")
     with path.open("rb") as fh:
-        if fh.read(16) == b"SQLite format 3\x00":
-            return optuna.storages.RDBStorage(f"sqlite:///{path}")
+        head = fh.read(4096)
+    if head.startswith(b"SQLite format 3\x00"):
+        return optuna.storages.RDBStorage(f"sqlite:///{path}")
+    first = head.split(b"\n", 1)[0].strip()
+    if head.strip() and not (first.startswith(b"{") and b'"op_code"' in first):
+        raise _bad(shown, "is neither an Optuna journal file (JSON lines with an op_code) nor a SQLite database",
+                   hint="give the --out folder of `slmsim explore`, its study.journal.log, or a sqlite:/// URL")
     # the open-lock works where symlinks do not (some mounts); reading takes no lock anyway
     return JournalStorage(JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path))))
 

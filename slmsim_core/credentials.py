@@ -79,3 +79,32 @@ def mask_secrets(text: str) -> str:
 def is_conninfo(text: str) -> bool:
     """Whether `text` is a libpq key=value connection string (never a file name)."""
     return _LIBPQ_KEYWORD.search(text) is not None
+
+
+def postgres_url(url: str) -> str:
+    """Name the installed driver in a plain postgresql:// URL, and percent-encode a password
+    holding '@', ':' or '/' (SQLAlchemy would otherwise split the URL inside it).
+
+    SQLAlchemy 2.1 maps `postgresql://` to psycopg 3; 2.0 to psycopg2. We install
+    psycopg2-binary (the `test` extra), so pick whichever driver is importable.
+    """
+    url = quote_password(url)
+    scheme, rest = url.split("://", 1)
+    if "+" in scheme:
+        return url
+    import importlib.util
+
+    for module, driver in (("psycopg", "psycopg"), ("psycopg2", "psycopg2")):
+        if importlib.util.find_spec(module) is not None:
+            return f"postgresql+{driver}://{rest}"
+    return f"postgresql://{rest}"
+
+
+def quote_password(url: str) -> str:
+    if "://" not in url:
+        return url
+    scheme, creds, rest = split_url(url)
+    if creds is None or ":" not in creds:
+        return url
+    user, password = creds.split(":", 1)
+    return f"{scheme}{user}:{quote(unquote(password), safe='')}@{rest}"

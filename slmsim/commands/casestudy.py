@@ -34,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="edgecim, claims: which energy tokens/J counts (default board: everything charged; "
                         "docs/architecture.md)")
     c.add_argument("--out", type=Path, help="output folder (default out/case-study-NAME)")
-    c.add_argument("--trials", type=int, default=300, help="edgecim: DSE trials (default 300)")
+    c.add_argument("--trials", type=int, default=None, help="edgecim: DSE trials (default 300)")
     c.add_argument("--no-dse", action="store_true", help="edgecim: skip the DSE")
     c.set_defaults(func=_cmd)
 
@@ -90,9 +90,16 @@ def _csv(path: Path, rows: list[dict[str, Any]]) -> None:
 def _cmd(args: argparse.Namespace) -> int:
     from slmsim.core.limits import MAX_TRIALS
 
-    if not 1 <= args.trials <= MAX_TRIALS:
-        from slmsim.core.errors import Problem, SpecError
+    from slmsim.core.errors import Problem, SpecError
 
+    given = [flag for flag, on in (("--trials", args.trials is not None), ("--no-dse", args.no_dse)) if on]
+    if given and args.name != "edgecim":
+        raise SpecError([Problem(file="<command line>", path=given[0], message=f"{' and '.join(given)} {'apply' if len(given) > 1 else 'applies'} to "
+                                 f"the edgecim case study only; {args.name} runs no DSE", value=args.name,
+                                 hint=f"drop {' '.join(given)}")])
+    if args.trials is None:
+        args.trials = 300
+    if not 1 <= args.trials <= MAX_TRIALS:
         raise SpecError([Problem(file="<command line>", path="--trials", message="out of range", value=args.trials,
                                  expected=f"from 1 to {MAX_TRIALS:,} (--no-dse skips the DSE)")])
     out = args.out or Path("out") / f"case-study-{args.name}"

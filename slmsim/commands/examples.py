@@ -56,6 +56,9 @@ def _cmd_examples(args: argparse.Namespace) -> int:
         if target.exists() or target.is_symlink():  # a dangling link is kept too: never written through
             kept.append(name)
             continue
+        blocked = under_a_file(target, "--copy")  # e.g. DIR/decoding is a file: say so, not "File exists"
+        if blocked is not None:
+            raise SpecError([blocked])
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             with open(target, "xb") as f:  # exclusive: never over a file that appeared meanwhile

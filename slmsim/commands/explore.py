@@ -312,9 +312,33 @@ def _check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise SpecError([Problem(file=str(out), path="", message="--out is a file, expected a folder",
                                  hint="give a folder name, e.g. out/my-study")])
-    if out.is_dir() and any(out.iterdir()) and not any((out / f).exists() for f in OUR_FILES):
+    if out.is_dir() and any(out.iterdir()) and not _ours(out):
+        user_json = (out / "study.json").exists()
         raise SpecError([Problem(file=str(out), path="", message="refusing to write into a folder slmsim did not create "
-                                 "(it is not empty and holds no study)", hint="choose another --out, or empty the folder")])
+                                 "(it is not empty and holds no study" + ("; its study.json is not a summary slmsim "
+                                 "wrote" if user_json else "") + ")",
+                                 hint="choose another --out, or empty the folder")])
+
+
+def _ours(out: Path) -> bool:
+    """A folder slmsim wrote: its marker, lock or journal, or a study.json that is an slmsim study
+    summary (a user's own study.json is not: --overwrite would delete it)."""
+    return any((out / f).exists() for f in OUR_FILES if f != "study.json") or _summary(out) is not None
+
+
+def _summary(out: Path) -> dict | None:
+    """study.json when it is a summary slmsim wrote (study_name, sampler, n_trials_requested), else None."""
+    path = out / "study.json"
+    try:
+        if not path.is_file() or path.stat().st_size > 64 << 20:
+            return None
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if isinstance(data, dict) and isinstance(data.get("study_name"), str) and "n_trials_requested" in data \
+            and "sampler" in data:
+        return data
+    return None
 
 
 class _OutLock:
@@ -371,12 +395,8 @@ def _claim_out(out: Path, *, study_name: str, fingerprint: str, engine: str, ove
     previous = None
     if marker is not None:
         previous = marker
-    elif (out / "study.json").is_file():
-        try:
-            summary = json.loads((out / "study.json").read_text())
-            previous = {"study_name": summary.get("study_name"), "fingerprint": summary.get("fingerprint")}
-        except ValueError:
-            previous = None
+    elif (summary := _summary(out)) is not None:
+        previous = {"study_name": summary.get("study_name"), "fingerprint": summary.get("fingerprint")}
     if previous is None:
         return
     same = previous.get("study_name") == study_name and previous.get("fingerprint") in (None, fingerprint)

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     s.add_argument("kind", choices=KINDS)
     s.add_argument("--out", type=Path, metavar="PATH", help="write it to PATH instead of stdout (never over a "
-                                                            "file that is not a schema)")
+                                                            "file that is not a schema slmsim wrote)")
     s.set_defaults(func=_cmd_schema)
 
 
@@ -38,9 +38,16 @@ def _cmd_schema(args: argparse.Namespace) -> int:
     if out.is_dir():
         raise SpecError([Problem(file=str(out), path="", message="is a folder, expected a file path",
                                  hint=f"e.g. --out {out / (args.kind + '.schema.json')}")])
-    if out.exists() and '"$schema"' not in out.read_text(errors="replace")[:200]:
-        raise SpecError([Problem(file=str(out), path="", message="exists and is not a JSON Schema; not overwritten",
-                                 hint="give a new file name")])
+    if out.exists() or out.is_symlink():
+        if not out.is_file():
+            raise SpecError([Problem(file=str(out), path="", message="exists and is not a regular file (a device, "
+                                     "a pipe or a dangling link); not written", hint="give a new file name")])
+        with out.open("rb") as fh:  # the head only: the file may be huge
+            head = fh.read(400).decode("utf-8", errors="replace")
+        if not _ours(head):
+            raise SpecError([Problem(file=str(out), path="", message="exists and is not a schema slmsim wrote "
+                                     "(its title does not start with 'slmsim'); not overwritten",
+                                     hint="give a new file name, or delete the file first if it is yours to lose")])
     from slmsim.core.outputs import under_a_file, write_problem
 
     blocked = under_a_file(out, "--out")
@@ -53,3 +60,10 @@ def _cmd_schema(args: argparse.Namespace) -> int:
         raise SpecError([write_problem(out, "--out", exc)]) from None
     print(f"{args.kind} schema written to {out}")
     return EXIT_OK
+
+
+def _ours(head: str) -> bool:
+    """The first lines of a file `slmsim schema --out` wrote: a JSON Schema titled 'slmsim ...'."""
+    import re
+
+    return '"$schema"' in head and re.search(r'"title":\s*"slmsim [^"]*"', head) is not None

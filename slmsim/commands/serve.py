@@ -37,6 +37,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     if not 0 < port < 65536:
         raise SpecError([Problem(file="<command line>", path="--port", message="not a port number", value=port,
                                  expected="1..65535")])
+    import socket
+
+    try:
+        socket.getaddrinfo(args.host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise SpecError([Problem(file="<command line>", path="--host", message=f"cannot be resolved to an address: "
+                                 f"{exc}", value=args.host,
+                                 expected="an IP address or a host name, e.g. 127.0.0.1 or 0.0.0.0",
+                                 hint="0.0.0.0 listens on every interface")]) from None
     storage = storage_spec(args.storage, out_dir=Path.cwd())
     if storage.kind != "rdb":
         raise SpecError([Problem(

@@ -389,7 +389,9 @@ def _serve(args: argparse.Namespace, plan: Any, scenario: Any, *, trace_steps: i
                                 hint="drop --engine analytic"))
     if args.arrivals == "poisson" and not (args.rate and args.rate > 0):
         problems.append(Problem(file="<command line>", path="--rate", message="Poisson arrivals need a rate > 0",
-                                value=args.rate, expected="requests per second, e.g. --rate 2"))
+                                value=args.rate, expected="requests per second, e.g. --rate 2",
+                                hint="add --rate R (mean requests per second), or --arrivals closed --concurrency N "
+                                     "to keep N requests in flight"))
     if args.arrivals == "trace" and args.requests_csv is None:
         problems.append(Problem(file="<command line>", path="--requests-csv", message="--arrivals trace needs a CSV",
                                 expected="a path", hint="columns arrival_s,prompt_tokens,gen_tokens"))

@@ -25,7 +25,11 @@ def ignored_flag_warnings(args: Any) -> list[str]:
     if not getattr(args, "arrivals", None):
         given = [flag for flag, attr, default in _SERVING_FLAGS if getattr(args, attr, default) != default]
         if given:
-            out.append(f"{', '.join(given)} only apply with --arrivals (the serving simulation): ignored here")
+            out.append(f"{', '.join(given)} only {'apply' if len(given) > 1 else 'applies'} with --arrivals (the "
+                       "serving simulation): ignored here")
+    elif getattr(args, "arrivals", None) == "closed" and getattr(args, "rate", None) is not None:
+        out.append("--rate is ignored with --arrivals closed: a closed loop sends the next request when one ends "
+                   "(--concurrency sets how many are in flight)")
     if getattr(args, "engine", "analytic") == "analytic" and not getattr(args, "arrivals", None) \
             and getattr(args, "memory_model", "banked") != "banked":
         out.append("--memory-model applies to the DES only (the analytic engine is the ideal memory model): ignored")

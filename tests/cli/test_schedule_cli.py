@@ -62,7 +62,7 @@ def test_split_devices_and_encoder_decoders_are_refused(capsys: pytest.CaptureFi
 def test_schedule_without_arrivals_is_said_to_be_ignored(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", "--hw", "orin-nano", "--model", "qwen3-0.6b", "--schedule", "mixed", "--json"]) == 0
     warnings = json.loads(capsys.readouterr().out)["warnings"]
-    assert any("--schedule" in w and "only apply with --arrivals" in w for w in warnings)
+    assert any("--schedule" in w and "only applies with --arrivals" in w for w in warnings)
 
 
 @pytest.mark.parametrize(("extra", "path", "words"), [
