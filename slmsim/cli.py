@@ -11,6 +11,7 @@ import argparse
 import importlib
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from slmsim.commands._common import EXIT_BAD_INPUT
 from slmsim.core.errors import SpecError
@@ -46,13 +47,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's own errors (a flag's value of the wrong type, a missing argument) in the
+    format of every other input error, without argparse's usage dump (30 lines for simulate)."""
+
+    def error(self, message: str) -> "NoReturn":  # type: ignore[override]
+        import re
+
+        from slmsim.core.errors import Problem
+
+        m = re.match(r"argument ([^:]+): (.*)", message, re.DOTALL)
+        flag, what = (m.group(1).split("/")[-1], m.group(2)) if m else ("", message)
+        value = re.search(r"value: '(.*)'$", what)
+        hint = f"`{self.prog} --help` lists every flag and what it takes"
+        choice = re.match(r"invalid choice: '(.*)' \(choose from (.*)\)$", what, re.DOTALL)
+        if choice:
+            import difflib
+
+            close = difflib.get_close_matches(choice.group(1), re.findall(r"'([^']*)'", choice.group(2)), n=1)
+            hint = f"did you mean '{close[0]}'? " + hint if close else hint
+        problem = Problem(file="<command line>", path=flag, message=what, value=value.group(1) if value else None,
+                          hint=hint)
+        print(problem.render(), file=sys.stderr)
+        self.exit(EXIT_BAD_INPUT)
+
+
 def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     """The parser. With `argv` naming a command first, only that command's module is
     imported; the other commands get bare placeholders (same names, same order, so usage
     lines and errors read the same). Without, every command is registered (`slmsim --help`)."""
     from slmsim import __version__
 
-    p = argparse.ArgumentParser(prog="slmsim", description="Simulate and explore hardware for small language models.")
+    p = _Parser(prog="slmsim", description="Simulate and explore hardware for small language models.")
     p.add_argument("--version", action="version", version=f"slmsim {__version__}")
     sub = p.add_subparsers(dest="command")
     chosen = dict(SUBCOMMANDS).get(argv[0]) if argv else None

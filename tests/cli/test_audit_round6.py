@@ -123,3 +123,23 @@ def test_serving_flag_messages(capsys: pytest.CaptureFixture[str]) -> None:
 def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # relative outputs (out/...) land here
     shutil.rmtree(tmp_path / "out", ignore_errors=True)
+
+
+@pytest.mark.parametrize(("argv", "lines"), [
+    (["simulate", "--hw", "orin-nano", "--model", "qwen2.5-0.5b", "--concurrency", "2.5"],
+     ["<command line>: --concurrency: invalid int value: '2.5'", "value:    '2.5'",
+      "hint:     `slmsim simulate --help` lists every flag"]),
+    (["simulat"], ["invalid choice: 'simulat'", "did you mean 'simulate'?"]),
+    (["simulate", "--hw", "orin-nano", "--model", "x", "--routing", "zipff"], ["did you mean 'zipf'?"]),
+    (["explore"], ["the following arguments are required: space"]),
+])
+def test_argparse_errors_read_like_every_other_input_error(capsys: pytest.CaptureFixture[str], argv: list[str],
+                                                           lines: list[str]) -> None:
+    from slmsim.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "usage:" not in err  # no 30-line usage dump before the one line that matters
+    for line in lines:
+        assert line in err
