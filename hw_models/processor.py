@@ -32,6 +32,7 @@ class MathPrecision(StrEnum):
     INT4 = "int4"
     INT8 = "int8"
     FP8 = "fp8"
+    FP4 = "fp4"  # a native FP4 engine (Blackwell); stated so fp4 weight formats know it is there
     FP16 = "fp16"
     BF16 = "bf16"
     FP32 = "fp32"
@@ -111,6 +112,10 @@ class _Processor(BaseModel):
         """Peak for `precision`; an engine without it runs at the next wider precision it has."""
         order = [MathPrecision.INT4, MathPrecision.INT8, MathPrecision.FP8, MathPrecision.FP16,
                  MathPrecision.BF16, MathPrecision.FP32]
+        if precision not in order:  # fp4: its own peak, else the fp8 engine's (never the integer ones')
+            if precision in self.matrix_throughput:
+                return self.matrix_throughput[precision]
+            precision = MathPrecision.FP8
         for p in order[order.index(precision):]:
             if p in self.matrix_throughput:
                 return self.matrix_throughput[p]

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from slmsim.core.errors import Infeasible, Problem, SpecError
-from slmsim.hw_models.processor import CpuDevice, _Processor
+from slmsim.hw_models.processor import CpuDevice, MathPrecision, _Processor
 from slmsim.hw_models.spec import HardwareSpec, Placement
 from slmsim.mapping.cost import Affine, MappedOp, MappedStep
 from slmsim.mapping.plan import Plan, make_plan
@@ -137,6 +137,7 @@ class StackChoice:
     dequant_ops_per_weight: float
     expert_bits_per_weight: float | None = None  # MoE: bits per routed-expert weight (bits_per_weight: the rest)
     kv_cache_bits: int | None = None  # KV precision the compiled asset fixes (None: the scenario's)
+    warnings: tuple[str, ...] = ()  # what the choice assumes that the device does not bear out
 
     @property
     def gemv_efficiency(self) -> float:
@@ -194,11 +195,27 @@ def choose(hw: HardwareSpec, model: ModelSpec, stack: StackSpec, weight_format: 
     if problems:
         raise SpecError(problems)
     split = moe_bits_split(canon, model, formats)
+    notes = _native_float_warnings(stack, canon, fmt, use.dequant_ops_per_weight, hw.name, device, dev)
     return StackChoice(stack=stack, format_name=canon, fmt=fmt, device=device, cost_class=cls, costs=costs,
                        bits_per_weight=format_bits_per_weight(canon, model, formats) if split is None else split[0],
                        dequant_ops_per_weight=use.dequant_ops_per_weight,
                        expert_bits_per_weight=None if split is None else split[1],
-                       kv_cache_bits=use.kv_cache_bits)
+                       kv_cache_bits=use.kv_cache_bits, warnings=notes)
+
+
+def _native_float_warnings(stack: StackSpec, canon: str, fmt: WeightFormat, dequant_ops: float, hw_name: str,
+                           device: str, dev: _Processor) -> tuple[str, ...]:
+    """A float format (fp8, fp4) the stack runs at no dequantisation cost, on an engine that states
+    no peak for it (an Ampere GPU: FP8 and FP4 tensor cores came with Ada/Hopper and Blackwell)."""
+    if fmt.float_math is None or dequant_ops > 0:
+        return ()
+    if MathPrecision(fmt.float_math) in dev.matrix_throughput:
+        return ()
+    has = ", ".join(str(p) for p in dev.matrix_throughput) or "none"
+    return (f"{stack.name} runs {canon} ({fmt.float_math} values) at no dequantisation cost, an assumption of "
+            f"{fmt.float_math} tensor cores; device '{device}' of '{hw_name}' states no {fmt.float_math} matrix peak "
+            f"(matrix_throughput: {has}), so a real kernel converts the weights first (a dequantising kernel such as Marlin), a "
+            "cost not counted here: times bound by compute are optimistic",)
 
 
 def _host_rate(dev: _Processor) -> float | None:

@@ -273,11 +273,11 @@ def open_storage(storage: str, *, base_dir: Path | None = None) -> Any:
                     return JournalStorage(JournalRedisBackend(storage))
             url = postgres_url(storage) if storage.startswith(("postgresql", "postgres:")) else storage
             if url.startswith("sqlite:"):  # a report reads: a file that is not there is not created
-                db = url.split(":///", 1)[1] if ":///" in url else ""
+                db = (url.split(":///", 1)[1] if ":///" in url else "").split("?", 1)[0]  # query: driver options
                 if not db or db == ":memory:":
                     raise _bad(shown, "names no database file", hint="give sqlite:///path/to/study.db")
                 if not resolve(db).is_file():
-                    raise _bad(shown, f"no such file: {db}", hint="the path after sqlite:/// is the study database "
+                    raise _bad(shown, f"no such file: {mask_secrets(db)}", hint="the path after sqlite:/// is the study database "
                                                                   "(four slashes for an absolute path)")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # SQLAlchemy's warnings quote its own source lines

@@ -96,6 +96,10 @@ class WeightFormat(BaseModel):
     only: tuple[TensorClass, ...] = Field(
         (), description="tensors the format applies to; the rest stay in `rest_format` (gpt-oss: experts only)")
     rest_format: str | None = Field(None, description="format of the tensors `only` leaves out (e.g. bf16)")
+    float_math: Literal["fp8", "fp4"] | None = Field(
+        None, description="the values are fp8 / fp4 floats: a matrix engine that states no peak for that precision "
+                          "(matrix_throughput) cannot take them natively, so a stack's zero dequantisation cost "
+                          "for the format is then an optimistic assumption, said as a warning")
 
     @property
     def bits_per_weight(self) -> float:

@@ -44,5 +44,5 @@ def plan(args: argparse.Namespace, hw: Any, model: Any, scenario: Any, draft: An
             "kernel_time_s": kernel_time_s(choice, dev), "step_host_s": step_host_s(choice, dev),
             "static_context_window_tokens": stack.context_window(model.name),
             "kv_cache_bits": choice.kv_cache_bits,
-            "serving_schedule": stack.serving_schedule}
+            "serving_schedule": stack.serving_schedule, "warnings": list(choice.warnings)}
     return result, info, stack_scenario(scenario, choice, model, hw)

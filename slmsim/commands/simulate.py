@@ -277,7 +277,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     from slmsim.commands.warnings import ignored_flag_warnings, input_warnings, power_cap_warnings, stack_kv_warnings
 
     warns = input_warnings(model=model, scenario=scenario, draft=draft, serving=bool(args.arrivals),
-                           batch_flag=args.batch) + ignored_flag_warnings(args)
+                           batch_flag=args.batch, engine=args.engine) + ignored_flag_warnings(args)
     plan, stack_info, scenario = stack_plan(args, hw.spec, model, scenario, draft)  # --stack: via the stack preset
     warns += stack_kv_warnings(args, stack_info)
     schedule_from_stack = getattr(args, "schedule", None) is None and bool(stack_info)
@@ -336,7 +336,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
         out = sampled_output(out, run_one, seed=scenario.seed, n=args.samples)
     if stack_info is not None:
-        out["stack"] = stack_info
+        out["stack"] = {k: v for k, v in stack_info.items() if k != "warnings"}  # those are under warnings
     if args.ops:
         from dataclasses import asdict
 

@@ -50,17 +50,18 @@ _STACK_SETS = (("--weight-bits", "weight_bits"), ("--act-bits", "act_bits"), ("-
 def stack_kv_warnings(args: Any, stack_info: dict | None) -> list[str]:
     """--kv-bits against a format whose compiled asset fixes the KV precision (known once the stack
     is resolved: `_stack.plan`'s info)."""
+    out = list((stack_info or {}).get("warnings", []))  # the choice's own (a float format without its engine)
     fixed = (stack_info or {}).get("kv_cache_bits")
     given = getattr(args, "kv_bits", None)
     if fixed is None or given is None or given == fixed:
-        return []
+        return out
     assert stack_info is not None
-    return [f"--kv-bits {given} ignored: {stack_info['name']}'s {stack_info['weight_format']} asset stores the KV "
+    return out + [f"--kv-bits {given} ignored: {stack_info['name']}'s {stack_info['weight_format']} asset stores the KV "
             f"cache in {fixed} bits (the stack's formats.{stack_info['weight_format']}.kv_cache_bits)"]
 
 
 def input_warnings(*, model: Any, scenario: Any, draft: Any = None, serving: bool = False,
-                   batch_flag: int | None = None) -> list[str]:
+                   batch_flag: int | None = None, engine: str = "analytic") -> list[str]:
     """Warnings about a model x scenario: lengths past the model's context, settings that do nothing."""
     out: list[str] = []
     limit = model.max_position_embeddings
@@ -90,6 +91,14 @@ def input_warnings(*, model: Any, scenario: Any, draft: Any = None, serving: boo
                        f"{model.moe.num_experts} experts of {model.name}: every access hits once the cache is warm (the "
                        "analytic hit rate is 1; the DES starts cold, so each expert's first access per layer misses "
                        "and its measured rate is below 1 on short runs)")
+    routing = getattr(scenario.moe, "routing", None)
+    if (engine == "analytic" and not serving and model.moe is not None and scenario.moe is not None
+            and scenario.moe.expert_cache is not None and getattr(routing, "model", None) == "temporal"
+            and routing.reuse > 0):
+        out.append(f"temporal routing (reuse {routing.reuse:g}) with an expert cache: the analytic engine draws each "
+                   f"token's experts from the base routing ({routing.base.model}) independently, so its hit rate "
+                   "misses the reuse that keeps the cache warm and is too low; the DES replays the reuse "
+                   "(--engine des)")
     if draft is not None and draft.total_params() >= model.total_params():
         out.append(f"the draft model {draft.name} ({draft.total_params() / 1e9:.2f} B parameters) is not smaller "
                    f"than the target {model.name} ({model.total_params() / 1e9:.2f} B): speculation cannot pay off")

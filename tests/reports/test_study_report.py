@@ -424,3 +424,13 @@ def test_a_password_in_the_storage_url_is_never_printed_or_written(tmp_path: Pat
     out = write_storage_report(storage=url, study_name="a", out_html=tmp_path / "r.html")
     text = out.read_text()
     assert "S3cretPW" not in text and "password=***" in text
+
+
+def test_a_missing_sqlite_file_is_named_without_its_query_or_password(tmp_path: Path) -> None:
+    """The query of a sqlite URL (driver options) is not part of the file name: a file that is
+    there is found, and one that is not is named without the password the query carries."""
+    url = f"sqlite:///{tmp_path / 'gone.db'}?password=S3cretPW"
+    with pytest.raises(SpecError, match="no such file") as err:
+        load_study_storage(url)
+    assert "S3cretPW" not in str(err.value)
+    assert f"no such file: {tmp_path / 'gone.db'}\n" in str(err.value) + "\n"
