@@ -26,6 +26,8 @@ simulates the caches, sees that.
 The DES draws routes and simulates caches in blocks of steps (`MoeRouter`: successive
 sampling in `RoutingSampler`, the exact block LRU `LruBlockCache`); `CacheState` is the
 step-by-step cache (LFU in the DES; the reference the block LRU is tested against).
+The sampler's ids are popularity ranks; `MoeRouter` relabels them by a random permutation
+per run, since the caches break ties within a step by id and real ids carry no popularity.
 """
 
 from __future__ import annotations
@@ -861,6 +863,12 @@ class MoeRouter:
                     if cache is not None and cache.policy is CachePolicy.LRU else None)
         self.lfu = (CacheState(cache, layers=layers, num_experts=num_experts)
                     if cache is not None and cache.policy is not CachePolicy.LRU else None)
+        # the sampler ranks experts by popularity (id 0 the most popular); a real model's ids say
+        # nothing of popularity, and the caches break ties within a step by id (the order a grouped
+        # kernel walks the experts). So the ranks are relabelled by a random permutation drawn from
+        # the run's generator (each seed its own labelling); a trace keeps its own ids.
+        self._rank_of = (None if isinstance(routing, Trace)
+                         else np.argsort(rng.permutation(num_experts)))  # id -> the rank it carries
         self.hits = 0
         self.lookups = 0
         self._key: tuple[tuple[int, ...], int] | None = None
@@ -909,6 +917,8 @@ class MoeRouter:
             step_of = np.repeat(np.arange(size), n)[None, :, None]
             layer_of = np.arange(self.layers)[:, None, None]
             touched.reshape(-1)[((step_of * self.layers + layer_of) * self.epad + ids).reshape(-1)] = True
+        if self._rank_of is not None:  # ranks -> ids: id j is touched when the rank it carries is
+            touched[:, :, : self.e] = touched[:, :, self._rank_of]
         self._key, self._pos, self._size = key, 0, size
         self._touched, self._ids = touched, ids
         if n == 1:  # one token: its k experts are distinct
