@@ -99,7 +99,7 @@ def _ref_relative(ref: str, folder: Path) -> str:
 # METRIC OP VALUE, strictly: one comparison, then a value that starts like a number
 # ("area <<= 40 mm^2" used to read as "<= 40"). The value itself is parsed by parse_quantity.
 _CONSTRAINT_RE = re.compile(r"^\s*([A-Za-z_][\w]*)\s*([<>=!]+)\s*([^<>=!]*?)\s*$")
-_OPS = ("<=", ">=", "=<", "=>", "<", ">")
+_OPS = ("<=", ">=", "=<", "=>")  # inclusive bounds only: a strict < or > is refused, not read as <= / >=
 
 
 class _Resolver:
@@ -631,6 +631,12 @@ class _Resolver:
                                  hint="or a mapping {metric: area, max: '80 mm^2'}")
                     continue
                 name, op, value = m.groups()
+                if op in ("<", ">"):
+                    self.problem(where, f"{op!r} is a strict bound; slmsim's bounds are inclusive (a design "
+                                        "exactly at the bound is feasible)", value=entry,
+                                 expected=f"'{name} {op}= VALUE'",
+                                 hint=f"write {op}= (and a bound just inside yours, if equality must fail)")
+                    continue
                 if op not in _OPS:
                     self.problem(where, f"{op!r} is not a comparison", value=entry,
                                  expected="'METRIC <= VALUE' or 'METRIC >= VALUE', e.g. 'area <= 80 mm^2'",

@@ -300,12 +300,33 @@ def _grpc_url(url: str) -> str:
     return f"grpc://{host}:{int(port)}"
 
 
+def check_journal_path(path: Path) -> None:
+    """The journal and its lock can be created and written where the user asked: under a file, a
+    device, /proc or /sys, without permission, is an input problem (exit 2), and nothing is made
+    beside a path that is not a regular file (a `/dev/null.flock`)."""
+    from slmsim.core.outputs import under_a_file, write_problem
+
+    blocked = under_a_file(path, "--storage")
+    if blocked is not None:
+        raise SpecError([blocked])
+    if path.exists() and not path.is_file():
+        raise SpecError([Problem(file=str(path), path="--storage", value=str(path),
+                                 message="is not a regular file (a folder, a device or a pipe)",
+                                 hint="give the path of a journal file, new or written by slmsim")])
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for name in (path, Path(str(path) + LOCK_SUFFIX)):
+            os.close(os.open(name, os.O_CREAT | os.O_RDWR | os.O_APPEND, 0o644))
+    except OSError as exc:
+        raise SpecError([write_problem(path, "--storage", exc)]) from None
+
+
 def open_storage(spec: StorageSpec) -> optuna.storages.BaseStorage:
     """An Optuna storage object for `spec` (what `optuna.load_study(storage=...)` takes)."""
     if spec.kind == "memory":
         return optuna.storages.InMemoryStorage()
     if spec.kind == "journal":
-        Path(spec.url).parent.mkdir(parents=True, exist_ok=True)
+        check_journal_path(Path(spec.url))
         backend = JournalBackend(spec.url)
         try:
             storage = JournalStorage(backend)

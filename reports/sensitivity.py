@@ -98,11 +98,9 @@ def one_at_a_time(data: StudyData, number: int, *, factory: EvaluatorFactory | N
             if not values:
                 continue
         else:
-            lo, hi = p.low, p.high
-            if lo is None or hi is None:
+            values = sweep_values(p, points)
+            if not values:
                 continue
-            grid = np.geomspace(lo, hi, points) if (p.log and lo > 0) else np.linspace(lo, hi, points)
-            values = [int(round(v)) for v in grid] if p.kind == "int" else [float(v) for v in grid]
         results: dict[str, list[float | None]] = {o.label: [] for o in objs}
         for v in values:
             r = run({**centre_params, p.path: v})
@@ -111,6 +109,22 @@ def one_at_a_time(data: StudyData, number: int, *, factory: EvaluatorFactory | N
         sweeps.append(Sweep(param=p.path, values=[fmt_param(p, v) for v in values], objective_values=results,
                             centre=fmt_param(p, centre_params[p.path])))
     return Sensitivity(number=number, centre=centre, sweeps=sweeps, engine=engine, space_file=str(path)), ""
+
+
+def sweep_values(p: Any, points: int) -> list[float]:
+    """Up to `points` values of a numeric parameter from its low to its high: evenly spaced
+    (geometrically for a log range), and on a grid (`step`; an int's step is 1 at least) only
+    points of the grid, low + k step, so the sweep never tries a design outside the space."""
+    lo, hi = p.low, p.high
+    if lo is None or hi is None:
+        return []
+    grid = np.geomspace(lo, hi, points) if (p.log and lo > 0) else np.linspace(lo, hi, points)
+    step = p.step or (1.0 if p.kind == "int" else None)
+    if step:
+        n = int(round((hi - lo) / step))
+        ks = sorted({int(round(k)) for k in np.linspace(0, n, min(points, n + 1))})
+        grid = np.array([lo + k * step for k in ks])
+    return [int(round(v)) for v in grid] if p.kind == "int" else [float(v) for v in grid]
 
 
 def figure(sens: Sensitivity, data: StudyData) -> go.Figure:

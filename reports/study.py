@@ -140,8 +140,13 @@ def _decision(data: StudyData) -> list[html.Block]:
                "included, so it is not 1 / energy per token. ")
     explain += ("Speed × = the reference's decode latency / the design's; tokens/J × = the design's tokens/J / the "
                 "reference's; each the geometric mean of the per-workload ratios"
-                + (f" over the {n_wl} workloads both run" if n_wl > 1 else "")
+                + (" over the workloads both run" if n_wl > 1 else "")
                 + " (hover a ratio for each workload). Above 1× the design is better. ")
+    for b in data.baselines:  # a baseline that cannot run a workload is compared over the others only
+        missing = [w for w in data.workload_names if b.per_workload.get(w) is None]
+        if missing and len(missing) < n_wl:
+            explain += (f"{b.name}'s ratios are over {n_wl - len(missing)} of the {n_wl} workloads "
+                        f"({', '.join(missing)}: it cannot run {'them' if len(missing) > 1 else 'it'}). ")
     explain += ("The knee is the front design nearest the ideal point once each objective is scaled to [0, 1] over "
                 "the front: the balanced compromise. ⚑ marks a parameter at a bound of its searched range: the best "
                 "design may lie beyond it.")
@@ -217,7 +222,7 @@ def _pareto_table(data: StudyData) -> html.Table | None:
         out.append(cells)
     n_dup = sum(r.n_trials - 1 for r in rows)
     cap = ("Every Pareto-optimal design, one row per distinct set of parameters"
-           + (f" ({n_dup} more trials repeated these designs; ×N says how many proposed each)" if n_dup else "")
+           + (f" ({n_dup} more trial{'s' if n_dup != 1 else ''} repeated these designs; ×N says how many proposed each)" if n_dup else "")
            + ". Speed × and tokens/J × are geometric means over workloads of the per-workload ratios (hover for each "
              "workload); above 1× the design is better. Click a column to sort; the table scrolls sideways.")
     return html.Table(header=header, rows=out, caption=cap, highlight_rows=frozenset(highlight))

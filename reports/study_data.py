@@ -61,6 +61,7 @@ class Param:
     low: float | None = None  # the searched range, when the study says
     high: float | None = None
     log: bool = False
+    step: float | None = None  # a grid: low + k step (None: a continuous range)
 
 
 @dataclass(frozen=True)
@@ -434,7 +435,7 @@ def _params(meta: dict[str, Any], df: pd.DataFrame) -> tuple[Param, ...]:
             out.append(Param(path=str(p.get("path", col[6:])), column=col, kind=str(p.get("kind", "float")),
                              unit=str(p.get("unit") or ""), choices=tuple(p.get("choices") or ()),
                              low=_num_or_none(p.get("low")), high=_num_or_none(p.get("high")),
-                             log=bool(p.get("log", False))))
+                             log=bool(p.get("log", False)), step=_num_or_none(p.get("step"))))
     for col in df.columns:
         if col.startswith("param:") and col not in listed:
             s = df[col]

@@ -39,8 +39,12 @@ from slmsim.reports.units import Scale, fmt, fmt_ratio, num, pick_scale
 def fmt_param(p: Param, value: Any) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
+    if p.kind == "categorical" and p.choices and all(isinstance(c, bool) for c in p.choices):
+        return "true" if bool(value) else "false"  # a column of 1 / 0 (or numpy bools) in trials.csv
     if isinstance(value, str) or isinstance(value, bool):
-        return str(value)
+        return str(value).lower() if isinstance(value, bool) else value
+    if p.kind == "int" and not p.unit:  # an integer range: 8, not 8.000
+        return str(int(round(float(value))))
     if p.kind == "categorical" and not p.unit:  # e.g. integer choices: 16, not 16.00
         v = float(value)
         return str(int(v)) if v.is_integer() else num(v, 4)
@@ -831,7 +835,9 @@ def _design_bars(data: StudyData, number: int, m: str, scale: Scale) -> tuple[li
         for b in data.baselines:
             rr = ratio(v, _base_wl_value(b, w, m), higher_is_better=mi.higher_is_better)
             if rr is not None:
-                lines.append(f"{fmt_ratio(rr)} {'better' if rr >= 1 else 'worse'} than {b.name}")
+                # a ratio below 1 as its inverse: "1.72x worse", never "0.581x worse"
+                lines.append(f"{fmt_ratio(rr)} better than {b.name}" if rr >= 1
+                             else f"{fmt_ratio(1 / rr)} worse than {b.name}")
             elif b.per_workload.get(w) is None:
                 lines.append(f"{b.name} cannot run it")
         ys.append(scale(v) if v is not None else None)

@@ -213,13 +213,15 @@ def _check_counts(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace, *, loaded: Any, sampler: str, suffix: str, n_trials: int) -> int:
-    from slmsim.dse.storage import storage_spec
+    from slmsim.dse.storage import check_journal_path, storage_spec
     from slmsim.dse.study import make_sampler, prepare_study, resume_seed, run_worker
 
     name = loaded.space.name + suffix
     out = args.out if args.out is not None else Path("out") / safe_name(name)
     _check_out(out)
     storage = storage_spec(args.storage, out_dir=out)
+    if storage.kind == "journal" and args.storage is not None:  # before --out is made: a bad path leaves nothing
+        check_journal_path(Path(storage.url))
     if storage.kind == "memory" and args.jobs > 1:
         raise SpecError([Problem(file="<command line>", path="--jobs", message="in-memory storage cannot be shared "
                                  "between processes", value=args.jobs, hint="use the default journal storage")])
@@ -353,8 +355,16 @@ class _OutLock:
     def __enter__(self) -> "_OutLock":
         import fcntl
 
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
+        from slmsim.core.outputs import under_a_file, write_problem
+
+        blocked = under_a_file(self.path.parent, "--out")
+        if blocked is not None:
+            raise SpecError([blocked])
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
+        except OSError as exc:  # a folder in /proc or /sys, no permission, a device
+            raise SpecError([write_problem(self.path.parent, "--out", exc)]) from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -569,12 +579,12 @@ def _print_summary(report: dict[str, Any], *, out: Path, evaluated: int, elapsed
     hv = hist[-1][1] if hist else 0.0
     rate = f", {evaluated / elapsed:.1f} trials/s" if evaluated > 0 and elapsed > 0 else ""
     repeats = summary["n_repeats"]
-    again = f" ({repeats} repeats served from the evaluation cache)" if repeats else ""
+    again = f" ({repeats} repeat{'s' if repeats != 1 else ''} served from the evaluation cache)" if repeats else ""
     others = added - evaluated if added is not None else 0
     joined = f", {others} by other workers meanwhile" if others > 0 else ""
     print(f"{summary['study_name']}: {complete} of {summary['n_trials_requested']} trials complete "
           f"({evaluated} this run{rate}{joined}); {summary['n_designs']} distinct designs evaluated{again}, "
-          f"{summary['n_designs_feasible']} feasible; Pareto front {len(pareto)} designs, hypervolume {hv:.4f}")
+          f"{summary['n_designs_feasible']} feasible; Pareto front {len(pareto)} design{'s' if len(pareto) != 1 else ''}, hypervolume {hv:.4f}")
     for o in config.space.objectives:
         col = o.column
         # the best on one objective among the Pareto designs: a tie on it is broken by the others

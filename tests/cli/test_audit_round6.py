@@ -143,3 +143,36 @@ def test_argparse_errors_read_like_every_other_input_error(capsys: pytest.Captur
     assert exc.value.code == 2 and "usage:" not in err  # no 30-line usage dump before the one line that matters
     for line in lines:
         assert line in err
+
+
+def test_explore_out_and_storage_that_cannot_be_made_are_input_errors(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Audit E of 2026-12-07: --out or --storage under a file, in /proc, or on a device was a
+    traceback (exit 1), and --storage /dev/null left a /dev/null.flock beside the device."""
+    afile = tmp_path / "afile"
+    afile.write_text("mine")
+    cases = [(["--out", str(afile / "sub")], "is a file, so nothing can be written under it"),
+             (["--out", "/proc/slmsim-nowhere"], "cannot be written"),
+             (["--out", str(tmp_path / "o1"), "--storage", str(afile / "j.log")], "is a file, so nothing"),
+             (["--out", str(tmp_path / "o2"), "--storage", "/proc/slmsim-nowhere/j.log"], "cannot be written"),
+             (["--out", str(tmp_path / "o3"), "--storage", "/dev/null"], "is not a regular file")]
+    for flags, words in cases:
+        code, _, err = run(capsys, "explore", str(SPACE), "--trials", "2", "--no-progress", *flags)
+        assert code == 2 and words in err, (flags, err)
+    assert afile.read_text() == "mine" and not Path("/dev/null.flock").exists()
+    assert not any((tmp_path / f"o{i}").exists() for i in (1, 2, 3))  # a bad --storage makes no --out folder
+
+
+def test_a_strict_constraint_is_refused_not_read_as_inclusive(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """Audit E of 2026-12-07: 'area < 45.6 mm^2' was enforced as <=, so a 45.6 mm^2 design was
+    feasible and on the front while the report showed the strict text."""
+    import yaml
+
+    space = yaml.safe_load(SPACE.read_text())
+    space["constraints"] = ["area < 80 mm^2", "tokens_per_s > 1"]
+    path = tmp_path / "strict.yaml"
+    path.write_text(yaml.safe_dump(space))
+    code, _, err = run(capsys, "explore", str(path), "--trials", "2", "--out", str(tmp_path / "o"))
+    assert code == 2 and "'<' is a strict bound" in err and "'>' is a strict bound" in err and "write <=" in err
+    assert not (tmp_path / "o").exists()

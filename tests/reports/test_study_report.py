@@ -434,3 +434,57 @@ def test_a_missing_sqlite_file_is_named_without_its_query_or_password(tmp_path: 
         load_study_storage(url)
     assert "S3cretPW" not in str(err.value)
     assert f"no such file: {tmp_path / 'gone.db'}\n" in str(err.value) + "\n"
+
+
+def test_parameter_values_print_as_the_space_wrote_them() -> None:
+    """Audit of 2026-12-07: an integer range printed 8.000 and a boolean choice 1 / 0."""
+    from slmsim.reports.study_data import Param
+
+    tiles = Param(path="devices.cim.tiles", column="param:devices.cim.tiles", kind="int", low=4, high=32)
+    flag = Param(path="devices.cim.double_buffer", column="param:devices.cim.double_buffer", kind="categorical",
+                 choices=(True, False))
+    assert [F.fmt_param(tiles, v) for v in (8, 8.0, np.int64(12))] == ["8", "8", "12"]
+    assert [F.fmt_param(flag, v) for v in (1, 0, True, np.bool_(False))] == ["true", "false", "true", "false"]
+
+
+def test_sensitivity_tries_only_points_of_the_searched_grid() -> None:
+    """Audit of 2026-12-07: tiles {low 4, high 32, step 4} were swept at 11, 18 and 25, designs
+    outside the space. By hand: 7 steps, 5 points at k = 0, 2, 4, 5, 7 (rounded quarters)."""
+    from slmsim.reports.sensitivity import sweep_values
+    from slmsim.reports.study_data import Param
+
+    p = Param(path="t", column="param:t", kind="int", low=4, high=32, step=4)
+    assert sweep_values(p, 5) == [4, 12, 20, 24, 32]
+    clock = Param(path="c", column="param:c", kind="float", low=100e6, high=400e6, step=100e6)
+    assert sweep_values(clock, 5) == pytest.approx([100e6, 200e6, 300e6, 400e6])  # 4 grid points, all of them
+    assert sweep_values(Param(path="n", column="param:n", kind="int", low=1, high=3), 5) == [1, 2, 3]
+    assert sweep_values(Param(path="f", column="param:f", kind="float", low=1.0, high=2.0), 5) == \
+        pytest.approx([1.0, 1.25, 1.5, 1.75, 2.0])  # a continuous range: evenly spaced
+
+
+def test_a_baseline_that_cannot_run_a_workload_is_compared_over_the_rest_and_the_page_says_so(
+        study2: Path, tmp_path: Path) -> None:
+    """Audit of 2026-12-07: a baseline that ran 1 of 2 workloads was captioned 'over the 2
+    workloads both run'; a ratio below 1 was hovered as '0.581x worse'."""
+    out = tmp_path / "s"
+    shutil.copytree(study2, out)
+    meta = json.loads((out / "study.json").read_text())
+    first = meta["baselines"][0]
+    dropped = next(iter(first["per_workload"]))
+    first["per_workload"][dropped] = None
+    (out / "study.json").write_text(json.dumps(meta))
+    data = load_study_dir(out)
+    n = len(data.workload_names)
+    assert n > 1
+    text = write_study_report(study_dir=out, out_html=tmp_path / "r.html").read_text()
+    assert f"{first['name']}&#x27;s ratios are over {n - 1} of the {n} workloads ({dropped}" in text \
+        or f"{first['name']}'s ratios are over {n - 1} of the {n} workloads ({dropped}" in text
+    assert f"over the {n} workloads both run" not in text
+    # the hover: a ratio is printed >= 1, with 'better' or 'worse'; some design is worse somewhere
+    said = []
+    for number in data.trials["number"]:
+        for m in F._wl_metrics(data):
+            _, custom = F._design_bars(data, int(number), m, F.Scale(label=""))
+            said += [line for c in custom for line in c[2].split("<br>") if "than" in line]
+    worse = [s for s in said if "worse" in s]
+    assert worse and all(float(s.split("×")[0]) >= 1 for s in said), said[:5]
