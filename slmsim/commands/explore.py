@@ -231,6 +231,7 @@ def _run(args: argparse.Namespace, *, loaded: Any, sampler: str, suffix: str, n_
                    overwrite=args.overwrite, own_journal=args.storage is None)
         study, config = prepare_study(loaded, storage=storage, study_name=study_name, sampler=sampler,
                                       engine=args.engine, seed=args.seed, n_trials=n_trials)
+        _resume_notes(loaded.space, config.space)
         _mark_out(out, study_name=study_name, fingerprint=loaded.fingerprint(), engine=args.engine)
         before = _count(study, "COMPLETE")
         started = time.perf_counter()
@@ -341,6 +342,16 @@ def _summary(out: Path) -> dict | None:
             and "sampler" in data:
         return data
     return None
+
+
+def _resume_notes(now: Any, stored: Any) -> None:
+    """Keys a resumed study keeps from when it began (outside the fingerprint, so an edit is
+    not refused): said, not silently dropped."""
+    changed = [key for key in ("baselines", "reference") if getattr(now, key) != getattr(stored, key)]
+    if changed:
+        print(f"explore: warning: {' and '.join(changed)} in {now.file} differ from the study's (set when it "
+              f"began): the study's are used on resume (study.json, space.resolved.yaml); start a new --out to "
+              "use the new ones", file=sys.stderr)
 
 
 class _OutLock:

@@ -176,3 +176,20 @@ def test_a_strict_constraint_is_refused_not_read_as_inclusive(tmp_path: Path,
     code, _, err = run(capsys, "explore", str(path), "--trials", "2", "--out", str(tmp_path / "o"))
     assert code == 2 and "'<' is a strict bound" in err and "'>' is a strict bound" in err and "write <=" in err
     assert not (tmp_path / "o").exists()
+
+
+def test_resume_says_that_edited_baselines_are_not_used(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Audit E of 2026-12-07: an edited `baselines:` was silently ignored on resume."""
+    import yaml
+
+    space = yaml.safe_load(SPACE.read_text())
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(space))
+    out = tmp_path / "o"
+    code, _, err = run(capsys, "explore", str(path), "--trials", "2", "--out", str(out), "--no-progress")
+    assert code == 0 and "differ from the study's" not in err
+    space["baselines"] = [*space["baselines"], "raspberry-pi-5"]  # the demo's base is a preset: no paths to fix
+    path.write_text(yaml.safe_dump(space))
+    code, _, err = run(capsys, "explore", str(path), "--trials", "3", "--out", str(out), "--no-progress")
+    assert code == 0 and "baselines in" in err and "differ from the study's" in err
+    assert "raspberry-pi-5" not in [b["name"] for b in json.loads((out / "study.json").read_text())["baselines"]]
