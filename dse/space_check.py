@@ -660,6 +660,11 @@ class _Resolver:
             bound = self._bound(where, metric, value)
             if bound is None:
                 continue
+            if sense == "max" and bound <= 0:  # every metric is above zero: no design could be feasible
+                self.problem(where, f"can never be met: {name} is above zero for every design", value=entry,
+                             expected=f"a bound above zero, e.g. '{name} <= ...' with a positive value",
+                             hint="or remove the constraint")
+                continue
             out.append(Constraint(metric=metric, sense=sense, bound=bound, text=text))
         return tuple(out)
 

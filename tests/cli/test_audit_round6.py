@@ -193,3 +193,15 @@ def test_resume_says_that_edited_baselines_are_not_used(tmp_path: Path, capsys: 
     code, _, err = run(capsys, "explore", str(path), "--trials", "3", "--out", str(out), "--no-progress")
     assert code == 0 and "baselines in" in err and "differ from the study's" in err
     assert "raspberry-pi-5" not in [b["name"] for b in json.loads((out / "study.json").read_text())["baselines"]]
+
+
+def test_a_bound_no_design_can_meet_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Audit E of 2026-12-07: 'area <= -5 mm^2' ran every trial to an infeasible study."""
+    import yaml
+
+    space = yaml.safe_load(SPACE.read_text())
+    space["constraints"] = ["area <= -5 mm^2", {"metric": "decode_latency", "max": "0 ms"}, "area <= 500 mm^2"]
+    path = tmp_path / "never.yaml"
+    path.write_text(yaml.safe_dump(space))
+    code, _, err = run(capsys, "explore", str(path), "--trials", "2", "--out", str(tmp_path / "o"))
+    assert code == 2 and err.count("can never be met") == 2 and "500" not in err
