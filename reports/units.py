@@ -22,7 +22,7 @@ _PREFIXES = {
     "bytes/s": (("TB/s", 1e12), ("GB/s", 1e9), ("MB/s", 1e6), ("B/s", 1.0)),
     "Hz": (("GHz", 1e9), ("MHz", 1e6), ("kHz", 1e3), ("Hz", 1.0)),
 }
-_ALIASES = {"B": "bytes", "byte": "bytes", "B/s": "bytes/s", "ops": "ops/s", "hz": "Hz"}
+_ALIASES = {"B": "bytes", "byte": "bytes", "B/s": "bytes/s", "ops": "ops/s", "op/s": "ops/s", "hz": "Hz"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from slmsim.core.errors import SpecError
     (0.0113, "s", "11.3 ms"), (2.5e-6, "s", "2.50 µs"), (1.5, "s", "1.50 s"), (0.0366, "J", "36.6 mJ"),
     (2.305e9, "bytes", "2.31 GB"), (2.184e11, "bytes/s", "218 GB/s"), (5.24e13, "ops/s", "52.4 TOPS"),
     (8.36, "W", "8.36 W"), (51.1, "mm2", "51.1 mm²"), (4.2e8, "Hz", "420 MHz"), (0.0, "s", "0 s"),
+    (8.5e13, "op/s", "85.0 TOPS"),  # the unit a DSE throughput parameter carries (audit E L3)
 ])
 def test_fmt_picks_a_readable_prefix(value: float, unit: str, text: str) -> None:
     assert fmt(value, unit) == text
