@@ -315,8 +315,11 @@ def check_journal_path(path: Path) -> None:
                                  hint="give the path of a journal file, new or written by slmsim")])
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        for name in (path, Path(str(path) + LOCK_SUFFIX)):
+        for name in (path, Path(str(path) + LOCK_SUFFIX)):  # can they be made? (then gone: a later refusal,
+            made = not name.exists()                         # e.g. a file that is not a journal, leaves nothing)
             os.close(os.open(name, os.O_CREAT | os.O_RDWR | os.O_APPEND, 0o644))
+            if made:
+                name.unlink()
     except OSError as exc:
         raise SpecError([write_problem(path, "--storage", exc)]) from None
 

@@ -125,7 +125,7 @@ def test_constraint_forms(tmp_path: Path) -> None:
     space = tmp_path / "s.yaml"
     space.write_text("base: edgecim\nparameters:\n  devices.cim.tiles: {choices: [8, 16]}\n"
                      "workloads: [qwen3-0.6b]\nobjectives: [decode_latency, {metric: tokens_per_s}]\n"
-                     "constraints: ['power <= 15 W', {metric: tokens_per_s, min: 20}, 'decode_latency < 50 ms', fits]\n")
+                     "constraints: ['power <= 15 W', {metric: tokens_per_s, min: 20}, 'decode_latency =< 50 ms', fits]\n")
     s = load_space(space).space
     assert [(c.metric.value, c.sense, c.bound) for c in s.constraints] == [
         ("power", "max", 15.0), ("tokens_per_s", "min", 20.0), ("decode_latency", "max", pytest.approx(0.05))]
