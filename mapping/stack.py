@@ -214,8 +214,8 @@ def _native_float_warnings(stack: StackSpec, canon: str, fmt: WeightFormat, dequ
     has = ", ".join(str(p) for p in dev.matrix_throughput) or "none"
     return (f"{stack.name} runs {canon} ({fmt.float_math} values) at no dequantisation cost, an assumption of "
             f"{fmt.float_math} tensor cores; device '{device}' of '{hw_name}' states no {fmt.float_math} matrix peak "
-            f"(matrix_throughput: {has}), so a real kernel converts the weights first (a dequantising kernel such as Marlin), a "
-            "cost not counted here: times bound by compute are optimistic",)
+            f"(matrix_throughput: {has}), so a real kernel converts the weights first (a dequantising kernel "
+            "such as Marlin), a cost not counted here: times bound by compute are optimistic",)
 
 
 def _host_rate(dev: _Processor) -> float | None:

@@ -118,13 +118,14 @@ def sweep_values(p: Any, points: int) -> list[float]:
     lo, hi = p.low, p.high
     if lo is None or hi is None:
         return []
-    grid = np.geomspace(lo, hi, points) if (p.log and lo > 0) else np.linspace(lo, hi, points)
-    step = p.step or (1.0 if p.kind == "int" else None)
-    if step:
-        n = int(round((hi - lo) / step))
-        ks = sorted({int(round(k)) for k in np.linspace(0, n, min(points, n + 1))})
-        grid = np.array([lo + k * step for k in ks])
-    return [int(round(v)) for v in grid] if p.kind == "int" else [float(v) for v in grid]
+    if p.step:
+        n = int(round((hi - lo) / p.step))
+        grid = [lo + k * p.step for k in sorted({int(round(k)) for k in np.linspace(0, n, min(points, n + 1))})]
+    else:
+        grid = list(np.geomspace(lo, hi, points) if (p.log and lo > 0) else np.linspace(lo, hi, points))
+    if p.kind == "int":  # every integer is on an int range's grid; rounding may repeat one
+        return list(dict.fromkeys(int(round(v)) for v in grid))
+    return [float(v) for v in grid]
 
 
 def figure(sens: Sensitivity, data: StudyData) -> go.Figure:

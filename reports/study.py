@@ -221,8 +221,9 @@ def _pareto_table(data: StudyData) -> html.Table | None:
                                 title=tip)]
         out.append(cells)
     n_dup = sum(r.n_trials - 1 for r in rows)
+    trials = "trial" if n_dup == 1 else "trials"
     cap = ("Every Pareto-optimal design, one row per distinct set of parameters"
-           + (f" ({n_dup} more trial{'s' if n_dup != 1 else ''} repeated these designs; ×N says how many proposed each)" if n_dup else "")
+           + (f" ({n_dup} more {trials} repeated these designs; ×N says how many proposed each)" if n_dup else "")
            + ". Speed × and tokens/J × are geometric means over workloads of the per-workload ratios (hover for each "
              "workload); above 1× the design is better. Click a column to sort; the table scrolls sideways.")
     return html.Table(header=header, rows=out, caption=cap, highlight_rows=frozenset(highlight))

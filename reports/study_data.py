@@ -278,8 +278,9 @@ def open_storage(storage: str, *, base_dir: Path | None = None) -> Any:
                 if not db or db == ":memory:":
                     raise _bad(shown, "names no database file", hint="give sqlite:///path/to/study.db")
                 if not resolve(db).is_file():
-                    raise _bad(shown, f"no such file: {mask_secrets(db)}", hint="the path after sqlite:/// is the study database "
-                                                                  "(four slashes for an absolute path)")
+                    raise _bad(shown, f"no such file: {mask_secrets(db)}",
+                               hint="the path after sqlite:/// is the study database (four slashes for an absolute "
+                                    "path)")
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # SQLAlchemy's warnings quote its own source lines
                 return optuna.storages.RDBStorage(url)

@@ -41,8 +41,10 @@ def fmt_param(p: Param, value: Any) -> str:
         return "n/a"
     if p.kind == "categorical" and p.choices and all(isinstance(c, bool) for c in p.choices):
         return "true" if bool(value) else "false"  # a column of 1 / 0 (or numpy bools) in trials.csv
-    if isinstance(value, str) or isinstance(value, bool):
-        return str(value).lower() if isinstance(value, bool) else value
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return value
     if p.kind == "int" and not p.unit:  # an integer range: 8, not 8.000
         return str(int(round(float(value))))
     if p.kind == "categorical" and not p.unit:  # e.g. integer choices: 16, not 16.00

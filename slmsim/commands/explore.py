@@ -590,12 +590,13 @@ def _print_summary(report: dict[str, Any], *, out: Path, evaluated: int, elapsed
     hv = hist[-1][1] if hist else 0.0
     rate = f", {evaluated / elapsed:.1f} trials/s" if evaluated > 0 and elapsed > 0 else ""
     repeats = summary["n_repeats"]
-    again = f" ({repeats} repeat{'s' if repeats != 1 else ''} served from the evaluation cache)" if repeats else ""
+    again = f" ({repeats} {'repeat' if repeats == 1 else 'repeats'} served from the evaluation cache)" if repeats else ""
     others = added - evaluated if added is not None else 0
     joined = f", {others} by other workers meanwhile" if others > 0 else ""
     print(f"{summary['study_name']}: {complete} of {summary['n_trials_requested']} trials complete "
           f"({evaluated} this run{rate}{joined}); {summary['n_designs']} distinct designs evaluated{again}, "
-          f"{summary['n_designs_feasible']} feasible; Pareto front {len(pareto)} design{'s' if len(pareto) != 1 else ''}, hypervolume {hv:.4f}")
+          f"{summary['n_designs_feasible']} feasible; Pareto front {len(pareto)} "
+          f"{'design' if len(pareto) == 1 else 'designs'}, hypervolume {hv:.4f}")
     for o in config.space.objectives:
         col = o.column
         # the best on one objective among the Pareto designs: a tie on it is broken by the others

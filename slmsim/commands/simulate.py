@@ -279,7 +279,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     warns = input_warnings(model=model, scenario=scenario, draft=draft, serving=bool(args.arrivals),
                            batch_flag=args.batch, engine=args.engine) + ignored_flag_warnings(args)
     plan, stack_info, scenario = stack_plan(args, hw.spec, model, scenario, draft)  # --stack: via the stack preset
-    warns += stack_kv_warnings(args, stack_info)
+    warns += (stack_info or {}).pop("warnings", []) + stack_kv_warnings(args, stack_info)  # the choice's own first
     schedule_from_stack = getattr(args, "schedule", None) is None and bool(stack_info)
     if getattr(args, "schedule", None) is None:  # not given: the stack's server schedule, else prefill-first
         args.schedule = (stack_info or {}).get("serving_schedule") or "prefill-first"
@@ -336,7 +336,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
         out = sampled_output(out, run_one, seed=scenario.seed, n=args.samples)
     if stack_info is not None:
-        out["stack"] = {k: v for k, v in stack_info.items() if k != "warnings"}  # those are under warnings
+        out["stack"] = stack_info
     if args.ops:
         from dataclasses import asdict
 

@@ -50,13 +50,12 @@ _STACK_SETS = (("--weight-bits", "weight_bits"), ("--act-bits", "act_bits"), ("-
 def stack_kv_warnings(args: Any, stack_info: dict | None) -> list[str]:
     """--kv-bits against a format whose compiled asset fixes the KV precision (known once the stack
     is resolved: `_stack.plan`'s info)."""
-    out = list((stack_info or {}).get("warnings", []))  # the choice's own (a float format without its engine)
     fixed = (stack_info or {}).get("kv_cache_bits")
     given = getattr(args, "kv_bits", None)
     if fixed is None or given is None or given == fixed:
-        return out
+        return []
     assert stack_info is not None
-    return out + [f"--kv-bits {given} ignored: {stack_info['name']}'s {stack_info['weight_format']} asset stores the KV "
+    return [f"--kv-bits {given} ignored: {stack_info['name']}'s {stack_info['weight_format']} asset stores the KV "
             f"cache in {fixed} bits (the stack's formats.{stack_info['weight_format']}.kv_cache_bits)"]
 
 

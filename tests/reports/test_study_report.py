@@ -458,6 +458,9 @@ def test_sensitivity_tries_only_points_of_the_searched_grid() -> None:
     clock = Param(path="c", column="param:c", kind="float", low=100e6, high=400e6, step=100e6)
     assert sweep_values(clock, 5) == pytest.approx([100e6, 200e6, 300e6, 400e6])  # 4 grid points, all of them
     assert sweep_values(Param(path="n", column="param:n", kind="int", low=1, high=3), 5) == [1, 2, 3]
+    # a log int range stays geometric: 1024^(i/4) = 1, 5.66, 32, 181.0, 1024, rounded
+    assert sweep_values(Param(path="b", column="param:b", kind="int", low=1, high=1024, log=True), 5) == \
+        [1, 6, 32, 181, 1024]
     assert sweep_values(Param(path="f", column="param:f", kind="float", low=1.0, high=2.0), 5) == \
         pytest.approx([1.0, 1.25, 1.5, 1.75, 2.0])  # a continuous range: evenly spaced
 
