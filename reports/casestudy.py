@@ -17,7 +17,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 
 from slmsim.reports import html, palette, style
-from slmsim.reports.units import num
+from slmsim.core.display import num
 
 # Verdict bands on |slmsim - paper| / paper (stated on the page)
 REPRODUCED_PCT = 15.0

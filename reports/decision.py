@@ -41,7 +41,7 @@ class Ratio:
     aggregate_only: bool = False  # no per-workload figures: ratio of the aggregates
 
     def hover(self) -> str:
-        from slmsim.reports.units import fmt_ratio
+        from slmsim.core.display import fmt_ratio
 
         lines = [f"{w}: {fmt_ratio(s)} speed, {fmt_ratio(e)} tokens/J" for w, (s, e) in self.per_workload.items()]
         if self.skipped:

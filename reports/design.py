@@ -9,7 +9,7 @@ from typing import Any
 from slmsim.mapping.plan import Plan
 from slmsim.reports import design_figures as F
 from slmsim.reports import html
-from slmsim.reports.units import fmt, num
+from slmsim.core.display import fmt, num
 
 
 _COMPUTE_COMPONENTS = ("cim_array", "cim_readout", "cim_weight_write", "gpu_compute", "npu_compute", "vector_unit",

@@ -19,7 +19,7 @@ from plotly.subplots import make_subplots
 from slmsim.mapping.cost import Component
 from slmsim.mapping.plan import Plan
 from slmsim.reports import palette, style
-from slmsim.reports.units import fmt, num, pick_scale
+from slmsim.core.display import fmt, num, pick_scale
 from slmsim.simulator.analytic import decode_contexts
 
 # Latency ---------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 class MetricInfo:
     name: str
     label: str
-    unit: str  # SI unit understood by reports.units
+    unit: str  # SI unit understood by core.display
     higher_is_better: bool = False
 
 
@@ -57,6 +57,6 @@ _UNIT_ALIASES = {"mm^2": "mm2", "mm²": "mm2", "j": "J", "w": "W", "b": "bytes",
 
 
 def _si(unit: str) -> str:
-    """study.json may spell units as people do; map them to the SI base reports.units knows."""
+    """study.json may spell units as people do; map them to the SI base core.display knows."""
     u = unit.strip()
     return _UNIT_ALIASES.get(u, _UNIT_ALIASES.get(u.lower(), u))

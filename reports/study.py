@@ -18,7 +18,7 @@ from slmsim.reports import html
 from slmsim.reports import study_figures as F
 from slmsim.reports.metrics import info
 from slmsim.reports.study_data import StudyData, load_study_dir, load_study_storage
-from slmsim.reports.units import Scale, fmt, fmt_ratio, num, pick_scale
+from slmsim.core.display import Scale, fmt, fmt_ratio, num, pick_scale
 
 
 def _facts(data: StudyData) -> list[tuple[str, str]]:

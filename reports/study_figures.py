@@ -31,7 +31,7 @@ from slmsim.reports.study_data import (
     baseline_workload_value,
     workload_value,
 )
-from slmsim.reports.units import Scale, fmt, fmt_ratio, num, pick_scale
+from slmsim.core.display import Scale, fmt, fmt_ratio, num, pick_scale
 
 # Helpers ---------------------------------------------------------------------------------
 

@@ -86,10 +86,12 @@ class Infeasible:
     details: dict[str, float] = field(default_factory=dict)
 
     def render(self) -> str:
-        return (
-            f"infeasible: {self.reason}: needs {self.demanded:.4g} {self.unit}, "
-            f"has {self.bound:.4g} {self.unit}. {self.hint}"
-        )
+        from slmsim.core.display import fmt, has_prefixes  # noqa: PLC0415 - numpy only when infeasible
+
+        def amount(v: float) -> str:  # 5.776 GB, not 5.776e+09 bytes; counts as they are
+            return fmt(v, self.unit, 4) if has_prefixes(self.unit) else f"{v:,.4g} {self.unit}"
+
+        return f"infeasible: {self.reason}: needs {amount(self.demanded)}, has {amount(self.bound)}. {self.hint}"
 
 
 def kind_of(value: object) -> str:

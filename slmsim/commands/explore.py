@@ -578,7 +578,7 @@ class _Bar:
 
 
 def _fmt(value: float, unit: str) -> str:
-    from slmsim.reports.units import fmt
+    from slmsim.core.display import fmt
 
     return fmt(value, unit)
 

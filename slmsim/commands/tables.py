@@ -4,7 +4,7 @@ Every command prints through `emit()`: on a terminal a table is drawn by rich (r
 headers, colour); when stdout is a pipe or a file the same table is plain text (no box
 characters, no colour, no trailing spaces, never wrapped), so `slmsim ... | grep` and
 captured logs stay readable. Numbers with units are formatted once, by
-`slmsim.reports.units.fmt` (SI prefixes: `414 µJ`, `96.8 nJ`, `11.3 ms`), the formatter the
+`slmsim.core.display.fmt` (SI prefixes: `414 µJ`, `96.8 nJ`, `11.3 ms`), the formatter the
 HTML reports use.
 
 Progress bars go to stderr and only when stderr is a terminal (`progress()`); piped or
@@ -20,8 +20,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from slmsim.reports.units import fmt as _fmt
-from slmsim.reports.units import num
+from slmsim.core.display import fmt as _fmt
+from slmsim.core.display import num
 
 Cell = str | float | int | None
 

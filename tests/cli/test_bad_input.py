@@ -80,7 +80,7 @@ def test_model_that_does_not_fit_is_infeasible_with_figures(capsys: pytest.Captu
     assert code == 2
     assert "Traceback" not in err
     assert "infeasible: model llama-3.2-3b does not fit memory tier 'dram'" in err
-    assert "has 5.12e+08 bytes" in err
+    assert "has 512.0 MB" in err  # the preset's 512 MB with an SI prefix (it was "5.12e+08 bytes")
     assert "weights: 1.807 GB" in err
     assert "--weight-bits" in err
 

@@ -200,7 +200,7 @@ def test_table_is_per_token_with_si_units(capsys: pytest.CaptureFixture[str]) ->
     # the decode phase add up to the decode time, i.e. TPOT per step
     dec = d["latency_breakdown_s"]["decode"]
     assert sum(dec.values()) / 127 == pytest.approx(d["tpot_s"], rel=1e-9)
-    from slmsim.reports.units import fmt
+    from slmsim.core.display import fmt
 
     assert f"add to {fmt(d['tpot_s'], 's')} per output token" in out
     assert "Decode latency by op class (per output token)" in out

@@ -19,7 +19,7 @@ from slmsim.reports.pareto import (
     knee_index,
     pareto_mask,
 )
-from slmsim.reports.units import fmt, fmt_ratio, num, pick_scale
+from slmsim.core.display import fmt, fmt_ratio, num, pick_scale
 from slmsim.core.errors import SpecError
 
 # units -----------------------------------------------------------------------------------

@@ -85,6 +85,11 @@ def num(value: float | None, digits: int = 3) -> str:
     return f"{v:,.{decimals}f}"
 
 
+def has_prefixes(unit: str) -> bool:
+    """An SI unit `fmt` scales with a prefix (s, J, W, bytes, ...), not a count such as tokens."""
+    return _ALIASES.get(unit, unit) in _PREFIXES
+
+
 def fmt(value: float | None, unit: str, digits: int = 3) -> str:
     """`value` (SI, in `unit`) with a readable prefix: fmt(0.0113, "s") == "11.3 ms"."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
