@@ -23,6 +23,7 @@ from __future__ import annotations
 from slmsim.workloads.decoding import SelfSpeculative
 from slmsim.workloads.model import ModelSpec
 from slmsim.workloads.scenario import Precision, Scenario
+from slmsim.workloads.weights import weight_bytes
 
 # ELMoE-3D (via seed-details.md): "plain rounding collapses below 4 bits"
 MIN_CREDIBLE_DRAFT_BITS = 4
@@ -43,11 +44,9 @@ def expert_weight_params(model: ModelSpec) -> int:
 
 
 def model_weight_bytes(model: ModelSpec, precision: Precision) -> float:
-    """Every weight in memory: routed experts at `expert_bits_in_memory`, the rest at
-    `weight_bits_in_memory` (equal unless the experts have their own format)."""
-    experts = expert_weight_params(model)
-    return ((model.total_params() - experts) * precision.weight_bits_in_memory
-            + experts * precision.expert_bits_in_memory) / 8.0
+    """Every weight in memory, each weight group at its own bits (routed experts at
+    `expert_bits_in_memory`; an f16 LM head beside 4-bit linears at 16)."""
+    return weight_bytes(model, precision)
 
 
 def expert_msb_fraction(scenario: Scenario) -> float:
@@ -67,7 +66,6 @@ def cached_bytes_per_expert(model: ModelSpec, scenario: Scenario) -> float:
 def tier_demand(model: ModelSpec, scenario: Scenario) -> dict[str, dict[str, float]]:
     """Bytes the MSB / expert-cache tier must hold beyond what mapping.plan already counts."""
     p = scenario.precision
-    bpw = p.weight_bits_in_memory / 8.0  # bytes per non-expert weight, scales included
     out: dict[str, dict[str, float]] = {}
     cache = scenario.moe.expert_cache if scenario.moe is not None and model.moe is not None else None
     cached = 0.0
@@ -75,7 +73,8 @@ def tier_demand(model: ModelSpec, scenario: Scenario) -> dict[str, dict[str, flo
         assert model.moe is not None
         cached = (min(cache.experts_per_layer, model.moe.num_experts) * model.moe_layers()
                   * cached_bytes_per_expert(model, scenario))
-    dense = (model.total_params() - expert_weight_params(model)) * bpw
+    whole = weight_bytes(model, p)  # scales included, each weight group at its own bits
+    dense = whole - expert_weight_params(model) * p.expert_bits_in_memory / 8.0
     split = split_tiers(scenario)
     if split is not None:
         dec = scenario.decoding
@@ -84,7 +83,7 @@ def tier_demand(model: ModelSpec, scenario: Scenario) -> dict[str, dict[str, flo
         msb, _ = split
         d = out.setdefault(msb, {})
         if model.moe is None:
-            d["msb_slices"] = model.total_params() * bpw * frac
+            d["msb_slices"] = whole * frac
         else:
             d["dense_layers"] = dense
             if cache is not None and cache.tier == msb:

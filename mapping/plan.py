@@ -138,6 +138,15 @@ class StepMapper:
         self.infeasible: Infeasible | None = None
         self.modes: dict[str, str] = {}
         for name, dev in hw.devices.items():
+            if isinstance(dev, CimAccelerator) and self.infeasible is None and scenario.precision.is_mixed:
+                # macro columns hold one weight precision: tiling, slices and reload all use weight_bits
+                group, bits = max(((g, b) for g, b in scenario.precision.tensor_bits if b is not None),
+                                  key=lambda gb: gb[1])
+                self.infeasible = Infeasible(
+                    reason=f"device '{name}' is a CIM macro array, whose columns hold one weight precision "
+                           f"(weight_bits {scenario.precision.weight_bits}); precision.tensor_bits.{group} asks "
+                           f"{bits:g} bits per weight", demanded=bits, bound=float(scenario.precision.weight_bits),
+                    unit="bits per weight", hint="leave precision.tensor_bits out on CIM hardware")
             if isinstance(dev, CimAccelerator):
                 try:
                     needed = _macro_tiles_needed(model, scenario, dev)
@@ -342,10 +351,8 @@ class StepMapper:
             model = model.model_copy(update={"moe": model.moe.model_copy(update={"top_k": min(dec.draft_top_k,
                                                                                             model.moe.top_k)})})
         bits = dec.draft_bits(self.precision.weight_bits)
-        update: dict[str, object] = {"weight_bits": bits}
-        if not dec.expert_bit_axis:  # the experts are read whole (expert axis only)
-            update["expert_bits_per_weight"] = self.precision.expert_bits_in_memory
-        return model, self.precision.model_copy(update=update)
+        # expert axis only (no expert bit axis): the experts are read whole
+        return model, self.precision.draft_slice(bits, experts=dec.expert_bit_axis)
 
     def routing(self) -> Routing:
         return self.scenario.moe.routing if self.scenario.moe is not None else Uniform()
@@ -574,7 +581,7 @@ def _footprint(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, modes: di
         d["activations"] = max(d["activations"], acts)
         demand.setdefault(kt, {"weights": 0.0, "kv_cache": 0.0, "activations": 0.0})["kv_cache"] = kv
     if draft is not None:
-        dweights = draft.model.total_params() * p.weight_bits_in_memory / 8.0
+        dweights = elastic.model_weight_bytes(draft.model, p)
         dkv = seqs * draft.model.kv_bytes_per_sequence(scenario.prompt_tokens, scenario.gen_tokens, p.kv_bits)
         ddev = draft.hw.devices[draft.decode_device]
         dt = ddev.weight_memory if isinstance(ddev, CimAccelerator) else ddev.memory

@@ -29,8 +29,9 @@ def weight_side_vector_ops(op: Op, device: _Processor, precision: Precision) -> 
     and scale group (token rows x n x k / group; per-channel scales: token rows x n).
     Other low-bit weights are dequantised to the engine's precision first, at the
     device's (or stack's) `dequant_ops_per_weight` per weight (W4A16: to fp16; W4A8: the
-    same count is charged for unpacking to int8, an upper bound)."""
-    if not op.weight_bits or precision.weight_bits >= 16:
+    same count is charged for unpacking to int8, an upper bound). A weight group a mixed format
+    keeps in 16 bits (an f16 LM head beside 4-bit linears) feeds the fp16 engine as it is."""
+    if not op.weight_bits or precision.weight_bits >= 16 or op.weight_bits >= 16:
         return 0.0
     if _INTEGER_BITS.get(math_precision(precision)) == precision.weight_bits:
         token_rows = op.flops / (2.0 * op.k * op.n)

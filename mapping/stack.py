@@ -34,7 +34,8 @@ from slmsim.mapping.cost import Affine, MappedOp, MappedStep
 from slmsim.mapping.plan import Plan, make_plan
 from slmsim.stacks.spec import FormatLibrary, KernelCosts, StackSpec, TensorClass, WeightFormat
 from slmsim.workloads.model import Ffn, ModelSpec
-from slmsim.workloads.scenario import Scenario
+from slmsim.workloads.scenario import Scenario, TensorBits, WeightGroup
+from slmsim.workloads.weights import group_params
 
 
 def use_more_bits(i_layer: int, n_layers: int) -> bool:
@@ -43,46 +44,63 @@ def use_more_bits(i_layer: int, n_layers: int) -> bool:
 
 
 def tensor_params(model: ModelSpec) -> dict[TensorClass, float]:
-    """Weights per tensor class summed over the layers a decode step reads (embedding rows aside)."""
-    h = model.hidden_size
+    """Weights per tensor class (llama.cpp's names) over the whole model: the weight groups of
+    `workloads.weights.group_params` (encoder and cross-attention included) with q / k / v split by
+    their widths (biases pro rata; MLA's projections all count as attn_q) and a gated FFN's up group
+    into gate and up; an untied embedding is `token_embd`, a tied one the LM head (`output`)."""
+    g = group_params(model)
     out: dict[TensorClass, float] = {c: 0.0 for c in TensorClass}
-    layers = model.num_layers
-    if model.mla is not None:
-        out[TensorClass.ATTN_Q] += layers * model.attention_params()
+    if model.mla is None:
+        per_width = g[WeightGroup.QKV] / (model.q_dim + 2 * model.kv_dim)
+        out[TensorClass.ATTN_Q] = per_width * model.q_dim
+        out[TensorClass.ATTN_K] = out[TensorClass.ATTN_V] = per_width * model.kv_dim
     else:
-        out[TensorClass.ATTN_Q] += layers * h * model.q_dim
-        out[TensorClass.ATTN_K] += layers * h * model.kv_dim
-        out[TensorClass.ATTN_V] += layers * h * model.kv_dim
-        out[TensorClass.ATTN_OUTPUT] += layers * model.q_dim * h
-    gated = model.ffn is Ffn.GATED
-
-    def dense(n: int, inter: int) -> None:
-        if gated:
-            out[TensorClass.FFN_GATE] += n * h * inter
-        out[TensorClass.FFN_UP] += n * h * inter
-        out[TensorClass.FFN_DOWN] += n * inter * h
-
-    if model.moe is None:
-        dense(layers, model.intermediate_size)
+        out[TensorClass.ATTN_Q] = float(g[WeightGroup.QKV])
+    out[TensorClass.ATTN_OUTPUT] = float(g[WeightGroup.O_PROJ])
+    if model.ffn is Ffn.GATED:
+        out[TensorClass.FFN_GATE] = out[TensorClass.FFN_UP] = g[WeightGroup.FFN_UP] / 2.0
     else:
-        m = model.moe
-        if m.first_dense_layers:
-            dense(m.first_dense_layers, m.dense_intermediate_size or model.intermediate_size)
-        moe_layers = model.moe_layers()
-        out[TensorClass.EXPERTS] += moe_layers * m.num_experts * model.expert_params()
-        out[TensorClass.ROUTER] += moe_layers * model.router_params()
-        if m.num_shared_experts:
-            dense(moe_layers, m.num_shared_experts * m.shared_expert_intermediate_size)
-    out[TensorClass.OUTPUT] += model.lm_head_params()
+        out[TensorClass.FFN_UP] = float(g[WeightGroup.FFN_UP])
+    out[TensorClass.FFN_DOWN] = float(g[WeightGroup.FFN_DOWN])
+    out[TensorClass.EXPERTS] = float(g[WeightGroup.EXPERTS])
+    out[TensorClass.ROUTER] = float(g[WeightGroup.ROUTER])
+    out[TensorClass.OUTPUT] = float(g[WeightGroup.LM_HEAD])
+    out[TensorClass.TOKEN_EMBD] = float(g[WeightGroup.EMBEDDING])
     return out
+
+
+# The tensors a decode step reads whole: the average bits per weight a stack reports is theirs
+# (the embedding table is looked up a row at a time).
+STEP_TENSORS = frozenset(TensorClass) - {TensorClass.TOKEN_EMBD}
+
+# Which tensor classes make up each weight group of the op graph.
+GROUP_TENSORS: dict[WeightGroup, frozenset[TensorClass]] = {
+    WeightGroup.EMBEDDING: frozenset({TensorClass.TOKEN_EMBD}),
+    WeightGroup.QKV: frozenset({TensorClass.ATTN_Q, TensorClass.ATTN_K, TensorClass.ATTN_V}),
+    WeightGroup.O_PROJ: frozenset({TensorClass.ATTN_OUTPUT}),
+    WeightGroup.FFN_UP: frozenset({TensorClass.FFN_GATE, TensorClass.FFN_UP}),
+    WeightGroup.FFN_DOWN: frozenset({TensorClass.FFN_DOWN}),
+    WeightGroup.ROUTER: frozenset({TensorClass.ROUTER}),
+    WeightGroup.EXPERTS: frozenset({TensorClass.EXPERTS}),
+    WeightGroup.LM_HEAD: frozenset({TensorClass.OUTPUT}),
+}
+
+
+def group_bits(fmt_name: str, model: ModelSpec, lib: FormatLibrary) -> dict[WeightGroup, float]:
+    """Bits per weight of each weight group under a format on a model: a mixture's tensor rules
+    averaged over the tensors (and layers) of the group (Q4_K_M's attn_v in Q6_K on the
+    use_more_bits layers makes qkv_proj's bits the parameter-weighted mean of q, k and v)."""
+    return {g: format_bits_per_weight(fmt_name, model, lib, classes) for g, classes in GROUP_TENSORS.items()}
 
 
 def format_bits_per_weight(fmt_name: str, model: ModelSpec, lib: FormatLibrary,
                            classes: frozenset[TensorClass] | None = None) -> float:
-    """Average bits per weight of a format on a model (or on the tensor `classes` only), mixtures and
-    partial formats included."""
+    """Average bits per weight of a format on a model over the tensor `classes` (None: the tensors a
+    decode step reads, `STEP_TENSORS`), mixtures and partial formats included; the base layout's
+    bits when the classes hold no weights (a tied model's token_embd)."""
     fmt = lib.formats[fmt_name]
-    params = {c: p for c, p in tensor_params(model).items() if classes is None or c in classes}
+    classes = STEP_TENSORS if classes is None else classes
+    params = {c: p for c, p in tensor_params(model).items() if c in classes}
     n = model.num_layers
     share_more = sum(use_more_bits(i, n) for i in range(n)) / n
     total = sum(params.values())
@@ -119,7 +137,7 @@ def moe_bits_split(fmt_name: str, model: ModelSpec, lib: FormatLibrary) -> tuple
     if model.moe is None:
         return None
     experts = frozenset({TensorClass.EXPERTS})
-    rest = frozenset(TensorClass) - experts
+    rest = STEP_TENSORS - experts
     return format_bits_per_weight(fmt_name, model, lib, rest), format_bits_per_weight(fmt_name, model, lib, experts)
 
 
@@ -136,6 +154,7 @@ class StackChoice:
     bits_per_weight: float
     dequant_ops_per_weight: float
     expert_bits_per_weight: float | None = None  # MoE: bits per routed-expert weight (bits_per_weight: the rest)
+    tensor_bits: TensorBits = TensorBits()  # bits per weight of every weight group (the op graph reads them)
     kv_cache_bits: int | None = None  # KV precision the compiled asset fixes (None: the scenario's)
     warnings: tuple[str, ...] = ()  # what the choice assumes that the device does not bear out
 
@@ -195,12 +214,17 @@ def choose(hw: HardwareSpec, model: ModelSpec, stack: StackSpec, weight_format: 
     if problems:
         raise SpecError(problems)
     split = moe_bits_split(canon, model, formats)
+    # the groups the model has whose bits differ from the base layout's (the rest use bits_per_weight)
+    present = {g for g, n in group_params(model).items() if n}
+    tensor_bits = TensorBits(**{g.value: b for g, b in group_bits(canon, model, formats).items()
+                                if g in present and g is not WeightGroup.EXPERTS
+                                and abs(b - fmt.bits_per_weight) > 1e-9})
     notes = _native_float_warnings(stack, canon, fmt, use.dequant_ops_per_weight, hw.name, device, dev)
     return StackChoice(stack=stack, format_name=canon, fmt=fmt, device=device, cost_class=cls, costs=costs,
                        bits_per_weight=format_bits_per_weight(canon, model, formats) if split is None else split[0],
                        dequant_ops_per_weight=use.dequant_ops_per_weight,
                        expert_bits_per_weight=None if split is None else split[1],
-                       kv_cache_bits=use.kv_cache_bits, warnings=notes)
+                       kv_cache_bits=use.kv_cache_bits, tensor_bits=tensor_bits, warnings=notes)
 
 
 def _native_float_warnings(stack: StackSpec, canon: str, fmt: WeightFormat, dequant_ops: float, hw_name: str,
@@ -226,8 +250,10 @@ def _host_rate(dev: _Processor) -> float | None:
 
 def stack_scenario(scenario: Scenario, choice: StackChoice, model: ModelSpec,
                    hw: HardwareSpec | None = None) -> Scenario:
+    # the base layout's bits, and every weight group stored otherwise at its own (mapping.stack.group_bits)
     update = {"weight_bits": choice.fmt.weight_bits, "activation_bits": choice.fmt.activation_bits,
-              "bits_per_weight": choice.bits_per_weight, "expert_bits_per_weight": choice.expert_bits_per_weight}
+              "bits_per_weight": choice.fmt.bits_per_weight, "expert_bits_per_weight": choice.expert_bits_per_weight,
+              "tensor_bits": choice.tensor_bits}
     if choice.kv_cache_bits is not None:  # the compiled asset's KV precision (Genie w4a16: 8 bits)
         update["kv_bits"] = choice.kv_cache_bits
     prec = scenario.precision.model_copy(update=update)

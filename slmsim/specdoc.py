@@ -25,7 +25,7 @@ from slmsim.stacks.spec import (BlockLayout, ChunkByMemory, FormatUse, KernelCos
                                 WeightFormat)
 from slmsim.workloads.model import EncoderDecoderSpec, MlaSpec, ModelSpec, MoeSpec, SlidingWindow
 from slmsim.workloads.routing import ExpertCache, MoeScenario, Temporal, Trace, Uniform, Zipf
-from slmsim.workloads.scenario import Precision, Scenario
+from slmsim.workloads.scenario import Precision, Scenario, TensorBits
 
 SECTIONS: list[tuple[str, type[pydantic.BaseModel]]] = [
     ("Hardware spec (top level)", HardwareSpec),
@@ -51,6 +51,7 @@ SECTIONS: list[tuple[str, type[pydantic.BaseModel]]] = [
     ("model.sliding_window", SlidingWindow),
     ("Scenario", Scenario),
     ("scenario.precision", Precision),
+    ("scenario.precision.tensor_bits", TensorBits),
     ("scenario.decoding: strategy: autoregressive", Autoregressive),
     ("scenario.decoding: strategy: speculative", Speculative),
     ("scenario.decoding: strategy: self_speculative", SelfSpeculative),

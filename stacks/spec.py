@@ -58,6 +58,7 @@ class TensorClass(StrEnum):
     FFN_UP = "ffn_up"
     FFN_DOWN = "ffn_down"
     OUTPUT = "output"  # lm_head (the embedding when tied)
+    TOKEN_EMBD = "token_embd"  # the token embedding table of an untied model
     EXPERTS = "experts"  # routed-expert FFN weights of MoE layers
     ROUTER = "router"  # MoE router (gate) weights
 

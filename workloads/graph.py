@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from slmsim.workloads.model import ModelSpec
 from slmsim.workloads.routing import Uniform, expected_distinct
-from slmsim.workloads.scenario import Precision
+from slmsim.workloads.scenario import Precision, WeightGroup
 
 
 # Vector-unit work per element (counted as ops on the vector unit; matmul FLOPs are exact).
@@ -214,10 +214,6 @@ class _Builder:
     static_kv_tokens: int | None = None
 
     @property
-    def wbits(self) -> float:
-        return self.precision.weight_bits_in_memory
-
-    @property
     def abytes(self) -> float:
         return self.precision.activation_bits / 8.0
 
@@ -225,13 +221,13 @@ class _Builder:
     def kvbytes(self) -> float:
         return self.precision.kv_bits / 8.0
 
-    def matmul(self, name: str, cls: OpClass, layers: int, k: int, n: int, *, m: int | None = None,
-               weight_params: float | None = None, flop_rows: float | None = None) -> Op:
+    def matmul(self, name: str, cls: OpClass, group: WeightGroup, layers: int, k: int, n: int, *,
+               m: int | None = None, weight_params: float | None = None, flop_rows: float | None = None) -> Op:
         rows = self.m if m is None else m
         return Op(
             name=name, op_class=cls, kind=OpKind.MATMUL, layers=layers, m=rows, k=k, n=n,
             weight_params=float(k * n if weight_params is None else weight_params),
-            weight_bits=self.precision.expert_bits_in_memory if cls is OpClass.EXPERTS else self.wbits,
+            weight_bits=self.precision.bits_for(group),
             flops=2.0 * (rows if flop_rows is None else flop_rows) * k * n,
             act_bytes=rows * (k + n) * self.abytes,
         )
@@ -246,8 +242,9 @@ class _Builder:
 
     def embedding(self) -> Op:
         h = self.model.hidden_size
+        table = WeightGroup.LM_HEAD if self.model.tie_word_embeddings else WeightGroup.EMBEDDING  # one tensor when tied
         return Op(name="embedding", op_class=OpClass.EMBEDDING, kind=OpKind.EMBEDDING, layers=1, m=self.m, k=h,
-                  n=h, weight_params=float(self.m * h), weight_bits=self.wbits, flops=0.0,
+                  n=h, weight_params=float(self.m * h), weight_bits=self.precision.bits_for(table), flops=0.0,
                   act_bytes=self.m * h * self.abytes)
 
     # --- attention -------------------------------------------------------------------
@@ -261,7 +258,8 @@ class _Builder:
             q_out = md.num_attention_heads * qk_head
             qkv_params = md.attention_params() - md.num_attention_heads * mla.v_head_dim * h
             o_in = md.num_attention_heads * mla.v_head_dim
-            qkv = self.matmul(f"{prefix}qkv_proj", OpClass.QKV, layers, h, q_out + mla.kv_lora_rank + mla.qk_rope_head_dim,
+            qkv = self.matmul(f"{prefix}qkv_proj", OpClass.QKV, WeightGroup.QKV, layers, h,
+                              q_out + mla.kv_lora_rank + mla.qk_rope_head_dim,
                               weight_params=qkv_params)
             # Every projection weight is used once per token in both of MLA's forms (vLLM
             # v1/attention/backends/mla/common.py): q (or q_a, q_b), kv_a, and kv_b, which
@@ -279,12 +277,12 @@ class _Builder:
             kv_per_token = latent * self.kvbytes
         else:
             o_in = md.q_dim
-            qkv = self.matmul(f"{prefix}qkv_proj", OpClass.QKV, layers, h, md.q_dim + 2 * md.kv_dim)
+            qkv = self.matmul(f"{prefix}qkv_proj", OpClass.QKV, WeightGroup.QKV, layers, h, md.q_dim + 2 * md.kv_dim)
             per_ctx_flops = 4.0 * md.num_attention_heads * md.head_dim
             kv_per_token = 2 * md.kv_dim * self.kvbytes
         attn = self._attention_op(f"{prefix}attention", OpClass.ATTENTION, layers, per_ctx_flops, kv_per_token,
                                   causal_prefill=self.model.encoder_decoder is None or prefix != "enc_")
-        o = self.matmul(f"{prefix}o_proj", OpClass.O_PROJ, layers, o_in, h)
+        o = self.matmul(f"{prefix}o_proj", OpClass.O_PROJ, WeightGroup.O_PROJ, layers, o_in, h)
         norm = self.vector(f"{prefix}attn_norm", OpClass.NORM, layers, h, NORM_OPS_PER_ELEMENT)
         return [norm, qkv, attn, o]
 
@@ -322,12 +320,12 @@ class _Builder:
         h = md.hidden_size
         kv_per_token = 2 * md.kv_dim * self.kvbytes
         enc = self.batch * self.prompt_tokens
-        q = self.matmul("cross_q_proj", OpClass.CROSS_ATTENTION, layers, h, md.q_dim)
+        q = self.matmul("cross_q_proj", OpClass.CROSS_ATTENTION, WeightGroup.QKV, layers, h, md.q_dim)
         attn = Op(name="cross_attention", op_class=OpClass.CROSS_ATTENTION, kind=OpKind.ATTENTION, layers=layers,
                   m=self.m, k=0, n=0, weight_params=0.0, weight_bits=0.0,
                   flops=self.tps * enc * 4.0 * md.num_attention_heads * md.head_dim,
                   kv_read_bytes=enc * kv_per_token, act_bytes=2 * self.m * md.q_dim * self.abytes)
-        o = self.matmul("cross_o_proj", OpClass.CROSS_ATTENTION, layers, md.q_dim, h)
+        o = self.matmul("cross_o_proj", OpClass.CROSS_ATTENTION, WeightGroup.O_PROJ, layers, md.q_dim, h)
         norm = self.vector("cross_norm", OpClass.NORM, layers, h, NORM_OPS_PER_ELEMENT)
         return [norm, q, attn, o]
 
@@ -335,7 +333,8 @@ class _Builder:
         md = self.model
         assert md.encoder_decoder is not None
         enc = self.batch * self.prompt_tokens
-        op = self.matmul("cross_kv_proj", OpClass.CROSS_ATTENTION, md.encoder_decoder.num_decoder_layers,
+        op = self.matmul("cross_kv_proj", OpClass.CROSS_ATTENTION, WeightGroup.QKV,
+                         md.encoder_decoder.num_decoder_layers,
                          md.hidden_size, 2 * md.kv_dim, m=enc)
         return [Op(**{**_fields(op), "kv_write_bytes": enc * 2 * md.kv_dim * self.kvbytes})]
 
@@ -346,9 +345,9 @@ class _Builder:
         up_n = 2 * inter if self.model.ffn.value == "gated" else inter
         return [
             self.vector(f"{prefix}ffn_norm", OpClass.NORM, layers, h, NORM_OPS_PER_ELEMENT),
-            self.matmul(f"{prefix}ffn_up", cls, layers, h, up_n),
+            self.matmul(f"{prefix}ffn_up", cls, WeightGroup.FFN_UP, layers, h, up_n),
             self.vector(f"{prefix}ffn_act", OpClass.ELEMENTWISE, layers, inter, ACTIVATION_OPS_PER_ELEMENT),
-            self.matmul(f"{prefix}ffn_down", cls, layers, inter, h),
+            self.matmul(f"{prefix}ffn_down", cls, WeightGroup.FFN_DOWN, layers, inter, h),
         ]
 
     def moe_ffn(self, layers: int, distinct: float | None) -> list[Op]:
@@ -362,11 +361,12 @@ class _Builder:
         routed_rows = self.m * moe.top_k  # token-expert pairs
         ops = [
             self.vector("ffn_norm", OpClass.NORM, layers, h, NORM_OPS_PER_ELEMENT),
-            self.matmul("router", OpClass.ROUTER, layers, h, moe.num_experts),
-            self.matmul("experts_up", OpClass.EXPERTS, layers, h, up_n, weight_params=e * h * up_n,
+            self.matmul("router", OpClass.ROUTER, WeightGroup.ROUTER, layers, h, moe.num_experts),
+            self.matmul("experts_up", OpClass.EXPERTS, WeightGroup.EXPERTS, layers, h, up_n, weight_params=e * h * up_n,
                         flop_rows=routed_rows),
             self.vector("experts_act", OpClass.ELEMENTWISE, layers, inter, ACTIVATION_OPS_PER_ELEMENT, m=routed_rows),
-            self.matmul("experts_down", OpClass.EXPERTS, layers, inter, h, weight_params=e * inter * h,
+            self.matmul("experts_down", OpClass.EXPERTS, WeightGroup.EXPERTS, layers, inter, h,
+                        weight_params=e * inter * h,
                         flop_rows=routed_rows),
         ]
         if moe.num_shared_experts:
@@ -410,7 +410,7 @@ class _Builder:
         rows = self.batch if self.phase is Phase.PREFILL else self.m  # prefill: logits of the last token only
         return [
             self.vector("final_norm", OpClass.NORM, 1, h, NORM_OPS_PER_ELEMENT, m=rows),
-            self.matmul("lm_head", OpClass.LM_HEAD, 1, h, md.vocab_size, m=rows),
+            self.matmul("lm_head", OpClass.LM_HEAD, WeightGroup.LM_HEAD, 1, h, md.vocab_size, m=rows),
         ]
 
 

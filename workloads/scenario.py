@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
@@ -10,6 +12,38 @@ from slmsim.workloads.decoding import Autoregressive, Decoding, SelfSpeculative
 from slmsim.workloads.routing import MoeScenario
 
 SPEC = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+class WeightGroup(StrEnum):
+    """Weight matrices the op graph reads as one op, by what they are (encoder and cross-attention
+    projections fall in the same groups: qkv_proj, o_proj, ffn_up, ffn_down)."""
+
+    EMBEDDING = "embedding"  # token embedding table (rows looked up); a tied one is the LM head
+    QKV = "qkv_proj"  # q, k, v projections (MLA: q, kv_a, kv_b)
+    O_PROJ = "o_proj"
+    FFN_UP = "ffn_up"  # gate and up projections of dense FFNs and shared experts
+    FFN_DOWN = "ffn_down"
+    ROUTER = "router"
+    EXPERTS = "experts"  # routed experts: `expert_bits_per_weight`
+    LM_HEAD = "lm_head"
+
+
+class TensorBits(BaseModel):
+    """Bits per weight in memory (scales included) of the weight groups a format keeps in another
+    format than the rest: a W4A16 checkpoint's f16 LM head and embedding, llama.cpp Q4_K_M's Q6_K
+    attn_v and ffn_down on some layers (averaged over the layers), gpt-oss's bf16 attention.
+    None: the group uses `bits_per_weight` (or the group/scale arithmetic). A `--stack` sets the
+    groups its weight format stores otherwise (mapping.stack). A tied embedding is the LM head: `lm_head` sets it."""
+
+    model_config = SPEC
+
+    embedding: float | None = Field(None, gt=0, le=32, description="token embedding rows (untied models)")
+    qkv_proj: float | None = Field(None, gt=0, le=32, description="q, k, v (and cross-attention) projections")
+    o_proj: float | None = Field(None, gt=0, le=32, description="attention output projections")
+    ffn_up: float | None = Field(None, gt=0, le=32, description="FFN gate and up projections (shared experts too)")
+    ffn_down: float | None = Field(None, gt=0, le=32, description="FFN down projections (shared experts too)")
+    router: float | None = Field(None, gt=0, le=32, description="MoE router weights")
+    lm_head: float | None = Field(None, gt=0, le=32, description="LM head (and a tied embedding)")
 
 
 class Precision(BaseModel):
@@ -29,17 +63,22 @@ class Precision(BaseModel):
     scale_bits: int = Field(16, ge=0, le=32, description="bits of each group scale")
     bits_per_weight: float | None = Field(
         None, gt=0, le=32,
-        description="bits per weight in memory as a weight format states it (block scales, zero points and any "
-                    "mixture of tensor formats included); overrides the group/scale arithmetic when set")
+        description="bits per weight in memory as a weight format states it (block scales and zero points "
+                    "included) for every weight group tensor_bits leaves unset; overrides the group/scale "
+                    "arithmetic when set")
     expert_bits_per_weight: float | None = Field(
         None, gt=0, le=32,
         description="bits per routed-expert weight in memory (scales included) when the experts use another format "
                     "than every other weight, e.g. gpt-oss's MXFP4 experts (4.25: 32 E2M1 values + one E8M0 scale, "
                     "stacks/formats.yaml mxfp4-experts); None: as every other weight")
 
+    tensor_bits: TensorBits = Field(
+        TensorBits(), description="bits per weight in memory of weight groups stored in another format than the "
+                                  "rest (an f16 LM head beside 4-bit linears); unset groups: bits_per_weight")
+
     @property
     def weight_bits_in_memory(self) -> float:
-        """Bits each weight costs in memory, scales included."""
+        """Bits each weight costs in memory, scales included (the groups `tensor_bits` leaves unset)."""
         if self.bits_per_weight is not None:
             return self.bits_per_weight
         if self.weight_bits >= 16 or self.weight_group_size is None:
@@ -50,6 +89,35 @@ class Precision(BaseModel):
     def expert_bits_in_memory(self) -> float:
         """Bits each routed-expert weight costs in memory."""
         return self.expert_bits_per_weight if self.expert_bits_per_weight is not None else self.weight_bits_in_memory
+
+    def bits_for(self, group: WeightGroup) -> float:
+        """Bits per weight in memory of one weight group."""
+        if group is WeightGroup.EXPERTS:
+            return self.expert_bits_in_memory
+        own = getattr(self.tensor_bits, group.value)
+        return own if own is not None else self.weight_bits_in_memory
+
+    def draft_slice(self, draft_bits: int, *, experts: bool = True) -> "Precision":
+        """What a self-speculative draft reads: the top `draft_bits` of every integer weight, i.e.
+        `weight_bits - draft_bits` low bit-planes fewer per weight, scales read whole (the layout of
+        ELMoE-3D's bit-sliced weights). A group stored at 16 bits or more (an f16 LM head) is a float
+        and is read whole; `experts: False` reads the routed experts whole (expert axis only)."""
+        drop = self.weight_bits - draft_bits
+
+        def cut(bits: float | None) -> float | None:
+            return bits if bits is None or bits >= 16 else max(bits - drop, float(draft_bits))
+
+        update: dict[str, object] = {"weight_bits": draft_bits, "bits_per_weight": cut(self.bits_per_weight),
+                                     "tensor_bits": TensorBits(**{k: cut(v) for k, v in self.tensor_bits})}
+        update["expert_bits_per_weight"] = (cut(self.expert_bits_per_weight) if experts
+                                            else self.expert_bits_in_memory)
+        return self.model_copy(update=update)
+
+    @property
+    def is_mixed(self) -> bool:
+        """Some weight group is stored at other bits than the rest."""
+        base = self.weight_bits_in_memory
+        return any(v is not None and v != base for _, v in self.tensor_bits)
 
 
 class Scenario(BaseModel):

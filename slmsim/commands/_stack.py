@@ -40,6 +40,7 @@ def plan(args: argparse.Namespace, hw: Any, model: Any, scenario: Any, draft: An
     info = {"name": stack.name, "weight_format": choice.format_name, "device": choice.device,
             "cost_class": choice.cost_class, "bits_per_weight": choice.bits_per_weight,
             "expert_bits_per_weight": choice.expert_bits_per_weight,
+            "tensor_bits_per_weight": {g: b for g, b in choice.tensor_bits if b is not None},
             "dequant_ops_per_weight": choice.dequant_ops_per_weight,
             "kernel_time_s": kernel_time_s(choice, dev), "step_host_s": step_host_s(choice, dev),
             "static_context_window_tokens": stack.context_window(model.name),

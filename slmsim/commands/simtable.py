@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from slmsim.commands.tables import Block, Table, n, pct, q
+from slmsim.workloads.scenario import Precision
 
 
 def figures(out: dict[str, Any], *, hw: Any, plan: Any) -> dict[str, Any]:
@@ -63,20 +64,33 @@ def boundary_table(by: dict[str, dict[str, Any]], used: str) -> Table:
     return t
 
 
+def _mixed_weights(prec: dict[str, Any]) -> str:
+    """The weight groups stored at other bits than the rest (a W4A16 checkpoint's f16 LM head)."""
+    try:
+        base = Precision.model_validate(prec).weight_bits_in_memory
+    except ValueError:  # a JSON of another version: say nothing rather than guess
+        return ""
+    own = {g: b for g, b in (prec.get("tensor_bits") or {}).items() if b is not None and abs(b - base) > 1e-9}
+    if not own:
+        return ""
+    return f" ({base:.3g} bits/weight; " + ", ".join(f"{g} {b:.3g}" for g, b in own.items()) + ")"
+
+
 def blocks(d: dict[str, Any]) -> list[Block]:
     sc = d["scenario"]
     prec = sc["precision"]
     sv = d.get("serving")
     dec = sc.get("decoding", {}).get("strategy", "autoregressive")
+    wb = f"W{prec['weight_bits']}" + _mixed_weights(prec)
     out: list[Block] = [f"slmsim {d.get('slmsim_version', '')}: {d['model']} on {d['hardware']} "
                         f"({d['engine']} engine)"]
     if sv:
         out.append(f"  serving {sv['requests']} requests, mean decode batch {n(sv['mean_decode_batch'])}; "
-                   f"W{prec['weight_bits']} A{prec['activation_bits']} KV{prec['kv_bits']}, decoding {dec}")
+                   f"{wb} A{prec['activation_bits']} KV{prec['kv_bits']}, decoding {dec}")
     else:
         chunk = sc.get("prefill_chunk_tokens")
         out.append(f"  prompt {sc['prompt_tokens']} tokens, generate {sc['gen_tokens']}, batch {sc['batch']}; "
-                   f"W{prec['weight_bits']} A{prec['activation_bits']} KV{prec['kv_bits']}, decoding {dec}"
+                   f"{wb} A{prec['activation_bits']} KV{prec['kv_bits']}, decoding {dec}"
                    + (f"; prefill in passes of {chunk} tokens" if chunk else ""))
     out.append("")
     generated = d.get("generated_tokens") or 0

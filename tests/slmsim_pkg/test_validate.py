@@ -157,7 +157,18 @@ def test_simulate_with_a_stack(capsys: pytest.CaptureFixture[str]) -> None:
                  "--weight-format", "q4_k_m", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["stack"]["name"] == "llama.cpp" and out["stack"]["device"] == "cpu"
-    assert out["scenario"]["precision"]["bits_per_weight"] == pytest.approx(out["stack"]["bits_per_weight"])
+    # Q4_K_M on llama-3.2-3b (28 layers, q 3072, k = v = 1024, tied embedding) by hand: Q4_K is
+    # 144 B per 256 weights = 4.5 bits, Q6_K 210 B = 6.5625; use_more_bits() picks 14 of the 28
+    # layers (0-2, 24-27, and 5, 8, ..., 23), where attn_v and ffn_down are Q6_K; the tied
+    # embedding is the output, all Q6_K
+    prec = out["scenario"]["precision"]
+    assert prec["bits_per_weight"] == 4.5
+    down = 0.5 * 6.5625 + 0.5 * 4.5
+    assert prec["tensor_bits"]["ffn_down"] == pytest.approx(down, rel=1e-12)
+    assert prec["tensor_bits"]["qkv_proj"] == pytest.approx((4096 * 4.5 + 1024 * down) / 5120, rel=1e-12)
+    assert prec["tensor_bits"]["lm_head"] == 6.5625
+    assert prec["tensor_bits"]["o_proj"] is None and prec["tensor_bits"]["ffn_up"] is None  # the base 4.5
+    assert out["stack"]["tensor_bits_per_weight"] == {k: v for k, v in prec["tensor_bits"].items() if v is not None}
     assert main(["simulate", "--hw", "orin-nano", "--model", "llama-3.2-1b", "--weight-format", "q4_0"]) == 2
     assert "--stack" in capsys.readouterr().err
     assert main(["simulate", "--hw", "orin-nano", "--model", "llama-3.2-1b", "--stack", "genie"]) == 2

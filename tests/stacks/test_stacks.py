@@ -148,7 +148,7 @@ def test_mxfp4_experts_only_converts_the_experts() -> None:
     # gpt-oss-20b by hand: 24 layers; attention 2880 x 4096 (q), 2 x 2880 x 512 (k, v), 4096 x 2880 (o);
     # router 2880 x 32; experts 32 x 3 x 2880 x 2880 in MXFP4; lm_head 201088 x 2880; the rest bf16
     h, n = 2880, 24
-    attn = 2 * h * 4096 + 2 * h * 512
+    attn = 2 * h * 4096 + 2 * h * 512 + 4096 + 2 * 512  # + the q, k, v biases (qkv_bias), bf16 like the rest
     router = h * 32
     experts = 32 * 3 * h * h
     head = 201088 * h
