@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from slmsim.workloads.decoding import SelfSpeculative
 from slmsim.workloads.model import ModelSpec
-from slmsim.workloads.scenario import Precision, Scenario
+from slmsim.workloads.scenario import Scenario
 from slmsim.workloads.weights import weight_bytes
 
 # ELMoE-3D (via seed-details.md): "plain rounding collapses below 4 bits"
@@ -41,12 +41,6 @@ def expert_weight_params(model: ModelSpec) -> int:
     if model.moe is None:
         return 0
     return model.moe_layers() * model.moe.num_experts * model.expert_params()
-
-
-def model_weight_bytes(model: ModelSpec, precision: Precision) -> float:
-    """Every weight in memory, each weight group at its own bits (routed experts at
-    `expert_bits_in_memory`; an f16 LM head beside 4-bit linears at 16)."""
-    return weight_bytes(model, precision)
 
 
 def expert_msb_fraction(scenario: Scenario) -> float:

@@ -46,6 +46,7 @@ from slmsim.workloads.graph import OpKind, Phase, Workload, all_weight_ops, buil
 from slmsim.workloads.model import ModelSpec
 from slmsim.workloads.routing import Routing, Uniform, analytic_hit_rate, expected_distinct
 from slmsim.workloads.scenario import Precision, Scenario
+from slmsim.workloads.weights import weight_bytes
 
 
 # The DES maps each step with the distinct experts and cache hit rate it sampled; steps are
@@ -140,8 +141,7 @@ class StepMapper:
         for name, dev in hw.devices.items():
             if isinstance(dev, CimAccelerator) and self.infeasible is None and scenario.precision.is_mixed:
                 # macro columns hold one weight precision: tiling, slices and reload all use weight_bits
-                group, bits = max(((g, b) for g, b in scenario.precision.tensor_bits if b is not None),
-                                  key=lambda gb: gb[1])
+                group, bits = max(scenario.precision.own_group_bits().items(), key=lambda gb: gb[1])
                 self.infeasible = Infeasible(
                     reason=f"device '{name}' is a CIM macro array, whose columns hold one weight precision "
                            f"(weight_bits {scenario.precision.weight_bits}); precision.tensor_bits.{group} asks "
@@ -441,7 +441,7 @@ class StepMapper:
             dev = self.hw.devices[dname]
             wt = dev.weight_memory if isinstance(dev, CimAccelerator) else dev.memory
             if wt == tier and self.modes[dname] != WeightMode.STATIONARY:
-                weights = elastic.model_weight_bytes(self.model, self.precision)
+                weights = weight_bytes(self.model, self.precision)
         return self.hw.memories[tier].capacity_bytes - weights
 
     def handover(self) -> tuple[str, float, float, float] | None:
@@ -551,7 +551,7 @@ def _footprint(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, modes: di
                ) -> tuple[dict[str, float], Infeasible | None]:
     """Bytes each memory tier must hold: weights, KV cache, activations (and a draft model's)."""
     p = scenario.precision
-    weights = elastic.model_weight_bytes(model, p)
+    weights = weight_bytes(model, p)
     # self-attention K/V of the decoder positions (an encoder-decoder's start token + the
     # generated tokens; a decoder-only model's prompt + generated tokens), plus cross K/V
     prefix = model.decoder_prefix_tokens(scenario.prompt_tokens)
@@ -581,7 +581,7 @@ def _footprint(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, modes: di
         d["activations"] = max(d["activations"], acts)
         demand.setdefault(kt, {"weights": 0.0, "kv_cache": 0.0, "activations": 0.0})["kv_cache"] = kv
     if draft is not None:
-        dweights = elastic.model_weight_bytes(draft.model, p)
+        dweights = weight_bytes(draft.model, p)
         dkv = seqs * draft.model.kv_bytes_per_sequence(scenario.prompt_tokens, scenario.gen_tokens, p.kv_bits)
         ddev = draft.hw.devices[draft.decode_device]
         dt = ddev.weight_memory if isinstance(ddev, CimAccelerator) else ddev.memory

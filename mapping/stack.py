@@ -154,7 +154,7 @@ class StackChoice:
     bits_per_weight: float
     dequant_ops_per_weight: float
     expert_bits_per_weight: float | None = None  # MoE: bits per routed-expert weight (bits_per_weight: the rest)
-    tensor_bits: TensorBits = TensorBits()  # bits per weight of every weight group (the op graph reads them)
+    tensor_bits: TensorBits = TensorBits()  # bits of the weight groups the format stores otherwise than its base
     kv_cache_bits: int | None = None  # KV precision the compiled asset fixes (None: the scenario's)
     warnings: tuple[str, ...] = ()  # what the choice assumes that the device does not bear out
 

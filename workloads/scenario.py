@@ -113,11 +113,15 @@ class Precision(BaseModel):
                                             else self.expert_bits_in_memory)
         return self.model_copy(update=update)
 
+    def own_group_bits(self) -> dict[str, float]:
+        """The weight groups stored at other bits than the rest (`weight_bits_in_memory`)."""
+        base = self.weight_bits_in_memory
+        return {g: v for g, v in self.tensor_bits if v is not None and abs(v - base) > 1e-9}
+
     @property
     def is_mixed(self) -> bool:
         """Some weight group is stored at other bits than the rest."""
-        base = self.weight_bits_in_memory
-        return any(v is not None and v != base for _, v in self.tensor_bits)
+        return bool(self.own_group_bits())
 
 
 class Scenario(BaseModel):

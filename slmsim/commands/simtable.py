@@ -67,10 +67,10 @@ def boundary_table(by: dict[str, dict[str, Any]], used: str) -> Table:
 def _mixed_weights(prec: dict[str, Any]) -> str:
     """The weight groups stored at other bits than the rest (a W4A16 checkpoint's f16 LM head)."""
     try:
-        base = Precision.model_validate(prec).weight_bits_in_memory
+        p = Precision.model_validate(prec)
     except ValueError:  # a JSON of another version: say nothing rather than guess
         return ""
-    own = {g: b for g, b in (prec.get("tensor_bits") or {}).items() if b is not None and abs(b - base) > 1e-9}
+    base, own = p.weight_bits_in_memory, p.own_group_bits()
     if not own:
         return ""
     return f" ({base:.3g} bits/weight; " + ", ".join(f"{g} {b:.3g}" for g, b in own.items()) + ")"
