@@ -31,7 +31,7 @@ import math
 from dataclasses import dataclass
 
 from slmsim.hw_models.cim import CimAccelerator, CimMacro
-from slmsim.mapping.cost import Affine, Component, MappedOp
+from slmsim.mapping.cost import Affine, Component, MappedOp, ctx_affine
 from slmsim.mapping.placement import WeightSources
 from slmsim.workloads.graph import Op, OpKind
 from slmsim.workloads.scenario import Precision
@@ -160,9 +160,9 @@ def _matmul(op: Op, acc: CimAccelerator, dev: str, stationary: bool, precision: 
 def _vector(op: Op, acc: CimAccelerator, dev: str, sources: WeightSources) -> MappedOp:
     vu = acc.vector_unit
     rate = vu.lanes * vu.ops_per_lane_per_cycle * acc.clock_hz
-    flops = Affine(op.flops, op.flops_per_ctx)
+    flops = ctx_affine(op, op.flops, op.flops_per_ctx)
     tier_bytes: list[tuple[str, Affine]] = []
-    kv = Affine(op.kv_read_bytes + op.kv_write_bytes, op.kv_read_bytes_per_ctx)
+    kv = ctx_affine(op, op.kv_read_bytes + op.kv_write_bytes, op.kv_read_bytes_per_ctx)
     if kv.const or kv.per_ctx:
         tier_bytes.append((acc.kv_tier, kv))
     if op.kind is OpKind.EMBEDDING:

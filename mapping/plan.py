@@ -427,11 +427,13 @@ class StepMapper:
         """KV cache one request reserves (the fixed window of a static-shape runtime, or
         prefix + generated tokens, plus an encoder-decoder's cross K/V)."""
         return self.model.kv_bytes_per_sequence(prompt_tokens, gen_tokens, self.precision.kv_bits,
-                                                self_tokens=self.scenario.static_kv_tokens)
+                                                self_tokens=self.scenario.static_kv_tokens,
+                                                windowed=self.scenario.windowed_kv_cache)
 
     def prefill_kv_bytes(self, prompt_tokens: int) -> float:
         """KV cache a prefill leaves behind (what a handover to another device moves)."""
-        return self.model.kv_bytes_per_sequence(prompt_tokens, 0, self.precision.kv_bits)
+        return self.model.kv_bytes_per_sequence(prompt_tokens, 0, self.precision.kv_bits,
+                                                windowed=self.scenario.windowed_kv_cache)
 
     def kv_budget_bytes(self) -> float:
         """What the decode device's KV tier can give the KV cache (capacity - weights there)."""
@@ -564,7 +566,7 @@ def _footprint(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, modes: di
     elif isinstance(dec, (Speculative, SelfSpeculative, LexicalUnit)):
         kv_tokens += verify_extra(dec)  # candidates written before verification
     kv = seqs * model.kv_bytes_per_sequence(scenario.prompt_tokens, scenario.gen_tokens, p.kv_bits,
-                                            self_tokens=kv_tokens)
+                                            self_tokens=kv_tokens, windowed=scenario.windowed_kv_cache)
     acts = prefill_activation_bytes(prefill_passes, p.activation_bits)
     demand: dict[str, dict[str, float]] = {}
     for dname in {hw.device_for("prefill"), hw.device_for("decode")}:
@@ -582,7 +584,8 @@ def _footprint(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, modes: di
         demand.setdefault(kt, {"weights": 0.0, "kv_cache": 0.0, "activations": 0.0})["kv_cache"] = kv
     if draft is not None:
         dweights = weight_bytes(draft.model, p)
-        dkv = seqs * draft.model.kv_bytes_per_sequence(scenario.prompt_tokens, scenario.gen_tokens, p.kv_bits)
+        dkv = seqs * draft.model.kv_bytes_per_sequence(scenario.prompt_tokens, scenario.gen_tokens, p.kv_bits,
+                                                       windowed=scenario.windowed_kv_cache)
         ddev = draft.hw.devices[draft.decode_device]
         dt = ddev.weight_memory if isinstance(ddev, CimAccelerator) else ddev.memory
         d = demand.setdefault(dt, {"weights": 0.0, "kv_cache": 0.0, "activations": 0.0})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from slmsim.hw_models.processor import CpuDevice, MathPrecision, NpuDevice, _Processor
-from slmsim.mapping.cost import Affine, Component, MappedOp
+from slmsim.mapping.cost import Affine, Component, MappedOp, ctx_affine
 from slmsim.mapping.placement import WeightSources
 from slmsim.workloads.graph import Op, OpKind
 from slmsim.workloads.scenario import Precision
@@ -46,7 +46,7 @@ def weight_and_kv_bytes(op: Op, sources: WeightSources, kv_tier: str) -> tuple[t
     for tier, share in (*sources.reads(op.op_class), *sources.fills(op.op_class)):
         if share > 0 and op.weight_bytes:
             moved[tier] = moved.get(tier, Affine(0.0)) + Affine(op.weight_bytes * share)
-    kv = Affine(op.kv_read_bytes + op.kv_write_bytes, op.kv_read_bytes_per_ctx)
+    kv = ctx_affine(op, op.kv_read_bytes + op.kv_write_bytes, op.kv_read_bytes_per_ctx)
     if kv.const or kv.per_ctx:
         moved[kv_tier] = moved.get(kv_tier, Affine(0.0)) + kv
     return tuple(moved.items())
@@ -73,18 +73,18 @@ def map_on_processor(op: Op, *, device: _Processor, device_name: str, sources: W
         if side_ops:
             compute = compute + Affine(side_ops / device.vector_throughput_ops_per_s)
     elif op.kind is OpKind.ATTENTION:
-        compute = Affine(op.flops / attn_ops_per_s, op.flops_per_ctx / attn_ops_per_s)
+        compute = ctx_affine(op, op.flops / attn_ops_per_s, op.flops_per_ctx / attn_ops_per_s)
     elif op.kind is OpKind.VECTOR:
         compute = Affine(op.flops / device.vector_throughput_ops_per_s)
     else:
         compute = Affine(0.0)
     # activations stay in caches/VTCM; weights and the KV cache come from memory
-    flops = Affine(op.flops, op.flops_per_ctx)
+    flops = ctx_affine(op, op.flops, op.flops_per_ctx)
     compute_component = (Component.NPU_COMPUTE if isinstance(device, NpuDevice)
                          else Component.CPU_COMPUTE if isinstance(device, CpuDevice) else Component.GPU_COMPUTE)
     # the dequantisation (or rescaling) ops cost energy like the others: an assumption, since a
     # vector op on CUDA cores or HVX costs more than a tensor-core FLOP, so this is a lower bound
-    energy = ((compute_component, Affine(op.flops + side_ops, op.flops_per_ctx).scaled(device.energy_per_op_j)),)
+    energy = ((compute_component, ctx_affine(op, op.flops + side_ops, op.flops_per_ctx).scaled(device.energy_per_op_j)),)
     # memory energy: see MappedStep
     return MappedOp(
         name=op.name, op_class=op.op_class.value, device=device_name, unit=device_name, layers=op.layers,

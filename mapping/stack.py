@@ -24,6 +24,8 @@ a stack exists:
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -359,26 +361,34 @@ def _vector_attention(op: MappedOp, step: MappedStep, compute: Affine, vector_op
     longer by the share `overlap` (1: max(compute, KV); 0: compute + KV). Each part of the affine
     cost (constant, per context token) is combined on its own. The result is at least the KV
     time, so the op's max(compute, memory) takes it as is."""
-    mem_const = sum(aff.const / (step.tier_bandwidth_bytes_per_s[tier] * efficiency) for tier, aff in op.tier_bytes)
-    mem_ctx = sum(aff.per_ctx / (step.tier_bandwidth_bytes_per_s[tier] * efficiency) for tier, aff in op.tier_bytes)
+    def mem(part: str) -> float:
+        return sum(getattr(aff, part) / (step.tier_bandwidth_bytes_per_s[tier] * efficiency) for tier, aff in op.tier_bytes)
 
     def part(floor: float, vec: float, mem: float) -> float:
         return max(floor, vec, mem) + (1.0 - overlap) * min(vec, mem)
 
-    return Affine(part(compute.const, op.flops.const / vector_ops_per_s, mem_const),
-                  part(compute.per_ctx, op.flops.per_ctx / vector_ops_per_s, mem_ctx))
+    # the sliding-window part (windowed) is combined like the per-token part: it is the same
+    # cost per context token, capped at the window
+    return Affine(*(part(getattr(compute, k), getattr(op.flops, k) / vector_ops_per_s, mem(k))
+                    for k in ("const", "per_ctx", "windowed")), window=_window_of(op))
+
+
+def _window_of(op: MappedOp) -> float:
+    windows = [aff.window for aff in (op.compute_s, op.flops, *(a for _, a in op.tier_bytes)) if aff.windowed]
+    return windows[0] if windows else math.inf
 
 
 def _floor(op: MappedOp, step: MappedStep, efficiency: float) -> Affine:
     """Busy time at least bytes / (bandwidth x efficiency) for a kernel that reaches only that share."""
     if efficiency >= 1.0 or not op.tier_bytes:
         return op.compute_s
-    const, per_ctx = op.compute_s.const, op.compute_s.per_ctx
+    const, per_ctx, windowed = op.compute_s.const, op.compute_s.per_ctx, op.compute_s.windowed
     for tier, aff in op.tier_bytes:
         bw = step.tier_bandwidth_bytes_per_s[tier] * efficiency
         const = max(const, aff.const / bw)
         per_ctx = max(per_ctx, aff.per_ctx / bw)
-    return Affine(const, per_ctx)
+        windowed = max(windowed, aff.windowed / bw)
+    return Affine(const, per_ctx, windowed, _window_of(op) if windowed else math.inf)
 
 
 def make_stack_plan(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, stack: StackSpec, weight_format: str,

@@ -117,7 +117,7 @@ def energy_by_phase_j(result: Mapping[str, Any], plan: Plan) -> dict[str, dict[s
                 raise ValueError("no per-phase energy")
             dyn: dict[str, float] = {}
             for step, c in runs:  # every pass of a chunked prefill
-                for k, v in step.dynamic_energy_j(float(c.sum()), len(c)).items():
+                for k, v in step.dynamic_energy_j(step.ctx_sum(c), len(c)).items():
                     dyn[k.value] = dyn.get(k.value, 0.0) + v
             # whatever the engine charged beyond the mapped dynamic costs is the phase's static energy
             static = phase_total - sum(v for k, v in dyn.items() if k != Component.STATIC.value)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from slmsim.mapping import energy_boundary as eb
-from slmsim.mapping.cost import Component, MappedStep
+from slmsim.mapping.cost import Component, CtxSum, MappedStep
 from slmsim.mapping.plan import Plan
 from slmsim.simulator.decoding import (
     analytic_segments,
@@ -34,7 +34,7 @@ def decode_contexts(plan: Plan) -> np.ndarray:
     return plan.batch * (prefix + 1 + np.arange(steps, dtype=float))
 
 
-def _busy(step: MappedStep, ctx_sum: float, runs: float, total_s: float) -> dict[str, float]:
+def _busy(step: MappedStep, ctx_sum: CtxSum, runs: float, total_s: float) -> dict[str, float]:
     """Seconds each memory tier streams and the device computes."""
     busy: dict[str, float] = {}
     bw = step.tier_bandwidth_bytes_per_s
@@ -67,7 +67,7 @@ class _Part:
     phase: str  # prefill | decode
     role: str
     step: MappedStep
-    ctx_sum: float
+    ctx_sum: CtxSum
     runs: float
     op_s: np.ndarray  # (ops,) seconds, all runs
 
@@ -85,11 +85,11 @@ def _parts(plan: Plan) -> list[_Part]:
         phase = "prefill" if seg.role in ("prefill", "draft_prefill") else "decode"
         if phase == "decode" and piped is not None:
             continue
-        parts.append(_Part(phase, seg.role, seg.step, float(seg.ctx @ seg.weight), float(seg.weight.sum()),
+        parts.append(_Part(phase, seg.role, seg.step, seg.step.ctx_sum(seg.ctx, seg.weight), float(seg.weight.sum()),
                            seg.op_times_s()))
     if piped is not None:
         step, runs, op_times = piped
-        parts.append(_Part("decode", "decode", step, float(runs.sum()), float(len(runs)), op_times.sum(axis=1)))
+        parts.append(_Part("decode", "decode", step, step.ctx_sum(runs), float(len(runs)), op_times.sum(axis=1)))
     return parts
 
 

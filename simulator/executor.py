@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import simpy
 
-from slmsim.mapping.cost import Component, MappedStep
+from slmsim.mapping.cost import NO_CTX, Component, CtxSum, MappedStep
 from slmsim.mapping.pipeline import StagePipeline
 from slmsim.simulator.channel import BandwidthChannel
 from slmsim.simulator.memory_system import MemoryModel, MemorySystem
@@ -37,10 +37,10 @@ from slmsim.simulator.stepcache import StepCostCache, interpolate, ratio_at
 class _Tally:
     step: MappedStep
     runs: int = 0
-    ctx_sum: float = 0.0
+    ctx_sum: CtxSum = NO_CTX
     # runs whose time came from the op-level model (cache or traced), for their DRAM energy
     op_runs: int = 0
-    op_ctx_sum: float = 0.0
+    op_ctx_sum: CtxSum = NO_CTX
     bank_energy_j: dict[str, float] = field(default_factory=dict)  # traced runs
     counters: dict[str, float] = field(default_factory=dict)  # "tier|read", "tier|write", "tier|acts"
     buckets: dict[int, list[float]] = field(default_factory=dict)  # bucket -> [runs, sum of weights]
@@ -96,7 +96,7 @@ class Executor:
         if tally is None:
             tally = self._tallies[id(step)] = _Tally(step)  # the tally holds the step: its id stays its own
         tally.runs += 1
-        tally.ctx_sum += ctx
+        tally.ctx_sum += step.ctx_of(ctx)
         times = self.class_time_s.get(step.phase)
         if times is None:
             times = self.class_time_s[step.phase] = {}
@@ -113,7 +113,7 @@ class Executor:
             b[0] += 1.0
             b[1] += t
         tally.op_runs += 1
-        tally.op_ctx_sum += ctx
+        tally.op_ctx_sum += step.ctx_of(ctx)
         return d
 
     def run_seq(self, steps: list[tuple[MappedStep, float, str]], *, record: bool = False,
@@ -182,7 +182,7 @@ class Executor:
                 times[op.op_class] = times.get(op.op_class, 0.0) + float(t)
                 self.compute_busy_s[step.device] = (self.compute_busy_s.get(step.device, 0.0)
                                                     + op.layers * op.compute_s.at(ctx))
-            for tier, nbytes in step.tier_bytes_total(ctx, 1).items():
+            for tier, nbytes in step.tier_bytes_total(step.ctx_of(ctx), 1).items():
                 ch = self.channels[tier]
                 ch.bytes_moved += nbytes
                 ch.busy_time_s += nbytes / ch.bandwidth_bytes_per_s
@@ -204,7 +204,7 @@ class Executor:
         for k, v in run.class_time_s.items():
             times[k] = times.get(k, 0.0) + v
         tally.op_runs += 1
-        tally.op_ctx_sum += ctx
+        tally.op_ctx_sum += step.ctx_of(ctx)
         for k, v in run.dram_energy_j.items():
             tally.bank_energy_j[k] = tally.bank_energy_j.get(k, 0.0) + v
         for k, v in _counters(run).items():
@@ -234,9 +234,8 @@ class Executor:
             step = tally.step
             if not tally.op_runs:
                 continue
-            self.compute_busy_s[step.device] = self.compute_busy_s.get(step.device, 0.0) + sum(
-                op.layers * (op.compute_s.const * tally.op_runs + op.compute_s.per_ctx * tally.op_ctx_sum)
-                for op in step.ops)
+            self.compute_busy_s[step.device] = (self.compute_busy_s.get(step.device, 0.0)
+                                                + step.compute_s_total(tally.op_ctx_sum, tally.op_runs))
             for tier, nbytes in step.tier_bytes_total(tally.op_ctx_sum, tally.op_runs).items():
                 ch = self.channels.get(tier)
                 if ch is None:
@@ -300,7 +299,7 @@ class Executor:
         step = pipe.step
         tally = self._tallies.setdefault(id(step), _Tally(step))
         tally.runs += jobs
-        tally.ctx_sum += float(sum(seq_ctx))
+        tally.ctx_sum += step.ctx_sum(seq_ctx)
         op_times = step.op_times_s(np.asarray(seq_ctx)).sum(axis=1)
         times = self.class_time_s.setdefault(step.phase, {})
         scale = duration / op_times.sum() if op_times.sum() > 0 else 0.0
@@ -308,7 +307,7 @@ class Executor:
             times[op.op_class] = times.get(op.op_class, 0.0) + float(t) * scale
             self.compute_busy_s[step.device] = (self.compute_busy_s.get(step.device, 0.0)
                                                 + op.layers * sum(op.compute_s.at(c) for c in seq_ctx))
-        for tier, nbytes in step.tier_bytes_total(float(sum(seq_ctx)), jobs).items():
+        for tier, nbytes in step.tier_bytes_total(step.ctx_sum(seq_ctx), jobs).items():
             ch = self.channels.setdefault(tier, BandwidthChannel(env, tier, step.tier_bandwidth_bytes_per_s[tier]))
             ch.bytes_moved += nbytes
             ch.busy_time_s += nbytes / ch.bandwidth_bytes_per_s
@@ -322,7 +321,7 @@ class Executor:
         self.trace.append({"name": name, "cat": cat, "ph": "X", "ts": start_s * 1e6, "dur": dur_s * 1e6,
                            "pid": pid, "tid": tid, "args": args})
 
-    def step_runs(self) -> list[tuple[MappedStep, float, float]]:
+    def step_runs(self) -> list[tuple[MappedStep, CtxSum, float]]:
         """(step, sum of contexts, runs) of every distinct step executed."""
         return [(t.step, t.ctx_sum, float(t.runs)) for t in self._tallies.values()]
 

@@ -88,7 +88,7 @@ def _unit(op: _Op, group: int) -> str:
 
 def _kv_op(op: MappedOp) -> bool:
     """Attention ops read (and append to) the KV cache; every other op's bytes are weights."""
-    return op.unit != "cim_macros" and (op.name.endswith("attention") or any(a.per_ctx for _, a in op.tier_bytes))
+    return op.unit != "cim_macros" and (op.name.endswith("attention") or any(a.grows for _, a in op.tier_bytes))
 
 
 # Per (step, memory system): each op's context-independent facts, and the `_Op` itself where
@@ -113,23 +113,23 @@ def _template(step: MappedStep, mem: MemorySystem) -> list:
         xs: list = []  # an _Xfer (fixed) or (kind, tier, affine)
         for tier, aff in op.tier_bytes:
             if tier.startswith("noc:") or tier not in mem.channels:
-                xs.append(_Xfer(tier, aff.const, math.inf, False) if not aff.per_ctx else ("noc", tier, aff))
+                xs.append(_Xfer(tier, aff.const, math.inf, False) if not aff.grows else ("noc", tier, aff))
             elif not kv:
-                if aff.per_ctx:
+                if aff.grows:
                     xs.append(("weights", tier, aff))
                 else:
                     nbytes = aff.at(0.0)
                     pre = nbytes / rounds if (streaming and prefetch) else 0.0
                     xs.append(_Xfer(tier, nbytes, math.inf, False, pre, True))
             else:  # KV: reads grow with context, the constant part is this step's appended tokens
-                if aff.per_ctx:
+                if aff.grows:
                     xs.append(("kv", tier, aff))
                 if aff.const:  # cross-attention: the encoder's K/V, read; self-attention: this step's K/V, written
                     cross = "cross" in op.name
                     xs.append(_Xfer(tier, aff.const, max(aff.const / mem.kv_streams, 1.0), not cross))
         drains = streaming and mem.banked and mem.drain
         fixed = None
-        if not op.compute_s.per_ctx and all(isinstance(x, _Xfer) for x in xs):
+        if not op.compute_s.grows and all(isinstance(x, _Xfer) for x in xs):
             compute = op.compute_s.at(0.0)
             fixed = _Op(i, op.name, op.op_class, op.unit, op.overhead_s, compute, tuple(xs),
                         compute / rounds if drains else 0.0, streaming)
@@ -160,8 +160,8 @@ def prepare_ops(step: MappedStep, ctx: float, mem: MemorySystem) -> list[_Op]:
                 pre = nbytes / rounds if (streaming and prefetch) else 0.0
                 xfers.append(_Xfer(tier, nbytes, math.inf, False, pre, True))
             else:
-                per_token = aff.per_ctx
-                xfers.append(_Xfer(tier, aff.per_ctx * ctx, KV_BLOCK_TOKENS * per_token / mem.kv_streams, False))
+                per_token = aff.per_ctx + aff.windowed  # bytes of one context token's K/V (all the op's layers)
+                xfers.append(_Xfer(tier, aff.at(ctx) - aff.const, KV_BLOCK_TOKENS * per_token / mem.kv_streams, False))
         compute = op.compute_s.at(ctx)
         drain = compute / rounds if drains else 0.0
         out.append(_Op(i, op.name, op.op_class, op.unit, op.overhead_s, compute, tuple(xfers), drain, streaming))

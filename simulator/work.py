@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from slmsim.mapping.cost import MappedStep
+from slmsim.mapping.cost import CtxSum, MappedStep
 
-Run = tuple[MappedStep, float, float]  # (step, sum of the contexts of its runs, number of runs)
+Run = tuple[MappedStep, CtxSum, float]  # (step, the contexts of its runs summed, number of runs)
 
 
-def step_work(step: MappedStep, ctx_sum: float, runs: float) -> tuple[float, dict[str, float]]:
+def step_work(step: MappedStep, ctx_sum: CtxSum, runs: float) -> tuple[float, dict[str, float]]:
     """FLOPs and bytes per tier of `runs` runs of `step` whose contexts sum to `ctx_sum`."""
     return float(step.flops_total(ctx_sum, runs)), step.tier_bytes_total(ctx_sum, runs)
 

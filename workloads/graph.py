@@ -3,11 +3,15 @@
 Every op records its shape and what it moves; nothing about hardware. Costs that grow
 with the KV cache are affine in the *total* context of the batch (the sum over sequences
 of the tokens each attends to), so one op serves every decode step: an engine evaluates
-`flops + flops_per_ctx * ctx` for whichever contexts it needs.
+`flops + flops_per_ctx * ctx` for whichever contexts it needs. A model's sliding-window layers
+(`ModelSpec.sliding_window`) are `window_share` of an attention op's layers: that share of the
+context terms sees at most `window_ctx` tokens of the batch's context (sequences x W), and a
+prefill's own causal pairs are counted with the window.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -76,6 +80,10 @@ class Op:
     kv_read_bytes: float = 0.0  # context-independent KV reads (cross-attention)
     kv_write_bytes: float = 0.0
     act_bytes: float = 0.0  # activations in + out
+    # attention of a model with sliding-window layers: the share of the op's layers that are
+    # local, whose context terms are capped at `window_ctx` (the batch's sequences x W tokens)
+    window_share: float = 0.0
+    window_ctx: float = math.inf
 
     @property
     def weight_bytes(self) -> float:
@@ -175,15 +183,21 @@ def merge_steps(decode: Workload | None, chunks: tuple[tuple[Workload, int], ...
 
 
 def _at_offset(op: Op, offset: int) -> Op:
-    """A prefill chunk's attention with its context (`offset` earlier tokens) made constant."""
-    return replace(op, flops=op.flops + offset * op.flops_per_ctx, flops_per_ctx=0.0,
-                   kv_read_bytes=op.kv_read_bytes + offset * op.kv_read_bytes_per_ctx, kv_read_bytes_per_ctx=0.0)
+    """A prefill chunk's attention with its context (`offset` earlier tokens) made constant
+    (its sliding-window layers' part at most the window)."""
+    seen = (1.0 - op.window_share) * offset + op.window_share * min(offset, op.window_ctx)
+    return replace(op, flops=op.flops + seen * op.flops_per_ctx, flops_per_ctx=0.0,
+                   kv_read_bytes=op.kv_read_bytes + seen * op.kv_read_bytes_per_ctx, kv_read_bytes_per_ctx=0.0)
 
 
 def _merged_op(a: Op, b: Op) -> Op:
     if (a.kind, a.layers, a.k, a.n, a.weight_bits) != (b.kind, b.layers, b.k, b.n, b.weight_bits):
         raise ValueError(f"op {a.name!r} differs between the parts of a mixed step")
     weights = a.weight_params + b.weight_params if a.kind is OpKind.EMBEDDING else max(a.weight_params, b.weight_params)
+    if b.flops_per_ctx or b.kv_read_bytes_per_ctx:  # the part whose context terms remain carries the window
+        if a.flops_per_ctx or a.kv_read_bytes_per_ctx:
+            raise ValueError(f"op {a.name!r}: two parts of a mixed step keep context terms")
+        a = replace(a, window_share=b.window_share, window_ctx=b.window_ctx)
     return replace(a, m=a.m + b.m, weight_params=weights, flops=a.flops + b.flops,
                    flops_per_ctx=a.flops_per_ctx + b.flops_per_ctx,
                    kv_read_bytes_per_ctx=a.kv_read_bytes_per_ctx + b.kv_read_bytes_per_ctx,
@@ -292,27 +306,46 @@ class _Builder:
         a pass of a chunked prefill) each of them against the earlier passes' context, whose
         K/V it reads once: zero at context 0, a whole-prompt prefill."""
         writes = self.m * kv_per_token
+        share, w = self._window()
+        window = dict(window_share=share, window_ctx=self.batch * w) if share else {}
         if self.phase is Phase.PREFILL:
             p = self.tps
-            pairs = p * (p + 1) / 2.0 if causal_prefill else float(p * p)
+            if causal_prefill:
+                # token i attends to i positions, a sliding-window layer's to min(i, W)
+                local = p * (p + 1) / 2.0 if p <= w else w * (w + 1) / 2.0 + (p - w) * w
+                pairs = (1.0 - share) * p * (p + 1) / 2.0 + share * local
+            else:
+                pairs = float(p * p)
             return Op(name=name, op_class=cls, kind=OpKind.ATTENTION, layers=layers, m=self.m, k=0, n=0,
                       weight_params=0.0, weight_bits=0.0, flops=self.batch * pairs * per_ctx_flops,
                       flops_per_ctx=p * per_ctx_flops if causal_prefill else 0.0,
                       kv_read_bytes_per_ctx=kv_per_token if causal_prefill else 0.0,
                       kv_read_bytes=self.m * kv_per_token, kv_write_bytes=writes,
-                      act_bytes=2 * self.m * self.model.q_dim * self.abytes)
+                      act_bytes=2 * self.m * self.model.q_dim * self.abytes, **(window if causal_prefill else {}))
         if self.static_kv_tokens is not None:
-            # fixed-shape runtime: every step reads and scores the whole compiled window
-            window = self.batch * self.static_kv_tokens
+            # fixed-shape runtime: every step reads and scores the whole compiled window (a
+            # sliding-window layer at most its own)
+            seen = (1.0 - share) * self.static_kv_tokens + share * min(self.static_kv_tokens, w)
+            span = self.batch * seen
             return Op(name=name, op_class=cls, kind=OpKind.ATTENTION, layers=layers, m=self.m, k=0, n=0,
-                      weight_params=0.0, weight_bits=0.0, flops=self.tps * per_ctx_flops * window,
-                      kv_read_bytes=kv_per_token * window, kv_write_bytes=writes,
+                      weight_params=0.0, weight_bits=0.0, flops=self.tps * per_ctx_flops * span,
+                      kv_read_bytes=kv_per_token * span, kv_write_bytes=writes,
                       act_bytes=2 * self.m * self.model.q_dim * self.abytes)
         # each of the tps new tokens of a sequence attends to that sequence's context
         return Op(name=name, op_class=cls, kind=OpKind.ATTENTION, layers=layers, m=self.m, k=0, n=0,
                   weight_params=0.0, weight_bits=0.0, flops=0.0, flops_per_ctx=self.tps * per_ctx_flops,
                   kv_read_bytes_per_ctx=kv_per_token, kv_write_bytes=writes,
-                  act_bytes=2 * self.m * self.model.q_dim * self.abytes)
+                  act_bytes=2 * self.m * self.model.q_dim * self.abytes, **window)
+
+    def _window(self) -> tuple[float, float]:
+        """(share of the self-attention layers that are local, their window W in tokens); (0, inf)
+        without a sliding window. Local layers are taken as spread evenly through the stack (every
+        preset alternates them or repeats a pattern), so an MoE model's dense-first layers hold
+        the same share."""
+        sw = self.model.sliding_window
+        if sw is None:
+            return 0.0, math.inf
+        return sw.layers / self.model.num_layers, float(sw.tokens)
 
     def cross_attention(self, layers: int) -> list[Op]:
         """T5 decoder cross-attention over the encoder output (K/V cached at prefill)."""

@@ -168,7 +168,7 @@ def _sliding(c: _Config, tree: Tree, layers_by_default: int) -> str | None:
         return None
     tree["sliding_window"] = {"tokens": window, "layers": n}
     how = "layer_types" if isinstance(kinds, list) else "the family's pattern"
-    return f"{n} sliding-window layers of {window} tokens ({how}), modelled as full attention (a warning gives the excess)"
+    return f"{n} sliding-window layers of {window} tokens ({how}): they attend over (and with a windowed KV cache keep) the last {window} positions"
 
 
 def _mistral(c: _Config, name: str) -> Tree:

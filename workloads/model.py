@@ -134,8 +134,8 @@ class ModelSpec(BaseModel):
         None, gt=0, le=MAX_CONTEXT, description="longest context the model was trained for; longer runs get a warning",
     )
     sliding_window: SlidingWindow | None = Field(
-        None, description="local (sliding-window) attention layers; modelled as full attention, with a warning "
-                          "giving the KV over-estimate once the context passes the window; none: every layer global")
+        None, description="local (sliding-window) attention layers: they attend over the last `tokens` positions "
+                          "and (scenario.windowed_kv_cache) keep only those; none: every layer global")
     notes: str = Field("", description="free text (checks made, quirks of the config)")
 
     @model_validator(mode="after")
@@ -268,8 +268,8 @@ class ModelSpec(BaseModel):
 
     def windowed_kv_share(self, tokens: int) -> float:
         """KV a sequence of `tokens` positions needs with its sliding-window layers holding only the
-        window, as a share of the full-attention KV the simulator models (1.0: no window, or the
-        context within it): ((L - n) T + n min(T, W)) / (L T)."""
+        window, as a share of a full-attention cache (1.0: no window, or the context within it):
+        ((L - n) T + n min(T, W)) / (L T)."""
         w = self.sliding_window
         if w is None or tokens <= w.tokens:
             return 1.0
@@ -294,9 +294,12 @@ class ModelSpec(BaseModel):
         return 1 if self.encoder_decoder is not None else prompt_tokens
 
     def kv_bytes_per_sequence(self, prompt_tokens: int, gen_tokens: int, kv_bits: int, *,
-                              self_tokens: int | None = None) -> float:
+                              self_tokens: int | None = None, windowed: bool = True) -> float:
         """KV cache one sequence reserves: self-attention K/V of `self_tokens` decoder positions
-        (default: prefix + gen, one slot for each generated token) plus, for an encoder-decoder,
-        the cross-attention K/V of the `prompt_tokens` encoder tokens."""
+        (default: prefix + gen, one slot for each generated token; a sliding-window layer at most
+        its window when `windowed`) plus, for an encoder-decoder, the cross-attention K/V of the
+        `prompt_tokens` encoder tokens."""
         tokens = self.decoder_prefix_tokens(prompt_tokens) + gen_tokens if self_tokens is None else self_tokens
-        return tokens * self.kv_bytes_per_token(kv_bits) + prompt_tokens * self.cross_kv_bytes_per_token(kv_bits)
+        share = self.windowed_kv_share(tokens) if windowed else 1.0
+        return (tokens * share * self.kv_bytes_per_token(kv_bits)
+                + prompt_tokens * self.cross_kv_bytes_per_token(kv_bits))

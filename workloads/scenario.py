@@ -136,6 +136,12 @@ class Scenario(BaseModel):
         description="runtimes compiled for a fixed context window (e.g. Qualcomm Genie) attend over the whole "
                     "window every step; None: attend over the tokens so far",
     )
+    windowed_kv_cache: bool = Field(
+        True, description="a model's sliding-window layers keep only their last W positions (llama.cpp's SWA cache, "
+                          "vLLM's hybrid KV cache manager); false: they keep the whole context, as a runtime that "
+                          "allocates full-size caches (llama.cpp --swa-full). Either way they attend over the "
+                          "window only (docs/decoding.md, sliding windows)",
+    )
     prefill_chunk_tokens: int | None = Field(
         None, ge=1, le=MAX_TOKENS,
         description="tokens one prefill forward pass holds (llama.cpp n_ubatch, vLLM max_num_batched_tokens, "

@@ -114,3 +114,23 @@ def test_user_file_is_not_modified(capsys: pytest.CaptureFixture[str], tmp_path:
     spec.write_text(text)
     run(capsys, "check", str(spec))
     assert spec.read_text() == text
+
+
+@pytest.mark.parametrize(("text", "needles"), [
+    # per-group weight bits (scenario.precision.tensor_bits): a misspelt group, a bit count <= 0
+    ("precision:\n  tensor_bits:\n    lm_headd: 16\n",
+     ["precision.tensor_bits.lm_headd", "unknown field 'lm_headd'", "did you mean 'lm_head'?",
+      "expected: one of: embedding, ffn_down, ffn_up, lm_head, o_proj, qkv_proj, router"]),
+    ("precision:\n  tensor_bits:\n    lm_head: 0\n", ["precision.tensor_bits.lm_head", "value:    0", "> 0"]),
+    ("windowed_kv_cache: maybe\n", ["windowed_kv_cache", "'maybe'", "true or false"]),
+])
+def test_bad_scenario_field_is_reported_clearly(capsys: pytest.CaptureFixture[str], tmp_path: Path, text: str,
+                                                needles: list[str]) -> None:
+    path = tmp_path / "scenario.yaml"
+    path.write_text(text)
+    code, out, err = run(capsys, "simulate", "--hw", "orin-nano", "--model", "qwen2.5-0.5b", "--scenario", str(path))
+    assert code == 2 and not out
+    assert "Traceback" not in err and str(path) in err
+    for needle in needles:
+        assert needle in err, f"{needle!r} not in:\n{err}"
+    assert path.read_text() == text  # the user's file is left as written

@@ -36,8 +36,10 @@ CASES = [
 
 # Fields added after the fixture was written: new figures beside the old ones, which must
 # still not move (issue 14: the per-phase energy by boundary layer, checked against its own
-# hand-derived figures in tests/simulator/test_energy_boundary.py).
-ADDED_SINCE = ("energy_layers_j",)
+# hand-derived figures in tests/simulator/test_energy_boundary.py; sliding-window attention:
+# the capped context terms, zero and infinite for these cases' models, none of which has
+# local layers, checked by hand in tests/workloads/test_sliding_window.py).
+ADDED_SINCE = ("energy_layers_j", "window", "windowed", "window_share", "window_ctx")
 
 
 def flat(x: object) -> object:

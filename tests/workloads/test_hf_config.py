@@ -294,15 +294,3 @@ def test_sliding_window_layers_from_config(tmp_path: Path, change: dict, window:
 ])
 def test_windowed_kv_share_by_hand(preset: str, tokens: int, share: float) -> None:
     assert load_model(preset).windowed_kv_share(tokens) == pytest.approx(share)
-
-
-def test_a_sliding_window_past_its_length_is_warned_about(capsys: pytest.CaptureFixture[str]) -> None:
-    from slmsim.cli import main
-
-    assert main(["simulate", "--hw", "orin-nano", "--model", "gemma-2-2b", "--prompt", "4096", "--gen", "512",
-                 "--json"]) == 0
-    warnings = json.loads(capsys.readouterr().out)["warnings"]
-    assert any("13 of 26 layers attend over a sliding window of 4,096 tokens" in w and "6% above" in w
-               for w in warnings)
-    assert main(["simulate", "--hw", "orin-nano", "--model", "gemma-2-2b", "--prompt", "2048", "--json"]) == 0
-    assert not any("sliding window" in w for w in json.loads(capsys.readouterr().out)["warnings"])

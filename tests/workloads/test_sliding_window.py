@@ -1,0 +1,157 @@
+"""Sliding-window layers attend over (and, with a windowed cache, keep) at most W positions.
+
+Figures by hand from the presets' config.json fields:
+- gpt-oss-20b: 24 layers, 12 of them local over 128 tokens; 8 KV heads x 64 = 512 KV width,
+  so 2 x 512 x 2 B = 2,048 B of 16-bit K/V per layer per token; 64 query heads x 64, so
+  4 x 64 x 64 = 16,384 attention FLOPs per layer per context token.
+- gemma-2-2b: 26 layers, 13 local over 4,096 tokens; 8 query heads x 256: 8,192 FLOPs per
+  layer per attended pair.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from slmsim.core.errors import Infeasible
+from slmsim.hw_models.load import load_hardware
+from slmsim.mapping.plan import make_plan
+from slmsim.simulator.engines import run
+from slmsim.workloads.graph import Phase, build_step, merge_steps
+from slmsim.workloads.load import load_model
+from slmsim.workloads.scenario import Precision, Scenario
+
+KV_LAYER_TOKEN_B = 2 * 8 * 64 * 2  # gpt-oss-20b, 16-bit K/V
+HW = "jetson-agx-thor"  # holds gpt-oss-20b (orin-nano's 8 GB does not)
+
+
+def _plan(model: str, prompt: int, gen: int, **scenario: object):
+    plan = make_plan(load_hardware(HW).spec, load_model(model),
+                     Scenario(prompt_tokens=prompt, gen_tokens=gen, precision=Precision(kv_bits=16), **scenario))
+    assert not isinstance(plan, Infeasible), plan
+    return plan
+
+
+def _attention_kv_read_b(step, ctx: float) -> float:
+    """K/V bytes the step's self-attention reads at total context `ctx` (its writes taken off)."""
+    total = 0.0
+    for op in step.ops:
+        if op.op_class == "attention":
+            for _, aff in op.tier_bytes:
+                total += op.layers * (aff.at(ctx) - aff.const)
+    return total
+
+
+@pytest.mark.parametrize(("ctx", "positions"), [
+    (4096, 12 * 4096 + 12 * 128),  # past the window: the local half reads 128 positions
+    (100, 24 * 100),  # within it: every layer reads the whole context
+    (128, 24 * 128),  # at it
+])
+def test_decode_reads_the_window_only(ctx: int, positions: int) -> None:
+    step = _plan("gpt-oss-20b", 256, 64).decode
+    assert _attention_kv_read_b(step, ctx) == pytest.approx(positions * KV_LAYER_TOKEN_B, rel=1e-12)
+    flops = sum(op.layers * op.flops.at(ctx) for op in step.ops if op.op_class == "attention")
+    assert flops == pytest.approx(positions * 4 * 64 * 64, rel=1e-12)
+
+
+def test_a_batch_caps_at_sequences_times_the_window() -> None:
+    step = _plan("gpt-oss-20b", 256, 64, batch=4).mapper.decode(4)
+    # four sequences at 4,096 tokens each: total context 16,384, the local layers 4 x 128
+    assert _attention_kv_read_b(step, 4 * 4096) == pytest.approx((12 * 4 * 4096 + 12 * 4 * 128) * KV_LAYER_TOKEN_B,
+                                                                 rel=1e-12)
+
+
+def test_kv_footprint_holds_the_window_unless_told_not_to() -> None:
+    # prompt 4096 + gen 128 = 4,224 positions: global layers keep all, local layers 128
+    windowed = _plan("gpt-oss-20b", 4096, 128).memory_footprint_bytes["kv_cache"]
+    assert windowed == pytest.approx((12 * 4224 + 12 * 128) * KV_LAYER_TOKEN_B, rel=1e-12)  # 106.95 MB
+    full = _plan("gpt-oss-20b", 4096, 128, windowed_kv_cache=False).memory_footprint_bytes["kv_cache"]
+    assert full == pytest.approx(24 * 4224 * KV_LAYER_TOKEN_B, rel=1e-12)  # 207.6 MB
+    # the cache's size does not change what attention reads
+    a = _plan("gpt-oss-20b", 4096, 128).decode
+    b = _plan("gpt-oss-20b", 4096, 128, windowed_kv_cache=False).decode
+    assert _attention_kv_read_b(a, 4200) == _attention_kv_read_b(b, 4200)
+
+
+def test_prefill_pairs_by_hand() -> None:
+    model, p = load_model("gemma-2-2b"), 8192
+    wl = build_step(model, Precision(), phase=Phase.PREFILL, batch=1, prompt_tokens=p)
+    attn = [op for op in wl.ops if op.op_class.value == "attention"]
+    global_pairs = p * (p + 1) // 2  # 33,558,528
+    local_pairs = 4096 * 4097 // 2 + (p - 4096) * 4096  # 25,167,872: token i sees min(i, 4096)
+    assert sum(op.layers * op.flops for op in attn) == pytest.approx(13 * 8192 * (global_pairs + local_pairs),
+                                                                     rel=1e-12)
+    within = build_step(model, Precision(), phase=Phase.PREFILL, batch=1, prompt_tokens=4096)
+    assert sum(op.layers * op.flops for op in within.ops if op.op_class.value == "attention") == pytest.approx(
+        26 * 8192 * 4096 * 4097 / 2, rel=1e-12)
+
+
+def test_a_chunk_past_the_window_reads_the_window_of_earlier_context() -> None:
+    """A prefill chunk of 64 tokens after 1,000 earlier ones (gpt-oss-20b): a global layer
+    reads all 1,000 earlier positions once, a local layer its last 128."""
+    model = load_model("gpt-oss-20b")
+    chunk = build_step(model, Precision(kv_bits=16), phase=Phase.PREFILL, batch=1, prompt_tokens=1064,
+                       tokens_per_seq=64, logits=False)
+    merged = merge_steps(None, ((chunk, 1000),), model=model.name)
+    attn = next(op for op in merged.ops if op.op_class.value == "attention")
+    per_layer_earlier = (0.5 * 1000 + 0.5 * 128) * KV_LAYER_TOKEN_B  # the op's instance is the layer average
+    assert attn.kv_read_bytes - 64 * KV_LAYER_TOKEN_B == pytest.approx(per_layer_earlier, rel=1e-12)
+    assert attn.kv_read_bytes_per_ctx == 0.0  # made constant at its offset
+
+
+def _with_and_without_window(prompt: int, gen: int):
+    """gemma-2-2b on orin-nano, as it is and with its sliding window removed (full attention)."""
+    hw = load_hardware("orin-nano").spec
+    model = load_model("gemma-2-2b")
+    plain = model.model_copy(update={"sliding_window": None})
+    scen = Scenario(prompt_tokens=prompt, gen_tokens=gen)
+    return run(make_plan(hw, model, scen)), run(make_plan(hw, plain, scen))
+
+
+def test_within_the_window_equals_the_model_without_one() -> None:
+    """The limit case: a run that never passes W costs exactly what full attention costs."""
+    a, b = _with_and_without_window(1024, 256)
+    for metric in ("ttft_s", "tpot_s", "energy_j"):
+        assert getattr(a, metric) == pytest.approx(getattr(b, metric), rel=1e-12), metric
+    assert a.memory_footprint_bytes["kv_cache"] == b.memory_footprint_bytes["kv_cache"]
+
+
+def test_past_the_window_decode_costs_less_than_full_attention() -> None:
+    a, b = _with_and_without_window(8000, 64)
+    assert a.tpot_s < b.tpot_s
+    # per decode token the windowed run reads 13 layers x (8,032 - 4,096) positions fewer (at
+    # the mean decode context 8,032) x 2 x 4 x 256 x 2 B of K/V: 209.6 MB
+    saved = b.extra["work"]["decode_per_token"]["bytes_by_tier"]["dram"] - \
+        a.extra["work"]["decode_per_token"]["bytes_by_tier"]["dram"]
+    mean_ctx = 8000 + 1 + (64 - 2) / 2  # decode steps 0..62 attend to 8,001 .. 8,063 positions
+    assert saved == pytest.approx(13 * (mean_ctx - 4096) * 2 * 4 * 256 * 2, rel=1e-9)
+
+
+def test_engines_agree_across_the_window() -> None:
+    """Decode crosses W = 128 mid-run (contexts 101 .. 163): the DES (ideal memory) and the
+    analytic engine agree as they do without a window (tests/simulator/test_agreement.py)."""
+    plan = _plan("gpt-oss-20b", 100, 64)
+    a, d = run(plan, engine="analytic"), run(plan, engine="des", memory_model="ideal")
+    for metric in ("ttft_s", "tpot_s", "energy_j", "decode_energy_j"):
+        assert getattr(d, metric) == pytest.approx(getattr(a, metric), rel=0.01), metric
+
+
+def test_a_plain_context_sum_is_refused_for_a_windowed_step() -> None:
+    step = _plan("gpt-oss-20b", 256, 64).decode
+    with pytest.raises(TypeError, match="sliding-window"):
+        step.tier_bytes_total(4096.0, 1)
+    assert step.tier_bytes_total(step.ctx_sum(4096.0), 1)["dram"] > 0
+
+
+def test_serving_warns_of_the_upper_bound(capsys: pytest.CaptureFixture[str]) -> None:
+    """A single batch has equal contexts (exact, no warning); a request stream mixes lengths."""
+    from slmsim.cli import main
+
+    base = ["simulate", "--hw", "orin-nano", "--model", "gemma-2-2b", "--prompt", "4096", "--gen", "64", "--json"]
+    assert main(base) == 0
+    assert not any("sliding window" in w for w in json.loads(capsys.readouterr().out)["warnings"])
+    assert main([*base, "--arrivals", "fixed", "--requests", "2"]) == 0
+    warnings = json.loads(capsys.readouterr().out)["warnings"]
+    assert any("13 of 26 layers attend over a sliding window of 4,096 tokens" in w and "upper bound" in w
+               for w in warnings)
