@@ -36,8 +36,12 @@ def figures(out: dict[str, Any], *, hw: Any, plan: Any) -> dict[str, Any]:
             used = used - plan_fp["kv_cache"] + fp["kv_cache_peak"]  # the plan's KV is one batch at full length
             fp[f"tier.{name}"] = used
         tiers[name] = {"kind": tier.kind, "used_bytes": used, "capacity_bytes": tier.capacity_bytes}
+    window = getattr(plan.mapper.model, "sliding_window", None) if plan.mapper is not None else None
+    extra = {"sliding_window": {"tokens": window.tokens, "layers": window.layers,
+                                "of_layers": plan.mapper.model.num_layers,
+                                "windowed_kv_cache": plan.mapper.scenario.windowed_kv_cache}} if window else {}
     return {"slmsim_version": __version__, "area_mm2": area, "area_unknown_devices": unknown,
-            "memory_footprint_bytes": fp, "memory_tiers": tiers}
+            "memory_footprint_bytes": fp, "memory_tiers": tiers, **extra}
 
 
 def _per(value: float | None, count: float | None) -> float | None:
@@ -92,6 +96,11 @@ def blocks(d: dict[str, Any]) -> list[Block]:
         out.append(f"  prompt {sc['prompt_tokens']} tokens, generate {sc['gen_tokens']}, batch {sc['batch']}; "
                    f"{wb} A{prec['activation_bits']} KV{prec['kv_bits']}, decoding {dec}"
                    + (f"; prefill in passes of {chunk} tokens" if chunk else ""))
+    sw = d.get("sliding_window")
+    if sw:
+        out.append(f"  sliding window: {sw['layers']} of {sw['of_layers']} layers attend over the last {sw['tokens']:,} "
+                   f"tokens; their KV cache " + ("holds the window only" if sw["windowed_kv_cache"]
+                                                 else "holds the whole context (windowed_kv_cache: false)"))
     out.append("")
     generated = d.get("generated_tokens") or 0
     steps = (d["decode_time_s"] / d["tpot_s"]) if d.get("tpot_s") else None

@@ -144,6 +144,21 @@ def test_a_plain_context_sum_is_refused_for_a_windowed_step() -> None:
     assert step.tier_bytes_total(step.ctx_sum(4096.0), 1)["dram"] > 0
 
 
+def test_the_window_is_shown(capsys: pytest.CaptureFixture[str]) -> None:
+    """What the run assumed is in the table's header and in --json; none for a model without."""
+    from slmsim.cli import main
+
+    base = ["simulate", "--hw", "orin-nano", "--model", "gemma-2-2b", "--prompt", "256", "--gen", "8"]
+    assert main(base) == 0
+    assert "sliding window: 13 of 26 layers attend over the last 4,096 tokens; their KV cache holds the window " \
+           "only" in capsys.readouterr().out
+    assert main([*base, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["sliding_window"] == {
+        "tokens": 4096, "layers": 13, "of_layers": 26, "windowed_kv_cache": True}
+    assert main(["simulate", "--hw", "orin-nano", "--model", "qwen2.5-0.5b", "--json"]) == 0
+    assert "sliding_window" not in json.loads(capsys.readouterr().out)
+
+
 def test_serving_warns_of_the_upper_bound(capsys: pytest.CaptureFixture[str]) -> None:
     """A single batch has equal contexts (exact, no warning); a request stream mixes lengths."""
     from slmsim.cli import main
