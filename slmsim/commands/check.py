@@ -325,9 +325,13 @@ def _model_summary(target: str, m: Any, chain: str) -> tuple[list[Block], dict[s
                           else "  context: max_position_embeddings not given"]
     if m.moe is not None:
         lines.append(f"  experts: {m.moe.num_experts} per layer, top-{m.moe.top_k}")
+    if m.sliding_window is not None:
+        lines.append(f"  sliding window: {m.sliding_window.layers} of {m.num_layers} layers attend over the last "
+                     f"{m.sliding_window.tokens:,} tokens (their KV cache stops growing past the window)")
     return lines, {"name": m.name, "family": m.family.value, "architecture": kind,
                    "total_params": m.total_params(), "active_params": m.active_params(),
-                   "max_position_embeddings": m.max_position_embeddings}
+                   "max_position_embeddings": m.max_position_embeddings,
+                   "sliding_window": m.sliding_window.model_dump() if m.sliding_window is not None else None}
 
 
 def _check_model(target: str, path: Path | None) -> dict[str, Any]:

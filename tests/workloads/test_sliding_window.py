@@ -159,6 +159,15 @@ def test_the_window_is_shown(capsys: pytest.CaptureFixture[str]) -> None:
     assert "sliding_window" not in json.loads(capsys.readouterr().out)
 
 
+def test_check_names_the_window(capsys: pytest.CaptureFixture[str]) -> None:
+    from slmsim.cli import main
+
+    assert main(["check", "gpt-oss-20b"]) == 0
+    assert "sliding window: 12 of 24 layers attend over the last 128 tokens" in capsys.readouterr().out
+    assert main(["check", "gpt-oss-20b", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["sliding_window"] == {"tokens": 128, "layers": 12}
+
+
 def test_serving_warns_of_the_upper_bound(capsys: pytest.CaptureFixture[str]) -> None:
     """A single batch has equal contexts (exact, no warning); a request stream mixes lengths."""
     from slmsim.cli import main
