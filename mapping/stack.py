@@ -116,18 +116,45 @@ def format_bits_per_weight(fmt_name: str, model: ModelSpec, lib: FormatLibrary,
             assert fmt.rest_format is not None
             bits += p * format_bits_per_weight(fmt.rest_format, model, lib, frozenset({cls}))
             continue
-        b = fmt.bits_per_weight
-        other = None
-        for part in fmt.mixture:
-            if cls in part.tensors:
-                other = part
-        if other is None:
-            bits += p * b
+        if cls is TensorClass.EXPERTS and any(TensorClass.FFN_DOWN_EXPS in part.tensors for part in fmt.mixture):
+            # the experts' down projections have rules of their own (llama.cpp names them
+            # ffn_down_exps, which its "ffn_down" rules match), counted over the MoE layers
+            down = p * _expert_down_share(model)
+            bits += down * _class_bits(fmt, TensorClass.FFN_DOWN_EXPS, model, lib, _moe_share_more(model))
+            bits += (p - down) * _class_bits(fmt, cls, model, lib, share_more)
         else:
-            ob = lib.formats[other.format].bits_per_weight
-            frac = 1.0 if other.layers == "all" or cls is TensorClass.OUTPUT else share_more
-            bits += p * (frac * ob + (1 - frac) * b)
+            bits += p * _class_bits(fmt, cls, model, lib, share_more)
     return bits / total
+
+
+def _class_bits(fmt: WeightFormat, cls: TensorClass, model: ModelSpec, lib: FormatLibrary, share_more: float) -> float:
+    """Bits per weight of one tensor class under a format: the last mixture part naming the class
+    that applies to the model (llama.cpp's later rules override earlier ones), on all layers or
+    on the `share_more` of them that use_more_bits() picks; the base layout otherwise."""
+    experts = model.moe.num_experts if model.moe is not None else None
+    other = None
+    for part in fmt.mixture:
+        if cls in part.tensors and (part.experts is None or part.experts == experts):
+            other = part
+    b = fmt.bits_per_weight
+    if other is None:
+        return b
+    ob = lib.formats[other.format].bits_per_weight
+    frac = 1.0 if other.layers == "all" or cls is TensorClass.OUTPUT else share_more
+    return frac * ob + (1 - frac) * b
+
+
+def _expert_down_share(model: ModelSpec) -> float:
+    """The down projection's share of one routed expert's weights: 1/3 gated, 1/2 plain."""
+    return 1.0 / 3.0 if model.ffn is Ffn.GATED else 0.5
+
+
+def _moe_share_more(model: ModelSpec) -> float:
+    """use_more_bits() over the MoE layers' indices (llama.cpp parses the layer from the tensor
+    name, blk.N, against all layers): the dense-first layers are not among them."""
+    assert model.moe is not None
+    n, first = model.num_layers, model.moe.first_dense_layers
+    return sum(use_more_bits(i, n) for i in range(first, n)) / (n - first)
 
 
 def moe_bits_split(fmt_name: str, model: ModelSpec, lib: FormatLibrary) -> tuple[float, float] | None:

@@ -60,6 +60,7 @@ class TensorClass(StrEnum):
     OUTPUT = "output"  # lm_head (the embedding when tied)
     TOKEN_EMBD = "token_embd"  # the token embedding table of an untied model
     EXPERTS = "experts"  # routed-expert FFN weights of MoE layers
+    FFN_DOWN_EXPS = "ffn_down_exps"  # the down projections among `experts` (a mixture target only)
     ROUTER = "router"  # MoE router (gate) weights
 
 
@@ -82,13 +83,16 @@ class MixturePart(BaseModel):
         "all", description="which layers: all, or llama.cpp's use_more_bits() selection (first and last eighth, "
                            "every third between)")
     format: str = Field(description="name of the format those tensors use")
+    experts: int | None = Field(
+        None, ge=1, description="applies only to a model with this many routed experts per layer (llama.cpp's "
+                                "n_expert == 8 rules); none: every model")
 
 
 class WeightFormat(BaseModel):
     model_config = SPEC
 
     description: str = Field(description="what the format is (layout, scales, who uses it)")
-    weight_bits: int = Field(ge=1, le=16, description="bits of each quantised value (the math precision)")
+    weight_bits: int = Field(ge=1, le=32, description="bits of each quantised value (the math precision)")
     block: BlockLayout = Field(description="the block as stored: weights per block and the bytes of each part")
     activation_bits: int = Field(16, ge=4, le=32, description="activation precision of the kernels")
     mixture: tuple[MixturePart, ...] = Field(

@@ -23,10 +23,12 @@ BY_HAND = {
     "q8_0": 8 * (2 + 32) / 32,  # block_q8_0 { ggml_half d; int8_t qs[32]; } = 34 B / 32 = 8.5
     "q3_k": 8 * (256 // 8 + 256 // 4 + 12 + 2) / 256,  # hmask 32 + qs 64 + scales 12 + d 2 = 110 B = 3.4375
     "q4_k": 8 * (2 + 2 + 12 + 256 // 2) / 256,  # d, dmin + scales 12 + qs 128 = 144 B = 4.5
+    "q5_k": 8 * (2 + 2 + 12 + 256 // 8 + 256 // 2) / 256,  # d, dmin + scales 12 + qh 32 + qs 128 = 176 B = 5.5
     "q6_k": 8 * (256 // 2 + 256 // 4 + 256 // 16 + 2) / 256,  # ql 128 + qh 64 + scales 16 + d 2 = 210 B = 6.5625
     "q4_k_m": 4.5,  # base layout Q4_K (the mixture is tested below)
     "q3_k_s": 3.4375,  # base layout Q3_K
-    "f16": 16.0, "bf16": 16.0,
+    "q5_k_m": 5.5, "q5_k_s": 5.5,  # base layout Q5_K (the MoE rules: tests/stacks/test_llama_cpp_moe_rules.py)
+    "f16": 16.0, "bf16": 16.0, "f32": 32.0,
     "q4f16_ft": 4.0,  # int4, one fp16 scale per output channel (neglected)
     "q4f16_1": (32 * 4 + 16) / 32,  # int4 x 32 + one fp16 scale = 4.5
     "w4a16-g128": (128 * 4 + 16 + 4) / 128,  # int4 x 128 + fp16 scale + int4 zero = 4.15625

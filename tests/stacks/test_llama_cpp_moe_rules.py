@@ -1,0 +1,97 @@
+"""llama.cpp's tensor-type rules for MoE models (src/llama-quant.cpp llama_tensor_get_type_impl,
+ggml-org/llama.cpp 007dbbf3; convert_hf_to_gguf.py), derived by hand.
+
+- A tensor's category is found by substring, so "ffn_down" takes ffn_down_exps: in Q4_K_M and
+  Q5_K_M the experts' down projections are Q6_K on use_more_bits() layers.
+- The router (ffn_gate_inp) is never quantised; the converter writes it in F32.
+- n_expert == 8 (Mixtral): attn_k and attn_v Q8_0; attn_output Q5_K in Q4_K_M.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from slmsim.hw_models.load import load_hardware
+from slmsim.mapping.stack import choose, group_bits, moe_bits_split, stack_scenario, use_more_bits
+from slmsim.stacks.load import format_library, load_stack
+from slmsim.workloads.load import load_model
+from slmsim.workloads.scenario import Precision, Scenario, WeightGroup
+from slmsim.workloads.weights import weight_bytes
+
+Q4K, Q5K, Q6K, Q8_0 = 4.5, 5.5, 6.5625, 8.5  # 144, 176, 210 B per 256; 34 B per 32
+
+
+def _stored(model_name: str, fmt: str) -> tuple[object, Precision]:
+    """The model and the precision `--stack llama.cpp --weight-format FMT` runs it at."""
+    model = load_model(model_name)
+    choice = choose(load_hardware("apple-m3-ultra").spec, model, load_stack("llama.cpp").spec, fmt, format_library())
+    return model, stack_scenario(Scenario(), choice, model).precision
+
+
+def test_use_more_bits_picks_half_of_48_layers() -> None:
+    # i < 6, i >= 42, and (i - 6) % 3 == 2 between: 6 + 6 + 12
+    assert sum(use_more_bits(i, 48) for i in range(48)) == 24
+
+
+def test_qwen3_moe_q4_k_m_experts_and_router() -> None:
+    model, lib = load_model("qwen3-30b-a3b"), format_library()
+    rest, experts = moe_bits_split("q4_k_m", model, lib)
+    assert experts == pytest.approx(2 / 3 * Q4K + 1 / 3 * (0.5 * Q6K + 0.5 * Q4K), rel=1e-12)  # 4.84375
+    groups = group_bits("q4_k_m", model, lib)
+    assert groups[WeightGroup.ROUTER] == 32.0
+    assert groups[WeightGroup.EXPERTS] == pytest.approx(experts, rel=1e-12)
+
+
+def test_dense_first_layers_are_not_counted_for_the_experts() -> None:
+    """deepseek-v2-lite: 27 layers, layer 0 dense; use_more_bits(i, 27) over the MoE layers 1-26
+    picks 1, 2 (i < 3), 23-26 (i >= 23) and 5, 8, ..., 20 (six): 12 of 26."""
+    model = load_model("deepseek-v2-lite")
+    assert model.moe.first_dense_layers == 1 and model.num_layers == 27
+    _, experts = moe_bits_split("q4_k_m", model, format_library())
+    share = 12 / 26
+    assert experts == pytest.approx(2 / 3 * Q4K + 1 / 3 * (share * Q6K + (1 - share) * Q4K), rel=1e-12)
+
+
+def test_eight_expert_rules() -> None:
+    model, lib = load_model("mixtral-8x7b"), format_library()
+    assert model.moe.num_experts == 8
+    q = group_bits("q4_k_m", model, lib)
+    # q 4096 wide at Q4_K, k and v 1024 wide each at Q8_0 on every layer (the n_expert == 8 rule
+    # comes after, and wins over, attn_v's use_more_bits Q6_K)
+    assert q[WeightGroup.QKV] == pytest.approx((4096 * Q4K + 2048 * Q8_0) / 6144, rel=1e-12)
+    assert q[WeightGroup.O_PROJ] == Q5K
+    # Q5_K_M: attn_output keeps Q5_K (Q5_K_M is not in that rule's list), attn_k / attn_v Q8_0
+    q5 = group_bits("q5_k_m", model, lib)
+    assert q5[WeightGroup.O_PROJ] == Q5K and q5[WeightGroup.QKV] == pytest.approx((4096 * Q5K + 2048 * Q8_0) / 6144)
+
+
+def test_the_eight_expert_rules_leave_other_models_alone() -> None:
+    lib = format_library()
+    for name in ("qwen3-30b-a3b", "llama-3.2-3b"):
+        model = load_model(name)
+        assert group_bits("q4_k_m", model, lib)[WeightGroup.O_PROJ] == Q4K, name
+    # llama-3.2-3b (dense, 28 layers, 14 picked): q 3072 and k 1024 at Q4_K, v 1024 half at Q6_K
+    assert group_bits("q4_k_m", load_model("llama-3.2-3b"), lib)[WeightGroup.QKV] == pytest.approx(
+        Q4K + 1024 / 5120 * 0.5 * (Q6K - Q4K), rel=1e-12)  # 4.70625
+
+
+@pytest.mark.parametrize(("fmt", "published_gb", "rel"), [
+    # bartowski/Qwen_Qwen3-30B-A3B-GGUF (llama.cpp b5200), file sizes as a copy of its model card
+    # lists them (model.aibase.com/zh/models/details/1924737621108723712); held out, never fitted.
+    # Files also hold the tokenizer and metadata (a few MB); the shared bf16 format keeps the
+    # router at 16 bits where the converter wrote F32 (25 MB).
+    ("bf16", 61.10, 0.002),
+    ("q8_0", 32.48, 0.002),
+    ("q5_k_m", 21.74, 0.002),
+    ("q5_k_s", 21.10, 0.002),
+])
+def test_qwen3_moe_file_sizes(fmt: str, published_gb: float, rel: float) -> None:
+    model, precision = _stored("qwen3-30b-a3b", fmt)
+    assert weight_bytes(model, precision) / 1e9 == pytest.approx(published_gb, rel=rel)
+
+
+def test_q5_k_m_minus_q5_k_s_is_the_experts_down_projections() -> None:
+    """24 layers x 128 experts x 2,048 x 768 weights at Q6_K instead of Q5_K: 0.642 GB; the attn_v
+    share adds 24 x 2,048 x 512 x 1.0625 / 8 B = 3.3 MB."""
+    m, s = (weight_bytes(*_stored("qwen3-30b-a3b", f)) for f in ("q5_k_m", "q5_k_s"))
+    assert m - s == pytest.approx((24 * 128 * 2048 * 768 + 24 * 2048 * 512) * (Q6K - Q5K) / 8, rel=1e-9)
