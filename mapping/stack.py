@@ -35,7 +35,7 @@ from slmsim.hw_models.spec import HardwareSpec, Placement
 from slmsim.mapping.cost import Affine, MappedOp, MappedStep
 from slmsim.mapping.plan import Plan, make_plan
 from slmsim.stacks.spec import FormatLibrary, KernelCosts, StackSpec, TensorClass, WeightFormat
-from slmsim.workloads.model import Ffn, ModelSpec
+from slmsim.workloads.model import Family, Ffn, ModelSpec
 from slmsim.workloads.scenario import Scenario, TensorBits, WeightGroup
 from slmsim.workloads.weights import group_params
 
@@ -45,6 +45,11 @@ def use_more_bits(i_layer: int, n_layers: int) -> bool:
     return i_layer < n_layers // 8 or i_layer >= 7 * n_layers // 8 or (i_layer - n_layers // 8) % 3 == 2
 
 
+# Families whose checkpoints hold q, k and v as one tensor, which llama.cpp keeps as attn_qkv
+# (gguf-py tensor_mapping.py: MODEL_TENSOR.ATTN_QKV <- "model.layers.{bid}.self_attn.qkv_proj" # phi3).
+FUSED_QKV = frozenset({Family.PHI3})
+
+
 def tensor_params(model: ModelSpec) -> dict[TensorClass, float]:
     """Weights per tensor class (llama.cpp's names) over the whole model: the weight groups of
     `workloads.weights.group_params` (encoder and cross-attention included) with q / k / v split by
@@ -52,7 +57,9 @@ def tensor_params(model: ModelSpec) -> dict[TensorClass, float]:
     into gate and up; an untied embedding is `token_embd`, a tied one the LM head (`output`)."""
     g = group_params(model)
     out: dict[TensorClass, float] = {c: 0.0 for c in TensorClass}
-    if model.mla is None:
+    if model.family in FUSED_QKV:
+        out[TensorClass.ATTN_QKV] = float(g[WeightGroup.QKV])
+    elif model.mla is None:
         per_width = g[WeightGroup.QKV] / (model.q_dim + 2 * model.kv_dim)
         out[TensorClass.ATTN_Q] = per_width * model.q_dim
         out[TensorClass.ATTN_K] = out[TensorClass.ATTN_V] = per_width * model.kv_dim
@@ -78,7 +85,7 @@ STEP_TENSORS = frozenset(TensorClass) - {TensorClass.TOKEN_EMBD}
 # Which tensor classes make up each weight group of the op graph.
 GROUP_TENSORS: dict[WeightGroup, frozenset[TensorClass]] = {
     WeightGroup.EMBEDDING: frozenset({TensorClass.TOKEN_EMBD}),
-    WeightGroup.QKV: frozenset({TensorClass.ATTN_Q, TensorClass.ATTN_K, TensorClass.ATTN_V}),
+    WeightGroup.QKV: frozenset({TensorClass.ATTN_Q, TensorClass.ATTN_K, TensorClass.ATTN_V, TensorClass.ATTN_QKV}),
     WeightGroup.O_PROJ: frozenset({TensorClass.ATTN_OUTPUT}),
     WeightGroup.FFN_UP: frozenset({TensorClass.FFN_GATE, TensorClass.FFN_UP}),
     WeightGroup.FFN_DOWN: frozenset({TensorClass.FFN_DOWN}),

@@ -53,6 +53,7 @@ class TensorClass(StrEnum):
     ATTN_Q = "attn_q"
     ATTN_K = "attn_k"
     ATTN_V = "attn_v"
+    ATTN_QKV = "attn_qkv"  # q, k and v in one tensor, as llama.cpp stores phi3's (its attn_v rules take it)
     ATTN_OUTPUT = "attn_output"
     FFN_GATE = "ffn_gate"
     FFN_UP = "ffn_up"
