@@ -74,7 +74,10 @@ def _mixed_weights(prec: dict[str, Any]) -> str:
         p = Precision.model_validate(prec)
     except ValueError:  # a JSON of another version: say nothing rather than guess
         return ""
-    base, own = p.weight_bits_in_memory, p.own_group_bits()
+    base, own = p.weight_bits_in_memory, dict(p.own_group_bits())
+    experts = p.expert_bits_per_weight
+    if experts is not None and abs(experts - base) > 1e-9:  # routed experts stored otherwise (Q4_K_M's Q6_K down)
+        own["experts"] = experts
     if not own:
         return ""
     return f" ({base:.3g} bits/weight; " + ", ".join(f"{g} {b:.3g}" for g, b in own.items()) + ")"

@@ -135,3 +135,16 @@ def test_fused_qkv_takes_the_attn_v_rule_whole() -> None:
     """phi-3.5-mini (32 layers, 16 picked): the whole qkv_proj at Q6_K on half the layers."""
     groups = group_bits("q4_k_m", load_model("phi-3.5-mini"), format_library())
     assert groups[WeightGroup.QKV] == pytest.approx(0.5 * Q6K + 0.5 * Q4K, rel=1e-12)  # 5.53125
+
+
+def test_the_header_names_the_groups_stored_otherwise(capsys: pytest.CaptureFixture[str]) -> None:
+    from slmsim.cli import main
+
+    base = ["simulate", "--hw", "apple-m3-ultra", "--stack", "llama.cpp", "--weight-format", "q4_k_m",
+            "--prompt", "16", "--gen", "4"]
+    assert main([*base, "--model", "qwen3-30b-a3b"]) == 0
+    header = capsys.readouterr().out.splitlines()[1]
+    assert "W4 (4.5 bits/weight; qkv_proj 4.6, router 32, lm_head 6.56, experts 4.84)" in header
+    assert main([*base, "--model", "llama-3.2-3b"]) == 0
+    header = capsys.readouterr().out.splitlines()[1]
+    assert "ffn_down 5.53" in header and "experts" not in header and "router" not in header
