@@ -260,6 +260,12 @@ class Noc(BaseModel):
     energy_per_bit_j: EnergyPerBit = Field(
         alias="energy_per_bit", description="energy per bit moved, e.g. '0.1 pJ/bit'",
     )
+    multicast: bool = Field(
+        False, description="the network replicates a packet to many tiles (a broadcast tree or multicast routers): "
+                           "a matmul's input crosses it once instead of once per column tile; its energy is then "
+                           "charged once per bit sent, a lower bound (each branch of a real tree has its own "
+                           "links); false: every column tile gets its own copy",
+    )
 
 
 class CimAccelerator(BaseModel):

@@ -89,7 +89,7 @@ def matmul_unit_values(acc: CimAccelerator) -> tuple:
     mode, sources, precision and stream bandwidth, the key of a memoised mapped op:
     `mapping.memo`). The effective macro follows from the macro, node and supply. Keep in step."""
     return (acc.macro, acc.technology_node_m, acc.supply_voltage_v, acc.tile_buffer, acc.macro_count,
-            acc.double_buffer, PSUM_WORD_BYTES)
+            acc.double_buffer, acc.noc.multicast, PSUM_WORD_BYTES)
 
 
 def vector_unit_values(acc: CimAccelerator) -> tuple:
@@ -126,7 +126,8 @@ def _matmul(op: Op, acc: CimAccelerator, dev: str, stationary: bool, precision: 
         (Component.BUFFER, Affine(op.act_bytes * 8.0 * acc.tile_buffer.energy_per_bit_j)),
     ]
     psum = psum_bytes(precision.activation_bits, precision.weight_bits, mac.rows)
-    noc_bytes = token_rows * (op.k * precision.activation_bits / 8.0 * t.col_tiles + op.n * psum * t.row_tiles)
+    copies = 1 if acc.noc.multicast else t.col_tiles  # input copies: one per column tile, or one multicast
+    noc_bytes = token_rows * (op.k * precision.activation_bits / 8.0 * copies + op.n * psum * t.row_tiles)
     tier_bytes: list[tuple[str, Affine]] = [(noc_tier, Affine(noc_bytes))]
     if op.kv_write_bytes:  # a projection whose outputs are stored as K/V (cross-attention K/V)
         tier_bytes.append((acc.kv_tier, Affine(op.kv_write_bytes)))

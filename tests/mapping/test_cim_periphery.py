@@ -187,3 +187,23 @@ def test_charge_domain_cells_cost_c_v2_and_capacitor_area() -> None:
     a = periphery.macro_area_mm2(**kw, cell_capacitance_f=6e-15)
     a0 = periphery.macro_area_mm2(**kw)
     assert a - a0 == pytest.approx(64 * 16 * 8 * 6e-15 / 1.7e-3 * 1e6)  # 49 pF -> 0.029 mm^2
+
+
+def test_a_multicast_noc_carries_each_input_once_by_hand() -> None:
+    """llama-3.2-1b, W4 A8 on edgecim (128 x 128 macros, 32 four-bit outputs each): without
+    multicast a matmul's k-byte input goes to each of its ceil(n / 32) column tiles; with it,
+    once. Saved per decode token: 16 layers x [2,048 x (96 - 1) qkv + 2,048 x (64 - 1) o +
+    2,048 x (512 - 1) gate/up + 8,192 x (64 - 1) down] + 2,048 x (4,008 - 1) tied head
+    = 38,385,664 B; partial sums and streamed weights do not change."""
+    scen = Scenario(prompt_tokens=128, gen_tokens=16, precision=Precision(weight_bits=4, activation_bits=8))
+    model = load_model("llama-3.2-1b")
+    uni = make_plan(load_hardware("edgecim").spec, model, scen)
+    multi = make_plan(hardware_with_edits("edgecim", {"devices.cim.noc.multicast": True}), model, scen)
+    per_layer = 2048 * (96 - 1) + 2048 * (64 - 1) + 2048 * (512 - 1) + 8192 * (64 - 1)
+    saved = 16 * per_layer + 2048 * (4008 - 1)
+    assert saved == 38_385_664
+    a, b = uni.decode.tier_bytes_total(0.0, 1), multi.decode.tier_bytes_total(0.0, 1)
+    assert a["noc:cim"] - b["noc:cim"] == pytest.approx(saved, rel=1e-12)
+    assert a["dram"] == b["dram"]
+    ea, eb = uni.decode.dynamic_energy_j(0.0, 1), multi.decode.dynamic_energy_j(0.0, 1)
+    assert ea["noc"] - eb["noc"] == pytest.approx(saved * 8 * 0.1e-12, rel=1e-9)  # 30.7 uJ at 0.1 pJ/bit
