@@ -151,6 +151,11 @@ class _Sim:
         self.same_device = mapper.prefill_device == mapper.decode_device
         self.kv_budget = mapper.kv_budget_bytes()
         self.kv_per_token = mapper.kv_bytes_per_token()
+        sw = mapper.model.sliding_window
+        windowed = sw is not None and mapper.scenario.windowed_kv_cache
+        # sliding-window layers: their share of every block, and their window (paged KV frees what leaves it)
+        self.window_share = sw.layers / mapper.model.num_layers if windowed else 0.0
+        self.window_tokens = sw.tokens if windowed else 0
         self.wake_decode = self.env.event()
         self.wake_prefill = self.env.event()
         self.group_size = 0  # static batching across devices: the batch the decode side waits for
@@ -167,6 +172,15 @@ class _Sim:
     def blocks(self, tokens: int) -> int:
         return -(-tokens // KV_BLOCK_TOKENS)
 
+    def paged_blocks(self, tokens: int) -> float:
+        """Blocks (of every layer's K/V) a sequence of `tokens` positions holds: all of them, less,
+        in the sliding-window layers' share of each block, the blocks wholly before the last W
+        positions, which vLLM's sliding-window manager frees (docs/decoding.md, sliding windows)."""
+        full = self.blocks(tokens)
+        if not self.window_share:
+            return full
+        return full - self.window_share * (max(0, tokens - self.window_tokens) // KV_BLOCK_TOKENS)
+
     @property
     def block_bytes(self) -> float:
         return KV_BLOCK_TOKENS * self.kv_per_token
@@ -180,7 +194,7 @@ class _Sim:
         its prompt and every token generated so far (vLLM's recompute)."""
         return live.resume_tokens or live.req.prompt_tokens
 
-    def _hold(self, live: _Live, blocks: int) -> None:
+    def _hold(self, live: _Live, blocks: float) -> None:
         live.kv_bytes += blocks * self.block_bytes
         self.st.kv_reserved += blocks * self.block_bytes
         self.st.kv_peak = max(self.st.kv_peak, self.st.kv_reserved)
@@ -194,14 +208,14 @@ class _Sim:
         for live in list(running):
             if live not in running:
                 continue  # preempted for an older one
-            need = self.blocks(live.kv_tokens + 1) - round(live.kv_bytes / self.block_bytes)
+            need = self.paged_blocks(live.kv_tokens + 1) - round(live.kv_bytes / self.block_bytes, 9)
             while need > 0 and self.st.kv_reserved + need * self.block_bytes > self.kv_budget * (1 + 1e-12):
                 victim = running[-1]
                 self.preempt(victim, running)
                 if victim is live:
                     break
-            if live in running and need > 0:
-                self._hold(live, need)
+            if live in running and need:
+                self._hold(live, need)  # < 0: a sliding-window layer's oldest block left its window
 
     def preempt(self, live: _Live, running: list[_Live]) -> None:
         running.remove(live)
@@ -239,11 +253,11 @@ class _Sim:
             live = self.st.waiting[0]
             need = self.kv_need(live.req)
             if paged:  # the whole sequence must fit some day; now, the blocks of its prefill
-                if self.blocks(live.req.prompt_tokens + live.req.gen_tokens) > self.total_blocks:
+                if self.paged_blocks(live.req.prompt_tokens + live.req.gen_tokens) > self.total_blocks:
                     self.st.waiting.popleft()
                     self.reject(live)
                     continue
-                need = self.blocks(self.prefill_len(live)) * self.block_bytes
+                need = self.paged_blocks(self.prefill_len(live)) * self.block_bytes
             if need > self.kv_budget:
                 self.st.waiting.popleft()
                 self.reject(live)

@@ -77,8 +77,8 @@ def input_warnings(*, model: Any, scenario: Any, draft: Any = None, serving: boo
     if share < 1.0 and serving:
         out.append(f"{model.name}: {window.layers} of {model.num_layers} layers attend over a sliding window of "
                    f"{window.tokens:,} tokens: in a batch of sequences of different lengths their attention is "
-                   f"charged at min(total context, sequences x {window.tokens:,}), an upper bound, and paged KV "
-                   f"blocks are counted for every layer (docs/decoding.md, sliding windows)")
+                   f"charged at min(total context, sequences x {window.tokens:,}), an upper bound "
+                   f"(docs/decoding.md, sliding windows)")
     if scenario.gen_tokens == 1:
         out.append("generate 1 token: prefill yields it, so there is no decode step (TPOT and decode rates are n/a)")
     if scenario.moe is not None and model.moe is None:

@@ -179,3 +179,23 @@ def test_serving_warns_of_the_upper_bound(capsys: pytest.CaptureFixture[str]) ->
     warnings = json.loads(capsys.readouterr().out)["warnings"]
     assert any("13 of 26 layers attend over a sliding window of 4,096 tokens" in w and "upper bound" in w
                for w in warnings)
+
+
+@pytest.mark.parametrize(("windowed", "blocks"), [
+    # one request, prompt 8,000 + 64 generated: the last decode step holds 8,063 positions;
+    # ceil(8,063 / 16) = 504 blocks, of which 13 of 26 layers free the (8,063 - 4,096) // 16 = 247
+    # blocks wholly before their window
+    (True, 504 - 0.5 * 247),
+    (False, 504),
+])
+def test_paged_kv_frees_what_leaves_the_window(windowed: bool, blocks: float) -> None:
+    from slmsim.simulator.serving import KvPolicy, ServingPolicy, run_serving
+    from slmsim.workloads.requests import Request
+
+    model = load_model("gemma-2-2b")
+    scen = Scenario(prompt_tokens=8000, gen_tokens=64, windowed_kv_cache=windowed)
+    plan = make_plan(load_hardware("orin-nano").spec, model, scen)
+    res = run_serving(plan.mapper, [Request(id=0, arrival_s=0.0, prompt_tokens=8000, gen_tokens=64)],
+                      ServingPolicy(max_batch=1, kv_policy=KvPolicy.PAGED))
+    block_b = 16 * 26 * 2 * 4 * 256 * 2  # 16 tokens x 106,496 B of 16-bit K/V: 1,703,936 B
+    assert res.memory_footprint_bytes["kv_cache_peak"] == pytest.approx(blocks * block_b, rel=1e-12)
