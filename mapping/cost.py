@@ -44,8 +44,9 @@ class Affine:
     `windowed` is the part of an attention op's cost carried by sliding-window layers (their
     share of the op's layers, `workloads.graph.Op.window_share`); `window` is the batch's window
     in total-context tokens (sequences x W). min(ctx, window) is exact when the batch's
-    sequences are all within W or all past it (the analytic engine's equal contexts), and an
-    upper bound on sum_i min(ctx_i, W) otherwise (docs/decoding.md, sliding windows)."""
+    sequences are all within W or all past it (the analytic engine's equal contexts); for mixed
+    lengths an engine passes `StepMapper.step_context`, the context at which the cost is the exact
+    per-sequence one (docs/decoding.md, sliding windows)."""
 
     const: float
     per_ctx: float = 0.0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -422,6 +422,25 @@ class StepMapper:
     def context_tokens(self, prompt_tokens: int, generated: float) -> float:
         """Self-attention context of a sequence that has `generated` tokens out (1 after prefill)."""
         return self.model.decoder_prefix_tokens(prompt_tokens) + generated
+
+    def step_context(self, seq_ctx: Iterable[float]) -> float:
+        """The total context to evaluate a step of these sequences at (each attending to its own
+        context). Without a sliding window, their sum. With one, the context x whose cost equals the
+        exact per-sequence cost: a step's context terms are a(1 - s) C + a s min(C, B W) for every
+        op (s the local layers' share, the same in every attention op), and the sequences need
+        (1 - s) sum T_i + s sum min(T_i, W); x solves (1 - s) x + s min(x, B W) = that, which is
+        the plain sum when all are within W or all past it."""
+        ctxs = [float(c) for c in seq_ctx]
+        total = sum(ctxs)
+        sw = self.model.sliding_window
+        if sw is None or not ctxs:
+            return total
+        s, w = sw.layers / self.model.num_layers, float(sw.tokens)
+        cap = len(ctxs) * w
+        target = (1.0 - s) * total + s * sum(min(c, w) for c in ctxs)
+        if target <= cap:
+            return target
+        return (target - s * cap) / (1.0 - s)  # s < 1 here: with every layer local the target is <= cap
 
     def kv_bytes_for(self, prompt_tokens: int, gen_tokens: int) -> float:
         """KV cache one request reserves (the fixed window of a static-shape runtime, or

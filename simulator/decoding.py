@@ -349,14 +349,14 @@ class RoundRunner:
         """One round for the sequences in `lives`; returns tokens gained by each."""
         dec = self.dec
         b = len(lives)
-        ctx = float(sum(self.m.context_tokens(live.req.prompt_tokens, live.generated) for live in lives))
+        seq_ctx = [self.m.context_tokens(live.req.prompt_tokens, live.generated) for live in lives]
+        ctx = self.m.step_context(seq_ctx)  # the sum; with a sliding window, its exact equivalent
         # an encoder-decoder's cross-attention reads every sequence's encoder K/V (mean prompt)
         prompt = round(sum(live.req.prompt_tokens for live in lives) / b)
         if isinstance(dec, Multipath):
             widths = [dec.width_at(live.generated) for live in lives]
             w_total = int(sum(widths))
-            ctx = float(sum(w * self.m.context_tokens(live.req.prompt_tokens, live.generated)
-                            for w, live in zip(widths, lives)))
+            ctx = self.m.step_context([c for w, c in zip(widths, seq_ctx) for _ in range(w)])  # each path its own
             distinct, hit = self._moe_step(lives, max(1, w_total // b))
             step = self.m.decode(w_total, prompt, distinct=distinct, hit=hit)
             t = yield from ex.run(step, ctx, label=f"decode x{w_total}", record=record, priority=priority)
@@ -376,7 +376,9 @@ class RoundRunner:
             distinct, hit = self._moe_step(lives, width)
             step = self.m.verify(b, width, prompt, distinct=distinct, hit=hit)
             # the draft steps and the verification back to back (their draws need no draft timing)
-            seq = [(dstep, ctx + b * j, label) for j, dstep, label in drafts]
+            dm = self.m.draft if isinstance(dec, Speculative) else self.m  # the model the draft steps run
+            assert dm is not None
+            seq = [(dstep, dm.step_context([c + j for c in seq_ctx]), label) for j, dstep, label in drafts]
             seq.append((step, ctx, f"verify x{b}" if width > 1 else f"decode x{b}"))
             times = yield from ex.run_seq(seq, record=record, priority=priority)
             for t in times[:-1]:

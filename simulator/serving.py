@@ -448,7 +448,7 @@ class _Sim:
                 ctx, label = float(offset), f"prefill x1 chunk {offset}+{w}"
             else:
                 step = self.m.mixed(b, tuple(chunks))
-                ctx = float(sum(self.m.context_tokens(x.req.prompt_tokens, x.generated) for x in st.running))
+                ctx = self.m.step_context(self.m.context_tokens(x.req.prompt_tokens, x.generated) for x in st.running)
                 tokens = sum(w for w, _, _ in chunks)
                 label = f"mixed x{b} + {tokens} prefill tokens" if b else f"prefill {len(chunks)} chunks, {tokens} tokens"
                 if b:

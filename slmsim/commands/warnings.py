@@ -72,13 +72,6 @@ def input_warnings(*, model: Any, scenario: Any, draft: Any = None, serving: boo
     if limit is not None and scenario.static_kv_tokens is not None and scenario.static_kv_tokens > limit:
         out.append(f"static_kv_tokens {scenario.static_kv_tokens} exceeds {model.name}'s max_position_embeddings "
                    f"({limit:,})")
-    window = getattr(model, "sliding_window", None)
-    share = model.windowed_kv_share(longest) if window is not None else 1.0
-    if share < 1.0 and serving:
-        out.append(f"{model.name}: {window.layers} of {model.num_layers} layers attend over a sliding window of "
-                   f"{window.tokens:,} tokens: in a batch of sequences of different lengths their attention is "
-                   f"charged at min(total context, sequences x {window.tokens:,}), an upper bound "
-                   f"(docs/decoding.md, sliding windows)")
     if scenario.gen_tokens == 1:
         out.append("generate 1 token: prefill yields it, so there is no decode step (TPOT and decode rates are n/a)")
     if scenario.moe is not None and model.moe is None:

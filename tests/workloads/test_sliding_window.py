@@ -168,17 +168,53 @@ def test_check_names_the_window(capsys: pytest.CaptureFixture[str]) -> None:
     assert json.loads(capsys.readouterr().out)["sliding_window"] == {"tokens": 128, "layers": 12}
 
 
-def test_serving_warns_of_the_upper_bound(capsys: pytest.CaptureFixture[str]) -> None:
-    """A single batch has equal contexts (exact, no warning); a request stream mixes lengths."""
-    from slmsim.cli import main
+def test_mixed_lengths_are_evaluated_at_their_exact_equivalent_context() -> None:
+    """gemma-2-2b, two sequences at 1,000 and 6,000 tokens: the 13 global layers read 7,000
+    positions, the 13 local ones 1,000 + 4,096 = 5,096. The plain sum (7,000, under the cap of
+    2 x 4,096) would charge the local layers 7,000; the equivalent context solves
+    0.5 x + 0.5 min(x, 8,192) = 0.5 x 7,000 + 0.5 x 5,096: x = 6,048."""
+    plan = make_plan(load_hardware("orin-nano").spec, load_model("gemma-2-2b"), Scenario(prompt_tokens=64, gen_tokens=8))
+    m = plan.mapper
+    assert m.step_context([1000, 6000]) == pytest.approx(6048.0)
+    assert m.step_context([5000, 6000]) == 11000.0  # both past W: the plain sum is exact
+    assert m.step_context([1000, 2000]) == 3000.0  # both within
+    step = m.decode(2)
+    per_layer_token = 2 * 4 * 256 * 2  # 16-bit K/V of one layer and token
+    assert _attention_kv_read_b(step, m.step_context([1000, 6000])) == pytest.approx(
+        (13 * 7000 + 13 * 5096) * per_layer_token, rel=1e-12)
+    # past the cap: 6,000 and 9,000 -> global 15,000, local 4,096 + 4,096
+    assert _attention_kv_read_b(step, m.step_context([6000, 9000])) == pytest.approx(
+        (13 * 15000 + 13 * 8192) * per_layer_token, rel=1e-12)
 
-    base = ["simulate", "--hw", "orin-nano", "--model", "gemma-2-2b", "--prompt", "4096", "--gen", "64", "--json"]
-    assert main(base) == 0
-    assert not any("sliding window" in w for w in json.loads(capsys.readouterr().out)["warnings"])
-    assert main([*base, "--arrivals", "fixed", "--requests", "2"]) == 0
-    warnings = json.loads(capsys.readouterr().out)["warnings"]
-    assert any("13 of 26 layers attend over a sliding window of 4,096 tokens" in w and "upper bound" in w
-               for w in warnings)
+
+def test_the_serving_des_passes_the_equivalent_context(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two requests of different lengths decode together: each decode step runs at
+    step_context of their contexts, not at the plain sum."""
+    from slmsim.simulator.executor import Executor
+    from slmsim.simulator.serving import ServingPolicy, run_serving
+    from slmsim.workloads.requests import Request
+
+    plan = make_plan(load_hardware("orin-nano").spec, load_model("gemma-2-2b"), Scenario(prompt_tokens=64, gen_tokens=8))
+    seen: list[tuple[str, float]] = []
+    original = Executor.run
+
+    def spy(self, step, ctx, **kw):  # type: ignore[no-untyped-def]
+        seen.append((kw.get("label", ""), ctx))
+        return original(self, step, ctx, **kw)
+
+    monkeypatch.setattr(Executor, "run", spy)
+    reqs = [Request(0, 0.0, 1000, 4), Request(1, 0.0, 6000, 4)]
+    run_serving(plan.mapper, reqs, ServingPolicy(max_batch=2))
+    both = [c for label, c in seen if label == "decode x2"]
+    assert both, seen
+    # each two-sequence step: contexts 1,000 + g and 6,000 + g for the same g (both got their first token)
+    for c in both:
+        g = None
+        for cand in range(1, 5):
+            if abs(c - plan.mapper.step_context([1000 + cand, 6000 + cand])) < 1e-9:
+                g = cand
+        assert g is not None, c
+        assert c < 7000 + 2 * g  # below the plain sum: the local layers see only their window
 
 
 @pytest.mark.parametrize(("windowed", "blocks"), [
