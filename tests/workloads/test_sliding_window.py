@@ -235,3 +235,26 @@ def test_paged_kv_frees_what_leaves_the_window(windowed: bool, blocks: float) ->
                       ServingPolicy(max_batch=1, kv_policy=KvPolicy.PAGED))
     block_b = 16 * 26 * 2 * 4 * 256 * 2  # 16 tokens x 106,496 B of 16-bit K/V: 1,703,936 B
     assert res.memory_footprint_bytes["kv_cache_peak"] == pytest.approx(blocks * block_b, rel=1e-12)
+
+
+def test_step_context_is_exact_for_any_lengths() -> None:
+    """Property (hypothesis): for any 1-6 sequence contexts, a gpt-oss-20b decode step (12 of 24
+    layers local over 128 tokens) evaluated at step_context reads exactly
+    2,048 B x (12 sum T_i + 12 sum min(T_i, 128)) of K/V in its attention, FLOPs likewise."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    m = _plan("gpt-oss-20b", 256, 64).mapper
+    steps = {b: m.decode(b) for b in range(1, 7)}
+
+    @settings(max_examples=60, derandomize=True, deadline=None, database=None)
+    @given(st.lists(st.integers(min_value=1, max_value=20_000), min_size=1, max_size=6))
+    def check(ctxs: list[int]) -> None:
+        step = steps[len(ctxs)]
+        x = m.step_context(ctxs)
+        positions = 12 * sum(ctxs) + 12 * sum(min(c, 128) for c in ctxs)
+        assert _attention_kv_read_b(step, x) == pytest.approx(positions * KV_LAYER_TOKEN_B, rel=1e-9)
+        flops = sum(op.layers * op.flops.at(x) for op in step.ops if op.op_class == "attention")
+        assert flops == pytest.approx(positions * 4 * 64 * 64, rel=1e-9)
+
+    check()
