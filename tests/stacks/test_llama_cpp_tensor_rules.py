@@ -116,9 +116,6 @@ PHI4_CONFIG = {  # microsoft/phi-4 config.json (model_type phi3: q, k, v fused a
     # bartowski's imatrix Q4_0 keeps ffn_down of the first 5 layers in Q4_1 (has_imatrix && i_layer <
     # n_layer / 8): 5 x 5,120 x 17,920 x 0.5 / 8 B = 28.7 MB, not modelled: 8.378 GB here
     ("q4_0", 8.41, 0.005),
-    # Q5_K_M: 10.495 GB here, 1.0% short of the card; the cause was not found (Q4_K_M, with the same
-    # rules at Q6_K, agrees), so the tolerance says what is known, not more
-    ("q5_k_m", 10.60, 0.011),
 ])
 def test_phi4_file_sizes(tmp_path, fmt: str, published_gb: float, rel: float) -> None:
     import json
@@ -129,6 +126,31 @@ def test_phi4_file_sizes(tmp_path, fmt: str, published_gb: float, rel: float) ->
     choice = choose(load_hardware("apple-m3-ultra").spec, model, load_stack("llama.cpp").spec, fmt, format_library())
     assert weight_bytes(model, stack_scenario(Scenario(), choice, model).precision) / 1e9 == pytest.approx(
         published_gb, rel=rel)
+
+
+def test_phi4_q5_k_m_was_made_with_the_older_attn_qkv_rule(tmp_path) -> None:
+    """b4456 (January 2025) dispatched by name, so attn_qkv had its own branch: Q4_K_M -> Q5_K and
+    Q5_K_M -> Q6_K on every layer (the current source sends it through the attn_v rule, Q6_K on the
+    use_more_bits layers; the old branch is still there, unreachable). phi-4's qkv is 40 x 5,120 x
+    7,680 = 1,572,864,000 weights: under the old rule Q5_K_M holds them at 6.5625 bits, not the
+    current 6.03125, +104.4 MB, which is the card's 10.60 GB; Q4_K_M at 5.5 instead of 5.53125,
+    -6.1 MB, still 9.05."""
+    import json
+
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(PHI4_CONFIG))
+    model = load_model(str(path))
+    qkv = 40 * 5120 * (5120 + 2 * 1280)
+    assert qkv == 1_572_864_000
+    sizes = {}
+    for fmt in ("q5_k_m", "q4_k_m"):
+        choice = choose(load_hardware("apple-m3-ultra").spec, model, load_stack("llama.cpp").spec, fmt,
+                        format_library())
+        sizes[fmt] = weight_bytes(model, stack_scenario(Scenario(), choice, model).precision)
+    old_q5 = sizes["q5_k_m"] + qkv * (Q6K - (0.5 * Q6K + 0.5 * Q5K)) / 8
+    old_q4 = sizes["q4_k_m"] + qkv * (Q5K - (0.5 * Q6K + 0.5 * Q4K)) / 8
+    assert old_q5 / 1e9 == pytest.approx(10.60, rel=0.001)  # the card
+    assert old_q4 / 1e9 == pytest.approx(9.05, rel=0.001)
 
 
 def test_fused_qkv_takes_the_attn_v_rule_whole() -> None:
