@@ -164,7 +164,7 @@ def _vector(op: Op, acc: CimAccelerator, dev: str, sources: WeightSources) -> Ma
     flops = ctx_affine(op, op.flops, op.flops_per_ctx)
     tier_bytes: list[tuple[str, Affine]] = []
     kv = ctx_affine(op, op.kv_read_bytes + op.kv_write_bytes, op.kv_read_bytes_per_ctx)
-    if kv.const or kv.per_ctx:
+    if kv.const or kv.grows:
         tier_bytes.append((acc.kv_tier, kv))
     if op.kind is OpKind.EMBEDDING:
         for tier, share in (*sources.reads(op.op_class), *sources.fills(op.op_class)):

@@ -67,9 +67,8 @@ class Affine:
     def __add__(self, other: "Affine") -> "Affine":
         if self.windowed and other.windowed and self.window != other.window:
             raise ValueError(f"cannot add costs capped at different windows ({self.window} and {other.window})")
-        window = self.window if self.windowed else other.window
-        return Affine(self.const + other.const, self.per_ctx + other.per_ctx, self.windowed + other.windowed,
-                      window if (self.windowed or other.windowed) else math.inf)
+        window = self.window if self.windowed else other.window if other.windowed else math.inf
+        return Affine(self.const + other.const, self.per_ctx + other.per_ctx, self.windowed + other.windowed, window)
 
     def scaled(self, factor: float) -> "Affine":
         return Affine(self.const * factor, self.per_ctx * factor, self.windowed * factor, self.window)
@@ -99,7 +98,7 @@ class CtxSum:
 NO_CTX = CtxSum(0.0, 0.0)
 
 
-def ctx_affine(op: "Op", const: float, per_ctx: float) -> Affine:
+def ctx_affine(op: Op, const: float, per_ctx: float) -> Affine:
     """An op's cost that grows by `per_ctx` per context token, its sliding-window layers' share
     capped at the op's window."""
     return Affine.context(const, per_ctx, window_share=op.window_share, window=op.window_ctx)
@@ -127,6 +126,15 @@ class MappedOp:
     energy_j: tuple[tuple[Component, Affine], ...]  # dynamic energy per instance, memory traffic excluded
     flops: Affine = ZERO  # arithmetic ops per instance (for rooflines and utilisation)
     detail: tuple[tuple[str, float], ...] = ()  # mapping facts (tiles, utilisation, ...)
+
+    def affines(self) -> tuple[Affine, ...]:
+        """Every cost of the op: compute, FLOPs, bytes of each tier, energy of each component."""
+        return (self.compute_s, self.flops, *(a for _, a in self.tier_bytes), *(a for _, a in self.energy_j))
+
+    @property
+    def window(self) -> float:
+        """The context cap of the op's sliding-window costs (inf: it has none)."""
+        return next((a.window for a in self.affines() if a.windowed), math.inf)
 
 
 @dataclass(frozen=True)
@@ -162,7 +170,7 @@ class MappedStep:
         m1 = np.zeros((n, len(tiers)))
         mw = np.zeros((n, len(tiers)))
         index = {t: j for j, t in enumerate(tiers)}
-        windows = {aff.window for op in self.ops for aff in _affines(op) if aff.windowed}
+        windows = {aff.window for op in self.ops for aff in op.affines() if aff.windowed}
         if len(windows) > 1:
             raise ValueError(f"step {self.phase} on {self.device}: sliding-window costs capped at different "
                              f"windows {sorted(windows)}")
@@ -259,10 +267,6 @@ class MappedStep:
         for comp, e0, e1, ew in self.sums.energy:
             out[comp] = e0 * steps + e1 * ctx.full + ew * ctx.windowed
         return out
-
-
-def _affines(op: MappedOp) -> list[Affine]:
-    return [op.compute_s, op.flops, *(a for _, a in op.tier_bytes), *(a for _, a in op.energy_j)]
 
 
 @dataclass(frozen=True, slots=True)

@@ -432,10 +432,9 @@ class StepMapper:
         the plain sum when all are within W or all past it."""
         ctxs = [float(c) for c in seq_ctx]
         total = sum(ctxs)
-        sw = self.model.sliding_window
-        if sw is None or not ctxs:
+        s, w = self.model.local_attention()
+        if not s or not ctxs:
             return total
-        s, w = sw.layers / self.model.num_layers, float(sw.tokens)
         cap = len(ctxs) * w
         target = (1.0 - s) * total + s * sum(min(c, w) for c in ctxs)
         if target <= cap:

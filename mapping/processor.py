@@ -47,7 +47,7 @@ def weight_and_kv_bytes(op: Op, sources: WeightSources, kv_tier: str) -> tuple[t
         if share > 0 and op.weight_bytes:
             moved[tier] = moved.get(tier, Affine(0.0)) + Affine(op.weight_bytes * share)
     kv = ctx_affine(op, op.kv_read_bytes + op.kv_write_bytes, op.kv_read_bytes_per_ctx)
-    if kv.const or kv.per_ctx:
+    if kv.const or kv.grows:
         moved[kv_tier] = moved.get(kv_tier, Affine(0.0)) + kv
     return tuple(moved.items())
 

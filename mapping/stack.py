@@ -404,12 +404,7 @@ def _vector_attention(op: MappedOp, step: MappedStep, compute: Affine, vector_op
     # the sliding-window part (windowed) is combined like the per-token part: it is the same
     # cost per context token, capped at the window
     return Affine(*(part(getattr(compute, k), getattr(op.flops, k) / vector_ops_per_s, mem(k))
-                    for k in ("const", "per_ctx", "windowed")), window=_window_of(op))
-
-
-def _window_of(op: MappedOp) -> float:
-    windows = [aff.window for aff in (op.compute_s, op.flops, *(a for _, a in op.tier_bytes)) if aff.windowed]
-    return windows[0] if windows else math.inf
+                    for k in ("const", "per_ctx", "windowed")), window=op.window)
 
 
 def _floor(op: MappedOp, step: MappedStep, efficiency: float) -> Affine:
@@ -422,7 +417,7 @@ def _floor(op: MappedOp, step: MappedStep, efficiency: float) -> Affine:
         const = max(const, aff.const / bw)
         per_ctx = max(per_ctx, aff.per_ctx / bw)
         windowed = max(windowed, aff.windowed / bw)
-    return Affine(const, per_ctx, windowed, _window_of(op) if windowed else math.inf)
+    return Affine(const, per_ctx, windowed, op.window if windowed else math.inf)
 
 
 def make_stack_plan(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, stack: StackSpec, weight_format: str,

@@ -151,11 +151,9 @@ class _Sim:
         self.same_device = mapper.prefill_device == mapper.decode_device
         self.kv_budget = mapper.kv_budget_bytes()
         self.kv_per_token = mapper.kv_bytes_per_token()
-        sw = mapper.model.sliding_window
-        windowed = sw is not None and mapper.scenario.windowed_kv_cache
         # sliding-window layers: their share of every block, and their window (paged KV frees what leaves it)
-        self.window_share = sw.layers / mapper.model.num_layers if windowed else 0.0
-        self.window_tokens = sw.tokens if windowed else 0
+        self.window_share, self.window_tokens = (mapper.model.local_attention() if mapper.scenario.windowed_kv_cache
+                                                 else (0.0, math.inf))
         self.wake_decode = self.env.event()
         self.wake_prefill = self.env.event()
         self.group_size = 0  # static batching across devices: the batch the decode side waits for

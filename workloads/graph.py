@@ -306,7 +306,7 @@ class _Builder:
         a pass of a chunked prefill) each of them against the earlier passes' context, whose
         K/V it reads once: zero at context 0, a whole-prompt prefill."""
         writes = self.m * kv_per_token
-        share, w = self._window()
+        share, w = self.model.local_attention()
         window = dict(window_share=share, window_ctx=self.batch * w) if share else {}
         if self.phase is Phase.PREFILL:
             p = self.tps
@@ -336,16 +336,6 @@ class _Builder:
                   weight_params=0.0, weight_bits=0.0, flops=0.0, flops_per_ctx=self.tps * per_ctx_flops,
                   kv_read_bytes_per_ctx=kv_per_token, kv_write_bytes=writes,
                   act_bytes=2 * self.m * self.model.q_dim * self.abytes, **window)
-
-    def _window(self) -> tuple[float, float]:
-        """(share of the self-attention layers that are local, their window W in tokens); (0, inf)
-        without a sliding window. Local layers are taken as spread evenly through the stack (every
-        preset alternates them or repeats a pattern), so an MoE model's dense-first layers hold
-        the same share."""
-        sw = self.model.sliding_window
-        if sw is None:
-            return 0.0, math.inf
-        return sw.layers / self.model.num_layers, float(sw.tokens)
 
     def cross_attention(self, layers: int) -> list[Op]:
         """T5 decoder cross-attention over the encoder output (K/V cached at prefill)."""

@@ -6,6 +6,7 @@ against its config line by line. Parameter counts are derived here, once.
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -266,15 +267,20 @@ class ModelSpec(BaseModel):
             per_layer = 2 * self.kv_dim
         return self.num_layers * per_layer * kv_bits / 8.0
 
+    def local_attention(self) -> tuple[float, float]:
+        """(the share n / L of the decoder layers that attend over a sliding window, the window W in
+        tokens); (0, inf) without one."""
+        w = self.sliding_window
+        return (0.0, math.inf) if w is None else (w.layers / self.num_layers, float(w.tokens))
+
     def windowed_kv_share(self, tokens: int) -> float:
         """KV a sequence of `tokens` positions needs with its sliding-window layers holding only the
         window, as a share of a full-attention cache (1.0: no window, or the context within it):
         ((L - n) T + n min(T, W)) / (L T)."""
-        w = self.sliding_window
-        if w is None or tokens <= w.tokens:
+        share, w = self.local_attention()
+        if tokens <= w:
             return 1.0
-        n, big_l = w.layers, self.num_layers
-        return ((big_l - n) * tokens + n * w.tokens) / (big_l * tokens)
+        return (1.0 - share) + share * w / tokens
 
     def cross_kv_bytes_per_token(self, kv_bits: int) -> float:
         """Cross-attention K/V per encoder token across all decoder layers (0: decoder-only).
