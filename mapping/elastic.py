@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from slmsim.workloads.decoding import SelfSpeculative
 from slmsim.workloads.model import ModelSpec
-from slmsim.workloads.scenario import Scenario
-from slmsim.workloads.weights import weight_bytes
+from slmsim.workloads.scenario import Scenario, WeightGroup
+from slmsim.workloads.weights import group_params, weight_bytes
 
 # ELMoE-3D (via seed-details.md): "plain rounding collapses below 4 bits"
 MIN_CREDIBLE_DRAFT_BITS = 4
@@ -34,13 +34,6 @@ def split_tiers(scenario: Scenario) -> tuple[str, str] | None:
     if isinstance(dec, SelfSpeculative) and dec.msb_tier is not None and dec.lsb_tier is not None:
         return dec.msb_tier, dec.lsb_tier
     return None
-
-
-def expert_weight_params(model: ModelSpec) -> int:
-    """Routed-expert weights of the whole model (0 for a dense model)."""
-    if model.moe is None:
-        return 0
-    return model.moe_layers() * model.moe.num_experts * model.expert_params()
 
 
 def expert_msb_fraction(scenario: Scenario) -> float:
@@ -68,7 +61,7 @@ def tier_demand(model: ModelSpec, scenario: Scenario) -> dict[str, dict[str, flo
         cached = (min(cache.experts_per_layer, model.moe.num_experts) * model.moe_layers()
                   * cached_bytes_per_expert(model, scenario))
     whole = weight_bytes(model, p)  # scales included, each weight group at its own bits
-    dense = whole - expert_weight_params(model) * p.expert_bits_in_memory / 8.0
+    dense = whole - group_params(model)[WeightGroup.EXPERTS] * p.expert_bits_in_memory / 8.0
     split = split_tiers(scenario)
     if split is not None:
         dec = scenario.decoding

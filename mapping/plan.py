@@ -181,11 +181,13 @@ class StepMapper:
     # --- the steps ----------------------------------------------------------------------
 
     def prefill(self, prompt_tokens: int, batch: int, *, tokens_per_seq: int | None = None,
-                logits: bool = True) -> MappedStep:
-        """The whole prompt in one pass, or (`tokens_per_seq`) one pass of a chunked prefill."""
+                logits: bool = True, window_overcount_pairs: float = 0.0) -> MappedStep:
+        """The whole prompt in one pass, or (`tokens_per_seq`) one pass of a chunked prefill
+        (`window_overcount_pairs`: what its sliding-window layers' capped context term
+        overcounts at its offset, `graph.chunk_window_overcount_pairs`)."""
         return self._step("prefill", Phase.PREFILL, self.prefill_device, batch=batch,
                           tokens_per_seq=prompt_tokens if tokens_per_seq is None else tokens_per_seq,
-                          prompt=prompt_tokens, logits=logits)
+                          prompt=prompt_tokens, logits=logits, window_overcount_pairs=window_overcount_pairs)
 
     def prefill_pass_shapes(self, prompt_tokens: int, batch: int) -> tuple[tuple[int, bool, int, int], ...]:
         """How prefill runs, per pass shape: (tokens per sequence w, logits?, offset of its first
@@ -224,10 +226,22 @@ class StepMapper:
 
     def prefill_passes(self, prompt_tokens: int, batch: int) -> tuple[tuple[MappedStep, np.ndarray], ...]:
         """(mapped step, total context of each of its runs) per pass shape (`prefill_pass_shapes`):
-        the batch's context at pass i is batch x its offset. Both engines run these."""
-        return tuple((self.prefill(prompt_tokens, batch, tokens_per_seq=tps, logits=logits),
-                      batch * (start + tps * np.arange(n, dtype=float)))
-                     for tps, logits, start, n in self.prefill_pass_shapes(prompt_tokens, batch))
+        the batch's context at pass i is batch x its offset. Both engines run these.
+
+        With sliding-window layers, a shape's passes are split where the pairs their capped
+        context term overcounts change (zero while offset + w <= W, S(w) once offset >= W, at
+        most one pass between): each part is a step whose constant FLOPs take its overcount
+        off, so every pass's attention FLOPs are exact (docs/decoding.md, sliding windows)."""
+        _, window = self.model.local_attention()
+        out: list[tuple[MappedStep, np.ndarray]] = []
+        for tps, logits, start, n in self.prefill_pass_shapes(prompt_tokens, batch):
+            offsets = start + tps * np.arange(n, dtype=float)
+            over = np.array([graph.chunk_window_overcount_pairs(o, tps, window) for o in offsets])
+            cuts = [0, *(np.flatnonzero(np.diff(over)) + 1).tolist(), n]
+            for a, b in zip(cuts[:-1], cuts[1:]):
+                out.append((self.prefill(prompt_tokens, batch, tokens_per_seq=tps, logits=logits,
+                                         window_overcount_pairs=float(over[a])), batch * offsets[a:b]))
+        return tuple(out)
 
     def decode(self, batch: int, prompt_tokens: int | None = None, *, distinct: float | None = None,
                hit: float | None = None) -> MappedStep:
@@ -294,10 +308,10 @@ class StepMapper:
 
     def _step(self, kind: str, phase: Phase, device: str, *, batch: int, tokens_per_seq: int, prompt: int,
               distinct: float | None = None, hit: float | None = None, draft: bool = False,
-              logits: bool = True) -> MappedStep:
+              logits: bool = True, window_overcount_pairs: float = 0.0) -> MappedStep:
         d_key = _quantised(distinct, DISTINCT_EXPERTS_QUANTUM)
         h_key = _quantised(hit, HIT_RATE_QUANTUM)
-        key = (kind, batch, tokens_per_seq, prompt, d_key, h_key, logits)
+        key = (kind, batch, tokens_per_seq, prompt, d_key, h_key, logits, window_overcount_pairs)
         if key in self._cache:
             return self._cache[key]
         model, precision = self.model, self.precision
@@ -309,7 +323,7 @@ class StepMapper:
         if h_key is None:
             h_key = self.expected_hit(tokens)
         wl = self.workload(phase, batch=batch, prompt=prompt, tokens_per_seq=tokens_per_seq, distinct=d_key,
-                           draft=draft, logits=logits)
+                           draft=draft, logits=logits, window_overcount_pairs=window_overcount_pairs)
         step = _map_step(self.hw, wl, device, precision, self.modes, self.sources(device, draft=draft, hit=h_key),
                          phase_name=kind, workload_key=self._workload_keys[id(wl)])
         if self.step_hook is not None:
@@ -318,14 +332,15 @@ class StepMapper:
         return step
 
     def workload(self, phase: Phase, *, batch: int, prompt: int, tokens_per_seq: int | None = None,
-                 distinct: float | None = None, draft: bool = False, logits: bool = True) -> Workload:
+                 distinct: float | None = None, draft: bool = False, logits: bool = True,
+                 window_overcount_pairs: float = 0.0) -> Workload:
         """The op graph of one step, built once per distinct shape (prefill: the whole prompt
         unless `tokens_per_seq` says one pass of a chunked prefill)."""
         if phase is Phase.DECODE:
             tps: int | None = 1 if tokens_per_seq is None else tokens_per_seq
         else:  # None: the whole prompt (the key a whole-prompt prefill always had)
             tps = None if tokens_per_seq in (None, prompt) else tokens_per_seq
-        key = (phase, batch, prompt, tps, distinct, draft, logits)
+        key = (phase, batch, prompt, tps, distinct, draft, logits, window_overcount_pairs)
         wl = self._workloads.get(key)
         if wl is None:
             model, precision = self._draft_variant() if draft else (self.model, self.precision)
@@ -333,11 +348,11 @@ class StepMapper:
             # shared by every plan of this model and precision (mapping.memo); the graph's
             # vector-op constants are read at build time (a sensitivity test changes them)
             value_key = (model, precision, phase, batch, prompt, tps, distinct, static, logits,
-                         graph.NORM_OPS_PER_ELEMENT, graph.ACTIVATION_OPS_PER_ELEMENT)
+                         window_overcount_pairs, graph.NORM_OPS_PER_ELEMENT, graph.ACTIVATION_OPS_PER_ELEMENT)
             wl = self._workloads[key] = memo.WORKLOADS.get(
                 value_key, lambda: build_step(model, precision, phase=phase, batch=batch, prompt_tokens=prompt,
                                               tokens_per_seq=tps, distinct_experts=distinct, static_kv_tokens=static,
-                                              logits=logits))
+                                              logits=logits, window_overcount_pairs=window_overcount_pairs))
             self._workload_keys[id(wl)] = value_key  # wl is held by self._workloads: its id stays its own
         return wl
 

@@ -114,17 +114,23 @@ def build_step(
     distinct_experts: float | None = None,
     static_kv_tokens: int | None = None,
     logits: bool = True,
+    window_overcount_pairs: float = 0.0,
 ) -> Workload:
     """Ops for one step. Prefill processes `prompt_tokens` per sequence (or, as one pass of a
     chunked prefill, `tokens_per_seq` of them after a context of earlier passes: the step's
     attention is affine in that context); decode one token. `logits: False` leaves out the
-    final norm and lm_head (a prefill pass before the last one needs no logits)."""
+    final norm and lm_head (a prefill pass before the last one needs no logits).
+    `window_overcount_pairs`: a pass of a chunked prefill at an offset where its sliding-window
+    layers' context term, tokens x min(offset, W), overcounts the attended pairs
+    (`chunk_window_overcount_pairs`); its constant FLOPs take them off, so the pass is exact at
+    that offset."""
     tps = tokens_per_seq if tokens_per_seq is not None else (prompt_tokens if phase is Phase.PREFILL else 1)
     if model.encoder_decoder is not None and phase is Phase.PREFILL:
         return _encoder_decoder_prefill(model, precision, batch=batch, prompt_tokens=prompt_tokens)
     m = batch * tps
     b = _Builder(model=model, precision=precision, m=m, batch=batch, tps=tps, phase=phase,
-                 prompt_tokens=prompt_tokens, static_kv_tokens=static_kv_tokens)
+                 prompt_tokens=prompt_tokens, static_kv_tokens=static_kv_tokens,
+                 window_overcount_pairs=window_overcount_pairs)
     ops: list[Op] = [b.embedding()]
     ops += b.decoder_layers(distinct_experts)
     if logits:
@@ -170,7 +176,8 @@ def merge_steps(decode: Workload | None, chunks: tuple[tuple[Workload, int], ...
     if decode is not None:
         parts.append(decode.ops)
     for wl, offset in chunks:
-        parts.append(tuple(_at_offset(op, offset) if op.kind is OpKind.ATTENTION else op for op in wl.ops))
+        parts.append(tuple(_at_offset(op, offset, wl.tokens_per_seq, wl.batch) if op.kind is OpKind.ATTENTION else op
+                           for op in wl.ops))
     if not parts:
         raise ValueError("a mixed step needs a decode batch or at least one prefill chunk")
     merged: dict[str, Op] = {}
@@ -182,12 +189,38 @@ def merge_steps(decode: Workload | None, chunks: tuple[tuple[Workload, int], ...
     return Workload(model=model, phase=Phase.DECODE, batch=batch, tokens_per_seq=1, ops=tuple(merged.values()))
 
 
-def _at_offset(op: Op, offset: int) -> Op:
-    """A prefill chunk's attention with its context (`offset` earlier tokens) made constant
-    (its sliding-window layers' part at most the window)."""
-    seen = (1.0 - op.window_share) * offset + op.window_share * min(offset, op.window_ctx)
-    return replace(op, flops=op.flops + seen * op.flops_per_ctx, flops_per_ctx=0.0,
-                   kv_read_bytes=op.kv_read_bytes + seen * op.kv_read_bytes_per_ctx, kv_read_bytes_per_ctx=0.0)
+def window_pairs(tokens: float, window: float) -> float:
+    """Causal pairs of `tokens` positions in a layer over a sliding window: token i attends to
+    min(i, W) positions, sum_{i=1..n} min(i, W)."""
+    if tokens <= window:
+        return tokens * (tokens + 1) / 2.0
+    return window * (window + 1) / 2.0 + (tokens - window) * window
+
+
+def chunk_window_overcount_pairs(offset: float, tokens: float, window: float) -> float:
+    """Pairs per sequence that a chunk's capped context term, tokens x min(offset, W), counts
+    beyond the exact pairs of its tokens with earlier positions in a sliding-window layer.
+
+    Token j of a chunk of p tokens after `offset` earlier ones attends to min(offset + j, W)
+    positions, min(j, W) of them in the chunk (the pass's own pairs), so to
+    S(offset + p) - S(offset) - S(p) earlier ones in all (S = `window_pairs`). Zero while
+    offset + p <= W and without a window; S(p) once offset >= W (p <= W)."""
+    if math.isinf(window) or not offset:
+        return 0.0
+    earlier = window_pairs(offset + tokens, window) - window_pairs(offset, window) - window_pairs(tokens, window)
+    return tokens * min(offset, window) - earlier
+
+
+def _at_offset(op: Op, offset: int, tokens: int, batch: int) -> Op:
+    """A prefill chunk's attention (`tokens` per sequence of `batch`) with its context
+    (`offset` earlier tokens) made constant: its sliding-window layers' part at most the window,
+    their FLOPs the exact pairs (`chunk_window_overcount_pairs`)."""
+    seen = (1.0 - op.window_share) * offset + op.window_share * min(offset, op.window_ctx / batch)
+    over = op.window_share * chunk_window_overcount_pairs(offset, tokens, op.window_ctx / batch)
+    # flops_per_ctx is the pass's p tokens x the FLOPs of one attended pair
+    flops = op.flops + batch * (seen - over / tokens) * op.flops_per_ctx
+    return replace(op, flops=flops, flops_per_ctx=0.0,
+                   kv_read_bytes=op.kv_read_bytes + batch * seen * op.kv_read_bytes_per_ctx, kv_read_bytes_per_ctx=0.0)
 
 
 def _merged_op(a: Op, b: Op) -> Op:
@@ -226,6 +259,9 @@ class _Builder:
     phase: Phase
     prompt_tokens: int
     static_kv_tokens: int | None = None
+    # a chunked prefill pass: pairs per sequence its local layers' capped context term counts
+    # beyond the exact ones at the pass's offset (`chunk_window_overcount_pairs`)
+    window_overcount_pairs: float = 0.0
 
     @property
     def abytes(self) -> float:
@@ -313,7 +349,8 @@ class _Builder:
             if causal_prefill:
                 # token i attends to i positions, a sliding-window layer's to min(i, W)
                 local = p * (p + 1) / 2.0 if p <= w else w * (w + 1) / 2.0 + (p - w) * w
-                pairs = (1.0 - share) * p * (p + 1) / 2.0 + share * local
+                # (a pass after earlier ones: less what its capped context term overcounts)
+                pairs = (1.0 - share) * p * (p + 1) / 2.0 + share * (local - self.window_overcount_pairs)
             else:
                 pairs = float(p * p)
             return Op(name=name, op_class=cls, kind=OpKind.ATTENTION, layers=layers, m=self.m, k=0, n=0,

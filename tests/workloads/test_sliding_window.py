@@ -258,3 +258,65 @@ def test_step_context_is_exact_for_any_lengths() -> None:
         assert flops == pytest.approx(positions * 4 * 64 * 64, rel=1e-9)
 
     check()
+
+
+def test_chunk_overcount_by_hand() -> None:
+    """tokens x min(offset, W) against the exact earlier pairs, S(o + p) - S(o) - S(p)."""
+    from slmsim.workloads.graph import chunk_window_overcount_pairs as over
+    assert over(0, 512, 4096) == 0.0  # the first pass has no earlier context
+    assert over(2048, 2048, 4096) == 0.0  # o + p <= W: every earlier position is in the window
+    assert over(4096, 512, 4096) == 512 * 513 / 2  # o >= W, p <= W: S(p), the chunk's own triangle
+    assert over(1000, 64, 128) == 64 * 65 / 2  # 8,192 charged, 6,112 exact: token j reaches back 128 - j
+    assert over(4096, 2048, 128) == 2048 * 128 - 128 * 127 / 2  # p > W: only the first 127 tokens reach back
+    assert over(3500, 1000, 4096) == 1000 * 3500 - (  # between: the chunk crosses W
+        (4096 * 4097 / 2 + 404 * 4096) - 3500 * 3501 / 2 - 1000 * 1001 / 2)
+    assert over(5000, 64, float("inf")) == 0.0  # no window
+
+
+def test_a_merged_chunk_past_the_window_has_exact_flops() -> None:
+    """gpt-oss-20b, a 64-token chunk after 1,000 earlier tokens (mixed step): a global layer
+    scores 64 x 1,000 earlier pairs and the chunk's own 2,080; a local layer 128 positions per
+    token, 64 x 128 = 8,192 pairs in all (2,080 of them in the chunk), not 64 x 128 earlier
+    ones plus the chunk's."""
+    model = load_model("gpt-oss-20b")
+    chunk = build_step(model, Precision(kv_bits=16), phase=Phase.PREFILL, batch=1, prompt_tokens=1064,
+                       tokens_per_seq=64, logits=False)
+    attn = next(op for op in merge_steps(None, ((chunk, 1000),), model=model.name).ops
+                if op.op_class.value == "attention")
+    pairs = 12 * (64 * 1000 + 64 * 65 / 2) + 12 * 64 * 128
+    assert attn.layers * attn.flops == pytest.approx(pairs * 4 * 64 * 64, rel=1e-12)
+
+
+def _chunked_attention_flops(model_name: str, prompt: int, batch: int, chunk: int | None) -> float:
+    from slmsim.mapping.plan import StepMapper
+    m = StepMapper(load_hardware(HW).spec, load_model(model_name),
+                   Scenario(prompt_tokens=prompt, gen_tokens=1, batch=batch, prefill_chunk_tokens=chunk))
+    return sum(op.layers * float(op.flops.at(c)) for step, ctx in m.prefill_passes(prompt, batch)
+               for c in ctx for op in step.ops if op.op_class == "attention")
+
+
+@pytest.mark.parametrize(("model", "prompt", "chunk"), [
+    ("gemma-2-2b", 10_000, 2048),  # W = 4,096 a multiple of the chunk: passes before and past W
+    ("gemma-2-2b", 10_000, 3000),  # a pass crosses W
+    ("gpt-oss-20b", 3000, 512),  # chunks longer than W = 128
+])
+def test_chunking_keeps_the_attention_flops_of_a_windowed_model(model: str, prompt: int, chunk: int) -> None:
+    """Chunking a prefill does not change which pairs are scored: the passes' attention FLOPs
+    add up to the one-pass prefill's, sliding-window layers included."""
+    whole = _chunked_attention_flops(model, prompt, 1, None)
+    assert _chunked_attention_flops(model, prompt, 1, chunk) == pytest.approx(whole, rel=1e-12)
+
+
+def test_chunking_keeps_the_attention_flops_for_any_chunks() -> None:
+    """Property (hypothesis, derandomised): gemma-2-2b (W = 4,096), any batch 1-3, prompt and
+    chunk: the chunked passes score exactly the one-pass prefill's pairs."""
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=30, derandomize=True, deadline=None, database=None)
+    @given(batch=st.integers(1, 3), prompt=st.integers(1, 12_000), chunk=st.integers(1, 9_000))
+    def check(batch: int, prompt: int, chunk: int) -> None:
+        whole = _chunked_attention_flops("gemma-2-2b", prompt, batch, None)
+        assert _chunked_attention_flops("gemma-2-2b", prompt, batch, chunk) == pytest.approx(whole, rel=1e-9)
+
+    check()
