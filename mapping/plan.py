@@ -236,7 +236,8 @@ class StepMapper:
         out: list[tuple[MappedStep, np.ndarray]] = []
         for tps, logits, start, n in self.prefill_pass_shapes(prompt_tokens, batch):
             offsets = start + tps * np.arange(n, dtype=float)
-            over = np.array([graph.chunk_window_overcount_pairs(o, tps, window) for o in offsets])
+            over = (np.zeros(n) if math.isinf(window) else
+                    np.array([graph.chunk_window_overcount_pairs(o, tps, window) for o in offsets]))
             cuts = [0, *(np.flatnonzero(np.diff(over)) + 1).tolist(), n]
             for a, b in zip(cuts[:-1], cuts[1:]):
                 out.append((self.prefill(prompt_tokens, batch, tokens_per_seq=tps, logits=logits,
