@@ -102,6 +102,37 @@ def group_bits(fmt_name: str, model: ModelSpec, lib: FormatLibrary) -> dict[Weig
     return {g: format_bits_per_weight(fmt_name, model, lib, classes) for g, classes in GROUP_TENSORS.items()}
 
 
+def tensor_rows(model: ModelSpec, cls: TensorClass, params: float) -> tuple[tuple[float, int], ...]:
+    """A tensor class's `params` weights split by row length, ggml's ne[0] (the matmul's input
+    width): (weights, row) parts. The output projection's rows are the attention width; ffn_down's
+    the FFN width (a MoE model's dense layers and its shared experts, one tensor of
+    num_shared x width in llama.cpp, apart); every other class's the hidden size (MLA's
+    projections too: an assumption, their low ranks are the hidden size or a multiple of 256 in
+    the presets). Routed experts are split by the caller (`format_bits_per_weight`)."""
+    h = model.hidden_size
+    if cls is TensorClass.ATTN_OUTPUT:
+        return ((params, model.num_attention_heads * model.mla.v_head_dim if model.mla is not None else model.q_dim),)
+    if cls is TensorClass.FFN_DOWN:
+        m = model.moe
+        dense = (m.dense_intermediate_size or model.intermediate_size) if m is not None else model.intermediate_size
+        if m is None or not m.num_shared_experts:
+            return ((params, dense),)
+        width = m.num_shared_experts * m.shared_expert_intermediate_size
+        shared = float(model.moe_layers() * width * h)
+        return ((params - shared, dense), (shared, width))
+    return ((params, h),)
+
+
+def stored_bits(fmt: WeightFormat, row: int, lib: FormatLibrary) -> float:
+    """Bits per weight a tensor with rows of `row` weights takes in a format's base type: llama.cpp
+    stores it in the type's `row_fallback` when the block does not divide its rows (Q4_K -> Q5_0,
+    ...), and in F16 when the fallback's does not either (llama-quant.cpp llama_tensor_get_type)."""
+    if fmt.row_fallback is None or row % fmt.block.weights == 0:
+        return fmt.bits_per_weight
+    fb = lib.formats[fmt.row_fallback]
+    return fb.bits_per_weight if row % fb.block.weights == 0 else lib.formats["f16"].bits_per_weight
+
+
 def format_bits_per_weight(fmt_name: str, model: ModelSpec, lib: FormatLibrary,
                            classes: frozenset[TensorClass] | None = None) -> float:
     """Average bits per weight of a format on a model over the tensor `classes` (None: the tensors a
@@ -123,30 +154,38 @@ def format_bits_per_weight(fmt_name: str, model: ModelSpec, lib: FormatLibrary,
             assert fmt.rest_format is not None
             bits += p * format_bits_per_weight(fmt.rest_format, model, lib, frozenset({cls}))
             continue
-        if cls is TensorClass.EXPERTS and any(TensorClass.FFN_DOWN_EXPS in part.tensors for part in fmt.mixture):
-            # the experts' down projections have rules of their own (llama.cpp names them
-            # ffn_down_exps, which its "ffn_down" rules match), counted over the MoE layers
+        if cls is TensorClass.EXPERTS:
+            # the experts' down projections (rows: the expert width) apart from gate and up
+            # (rows: the hidden size); where the format has rules for them (llama.cpp names them
+            # ffn_down_exps, which its "ffn_down" rules match) those count over the MoE layers
+            assert model.moe is not None
             down = p * _expert_down_share(model)
-            bits += down * _class_bits(fmt, TensorClass.FFN_DOWN_EXPS, model, lib, _moe_share_more(model))
-            bits += (p - down) * _class_bits(fmt, cls, model, lib, share_more)
+            own = any(TensorClass.FFN_DOWN_EXPS in part.tensors for part in fmt.mixture)
+            bits += down * _class_bits(fmt, TensorClass.FFN_DOWN_EXPS if own else cls, model, lib,
+                                       _moe_share_more(model) if own else share_more,
+                                       model.moe.expert_intermediate_size)
+            bits += (p - down) * _class_bits(fmt, cls, model, lib, share_more, model.hidden_size)
         else:
-            bits += p * _class_bits(fmt, cls, model, lib, share_more)
+            bits += sum(q * _class_bits(fmt, cls, model, lib, share_more, row) for q, row in tensor_rows(model, cls, p))
     return bits / total
 
 
-def _class_bits(fmt: WeightFormat, cls: TensorClass, model: ModelSpec, lib: FormatLibrary, share_more: float) -> float:
-    """Bits per weight of one tensor class under a format: the last mixture part naming the class
-    that applies to the model (llama.cpp's later rules override earlier ones), on all layers or
-    on the `share_more` of them that use_more_bits() picks; the base layout otherwise."""
+def _class_bits(fmt: WeightFormat, cls: TensorClass, model: ModelSpec, lib: FormatLibrary, share_more: float,
+                row: int) -> float:
+    """Bits per weight of one tensor class (rows of `row` weights) under a format: the last
+    mixture part naming the class that applies to the model (llama.cpp's later rules override
+    earlier ones), on all layers or on the `share_more` of them that use_more_bits() picks; the
+    base layout otherwise; each type in its row fallback where its block does not divide the
+    rows (`stored_bits`)."""
     experts = model.moe.num_experts if model.moe is not None else None
     other = None
     for part in fmt.mixture:
         if cls in part.tensors and (part.experts is None or part.experts == experts):
             other = part
-    b = fmt.bits_per_weight
+    b = stored_bits(fmt, row, lib)
     if other is None:
         return b
-    ob = lib.formats[other.format].bits_per_weight
+    ob = stored_bits(lib.formats[other.format], row, lib)
     frac = 1.0 if other.layers == "all" or cls is TensorClass.OUTPUT else share_more
     return frac * ob + (1 - frac) * b
 

@@ -102,6 +102,11 @@ class WeightFormat(BaseModel):
     only: tuple[TensorClass, ...] = Field(
         (), description="tensors the format applies to; the rest stay in `rest_format` (gpt-oss: experts only)")
     rest_format: str | None = Field(None, description="format of the tensors `only` leaves out (e.g. bf16)")
+    row_fallback: str | None = Field(
+        None, description="format a tensor takes when its rows (ggml's ne[0], the matmul's input width) are not a "
+                          "multiple of the block's weights (llama.cpp: Q4_K -> Q5_0, Q5_K -> Q5_1, Q6_K -> Q8_0, "
+                          "Q3_K -> IQ4_NL); F16 when the fallback's block does not divide them either; "
+                          "None: the rows are taken as padded to whole blocks")
     float_math: Literal["fp8", "fp4"] | None = Field(
         None, description="the values are fp8 / fp4 floats: a matrix engine that states no peak for that precision "
                           "(matrix_throughput) cannot take them natively, so a stack's zero dequantisation cost "
@@ -302,6 +307,8 @@ class FormatLibrary(BaseModel):
                     raise ValueError(f"format {key!r}: mixture names unknown format {part.format!r}")
             if fmt.rest_format is not None and fmt.rest_format not in self.formats:
                 raise ValueError(f"format {key!r}: rest_format names unknown format {fmt.rest_format!r}")
+            if fmt.row_fallback is not None and fmt.row_fallback not in self.formats:
+                raise ValueError(f"format {key!r}: row_fallback names unknown format {fmt.row_fallback!r}")
         return self
 
     def resolve(self, stack: StackSpec, name: str, *, file: str = "<command line>",

@@ -7,6 +7,8 @@ and checked against published GGUF file sizes (held out, never fitted).
 - The router (ffn_gate_inp) is never quantised; the converter writes it in F32.
 - n_expert == 8 (Mixtral): attn_k and attn_v Q8_0; attn_output Q5_K in Q4_K_M.
 - phi3 checkpoints keep q, k, v as one attn_qkv tensor, which the attn_v rules take whole.
+- A tensor whose rows (ne[0]) are not whole blocks of its type falls back: Q4_K -> Q5_0,
+  Q5_K -> Q5_1, Q6_K -> Q8_0, Q3_K -> IQ4_NL, then F16 (llama_tensor_get_type).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from slmsim.workloads.scenario import Precision, Scenario, WeightGroup
 from slmsim.workloads.weights import weight_bytes
 
 Q4K, Q5K, Q6K, Q8_0 = 4.5, 5.5, 6.5625, 8.5  # 144, 176, 210 B per 256; 34 B per 32
+Q5_0, Q5_1 = 5.5, 6.0  # 22, 24 B per 32 (llama.cpp's row fallbacks for Q4_K, Q5_K)
 
 
 def _stored(model_name: str, fmt: str) -> tuple[object, Precision]:
@@ -46,12 +49,15 @@ def test_qwen3_moe_q4_k_m_experts_and_router() -> None:
 
 def test_dense_first_layers_are_not_counted_for_the_experts() -> None:
     """deepseek-v2-lite: 27 layers, layer 0 dense; use_more_bits(i, 27) over the MoE layers 1-26
-    picks 1, 2 (i < 3), 23-26 (i >= 23) and 5, 8, ..., 20 (six): 12 of 26."""
+    picks 1, 2 (i < 3), 23-26 (i >= 23) and 5, 8, ..., 20 (six): 12 of 26. Its experts are 1,408
+    wide (5.5 super-blocks of 256), so their down projections' rows fall back: Q6_K -> Q8_0 on
+    those 12 layers, Q4_K -> Q5_0 on the rest; gate and up (rows of 2,048) stay Q4_K."""
     model = load_model("deepseek-v2-lite")
     assert model.moe.first_dense_layers == 1 and model.num_layers == 27
+    assert model.moe.expert_intermediate_size == 1408 and model.hidden_size == 2048
     _, experts = moe_bits_split("q4_k_m", model, format_library())
     share = 12 / 26
-    assert experts == pytest.approx(2 / 3 * Q4K + 1 / 3 * (share * Q6K + (1 - share) * Q4K), rel=1e-12)
+    assert experts == pytest.approx(2 / 3 * Q4K + 1 / 3 * (share * Q8_0 + (1 - share) * Q5_0), rel=1e-12)
 
 
 def test_eight_expert_rules() -> None:
@@ -170,3 +176,49 @@ def test_the_header_names_the_groups_stored_otherwise(capsys: pytest.CaptureFixt
     assert main([*base, "--model", "llama-3.2-3b"]) == 0
     header = capsys.readouterr().out.splitlines()[1]
     assert "ffn_down 5.53" in header and "experts" not in header and "router" not in header
+
+
+def _qwen25_05b_by_hand(bits: dict[str, float]) -> float:
+    """qwen2.5-0.5b's weight bytes with each tensor class at `bits` (v and down: the mean over
+    layers): 24 layers, hidden 896, 14 x 64 query and 2 x 64 KV heads with q/k/v biases (shared
+    pro rata over the widths, 897 per width unit), FFN 4,864, a tied 151,936 x 896 head."""
+    per_width = (896 * 1152 + 1152) / 1152
+    layer = (per_width * 896 * bits["q"] + per_width * 128 * (bits["k"] + bits["v"]) + 896 * 896 * bits["o"]
+             + 2 * 896 * 4864 * bits["gate_up"] + 4864 * 896 * bits["down"])
+    return (24 * layer + 151936 * 896 * bits["output"]) / 8
+
+
+@pytest.mark.parametrize(("fmt", "bits"), [
+    # 896 rows are 3.5 super-blocks: every Q4_K tensor but ffn_down (rows of 4,864) is Q5_0, the
+    # Q6_K ones Q8_0 (attn_v on the 12 use_more_bits layers of 24, the tied output)
+    ("q4_k_m", {"q": Q5_0, "k": Q5_0, "v": (Q8_0 + Q5_0) / 2, "o": Q5_0, "gate_up": Q5_0,
+                "down": (Q6K + Q4K) / 2, "output": Q8_0}),
+    # Q4_0's blocks of 32 divide 896; its Q6_K output falls back to Q8_0
+    ("q4_0", {"q": 4.5, "k": 4.5, "v": 4.5, "o": 4.5, "gate_up": 4.5, "down": 4.5, "output": Q8_0}),
+    # Q5_K_M: Q5_K -> Q5_1 at 896, Q6_K -> Q8_0
+    ("q5_k_m", {"q": Q5_1, "k": Q5_1, "v": (Q8_0 + Q5_1) / 2, "o": Q5_1, "gate_up": Q5_1,
+                "down": (Q6K + Q5K) / 2, "output": Q8_0}),
+])
+def test_rows_that_are_not_whole_blocks_fall_back(fmt: str, bits: dict[str, float]) -> None:
+    model, precision = _stored("qwen2.5-0.5b", fmt)
+    assert model.hidden_size == 896 and model.intermediate_size == 4864
+    assert weight_bytes(model, precision) == pytest.approx(_qwen25_05b_by_hand(bits), rel=1e-9)
+
+
+def test_qwen25_05b_q4_k_m_against_its_published_file() -> None:
+    """bartowski/Qwen2.5-0.5B-Instruct-GGUF Q4_K_M is 397,808,192 B (the download size apps that
+    pin the file record, e.g. an app's LOCAL_MODELS list of bartowski URLs); the file adds the
+    tokenizer and metadata to the weights: a few MB. Without
+    the row fallbacks the weights would be 326.8 MB, 71 MB short."""
+    model, precision = _stored("qwen2.5-0.5b", "q4_k_m")
+    gap_b = 397_808_192 - weight_bytes(model, precision)
+    assert 0 < gap_b < 10e6  # 6.2 MB
+
+
+def test_whole_blocks_do_not_fall_back() -> None:
+    """llama-3.2-1b: hidden 2,048, FFN 8,192, attention 2,048, all whole super-blocks: Q4_K_M is
+    Q4_K with attn_v and ffn_down Q6_K on use_more_bits layers (8 of 16) and a Q6_K tied head."""
+    model, precision = _stored("llama-3.2-1b", "q4_k_m")
+    per_layer = (2 * 2048 * 2048 * Q4K + 2048 * 512 * Q4K + 2048 * 512 * (Q6K + Q4K) / 2  # q, o; k; v
+                 + 2 * 2048 * 8192 * Q4K + 8192 * 2048 * (Q6K + Q4K) / 2)  # gate, up; down
+    assert weight_bytes(model, precision) == pytest.approx((16 * per_layer + 128256 * 2048 * Q6K) / 8, rel=1e-9)

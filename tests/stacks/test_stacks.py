@@ -27,6 +27,7 @@ BY_HAND = {
     "q6_k": 8 * (256 // 2 + 256 // 4 + 256 // 16 + 2) / 256,  # ql 128 + qh 64 + scales 16 + d 2 = 210 B = 6.5625
     "q4_k_m": 4.5,  # base layout Q4_K (the mixture is tested below)
     "q3_k_s": 3.4375,  # base layout Q3_K
+    "q5_0": 22 * 8 / 32, "q5_1": 24 * 8 / 32, "iq4_nl": 18 * 8 / 32,  # llama.cpp's row fallbacks: 5.5, 6.0, 4.5
     "q5_k_m": 5.5, "q5_k_s": 5.5,  # base layout Q5_K (the MoE rules: tests/stacks/test_llama_cpp_moe_rules.py)
     "f16": 16.0, "bf16": 16.0, "f32": 32.0,
     "q4f16_ft": 4.0,  # int4, one fp16 scale per output channel (neglected)
