@@ -17,6 +17,16 @@ the tile buffer before the macro's row drivers write them: their bytes go on the
 and their bits are charged one tile-buffer write (`energy_per_row_write` covers the write
 into the cells, including reading the staged row out).
 
+Scale groups: weights quantised with one scale per `weight_group_size` inputs (below 16 bits)
+cannot be summed across groups before scaling, so one operation sums at most one group:
+`rows_per_op` is capped at the group size (`grouped_accelerator`: 128-row adder trees run as
+32-row operations at group 32, four times the operations, readouts and cycles per MVM; derived
+periphery energies are derived at the capped height, given ones charged per operation as
+stated). Per-channel scales (`weight_group_size: null`) leave the height alone. Each group's
+partial sum of each output is then scaled and accumulated on the vector unit: token rows x n x
+ceil(k / group) multiply-adds (per-channel: token rows x n), at its energy per op, their time
+overlapping the macros' (the op takes the longer).
+
 Partial sums: a k x n matmul spread over ceil(k / rows) row tiles sends each tile's n
 partial sums over the NoC to be added. Their width is `psum_bytes`: the exact sum of
 `rows` products of a-bit activations and b-bit weights needs a + b + ceil(log2 rows) bits
@@ -84,12 +94,37 @@ def macro_tiles_needed(ops: tuple[Op, ...], acc: CimAccelerator, weight_bits: in
     return sum(op.layers * tiling(op, acc, weight_bits).macro_tiles for op in ops if op.kind is OpKind.MATMUL)
 
 
+def scale_group_rows(precision: Precision) -> int | None:
+    """Inputs that share one weight scale (None: 16-bit weights or per-channel scales)."""
+    if precision.weight_bits >= 16 or precision.weight_group_size is None:
+        return None
+    return precision.weight_group_size
+
+
+def grouped_accelerator(acc: CimAccelerator, precision: Precision) -> CimAccelerator:
+    """`acc` with its macro summing at most one scale group per operation (module docstring):
+    rows_per_op capped at the weight group size; `acc` itself when the groups are no shorter."""
+    g = scale_group_rows(precision)
+    if g is None or g >= acc.macro.rows_per_op:
+        return acc
+    return acc.model_copy(update={"macro": acc.macro.model_copy(update={"rows_per_op": g})})
+
+
+def scale_ops(token_rows: float, k: int, n: int, precision: Precision) -> float:
+    """Vector-unit multiply-adds that scale a matmul's partial sums: one per output and scale group
+    (per-channel: one per output); none for 16-bit weights."""
+    if precision.weight_bits >= 16:
+        return 0.0
+    g = scale_group_rows(precision)
+    return token_rows * n * (math.ceil(k / g) if g is not None else 1)
+
+
 def matmul_unit_values(acc: CimAccelerator) -> tuple:
     """Every value of `acc` that `_matmul` and `tiling` read (with the op, device name, weight
     mode, sources, precision and stream bandwidth, the key of a memoised mapped op:
     `mapping.memo`). The effective macro follows from the macro, node and supply. Keep in step."""
     return (acc.macro, acc.technology_node_m, acc.supply_voltage_v, acc.tile_buffer, acc.macro_count,
-            acc.double_buffer, acc.noc.multicast, PSUM_WORD_BYTES)
+            acc.double_buffer, acc.noc.multicast, PSUM_WORD_BYTES, acc.vector_unit, acc.clock_hz)
 
 
 def vector_unit_values(acc: CimAccelerator) -> tuple:
@@ -100,7 +135,8 @@ def vector_unit_values(acc: CimAccelerator) -> tuple:
 def map_on_cim(op: Op, *, acc: CimAccelerator, device_name: str, stationary: bool, precision: Precision,
                noc_tier: str, stream_bandwidth_bytes_per_s: float, sources: WeightSources,
                macro: CimMacro | None = None) -> MappedOp:
-    """`macro`: `acc.effective_macro` when the caller already has it (it is derived on every access)."""
+    """`macro`: `grouped_accelerator(acc, precision).effective_macro` when the caller already has it
+    (it is derived on every access)."""
     if op.kind is OpKind.MATMUL:
         return _matmul(op, acc, device_name, stationary, precision, noc_tier, stream_bandwidth_bytes_per_s, sources,
                        macro)
@@ -109,7 +145,7 @@ def map_on_cim(op: Op, *, acc: CimAccelerator, device_name: str, stationary: boo
 
 def _matmul(op: Op, acc: CimAccelerator, dev: str, stationary: bool, precision: Precision, noc_tier: str,
             stream_bandwidth_bytes_per_s: float, sources: WeightSources, macro: CimMacro | None = None) -> MappedOp:
-    mac = macro if macro is not None else acc.effective_macro
+    mac = macro if macro is not None else grouped_accelerator(acc, precision).effective_macro
     t = tiling(op, acc, precision.weight_bits)
     a_bits = precision.activation_bits
     cycles = mac.cycles_per_mvm(a_bits)
@@ -131,8 +167,11 @@ def _matmul(op: Op, acc: CimAccelerator, dev: str, stationary: bool, precision: 
     tier_bytes: list[tuple[str, Affine]] = [(noc_tier, Affine(noc_bytes))]
     if op.kv_write_bytes:  # a projection whose outputs are stored as K/V (cross-attention K/V)
         tier_bytes.append((acc.kv_tier, Affine(op.kv_write_bytes)))
+    rescale = scale_ops(token_rows, op.k, op.n, precision)
+    if rescale:
+        energy.append((Component.VECTOR_UNIT, Affine(rescale * acc.vector_unit.energy_per_op_j)))
     detail = [("macro_tiles", t.macro_tiles), ("utilisation", op.weight_params / (tiles * mac.rows * t.outs_per_macro)),
-              ("cycles_per_mvm", float(cycles))]
+              ("cycles_per_mvm", float(cycles)), ("rows_per_op", float(mac.rows_per_op)), ("scale_ops", rescale)]
     if stationary:
         compute_s = mvms_per_tile * cycles / mac.clock_hz
     else:
@@ -153,6 +192,8 @@ def _matmul(op: Op, acc: CimAccelerator, dev: str, stationary: bool, precision: 
             # without double buffering the stream cannot overlap the compute: charge it serially
             # (the bytes stay on the tier too, so the max() in MappedStep never hides them)
             compute_s += op.weight_bytes / stream_bandwidth_bytes_per_s
+    vu = acc.vector_unit
+    compute_s = max(compute_s, rescale / (vu.lanes * vu.ops_per_lane_per_cycle * acc.clock_hz))
     return MappedOp(name=op.name, op_class=op.op_class.value, device=dev, unit="cim_macros", layers=op.layers,
                     overhead_s=0.0, compute_s=Affine(compute_s), tier_bytes=tuple(tier_bytes),
                     energy_j=tuple(energy), flops=Affine(op.flops), detail=tuple(detail))

@@ -14,6 +14,7 @@ from slmsim.hw_models.processor import _Processor
 from slmsim.hw_models.spec import HardwareSpec, Placement
 from slmsim.mapping import elastic, memo
 from slmsim.mapping.cim import (
+    grouped_accelerator,
     macro_tiles_needed,
     map_on_cim,
     matmul_unit_values,
@@ -563,8 +564,8 @@ def _macro_tiles_needed(model: ModelSpec, scenario: Scenario, acc: CimAccelerato
 
 def _peak_ops_per_s(dev: object, scenario: Scenario) -> float:
     if isinstance(dev, CimAccelerator):
-        mac = effective_macro(dev)
         p = scenario.precision
+        mac = effective_macro(grouped_accelerator(dev, p))
         macs_per_mvm = mac.rows * mac.outputs_per_macro(p.weight_bits)
         return 2.0 * macs_per_mvm * dev.macro_count * mac.clock_hz / mac.cycles_per_mvm(p.activation_bits)
     assert isinstance(dev, _Processor)
@@ -683,7 +684,8 @@ def _map_step(hw: HardwareSpec, wl: Workload, dname: str, precision: Precision, 
         stream_bw = bandwidth[dev.weight_memory]
         wb, ab = precision.weight_bits, precision.activation_bits
         units: tuple[memo.UnitKey, ...] = (
-            memo.UnitKey("cim_matmul", dname, stationary, sources, wb, ab, stream_bw, *matmul_unit_values(dev)),
+            memo.UnitKey("cim_matmul", dname, stationary, sources, wb, ab, precision.weight_group_size, stream_bw,
+                         *matmul_unit_values(dev)),
             memo.UnitKey("cim_vector", dname, sources, *vector_unit_values(dev)))
         overhead = 0.0
     else:
@@ -705,7 +707,7 @@ def _map_step(hw: HardwareSpec, wl: Workload, dname: str, precision: Precision, 
                 mapped = unit.get(op)
                 if mapped is None:
                     if mac is None:
-                        mac = effective_macro(dev)
+                        mac = effective_macro(grouped_accelerator(dev, precision))
                     mapped = map_on_cim(op, acc=dev, device_name=dname, stationary=stationary, precision=precision,
                                         noc_tier=noc, stream_bandwidth_bytes_per_s=stream_bw, sources=sources,
                                         macro=mac)

@@ -15,6 +15,7 @@ from slmsim.workloads.scenario import Precision, Scenario
 
 MODEL = load_model("qwen3-0.6b")
 SCEN = Scenario(prompt_tokens=32, gen_tokens=8, precision=Precision(weight_bits=4, activation_bits=8))
+PER_CHANNEL = SCEN.model_copy(update={"precision": Precision(weight_bits=4, activation_bits=8, weight_group_size=None)})
 
 
 def edgecim(**overrides: Any) -> HardwareSpec:
@@ -53,7 +54,41 @@ def test_more_rows_per_op_means_fewer_cycles() -> None:
     assert m.cycles_per_mvm(8) == 8  # 128 rows at once, 8 input bits, 1 bit per cycle
     m32 = edgecim(devices__cim__macro__rows_per_op=32).devices["cim"].macro
     assert m32.cycles_per_mvm(8) == 4 * 8
-    assert tpot(big_on_chip(devices__cim__macro__rows_per_op=32)) > tpot(big_on_chip())
+    # per-channel scales: the default 32-weight groups would cap both at 32 rows (next tests)
+    assert tpot(big_on_chip(devices__cim__macro__rows_per_op=32), PER_CHANNEL) > tpot(big_on_chip(), PER_CHANNEL)
+
+
+def _decode_op(scen: Scenario, name: str = "ffn_up"):
+    plan = make_plan(big_on_chip(), MODEL, scen)
+    return next(op for op in plan.decode.ops if op.name == name)
+
+
+def test_an_operation_sums_one_scale_group() -> None:
+    """W4 with a scale per 32 inputs on 128-row adder trees: partial sums of different groups
+    cannot be added before scaling, so each operation sums 32 rows: 4 row groups x 8 input
+    bits = 32 cycles per MVM (8 per-channel), and four times the readouts (128 used columns
+    x 0.6 pJ each per row group and input bit) and array activations (3 pJ each)."""
+    g32, pc = _decode_op(SCEN), _decode_op(PER_CHANNEL)
+    assert dict(g32.detail)["rows_per_op"] == 32 and dict(pc.detail)["rows_per_op"] == 128
+    assert dict(g32.detail)["cycles_per_mvm"] == 32 and dict(pc.detail)["cycles_per_mvm"] == 8
+    e32, epc = dict(g32.energy_j), dict(pc.energy_j)
+    assert e32["cim_readout"].const == pytest.approx(4 * epc["cim_readout"].const, rel=1e-12)
+    assert e32["cim_array"].const == pytest.approx(4 * epc["cim_array"].const, rel=1e-12)
+    # a group as tall as the operation (128) or taller changes nothing
+    g128 = _decode_op(SCEN.model_copy(update={"precision": SCEN.precision.model_copy(
+        update={"weight_group_size": 128})}))
+    assert dict(g128.detail)["cycles_per_mvm"] == 8
+    assert dict(g128.energy_j)["cim_readout"].const == pytest.approx(epc["cim_readout"].const, rel=1e-12)
+
+
+def test_group_scales_are_applied_on_the_vector_unit() -> None:
+    """qwen3-0.6b's up projection (gate and up, 1,024 -> 2 x 3,072 outputs, one token): 6,144
+    outputs x 1,024 / 32 = 32 groups each: 196,608 multiply-adds at 1 pJ (edgecim's vector unit);
+    per-channel scales one per output, 6,144."""
+    g32, pc = _decode_op(SCEN), _decode_op(PER_CHANNEL)
+    assert dict(g32.detail)["scale_ops"] == 6144 * 1024 / 32
+    assert dict(pc.detail)["scale_ops"] == 6144
+    assert dict(g32.energy_j)["vector_unit"].const == pytest.approx(6144 * 32 * 1e-12, rel=1e-12)
 
 
 def test_more_input_bits_per_cycle_is_faster() -> None:
