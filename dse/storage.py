@@ -324,6 +324,50 @@ def check_journal_path(path: Path) -> None:
         raise SpecError([write_problem(path, "--storage", exc)]) from None
 
 
+# tables every Optuna RDB storage creates (optuna/storages/_rdb/models.py); an SQLite file that
+# holds other tables and none of these is someone else's database
+OPTUNA_TABLES = frozenset({"studies", "trials", "version_info"})
+
+
+def check_sqlite_file(url: str) -> None:
+    """An existing sqlite:///FILE must be an SQLite database that is empty or an Optuna storage:
+    Optuna would otherwise add its tables to a user's own database (or fail on a text file with
+    a message about servers and passwords)."""
+    import sqlite3
+
+    path = Path(url.split(":///", 1)[1].split("?", 1)[0])
+    if not path.exists() or (path.is_file() and path.stat().st_size == 0):
+        return
+    if not path.is_file():
+        raise SpecError([Problem(file=str(path), path="--storage", value=str(path),
+                                 message="is not a regular file (a folder, a device or a pipe)",
+                                 hint="give the path of an SQLite file, new or an Optuna storage")])
+    with path.open("rb") as fh:
+        magic = fh.read(16)
+    if magic != b"SQLite format 3\x00":
+        raise SpecError([Problem(file=str(path), path="--storage", value=str(path),
+                                 message="exists and is not an SQLite database; not touched",
+                                 expected="a new file, or an SQLite file that holds an Optuna storage",
+                                 hint="give another path (sqlite:///NEW.db), or a journal file path")])
+    try:
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=60)
+        try:
+            tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        raise SpecError([Problem(file=str(path), path="--storage", value=str(path),
+                                 message=f"cannot be read as an SQLite database: {exc}",
+                                 hint="give another path (sqlite:///NEW.db)")]) from None
+    if tables and not OPTUNA_TABLES <= tables:
+        shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise SpecError([Problem(file=str(path), path="--storage", value=str(path),
+                                 message=f"is an SQLite database of something else (tables {shown}), not an Optuna "
+                                         "storage; not touched",
+                                 expected="a new file, or an SQLite file that holds an Optuna storage",
+                                 hint="give another path (sqlite:///NEW.db)")])
+
+
 def open_storage(spec: StorageSpec) -> optuna.storages.BaseStorage:
     """An Optuna storage object for `spec` (what `optuna.load_study(storage=...)` takes)."""
     if spec.kind == "memory":
@@ -342,6 +386,7 @@ def open_storage(spec: StorageSpec) -> optuna.storages.BaseStorage:
         return _open_proxy(spec)
     engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if spec.url.startswith("sqlite"):
+        check_sqlite_file(spec.url)
         engine_kwargs = {"connect_args": {"timeout": 60}}
     try:
         return optuna.storages.RDBStorage(spec.url, engine_kwargs=engine_kwargs)
@@ -384,6 +429,19 @@ def _open_proxy(spec: StorageSpec, *, timeout_s: float = 10.0) -> optuna.storage
                                  value=spec.display,
                                  hint="start one with `slmsim serve-storage --storage postgresql://... --host HOST "
                                       "--port PORT`, and check the address and any firewall")]) from None
+    try:  # a channel is ready for any gRPC server: ask the proxy's own service once
+        proxy.get_all_studies()
+    except grpc.RpcError as exc:
+        proxy.close()
+        code = exc.code().name if hasattr(exc, "code") and exc.code() is not None else type(exc).__name__
+        detail = (exc.details() or "").strip() if hasattr(exc, "details") else ""
+        raise SpecError([Problem(file="<command line>", path="--storage",
+                                 message=f"the gRPC server at {host}:{port} is not an Optuna storage proxy: its "
+                                         f"storage service answered {code}" + (f" ({detail[:120]})" if detail else ""),
+                                 value=spec.display,
+                                 expected="a `slmsim serve-storage` (Optuna run_grpc_proxy_server) address",
+                                 hint="start one with `slmsim serve-storage --storage postgresql://... --host HOST "
+                                      "--port PORT`, or check the port")]) from None
     return proxy
 
 

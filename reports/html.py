@@ -29,7 +29,7 @@ import plotly.io as pio
 import plotly.offline
 
 from slmsim.core.errors import Problem, SpecError
-from slmsim.core.outputs import under_a_file, write_problem
+from slmsim.core.outputs import DIGEST_BLANK, digest_changed, under_a_file, with_digest, write_problem
 
 # Block types ---------------------------------------------------------------------------
 
@@ -350,6 +350,7 @@ def render(page: Page) -> str:
     return "".join([
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
         f'<meta name="generator" content="{GENERATOR} {__version__}">',  # what write() recognises as ours
+        DIGEST_TAG.format(DIGEST_BLANK),  # filled by stamped(): an edit since shows (edited())
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
         # no network at all: nothing may load from outside this file
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; "
@@ -368,6 +369,19 @@ def render(page: Page) -> str:
 
 GENERATOR = "slmsim"
 _LEGACY_MARK = b'id="slmsim-templates"'  # in every report slmsim wrote before the generator tag
+DIGEST_META = "slmsim-content-sha256"  # the SHA-256 of the report as written, its own value blanked
+DIGEST_TAG = '<meta name="' + DIGEST_META + '" content="{}">'
+
+
+def stamped(html: str) -> str:
+    """`html` (rendered with a blank digest tag) with the tag holding the SHA-256 of the page."""
+    return with_digest(html, DIGEST_TAG)
+
+
+def edited(path: Path) -> bool:
+    """Whether a report slmsim wrote was changed since (`slmsim.core.outputs.digest_changed`; a
+    report without the tag, written before it was added, counts as unedited)."""
+    return digest_changed(path, DIGEST_TAG)
 
 
 def written_by_slmsim(path: Path) -> bool:
@@ -403,13 +417,18 @@ def write(page: Page, out_path: Path) -> Path:
                                  "wrote; refusing to overwrite it", value=str(out_path),
                                  expected="a new file, or a report slmsim wrote earlier",
                                  hint="give another --out, or move the file away")])
+    if out_path.exists() and edited(out_path):
+        raise SpecError([Problem(file=str(out_path), path="--out", message="is a report slmsim wrote, changed since "
+                                 "(it no longer matches the digest slmsim stamped in it); refusing to overwrite it",
+                                 value=str(out_path), expected="a new file, or a report slmsim wrote and nobody edited",
+                                 hint="give another --out, or move your edited copy away")])
     blocked = under_a_file(out_path, "--out")
     if blocked is not None:
         raise SpecError([blocked])
     try:
         out_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = out_path.with_name(f".{out_path.name}.tmp")
-        tmp.write_text(render(page), encoding="utf-8")
+        tmp.write_text(stamped(render(page)), encoding="utf-8")
         tmp.replace(out_path)
     except OSError as exc:
         raise SpecError([write_problem(out_path, "--out", exc)]) from None

@@ -188,7 +188,9 @@ def _seed_and_trials_problems(args: argparse.Namespace) -> list[Problem]:
         problems.append(Problem(file="<command line>", path="--seed", message="out of range", value=seed,
                                 expected=f"an integer from 0 to {MAX_DSE_SEED:,}"))
     if args.trials is not None and args.trials < 1:
-        problems.append(Problem(file="<command line>", path="--trials", message="must be at least 1", value=args.trials))
+        problems.append(Problem(file="<command line>", path="--trials", message="must be at least 1", value=args.trials,
+                                expected=f"a whole number from 1 to {MAX_TRIALS:,}",
+                                hint="the trials the study should hold in all (a resumed study tops up to it)"))
     elif args.trials is not None and args.trials > MAX_TRIALS:
         problems.append(Problem(file="<command line>", path="--trials", message="too many trials", value=args.trials,
                                 expected=f"at most {MAX_TRIALS:,}", hint="see docs/input-limits.md"))
@@ -200,14 +202,17 @@ def _check_counts(args: argparse.Namespace) -> None:
 
     problems = _seed_and_trials_problems(args)
     if args.jobs < 0:
-        problems.append(Problem(file="<command line>", path="--jobs", message="must be 0 or more", value=args.jobs))
+        problems.append(Problem(file="<command line>", path="--jobs", message="must be 0 or more", value=args.jobs,
+                                expected=f"0 (no trials here: workers run them) to {max_jobs()} processes",
+                                hint="--jobs 1 runs the trials in this process"))
     elif args.jobs > max_jobs():
         problems.append(Problem(file="<command line>", path="--jobs", message="more processes than this machine "
                                 "can run", value=args.jobs, expected=f"at most {max_jobs()} (4 per core)",
                                 hint="start `slmsim worker` processes on other machines to go wider (docs/dse.md)"))
     if args.rescreen_des < 0:
         problems.append(Problem(file="<command line>", path="--rescreen-des", message="must be 0 or more",
-                                value=args.rescreen_des))
+                                value=args.rescreen_des, expected="0 (none) or how many Pareto designs the DES re-runs",
+                                hint="e.g. --rescreen-des 5"))
     if problems:
         raise SpecError(problems)
 
@@ -222,6 +227,10 @@ def _run(args: argparse.Namespace, *, loaded: Any, sampler: str, suffix: str, n_
     storage = storage_spec(args.storage, out_dir=out)
     if storage.kind == "journal" and args.storage is not None:  # before --out is made: a bad path leaves nothing
         check_journal_path(Path(storage.url))
+    if storage.kind == "rdb" and storage.url.startswith("sqlite"):  # likewise: not a user's own database
+        from slmsim.dse.storage import check_sqlite_file
+
+        check_sqlite_file(storage.url)
     if storage.kind == "memory" and args.jobs > 1:
         raise SpecError([Problem(file="<command line>", path="--jobs", message="in-memory storage cannot be shared "
                                  "between processes", value=args.jobs, hint="use the default journal storage")])
@@ -229,6 +238,7 @@ def _run(args: argparse.Namespace, *, loaded: Any, sampler: str, suffix: str, n_
     with _OutLock(out):  # one explore per --out at a time; released when we exit, however we exit
         _claim_out(out, study_name=study_name, fingerprint=loaded.fingerprint(), engine=args.engine,
                    overwrite=args.overwrite, own_journal=args.storage is None)
+        _check_outputs_replaceable(out, overwrite=args.overwrite)  # before any trial runs or any file is written
         study, config = prepare_study(loaded, storage=storage, study_name=study_name, sampler=sampler,
                                       engine=args.engine, seed=args.seed, n_trials=n_trials)
         _resume_notes(loaded.space, config.space)
@@ -362,6 +372,7 @@ class _OutLock:
     def __init__(self, out: Path) -> None:
         self.path = out / LOCK_NAME
         self.fd: int | None = None
+        self.made = False  # whether we created --out (then a run that fails before writing in it removes it)
 
     def __enter__(self) -> "_OutLock":
         import fcntl
@@ -372,6 +383,7 @@ class _OutLock:
         if blocked is not None:
             raise SpecError([blocked])
         try:
+            self.made = not self.path.parent.exists()
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_CREAT | os.O_RDWR, 0o644)
         except OSError as exc:  # a folder in /proc or /sys, no permission, a device
@@ -390,7 +402,7 @@ class _OutLock:
         self.fd = fd
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: object, *exc: object) -> None:
         if self.fd is not None:
             import fcntl
 
@@ -398,6 +410,14 @@ class _OutLock:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             os.close(self.fd)
             self.fd = None
+        if exc_type is not None and self.made:
+            # a run that failed before writing anything (an unreachable storage) leaves no folder
+            folder = self.path.parent
+            with contextlib.suppress(OSError):
+                if {p.name for p in folder.iterdir()} <= {LOCK_NAME}:
+                    with contextlib.suppress(FileNotFoundError):
+                        self.path.unlink()
+                    folder.rmdir()
 
 
 def _read_marker(out: Path) -> dict[str, Any] | None:
@@ -438,10 +458,78 @@ def _claim_out(out: Path, *, study_name: str, fingerprint: str, engine: str, ove
     print(f"explore: --overwrite: removed study {previous.get('study_name')!r} from {out}", file=sys.stderr)
 
 
-def _mark_out(out: Path, *, study_name: str, fingerprint: str, engine: str) -> None:
+def _mark_out(out: Path, *, study_name: str, fingerprint: str, engine: str,
+              outputs: dict[str, str] | None = None) -> None:
+    """The folder's marker: whose study it holds and (`outputs`) the SHA-256 of each output file
+    as slmsim last wrote it, so an output edited since is not overwritten (`_edited_outputs`).
+    Without `outputs` the recorded digests are kept."""
+    if outputs is None:
+        outputs = (_read_marker(out) or {}).get("outputs") or {}
     _atomic_write(out / MARKER, json.dumps({"what": "slmsim study output folder; files here are rewritten by slmsim "
                                                     "explore/sweep", "study_name": study_name,
-                                            "fingerprint": fingerprint, "engine": engine}, indent=1) + "\n")
+                                            "fingerprint": fingerprint, "engine": engine, "outputs": outputs},
+                                           indent=1) + "\n")
+
+
+def _record_output(out: Path, name: str) -> None:
+    """Record the digest of an output slmsim has just written in the folder's marker."""
+    from slmsim.core.outputs import file_sha256
+
+    marker = _read_marker(out)
+    if marker is None:
+        return
+    digest = file_sha256(out / name)
+    outputs = dict(marker.get("outputs") or {})
+    if digest is not None:
+        outputs[name] = digest
+    _atomic_write(out / MARKER, json.dumps({**marker, "outputs": outputs}, indent=1) + "\n")
+
+
+def _write_output(out: Path, name: str, data: bytes | str) -> None:
+    _atomic_write(out / name, data)
+    _record_output(out, name)
+
+
+def _edited_outputs(out: Path) -> list[str]:
+    """Output files that differ from what slmsim last wrote there (by the marker's digests): a
+    user's edits. A folder whose marker records no digests (written before they were kept) has
+    none to compare: nothing is reported. report.html carries its own digest (it is also
+    rewritten by `slmsim report DIR`)."""
+    from slmsim.core.outputs import file_sha256
+
+    recorded = (_read_marker(out) or {}).get("outputs")
+    if not isinstance(recorded, dict):
+        return []
+    return [name for name, digest in recorded.items()
+            if name in OUTPUT_FILES and name != "report.html" and (out / name).is_file()
+            and file_sha256(out / name) != digest]
+
+
+def _check_outputs_replaceable(out: Path, *, overwrite: bool) -> None:
+    """Refuse, before any work, to replace an output the user edited or a report.html slmsim did
+    not write (`--overwrite` replaces edited outputs; a foreign report.html is never replaced)."""
+    problems = []
+    report = out / "report.html"
+    if report.exists():
+        from slmsim.reports.html import edited, written_by_slmsim
+
+        if not written_by_slmsim(report):
+            problems.append(Problem(file=str(report), path="--out", message="exists and is not a report slmsim "
+                                    "wrote; refusing to overwrite it (nothing was run or written)", value=str(report),
+                                    hint="move the file away, or choose another --out"))
+        elif edited(report):
+            problems.append(Problem(file=str(report), path="--out", message="is a report slmsim wrote, changed "
+                                    "since; refusing to overwrite it (nothing was run or written)", value=str(report),
+                                    hint="move or rename your edited copy, or choose another --out"))
+    edited = [] if overwrite else _edited_outputs(out)
+    for name in edited:
+        problems.append(Problem(file=str(out / name), path="--out", message="was changed since slmsim wrote it; "
+                                "refusing to overwrite it (nothing was run or written)", value=name,
+                                expected="the file as the last explore/sweep wrote it",
+                                hint="move or rename your edited copy (the trials are safe in the study's storage), "
+                                     "or pass --overwrite to replace it"))
+    if problems:
+        raise SpecError(problems)
 
 
 def _atomic_write(path: Path, data: bytes | str) -> None:
@@ -493,7 +581,7 @@ def _write_outputs(out: Path, *, study: Any, config: Any, storage: Any, sampler:
                 row[f"analytic:{o.column}"] = r[o.column]
             rows.append(row)
         rescreened = pd.DataFrame(rows)
-        _atomic_write(out / "rescreen-des.csv", rescreened.to_csv(index=False))
+        _write_output(out, "rescreen-des.csv", rescreened.to_csv(index=False))
         extra["rescreen"] = {"engine": "des", "file": "rescreen-des.csv", "trials": [r["number"] for r in rows]}
     from slmsim.dse.importance import compute_importances
 
@@ -503,18 +591,18 @@ def _write_outputs(out: Path, *, study: Any, config: Any, storage: Any, sampler:
     from slmsim.core.version import __version__
 
     summary = {"slmsim_version": __version__, **summary}  # which slmsim wrote study.json
-    _atomic_write(out / "trials.csv", df.to_csv(index=False))
+    _write_output(out, "trials.csv", df.to_csv(index=False))
     buf = io.BytesIO()
     df.to_parquet(buf, index=False)
-    _atomic_write(out / "trials.parquet", buf.getvalue())
-    _atomic_write(out / "pareto.csv", pareto.to_csv(index=False))
+    _write_output(out, "trials.parquet", buf.getvalue())
+    _write_output(out, "pareto.csv", pareto.to_csv(index=False))
     head = (f"# {config.space.file} resolved by slmsim: defaults filled in, paths made absolute,\n"
             "# numbers in SI (the unit of each parameter is given beside it).\n")
-    _atomic_write(out / "space.resolved.yaml", head + yaml.safe_dump(config.space.to_dict(), sort_keys=False))
-    _atomic_write(out / "base-hardware.yaml", f"# the base spec of {config.space.file} after `extends:`\n"
+    _write_output(out, "space.resolved.yaml", head + yaml.safe_dump(config.space.to_dict(), sort_keys=False))
+    _write_output(out, "base-hardware.yaml", f"# the base spec of {config.space.file} after `extends:`\n"
                   + yaml.safe_dump(config.base_tree, sort_keys=False))
-    _atomic_write(out / "study.json", json.dumps(summary, indent=2, default=_json_default, allow_nan=False))
-    report_path = _write_report(out)
+    _write_output(out, "study.json", json.dumps(summary, indent=2, default=_json_default, allow_nan=False))
+    report_path = _write_report(out)  # report.html carries its own digest (reports.html.edited)
     return {"df": df, "pareto": pareto, "summary": summary, "report": report_path, "rescreen": rescreened,
             "config": config}
 

@@ -49,22 +49,27 @@ _FLOATS: tuple[tuple[str, str], ...] = (
 
 
 
-def des_work_problems(tokens: int, *, what: str, prefill_passes: int = 0) -> list[Problem]:
+def des_work_problems(tokens: int, *, what: str, prefill_passes: int = 0, runs: int = 1) -> list[Problem]:
     """The discrete-event engine steps through every generated token and prefill pass: refuse
     runs of hours.
 
     `tokens` is the generated tokens the DES would step through (all requests of a stream),
-    `prefill_passes` the passes of their prefills (one each unless prefill is chunked).
+    `prefill_passes` the passes of their prefills (one each unless prefill is chunked), `runs`
+    how many times it does so (`--samples N`: the scenario's seed and N derived ones).
     """
-    steps = tokens + max(0, prefill_passes - 1)  # one prefill pass was always allowed for
+    steps = (tokens + max(0, prefill_passes - 1)) * runs  # one prefill pass was always allowed for
     if steps <= MAX_DES_TOKENS:
         return []
     passes = f" and {prefill_passes} prefill passes" if prefill_passes > 1 else ""
-    return [Problem(file="<command line>", path="--engine", message=f"{what}: {tokens} generated tokens{passes} is too "
-                    f"long for the discrete-event engine (it steps through each one; about "
-                    f"{steps * 1e-4 / 60:.0f} min here)", value=tokens,
-                    expected=f"at most {MAX_DES_TOKENS} steps (generated tokens + prefill passes) per DES run",
-                    hint="use --engine analytic (exact for one request), or fewer or shorter requests")]
+    times = f" in each of {runs} runs (--samples {runs - 1} and the scenario's seed)" if runs > 1 else ""
+    return [Problem(file="<command line>", path="--samples" if runs > 1 else "--engine",
+                    message=f"{what}: {tokens} generated tokens{passes}{times} is too long for the discrete-event "
+                            f"engine (it steps through each one; about {steps * 1e-4 / 60:.0f} min here)",
+                    value=runs - 1 if runs > 1 else tokens,
+                    expected=f"at most {MAX_DES_TOKENS} steps (generated tokens + prefill passes, times the runs) "
+                             "in all",
+                    hint="use --engine analytic (exact for one request), fewer --samples, or fewer or shorter "
+                         "requests")]
 
 
 def _problem(flag: str, message: str, value: Any, expected: str) -> Problem:

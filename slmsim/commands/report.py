@@ -25,7 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "sqlite:///study.db, postgresql://..., redis://..., or a journal file path")
     r.add_argument("--study", metavar="NAME", help="study name (needed when the storage holds several studies)")
     r.add_argument("--out", metavar="PATH", type=Path,
-                   help="HTML file to write (default: DIR/report.html, or NAME-report.html for a storage)")
+                   help="HTML file to write (default: DIR/report.html, or NAME-report.html for a storage, NAME "
+                        "the --study given, else 'study')")
     r.set_defaults(func=_cmd_report)
 
 

@@ -46,8 +46,13 @@ def _cmd_schema(args: argparse.Namespace) -> int:
             head = fh.read(400).decode("utf-8", errors="replace")
         if not _ours(head):
             raise SpecError([Problem(file=str(out), path="", message="exists and is not a schema slmsim wrote "
-                                     "(its title does not start with 'slmsim'); not overwritten",
+                                     "(its first lines hold no \"$schema\" with a \"title\": \"slmsim ...\"); "
+                                     "not overwritten",
                                      hint="give a new file name, or delete the file first if it is yours to lose")])
+        if _edited(out):
+            raise SpecError([Problem(file=str(out), path="", message="is a schema slmsim wrote, changed since (it no "
+                                     "longer matches the digest in its \"$comment\"); not overwritten",
+                                     hint="give a new file name, or move your edited copy away")])
     from slmsim.core.outputs import under_a_file, write_problem
 
     blocked = under_a_file(out, "--out")
@@ -55,7 +60,7 @@ def _cmd_schema(args: argparse.Namespace) -> int:
         raise SpecError([blocked])
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text)
+        out.write_text(_stamped(text))
     except OSError as exc:
         raise SpecError([write_problem(out, "--out", exc)]) from None
     print(f"{args.kind} schema written to {out}")
@@ -67,3 +72,30 @@ def _ours(head: str) -> bool:
     import re
 
     return '"$schema"' in head and re.search(r'"title":\s*"slmsim [^"]*"', head) is not None
+
+
+_DIGEST = '"$comment": "slmsim-content-sha256:{}"'
+
+
+def _stamped(text: str) -> str:
+    """The schema with a first key `$comment` holding the SHA-256 of the file (its own value
+    blanked), so a later `--out` can tell an edited copy from the one slmsim wrote."""
+    import json
+
+    from slmsim.core.outputs import DIGEST_BLANK, with_digest
+
+    data = {"$comment": f"slmsim-content-sha256:{DIGEST_BLANK}", **json.loads(text)}
+    return with_digest(json.dumps(data, indent=2, sort_keys=False) + "\n", _DIGEST)
+
+
+def _edited(path: Path) -> bool:
+    """A schema slmsim wrote whose content no longer matches the digest in its `$comment` (one
+    without, written before it was added, cannot tell and counts as unedited)."""
+    from slmsim.core.outputs import digest_changed
+
+    try:
+        if path.stat().st_size > 64 << 20:
+            return True  # not a schema slmsim wrote as it is: far too large
+    except OSError:
+        return False
+    return digest_changed(path, _DIGEST, head=1024)

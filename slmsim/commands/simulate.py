@@ -296,7 +296,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     if not args.arrivals and (args.engine == "des" or args.trace or args.report):
         passes = plan.mapper.prefill_pass_count(scenario.prompt_tokens, scenario.batch)
-        des_problems = des_work_problems(scenario.gen_tokens, what="--gen", prefill_passes=passes)
+        des_problems = des_work_problems(scenario.gen_tokens, what="--gen", prefill_passes=passes,
+                                         runs=1 + (args.samples or 0))
         if des_problems:
             raise SpecError(des_problems)
     from slmsim.commands.tables import progress
@@ -430,7 +431,7 @@ def _serve(args: argparse.Namespace, plan: Any, scenario: Any, *, trace_steps: i
     # at most every request prefilled alone: its passes at batch 1
     passes = sum(plan.mapper.prefill_pass_count(r.prompt_tokens, 1) for r in reqs)
     des_problems = des_work_problems(sum(r.gen_tokens for r in reqs), what="the request stream",
-                                     prefill_passes=passes)
+                                     prefill_passes=passes, runs=1 + (getattr(args, "samples", None) or 0))
     if des_problems:
         raise SpecError(des_problems)
     policy = ServingPolicy(batching=Batching(args.batching), max_batch=args.max_batch,

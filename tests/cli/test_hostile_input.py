@@ -356,6 +356,14 @@ def test_des_refuses_hours_of_work(capsys: pytest.CaptureFixture[str], flags: li
         "simulate", "--hw", "agx-orin-64gb", "--model", "qwen3-0.6b", "--prompt", "8", *flags)
 
 
+def test_des_limit_counts_every_sample(capsys: pytest.CaptureFixture[str]) -> None:
+    """--samples N runs the DES N + 1 times: 100,000 tokens x 1,001 runs is 100.1M steps, far over
+    the 1M limit, though one run alone is within it (it would take about 50 minutes here)."""
+    bad(capsys, ["--samples", "in each of 1001 runs", "too long for the discrete-event engine", "fewer --samples"],
+        "simulate", "--hw", "a100-80gb", "--model", "qwen2.5-0.5b", "--engine", "des", "--gen", "100000",
+        "--samples", "1000")
+
+
 def test_prompt_beyond_the_context_is_a_warning(capsys: pytest.CaptureFixture[str]) -> None:
     # qwen3-0.6b: max_position_embeddings 40960
     code, out, err = run(capsys, "simulate", "--hw", "agx-orin-64gb", "--model", "qwen3-0.6b", "--prompt", "40960",

@@ -99,6 +99,30 @@ def test_a_grpc_url_without_a_proxy_is_a_clear_error(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "grpc://HOST:PORT" in bad.stderr and "Traceback" not in bad.stderr
 
 
+def test_a_grpc_server_that_is_not_a_storage_proxy_is_a_clear_error() -> None:
+    """Another service's gRPC server on the port: the channel is ready, the storage RPC is
+    UNIMPLEMENTED; the worker says so (exit 2), no traceback."""
+    _grpc_or_skip()
+    from concurrent import futures
+
+    import grpc
+
+    port = _free_port()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.start()
+    try:
+        res = subprocess.run([sys.executable, "-m", "slmsim.cli", "worker", "--storage", f"grpc://127.0.0.1:{port}",
+                              "--study", "x", "--no-progress"], cwd=ROOT, capture_output=True, text=True,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)}, timeout=120)
+    finally:
+        server.stop(None)
+    assert res.returncode == 2, res.stderr
+    assert f"the gRPC server at 127.0.0.1:{port} is not an Optuna storage proxy" in res.stderr
+    assert "UNIMPLEMENTED" in res.stderr and "slmsim serve-storage" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
 def test_serve_storage_refuses_a_journal(tmp_path: Path) -> None:
     _grpc_or_skip()
     res = subprocess.run([sys.executable, "-m", "slmsim.cli", "serve-storage", "--storage", str(tmp_path / "j.log")],
