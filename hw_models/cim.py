@@ -32,6 +32,7 @@ from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from slmsim.hw_models import periphery
 from slmsim.hw_models.scaling import scale
@@ -128,7 +129,11 @@ class CimMacro(BaseModel):
     @model_validator(mode="after")
     def _consistent(self) -> "CimMacro":
         if self.rows_per_op > self.rows:
-            raise ValueError(f"rows_per_op ({self.rows_per_op}) cannot exceed rows ({self.rows})")
+            raise PydanticCustomError(
+                "value_error", "rows_per_op ({value}) cannot exceed rows ({rows}): an operation activates rows of "
+                "this macro", {"field": "rows_per_op", "value": self.rows_per_op, "rows": self.rows,
+                                "expected": f"a whole number from 1 to {self.rows} (rows)",
+                                "hint": "lower rows_per_op (the adder-tree or ADC height), or raise rows"})
         if self.style is CimStyle.ANALOG and self.adc_bits is None:
             raise ValueError("an analog macro needs adc_bits")
         if self.cell_groups > -(-self.rows // self.rows_per_op):  # integer ceil: exact for any int

@@ -13,7 +13,7 @@ from slmsim.hw_models.spec import HardwareSpec
 from slmsim.core.errors import Problem, SpecError
 from slmsim.core.presets import PresetDir
 from slmsim.core.quantity import SI_FLOATS_OK
-from slmsim.core.yamlio import Provenance, RawSpec, resolve, set_path, validate
+from slmsim.core.yamlio import Provenance, RawSpec, register_preset_kind, resolve, set_path, validate
 
 PRESET_DIR = Path(__file__).parent / "presets"
 
@@ -21,6 +21,7 @@ PRESET_DIR = Path(__file__).parent / "presets"
 _PRESETS = PresetDir(PRESET_DIR)
 preset_names = _PRESETS.names
 preset_path = _PRESETS.path
+register_preset_kind("hardware", preset_names)
 
 
 @dataclass(frozen=True)

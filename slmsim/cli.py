@@ -66,8 +66,17 @@ class _Parser(argparse.ArgumentParser):
 
             close = difflib.get_close_matches(choice.group(1), re.findall(r"'([^']*)'", choice.group(2)), n=1)
             hint = f"did you mean '{close[0]}'? " + hint if close else hint
-        problem = Problem(file="<command line>", path=flag, message=what, value=value.group(1) if value else None,
-                          hint=hint)
+        expected = None
+        kind = re.match(r"invalid (int|float) value", what)
+        if kind:
+            expected = "a whole number" if kind.group(1) == "int" else "a number"
+            action = next((a for a in self._actions if flag in a.option_strings), None)
+            if action is not None and action.metavar:
+                expected += f" ({action.metavar})"
+        elif choice:
+            expected = "one of: " + ", ".join(re.findall(r"'([^']*)'", choice.group(2)))
+        shown = value.group(1) if value else choice.group(1) if choice else None
+        problem = Problem(file="<command line>", path=flag, message=what, value=shown, expected=expected, hint=hint)
         print(problem.render(), file=sys.stderr)
         self.exit(EXIT_BAD_INPUT)
 

@@ -168,7 +168,7 @@ def read_csv(path: str | Path) -> list[Row]:
                                  hint="give the path of a file inside it")]) from None
     except PermissionError as exc:
         raise SpecError([Problem(file=shown, path="", message=f"cannot read file: {exc.strerror}")]) from None
-    reader = csv.DictReader(text.splitlines())
+    reader = csv.DictReader(text.splitlines(), strict=True)  # a quote left open is a problem, not a cell
     header = csvio.header(reader, shown)
     twice = sorted({c for c in header if header.count(c) > 1})
     if twice:
@@ -181,7 +181,9 @@ def read_csv(path: str | Path) -> list[Row]:
         raise SpecError([Problem(
             file=shown, path="header", message=f"missing column(s): {', '.join(missing)}", value=",".join(header),
             expected=", ".join(_COLUMNS) + ", decode_tokens_per_s, prefill_tokens_per_s, power_w, source",
-            hint="other columns are ignored; an empty cell means not measured")])
+            hint=("the header holds ';': the file is semicolon-separated; save it with commas (a spreadsheet's "
+                  "'CSV, comma-delimited')" if ";" in ",".join(header) and len(header) < len(need) else
+                  "other columns are ignored; an empty cell means not measured"))])
     out: list[Row] = []
     problems: list[Problem] = []
     for i, r in enumerate(csvio.dict_rows(reader, shown), start=2):

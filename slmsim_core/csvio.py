@@ -20,6 +20,11 @@ def _problem(shown: str, reader: csv.DictReader, exc: csv.Error, hint: str | Non
     if "field larger than field limit" in message:
         message = f"a cell longer than {csv.field_size_limit():,} characters"
         hint = hint or "is a quote left open, so that the rest of the file reads as one cell?"
+    elif "unexpected end of data" in message:
+        message = "a quote left open at the end of the file"
+        hint = hint or "close the quoted cell (\"...\"), or remove the stray quote"
+    elif "expected after" in message:
+        hint = hint or "a quote inside a cell must be doubled (\"\") and the cell quoted"
     return SpecError([Problem(file=shown, path=f"line {line}", message=f"not a readable CSV: {message}",
                               hint=hint)])
 

@@ -377,13 +377,47 @@ def resolve(
     parent_target: str | Path = parent_ref
     if parent_ref.endswith((".yaml", ".yml")) or "/" in parent_ref:
         parent_target = (path.parent / parent_ref)
-    parent = resolve(parent_target, presets=presets, preset_names=preset_names, what=what,
-                     _stack=(*_stack, key))
+    try:
+        parent = resolve(parent_target, presets=presets, preset_names=preset_names, what=what,
+                         _stack=(*_stack, key))
+    except SpecError as exc:
+        raise _from_extends(exc, parent_ref, shown) from None
     merged = deep_merge(parent.data, plain)
     # provenance of a key the child overrides is dropped with the value (see deep_merge)
     kept = {p: v for p, v in parent.provenance.items() if _survives(p, plain)}
     kept.update(prov)
     return RawSpec(data=merged, provenance=kept, file=shown, chain=(shown, *parent.chain))
+
+
+def _from_extends(exc: SpecError, parent_ref: str, shown: str) -> SpecError:
+    """An unknown `extends:` target reported where it is written: this file's `extends` field
+    (the lookup itself only knows the name)."""
+    if len(exc.problems) == 1 and exc.problems[0].path == "" and exc.problems[0].file == parent_ref:
+        p = exc.problems[0]
+        return SpecError([Problem(file=shown, path="extends", message=f"`extends:` names an {p.message}",
+                                  value=p.value, expected=p.expected, hint=p.hint)])
+    return exc
+
+
+# preset names of every kind whose loader registered them (`register_preset_kind`): an unknown
+# name that is a preset of another kind is said to be one (a model file given as --hw)
+_PRESET_KINDS: dict[str, Callable[[], list[str]]] = {}
+KIND_FLAGS = {"hardware": "--hw", "model": "--model", "stack": "--stack"}
+
+
+def register_preset_kind(what: str, names: Callable[[], list[str]]) -> None:
+    _PRESET_KINDS[what] = names
+
+
+def _other_kind(ref: str, what: str) -> str | None:
+    for kind, names in _PRESET_KINDS.items():
+        if kind != what:
+            try:
+                if ref in names():
+                    return kind
+            except OSError:
+                continue
+    return None
 
 
 def _survives(path: str, child: dict[str, Any]) -> bool:
@@ -420,6 +454,15 @@ def _locate(ref: str | Path, *, presets: PresetLookup, preset_names: Callable[[]
     if found is not None:
         return found, f"preset:{ref}"
     names = preset_names()
+    other = _other_kind(ref, what)
+    if other is not None:
+        flag = KIND_FLAGS.get(other)
+        raise SpecError([Problem(
+            file=ref, path="", message=f"unknown {what} preset {ref!r}: it is a {other} preset",
+            value=ref, expected=f"a {what} preset or file",
+            hint=f"a {other} spec goes where a {other} is asked for" + (f" ({flag})" if flag else "")
+            + f"; a {what} file extends a {what} preset",
+        )])
     close = difflib.get_close_matches(ref, names, n=3, cutoff=0.5)
     hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
     raise SpecError([Problem(
@@ -526,6 +569,10 @@ def problems_from(exc: pydantic.ValidationError, *, model: type[pydantic.BaseMod
         message = err["msg"]
         if ctx.get("path"):  # a model-level check naming the field it is about
             path = str(ctx["path"])
+        elif ctx.get("field"):  # the same, relative to where the checked model sits
+            path = _dotted([*path_parts, str(ctx["field"])])
+        if (ctx.get("path") or ctx.get("field")) and "value" in ctx:
+            value = ctx["value"]  # its value (the input of a model-level check is the whole mapping)
         if etype == "missing":
             message = f"missing required field '{path_parts[-1]}'"
             value = None

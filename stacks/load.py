@@ -11,7 +11,16 @@ from typing import Any
 
 from slmsim.core.errors import Problem, SpecError
 from slmsim.core.presets import PresetDir
-from slmsim.core.yamlio import Provenance, RawSpec, lift_provenance, read_yaml, resolve, set_path, validate
+from slmsim.core.yamlio import (
+    Provenance,
+    RawSpec,
+    lift_provenance,
+    read_yaml,
+    register_preset_kind,
+    resolve,
+    set_path,
+    validate,
+)
 from slmsim.stacks.spec import FormatLibrary, StackSpec
 
 PRESET_DIR = Path(__file__).parent / "presets"
@@ -21,6 +30,7 @@ FORMATS_FILE = Path(__file__).parent / "formats.yaml"
 _PRESETS = PresetDir(PRESET_DIR)
 preset_names = _PRESETS.names
 preset_path = _PRESETS.path
+register_preset_kind("stack", preset_names)
 
 
 @dataclass(frozen=True)

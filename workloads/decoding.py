@@ -30,6 +30,7 @@ from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 SPEC = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
@@ -52,9 +53,16 @@ def _check_tree(tree: tuple[int, ...] | None, draft_len: int) -> None:
     if tree is None:
         return
     if any(b < 1 for b in tree):
-        raise ValueError("every tree branching factor must be >= 1")
+        raise PydanticCustomError(
+            "value_error", "every tree branching factor must be >= 1 (the tokens kept at each drafted depth)",
+            {"field": "tree", "value": list(tree), "expected": "whole numbers >= 1, one per drafted depth, e.g. [3, 2, 1]",
+             "hint": "a chain (no tree) is all 1s, or leave tree out"})
     if len(tree) != draft_len:
-        raise ValueError(f"a tree of depth {len(tree)} needs draft_len {len(tree)}")
+        raise PydanticCustomError(
+            "value_error", "a tree of depth {depth} needs draft_len {depth}",
+            {"field": "tree", "depth": len(tree), "value": list(tree),
+             "expected": f"{draft_len} branching factors (draft_len {draft_len}), or draft_len {len(tree)}",
+             "hint": "one branching factor per drafted token depth"})
 
 
 class Speculative(BaseModel):
@@ -133,7 +141,11 @@ class LexicalUnit(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> "LexicalUnit":
         if self.tokens_per_step > self.window:
-            raise ValueError(f"tokens_per_step ({self.tokens_per_step}) cannot exceed window ({self.window})")
+            raise PydanticCustomError(
+                "value_error", "tokens_per_step ({value}) cannot exceed window ({window}): a step emits at most the "
+                "window's tokens", {"field": "tokens_per_step", "value": self.tokens_per_step, "window": self.window,
+                                    "expected": f"a mean from 1 to {self.window} (window)",
+                                    "hint": "lower tokens_per_step, or widen the window"})
         given = self.model_fields_set
         if self.acceptance is not None:
             mean = expected_tokens_per_pass(self.acceptance, self.window - 1)
@@ -159,7 +171,11 @@ class Multipath(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> "Multipath":
         if not (self.final_width <= self.max_width and self.initial_width <= self.max_width):
-            raise ValueError("initial_width and final_width must not exceed max_width")
+            wide = "initial_width" if self.initial_width > self.max_width else "final_width"
+            raise PydanticCustomError(
+                "value_error", "initial_width and final_width must not exceed max_width ({cap})",
+                {"field": wide, "value": getattr(self, wide), "cap": self.max_width,
+                 "expected": f"at most max_width, {self.max_width}", "hint": "narrow it, or raise max_width"})
         return self
 
     def width_at(self, token: int) -> int:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from slmsim.core.errors import Problem, SpecError
 from slmsim.core.presets import PresetDir
-from slmsim.core.yamlio import Provenance, RawSpec, read_json, resolve, validate
+from slmsim.core.yamlio import Provenance, RawSpec, read_json, register_preset_kind, resolve, validate
 from slmsim.workloads.model import ModelSpec
 
 PRESET_DIR = Path(__file__).parent / "presets"
@@ -15,6 +15,7 @@ PRESET_DIR = Path(__file__).parent / "presets"
 _PRESETS = PresetDir(PRESET_DIR)
 preset_names = _PRESETS.names
 preset_path = _PRESETS.path
+register_preset_kind("model", preset_names)
 
 
 def load_model(ref: str | Path) -> ModelSpec:

@@ -10,6 +10,7 @@ import math
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 SPEC = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
@@ -71,7 +72,11 @@ class MoeSpec(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> "MoeSpec":
         if self.top_k > self.num_experts:
-            raise ValueError(f"top_k ({self.top_k}) cannot exceed num_experts ({self.num_experts})")
+            raise PydanticCustomError(
+                "value_error", "top_k ({value}) cannot exceed num_experts ({n}): a token is routed to top_k of them",
+                {"field": "top_k", "value": self.top_k, "n": self.num_experts,
+                 "expected": f"a whole number from 1 to {self.num_experts} (num_experts)",
+                 "hint": "lower moe.top_k, or raise moe.num_experts (config.json: num_experts_per_tok, num_experts)"})
         if self.first_dense_layers and self.dense_intermediate_size is None:
             raise ValueError("first_dense_layers needs dense_intermediate_size")
         if self.num_shared_experts and not self.shared_expert_intermediate_size:
@@ -142,9 +147,14 @@ class ModelSpec(BaseModel):
     @model_validator(mode="after")
     def _check(self) -> "ModelSpec":
         if self.num_attention_heads % self.num_kv_heads:
-            raise ValueError(
-                f"num_attention_heads ({self.num_attention_heads}) must be a multiple of num_kv_heads ({self.num_kv_heads})"
-            )
+            divisors = [d for d in range(1, self.num_attention_heads + 1) if self.num_attention_heads % d == 0]
+            raise PydanticCustomError(
+                "value_error", "num_attention_heads ({heads}) must be a multiple of num_kv_heads ({value}): "
+                "grouped-query attention shares each KV head among the same number of query heads",
+                {"field": "num_kv_heads", "value": self.num_kv_heads, "heads": self.num_attention_heads,
+                 "expected": f"a divisor of num_attention_heads {self.num_attention_heads}: "
+                             + ", ".join(str(d) for d in divisors),
+                 "hint": "config.json: num_key_value_heads (equal to num_attention_heads for multi-head attention)"})
         if self.encoder_decoder and self.encoder_decoder.num_decoder_layers != self.num_layers:
             raise ValueError("num_layers must equal encoder_decoder.num_decoder_layers")
         if self.sliding_window is not None and self.sliding_window.layers > self.num_layers:

@@ -143,6 +143,16 @@ def _kind_of_tree(data: Any, path: Path, depth: int = 0) -> str:
             from slmsim.core.yamlio import read_yaml
 
             return _kind_of_tree(read_yaml(ppath), ppath, depth + 1)
+        if not ppath.exists() and not parent.endswith((".yaml", ".yml")) and "/" not in parent:
+            # an unknown preset name: the kind whose presets it is closest to (its loader then
+            # says "did you mean ...")
+            import difflib
+
+            kinds = {n: "hardware" for n in hw_names()} | {n: "model" for n in model_names()} \
+                | {n: "stack" for n in stack_names()}
+            close = difflib.get_close_matches(parent, list(kinds), n=1, cutoff=0.5)
+            if close:
+                return kinds[close[0]]
         return "hardware"  # a cycle or a missing parent: the hardware loader says which, with the chain
     raise SpecError([Problem(file=str(path), path="", message="not a hardware, model, stack, scenario, space or CIM macro file",
                              value=", ".join(sorted(keys)) or "(empty)",

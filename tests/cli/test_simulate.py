@@ -93,7 +93,9 @@ def test_ops_report_per_op_mapping(capsys: pytest.CaptureFixture[str]) -> None:
     ops = {op["name"]: op for op in d["decode_ops"]["ops"]}
     qkv = ops["qkv_proj"]
     assert qkv["unit"] == "cim_macros" and qkv["layers"] == 28
-    assert qkv["detail"]["cycles_per_mvm"] == 8 and qkv["detail"]["macro_tiles"] > 0
+    # W4 with a scale per 32 inputs: each operation sums one 32-row group, 4 of them x 8 input bits
+    assert qkv["detail"]["cycles_per_mvm"] == 4 * 8 and qkv["detail"]["rows_per_op"] == 32
+    assert qkv["detail"]["macro_tiles"] > 0
     # qwen3-0.6b: hidden 1024, q 16 x 128 + k, v 8 x 128 = 4096 outputs, 28 layers; W4 with an fp16
     # scale per 32 weights = 4.5 bits, streamed from DRAM once per step
     assert qkv["bytes_by_tier"]["dram"] == 28 * 1024 * (2048 + 2 * 1024) * 4.5 / 8 == 66_060_288

@@ -169,4 +169,5 @@ def test_check_reads_a_macro_file(tmp_path: Path, capsys: pytest.CaptureFixture[
     bad.write_text(path.read_text().replace("  rows_per_op: 128", "  rows_per_op: 129"))
     assert main(["check", str(bad)]) == 2
     err = capsys.readouterr().err
-    assert f"{bad}: macro: rows_per_op (129) cannot exceed rows (128)" in err and "Traceback" not in err
+    assert f"{bad}: macro.rows_per_op: rows_per_op (129) cannot exceed rows (128)" in err and "Traceback" not in err
+    assert "expected: a whole number from 1 to 128 (rows)" in err
