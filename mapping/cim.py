@@ -110,6 +110,17 @@ def grouped_accelerator(acc: CimAccelerator, precision: Precision) -> CimAcceler
     return acc.model_copy(update={"macro": acc.macro.model_copy(update={"rows_per_op": g})})
 
 
+def group_warnings(acc: CimAccelerator, device_name: str, precision: Precision) -> tuple[str, ...]:
+    """Say when the weight scale groups cut the macro's rows per operation (one sentence)."""
+    g = scale_group_rows(precision)
+    r = acc.macro.rows_per_op
+    if g is None or g >= r:
+        return ()
+    return (f"device '{device_name}': one weight scale per {g} inputs: each operation sums {g} rows, not the "
+            f"macro's {r} ({math.ceil(r / g)}x the cycles and readouts per MVM); per-channel scales "
+            "(--group-size 0) use the full height (docs/mapping.md)",)
+
+
 def scale_ops(token_rows: float, k: int, n: int, precision: Precision) -> float:
     """Vector-unit multiply-adds that scale a matmul's partial sums: one per output and scale group
     (per-channel: one per output); none for 16-bit weights."""

@@ -14,6 +14,7 @@ from slmsim.hw_models.processor import _Processor
 from slmsim.hw_models.spec import HardwareSpec, Placement
 from slmsim.mapping import elastic, memo
 from slmsim.mapping.cim import (
+    group_warnings,
     grouped_accelerator,
     macro_tiles_needed,
     map_on_cim,
@@ -524,7 +525,8 @@ def make_plan(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, *,
                 memory_footprint_bytes=footprint, weight_mode=mapper.modes, device_peak_ops_per_s=peaks,
                 pipeline=pipeline, mapper=mapper,
                 warnings=elastic.warnings(model, scenario) + tuple(
-                    w for n, d in hw.devices.items() if isinstance(d, CimAccelerator) for w in periphery_warnings(d, n)))
+                    w for n, d in hw.devices.items() if isinstance(d, CimAccelerator)
+                    for w in (*periphery_warnings(d, n), *group_warnings(d, n, scenario.precision))))
 
 
 def expert_cache_capacity(hw: HardwareSpec, model: ModelSpec, scenario: Scenario) -> int:

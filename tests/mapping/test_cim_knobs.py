@@ -81,6 +81,13 @@ def test_an_operation_sums_one_scale_group() -> None:
     assert dict(g128.energy_j)["cim_readout"].const == pytest.approx(epc["cim_readout"].const, rel=1e-12)
 
 
+def test_the_cut_is_said() -> None:
+    warned = make_plan(big_on_chip(), MODEL, SCEN).warnings
+    assert any("one weight scale per 32 inputs: each operation sums 32 rows, not the macro's 128 (4x" in w
+               for w in warned)
+    assert not any("weight scale per" in w for w in make_plan(big_on_chip(), MODEL, PER_CHANNEL).warnings)
+
+
 def test_group_scales_are_applied_on_the_vector_unit() -> None:
     """qwen3-0.6b's up projection (gate and up, 1,024 -> 2 x 3,072 outputs, one token): 6,144
     outputs x 1,024 / 32 = 32 groups each: 196,608 multiply-adds at 1 pJ (edgecim's vector unit);
