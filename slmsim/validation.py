@@ -197,8 +197,7 @@ def read_csv(path: str | Path) -> list[Row]:
             problems.append(Problem(file=shown, path=f"line {i}", message=f"{len(header) - len(short)} cells, "
                                     f"the header has {len(header)} columns (no {', '.join(short[:4])}"
                                     f"{', ...' if len(short) > 4 else ''})",
-                                    hint="an empty cell still needs its comma; an unclosed quote swallows the rest "
-                                         "of the line"))
+                                    hint="an empty cell still needs its comma"))
             continue
         before = len(problems)
         stack, fmt = (r.get("stack") or "").strip(), (r.get("weight_format") or "").strip()
