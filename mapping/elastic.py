@@ -61,7 +61,8 @@ def tier_demand(model: ModelSpec, scenario: Scenario) -> dict[str, dict[str, flo
         cached = (min(cache.experts_per_layer, model.moe.num_experts) * model.moe_layers()
                   * cached_bytes_per_expert(model, scenario))
     whole = weight_bytes(model, p)  # scales included, each weight group at its own bits
-    dense = whole - group_params(model)[WeightGroup.EXPERTS] * p.expert_bits_in_memory / 8.0
+    experts = group_params(model)[WeightGroup.EXPERTS] if model.moe is not None else 0
+    dense = whole - experts * p.expert_bits_in_memory / 8.0
     split = split_tiers(scenario)
     if split is not None:
         dec = scenario.decoding

@@ -20,6 +20,7 @@ from slmsim.mapping.cim import (
     map_on_cim,
     matmul_unit_values,
     periphery_warnings,
+    scale_group_rows,
     vector_unit_values,
 )
 from slmsim.mapping.cost import Affine, Component, MappedOp, MappedStep
@@ -235,11 +236,14 @@ class StepMapper:
         most one pass between): each part is a step whose constant FLOPs take its overcount
         off, so every pass's attention FLOPs are exact (docs/decoding.md, sliding windows)."""
         _, window = self.model.local_attention()
+        shapes = self.prefill_pass_shapes(prompt_tokens, batch)
+        if math.isinf(window):  # no sliding window: one step per shape (the hot path of a DSE)
+            return tuple((self.prefill(prompt_tokens, batch, tokens_per_seq=tps, logits=logits),
+                          batch * (start + tps * np.arange(n, dtype=float))) for tps, logits, start, n in shapes)
         out: list[tuple[MappedStep, np.ndarray]] = []
-        for tps, logits, start, n in self.prefill_pass_shapes(prompt_tokens, batch):
+        for tps, logits, start, n in shapes:
             offsets = start + tps * np.arange(n, dtype=float)
-            over = (np.zeros(n) if math.isinf(window) else
-                    np.array([graph.chunk_window_overcount_pairs(o, tps, window) for o in offsets]))
+            over = np.array([graph.chunk_window_overcount_pairs(o, tps, window) for o in offsets])
             cuts = [0, *(np.flatnonzero(np.diff(over)) + 1).tolist(), n]
             for a, b in zip(cuts[:-1], cuts[1:]):
                 out.append((self.prefill(prompt_tokens, batch, tokens_per_seq=tps, logits=logits,
@@ -550,9 +554,15 @@ def expert_cache_capacity(hw: HardwareSpec, model: ModelSpec, scenario: Scenario
     return int(max(0, min(model.moe.num_experts, free // per)))
 
 
-def effective_macro(acc: CimAccelerator) -> CimMacro:
-    """`acc.effective_macro` (derived on every access), memoised by the fields it reads."""
-    return memo.MACROS.get((acc.macro, acc.technology_node_m, acc.supply_voltage_v), lambda: acc.effective_macro)
+def effective_macro(acc: CimAccelerator, precision: Precision | None = None) -> CimMacro:
+    """`acc.effective_macro` (derived on every access), memoised by the fields it reads; with
+    `precision`, the macro its weight scale groups leave (`mapping.cim.grouped_accelerator`)."""
+    cap = scale_group_rows(precision) if precision is not None else None
+    if cap is None or cap >= acc.macro.rows_per_op:
+        return memo.MACROS.get((acc.macro, acc.technology_node_m, acc.supply_voltage_v),
+                               lambda: acc.effective_macro)
+    return memo.MACROS.get((acc.macro, acc.technology_node_m, acc.supply_voltage_v, cap),
+                           lambda: grouped_accelerator(acc, precision).effective_macro)
 
 
 def _macro_tiles_needed(model: ModelSpec, scenario: Scenario, acc: CimAccelerator) -> float:
@@ -567,7 +577,7 @@ def _macro_tiles_needed(model: ModelSpec, scenario: Scenario, acc: CimAccelerato
 def _peak_ops_per_s(dev: object, scenario: Scenario) -> float:
     if isinstance(dev, CimAccelerator):
         p = scenario.precision
-        mac = effective_macro(grouped_accelerator(dev, p))
+        mac = effective_macro(dev, p)
         macs_per_mvm = mac.rows * mac.outputs_per_macro(p.weight_bits)
         return 2.0 * macs_per_mvm * dev.macro_count * mac.clock_hz / mac.cycles_per_mvm(p.activation_bits)
     assert isinstance(dev, _Processor)
@@ -709,7 +719,7 @@ def _map_step(hw: HardwareSpec, wl: Workload, dname: str, precision: Precision, 
                 mapped = unit.get(op)
                 if mapped is None:
                     if mac is None:
-                        mac = effective_macro(grouped_accelerator(dev, precision))
+                        mac = effective_macro(dev, precision)
                     mapped = map_on_cim(op, acc=dev, device_name=dname, stationary=stationary, precision=precision,
                                         noc_tier=noc, stream_bandwidth_bytes_per_s=stream_bw, sources=sources,
                                         macro=mac)
