@@ -530,7 +530,9 @@ def make_plan(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, *,
                 pipeline=pipeline, mapper=mapper,
                 warnings=elastic.warnings(model, scenario) + tuple(
                     w for n, d in hw.devices.items() if isinstance(d, CimAccelerator)
-                    for w in (*periphery_warnings(d, n), *group_warnings(d, n, scenario.precision))))
+                    # the ADC warning of the macro as it runs (its rows cut to the scale group)
+                    for w in (*periphery_warnings(grouped_accelerator(d, scenario.precision), n),
+                              *group_warnings(d, n, scenario.precision))))
 
 
 def expert_cache_capacity(hw: HardwareSpec, model: ModelSpec, scenario: Scenario) -> int:

@@ -88,6 +88,18 @@ def test_the_cut_is_said() -> None:
     assert not any("weight scale per" in w for w in make_plan(big_on_chip(), MODEL, PER_CHANNEL).warnings)
 
 
+def test_the_adc_warning_names_the_rows_an_operation_sums() -> None:
+    """An analog 4-bit ADC resolves 15 one-bit rows; at group 32 an operation sums 32 rows (not
+    128), and the warning says 32 (6 ADC bits would resolve them)."""
+    analog = big_on_chip(devices__cim__macro__style="analog", devices__cim__macro__adc_bits=4,
+                         devices__cim__macro__energy_per_readout=None)
+    g32 = make_plan(analog, MODEL, SCEN).warnings
+    assert any("sums 32 rows per operation into a 4-bit ADC, which resolves 15 exactly" in w and "6 ADC bits" in w
+               for w in g32)
+    pc = make_plan(analog, MODEL, PER_CHANNEL).warnings
+    assert any("sums 128 rows per operation into a 4-bit ADC" in w and "8 ADC bits" in w for w in pc)
+
+
 def test_group_scales_are_applied_on_the_vector_unit() -> None:
     """qwen3-0.6b's up projection (gate and up, 1,024 -> 2 x 3,072 outputs, one token): 6,144
     outputs x 1,024 / 32 = 32 groups each: 196,608 multiply-adds at 1 pJ (edgecim's vector unit);
