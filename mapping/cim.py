@@ -101,21 +101,28 @@ def scale_group_rows(precision: Precision) -> int | None:
     return precision.weight_group_size
 
 
-def grouped_accelerator(acc: CimAccelerator, precision: Precision) -> CimAccelerator:
-    """`acc` with its macro summing at most one scale group per operation (module docstring):
-    rows_per_op capped at the weight group size; `acc` itself when the groups are no shorter."""
+def group_cap(acc: CimAccelerator, precision: Precision) -> int | None:
+    """The rows one operation of `acc`'s macro is cut to by the weight scale groups (module
+    docstring), or None when the groups are no shorter than its rows per operation."""
     g = scale_group_rows(precision)
-    if g is None or g >= acc.macro.rows_per_op:
+    return g if g is not None and g < acc.macro.rows_per_op else None
+
+
+def grouped_accelerator(acc: CimAccelerator, precision: Precision) -> CimAccelerator:
+    """`acc` with its macro summing at most one scale group per operation (`group_cap`); `acc`
+    itself when the groups do not cut it."""
+    g = group_cap(acc, precision)
+    if g is None:
         return acc
     return acc.model_copy(update={"macro": acc.macro.model_copy(update={"rows_per_op": g})})
 
 
 def group_warnings(acc: CimAccelerator, device_name: str, precision: Precision) -> tuple[str, ...]:
     """Say when the weight scale groups cut the macro's rows per operation (one sentence)."""
-    g = scale_group_rows(precision)
-    r = acc.macro.rows_per_op
-    if g is None or g >= r:
+    g = group_cap(acc, precision)
+    if g is None:
         return ()
+    r = acc.macro.rows_per_op
     return (f"device '{device_name}': one weight scale per {g} inputs: each operation sums {g} rows, not the "
             f"macro's {r} ({math.ceil(r / g)}x the cycles and readouts per MVM); per-channel scales "
             "(--group-size 0) use the full height (docs/mapping.md)",)

@@ -14,13 +14,13 @@ from slmsim.hw_models.processor import _Processor
 from slmsim.hw_models.spec import HardwareSpec, Placement
 from slmsim.mapping import elastic, memo
 from slmsim.mapping.cim import (
+    group_cap,
     group_warnings,
     grouped_accelerator,
     macro_tiles_needed,
     map_on_cim,
     matmul_unit_values,
     periphery_warnings,
-    scale_group_rows,
     vector_unit_values,
 )
 from slmsim.mapping.cost import Affine, Component, MappedOp, MappedStep
@@ -559,8 +559,8 @@ def expert_cache_capacity(hw: HardwareSpec, model: ModelSpec, scenario: Scenario
 def effective_macro(acc: CimAccelerator, precision: Precision | None = None) -> CimMacro:
     """`acc.effective_macro` (derived on every access), memoised by the fields it reads; with
     `precision`, the macro its weight scale groups leave (`mapping.cim.grouped_accelerator`)."""
-    cap = scale_group_rows(precision) if precision is not None else None
-    if cap is None or cap >= acc.macro.rows_per_op:
+    cap = group_cap(acc, precision) if precision is not None else None
+    if cap is None:
         return memo.MACROS.get((acc.macro, acc.technology_node_m, acc.supply_voltage_v),
                                lambda: acc.effective_macro)
     return memo.MACROS.get((acc.macro, acc.technology_node_m, acc.supply_voltage_v, cap),

@@ -402,6 +402,23 @@ def written_by_slmsim(path: Path) -> bool:
     return False
 
 
+def replace_problem(path: Path) -> Problem | None:
+    """Why an existing file at `path` may not be replaced by a report (None: it may, or there is
+    none): it is not a report slmsim wrote, or one that was edited since (`edited`)."""
+    if not path.exists():
+        return None
+    if not written_by_slmsim(path):
+        return Problem(file=str(path), path="--out", message="exists and is not a report slmsim wrote; refusing to "
+                       "overwrite it", value=str(path), expected="a new file, or a report slmsim wrote earlier",
+                       hint="give another --out, or move the file away")
+    if edited(path):
+        return Problem(file=str(path), path="--out", message="is a report slmsim wrote, changed since (it no longer "
+                       "matches the digest slmsim stamped in it); refusing to overwrite it", value=str(path),
+                       expected="a new file, or a report slmsim wrote and nobody edited",
+                       hint="give another --out, or move your edited copy away")
+    return None
+
+
 def write(page: Page, out_path: Path) -> Path:
     """Render `page` to `out_path` (parents created); returns the path.
 
@@ -412,16 +429,9 @@ def write(page: Page, out_path: Path) -> Path:
     if out_path.is_dir():
         raise SpecError([Problem(file=str(out_path), path="", message="is a directory, expected a file path for the report",
                                  hint=f"give a file name, e.g. {out_path / 'report.html'}")])
-    if out_path.exists() and not written_by_slmsim(out_path):
-        raise SpecError([Problem(file=str(out_path), path="--out", message="exists and is not a report slmsim "
-                                 "wrote; refusing to overwrite it", value=str(out_path),
-                                 expected="a new file, or a report slmsim wrote earlier",
-                                 hint="give another --out, or move the file away")])
-    if out_path.exists() and edited(out_path):
-        raise SpecError([Problem(file=str(out_path), path="--out", message="is a report slmsim wrote, changed since "
-                                 "(it no longer matches the digest slmsim stamped in it); refusing to overwrite it",
-                                 value=str(out_path), expected="a new file, or a report slmsim wrote and nobody edited",
-                                 hint="give another --out, or move your edited copy away")])
+    refused = replace_problem(out_path)
+    if refused is not None:
+        raise SpecError([refused])
     blocked = under_a_file(out_path, "--out")
     if blocked is not None:
         raise SpecError([blocked])

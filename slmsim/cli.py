@@ -61,10 +61,11 @@ class _Parser(argparse.ArgumentParser):
         value = re.search(r"value: '(.*)'$", what)
         hint = f"`{self.prog} --help` lists every flag and what it takes"
         choice = re.match(r"invalid choice: '(.*)' \(choose from (.*)\)$", what, re.DOTALL)
+        options = re.findall(r"'([^']*)'", choice.group(2)) if choice else []
         if choice:
             import difflib
 
-            close = difflib.get_close_matches(choice.group(1), re.findall(r"'([^']*)'", choice.group(2)), n=1)
+            close = difflib.get_close_matches(choice.group(1), options, n=1)
             hint = f"did you mean '{close[0]}'? " + hint if close else hint
         expected = None
         kind = re.match(r"invalid (int|float) value", what)
@@ -74,7 +75,7 @@ class _Parser(argparse.ArgumentParser):
             if action is not None and action.metavar:
                 expected += f" ({action.metavar})"
         elif choice:
-            expected = "one of: " + ", ".join(re.findall(r"'([^']*)'", choice.group(2)))
+            expected = "one of: " + ", ".join(options)
         shown = value.group(1) if value else choice.group(1) if choice else None
         problem = Problem(file="<command line>", path=flag, message=what, value=shown, expected=expected, hint=hint)
         print(problem.render(), file=sys.stderr)

@@ -458,13 +458,11 @@ def _claim_out(out: Path, *, study_name: str, fingerprint: str, engine: str, ove
     print(f"explore: --overwrite: removed study {previous.get('study_name')!r} from {out}", file=sys.stderr)
 
 
-def _mark_out(out: Path, *, study_name: str, fingerprint: str, engine: str,
-              outputs: dict[str, str] | None = None) -> None:
-    """The folder's marker: whose study it holds and (`outputs`) the SHA-256 of each output file
-    as slmsim last wrote it, so an output edited since is not overwritten (`_edited_outputs`).
-    Without `outputs` the recorded digests are kept."""
-    if outputs is None:
-        outputs = (_read_marker(out) or {}).get("outputs") or {}
+def _mark_out(out: Path, *, study_name: str, fingerprint: str, engine: str) -> None:
+    """The folder's marker: whose study it holds, and the SHA-256 of each output file as slmsim
+    last wrote it (`_record_output`, kept here), so an output edited since is not overwritten
+    (`_edited_outputs`)."""
+    outputs = (_read_marker(out) or {}).get("outputs") or {}
     _atomic_write(out / MARKER, json.dumps({"what": "slmsim study output folder; files here are rewritten by slmsim "
                                                     "explore/sweep", "study_name": study_name,
                                             "fingerprint": fingerprint, "engine": engine, "outputs": outputs},
@@ -508,19 +506,14 @@ def _edited_outputs(out: Path) -> list[str]:
 def _check_outputs_replaceable(out: Path, *, overwrite: bool) -> None:
     """Refuse, before any work, to replace an output the user edited or a report.html slmsim did
     not write (`--overwrite` replaces edited outputs; a foreign report.html is never replaced)."""
-    problems = []
-    report = out / "report.html"
-    if report.exists():
-        from slmsim.reports.html import edited, written_by_slmsim
+    from dataclasses import replace
 
-        if not written_by_slmsim(report):
-            problems.append(Problem(file=str(report), path="--out", message="exists and is not a report slmsim "
-                                    "wrote; refusing to overwrite it (nothing was run or written)", value=str(report),
-                                    hint="move the file away, or choose another --out"))
-        elif edited(report):
-            problems.append(Problem(file=str(report), path="--out", message="is a report slmsim wrote, changed "
-                                    "since; refusing to overwrite it (nothing was run or written)", value=str(report),
-                                    hint="move or rename your edited copy, or choose another --out"))
+    from slmsim.reports.html import replace_problem
+
+    problems = []
+    report = replace_problem(out / "report.html")  # what write() would refuse, said before any work
+    if report is not None:
+        problems.append(replace(report, message=report.message + " (nothing was run or written)"))
     edited = [] if overwrite else _edited_outputs(out)
     for name in edited:
         problems.append(Problem(file=str(out / name), path="--out", message="was changed since slmsim wrote it; "
