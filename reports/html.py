@@ -402,20 +402,20 @@ def written_by_slmsim(path: Path) -> bool:
     return False
 
 
-def replace_problem(path: Path) -> Problem | None:
-    """Why an existing file at `path` may not be replaced by a report (None: it may, or there is
-    none): it is not a report slmsim wrote, or one that was edited since (`edited`)."""
+def replace_problem(path: Path, flag: str = "--out") -> Problem | None:
+    """Why an existing file at `path` (given as `flag`) may not be replaced by a report (None:
+    it may, or there is none): it is not a report slmsim wrote, or one edited since (`edited`)."""
     if not path.exists():
         return None
     if not written_by_slmsim(path):
-        return Problem(file=str(path), path="--out", message="exists and is not a report slmsim wrote; refusing to "
+        return Problem(file=str(path), path=flag, message="exists and is not a report slmsim wrote; refusing to "
                        "overwrite it", value=str(path), expected="a new file, or a report slmsim wrote earlier",
-                       hint="give another --out, or move the file away")
+                       hint=f"give another {flag}, or move the file away")
     if edited(path):
-        return Problem(file=str(path), path="--out", message="is a report slmsim wrote, changed since (it no longer "
+        return Problem(file=str(path), path=flag, message="is a report slmsim wrote, changed since (it no longer "
                        "matches the digest slmsim stamped in it); refusing to overwrite it", value=str(path),
                        expected="a new file, or a report slmsim wrote and nobody edited",
-                       hint="give another --out, or move your edited copy away")
+                       hint=f"give another {flag}, or move your edited copy away")
     return None
 
 

@@ -29,10 +29,34 @@ def to_chrome_trace(events: list[dict[str, Any]]) -> dict[str, Any]:
             out.append({"name": "thread_name", "ph": "M", "pid": pids[pname], "tid": tids[(pname, tname)],
                         "args": {"name": tname}})
         out.append({**ev, "pid": pids[pname], "tid": tids[(pname, tname)]})
-    return {"traceEvents": out, "displayTimeUnit": "ms", "otherData": {"generator": GENERATOR}}
+    return {"otherData": {"generator": GENERATOR}, "traceEvents": out, "displayTimeUnit": "ms"}
 
 
 GENERATOR = "slmsim"  # `otherData.generator` of every trace slmsim writes (what may be overwritten)
+DIGEST_TAG = '"slmsim-content-sha256": "{}"'  # in `otherData`, first in the file: the trace's SHA-256, itself blanked
+
+
+def trace_text(events: list[dict[str, Any]]) -> str:
+    """The Chrome trace of `events` as written: JSON whose `otherData` (first, so it is read
+    in a file's head) carries the SHA-256 of the text with that value blanked, so an edit made
+    since slmsim wrote it shows (`edited`) and is not overwritten."""
+    import json
+
+    from slmsim.core.outputs import DIGEST_BLANK, with_digest
+
+    data = to_chrome_trace(events)
+    data["otherData"] = {**data["otherData"], "slmsim-content-sha256": DIGEST_BLANK}
+    return with_digest(json.dumps(data), DIGEST_TAG)
+
+
+def edited(path: Any) -> bool:
+    """Whether a trace slmsim wrote was changed since (a trace without the digest, written
+    before it was kept, counts as unedited)."""
+    from pathlib import Path
+
+    from slmsim.core.outputs import digest_changed
+
+    return digest_changed(Path(path), DIGEST_TAG)
 
 
 def written_by_slmsim(path: Any) -> bool:

@@ -23,8 +23,9 @@ def fmt_time(s: float | None) -> str:
 def output_problems(outputs: "list[tuple[str, object, object]]", inputs: "list[object]") -> "list[object]":
     """Problems with output paths given on the command line, found before any work is done:
     an output that is one of the run's own input files, a path under an existing file, or an
-    existing file that slmsim did not write (`ours(path)` says whether it did). Nothing the
-    user wrote may be overwritten. `outputs`: (flag, path or None, ours)."""
+    existing file that slmsim did not write (`ours(path)` says whether it did, or returns the
+    Problem of a file slmsim wrote that was edited since). Nothing the user wrote may be
+    overwritten. `outputs`: (flag, path or None, ours)."""
     from pathlib import Path
 
     from slmsim.core.errors import Problem
@@ -49,7 +50,10 @@ def output_problems(outputs: "list[tuple[str, object, object]]", inputs: "list[o
         if blocked is not None:
             problems.append(blocked)
             continue
-        if out.is_file() and not ours(out):  # type: ignore[operator]
+        verdict = ours(out) if out.is_file() else True  # type: ignore[operator]
+        if isinstance(verdict, Problem):  # slmsim's own file, changed since: the checker says how
+            problems.append(verdict)
+        elif not verdict:
             problems.append(Problem(file=str(out), path=flag, message="exists and was not written by slmsim; "
                                     "refusing to overwrite it", value=str(path),
                                     hint=f"give {flag} a new file name, or move the file away"))

@@ -229,15 +229,22 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     problems: list[Problem] = flag_problems(args)
     from slmsim.commands._common import output_problems
 
-    def our_report(path: Path) -> bool:
-        from slmsim.reports.html import written_by_slmsim  # plotly: imported only when a report exists
+    def our_report(path: Path) -> "bool | Problem":
+        from slmsim.reports.html import replace_problem  # plotly: imported only when a report exists
 
-        return written_by_slmsim(path)
+        return replace_problem(path, "--report") or True  # said before the run, not only when the report is written
 
-    def our_trace(path: Path) -> bool:
-        from slmsim.simulator.trace import written_by_slmsim
+    def our_trace(path: Path) -> "bool | Problem":
+        from slmsim.simulator.trace import edited, written_by_slmsim
 
-        return written_by_slmsim(path)
+        if not written_by_slmsim(path):
+            return False
+        if edited(path):
+            return Problem(file=str(path), path="--trace", message="is a trace slmsim wrote, changed since (it no "
+                           "longer matches the digest slmsim stamped in it); refusing to overwrite it",
+                           value=str(path), expected="a new file, or a trace slmsim wrote and nobody edited",
+                           hint="give another --trace, or move your edited copy away")
+        return True
 
     problems += output_problems([("--trace", args.trace, our_trace), ("--report", args.report, our_report)],
                                 [args.hw, args.model, args.scenario, args.requests_csv, getattr(args, "draft", None)])
@@ -347,9 +354,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         out["decode_ops"] = {"context_tokens": mid_ctx,
                              "ops": [asdict(r) for r in op_reports(plan.decode, mid_ctx)]}
     if args.trace:
-        from slmsim.simulator.trace import to_chrome_trace
+        from slmsim.simulator.trace import trace_text
 
-        _write_new(args.trace, json.dumps(to_chrome_trace(trace or [])))
+        _write_new(args.trace, trace_text(trace or []))
     if args.report:
         from slmsim.reports.design import write_design_report
 
@@ -516,7 +523,9 @@ def _write_new(path: Path, text: str) -> None:
 
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        tmp = path.with_name(f".{path.name}.tmp")  # moved into place: a reader never sees half a trace
+        tmp.write_text(text)
+        tmp.replace(path)
     except OSError as exc:
         raise SpecError([write_problem(path, "--trace", exc)]) from None
 

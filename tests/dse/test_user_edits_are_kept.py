@@ -102,3 +102,36 @@ def test_sqlite_storage_never_writes_into_someone_elses_database(tmp_path: Path,
     fresh = tmp_path / "study.db"  # a new file, then the Optuna storage it became: accepted
     assert _explore(out, 2, "--storage", f"sqlite:///{fresh}") == 0
     assert _explore(out, 3, "--storage", f"sqlite:///{fresh}") == 0
+
+
+@pytest.mark.parametrize("flag,name", [("--report", "r.html"), ("--trace", "t.json")])
+def test_simulate_refuses_an_edited_output_before_it_simulates(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                monkeypatch: pytest.MonkeyPatch, flag: str,
+                                                                name: str) -> None:
+    """`simulate --report/--trace` over a file slmsim wrote and a user edited since: refused
+    before the run (before: the report only when it was written, after seconds of simulation;
+    the trace was replaced)."""
+    f = tmp_path / name
+    argv = ["simulate", "--hw", "orin-nano", "--model", "qwen2.5-0.5b", "--gen", "4", flag, str(f)]
+    assert main(argv) == 0
+    assert main(argv) == 0  # unedited: replaced
+    if flag == "--trace":
+        data = json.loads(f.read_text())
+        assert set(data["otherData"]) == {"generator", "slmsim-content-sha256"}
+        assert len(data["otherData"]["slmsim-content-sha256"]) == 64
+        data["otherData"]["my-note"] = "keep me"
+        f.write_text(json.dumps(data))
+    else:
+        f.write_text(f.read_text() + "<!-- keep me -->\n")
+    kept = f.read_bytes()
+    import slmsim.simulator.engines as engines
+
+    def never(*_a: object, **_k: object) -> None:
+        raise AssertionError("simulated before refusing the output")
+
+    monkeypatch.setattr(engines, "run", never)
+    capsys.readouterr()
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "changed since" in err and flag in err and "Traceback" not in err
+    assert f.read_bytes() == kept
