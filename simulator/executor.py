@@ -55,6 +55,9 @@ class Executor:
     events: int = 0
     compute_busy_s: dict[str, float] = field(default_factory=dict)
     device_busy_s: dict[str, float] = field(default_factory=dict)
+    # the same by (device, "prefill" | "decode"): a device's active power is charged to the phase
+    # it ran (decode: every step that is not prefill, as the phase times count them)
+    device_phase_busy_s: dict[tuple[str, str], float] = field(default_factory=dict)
     class_time_s: dict[str, dict[str, float]] = field(default_factory=dict)
     _tallies: dict[int, _Tally] = field(default_factory=dict)
     _shared: dict[int, bool] = field(default_factory=dict)  # step id -> streams on a shared tier
@@ -132,10 +135,15 @@ class Executor:
         durations = [self._cached(step, ctx, self._tally(step, ctx)[0]) for step, ctx, _ in steps]
         yield self.env.timeout(sum(durations))
         self.events += 1
-        busy = self.device_busy_s
         for (step, _, _), d in zip(steps, durations):
-            busy[step.device] = busy.get(step.device, 0.0) + d
+            self._busy(step, d)
         return durations
+
+    def _busy(self, step: MappedStep, duration_s: float) -> None:
+        """Count `duration_s` of `step` as busy time of its device, overall and in its phase."""
+        self.device_busy_s[step.device] = self.device_busy_s.get(step.device, 0.0) + duration_s
+        key = (step.device, "prefill" if step.phase == "prefill" else "decode")
+        self.device_phase_busy_s[key] = self.device_phase_busy_s.get(key, 0.0) + duration_s
 
     def run(self, step: MappedStep, ctx: float, *, label: str, record: bool = False,
             priority: int = 0) -> Generator[simpy.Event, None, float]:
@@ -187,7 +195,7 @@ class Executor:
                 ch.bytes_moved += nbytes
                 ch.busy_time_s += nbytes / ch.bandwidth_bytes_per_s
         duration = env.now - start
-        self.device_busy_s[step.device] = self.device_busy_s.get(step.device, 0.0) + duration
+        self._busy(step, duration)
         if record:
             self.span(label, step.phase, step.device, "steps", start, duration, {"context": ctx})
         return duration
@@ -311,7 +319,7 @@ class Executor:
             ch = self.channels.setdefault(tier, BandwidthChannel(env, tier, step.tier_bandwidth_bytes_per_s[tier]))
             ch.bytes_moved += nbytes
             ch.busy_time_s += nbytes / ch.bandwidth_bytes_per_s
-        self.device_busy_s[step.device] = self.device_busy_s.get(step.device, 0.0) + duration
+        self._busy(step, duration)
         if record:
             self.span(label, step.phase, step.device, "steps", start, duration, {"sequences": jobs})
         return duration

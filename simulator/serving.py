@@ -148,6 +148,7 @@ class _Sim:
             name, bw, _, _ = self.handover
             self.ex.add_channel(f"link:{name}", bw)
         self.handover_bytes = 0.0
+        self.handover_s = 0.0  # time KV hand-overs took (decode's, as the analytic engine counts it)
         self.same_device = mapper.prefill_device == mapper.decode_device
         self.kv_budget = mapper.kv_budget_bytes()
         self.kv_per_token = mapper.kv_bytes_per_token()
@@ -377,6 +378,7 @@ class _Sim:
             yield self.env.timeout(latency)
         yield self.ex.channels[f"link:{name}"].transfer(nbytes)
         self.handover_bytes += nbytes
+        self.handover_s += self.env.now - start
         if self.traced < self.trace_steps:
             self.ex.span(f"KV handover r{live.req.id}", "handover", f"link:{name}", "transfers", start,
                          self.env.now - start, {"bytes": nbytes})
@@ -624,16 +626,22 @@ def _result(sim: _Sim, engine_name: str) -> SimResult:
     prefill_busy = sum(ex.class_time_s.get("prefill", {}).values())
     # decode time includes the draft steps of (self-)speculative decoding (phase "draft")
     decode_busy = sum(sum(v.values()) for k, v in ex.class_time_s.items() if k != "prefill")
-    # static energy split between phases by their share of busy time
-    busy = prefill_busy + decode_busy
+    # always-on energy split between phases by their share of busy time (the hand-overs with
+    # decode); a device's active
+    # power goes to the phase it ran (prefill on one device and decode on another: each its own)
+    busy = prefill_busy + decode_busy + sim.handover_s  # a KV hand-over counts with decode (as analytic)
     pre_share = prefill_busy / busy if busy > 0 else 0.0
-    static_total = static - idle_j + sum(active.values())
-    # the same energies by layer (mapping.energy_boundary): static split as above
-    static_layers: dict[str, float] = {}
-    eb.add_static(static_layers, m.always_on_power_w, m.always_on_layer, makespan - idle_s,
-                  [(m.active_power_w.get(d, 0.0), t) for d, t in ex.device_busy_s.items()])
-    layers: dict[str, dict[str, float]] = {"prefill": eb.scaled(static_layers, pre_share),
-                                           "decode": eb.scaled(static_layers, 1.0 - pre_share)}
+    always_on_j = static - idle_j
+    active_by_phase = {ph: [(m.active_power_w.get(d, 0.0), t) for (d, p), t in ex.device_phase_busy_s.items()
+                            if p == ph] for ph in ("prefill", "decode")}
+    active_j = {ph: sum(w * t for w, t in pairs) for ph, pairs in active_by_phase.items()}
+    # the same energies by layer (mapping.energy_boundary)
+    always_on_layers: dict[str, float] = {}
+    eb.add_static(always_on_layers, m.always_on_power_w, m.always_on_layer, makespan - idle_s)
+    layers: dict[str, dict[str, float]] = {"prefill": eb.scaled(always_on_layers, pre_share),
+                                           "decode": eb.scaled(always_on_layers, 1.0 - pre_share)}
+    for ph, pairs in active_by_phase.items():
+        eb.add_static(layers[ph], {}, {}, 0.0, pairs)
     if idle_s > 0:
         layers["idle"] = {}
         eb.add_static(layers["idle"], m.always_on_power_w, m.always_on_layer, idle_s)
@@ -684,8 +692,8 @@ def _result(sim: _Sim, engine_name: str) -> SimResult:
         decode_steps=(st.decode_tokens / float(np.mean(st.batch_sizes))) if st.batch_sizes else 0,
         decode_tokens=st.decode_tokens,
         generated_tokens=generated,
-        prefill_energy_j=prefill_dyn + static_total * pre_share,
-        decode_energy_j=decode_dyn + static_total * (1 - pre_share) + link_j,
+        prefill_energy_j=prefill_dyn + always_on_j * pre_share + active_j["prefill"],
+        decode_energy_j=decode_dyn + always_on_j * (1 - pre_share) + active_j["decode"] + link_j,
         idle_energy_j=idle_j,
         energy_breakdown_j=energy,
         energy_layers_j=layers,

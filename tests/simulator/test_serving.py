@@ -97,6 +97,32 @@ def test_split_devices_hand_the_kv_over_the_link() -> None:
     assert {e["pid"] for e in res.extra["trace"]} >= {"gpu", "cim", "link:c2c"}
 
 
+def test_each_devices_active_power_is_charged_to_the_phase_it_ran() -> None:
+    """The GPU prefills and the CIM decodes. The GPU's active power (3.5 W, the example's)
+    runs only while it prefills, so it belongs to prefill. The DES had split all active
+    energy by the phases' busy shares. The prefill lasts about 7% of the busy time, so 93% of
+    the GPU's active energy landed in decode (an audit found it: decode chip energy per token
+    +34%). Limit: one request on ideal memory, where the engines run the same steps; they then
+    agree phase by phase and layer by layer."""
+    plan = make_plan(load_hardware(ROOT / "examples" / "hetero-orin-edgecim.yaml").spec, load_model("qwen3-1.7b"),
+                     Scenario(prompt_tokens=512, gen_tokens=32, precision=A8))
+    ana = run(plan)
+    des = run(plan, engine="des", memory_model="ideal")
+    assert des.prefill_time_s == pytest.approx(ana.prefill_time_s, rel=1e-6)
+    gpu_active_prefill_j = 3.5 * des.prefill_time_s  # by hand: the example's active_power x the GPU's busy time
+    cim_w = plan.active_power_w.get("cim", 0.0)
+    # the chip layer of decode holds the CIM's active power, none of the GPU's
+    dec_chip_dynamic = des.energy_layers_j["decode"]["chip"] - cim_w * des.decode_time_s
+    pre_chip_dynamic = des.energy_layers_j["prefill"]["chip"] - gpu_active_prefill_j
+    assert pre_chip_dynamic >= 0 and dec_chip_dynamic >= 0
+    for phase in ("prefill", "decode"):
+        for layer, j in ana.energy_layers_j[phase].items():
+            assert des.energy_layers_j[phase][layer] == pytest.approx(j, rel=2e-3), (phase, layer)
+    assert des.prefill_energy_j == pytest.approx(ana.prefill_energy_j, rel=2e-3)
+    assert des.decode_energy_j == pytest.approx(ana.decode_energy_j, rel=2e-3)
+    assert des.prefill_energy_j + des.decode_energy_j + des.idle_energy_j == pytest.approx(des.energy_j, rel=1e-9)
+
+
 def test_contention_on_a_shared_dram_is_what_the_analytic_engine_cannot_see() -> None:
     """GPU prefill and CIM decode share one DRAM. A second request's prefill during the first
     one's decode steals bandwidth: the first request's TPOT grows beyond the analytic (and the
