@@ -201,14 +201,43 @@ class CimMacro(BaseModel):
         select = row_groups * (self.energy_per_group_select_j or 0.0)  # None only with one cell group
         return select + steps * (self.energy_per_array_op_j + cols * self.energy_per_readout_j)
 
+    def with_rows_per_op(self, rows_per_op: int) -> "CimMacro":
+        """This macro with each operation summing `rows_per_op` rows (no more than it sums now:
+        the ADC's exact height, or a weight scale group). Per-operation energies the spec gives
+        describe an operation of the spec's height, so they are rescaled to the shorter one:
+        the array and the group selection drive `rows_per_op` word lines of cells
+        (x rows_per_op / old), a digital adder tree shrinks by its full-adder bits
+        (`periphery.adder_tree_fa_bits`), and an analog conversion costs what it did (same
+        ADC, fewer rows summed). Energies left to be derived are derived at the new height
+        (`resolved`); area and leakage are the silicon's and do not change."""
+        old = self.rows_per_op
+        if not 0 < rows_per_op <= old:
+            raise ValueError(f"rows_per_op can only be cut: {rows_per_op} against {old}")
+        if rows_per_op == old:
+            return self
+        rows = rows_per_op / old
+
+        def cut(x: float | None, k: float) -> float | None:
+            return None if x is None else x * k
+
+        readout = 1.0 if self.style is CimStyle.ANALOG else (
+            periphery.adder_tree_fa_bits(rows_per_op, self.input_bits_per_cycle, self.cell_bits)
+            / periphery.adder_tree_fa_bits(old, self.input_bits_per_cycle, self.cell_bits))
+        return self.model_copy(update={
+            "rows_per_op": rows_per_op,
+            "energy_per_array_op_j": cut(self.energy_per_array_op_j, rows),
+            "energy_per_group_select_j": cut(self.energy_per_group_select_j, rows),
+            "energy_per_readout_j": cut(self.energy_per_readout_j, readout),
+        })
+
     def resolved(self, *, node_m: float, vdd_v: float | None = None) -> "CimMacro":
         """This macro with every figure the spec left out derived at `node_m` and `vdd_v`."""
         vdd = vdd_v if vdd_v is not None else periphery.nominal_vdd_v(node_m)
         analog = self.style is CimStyle.ANALOG
         update: dict[str, float] = {}
         if analog and not self.psum_quantisation and self.quantises_psums:
-            update["rows_per_op"] = self.exact_rows_per_op  # exact: fewer rows per operation, more operations
-            return self.model_copy(update=update).resolved(node_m=node_m, vdd_v=vdd_v)
+            # exact: fewer rows per operation, more operations
+            return self.with_rows_per_op(self.exact_rows_per_op).resolved(node_m=node_m, vdd_v=vdd_v)
         if self.energy_per_readout_j is None:
             update["energy_per_readout_j"] = periphery.readout_energy_j(
                 analog=analog, adc_bits=self.adc_bits, rows_per_op=self.rows_per_op,

@@ -21,8 +21,9 @@ Scale groups: weights quantised with one scale per `weight_group_size` inputs (b
 cannot be summed across groups before scaling, so one operation sums at most one group:
 `rows_per_op` is capped at the group size (`grouped_accelerator`: 128-row adder trees run as
 32-row operations at group 32, four times the operations, readouts and cycles per MVM; derived
-periphery energies are derived at the capped height, given ones charged per operation as
-stated). Per-channel scales (`weight_group_size: null`) leave the height alone. Each group's
+periphery energies are derived at the capped height, given ones rescaled to it by
+`CimMacro.with_rows_per_op`: array and group selection x g / rows_per_op, a digital adder tree
+by its full-adder bits, an analog conversion unchanged). Per-channel scales (`weight_group_size: null`) leave the height alone. Each group's
 partial sum of each output is then scaled and accumulated on the vector unit: token rows x n x
 ceil(k / group) multiply-adds (per-channel: token rows x n), at its energy per op, their time
 overlapping the macros' (the op takes the longer).
@@ -114,7 +115,7 @@ def grouped_accelerator(acc: CimAccelerator, precision: Precision) -> CimAcceler
     g = group_cap(acc, precision)
     if g is None:
         return acc
-    return acc.model_copy(update={"macro": acc.macro.model_copy(update={"rows_per_op": g})})
+    return acc.model_copy(update={"macro": acc.macro.with_rows_per_op(g)})
 
 
 def group_warnings(acc: CimAccelerator, device_name: str, precision: Precision) -> tuple[str, ...]:

@@ -66,19 +66,57 @@ def _decode_op(scen: Scenario, name: str = "ffn_up"):
 def test_an_operation_sums_one_scale_group() -> None:
     """W4 with a scale per 32 inputs on 128-row adder trees: partial sums of different groups
     cannot be added before scaling, so each operation sums 32 rows: 4 row groups x 8 input
-    bits = 32 cycles per MVM (8 per-channel), and four times the readouts (128 used columns
-    x 0.6 pJ each per row group and input bit) and array activations (3 pJ each)."""
+    bits = 32 cycles per MVM (8 per-channel), and four times the readouts and array
+    activations. The preset's given energies (3 pJ driving 128 word lines, 0.6 pJ a 128-input
+    adder tree) describe a 128-row operation, so a 32-row one costs less: the array 3 pJ x
+    32 / 128 (the same energy per MVM), the adder tree 0.6 pJ x 78 / 272 full-adder bits
+    (`periphery.adder_tree_fa_bits` at 1-bit inputs and cells: 128 x 2 + 1 + 7 + 8 = 272
+    against 32 x 2 + 1 + 5 + 8 = 78), so 4 x 78 / 272 = 1.147x the readout energy per MVM.
+    Before 2026-12-07 the given energies were charged per operation unchanged (4x; an energy
+    audit found it)."""
     g32, pc = _decode_op(SCEN), _decode_op(PER_CHANNEL)
     assert dict(g32.detail)["rows_per_op"] == 32 and dict(pc.detail)["rows_per_op"] == 128
     assert dict(g32.detail)["cycles_per_mvm"] == 32 and dict(pc.detail)["cycles_per_mvm"] == 8
     e32, epc = dict(g32.energy_j), dict(pc.energy_j)
-    assert e32["cim_readout"].const == pytest.approx(4 * epc["cim_readout"].const, rel=1e-12)
-    assert e32["cim_array"].const == pytest.approx(4 * epc["cim_array"].const, rel=1e-12)
+    assert e32["cim_readout"].const == pytest.approx(4 * 78 / 272 * epc["cim_readout"].const, rel=1e-12)
+    assert e32["cim_array"].const == pytest.approx(epc["cim_array"].const, rel=1e-12)
     # a group as tall as the operation (128) or taller changes nothing
     g128 = _decode_op(SCEN.model_copy(update={"precision": SCEN.precision.model_copy(
         update={"weight_group_size": 128})}))
     assert dict(g128.detail)["cycles_per_mvm"] == 8
     assert dict(g128.energy_j)["cim_readout"].const == pytest.approx(epc["cim_readout"].const, rel=1e-12)
+
+
+def test_an_analog_conversion_costs_the_same_on_fewer_rows() -> None:
+    """An analog macro with a given energy per readout (one ADC conversion): cut to 32 rows by
+    the scale groups it converts four times as often at the same energy per conversion (4x
+    per MVM), while its array activations drive a quarter of the word lines (1x per MVM)."""
+    analog = big_on_chip(devices__cim__macro__style="analog", devices__cim__macro__adc_bits=8,
+                         devices__cim__macro__psum_quantisation=True)
+    g32 = make_plan(analog, MODEL, SCEN)
+    pc = make_plan(analog, MODEL, PER_CHANNEL)
+    op32 = next(op for op in g32.decode.ops if op.name == "ffn_up")
+    oppc = next(op for op in pc.decode.ops if op.name == "ffn_up")
+    e32, epc = dict(op32.energy_j), dict(oppc.energy_j)
+    assert e32["cim_readout"].const == pytest.approx(4 * epc["cim_readout"].const, rel=1e-12)
+    assert e32["cim_array"].const == pytest.approx(epc["cim_array"].const, rel=1e-12)
+
+
+def test_cutting_rows_rescales_only_given_energies() -> None:
+    """`CimMacro.with_rows_per_op`: given energies rescaled, derived ones (None) left to be
+    derived at the new height, the same as a spec written at that height."""
+    m = edgecim().devices["cim"].macro
+    cut = m.with_rows_per_op(32)
+    assert cut.energy_per_array_op_j == pytest.approx(3e-12 / 4)
+    assert cut.energy_per_readout_j == pytest.approx(0.6e-12 * 78 / 272)
+    assert cut.area_mm2 == m.area_mm2 and cut.leakage_power_w == m.leakage_power_w
+    bare = m.model_copy(update={"energy_per_array_op_j": None, "energy_per_readout_j": None})
+    derived = bare.with_rows_per_op(32).resolved(node_m=65e-9)
+    direct = bare.model_copy(update={"rows_per_op": 32}).resolved(node_m=65e-9)
+    assert derived.energy_per_readout_j == direct.energy_per_readout_j
+    assert derived.energy_per_array_op_j == direct.energy_per_array_op_j
+    with pytest.raises(ValueError, match="can only be cut"):
+        m.with_rows_per_op(256)
 
 
 def test_the_cut_is_said() -> None:
