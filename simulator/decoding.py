@@ -104,11 +104,13 @@ def speculating(dec: object, batch: int) -> bool:
 
 
 def draft_widths(dec: object) -> list[int]:
-    """Tokens per sequence of each draft step: 1 for a chain; a self-speculative token tree's
-    frontier (the nodes at depth j - 1 propose depth j's children)."""
+    """Tokens per sequence of each draft step: 1 for a chain; a token tree's frontier (the
+    nodes at depth j - 1 propose depth j's children), for a self-speculative draft and a
+    separate draft model alike (until 2026-12-07 a draft model's tree was charged as a chain)."""
     g = dec.draft_len  # type: ignore[attr-defined]
-    if isinstance(dec, SelfSpeculative) and dec.tree:
-        return [int(np.prod(dec.tree[:j])) for j in range(g)]
+    tree = getattr(dec, "tree", None)
+    if tree:
+        return [int(np.prod(tree[:j])) for j in range(g)]
     return [1] * g
 
 
@@ -116,7 +118,7 @@ def draft_step(mapper: StepMapper, dec: object, batch: int, width: int = 1) -> M
     if isinstance(dec, SelfSpeculative):
         return mapper.self_draft(batch, width=width)
     assert mapper.draft is not None, "speculative decoding needs the draft model's mapper"
-    return mapper.draft.decode(batch)
+    return mapper.draft.verify(batch, width)  # `width` tokens per sequence in one pass (tree attention)
 
 
 def gain_pmf(dec: object) -> np.ndarray:

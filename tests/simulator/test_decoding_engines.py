@@ -231,3 +231,31 @@ def test_speculative_footprint_lists_the_draft_and_adds_up_to_the_tier() -> None
     assert fp["draft_kv_cache"] == pytest.approx(28 * 2 * 8 * 128 * 2 * (32 + 64))
     parts = ("weights", "kv_cache", "activations", "draft_weights", "draft_kv_cache")
     assert sum(fp[k] for k in parts) == pytest.approx(fp["tier.dram"], rel=1e-12)
+
+
+def test_a_draft_models_token_tree_drafts_its_frontier() -> None:
+    """A separate draft model with tree [4, 2, 2]: depth 1 is proposed from the last token
+    (1 token per sequence), depth 2 from the 4 depth-1 nodes, depth 3 from the 4 x 2 = 8
+    depth-2 nodes, so the draft steps run 1, 4 and 8 tokens per sequence. Every op's FLOPs
+    are per token (the projections 2 x params, attention 4 x heads x head_dim x context at the
+    same context), so a step's FLOPs are 4x and 8x the chain's; the draft's weights are read
+    once per step whatever the width.
+    Until 2026-12-07 a draft model's tree was charged as a chain (1, 1, 1; an energy audit)."""
+    from slmsim.simulator.decoding import draft_step, draft_widths
+
+    dec = Speculative(draft="qwen3-0.6b", draft_len=3, acceptance=0.7, tree=(4, 2, 2))
+    assert draft_widths(dec) == [1, 4, 8]
+    p = plan(dec)
+    steps = [draft_step(p.mapper, dec, 1, w) for w in draft_widths(dec)]
+    ctx = np.array([40.0])
+
+    def linear_flops(step) -> float:  # noqa: ANN001
+        return sum(op.layers * op.flops.at(40.0) for op in step.ops)
+
+    one = linear_flops(steps[0])
+    assert one > 0
+    assert linear_flops(steps[1]) == pytest.approx(4 * one, rel=1e-9)
+    assert linear_flops(steps[2]) == pytest.approx(8 * one, rel=1e-9)
+    weights = [sum(b for b in s.tier_bytes_total(s.ctx_of(ctx[0]), 1).values()) for s in steps]
+    assert weights[1] >= weights[0] and weights[2] >= weights[1]  # KV reads may grow, weights do not repeat
+    assert weights[2] < 2 * weights[0]
