@@ -334,7 +334,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     chosen = out["energy_by_boundary"][args.energy_boundary]
     out["energy_per_decode_token_within_boundary_j"] = chosen["energy_per_decode_token_j"]
     out["decode_tokens_per_j_within_boundary"] = chosen["decode_tokens_per_j"]
-    out["warnings"] += warns + power_cap_warnings(hw.spec, out.get("average_power_w"))
+    out["warnings"] += warns + power_cap_warnings(hw.spec, out)
     if args.samples is not None:
         from slmsim.commands.samples import sampled_output
 

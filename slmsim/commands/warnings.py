@@ -113,18 +113,28 @@ def input_warnings(*, model: Any, scenario: Any, draft: Any = None, serving: boo
     return out
 
 
-def power_cap_warnings(hw: Any, average_power_w: float | None) -> list[str]:
-    """The run's average power against the devices' stated caps (`max_power`, a TDP or a power
-    mode): slmsim does not throttle, so a run above the cap is faster than the device allows.
-    Only when every device states a cap (the caps are then summed: memories draw within them,
-    as a Jetson power mode caps the module)."""
+def power_cap_warnings(hw: Any, out: dict[str, Any]) -> list[str]:
+    """The run's power against the devices' stated caps (`max_power`, a TDP or a power mode):
+    slmsim does not throttle, so a run above the cap is faster than the device allows. Checked
+    for the whole run and for each phase (prefill, decode: energy / time), so a phase above the
+    cap is not averaged away by a cooler one. Only when every device states a cap (the caps are
+    then summed: memories draw within them, as a Jetson power mode caps the module)."""
     caps = {name: getattr(dev, "max_power_w", None) for name, dev in hw.devices.items()}
-    if average_power_w is None or not caps or any(c is None for c in caps.values()):
+    if not caps or any(c is None for c in caps.values()):
         return []
     total = sum(caps.values())
-    if average_power_w <= total:
+    draws: list[tuple[str, float]] = []
+    if out.get("average_power_w") is not None:
+        draws.append(("average power", out["average_power_w"]))
+    for phase in ("prefill", "decode"):
+        e, t = out.get(f"{phase}_energy_j"), out.get(f"{phase}_time_s")
+        if e is not None and t and t > 0:
+            draws.append((f"{phase} power", e / t))
+    over = [(what, w) for what, w in draws if w > total * (1 + 1e-9)]
+    if not over:
         return []
     names = " + ".join(f"{n} {c:g} W" for n, c in caps.items())
-    return [f"average power {average_power_w:.3g} W exceeds max_power ({names}): the device would throttle to stay "
+    said = ", ".join(f"{what} {w:.3g} W" for what, w in over)
+    return [f"{said} exceeds max_power ({names}): the device would throttle to stay "
             "under its cap, which slmsim does not model, so the times are optimistic (raise max_power to the power "
             "mode measured, or read the figures as uncapped)"]
