@@ -294,7 +294,11 @@ def _sensitivity_sections(data: StudyData, evaluator_factory: Any = None) -> lis
             title="Parameter importances (as the study computed them)", anchor="importance",
             intro="Importances stored by the study (study.json). They say which parameters the sampler found to matter "
                   "among the trials, not their direction; the sensitivity above says what each does at the "
-                  "recommended design.",
+                  "recommended design. PED-ANOVA compares where a parameter's values sit among the best trials of "
+                  "an objective with all trials, so when the sampler has moved parameters together (the trials "
+                  "that are best on one objective share values of another parameter) it can credit a parameter "
+                  "that cannot change that objective, e.g. DRAM bandwidth for area. Where the sensitivity says "
+                  "zero, the importance is such a correlation.",
             blocks=blocks_s))
     elif not out:
         imp = F.importances(data)
