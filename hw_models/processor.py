@@ -90,6 +90,9 @@ class _Processor(BaseModel):
                                         "natively; at most 1000)"
     )
     idle_power_w: Power = Field(alias="idle_power", description="board/device power when idle, e.g. '5 W'")
+    idle_power_on: Literal["board", "chip"] = Field(
+        "board", description="where `idle_power` is drawn, for `--energy-boundary`: `board` (a measured device's "
+                             "board or module idle, the default) or `chip` (a proposed die's own leakage and clocks)")
     active_power_w: Power = Field(
         alias="active_power", description="extra power while kernels run (clocks up, static of busy units), e.g. '3 W'"
     )

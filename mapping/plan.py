@@ -165,7 +165,8 @@ class StepMapper:
         self.always_on_power_w: dict[str, float] = {}
         self.active_power_w: dict[str, float] = {}
         # where each always-on source sits (mapping.energy_boundary): a CIM die's static and
-        # leakage on the chip, a processor's idle power is the board's (board/device idle),
+        # leakage on the chip, a processor's idle power the board's (board/device idle) unless
+        # its spec says it is the die's own (`idle_power_on: chip`),
         # a memory tier's background where its traffic is charged
         self.always_on_layer: dict[str, Layer] = {}
         for name, dev in hw.devices.items():
@@ -176,7 +177,7 @@ class StepMapper:
             else:
                 self.always_on_power_w[name] = dev.idle_power_w
                 self.active_power_w[name] = dev.active_power_w
-                self.always_on_layer[name] = Layer.BOARD
+                self.always_on_layer[name] = Layer(dev.idle_power_on)
         for tname, tier in hw.memories.items():
             self.always_on_power_w[tname] = tier.background_power_w
             self.always_on_layer[tname] = tier_layer(_tier_component(tier))

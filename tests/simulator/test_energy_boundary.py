@@ -98,3 +98,24 @@ def test_results_add_their_layers() -> None:
     s = r + r
     for b in EnergyBoundary:
         assert s.phase_energy_within_j("decode", b) == pytest.approx(2 * r.phase_energy_within_j("decode", b))
+
+
+@pytest.mark.parametrize("engine", ["analytic", "des"])
+def test_a_dies_own_idle_power_is_inside_the_chip_boundary(tmp_path, engine: str) -> None:  # noqa: ANN001
+    """`idle_power_on: chip` (elmoe3d's 0.5 W of logic-die leakage) moves a processor's idle
+    power x the run's time from the board layer to the chip layer, and nothing else: by hand,
+    chip(on chip) - chip(on board) = 0.5 W x the phase's time, per phase."""
+    on_chip = load_hardware("elmoe3d").spec
+    assert on_chip.devices["logic"].idle_power_on == "chip"
+    f = tmp_path / "board.yaml"
+    f.write_text("extends: elmoe3d\ndevices:\n  logic:\n    idle_power_on: board\n")
+    on_board = load_hardware(str(f)).spec
+    model = load_model("olmoe-1b-7b")
+    a = run(make_plan(on_chip, model, SCEN), engine=engine)
+    b = run(make_plan(on_board, model, SCEN), engine=engine)
+    assert a.energy_j == pytest.approx(b.energy_j, rel=1e-12)
+    for phase, t in (("prefill", a.prefill_time_s), ("decode", a.decode_time_s)):
+        moved = a.energy_layers_j[phase]["chip"] - b.energy_layers_j[phase].get("chip", 0.0)
+        assert moved == pytest.approx(0.5 * t, rel=1e-6)
+        assert b.energy_layers_j[phase]["board"] == pytest.approx(moved, rel=1e-6)
+        assert a.energy_layers_j[phase].get("board", 0.0) == pytest.approx(0.0, abs=1e-12)
