@@ -215,7 +215,8 @@ def _matmul(op: Op, acc: CimAccelerator, dev: str, stationary: bool, precision: 
     compute_s = max(compute_s, rescale / (vu.lanes * vu.ops_per_lane_per_cycle * acc.clock_hz))
     return MappedOp(name=op.name, op_class=op.op_class.value, device=dev, unit="cim_macros", layers=op.layers,
                     overhead_s=0.0, compute_s=Affine(compute_s), tier_bytes=tuple(tier_bytes),
-                    energy_j=tuple(energy), flops=Affine(op.flops), detail=tuple(detail))
+                    energy_j=tuple(energy), flops=Affine(op.flops), detail=tuple(detail),
+                    kv_tier=acc.kv_tier if op.kv_write_bytes else "", kv_write_bytes=op.kv_write_bytes)
 
 
 def _vector(op: Op, acc: CimAccelerator, dev: str, sources: WeightSources) -> MappedOp:
@@ -236,4 +237,4 @@ def _vector(op: Op, acc: CimAccelerator, dev: str, sources: WeightSources) -> Ma
     )
     return MappedOp(name=op.name, op_class=op.op_class.value, device=dev, unit="vector_unit", layers=op.layers,
                     overhead_s=0.0, compute_s=flops.scaled(1.0 / rate), tier_bytes=tuple(tier_bytes), energy_j=energy,
-                    flops=flops)
+                    flops=flops, kv_tier=acc.kv_tier if op.kv_write_bytes else "", kv_write_bytes=op.kv_write_bytes)

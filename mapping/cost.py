@@ -126,6 +126,10 @@ class MappedOp:
     energy_j: tuple[tuple[Component, Affine], ...]  # dynamic energy per instance, memory traffic excluded
     flops: Affine = ZERO  # arithmetic ops per instance (for rooflines and utilisation)
     detail: tuple[tuple[str, float], ...] = ()  # mapping facts (tiles, utilisation, ...)
+    # of `kv_tier`'s context-independent bytes, those this op writes (the new tokens' K/V, or the
+    # cross-attention K/V a projection stores); the rest of that constant part is read
+    kv_tier: str = ""
+    kv_write_bytes: float = 0.0
 
     def affines(self) -> tuple[Affine, ...]:
         """Every cost of the op: compute, FLOPs, bytes of each tier, energy of each component."""

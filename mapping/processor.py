@@ -91,4 +91,5 @@ def map_on_processor(op: Op, *, device: _Processor, device_name: str, sources: W
         overhead_s=device.kernel_overhead_s, compute_s=compute, tier_bytes=weight_and_kv_bytes(op, sources, kv_tier),
         energy_j=energy,
         flops=flops,
+        kv_tier=kv_tier if op.kv_write_bytes else "", kv_write_bytes=op.kv_write_bytes,
     )

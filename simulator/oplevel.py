@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from slmsim.mapping.cost import MappedOp, MappedStep
+from slmsim.mapping.cost import Affine, MappedOp, MappedStep
 from slmsim.simulator.memory_system import KV_BLOCK_TOKENS, Channel, MemorySystem
 
 STEADY_LAYERS = 3
@@ -114,19 +114,26 @@ def _template(step: MappedStep, mem: MemorySystem) -> list:
         for tier, aff in op.tier_bytes:
             if tier.startswith("noc:") or tier not in mem.channels:
                 xs.append(_Xfer(tier, aff.const, math.inf, False) if not aff.grows else ("noc", tier, aff))
-            elif not kv:
+                continue
+            # the K/V this op writes (its new tokens', or the cross-attention K/V a projection
+            # stores): a write, in one run per stream; the rest of the constant part is read
+            written = min(op.kv_write_bytes, aff.const) if tier == op.kv_tier else 0.0
+            if written > 0:
+                xs.append(_Xfer(tier, written, max(written / mem.kv_streams, 1.0), True))
+            if not kv:
                 if aff.grows:
-                    xs.append(("weights", tier, aff))
-                else:
-                    nbytes = aff.at(0.0)
+                    xs.append(("weights", tier, aff + Affine(-written) if written else aff))
+                elif aff.const - written > 0:
+                    nbytes = aff.const - written
                     pre = nbytes / rounds if (streaming and prefetch) else 0.0
                     xs.append(_Xfer(tier, nbytes, math.inf, False, pre, True))
-            else:  # KV: reads grow with context, the constant part is this step's appended tokens
+            else:  # KV: reads that grow with context, and constant reads (cross-attention's encoder
+                # K/V, a prefill's own prompt, a static window, a chunk's earlier passes)
                 if aff.grows:
                     xs.append(("kv", tier, aff))
-                if aff.const:  # cross-attention: the encoder's K/V, read; self-attention: this step's K/V, written
-                    cross = "cross" in op.name
-                    xs.append(_Xfer(tier, aff.const, max(aff.const / mem.kv_streams, 1.0), not cross))
+                read = aff.const - written
+                if read > 0:
+                    xs.append(_Xfer(tier, read, max(read / mem.kv_streams, 1.0), False))
         drains = streaming and mem.banked and mem.drain
         fixed = None
         if not op.compute_s.grows and all(isinstance(x, _Xfer) for x in xs):

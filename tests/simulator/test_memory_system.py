@@ -125,6 +125,23 @@ def test_banked_keeps_the_sequential_calibration() -> None:
     assert scattered - sequential == pytest.approx(7 * sp.act_energy_j)
 
 
+def test_a_tier_cited_below_the_lpddr5_core_energy_keeps_its_figure() -> None:
+    """elmoe3d's hybrid-bonded tier is cited at 0.43 pJ/bit, while the LPDDR5 current table on
+    a 51.2 GB/s bonded bank gives its core alone 0.456 pJ/bit (activation 1.59 nJ per 2 KiB row =
+    0.097, read bursts (157.5 - 35) mA x 1.2 V / 409.6 Gb/s = 0.359). The core terms are scaled
+    so a sequential read costs the cited 0.43 pJ/bit (before 2026-12-07: 0.456, +6%, found by an
+    audit), with no I/O share; writes are scaled alike."""
+    sp = MemorySystem.from_hardware(load_hardware("elmoe3d").spec).channels["hb"]
+    page, burst = sp.timing.page_bytes, sp.timing.burst_bytes
+    assert sp.io_energy_per_bit_j == 0.0
+    per_bit = sp.act_energy_j / (page * 8) + sp.read_burst_energy_j / (burst * 8)
+    assert per_bit == pytest.approx(0.43e-12, rel=1e-9)
+    unscaled_rd = (157.5e-3 - 35e-3) * 1.2 * burst / 51.2e9
+    assert sp.read_burst_energy_j < unscaled_rd
+    assert sp.write_burst_energy_j / sp.read_burst_energy_j == pytest.approx(
+        (sp.timing.idd4w_a - sp.timing.idd3n_a) / (sp.timing.idd4r_a - sp.timing.idd3n_a), rel=1e-9)
+
+
 def test_a_one_bank_hybrid_bonded_channel_cannot_hide_its_row_cycle() -> None:
     """elmoe3d's hybrid-bonded tier: bonded banks of 1,024 pins x 0.4 Gb/s = 51.2 GB/s each.
     As a channel of ONE bank it reads a 2 KiB row in 40 ns but holds the bank max(tRAS,
@@ -142,3 +159,29 @@ def test_a_one_bank_hybrid_bonded_channel_cannot_hide_its_row_cycle() -> None:
     assert default.timing.banks_per_channel == 4
     assert default.sequential_fraction == pytest.approx(0.97)
     assert MemorySystem.from_hardware(load_hardware("elmoe3d").spec, model="ideal").channels["hb"].timing is None
+
+
+def test_the_banked_des_writes_only_the_kv_it_appends() -> None:
+    """llama-3.2-1b stores 16 layers x 8 KV heads x 64 x (K, V) x 2 B = 32,768 B of K/V per
+    token. A 1,024-token prefill (gen 1: the first token is the prefill's, no decode step)
+    writes 1,024 x 32,768 B and reads the weights plus the prompt's K/V once (its attention's
+    context-independent reads). Until 2026-12-07 the banked DES booked every context-independent
+    KV byte as a write: 2,048 x 32,768 B written, no KV read (an audit found it)."""
+    from slmsim.mapping.plan import make_plan
+    from slmsim.simulator.engines import run
+    from slmsim.workloads.load import load_model
+    from slmsim.workloads.scenario import Scenario, WeightGroup
+    from slmsim.workloads.weights import weight_bytes
+
+    model = load_model("llama-3.2-1b")
+    scen = Scenario(prompt_tokens=1024, gen_tokens=1)
+    plan = make_plan(load_hardware("orin-nano").spec, model, scen)
+    tiers = run(plan, engine="des").extra["memory_system"]["tiers"]["dram"]
+    per_token = 16 * 8 * 64 * 2 * 2
+    assert tiers["write_bytes"] == pytest.approx(1024 * per_token, rel=1e-9)
+    # weights: every matrix once, plus the 1,024 embedding rows the prompt looks up (tied to the
+    # LM head, at its bits: 1,024 x 2,048 x 4.5 / 8 = 1,179,648 B)
+    lookup = 1024 * model.hidden_size * scen.precision.bits_for(WeightGroup.LM_HEAD) / 8
+    assert lookup == 1_179_648
+    kv_read = tiers["read_bytes"] - weight_bytes(model, scen.precision) - lookup
+    assert kv_read == pytest.approx(1024 * per_token, rel=1e-9)

@@ -125,8 +125,12 @@ def test_each_devices_active_power_is_charged_to_the_phase_it_ran() -> None:
 
 def test_contention_on_a_shared_dram_is_what_the_analytic_engine_cannot_see() -> None:
     """GPU prefill and CIM decode share one DRAM. A second request's prefill during the first
-    one's decode steals bandwidth: the first request's TPOT grows beyond the analytic (and the
-    uncontended DES) figure; spaced far apart, both requests decode at the analytic rate."""
+    one's decode steals bandwidth: the FIRST request's TPOT grows beyond the analytic (and
+    the uncontended DES) figure, by no more than the prefill's own DRAM traffic time spread
+    over its 63 decode gaps. Spaced far apart, both requests decode at the analytic rate.
+    (The second request's TPOT is mostly queueing for the one decode slot, not contention, so
+    the test reads the first request's: with two requests min = 2 x mean - max. An audit
+    found the earlier version asserted on the max, which queueing alone would pass.)"""
     fixture = ROOT / "tests" / "fixtures" / "hetero-shared-dram.yaml"
     scen = Scenario(prompt_tokens=512, gen_tokens=64, precision=A8)
     plan = make_plan(load_hardware(fixture).spec, load_model("qwen3-1.7b"), scen)
@@ -138,7 +142,13 @@ def test_contention_on_a_shared_dram_is_what_the_analytic_engine_cannot_see() ->
     res_overlap = run_serving(m, overlap, policy, trace_steps=0)
     res_apart = run_serving(m, apart, policy)
     assert res_apart.extra["serving"]["tpot_s"]["max"] == pytest.approx(alone_tpot, rel=1e-6)
-    assert res_overlap.extra["serving"]["tpot_s"]["max"] > alone_tpot * 1.01
+    t = res_overlap.extra["serving"]["tpot_s"]
+    first = 2 * t["mean"] - t["max"]
+    assert first > alone_tpot * 1.005  # measured 1.012x: contention
+    prefill = m.prefill(512, 1)
+    dram = next(name for name in prefill.tier_bandwidth_bytes_per_s if not name.startswith("noc"))
+    prefill_traffic_s = prefill.tier_bytes_total(prefill.ctx_of(0.0), 1)[dram] / prefill.tier_bandwidth_bytes_per_s[dram]
+    assert (first - alone_tpot) * 63 <= prefill_traffic_s  # it cannot steal more than the prefill moves
 
 
 def test_same_seed_same_stream_same_result() -> None:
