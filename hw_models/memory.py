@@ -158,7 +158,7 @@ class HybridBondedDramTier(_Tier):
         DramTiming(banks_per_channel=4),
         description="timing of each bonded bank (banked DES); default: a channel per bonded bank, of 4 sub-banks that can "
                     "hold open rows at once, with LPDDR5 core timing (assumption: one bank per channel could not hide its "
-                    "row cycle and would reach ~0.48 of peak; ELMoE-3D's Ramulator-timed HB reaches ~0.97)")
+                    "row cycle and would reach ~0.50 of peak (0.498); ELMoE-3D's Ramulator-timed HB reaches ~0.97)")
 
     @property
     def peak_bandwidth_bytes_per_s(self) -> float:
