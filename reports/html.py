@@ -29,7 +29,7 @@ import plotly.io as pio
 import plotly.offline
 
 from slmsim.core.errors import Problem, SpecError
-from slmsim.core.outputs import DIGEST_BLANK, digest_changed, under_a_file, with_digest, write_problem
+from slmsim.core.outputs import DIGEST_BLANK, digest_changed, edited_problem, under_a_file, with_digest, write_problem
 
 # Block types ---------------------------------------------------------------------------
 
@@ -412,10 +412,7 @@ def replace_problem(path: Path, flag: str = "--out") -> Problem | None:
                        "overwrite it", value=str(path), expected="a new file, or a report slmsim wrote earlier",
                        hint=f"give another {flag}, or move the file away")
     if edited(path):
-        return Problem(file=str(path), path=flag, message="is a report slmsim wrote, changed since (it no longer "
-                       "matches the digest slmsim stamped in it); refusing to overwrite it", value=str(path),
-                       expected="a new file, or a report slmsim wrote and nobody edited",
-                       hint=f"give another {flag}, or move your edited copy away")
+        return edited_problem(path, flag, "report")
     return None
 
 

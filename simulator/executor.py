@@ -54,8 +54,7 @@ class Executor:
     trace: list[dict] = field(default_factory=list)
     events: int = 0
     compute_busy_s: dict[str, float] = field(default_factory=dict)
-    device_busy_s: dict[str, float] = field(default_factory=dict)
-    # the same by (device, "prefill" | "decode"): a device's active power is charged to the phase
+    # busy time by (device, "prefill" | "decode"): a device's active power is charged to the phase
     # it ran (decode: every step that is not prefill, as the phase times count them)
     device_phase_busy_s: dict[tuple[str, str], float] = field(default_factory=dict)
     class_time_s: dict[str, dict[str, float]] = field(default_factory=dict)
@@ -140,8 +139,7 @@ class Executor:
         return durations
 
     def _busy(self, step: MappedStep, duration_s: float) -> None:
-        """Count `duration_s` of `step` as busy time of its device, overall and in its phase."""
-        self.device_busy_s[step.device] = self.device_busy_s.get(step.device, 0.0) + duration_s
+        """Count `duration_s` of `step` as busy time of its device in its phase."""
         key = (step.device, "prefill" if step.phase == "prefill" else "decode")
         self.device_phase_busy_s[key] = self.device_phase_busy_s.get(key, 0.0) + duration_s
 

@@ -613,8 +613,12 @@ def _result(sim: _Sim, engine_name: str) -> SimResult:
         energy[Component.LINK.value] = energy.get(Component.LINK.value, 0.0) + link_j
     always_on_w = sum(m.always_on_power_w.values())
     static = always_on_w * makespan
-    active = {d: m.active_power_w.get(d, 0.0) * t for d, t in ex.device_busy_s.items()}
-    energy[Component.STATIC.value] = energy.get(Component.STATIC.value, 0.0) + static + sum(active.values())
+    # a device's active power goes to the phase it ran (prefill on one device and decode on
+    # another: each its own)
+    active_by_phase = {ph: [(m.active_power_w.get(d, 0.0), t) for (d, p), t in ex.device_phase_busy_s.items()
+                            if p == ph] for ph in ("prefill", "decode")}
+    active_j = {ph: sum(w * t for w, t in pairs) for ph, pairs in active_by_phase.items()}
+    energy[Component.STATIC.value] = energy.get(Component.STATIC.value, 0.0) + static + sum(active_j.values())
     # the always-on power of the gaps with no request in the system (before the first arrival,
     # between a stream's requests) is idle energy: in the run's total, in neither phase
     idle_s = idle_time_s([(x.req.arrival_s, x.finished_s) for x in sim.lives], makespan)
@@ -626,15 +630,10 @@ def _result(sim: _Sim, engine_name: str) -> SimResult:
     prefill_busy = sum(ex.class_time_s.get("prefill", {}).values())
     # decode time includes the draft steps of (self-)speculative decoding (phase "draft")
     decode_busy = sum(sum(v.values()) for k, v in ex.class_time_s.items() if k != "prefill")
-    # always-on energy split between phases by their share of busy time (the hand-overs with
-    # decode); a device's active
-    # power goes to the phase it ran (prefill on one device and decode on another: each its own)
+    # always-on energy split between phases by their share of busy time (the hand-overs with decode)
     busy = prefill_busy + decode_busy + sim.handover_s  # a KV hand-over counts with decode (as analytic)
     pre_share = prefill_busy / busy if busy > 0 else 0.0
     always_on_j = static - idle_j
-    active_by_phase = {ph: [(m.active_power_w.get(d, 0.0), t) for (d, p), t in ex.device_phase_busy_s.items()
-                            if p == ph] for ph in ("prefill", "decode")}
-    active_j = {ph: sum(w * t for w, t in pairs) for ph, pairs in active_by_phase.items()}
     # the same energies by layer (mapping.energy_boundary)
     always_on_layers: dict[str, float] = {}
     eb.add_static(always_on_layers, m.always_on_power_w, m.always_on_layer, makespan - idle_s)

@@ -24,6 +24,15 @@ def write_problem(path: object, flag: str, exc: OSError) -> Problem:
 
 # ----------------------------------------------------------------------------- edits since slmsim wrote a file
 
+
+def edited_problem(path: Path, flag: str, kind: str) -> Problem:
+    """The refusal to replace a `kind` (report, trace) slmsim wrote at `path` and someone changed
+    since (its digest no longer matches, `digest_changed`)."""
+    return Problem(file=str(path), path=flag, message=f"is a {kind} slmsim wrote, changed since (it no longer "
+                   "matches the digest slmsim stamped in it); refusing to overwrite it", value=str(path),
+                   expected=f"a new file, or a {kind} slmsim wrote and nobody edited",
+                   hint=f"give another {flag}, or move your edited copy away")
+
 DIGEST_BLANK = "0" * 64  # where a file's own digest goes while the digest is computed
 
 

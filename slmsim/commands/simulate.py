@@ -235,16 +235,12 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
         return replace_problem(path, "--report") or True  # said before the run, not only when the report is written
 
     def our_trace(path: Path) -> "bool | Problem":
+        from slmsim.core.outputs import edited_problem
         from slmsim.simulator.trace import edited, written_by_slmsim
 
         if not written_by_slmsim(path):
             return False
-        if edited(path):
-            return Problem(file=str(path), path="--trace", message="is a trace slmsim wrote, changed since (it no "
-                           "longer matches the digest slmsim stamped in it); refusing to overwrite it",
-                           value=str(path), expected="a new file, or a trace slmsim wrote and nobody edited",
-                           hint="give another --trace, or move your edited copy away")
-        return True
+        return edited_problem(path, "--trace", "trace") if edited(path) else True
 
     problems += output_problems([("--trace", args.trace, our_trace), ("--report", args.report, our_report)],
                                 [args.hw, args.model, args.scenario, args.requests_csv, getattr(args, "draft", None)])
