@@ -9,9 +9,9 @@ which one a result depends on.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from slmsim.core.quantity import (
     FROZEN,
@@ -25,6 +25,7 @@ from slmsim.core.quantity import (
     Time,
     Voltage,
 )
+from slmsim.hw_models.dram_timing import default_fields
 
 
 class DramTechnology(StrEnum):
@@ -43,9 +44,13 @@ class DramTechnology(StrEnum):
 
 
 class DramTiming(BaseModel):
-    """Timing and IDD currents of one DRAM channel (banked DES); optional, defaults: LPDDR5-6400 x16, 16 Gb.
+    """Timing and IDD currents of one DRAM channel (banked DES); optional, defaults by `technology`.
 
-    Used by the `banked` DES memory model (`simulator/memory_system.py`). The defaults:
+    Used by the `banked` DES memory model (`simulator/memory_system.py`). A DRAM tier's
+    defaults are its technology's row in `hw_models/dram_timing.py` (HBM2/2E, HBM3/3E,
+    GDDR6/6X, DDR4, DDR5, LPDDR4/4X: Ramulator timing, DRAMsim3 currents; docs/engines.md
+    lists them); fields a spec gives override that row. The defaults below, LPDDR5-6400 x16,
+    16 Gb, are LPDDR5's and LPDDR5X's row and a hybrid-bonded bank's core:
 
     - organisation (16 banks in 4 bank groups, 1,024 columns of 16 bits = 2 KiB page, BL16)
       and timing: Ramulator 2.0 `src/dram/impl/LPDDR5.cpp`, presets `LPDDR5_16Gb_x16` and
@@ -130,10 +135,32 @@ class DramTier(_Tier):
     """Off-chip DRAM: LPDDR4/5/5X, DDR, HBM."""
 
     kind: Literal["dram"] = Field("dram", description="`dram`: off-chip DRAM (LPDDR, DDR, HBM)")
-    technology: DramTechnology = Field(description="DRAM standard (informative; the figures come from the fields)")
+    technology: DramTechnology = Field(
+        description="DRAM standard: picks the banked DES's timing defaults (docs/engines.md); bandwidth and energy "
+                    "come from the fields")
     bandwidth_bytes_per_s: Bandwidth = Field(alias="bandwidth", description="peak bandwidth, e.g. '68 GB/s'")
     bus_width_bits: int | None = Field(None, gt=0, description="bus width in bits (documentation; peak is `bandwidth`)")
-    timing: DramTiming = Field(DramTiming(), description="channel, bank and refresh timing (banked DES; section below)")
+    timing: DramTiming = Field(
+        DramTiming(),
+        description="channel, bank and refresh timing (banked DES; section below); fields left out take the "
+                    "technology's defaults (LPDDR5's shown below; HBM, GDDR6, DDR4/5, LPDDR4: docs/engines.md)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _technology_timing(cls, data: Any) -> Any:
+        """Fill the timing fields a spec leaves out from its technology's row (dram_timing.py)."""
+        if not isinstance(data, dict) or isinstance(data.get("timing"), DramTiming):
+            return data
+        given = data.get("timing", {})
+        base = default_fields(str(data.get("technology", "")))
+        if not base or not isinstance(given, dict):
+            return data  # LPDDR5/5X (the class defaults), an unknown technology or a malformed timing: as written
+        merged = dict(given)
+        for name, value in base.items():
+            alias = DramTiming.model_fields[name].alias
+            if name not in given and (alias is None or alias not in given):
+                merged[alias or name] = value
+        return {**data, "timing": merged}
 
     @property
     def peak_bandwidth_bytes_per_s(self) -> float:

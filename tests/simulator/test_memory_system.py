@@ -185,3 +185,71 @@ def test_the_banked_des_writes_only_the_kv_it_appends() -> None:
     assert lookup == 1_179_648
     kv_read = tiers["read_bytes"] - weight_bytes(model, scen.precision) - lookup
     assert kv_read == pytest.approx(1024 * per_token, rel=1e-9)
+
+
+def test_each_dram_technology_takes_its_own_timing_row() -> None:
+    """A DRAM tier without `timing` takes its technology's row (hw_models/dram_timing.py), so an
+    HBM tier is HBM pseudo channels, not LPDDR5 x16 channels (before 2026-12-07 every
+    technology was LPDDR5-6400: an H100 had 320 channels of 16 bits)."""
+    def tier(name: str):
+        spec = load_hardware(name).spec
+        return spec, next(t for t in spec.memories.values() if t.kind == "dram")
+
+    # H100 PCIe, HBM2e, 5,120 bits: 80 pseudo channels of 64 bits (5 stacks x 8 channels x 2)
+    spec, hbm = tier("h100-pcie")
+    assert hbm.technology == "hbm2e"
+    sp = MemorySystem.from_hardware(spec).channels["hbm"]
+    assert sp.channels == 5120 // 64 == 80
+    assert (hbm.timing.banks_per_channel, hbm.timing.page_bytes, hbm.timing.burst_bytes) == (16, 1024.0, 32.0)
+    # activation: (IDD0 tRC - IDD3N tRAS - IDD2N tRP) VDD, DRAMsim3's 128-bit HBM2 currents halved
+    # (65, 55, 40 mA -> 32.5, 27.5, 20), Ramulator 2.0 HBM2-2000 tRAS 34, tRP 14 ns
+    assert sp.act_energy_j == pytest.approx((32.5e-3 * 48 - 27.5e-3 * 34 - 20e-3 * 14) * 1e-9 * 1.2)  # 0.414 nJ
+    # 64 B runs: one activation per burst pair; tRRD (4 ns per 64 B) binds before tFAW / 4
+    # (3.75 ns), the banks (48 ns / (16 x (1 - 160 / 3900)) = 3.13 ns) and the bus (64 B at
+    # 0.9 x 25 GB/s = 2.84 ns): slowdown 4 / 2.844 = 1.406
+    bus = 0.9 * 2.0e12 / 80
+    assert sp.slowdown(64.0) == pytest.approx(4e-9 / (64.0 / bus))
+    # H100 SXM, HBM3: 160 pseudo channels of 32 bits with 32 banks (2 stack IDs)
+    spec, hbm3 = tier("h100-sxm")
+    assert MemorySystem.from_hardware(spec).channels["hbm"].channels == 160
+    assert hbm3.timing.banks_per_channel == 32 and hbm3.timing.trcd_s == pytest.approx(19.375e-9)
+    # Raspberry Pi 5, LPDDR4X: JESD209-4 timing (tRCD 18.1, tRAS 42.5 ns), 8 banks, per-bank refresh
+    _, lp4 = tier("raspberry-pi-5")
+    assert lp4.timing.banks_per_channel == 8 and lp4.timing.tras_s == pytest.approx(42.5e-9)
+    assert lp4.timing.trefi_s == pytest.approx(6247 * 0.625e-9)
+    # Ryzen AI 5 340, DDR5: 32-bit sub-channels, all-bank refresh (tRFC1 295 ns per 3.9 us):
+    # a sequential stream keeps its calibrated fraction through a higher bus efficiency
+    spec, ddr5 = tier("ryzen-ai-5-340")
+    sp5 = MemorySystem.from_hardware(spec).channels[next(k for k, t in spec.memories.items() if t.kind == "dram")]
+    assert sp5.channels == 128 // 32 and ddr5.timing.refresh == "all_bank"
+    assert sp5.sequential_fraction == pytest.approx(ddr5.achievable_fraction)
+    assert sp5.bus_efficiency == pytest.approx(ddr5.achievable_fraction / (1 - 295.239 / 3900.225))
+    # LPDDR5 keeps the class defaults
+    _, lp5 = tier("orin-nano")
+    assert lp5.timing == DramTiming()
+
+
+def test_timing_fields_a_spec_gives_override_only_themselves() -> None:
+    hw = hardware_with_edits("h100-sxm", {"memories.hbm.timing": {"tRCD": "25 ns", "banks_per_channel": 16}})
+    t = hw.memories["hbm"].timing
+    assert t.trcd_s == pytest.approx(25e-9) and t.banks_per_channel == 16
+    assert t.trp_s == pytest.approx(16.25e-9) and t.channel_width_bits == 32  # the rest: HBM3's row
+    by_name = hardware_with_edits("h100-sxm", {"memories.hbm.timing": {"trcd_s": 25e-9}})
+    assert by_name.memories["hbm"].timing.trcd_s == pytest.approx(25e-9)
+    # a changed technology brings its own row
+    gddr = hardware_with_edits("h100-sxm", {"memories.hbm.technology": "gddr6"})
+    assert gddr.memories["hbm"].timing.channel_width_bits == 16
+    assert gddr.memories["hbm"].timing.trefi_s == pytest.approx(3333 * 0.57e-9)
+
+
+def test_every_dram_technology_has_a_sourced_timing_row() -> None:
+    from slmsim.hw_models import dram_timing
+    from slmsim.hw_models.memory import DramTechnology
+
+    for tech in DramTechnology:
+        assert tech.value in dram_timing.SOURCES, tech
+        row = dram_timing.default_fields(tech.value)
+        assert tech.value.startswith("lpddr5") == (row == {}), tech
+        if row:
+            t = DramTiming(**row)  # every row is a valid timing, in the units a spec writes
+            assert t.tras_s + t.trp_s > t.trcd_s > 0 and t.trefi_s > t.trfc_s
