@@ -272,13 +272,13 @@ class _Builder:
         return self.precision.kv_bits / 8.0
 
     def matmul(self, name: str, cls: OpClass, group: WeightGroup, layers: int, k: int, n: int, *,
-               m: int | None = None, weight_params: float | None = None, flop_rows: float | None = None) -> Op:
+               m: int | None = None, weight_params: float | None = None) -> Op:
         rows = self.m if m is None else m
         return Op(
             name=name, op_class=cls, kind=OpKind.MATMUL, layers=layers, m=rows, k=k, n=n,
             weight_params=float(k * n if weight_params is None else weight_params),
             weight_bits=self.precision.bits_for(group),
-            flops=2.0 * (rows if flop_rows is None else flop_rows) * k * n,
+            flops=2.0 * rows * k * n,
             act_bytes=rows * (k + n) * self.abytes,
         )
 
@@ -423,11 +423,11 @@ class _Builder:
             self.vector("ffn_norm", OpClass.NORM, layers, h, NORM_OPS_PER_ELEMENT),
             self.matmul("router", OpClass.ROUTER, WeightGroup.ROUTER, layers, h, moe.num_experts),
             self.matmul("experts_up", OpClass.EXPERTS, WeightGroup.EXPERTS, layers, h, up_n, weight_params=e * h * up_n,
-                        flop_rows=routed_rows),
+                        m=routed_rows),
             self.vector("experts_act", OpClass.ELEMENTWISE, layers, inter, ACTIVATION_OPS_PER_ELEMENT, m=routed_rows),
             self.matmul("experts_down", OpClass.EXPERTS, WeightGroup.EXPERTS, layers, inter, h,
                         weight_params=e * inter * h,
-                        flop_rows=routed_rows),
+                        m=routed_rows),
         ]
         if moe.num_shared_experts:
             width = moe.num_shared_experts * moe.shared_expert_intermediate_size

@@ -56,13 +56,32 @@ def test_a_chunk_as_long_as_the_batch_prompt_changes_nothing() -> None:
 
 
 def test_moe_routed_rows_scale_with_the_chunk() -> None:
-    # OLMoE: qkv holds T x 6144, the expert activation 8 T routed rows x 1024: 8192 > 6144 per token
+    # OLMoE: qkv holds T x 6144; the experts' up projection holds 8 T routed rows x max(hidden
+    # 2048, gate + up 2 x 1024) = 16,384 per token. Before 2026-12-07 the expert matmuls held
+    # only T rows and the activation's 8 T x 1024 bound instead (half; found by an audit).
     t = 2 * 1024
     whole = _footprint("olmoe-1b-7b", batch=2, prompt_tokens=1024, gen_tokens=16)["activations"]
-    assert whole == 8 * t * 1024 * FP16 * BUFFERS == 67_108_864
+    assert whole == 8 * t * 2048 * FP16 * BUFFERS == 134_217_728
     chunked = _footprint("olmoe-1b-7b", batch=2, prompt_tokens=1024, gen_tokens=16,
                          prefill_chunk_tokens=512)["activations"]
-    assert chunked == 8 * 512 * 1024 * FP16 * BUFFERS == 16_777_216
+    assert chunked == 8 * 512 * 2048 * FP16 * BUFFERS == 33_554_432
+    # Qwen3-30B-A3B: 8 of 128 experts of width 768; the up projection's input (hidden 2048)
+    # is wider than its output (2 x 768), so 8 T x 2048 binds
+    q = _footprint("qwen3-30b-a3b", batch=1, prompt_tokens=1024, gen_tokens=16)["activations"]
+    assert q == 8 * 1024 * 2048 * FP16 * BUFFERS == 67_108_864
+
+
+def test_routed_rows_can_make_an_moe_prefill_infeasible(capsys: pytest.CaptureFixture[str]) -> None:
+    # orin-nx-16gb, olmoe-1b-7b, batch 16 x 4000 tokens: 512,000 routed rows x 2048 x 2 B x 2 =
+    # 4.19 GB of activations; with 3.89 GB of weights and 8.52 GB of KV the 16 GB tier overflows
+    # (the audit's case: 2.10 GB of activations had it fit)
+    rc = main(["simulate", "--hw", "orin-nx-16gb", "--model", "olmoe-1b-7b", "--prompt", "4000", "--gen", "64",
+               "--batch", "16", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc != 0 or "infeasible" in out
+    inf = out["infeasible"]
+    assert inf["details"]["activations"] == 16 * 4000 * 8 * 2048 * FP16 * BUFFERS == 4_194_304_000
+    assert inf["demanded"] == sum(inf["details"].values()) > inf["bound"] == 16e9
 
 
 def _mapper(model: str, **scenario: object):
