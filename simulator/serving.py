@@ -600,6 +600,23 @@ def idle_time_s(spans: list[tuple[float, float]], makespan_s: float) -> float:
     return idle if idle > 1e-12 * max(makespan_s, 1e-30) else 0.0
 
 
+def _offered_load(sim: _Sim, ex: Executor) -> float | None:
+    """The busiest device's busy time over the time the requests took to arrive (n mean gaps):
+    about the utilisation below 1; above 1 the devices could not keep up, the queue grew
+    through the run and latency grows with the number of requests (no steady state). None for a
+    closed loop (it cannot overload) and when every request arrives at once."""
+    if sim.policy.concurrency is not None:
+        return None
+    arrivals = sorted(x.req.arrival_s for x in sim.lives)
+    n = len(arrivals)
+    if n < 2 or arrivals[-1] <= arrivals[0]:
+        return None
+    busy: dict[str, float] = {}
+    for (device, _), t in ex.device_phase_busy_s.items():
+        busy[device] = busy.get(device, 0.0) + t
+    return max(busy.values()) / ((arrivals[-1] - arrivals[0]) * n / (n - 1)) if busy else None
+
+
 def _result(sim: _Sim, engine_name: str) -> SimResult:
     ex, m, st = sim.ex, sim.m, sim.st
     ex.finalize()
@@ -669,6 +686,7 @@ def _result(sim: _Sim, engine_name: str) -> SimResult:
         "kv_policy": sim.policy.kv_policy.value,
         "preemptions": st.preemptions,
         "recomputed_tokens": st.recomputed_tokens,
+        "offered_load": _offered_load(sim, ex),
     }
     extra: dict = {"des_events": ex.events, "serving": serving, "decoding": sim.m.scenario.decoding.strategy,
                    **sim.rounds.summary(), "work": work_summary(ex.step_runs(), decode_tokens=st.decode_tokens - st.mixed_decode_tokens,

@@ -277,7 +277,8 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     if problems:
         raise SpecError(problems, total=len(problems) + unheld_count)
     assert hw is not None and model is not None and scenario is not None
-    from slmsim.commands.warnings import ignored_flag_warnings, input_warnings, power_cap_warnings, stack_kv_warnings
+    from slmsim.commands.warnings import (ignored_flag_warnings, input_warnings, overload_warnings, power_cap_warnings,
+                                          stack_kv_warnings)
 
     warns = input_warnings(model=model, scenario=scenario, draft=draft, serving=bool(args.arrivals),
                            batch_flag=args.batch, engine=args.engine) + ignored_flag_warnings(args)
@@ -330,7 +331,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     chosen = out["energy_by_boundary"][args.energy_boundary]
     out["energy_per_decode_token_within_boundary_j"] = chosen["energy_per_decode_token_j"]
     out["decode_tokens_per_j_within_boundary"] = chosen["decode_tokens_per_j"]
-    out["warnings"] += warns + power_cap_warnings(hw.spec, out)
+    out["warnings"] += warns + power_cap_warnings(hw.spec, out) + overload_warnings(out)
     if args.samples is not None:
         from slmsim.commands.samples import sampled_output
 

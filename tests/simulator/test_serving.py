@@ -209,3 +209,32 @@ def test_idle_gaps_of_a_request_stream_are_charged_to_neither_phase() -> None:
         assert served.phase_energy_within_j("all", b) == pytest.approx(
             sum(served.phase_energy_within_j(p, b) for p in ("prefill", "decode", "idle")), rel=1e-9)
     assert served.phase_energy_within_j("idle", "board") == pytest.approx(served.idle_energy_j, rel=1e-9)
+
+
+def test_an_overloaded_stream_is_flagged_with_its_load() -> None:
+    """One request at a time (max batch 1) takes S; n requests arriving every g keep the device
+    busy n S over the n g they take to arrive: offered load S / g, exactly. Above 1 the queue
+    grows through the run (request k waits about k (S - g)), so the latencies describe no
+    steady state and simulate warns (found by an audit: load 1.5 gave mean TTFT 14.3 s at 500
+    requests and 55.6 s at 2,000, with tight intervals and no warning)."""
+    from slmsim.commands.warnings import overload_warnings
+
+    m = mapper("orin-nano", prompt_tokens=64, gen_tokens=8)
+    policy = ServingPolicy(max_batch=1, memory_model=MemoryModel.IDEAL)
+    one = run_serving(m, fixed_requests(1, prompt_tokens=64, gen_tokens=8), policy)
+    s = one.extra["serving"]["e2e_s"]["mean"]
+    assert one.extra["serving"]["offered_load"] is None  # all at once: no arrival span
+    for load in (0.5, 1.5):
+        g, n = s / load, 12
+        reqs = [Request(id=i, arrival_s=i * g, prompt_tokens=64, gen_tokens=8) for i in range(n)]
+        served = run_serving(m, reqs, policy).extra["serving"]
+        assert served["offered_load"] == pytest.approx(load, rel=1e-6)
+        warned = overload_warnings({"serving": served})
+        assert bool(warned) == (load > 1)
+    # overloaded: the last request waits (n - 1)(S - g) before it starts
+    assert served["ttft_s"]["max"] > (n - 1) * (s - g)
+    assert "offered load 1.50 > 1" in warned[0]
+    # a closed loop regulates itself: no load figure
+    closed = run_serving(m, fixed_requests(4, prompt_tokens=64, gen_tokens=8),
+                         ServingPolicy(max_batch=1, memory_model=MemoryModel.IDEAL, concurrency=1))
+    assert closed.extra["serving"]["offered_load"] is None
