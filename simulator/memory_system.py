@@ -321,8 +321,8 @@ def _channel_spec(name: str, tier: object, *, banked: bool) -> ChannelSpec:
     core_per_bit = act / (page * 8.0) + rd / (timing.burst_bytes * 8.0)
     epb = tier.energy_per_bit_j  # type: ignore[attr-defined]
     if core_per_bit > epb > 0:
-        # the tier's cited energy per bit is below what the LPDDR5 current table gives its core
-        # (a hybrid-bonded bank: 0.456 against 0.43 pJ/bit): the core terms are scaled down so a
+        # the tier's cited energy per bit is below what its current table gives its core (the technology's
+        # row; a hybrid-bonded bank, LPDDR5's: 0.456 against 0.43 pJ/bit): the core terms are scaled down so a
         # sequential read stream costs the cited figure (the calibration is kept), no I/O share
         k = epb / core_per_bit
         act, rd, wr = act * k, rd * k, wr * k
