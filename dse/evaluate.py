@@ -51,17 +51,15 @@ def serving_unsupported(plan: Any, serving: ServingSpec) -> str:
 
 def serve(plan: Any, scenario: Any, serving: ServingSpec, *, seed: int) -> Any:
     """The workload's request stream through the serving DES (`simulator.serving`)."""
-    import numpy as np
-
     from slmsim.simulator.memory_system import MemoryModel
     from slmsim.simulator.serving import KvPolicy, Schedule, ServingPolicy, run_serving
-    from slmsim.workloads.requests import fixed_requests, poisson_requests
+    from slmsim.workloads.requests import arrival_rng, fixed_requests, poisson_requests
 
     p, g = scenario.prompt_tokens, scenario.gen_tokens
     if serving.arrivals == "poisson":
         assert serving.rate is not None
         reqs = poisson_requests(serving.requests, rate_per_s=serving.rate, prompt_tokens=p, gen_tokens=g,
-                                rng=np.random.default_rng(seed))
+                                rng=arrival_rng(seed))
     else:
         reqs = fixed_requests(serving.requests, prompt_tokens=p, gen_tokens=g)
     policy = ServingPolicy(max_batch=serving.max_batch, kv_policy=KvPolicy(serving.kv_policy),

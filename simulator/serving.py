@@ -600,21 +600,60 @@ def idle_time_s(spans: list[tuple[float, float]], makespan_s: float) -> float:
     return idle if idle > 1e-12 * max(makespan_s, 1e-30) else 0.0
 
 
-def _offered_load(sim: _Sim, ex: Executor) -> float | None:
-    """The busiest device's busy time over the time the requests took to arrive (n mean gaps):
-    about the utilisation below 1; above 1 the devices could not keep up, the queue grew
-    through the run and latency grows with the number of requests (no steady state). None for a
-    closed loop (it cannot overload) and when every request arrives at once."""
+def saturated_batch(sim: _Sim, prompt: int, gen: int) -> int:
+    """The most sequences of (prompt, gen) the decode device can run at once: max batch, and
+    what the KV budget holds (a whole reservation each under wait / reject; under paged KV
+    the blocks of the mean life, prompt + gen / 2)."""
+    if sim.policy.kv_policy is KvPolicy.PAGED:
+        need = sim.blocks(prompt + gen // 2) * sim.block_bytes
+    else:
+        need = sim.m.kv_bytes_for(prompt, gen)
+    fits = int(sim.kv_budget // need) if need > 0 else sim.policy.max_batch
+    return max(1, min(sim.policy.max_batch, fits))
+
+
+def work_per_request_s(sim: _Sim, prompt: int, gen: int, batch: int) -> dict[str, float]:
+    """Seconds each device (and a hand-over link) spends per request when `batch` requests of
+    (prompt, gen) share every step: the analytic segments of that batch (prefill, decode and
+    the strategy's draft / verify steps; a stage-pipelined CIM decode as its pipeline runs it)
+    over `batch`."""
+    from slmsim.simulator.decoding import analytic_segments
+
+    out: dict[str, float] = {}
+    for seg in analytic_segments(sim.m, batch=batch, prompt=prompt, gen=gen):
+        if sim.pipe is not None and seg.role == "decode":
+            continue
+        out[seg.step.device] = out.get(seg.step.device, 0.0) + float(seg.times_s().sum()) / batch
+    if sim.pipe is not None and gen > 1:
+        seq_ctx = sim.m.model.decoder_prefix_tokens(prompt) + 1 + np.arange(gen - 1, dtype=float)
+        stage = sim.pipe.stage_times_s(seq_ctx)
+        step_s = stage.sum(axis=0) + (batch - 1) * stage.max(axis=0)
+        dev = sim.pipe.step.device
+        out[dev] = out.get(dev, 0.0) + float(step_s.sum()) / batch
+    if sim.handover is not None:
+        name, bw, _, _ = sim.handover
+        out[f"link:{name}"] = sim.m.prefill_kv_bytes(prompt) / bw
+    return out
+
+
+def _offered_load(sim: _Sim) -> float | None:
+    """Arrival rate x the busiest device's work per request at its most efficient batch: the
+    share of its capacity the stream asks for. Every phase is priced at the largest batch
+    that fits (`saturated_batch`), prefill included, so this is a lower bound on the load the
+    DES serves; above 1 even full batches cannot keep up, the queue grows through the run and
+    latency grows with the number of requests (no steady state). Rate: (n - 1) / arrival span;
+    a stream of several shapes is priced at its mean prompt and generation. None for a closed
+    loop (it regulates itself) and when every request arrives at once."""
     if sim.policy.concurrency is not None:
         return None
     arrivals = sorted(x.req.arrival_s for x in sim.lives)
     n = len(arrivals)
     if n < 2 or arrivals[-1] <= arrivals[0]:
         return None
-    busy: dict[str, float] = {}
-    for (device, _), t in ex.device_phase_busy_s.items():
-        busy[device] = busy.get(device, 0.0) + t
-    return max(busy.values()) / ((arrivals[-1] - arrivals[0]) * n / (n - 1)) if busy else None
+    prompt = max(1, round(sum(x.req.prompt_tokens for x in sim.lives) / n))
+    gen = max(1, round(sum(x.req.gen_tokens for x in sim.lives) / n))
+    work = work_per_request_s(sim, prompt, gen, saturated_batch(sim, prompt, gen))
+    return (n - 1) / (arrivals[-1] - arrivals[0]) * max(work.values())
 
 
 def _result(sim: _Sim, engine_name: str) -> SimResult:
@@ -686,7 +725,7 @@ def _result(sim: _Sim, engine_name: str) -> SimResult:
         "kv_policy": sim.policy.kv_policy.value,
         "preemptions": st.preemptions,
         "recomputed_tokens": st.recomputed_tokens,
-        "offered_load": _offered_load(sim, ex),
+        "offered_load": _offered_load(sim),
     }
     extra: dict = {"des_events": ex.events, "serving": serving, "decoding": sim.m.scenario.decoding.strategy,
                    **sim.rounds.summary(), "work": work_summary(ex.step_runs(), decode_tokens=st.decode_tokens - st.mixed_decode_tokens,

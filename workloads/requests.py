@@ -15,6 +15,14 @@ from slmsim.core.errors import Problem, SpecError
 from slmsim.core.limits import MAX_CSV_FILE_BYTES, MAX_REQUESTS, MAX_TOKENS, read_text_limited
 
 MAX_ARRIVAL_S = 1e6  # ~11.6 days of trace
+
+# The arrival times draw from their own stream of `--seed`: a numpy SeedSequence child with
+# this spawn key. The DES's own generator (acceptance and routing draws,
+# simulator/serving.py) is `default_rng(seed)`, the root of the same seed; SeedSequence gives
+# a root and a child with any spawn key independent streams (numpy's "Parallel random number
+# generation"). The key lies above every child index `--samples` spawns (simulator/samples.py
+# spawns children 0 .. N-1 of the seed for its runs), so no run's seed comes from this stream.
+ARRIVAL_SPAWN_KEY = 2**32
 _DECIMAL = re.compile(r"[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d{1,3})?")
 
 
@@ -28,6 +36,11 @@ class Request:
 
 def fixed_requests(n: int, *, prompt_tokens: int, gen_tokens: int) -> list[Request]:
     return [Request(i, 0.0, prompt_tokens, gen_tokens) for i in range(n)]
+
+
+def arrival_rng(seed: int) -> np.random.Generator:
+    """The generator a seed's arrival times draw from (ARRIVAL_SPAWN_KEY), apart from the DES's."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(ARRIVAL_SPAWN_KEY,)))
 
 
 def poisson_requests(n: int, *, rate_per_s: float, prompt_tokens: int, gen_tokens: int,

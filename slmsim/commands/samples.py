@@ -21,6 +21,10 @@ from slmsim.simulator.samples import derived_seeds, half_width, t_interval
 
 INTERVAL_KEYS = ("decode_tokens_per_s", "tokens_per_target_pass", "expert_cache_hit_rate",
                  "distinct_experts_per_step")
+# the range each figure cannot leave, which its interval is cut to (simulator.samples): every
+# figure here is >= 0, a hit rate <= 1
+NONNEGATIVE = (0.0, None)
+BOUNDS = {"expert_cache_hit_rate": (0.0, 1.0)}
 # (serving key, statistic or None for a plain number) -> label
 SERVING_INTERVALS = ((("ttft_s", "mean"), "TTFT mean"), (("ttft_s", "p99"), "TTFT p99"),
                      (("tpot_s", "mean"), "TPOT mean"), (("itl_s", "p99"), "inter-token gap p99"),
@@ -72,32 +76,42 @@ def sampled_output(base: dict, run_one: Callable[[int], dict], *, seed: int, n: 
         out[key] = _mean_of([r.get(key) for r in runs])
     for key in INTERVAL_KEYS:
         values = [r.get(key) for r in runs]
-        out[key] = None if any(v is None for v in values) else t_interval(values)
+        out[key] = None if any(v is None for v in values) else t_interval(values, bounds=BOUNDS.get(key, NONNEGATIVE))
     if all(isinstance(r.get("serving"), dict) for r in runs):
         ivs = {}
         for (key, stat), label in SERVING_INTERVALS:
             values = [r["serving"].get(key) if stat is None else (r["serving"].get(key) or {}).get(stat) for r in runs]
             if all(isinstance(v, (int, float)) for v in values):
-                ivs[f"{key}.{stat}" if stat else key] = {**t_interval(values), "label": label}
+                ivs[f"{key}.{stat}" if stat else key] = {**t_interval(values, bounds=NONNEGATIVE), "label": label}
         out["serving_intervals"] = ivs
     out["sampling"] = {"runs": n, "seed": seed, "seeds": seeds,
                        "method": "seeds: numpy SeedSequence(seed).spawn(runs), first 32-bit state word each; "
-                                 "ci95: Student-t over the runs; other numbers: means over the runs"}
+                                 "ci95: Student-t over the runs, cut to the figure's range where it leaves it "
+                                 "(clipped: true); other numbers: means over the runs"}
     return out
 
 
 def table_view(d: dict) -> tuple[dict, list[str]]:
     """A copy of `d` with interval figures replaced by their means, and the interval lines."""
     view = dict(d)
-    lines = ["", f"  over {d['sampling']['runs']} DES runs (mean +- 95% half-width, Student-t):"]
+    lines = ["", f"  over {d['sampling']['runs']} DES runs (mean +- 95% half-width, Student-t; an interval cut at "
+             "the figure's range: its ends):"]
     labels = {"decode_tokens_per_s": "decode tokens/s", "tokens_per_target_pass": "tokens per target pass",
               "expert_cache_hit_rate": "expert cache hit rate", "distinct_experts_per_step": "distinct experts/step"}
     for key in INTERVAL_KEYS:
         iv = d.get(key)
         if isinstance(iv, dict):
             view[key] = iv["mean"]
-            lines.append(f"    {labels[key]:<24} {iv['mean']:.4g} +- {half_width(iv):.2g}")
+            lines.append(f"    {labels[key]:<24} {_spread(iv)}")
     for key, iv in (d.get("serving_intervals") or {}).items():
         unit = "" if key == "throughput_tokens_per_s" else " s"
-        lines.append(f"    {iv['label']:<24} {iv['mean']:.4g} +- {half_width(iv):.2g}{unit}")
+        lines.append(f"    {iv['label']:<24} {_spread(iv, unit)}")
     return view, lines
+
+
+def _spread(iv: dict, unit: str = "") -> str:
+    """mean +- half-width, or mean (lo to hi) for an interval cut at its figure's range."""
+    if iv.get("clipped"):
+        lo, hi = iv["ci95"]
+        return f"{iv['mean']:.4g}{unit} (95%: {lo:.4g} to {hi:.4g})"
+    return f"{iv['mean']:.4g} +- {half_width(iv):.2g}{unit}"

@@ -381,11 +381,9 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace, plan: Any, scenario: Any, *, trace_steps: int = 0) -> Any:
-    import numpy as np
-
     from slmsim.simulator.memory_system import MemoryModel
     from slmsim.simulator.serving import Batching, KvPolicy, Schedule, ServingPolicy, run_serving
-    from slmsim.workloads.requests import fixed_requests, poisson_requests, requests_from_csv
+    from slmsim.workloads.requests import arrival_rng, fixed_requests, poisson_requests, requests_from_csv
 
     problems = []
     if args.engine == "analytic" and "--engine" in sys.argv:
@@ -429,7 +427,7 @@ def _serve(args: argparse.Namespace, plan: Any, scenario: Any, *, trace_steps: i
         reqs = fixed_requests(args.requests, prompt_tokens=scenario.prompt_tokens, gen_tokens=scenario.gen_tokens)
     elif args.arrivals == "poisson":
         reqs = poisson_requests(args.requests, rate_per_s=args.rate, prompt_tokens=scenario.prompt_tokens,
-                                gen_tokens=scenario.gen_tokens, rng=np.random.default_rng(scenario.seed))
+                                gen_tokens=scenario.gen_tokens, rng=arrival_rng(scenario.seed))
     else:
         reqs = requests_from_csv(args.requests_csv)
     # at most every request prefilled alone: its passes at batch 1

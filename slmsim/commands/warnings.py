@@ -142,15 +142,16 @@ def power_cap_warnings(hw: Any, out: dict[str, Any]) -> list[str]:
 
 def overload_warnings(out: dict[str, Any]) -> list[str]:
     """An open request stream the devices could not keep up with (`serving.offered_load` > 1:
-    the busiest device was busy longer than the requests took to arrive). The DES simulates the
-    transient exactly, but the queue grows through the run, so waiting times, TTFT and end-to-end
-    latency grow with the number of requests and describe no steady state (an audit measured
-    mean TTFT 14.3 s at 500 requests and 55.6 s at 2,000 at load 1.5)."""
+    the arrival rate asks more of the busiest device than its work per request allows, even
+    with the largest batch that fits sharing every step). The DES simulates the transient
+    exactly, but the queue grows through the run, so waiting times, TTFT and end-to-end latency
+    grow with the number of requests and describe no steady state (mean TTFT
+    14.0 s at 500 requests and 57.0 s at 2,000 at load 1.51, docs/engines.md)."""
     load = (out.get("serving") or {}).get("offered_load")
     if load is None or load <= 1.0:
         return []
     s = out["serving"]
-    return [f"offered load {load:.2f} > 1: the busiest device was busy {load:.2f}x as long as the "
-            f"{s['requests']} requests took to arrive, so the queue grew through the run; TTFT, waiting and "
-            "end-to-end latency grow with --requests and have no steady state (lower --rate, raise --max-batch, "
-            "or read them as this many requests' transient); throughput is the capacity, not the offered rate"]
+    return [f"offered load {load:.2f} > 1: the {s['requests']} requests arrived {load:.2f}x faster than the busiest "
+            "device can serve them even with the largest batch that fits, so the queue grew through the run; TTFT, "
+            "waiting and end-to-end latency grow with --requests and have no steady state (lower --rate, raise "
+            "--max-batch, or read them as this many requests' transient); throughput is the capacity, not the offered rate"]

@@ -30,6 +30,18 @@ def test_t_interval_by_hand() -> None:
     assert iv["mean"] == 2.5 and iv["samples"] == 4
     assert iv["ci95"] == pytest.approx([2.5 - 2.0540, 2.5 + 2.0540], abs=1e-3)
     assert t_interval([3.0, 3.0])["ci95"] == [3.0, 3.0]
+    assert "clipped" not in iv and "clipped" not in t_interval([1.0, 2.0, 3.0, 4.0], bounds=(0.0, None))
+
+
+def test_an_interval_is_cut_to_its_figures_range_by_hand() -> None:
+    # mean 11, s = sqrt((100 + 81 + 361) / 2) = 16.462, t_{0.975, 2} = 4.3027: half-width 4.3027 x 16.462 /
+    # sqrt(3) = 40.894, so the symmetric interval is [-29.894, 51.894]; the figure is >= 0
+    iv = t_interval([1.0, 2.0, 30.0], bounds=(0.0, None))
+    assert iv["mean"] == 11.0 and iv["clipped"] is True
+    assert iv["ci95"] == pytest.approx([0.0, 51.894], abs=1e-3)
+    # a hit rate cannot pass 1: mean 0.9, s = 0.1, half-width 4.3027 x 0.1 / sqrt(3) = 0.2484
+    hit = t_interval([0.8, 0.9, 1.0], bounds=(0.0, 1.0))
+    assert hit["ci95"] == pytest.approx([0.9 - 0.2484, 1.0], abs=1e-4) and hit["clipped"] is True
 
 
 def test_seeds_are_spawned_from_the_scenario_seed() -> None:

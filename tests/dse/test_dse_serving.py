@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from slmsim.cli import main
@@ -22,7 +21,7 @@ from slmsim.mapping.plan import make_plan
 from slmsim.simulator.memory_system import MemoryModel
 from slmsim.simulator.serving import Schedule, ServingPolicy, run_serving
 from slmsim.workloads.load import load_model
-from slmsim.workloads.requests import poisson_requests
+from slmsim.workloads.requests import arrival_rng, poisson_requests
 
 BASE = "base: orin-nano\nparameters:\n  memories.dram.bandwidth: {choices: ['68 GB/s', '102 GB/s']}\n"
 SERVED = ("workloads:\n  - {model: qwen3-0.6b, prompt: 256, gen: 16, serving: {arrivals: poisson, rate: 8, "
@@ -48,7 +47,7 @@ def test_a_served_workload_reports_the_streams_figures(tmp_path: Path) -> None:
     assert hw.memories["dram"].peak_bandwidth_bytes_per_s == 102e9
     assert load_hardware("orin-nano").spec.memories["dram"].peak_bandwidth_bytes_per_s != 102e9
     plan = make_plan(hw, load_model("qwen3-0.6b"), w.scenario(seed=0))
-    reqs = poisson_requests(12, rate_per_s=8.0, prompt_tokens=256, gen_tokens=16, rng=np.random.default_rng(0))
+    reqs = poisson_requests(12, rate_per_s=8.0, prompt_tokens=256, gen_tokens=16, rng=arrival_rng(0))
     res = run_serving(plan.mapper, reqs, ServingPolicy(max_batch=4, schedule=Schedule.MIXED, step_tokens=128,
                                                        memory_model=MemoryModel.IDEAL))
     sv = res.extra["serving"]
