@@ -6,7 +6,9 @@ shared/reference/seed-details.md):
 
 - an MoE model: its dense (non-expert) weights whole, and the top `draft_bits` of every
   cached expert (`expert_cache.experts_per_layer` per MoE layer, when the cache lives in the
-  MSB tier); the full experts stay in the LSB tier;
+  MSB tier); the full experts stay in the LSB tier. Without a cache in the MSB tier every
+  expert is split, so the MSB tier holds every expert's top bits (a model whose slices do
+  not fit is `Infeasible`: qwen3-30b-a3b's are 15.4 GB against elmoe3d's 8 GB HB);
 - a dense model: the top `draft_bits` of every weight.
 
 With `expert_bit_axis: false` (experts not bit-sliced) the cached experts are held whole.
@@ -77,6 +79,11 @@ def tier_demand(model: ModelSpec, scenario: Scenario) -> dict[str, dict[str, flo
             if cache is not None and cache.tier == msb:
                 d["cached_expert_msb_slices" if dec.expert_bit_axis else "cached_experts"] = cached
                 cache = None
+            else:
+                # no cache in the MSB tier: every expert is split (mapping.placement reads its MSB
+                # slice there in full passes and the draft reads only that tier), so every
+                # expert's slice lives there
+                d["expert_msb_slices"] = experts * p.expert_bits_in_memory / 8.0 * expert_msb_fraction(scenario)
     if cache is not None:
         d = out.setdefault(cache.tier, {})
         d["cached_experts"] = cached
@@ -97,9 +104,11 @@ def warnings(model: ModelSpec, scenario: Scenario) -> tuple[str, ...]:
                    "memory as full passes, so only the bytes shrink, not the tier (set decoding.msb_tier and "
                    "lsb_tier, e.g. --msb-tier hb --lsb-tier lpddr on elmoe3d)")
     if model.moe is not None and (scenario.moe is None or scenario.moe.expert_cache is None):
+        where = ("every expert's MSB slice is stored and read in the MSB tier (counted in its capacity)"
+                 if split_tiers(scenario) is not None else "every expert is read from the weight tier")
         out.append("self-speculative decoding of an MoE model without an expert cache: the draft's experts are not "
-                   "restricted to hot, cached ones and every expert is read from the weight tier (set "
-                   "moe.expert_cache, e.g. --expert-cache 16 --cache-tier hb)")
+                   f"restricted to hot, cached ones and {where} (set moe.expert_cache, e.g. --expert-cache 16 "
+                   "--cache-tier hb)")
     if bits < MIN_CREDIBLE_DRAFT_BITS:
         out.append(f"the draft reads {bits} bits per weight: ELMoE-3D reports that plain rounded drafts collapse "
                    f"below {MIN_CREDIBLE_DRAFT_BITS} bits, so the acceptance rate given must come from a measured "

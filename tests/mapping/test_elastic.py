@@ -84,3 +84,25 @@ def test_missing_tiers_and_cache_warn() -> None:
     # a whole-expert cache without the split holds whole experts in HB
     assert plan.memory_footprint_bytes["tier.hb"] == pytest.approx(
         16 * 16 * 3 * 2048 * 1024 * 8.5 / 8 + (128 + 128 + 4) * 131072, rel=1e-9)
+
+
+def test_split_experts_without_a_cache_are_stored_where_they_are_read() -> None:
+    """Without a cache in the MSB tier every expert is split: full passes read its top bits from
+    HB and the draft reads only HB, so HB holds every expert's MSB slice (found by a mapping
+    audit: it read 16.7 GB from an HB that counted 1.66 GB and passed). By hand, qwen3-30b-a3b
+    at INT8 group 32 (8.5 bits/weight): 48 layers x 128 experts x 3 x 2048 x 768 weights x
+    4.25 bits / 8 = 15.40 GB of slices, over the preset's 8 GB."""
+    hw = load_hardware("elmoe3d").spec
+    scen = elastic_scenario(moe={"routing": {"model": "zipf", "s": 0.8}})
+    big = make_plan(hw, load_model("qwen3-30b-a3b"), scen)
+    assert isinstance(big, Infeasible) and "'hb'" in big.reason
+    assert big.details["expert_msb_slices"] == pytest.approx(48 * 128 * 3 * 2048 * 768 * 4.25 / 8, rel=1e-9)
+    # olmoe's slices fit: dense + every expert's top 4 of 8 bits + KV, by hand as above
+    plan = make_plan(hw, OLMOE, scen)
+    assert not isinstance(plan, Infeasible)
+    h, layers, vocab, bpw = 2048, 16, 50304, 8.5 / 8
+    dense = layers * (4 * h * h + h * 64) + 2 * vocab * h
+    slices = layers * 64 * (3 * h * 1024) * bpw * 4 / 8
+    kv = (128 + 128 + 4) * 2 * layers * h * 2
+    assert plan.memory_footprint_bytes["tier.hb"] == pytest.approx(dense * bpw + slices + kv, rel=1e-9)
+    assert any("MSB slice is stored and read in the MSB tier" in w for w in plan.warnings)
