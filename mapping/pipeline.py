@@ -93,10 +93,45 @@ class StagePipeline:
     step: "MappedStep"
     partition: Partition
     weights: np.ndarray  # (stages, ops)
+    # seconds the device's one vector unit takes per op (1 / its op rate); 0: none modelled
+    vector_s_per_op: float = 0.0
 
     def stage_times_s(self, seq_ctx: np.ndarray) -> np.ndarray:
         """(stages, len(seq_ctx)) seconds for one sequence at each context."""
         return self.weights @ self.step.op_times_s(np.asarray(seq_ctx, dtype=float))
+
+    def shared_busy_s(self, seq_ctx: np.ndarray) -> dict[str, np.ndarray]:
+        """Seconds one sequence at each context keeps each resource the stages share busy:
+        the device's one vector unit (its vector ops, and the group-scale rescales of its
+        matmuls) and every memory tier and NoC stream (at the step's bandwidth of each).
+        Each stage holds its own macros; these it does not."""
+        ctx = np.asarray(seq_ctx, dtype=float)
+        out: dict[str, np.ndarray] = {"vector_unit": np.zeros(len(ctx))}
+        bw = self.step.tier_bandwidth_bytes_per_s
+        for op in self.step.ops:
+            if op.unit == "vector_unit":
+                out["vector_unit"] = out["vector_unit"] + op.layers * (op.overhead_s + op.compute_s.at(ctx))
+            else:
+                out["vector_unit"] = out["vector_unit"] + op.layers * dict(op.detail).get("scale_ops", 0.0) \
+                    * self.vector_s_per_op
+            for tier, aff in op.tier_bytes:
+                out[tier] = out.get(tier, np.zeros(len(ctx))) + op.layers * aff.at(ctx) / bw[tier]
+        return out
+
+    def floor_s(self, seq_ctx: np.ndarray) -> float:
+        """The least time a batch of sequences at these contexts can take: no shared resource
+        can be busy more than all of it (the flow shop alone lets stages overlap freely)."""
+        busy = self.shared_busy_s(seq_ctx)
+        return max(float(np.sum(b)) for b in busy.values())
+
+    def step_times_s(self, seq_ctx: np.ndarray, batch: int) -> np.ndarray:
+        """Analytic time of a step of `batch` sequences, all at each of these contexts: the flow
+        shop's sum(stage times) + (batch - 1) x max(stage time), and no less than `batch` x the
+        busiest shared resource's time per sequence (`shared_busy_s`)."""
+        stage = self.stage_times_s(seq_ctx)
+        flow = stage.sum(axis=0) + (batch - 1) * stage.max(axis=0)
+        shared = np.max(np.stack(list(self.shared_busy_s(seq_ctx).values())), axis=0)
+        return np.maximum(flow, batch * shared)
 
     @staticmethod
     def schedule(stage_times: np.ndarray) -> tuple[np.ndarray, float]:
@@ -119,7 +154,8 @@ class StagePipeline:
         return StagePipeline.schedule(stage_times)[1]
 
 
-def build_stage_pipeline(step: "MappedStep", stages: int, ctx: float) -> StagePipeline:
+def build_stage_pipeline(step: "MappedStep", stages: int, ctx: float, *,
+                         vector_s_per_op: float = 0.0) -> StagePipeline:
     times = step.op_times_s(np.array([ctx]))[:, 0]
     layers = [op.layers for op in step.ops]
     costs, order = unrolled_op_costs(times, layers)
@@ -129,4 +165,4 @@ def build_stage_pipeline(step: "MappedStep", stages: int, ctx: float) -> StagePi
     for s, (a, b) in enumerate(zip(part.boundaries, ends)):
         for k in order[a:b]:
             weights[s, k] += 1.0 / layers[k]
-    return StagePipeline(step=step, partition=part, weights=weights)
+    return StagePipeline(step=step, partition=part, weights=weights, vector_s_per_op=vector_s_per_op)

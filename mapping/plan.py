@@ -432,7 +432,10 @@ class StepMapper:
             return None
         if "pipeline" not in self._extra:
             ctx = self.context_tokens(self.scenario.prompt_tokens, self.scenario.gen_tokens / 2.0)
-            self._extra["pipeline"] = build_stage_pipeline(self.decode(1), dev.pipeline_stages, ctx)
+            vu = dev.vector_unit
+            self._extra["pipeline"] = build_stage_pipeline(
+                self.decode(1), dev.pipeline_stages, ctx,
+                vector_s_per_op=1.0 / (vu.lanes * vu.ops_per_lane_per_cycle * dev.clock_hz))
         return self._extra["pipeline"]
 
     def kv_tier(self, device: str) -> str:

@@ -48,15 +48,16 @@ def _busy(step: MappedStep, ctx_sum: CtxSum, runs: float, total_s: float) -> dic
 def _decode_phase(plan: Plan) -> tuple[MappedStep, np.ndarray, np.ndarray] | None:
     """Pipelined decode (weight-stationary CIM with stages): every sequence runs the
     one-sequence step; the batch flows through the stages, so a step takes
-    sum(stage times) + (batch - 1) x max(stage time); op times are scaled to that.
+    sum(stage times) + (batch - 1) x max(stage time), and no less than batch x the busiest
+    shared resource's time per sequence (`StagePipeline.step_times_s`); op times are scaled
+    to that.
     Returns (step, contexts of its runs, op times (ops, steps)) or None when not pipelined."""
     ctx = decode_contexts(plan)
     pipe = plan.mapper.stage_pipeline() if plan.mapper is not None else None
     if pipe is None or not len(ctx) or not isinstance(plan.mapper.scenario.decoding, Autoregressive):
         return None
     seq_ctx = ctx / plan.batch
-    stage = pipe.stage_times_s(seq_ctx)
-    step_s = stage.sum(axis=0) + (plan.batch - 1) * stage.max(axis=0)
+    step_s = pipe.step_times_s(seq_ctx, plan.batch)
     op_times = pipe.step.op_times_s(seq_ctx)
     op_times = op_times * (step_s / op_times.sum(axis=0))[None, :]
     return pipe.step, np.repeat(seq_ctx, plan.batch), op_times

@@ -279,14 +279,19 @@ class Executor:
         resource held by one sequence at a time, each sequence a process that takes stage
         0, 1, ... in turn, so stage s of sequence j starts when stage s is free and sequence
         j has left stage s - 1 (`StagePipeline.schedule` is the same recursion in closed form;
-        the stages share no channel with another device). Stage times are the analytic ones
-        scaled by the op-level / analytic ratio of the one-sequence step at the batch's mean
-        context (1 with the ideal memory model)."""
+        the stages share no channel with another device). The stages do share the device's
+        vector unit and its memory and NoC streams: a step lasts at least the busiest of them
+        is busy for the batch (`StagePipeline.floor_s`; a bound, the contention inside the
+        stages is not simulated). Stage times are the analytic ones scaled by the op-level /
+        analytic ratio of the one-sequence step at the batch's mean context (1 with the
+        ideal memory model), the floor by the same ratio."""
         env = self.env
         start = env.now
         stage = pipe.stage_times_s(np.asarray(seq_ctx))
+        floor = pipe.floor_s(np.asarray(seq_ctx))
         if self.costs is not None and self.memory is not None and self.memory.banked:
-            stage = stage * ratio_at(self.costs, pipe.step, float(np.mean(seq_ctx)))
+            ratio = ratio_at(self.costs, pipe.step, float(np.mean(seq_ctx)))
+            stage, floor = stage * ratio, floor * ratio
         n_stages, jobs = stage.shape
         units = [simpy.Resource(env, capacity=1) for _ in range(n_stages)]
 
@@ -300,6 +305,8 @@ class Executor:
                         self.span(f"seq {j}", "stage", pipe.step.device, f"stage {s}", begin, env.now - begin, {})
 
         yield env.all_of([env.process(sequence(j)) for j in range(jobs)])
+        if env.now - start < floor:  # the shared resources, not the stages, bound the step
+            yield env.timeout(floor - (env.now - start))
         duration = env.now - start
         self.events += jobs * n_stages
         step = pipe.step

@@ -626,8 +626,7 @@ def work_per_request_s(sim: _Sim, prompt: int, gen: int, batch: int) -> dict[str
         out[seg.step.device] = out.get(seg.step.device, 0.0) + float(seg.times_s().sum()) / batch
     if sim.pipe is not None and gen > 1:
         seq_ctx = sim.m.model.decoder_prefix_tokens(prompt) + 1 + np.arange(gen - 1, dtype=float)
-        stage = sim.pipe.stage_times_s(seq_ctx)
-        step_s = stage.sum(axis=0) + (batch - 1) * stage.max(axis=0)
+        step_s = sim.pipe.step_times_s(seq_ctx, batch)
         dev = sim.pipe.step.device
         out[dev] = out.get(dev, 0.0) + float(step_s.sum()) / batch
     if sim.handover is not None:
