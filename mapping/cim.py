@@ -29,7 +29,8 @@ ceil(k / group) multiply-adds (per-channel: token rows x n), at its energy per o
 overlapping the macros' (the op takes the longer).
 
 Partial sums: a k x n matmul spread over ceil(k / rows) row tiles sends each tile's n
-partial sums over the NoC to be added. Their width is `psum_bytes`: the exact sum of
+partial sums over the NoC to be added; with scale groups shorter than a tile, each group's
+(n x ceil(k / group), `psum_sends`), since each is scaled on the vector unit apart. Their width is `psum_bytes`: the exact sum of
 `rows` products of a-bit activations and b-bit weights needs a + b + ceil(log2 rows) bits
 (19 at A8 W4 over 128 rows), carried in 32-bit words up to 32 bits and 64-bit words above.
 Assumption: the INT32 accumulator word of integer GEMM (e.g. INT8 dot products accumulate
@@ -138,6 +139,13 @@ def scale_ops(token_rows: float, k: int, n: int, precision: Precision) -> float:
     return token_rows * n * (math.ceil(k / g) if g is not None else 1)
 
 
+def psum_sends(k: int, row_tiles: int, precision: Precision) -> int:
+    """Partial sums of each output that cross the NoC: one per row tile, or one per scale group
+    when the groups are shorter than a tile (each is scaled on the vector unit apart)."""
+    g = scale_group_rows(precision)
+    return max(row_tiles, math.ceil(k / g)) if g is not None else row_tiles
+
+
 def matmul_unit_values(acc: CimAccelerator) -> tuple:
     """Every value of `acc` that `_matmul` and `tiling` read (with the op, device name, weight
     mode, sources, precision and stream bandwidth, the key of a memoised mapped op:
@@ -182,7 +190,8 @@ def _matmul(op: Op, acc: CimAccelerator, dev: str, stationary: bool, precision: 
     ]
     psum = psum_bytes(precision.activation_bits, precision.weight_bits, mac.rows)
     copies = 1 if acc.noc.multicast else t.col_tiles  # input copies: one per column tile, or one multicast
-    noc_bytes = token_rows * (op.k * precision.activation_bits / 8.0 * copies + op.n * psum * t.row_tiles)
+    sends = psum_sends(op.k, t.row_tiles, precision)
+    noc_bytes = token_rows * (op.k * precision.activation_bits / 8.0 * copies + op.n * psum * sends)
     tier_bytes: list[tuple[str, Affine]] = [(noc_tier, Affine(noc_bytes))]
     if op.kv_write_bytes:  # a projection whose outputs are stored as K/V (cross-attention K/V)
         tier_bytes.append((acc.kv_tier, Affine(op.kv_write_bytes)))

@@ -207,3 +207,23 @@ def test_a_multicast_noc_carries_each_input_once_by_hand() -> None:
     assert a["dram"] == b["dram"]
     ea, eb = uni.decode.dynamic_energy_j(0.0, 1), multi.decode.dynamic_energy_j(0.0, 1)
     assert ea["noc"] - eb["noc"] == pytest.approx(saved * 8 * 0.1e-12, rel=1e-9)  # 30.7 uJ at 0.1 pJ/bit
+
+
+def test_each_scale_groups_partial_sum_crosses_the_noc_by_hand() -> None:
+    """Each group's partial sum is scaled on the vector unit apart, so at group 32 a k x n
+    matmul sends n x ceil(k / 32) partial sums, not one per 128-row tile (a mapping audit:
+    4x too few). llama-3.2-1b W4A8 on edgecim, one decode token, group 32 against group 128
+    (= the macro rows, one sum per tile as before): 4-byte sums, per layer qkv 3,072 x (64 -
+    16) + o 2,048 x 48 + gate/up 16,384 x 48 + down 2,048 x (256 - 64), x 16 layers, plus the
+    tied head's 128,256 x 48 = 28,962,816 more sums; the streamed weights differ by their
+    scales, 4.5 against 4.125 bits per weight, and cross the NoC too."""
+    model = load_model("llama-3.2-1b")
+    hw = load_hardware("edgecim").spec
+    plans = {g: make_plan(hw, model, Scenario(prompt_tokens=128, gen_tokens=16, precision=Precision(
+        weight_bits=4, activation_bits=8, weight_group_size=g))) for g in (32, 128)}
+    h, kv, ffn, layers, vocab = 2048, 8 * 64, 8192, 16, 128256
+    sums = layers * (3072 * 48 + 2048 * 48 + 16384 * 48 + 2048 * 192) + vocab * 48
+    assert sums == 28_962_816
+    params = layers * (2 * h * h + 2 * h * kv + 3 * h * ffn) + vocab * h
+    a, b = (plans[g].decode.tier_bytes_total(0.0, 1)["noc:cim"] for g in (32, 128))
+    assert a - b == pytest.approx(4 * sums + params * (4.5 - 4.125) / 8, rel=1e-9)
