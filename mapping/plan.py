@@ -48,7 +48,7 @@ from slmsim.workloads import graph
 from slmsim.workloads.graph import OpKind, Phase, Workload, all_weight_ops, build_step
 from slmsim.workloads.model import ModelSpec
 from slmsim.workloads.routing import Routing, Uniform, analytic_hit_rate, expected_distinct
-from slmsim.workloads.scenario import Precision, Scenario
+from slmsim.workloads.scenario import Precision, Scenario, WeightGroup
 from slmsim.workloads.weights import weight_bytes
 
 
@@ -633,6 +633,11 @@ def _footprint(hw: HardwareSpec, model: ModelSpec, scenario: Scenario, modes: di
         d = demand.setdefault(wt, {"weights": 0.0, "kv_cache": 0.0, "activations": 0.0})
         if not on_chip:
             d["weights"] = weights  # one copy per tier even if two devices share it
+        else:
+            # the macros hold the matmul weights (a tied table as the LM head), but the token
+            # lookup reads its rows from the weight tier, so the table is stored there
+            table = WeightGroup.LM_HEAD if model.tie_word_embeddings else WeightGroup.EMBEDDING
+            d["embedding_table"] = model.embedding_params() * p.bits_for(table) / 8.0
         d["activations"] = max(d["activations"], acts)
         demand.setdefault(kt, {"weights": 0.0, "kv_cache": 0.0, "activations": 0.0})["kv_cache"] = kv
     if draft is not None:

@@ -82,3 +82,21 @@ def test_pipeline_stages_share_the_one_vector_unit(tmp_path) -> None:  # type: i
     # stages still overlap what is their own)
     busiest = max(float(b[0]) for b in pipe.shared_busy_s(np.array([64.0 + 6.0])).values())
     assert tpot[16] == pytest.approx(16 * busiest, rel=0.02) and tpot[16] < 16 * tpot[1]
+
+
+def test_weights_on_chip_keep_the_embedding_table_in_the_weight_tier(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """With every matmul weight in the macros the token lookup still reads its rows from DRAM,
+    so DRAM stores the table (a mapping audit: left out). qwen3-0.6b (tied) at W4 group 32:
+    151,936 x 1,024 x 4.5 bits / 8 = 87.52 MB beside the KV cache and activations."""
+    from slmsim.hw_models.load import load_hardware
+    from slmsim.mapping.plan import make_plan
+    from slmsim.workloads.load import load_model
+    from slmsim.workloads.scenario import Precision, Scenario
+
+    spec = tmp_path / "ws.yaml"
+    spec.write_text("extends: edgecim\nname: edgecim-ws\ndevices:\n  cim:\n    tiles: 512\n    macros_per_tile: 512\n")
+    plan = make_plan(load_hardware(str(spec)).spec, load_model("qwen3-0.6b"),
+                     Scenario(prompt_tokens=64, gen_tokens=12, precision=Precision(activation_bits=8)))
+    assert plan.weight_mode["cim"] == "weight_stationary"
+    fp = plan.memory_footprint_bytes
+    assert fp["tier.dram"] == pytest.approx(151936 * 1024 * 4.5 / 8 + fp["kv_cache"] + fp["activations"], rel=1e-12)
