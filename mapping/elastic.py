@@ -5,11 +5,11 @@ slices (`msb_tier` / `lsb_tier`), after ELMoE-3D's placement (via the secondary 
 shared/reference/seed-details.md):
 
 - an MoE model: its dense (non-expert) weights whole, and the top `draft_bits` of every
-  cached expert (`expert_cache.experts_per_layer` per MoE layer, when the cache lives in the
+  cached expert with its scales (`msb_fraction`: the draft reads the scales whole) (`expert_cache.experts_per_layer` per MoE layer, when the cache lives in the
   MSB tier); the full experts stay in the LSB tier. Without a cache in the MSB tier every
   expert is split, so the MSB tier holds every expert's top bits (a model whose slices do
   not fit is `Infeasible`: qwen3-30b-a3b's are 15.4 GB against elmoe3d's 8 GB HB);
-- a dense model: the top `draft_bits` of every weight.
+- a dense model: the top `draft_bits` of every weight, with the scales.
 
 With `expert_bit_axis: false` (experts not bit-sliced) the cached experts are held whole.
 An expert cache with `dense_layers` (no split) holds the dense layers whole beside its experts.
@@ -38,13 +38,27 @@ def split_tiers(scenario: Scenario) -> tuple[str, str] | None:
     return None
 
 
+def msb_fraction(scenario: Scenario) -> float:
+    """Share of a (non-expert) weight's bytes in its MSB slice: what the draft reads, the top
+    draft bits with the scales whole (`Precision.draft_slice`), over the whole weight; 4.5 of
+    8.5 bits at INT8 group 32 with a 4-bit draft, the LSB slice holding the other 4. 1 when the
+    weights are not split."""
+    dec = scenario.decoding
+    if split_tiers(scenario) is None or not isinstance(dec, SelfSpeculative):
+        return 1.0
+    p = scenario.precision
+    return p.draft_slice(dec.draft_bits(p.weight_bits)).weight_bits_in_memory / p.weight_bits_in_memory
+
+
 def expert_msb_fraction(scenario: Scenario) -> float:
-    """Share of an expert's bytes its cached slice holds: draft bits / weight bits, or 1 when the
-    experts are not bit-sliced (expert axis only) or the weights are not split at all."""
+    """Share of an expert's bytes its MSB slice holds (as `msb_fraction`, at the experts' own
+    bits), or 1 when the experts are not bit-sliced (expert axis only) or the weights are not
+    split at all."""
     dec = scenario.decoding
     if split_tiers(scenario) is None or not isinstance(dec, SelfSpeculative) or not dec.expert_bit_axis:
         return 1.0
-    return dec.draft_bits(scenario.precision.weight_bits) / scenario.precision.weight_bits
+    p = scenario.precision
+    return p.draft_slice(dec.draft_bits(p.weight_bits)).expert_bits_in_memory / p.expert_bits_in_memory
 
 
 def cached_bytes_per_expert(model: ModelSpec, scenario: Scenario) -> float:
@@ -69,11 +83,10 @@ def tier_demand(model: ModelSpec, scenario: Scenario) -> dict[str, dict[str, flo
     if split is not None:
         dec = scenario.decoding
         assert isinstance(dec, SelfSpeculative)
-        frac = dec.draft_bits(p.weight_bits) / p.weight_bits
         msb, _ = split
         d = out.setdefault(msb, {})
         if model.moe is None:
-            d["msb_slices"] = whole * frac
+            d["msb_slices"] = whole * msb_fraction(scenario)
         else:
             d["dense_layers"] = dense
             if cache is not None and cache.tier == msb:

@@ -413,10 +413,10 @@ class StepMapper:
             hit=hit,
             msb_tier=dec.msb_tier if split else None,
             lsb_tier=dec.lsb_tier if split else None,
-            msb_fraction=dec.draft_bits(self.precision.weight_bits) / self.precision.weight_bits if split else 1.0,
+            msb_fraction=elastic.msb_fraction(self.scenario),
             draft=draft and split,
             dense_in_msb=split and self.model.moe is not None,
-            expert_msb_fraction=1.0 if split and not dec.expert_bit_axis else None,
+            expert_msb_fraction=elastic.expert_msb_fraction(self.scenario) if split else None,
             dense_tier=cache.tier if cache is not None and cache.dense_layers and not split and self.model.moe else None,
         )
 

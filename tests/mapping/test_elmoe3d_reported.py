@@ -25,6 +25,7 @@ from slmsim.workloads.scenario import Scenario
 H, LAYERS, EXPERTS, TOP_K, VOCAB = 2048, 48, 128, 8, 151936
 EXPERT_PARAMS = 3 * H * 768
 BPW = 8.5 / 8  # bytes per INT8 group-32 weight
+MSB = 4.5 / 8.5  # the MSB slice's share: the top 4 bits and the FP16 group scale (4 + 16/32 of 8.5 bits)
 DENSE_PARAMS = 2 * VOCAB * H + LAYERS * (H * (4096 + 2 * 512) + 4096 * H + H * EXPERTS)  # emb + head, qkv + o + router
 KV_PER_TOKEN = LAYERS * 2 * 512 * 2  # K and V, 4 heads x 128, fp16
 QWEN = load_model("qwen3-30b-a3b")
@@ -55,9 +56,9 @@ def weight_bytes(step: object) -> dict[str, float]:
 
 def test_split_bytes_per_token_msb4_of_hot_experts_and_dense_layers_in_hb() -> None:
     """One token (batch 1, plain mode), 8 experts per layer, half of them hot (hit 0.5):
-    HB: every dense weight, the MSB half of the 4 hot experts, and the MSB halves written for
-    the 4 missed ones (the next draft's contents); LPDDR: the LSB half of the hot experts and
-    the 4 missed experts whole."""
+    HB: every dense weight, the MSB slice (top 4 bits and scales, 4.5 of 8.5 bits) of the 4 hot
+    experts, and the MSB slices written for the 4 missed ones (the next draft's contents);
+    LPDDR: the low 4 bits of the hot experts and the 4 missed experts whole."""
     hw = load_hardware("elmoe3d").spec
     sc = reported(1)
     assert not sc.decoding.speculates_at(1)  # type: ignore[union-attr]
@@ -65,8 +66,8 @@ def test_split_bytes_per_token_msb4_of_hot_experts_and_dense_layers_in_hb() -> N
     e = LAYERS * TOP_K * EXPERT_PARAMS * BPW  # the token's experts, all layers
     lm_head_and_dense = (DENSE_PARAMS - VOCAB * H) * BPW + H * BPW  # the embedding reads one row
     got = weight_bytes(step)
-    assert got["hb"] == pytest.approx(lm_head_and_dense + e * 0.5 * 0.5 + e * 0.5 * 0.5, rel=1e-9)
-    assert got["lpddr"] == pytest.approx(e * (0.5 * 0.5 + 0.5), rel=1e-9)
+    assert got["hb"] == pytest.approx(lm_head_and_dense + e * 0.5 * MSB + e * 0.5 * MSB, rel=1e-9)
+    assert got["lpddr"] == pytest.approx(e * (0.5 * (1 - MSB) + 0.5), rel=1e-9)
 
 
 def test_expert_axis_only_holds_mxfp4_experts_whole() -> None:
@@ -164,17 +165,17 @@ def test_batch_threshold_switch_both_ways() -> None:
 @pytest.mark.parametrize("batch", [1, 16])
 def test_hb_expert_area_by_hand(preset: str, cap: float, batch: int) -> None:
     """HB holds the dense layers (1.54B weights at 8.5 bits = 1.64 GB) and the KV cache
-    (batch x (512 + 512 + 8 tree slots) x 98304 B) first; the MSB halves of the hot experts
-    (48 layers x 2.51 MB per expert per layer) take what is left."""
+    (batch x (512 + 512 + 8 tree slots) x 98304 B) first; the MSB slices of the hot experts
+    (48 layers x 2.65 MB per expert per layer: the top 4 bits and the scales) take what is left."""
     hw = load_hardware(preset).spec
     assert hw.memories["hb"].capacity_bytes == cap
     sc = reported(batch)
     n = expert_cache_capacity(hw, QWEN, sc)
     kv = batch * (512 + 512 + 8) * KV_PER_TOKEN
-    per_expert = LAYERS * EXPERT_PARAMS * BPW * 0.5
+    per_expert = LAYERS * EXPERT_PARAMS * BPW * MSB
     free = cap - DENSE_PARAMS * BPW - kv  # activations live in the device's own memory, LPDDR
     assert n == math.floor(free / per_expert)
-    assert {("elmoe3d", 1): 52, ("elmoe3d", 16): 39, ("elmoe3d-4gb", 1): 18, ("elmoe3d-4gb", 16): 6}[(preset, batch)] == n
+    assert {("elmoe3d", 1): 49, ("elmoe3d", 16): 37, ("elmoe3d-4gb", 1): 17, ("elmoe3d-4gb", 16): 5}[(preset, batch)] == n
 
     def with_cache(k: int) -> object:
         return make_plan(hw, QWEN, sc.model_copy(update={"moe": sc.moe.model_copy(update={  # type: ignore[union-attr]
