@@ -8,6 +8,7 @@ which one a result depends on.
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -25,7 +26,7 @@ from slmsim.core.quantity import (
     Time,
     Voltage,
 )
-from slmsim.hw_models.dram_timing import default_fields
+from slmsim.hw_models.dram_timing import SOURCES, default_fields
 
 
 class DramTechnology(StrEnum):
@@ -163,6 +164,14 @@ class DramTier(_Tier):
         return {**data, "timing": merged}
 
     @property
+    def timing_source(self) -> str:
+        """Where this tier's DRAM timing and currents come from: its technology's row
+        (`dram_timing.SOURCES`) and the fields the spec sets apart from it."""
+        row = default_fields(str(self.technology))
+        reference = DramTiming.model_validate({DramTiming.model_fields[k].alias or k: v for k, v in row.items()})
+        return SOURCES.get(str(self.technology), "DramTiming defaults") + _own_fields(self.timing, reference)
+
+    @property
     def peak_bandwidth_bytes_per_s(self) -> float:
         return self.bandwidth_bytes_per_s
 
@@ -194,6 +203,22 @@ class HybridBondedDramTier(_Tier):
     @property
     def bank_bandwidth_bytes_per_s(self) -> float:
         return self.pins_per_bank * self.pin_rate_bits_per_s / 8.0
+
+    @property
+    def timing_source(self) -> str:
+        """Where a bonded bank's timing comes from (the field's default, then the spec's own fields)."""
+        return ("a bonded bank: LPDDR5 core timing (" + SOURCES["lpddr5"] + "), 4 sub-banks (assumption)"
+                + _own_fields(self.timing, DramTiming(banks_per_channel=4)))
+
+
+def _own_fields(timing: DramTiming, reference: DramTiming) -> str:
+    """'; set in the spec: a, b' for the timing fields that differ from `reference` ('' if none)."""
+    def same(a: object, b: object) -> bool:
+        return math.isclose(a, b, rel_tol=1e-9) if isinstance(a, float) and isinstance(b, float) else a == b
+
+    own = [f.alias or name for name, f in DramTiming.model_fields.items()
+           if not same(getattr(timing, name), getattr(reference, name))]
+    return f"; set in the spec: {', '.join(own)}" if own else ""
 
 
 Memory = SramTier | DramTier | HybridBondedDramTier

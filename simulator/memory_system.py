@@ -77,6 +77,7 @@ class ChannelSpec:
     refresh_energy_j: float = 0.0
     background_power_w: float = 0.0
     sequential_fraction: float = 1.0  # of peak, what a long sequential read stream reaches here
+    timing_source: str = ""  # where the timing and currents come from (the tier's `timing_source`)
 
     @property
     def banked(self) -> bool:
@@ -264,15 +265,17 @@ class MemorySystem:
         return cls(model=model, channels=out, prefetch_devices=prefetch if model is MemoryModel.BANKED else frozenset(),
                    kv_streams=max(1, kv_streams))
 
-    def summary(self) -> dict[str, dict[str, float]]:
-        """Per tier: channels and, banked, what a sequential stream reaches and costs."""
-        out: dict[str, dict[str, float]] = {}
+    def summary(self) -> dict[str, dict[str, float | str]]:
+        """Per tier: channels and, banked, where its timing comes from and what a sequential
+        stream reaches and costs."""
+        out: dict[str, dict[str, float | str]] = {}
         for name, sp in self.channels.items():
-            d: dict[str, float] = {"channels": sp.channels}
+            d: dict[str, float | str] = {"channels": sp.channels}
             if sp.banked:
                 t = sp.timing
                 assert t is not None
-                d.update(banks_per_channel=t.banks_per_channel, bus_efficiency=sp.bus_efficiency,
+                d.update(timing_source=sp.timing_source, banks_per_channel=t.banks_per_channel,
+                         bus_efficiency=sp.bus_efficiency,
                          sequential_fraction_of_peak=sp.sequential_fraction,
                          act_energy_j=sp.act_energy_j, io_energy_per_bit_j=sp.io_energy_per_bit_j,
                          refresh=t.refresh, refresh_time_fraction=(t.trfc_s if t.refresh == "all_bank"
@@ -335,4 +338,5 @@ def _channel_spec(name: str, tier: object, *, banked: bool) -> ChannelSpec:
         refresh_energy_j=max(0.0, (timing.idd5_a - timing.idd3n_a) * v * timing.trfc_s) if timing.refresh == "all_bank"
         else timing.banks_per_channel * max(0.0, (timing.idd5pb_a - timing.idd3n_a) * v * timing.trfcpb_s),
         background_power_w=timing.idd3n_a * v, sequential_fraction=seq_fraction,
+        timing_source=str(getattr(tier, "timing_source", "")),
     )

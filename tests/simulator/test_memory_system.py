@@ -242,6 +242,23 @@ def test_timing_fields_a_spec_gives_override_only_themselves() -> None:
     assert gddr.memories["hbm"].timing.trefi_s == pytest.approx(3333 * 0.57e-9)
 
 
+def test_the_des_summary_names_where_each_tiers_timing_comes_from() -> None:
+    """`memory_system.tiers.<tier>.timing_source`: the technology row's sources, and the fields
+    the spec sets apart from it (none for a preset that sets none)."""
+    from slmsim.hw_models import dram_timing
+    from slmsim.simulator.memory_system import MemorySystem
+
+    plain = MemorySystem.from_hardware(load_hardware("h100-sxm").spec).summary()["hbm"]["timing_source"]
+    assert plain == dram_timing.SOURCES["hbm3"]
+    edited = hardware_with_edits("h100-sxm", {"memories.hbm.timing": {"tRCD": "25 ns", "banks_per_channel": 16}})
+    text = MemorySystem.from_hardware(edited).summary()["hbm"]["timing_source"]
+    assert text == dram_timing.SOURCES["hbm3"] + "; set in the spec: banks_per_channel, tRCD"
+    hb = MemorySystem.from_hardware(hardware_with_edits("elmoe3d", {"memories.hb.timing.banks_per_channel": 1}))
+    assert hb.summary()["hb"]["timing_source"].endswith("4 sub-banks (assumption); set in the spec: banks_per_channel")
+    assert MemorySystem.from_hardware(load_hardware("orin-nano").spec).summary()["dram"]["timing_source"] == \
+        dram_timing.SOURCES["lpddr5"]
+
+
 def test_every_dram_technology_has_a_sourced_timing_row() -> None:
     from slmsim.hw_models import dram_timing
     from slmsim.hw_models.memory import DramTechnology
