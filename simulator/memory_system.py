@@ -53,9 +53,12 @@ class MemoryModel(StrEnum):
     BANKED = "banked"
 
 
-# vLLM's default KV block (paged attention): 16 tokens per block (docs.vllm.ai, `block_size`).
-# A KV read streams each (layer, KV head, K|V) block contiguously; a KV write appends one
-# token to each of those streams.
+# vLLM's default KV block (paged attention): 16 tokens per block (docs.vllm.ai, `block_size`;
+# vllm/config/cache.py CacheConfig.block_size = 16).
+# A KV read streams each (layer, KV head, K|V) block contiguously, the blocks scattered, so no
+# run is longer than one block's share of a stream (`MemorySystem.kv_block_bytes`), whether
+# the read grows with the context or is constant (a cross-attention's encoder K/V, a chunk's
+# earlier passes); a KV write appends one token to each of those streams.
 KV_BLOCK_TOKENS = 16
 
 
@@ -239,6 +242,7 @@ class MemorySystem:
     channels: dict[str, ChannelSpec]
     prefetch_devices: frozenset[str] = frozenset()  # CIM devices that double-buffer their macros
     kv_streams: int = 16  # contiguous KV streams per layer: 2 (K, V) x KV heads
+    kv_block_bytes: float = math.inf  # one stream's share of a KV block (KV_BLOCK_TOKENS tokens): its longest run
     bucket_tokens: int = 64  # context buckets of the step-cost cache, tokens per sequence
     drain: bool = True  # banked: a streaming CIM op's last round computes after its last weights arrive
     notes: dict[str, str] = field(default_factory=dict)
@@ -256,14 +260,14 @@ class MemorySystem:
 
     @classmethod
     def from_hardware(cls, hw: Any, *, model: MemoryModel | str = MemoryModel.BANKED,
-                      kv_streams: int = 16) -> "MemorySystem":
+                      kv_streams: int = 16, kv_block_bytes: float = math.inf) -> "MemorySystem":
         model = MemoryModel(model)
         out: dict[str, ChannelSpec] = {}
         for name, tier in hw.memories.items():
             out[name] = _channel_spec(name, tier, banked=model is MemoryModel.BANKED)
         prefetch = frozenset(name for name, dev in hw.devices.items() if getattr(dev, "double_buffer", False))
         return cls(model=model, channels=out, prefetch_devices=prefetch if model is MemoryModel.BANKED else frozenset(),
-                   kv_streams=max(1, kv_streams))
+                   kv_streams=max(1, kv_streams), kv_block_bytes=kv_block_bytes)
 
     def summary(self) -> dict[str, dict[str, float | str]]:
         """Per tier: channels and, banked, where its timing comes from and what a sequential

@@ -132,8 +132,8 @@ def _template(step: MappedStep, mem: MemorySystem) -> list:
                 if aff.grows:
                     xs.append(("kv", tier, aff))
                 read = aff.const - written
-                if read > 0:
-                    xs.append(_Xfer(tier, read, max(read / mem.kv_streams, 1.0), False))
+                if read > 0:  # in block runs, as the growing part (memory_system.KV_BLOCK_TOKENS)
+                    xs.append(_Xfer(tier, read, min(max(read / mem.kv_streams, 1.0), mem.kv_block_bytes), False))
         drains = streaming and mem.banked and mem.drain
         fixed = None
         if not op.compute_s.grows and all(isinstance(x, _Xfer) for x in xs):

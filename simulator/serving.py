@@ -44,7 +44,7 @@ from slmsim.mapping.cost import Component
 from slmsim.mapping.plan import StepMapper
 from slmsim.simulator.decoding import RoundRunner
 from slmsim.simulator.executor import Executor
-from slmsim.simulator.memory_system import MemoryModel, MemorySystem
+from slmsim.simulator.memory_system import KV_BLOCK_TOKENS, MemoryModel, MemorySystem
 from slmsim.simulator.result import SimResult
 from slmsim.simulator.work import work_summary
 from slmsim.workloads.decoding import Autoregressive
@@ -61,9 +61,6 @@ class KvPolicy(StrEnum):
     REJECT = "reject"  # the same reservation; drop a request that does not fit now
     PAGED = "paged"  # vLLM: blocks as the sequence grows, preemption by recompute when out of blocks
 
-
-# vLLM's default KV block size (tokens per block): vllm/config/cache.py CacheConfig.block_size = 16
-KV_BLOCK_TOKENS = 16
 
 
 class Schedule(StrEnum):
@@ -141,7 +138,10 @@ class _Sim:
         if mapper.draft is not None:
             steps += [mapper.draft.prefill(mapper.scenario.prompt_tokens, 1), mapper.draft.decode(1)]
         kv_streams = 2 * (1 if mapper.model.mla is not None else mapper.model.num_kv_heads)
-        self.memory = MemorySystem.from_hardware(mapper.hw, model=policy.memory_model, kv_streams=kv_streams)
+        # one stream's share of a 16-token KV block: 16 x head_dim x KV bytes (MLA: the latent)
+        block = KV_BLOCK_TOKENS * mapper.kv_bytes_per_token() / mapper.model.num_layers / kv_streams
+        self.memory = MemorySystem.from_hardware(mapper.hw, model=policy.memory_model, kv_streams=kv_streams,
+                                                 kv_block_bytes=block)
         self.ex = Executor.for_steps(self.env, steps, priority=policy.channel_priority, memory=self.memory)
         self.handover = mapper.handover()
         if self.handover is not None:

@@ -270,3 +270,27 @@ def test_every_dram_technology_has_a_sourced_timing_row() -> None:
         if row:
             t = DramTiming(**row)  # every row is a valid timing, in the units a spec writes
             assert t.tras_s + t.trp_s > t.trcd_s > 0 and t.trefi_s > t.trfc_s
+
+
+def test_constant_kv_reads_run_in_blocks_like_growing_ones() -> None:
+    """Paged KV scatters 16-token blocks, so a constant KV read (here flan-t5-base's encoder K/V,
+    read by every decode step's cross-attention) runs at most one block's share of a stream:
+    16 tokens x d_kv 64 x 2 B = 2,048 B, where it ran 2,048 tokens' worth (6,291,456 B per
+    layer / 24 streams = 262,144 B) before."""
+    from slmsim.mapping.plan import make_plan
+    from slmsim.simulator.oplevel import prepare_ops
+    from slmsim.simulator.serving import ServingPolicy, _Sim
+    from slmsim.workloads.load import load_model
+    from slmsim.workloads.requests import fixed_requests
+    from slmsim.workloads.scenario import Scenario
+
+    plan = make_plan(load_hardware("orin-nano").spec, load_model("flan-t5-base"),
+                     Scenario(prompt_tokens=2048, gen_tokens=16))
+    sim = _Sim(plan.mapper, fixed_requests(1, prompt_tokens=2048, gen_tokens=16), ServingPolicy(),
+               trace_steps=0, seed=0)
+    assert sim.memory.kv_block_bytes == 16 * 64 * 2
+    ops = {op.name: op for op in prepare_ops(plan.mapper.decode(1), 8.0, sim.memory)}
+    (cross,) = [x for x in ops["cross_attention"].xfers if x.tier == "dram"]
+    assert cross.nbytes == 2048 * 2 * 768 * 2 and cross.run_bytes == 2048
+    grows = [x for x in ops["attention"].xfers if x.tier == "dram" and not x.write]
+    assert grows and all(x.run_bytes == 2048 for x in grows)  # the self-attention's growing reads, as before
