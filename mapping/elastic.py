@@ -38,27 +38,25 @@ def split_tiers(scenario: Scenario) -> tuple[str, str] | None:
     return None
 
 
-def msb_fraction(scenario: Scenario) -> float:
-    """Share of a (non-expert) weight's bytes in its MSB slice: what the draft reads, the top
-    draft bits with the scales whole (`Precision.draft_slice`), over the whole weight; 4.5 of
-    8.5 bits at INT8 group 32 with a 4-bit draft, the LSB slice holding the other 4. 1 when the
-    weights are not split."""
+def msb_fraction(scenario: Scenario, *, experts: bool = False) -> float:
+    """Share of a weight's bytes in its MSB slice: what the draft reads, the top draft bits with
+    the scales whole (`Precision.draft_slice`), over the whole weight; 4.5 of 8.5 bits at INT8
+    group 32 with a 4-bit draft, the LSB slice holding the other 4. `experts`: at the routed
+    experts' own bits. 1 when the weights are not split (and for experts that are not
+    bit-sliced, the expert axis only)."""
     dec = scenario.decoding
-    if split_tiers(scenario) is None or not isinstance(dec, SelfSpeculative):
+    if split_tiers(scenario) is None or not isinstance(dec, SelfSpeculative) or (experts and not dec.expert_bit_axis):
         return 1.0
     p = scenario.precision
-    return p.draft_slice(dec.draft_bits(p.weight_bits)).weight_bits_in_memory / p.weight_bits_in_memory
+    draft = p.draft_slice(dec.draft_bits(p.weight_bits))
+    if experts:
+        return draft.expert_bits_in_memory / p.expert_bits_in_memory
+    return draft.weight_bits_in_memory / p.weight_bits_in_memory
 
 
 def expert_msb_fraction(scenario: Scenario) -> float:
-    """Share of an expert's bytes its MSB slice holds (as `msb_fraction`, at the experts' own
-    bits), or 1 when the experts are not bit-sliced (expert axis only) or the weights are not
-    split at all."""
-    dec = scenario.decoding
-    if split_tiers(scenario) is None or not isinstance(dec, SelfSpeculative) or not dec.expert_bit_axis:
-        return 1.0
-    p = scenario.precision
-    return p.draft_slice(dec.draft_bits(p.weight_bits)).expert_bits_in_memory / p.expert_bits_in_memory
+    """Share of an expert's bytes its MSB slice holds (`msb_fraction` at the experts' bits)."""
+    return msb_fraction(scenario, experts=True)
 
 
 def cached_bytes_per_expert(model: ModelSpec, scenario: Scenario) -> float:
