@@ -30,8 +30,8 @@ overlapping the macros' (the op takes the longer).
 
 Partial sums: a k x n matmul spread over ceil(k / rows) row tiles sends each tile's n
 partial sums over the NoC to be added; with scale groups shorter than a tile, each group's
-(n x ceil(k / group), `psum_sends`), since each is scaled on the vector unit apart. Their width is `psum_bytes`: the exact sum of
-`rows` products of a-bit activations and b-bit weights needs a + b + ceil(log2 rows) bits
+(n x ceil(k / group), `psum_sends`), since each is scaled on the vector unit apart. Their
+width is `psum_bytes`: the exact sum of `rows` products of a-bit activations and b-bit weights needs a + b + ceil(log2 rows) bits
 (19 at A8 W4 over 128 rows), carried in 32-bit words up to 32 bits and 64-bit words above.
 Assumption: the INT32 accumulator word of integer GEMM (e.g. INT8 dot products accumulate
 in INT32 on GPUs and NPUs); narrower sums are not packed.
@@ -146,6 +146,12 @@ def psum_sends(k: int, row_tiles: int, precision: Precision) -> int:
     return max(row_tiles, math.ceil(k / g)) if g is not None else row_tiles
 
 
+def vector_rate_ops_per_s(acc: CimAccelerator) -> float:
+    """Ops per second of the accelerator's one vector unit: lanes x ops per lane per cycle x clock."""
+    vu = acc.vector_unit
+    return vu.lanes * vu.ops_per_lane_per_cycle * acc.clock_hz
+
+
 def matmul_unit_values(acc: CimAccelerator) -> tuple:
     """Every value of `acc` that `_matmul` and `tiling` read (with the op, device name, weight
     mode, sources, precision and stream bandwidth, the key of a memoised mapped op:
@@ -220,8 +226,7 @@ def _matmul(op: Op, acc: CimAccelerator, dev: str, stationary: bool, precision: 
             # without double buffering the stream cannot overlap the compute: charge it serially
             # (the bytes stay on the tier too, so the max() in MappedStep never hides them)
             compute_s += op.weight_bytes / stream_bandwidth_bytes_per_s
-    vu = acc.vector_unit
-    compute_s = max(compute_s, rescale / (vu.lanes * vu.ops_per_lane_per_cycle * acc.clock_hz))
+    compute_s = max(compute_s, rescale / vector_rate_ops_per_s(acc))
     return MappedOp(name=op.name, op_class=op.op_class.value, device=dev, unit="cim_macros", layers=op.layers,
                     overhead_s=0.0, compute_s=Affine(compute_s), tier_bytes=tuple(tier_bytes),
                     energy_j=tuple(energy), flops=Affine(op.flops), detail=tuple(detail),
@@ -230,7 +235,7 @@ def _matmul(op: Op, acc: CimAccelerator, dev: str, stationary: bool, precision: 
 
 def _vector(op: Op, acc: CimAccelerator, dev: str, sources: WeightSources) -> MappedOp:
     vu = acc.vector_unit
-    rate = vu.lanes * vu.ops_per_lane_per_cycle * acc.clock_hz
+    rate = vector_rate_ops_per_s(acc)
     flops = ctx_affine(op, op.flops, op.flops_per_ctx)
     tier_bytes: list[tuple[str, Affine]] = []
     kv = ctx_affine(op, op.kv_read_bytes + op.kv_write_bytes, op.kv_read_bytes_per_ctx)

@@ -5,10 +5,11 @@ slices (`msb_tier` / `lsb_tier`), after ELMoE-3D's placement (via the secondary 
 shared/reference/seed-details.md):
 
 - an MoE model: its dense (non-expert) weights whole, and the top `draft_bits` of every
-  cached expert with its scales (`msb_fraction`: the draft reads the scales whole) (`expert_cache.experts_per_layer` per MoE layer, when the cache lives in the
-  MSB tier); the full experts stay in the LSB tier. Without a cache in the MSB tier every
-  expert is split, so the MSB tier holds every expert's top bits (a model whose slices do
-  not fit is `Infeasible`: qwen3-30b-a3b's are 15.4 GB against elmoe3d's 8 GB HB);
+  cached expert (`expert_cache.experts_per_layer` per MoE layer, when the cache lives in the
+  MSB tier) with its scales whole, as the draft reads it (`msb_fraction`); the full experts
+  stay in the LSB tier. Without a cache in the MSB tier every expert is split, so the MSB
+  tier holds every expert's slice (a model whose slices do not fit is `Infeasible`:
+  qwen3-30b-a3b's are 16.31 GB against elmoe3d's 8 GB HB);
 - a dense model: the top `draft_bits` of every weight, with the scales.
 
 With `expert_bit_axis: false` (experts not bit-sliced) the cached experts are held whole.

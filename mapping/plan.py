@@ -21,6 +21,7 @@ from slmsim.mapping.cim import (
     map_on_cim,
     matmul_unit_values,
     periphery_warnings,
+    vector_rate_ops_per_s,
     vector_unit_values,
 )
 from slmsim.mapping.cost import Affine, Component, MappedOp, MappedStep
@@ -432,10 +433,8 @@ class StepMapper:
             return None
         if "pipeline" not in self._extra:
             ctx = self.context_tokens(self.scenario.prompt_tokens, self.scenario.gen_tokens / 2.0)
-            vu = dev.vector_unit
-            self._extra["pipeline"] = build_stage_pipeline(
-                self.decode(1), dev.pipeline_stages, ctx,
-                vector_s_per_op=1.0 / (vu.lanes * vu.ops_per_lane_per_cycle * dev.clock_hz))
+            self._extra["pipeline"] = build_stage_pipeline(self.decode(1), dev.pipeline_stages, ctx,
+                                                           vector_s_per_op=1.0 / vector_rate_ops_per_s(dev))
         return self._extra["pipeline"]
 
     def kv_tier(self, device: str) -> str:

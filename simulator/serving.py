@@ -62,7 +62,6 @@ class KvPolicy(StrEnum):
     PAGED = "paged"  # vLLM: blocks as the sequence grows, preemption by recompute when out of blocks
 
 
-
 class Schedule(StrEnum):
     """How one device shares its steps between prefill and decode (continuous batching)."""
 
