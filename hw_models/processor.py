@@ -89,6 +89,12 @@ class _Processor(BaseModel):
         0.0, ge=0, le=1000, description="vector ops to dequantise one low-bit weight (0 when the matrix engine takes it "
                                         "natively; at most 1000)"
     )
+    dequant_token_tile: int | None = Field(
+        None, gt=0, le=4096,
+        description="tokens a tiled GEMM's output tile holds: the kernel dequantises each weight once per tile of "
+                    "this many token rows (llama.cpp Metal's kernel_mul_mm: 32), so a prefill pass of n tokens "
+                    "pays ceil(n / tile) x dequant_ops_per_weight per weight; none: once per weight per GEMM",
+    )
     idle_power_w: Power = Field(alias="idle_power", description="board/device power when idle, e.g. '5 W'")
     idle_power_on: Literal["board", "chip"] = Field(
         "board", description="where `idle_power` is drawn, for `--energy-boundary`: `board` (a measured device's "

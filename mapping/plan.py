@@ -353,15 +353,19 @@ class StepMapper:
         wl = self._workloads.get(key)
         if wl is None:
             model, precision = self._draft_variant() if draft else (self.model, self.precision)
-            static = self.scenario.static_kv_tokens if phase is Phase.DECODE else None
+            static = self.scenario.static_kv_tokens
+            # a runtime that returns every position's logits computes them in every prefill pass
+            every = phase is Phase.PREFILL and self.scenario.prefill_logits == "all"
+            logits = logits or every
             # shared by every plan of this model and precision (mapping.memo); the graph's
             # vector-op constants are read at build time (a sensitivity test changes them)
-            value_key = (model, precision, phase, batch, prompt, tps, distinct, static, logits,
+            value_key = (model, precision, phase, batch, prompt, tps, distinct, static, logits, every,
                          window_overcount_pairs, graph.NORM_OPS_PER_ELEMENT, graph.ACTIVATION_OPS_PER_ELEMENT)
             wl = self._workloads[key] = memo.WORKLOADS.get(
                 value_key, lambda: build_step(model, precision, phase=phase, batch=batch, prompt_tokens=prompt,
                                               tokens_per_seq=tps, distinct_experts=distinct, static_kv_tokens=static,
-                                              logits=logits, window_overcount_pairs=window_overcount_pairs))
+                                              logits=logits, all_position_logits=every,
+                                              window_overcount_pairs=window_overcount_pairs))
             self._workload_keys[id(wl)] = value_key  # wl is held by self._workloads: its id stays its own
         return wl
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from slmsim.hw_models.processor import CpuDevice, MathPrecision, NpuDevice, _Processor
 from slmsim.mapping.cost import Affine, Component, MappedOp, ctx_affine
 from slmsim.mapping.placement import WeightSources
@@ -29,7 +31,9 @@ def weight_side_vector_ops(op: Op, device: _Processor, precision: Precision) -> 
     and scale group (token rows x n x k / group; per-channel scales: token rows x n).
     Other low-bit weights are dequantised to the engine's precision first, at the
     device's (or stack's) `dequant_ops_per_weight` per weight (W4A16: to fp16; W4A8: the
-    same count is charged for unpacking to int8, an upper bound). A weight group a mixed format
+    same count is charged for unpacking to int8, an upper bound), once per GEMM, or once per
+    `dequant_token_tile` token rows where the kernel tiles the tokens and dequantises each
+    weight tile again for every token tile (`dequant_passes`). A weight group a mixed format
     keeps in 16 bits (an f16 LM head beside 4-bit linears) feeds the fp16 engine as it is."""
     if not op.weight_bits or precision.weight_bits >= 16 or op.weight_bits >= 16:
         return 0.0
@@ -37,7 +41,17 @@ def weight_side_vector_ops(op: Op, device: _Processor, precision: Precision) -> 
         token_rows = op.flops / (2.0 * op.k * op.n)
         groups = op.k / precision.weight_group_size if precision.weight_group_size else 1.0
         return token_rows * op.n * max(1.0, groups)
-    return op.weight_params * device.dequant_ops_per_weight
+    return op.weight_params * device.dequant_ops_per_weight * dequant_passes(op, device.dequant_token_tile)
+
+
+def dequant_passes(op: Op, tile: int | None) -> float:
+    """How often a tiled GEMM dequantises each of its weights: ceil(rows / tile), where rows are
+    the token rows each weight meets (op FLOPs / 2 weights: m for a dense matmul, m x top_k /
+    distinct experts for an expert op, its mean); 1 without a tile (decode: one row)."""
+    if tile is None or not op.weight_params:
+        return 1.0
+    rows = op.flops / (2.0 * op.weight_params)
+    return max(1.0, float(math.ceil(rows / tile - 1e-9)))
 
 
 def weight_and_kv_bytes(op: Op, sources: WeightSources, kv_tier: str) -> tuple[tuple[str, Affine], ...]:
@@ -58,7 +72,8 @@ def unit_values(device: _Processor, precision: Precision) -> tuple:
     kind = NpuDevice if isinstance(device, NpuDevice) else CpuDevice if isinstance(device, CpuDevice) else None
     return (kind, device.matrix_peak_ops_per_s(math_precision(precision)),
             device.matrix_peak_ops_per_s(MathPrecision.FP16), device.compute_efficiency,
-            device.dequant_ops_per_weight, device.vector_throughput_ops_per_s, device.kernel_overhead_s,
+            device.dequant_ops_per_weight, device.dequant_token_tile, device.vector_throughput_ops_per_s,
+            device.kernel_overhead_s,
             device.energy_per_op_j)
 
 

@@ -9,9 +9,12 @@ a stack exists:
    **Bytes per weight**: the weight format's block layout (scales and zero points included),
    averaged over the model's tensors when the format is a mixture (llama.cpp Q4_K_M) or
    covers only some tensors (gpt-oss: MXFP4 experts, bf16 elsewhere). Any static context
-   window of the stack becomes the scenario's `static_kv_tokens`, and its prefill chunk
-   (tokens per prefill pass) the scenario's `prefill_chunk_tokens` unless one was given.
-3. **Dequantisation**: the stack's kernel for that format states the vector ops per weight.
+   window of the stack becomes the scenario's `static_kv_tokens` (decode steps and prefill
+   passes score it whole), its prefill chunk (tokens per prefill pass) the scenario's
+   `prefill_chunk_tokens` unless one was given, and its `prefill_logits` the scenario's.
+3. **Dequantisation**: the stack's kernel for that format states the vector ops per weight
+   (a device class's own kernels may state their own: `costs.<class>.formats.<fmt>`), and a
+   class whose GEMMs tile the tokens its `dequant_token_tile`: the ops recur per token tile.
 4. **Kernel costs** (a step hook on every mapped step): each layer becomes the stack's number
    of kernels per block; one kernel costs `host_launch_cycles / host rate` (none when the
    stack replays a graph) + `device_kernel_cycles / device clock`; a step adds its host
@@ -294,10 +297,12 @@ def choose(hw: HardwareSpec, model: ModelSpec, stack: StackSpec, weight_format: 
     tensor_bits = TensorBits(**{g.value: b for g, b in group_bits(canon, model, formats).items()
                                 if g in present and g is not WeightGroup.EXPERTS
                                 and abs(b - fmt.bits_per_weight) > 1e-9})
-    notes = _native_float_warnings(stack, canon, fmt, use.dequant_ops_per_weight, hw.name, device, dev)
+    own = costs.format_kernel(canon).dequant_ops_per_weight  # this class's kernels, where they differ
+    dequant = use.dequant_ops_per_weight if own is None else own
+    notes = _native_float_warnings(stack, canon, fmt, dequant, hw.name, device, dev)
     return StackChoice(stack=stack, format_name=canon, fmt=fmt, device=device, cost_class=cls, costs=costs,
                        bits_per_weight=format_bits_per_weight(canon, model, formats) if split is None else split[0],
-                       dequant_ops_per_weight=use.dequant_ops_per_weight,
+                       dequant_ops_per_weight=dequant,
                        expert_bits_per_weight=None if split is None else split[1],
                        kv_cache_bits=use.kv_cache_bits, tensor_bits=tensor_bits, warnings=notes)
 
@@ -340,13 +345,15 @@ def stack_scenario(scenario: Scenario, choice: StackChoice, model: ModelSpec,
         memory = tier.capacity_bytes if tier is not None else None
     chunk = scenario.prefill_chunk_tokens or choice.stack.prefill_chunk(  # a chunk given wins
         model.name, device_memory_bytes=memory, hardware=hw.name if hw is not None else "")
-    return scenario.model_copy(update={"precision": prec, "static_kv_tokens": window, "prefill_chunk_tokens": chunk})
+    return scenario.model_copy(update={"precision": prec, "static_kv_tokens": window, "prefill_chunk_tokens": chunk,
+                                       "prefill_logits": choice.stack.prefill_logits})
 
 
 def stack_hardware(hw: HardwareSpec, choice: StackChoice) -> HardwareSpec:
     """The stack's device runs both phases, with the stack's dequantisation work; the hook sets kernel costs."""
     dev = hw.devices[choice.device]
-    update = {"dequant_ops_per_weight": choice.dequant_ops_per_weight, "kernel_overhead_s": 0.0, "step_overhead_s": 0.0}
+    update = {"dequant_ops_per_weight": choice.dequant_ops_per_weight, "dequant_token_tile": choice.costs.dequant_token_tile,
+              "kernel_overhead_s": 0.0, "step_overhead_s": 0.0}
     if choice.matrix_efficiency is not None:
         update["compute_efficiency"] = choice.matrix_efficiency
     dev = dev.model_copy(update=update)

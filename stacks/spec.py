@@ -162,6 +162,11 @@ class FormatKernel(BaseModel):
         1.0, ge=1e-3, le=1, description="achieved / streaming bandwidth of this format's GEMV, relative to dense_gemv_efficiency")
     matrix_efficiency: float | None = Field(
         None, ge=1e-3, le=1, description="achieved fraction of the matrix peak of this format's GEMMs (None: the class's)")
+    dequant_ops_per_weight: float | None = Field(
+        None, ge=0, le=1000,
+        description="vector ops this class's kernels spend to unpack one weight, in units of the device's vector "
+                    "peak, where they differ from the stack-wide figure of the format (llama.cpp's Metal kernels "
+                    "convert each weight to a float; its CPU kernels feed int8 dot products); None: the stack's")
 
 
 class KernelCosts(BaseModel):
@@ -187,6 +192,11 @@ class KernelCosts(BaseModel):
         1.0, ge=0, le=1,
         description="with decode_attention_efficiency: the share of the shorter of (vector compute, KV stream) that "
                     "hides under the longer; 1: time = max(compute, KV), 0: compute + KV (no prefetch overlap)")
+    dequant_token_tile: int | None = Field(
+        None, gt=0, le=4096,
+        description="token rows of the output tile of the stack's mixed-input GEMMs on this class: each weight is "
+                    "dequantised once per tile of this many tokens (ggml-metal kernel_mul_mm: 32), so a prefill "
+                    "pass of n tokens pays ceil(n / tile) x the format's dequantisation; None: once per GEMM")
     formats: dict[str, FormatKernel] = Field(
         default_factory=dict, description="format -> its kernel's efficiencies where it is another kernel kind")
 
@@ -223,6 +233,9 @@ class StackSpec(BaseModel):
     moe_kernel: str = Field(description="what its MoE kernel is (e.g. fused grouped GEMM)")
     static_context_window_tokens: int | None = Field(
         None, gt=0, description="compiled context window attended over every step (None: the tokens so far)")
+    prefill_logits: Literal["last", "all"] = Field(
+        "last", description="LM-head rows of a prefill pass: `last` (each prompt's last token) or `all` (every "
+                            "position of every pass: a compiled prompt processor returning the whole logits tensor)")
     context_window_by_model: dict[str, int] = Field(
         default_factory=dict, description="model preset -> compiled window, where a model's asset differs")
     prefill_chunk_tokens: int | None = Field(

@@ -114,12 +114,17 @@ def build_step(
     distinct_experts: float | None = None,
     static_kv_tokens: int | None = None,
     logits: bool = True,
+    all_position_logits: bool = False,
     window_overcount_pairs: float = 0.0,
 ) -> Workload:
     """Ops for one step. Prefill processes `prompt_tokens` per sequence (or, as one pass of a
     chunked prefill, `tokens_per_seq` of them after a context of earlier passes: the step's
     attention is affine in that context); decode one token. `logits: False` leaves out the
-    final norm and lm_head (a prefill pass before the last one needs no logits).
+    final norm and lm_head (a prefill pass before the last one needs no logits);
+    `all_position_logits` (prefill): the head runs on every token of the pass, not the last
+    of each sequence only (a fixed-shape prompt processor's whole logits tensor).
+    `static_kv_tokens`: a fixed-shape runtime's compiled window, which every step's (and
+    every prefill pass's) attention reads and scores whole.
     `window_overcount_pairs`: a pass of a chunked prefill at an offset where its sliding-window
     layers' context term, tokens x min(offset, W), overcounts the attended pairs
     (`chunk_window_overcount_pairs`); its constant FLOPs take them off, so the pass is exact at
@@ -130,7 +135,7 @@ def build_step(
     m = batch * tps
     b = _Builder(model=model, precision=precision, m=m, batch=batch, tps=tps, phase=phase,
                  prompt_tokens=prompt_tokens, static_kv_tokens=static_kv_tokens,
-                 window_overcount_pairs=window_overcount_pairs)
+                 window_overcount_pairs=window_overcount_pairs, all_position_logits=all_position_logits)
     ops: list[Op] = [b.embedding()]
     ops += b.decoder_layers(distinct_experts)
     if logits:
@@ -262,6 +267,7 @@ class _Builder:
     # a chunked prefill pass: pairs per sequence its local layers' capped context term counts
     # beyond the exact ones at the pass's offset (`chunk_window_overcount_pairs`)
     window_overcount_pairs: float = 0.0
+    all_position_logits: bool = False  # prefill: the head over every token of the pass
 
     @property
     def abytes(self) -> float:
@@ -344,6 +350,15 @@ class _Builder:
         writes = self.m * kv_per_token
         share, w = self.model.local_attention()
         window = dict(window_share=share, window_ctx=self.batch * w) if share else {}
+        if self.phase is Phase.PREFILL and causal_prefill and self.static_kv_tokens is not None:
+            # fixed-shape prompt processor (Genie's AR-128 pass: attention mask 1 x 1 x 128 x
+            # context, past K/V of context - 128 positions as inputs): each of the pass's
+            # tokens scores the whole compiled window, masked or not, whatever its offset
+            seen = (1.0 - share) * self.static_kv_tokens + share * min(self.static_kv_tokens, w)
+            return Op(name=name, op_class=cls, kind=OpKind.ATTENTION, layers=layers, m=self.m, k=0, n=0,
+                      weight_params=0.0, weight_bits=0.0, flops=self.batch * self.tps * seen * per_ctx_flops,
+                      kv_read_bytes=self.batch * seen * kv_per_token, kv_write_bytes=writes,
+                      act_bytes=2 * self.m * self.model.q_dim * self.abytes)
         if self.phase is Phase.PREFILL:
             p = self.tps
             if causal_prefill:
@@ -467,7 +482,8 @@ class _Builder:
     def head(self) -> list[Op]:
         md = self.model
         h = md.hidden_size
-        rows = self.batch if self.phase is Phase.PREFILL else self.m  # prefill: logits of the last token only
+        # prefill: logits of each sequence's last token only, unless the runtime returns them all
+        rows = self.batch if self.phase is Phase.PREFILL and not self.all_position_logits else self.m
         return [
             self.vector("final_norm", OpClass.NORM, 1, h, NORM_OPS_PER_ELEMENT, m=rows),
             self.matmul("lm_head", OpClass.LM_HEAD, WeightGroup.LM_HEAD, 1, h, md.vocab_size, m=rows),

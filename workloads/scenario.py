@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -134,7 +135,12 @@ class Scenario(BaseModel):
     static_kv_tokens: int | None = Field(
         None, ge=1, le=2 * MAX_TOKENS,
         description="runtimes compiled for a fixed context window (e.g. Qualcomm Genie) attend over the whole "
-                    "window every step; None: attend over the tokens so far",
+                    "window every step and every prefill pass; None: attend over the tokens so far",
+    )
+    prefill_logits: Literal["last", "all"] = Field(
+        "last", description="rows of the LM head in prefill: `last`, the last token of the prompt (what sampling "
+                            "needs); `all`, every position of every pass, as a compiled fixed-shape prompt "
+                            "processor that returns the causal LM's whole logits tensor (Qualcomm's Genie assets)",
     )
     windowed_kv_cache: bool = Field(
         True, description="a model's sliding-window layers keep only their last W positions (llama.cpp's SWA cache, "

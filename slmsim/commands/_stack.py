@@ -42,8 +42,10 @@ def plan(args: argparse.Namespace, hw: Any, model: Any, scenario: Any, draft: An
             "expert_bits_per_weight": choice.expert_bits_per_weight,
             "tensor_bits_per_weight": {g: b for g, b in choice.tensor_bits if b is not None},
             "dequant_ops_per_weight": choice.dequant_ops_per_weight,
+            "dequant_token_tile": choice.costs.dequant_token_tile,
             "kernel_time_s": kernel_time_s(choice, dev), "step_host_s": step_host_s(choice, dev),
             "static_context_window_tokens": stack.context_window(model.name),
+            "prefill_logits": stack.prefill_logits,
             "kv_cache_bits": choice.kv_cache_bits,
             "serving_schedule": stack.serving_schedule, "warnings": list(choice.warnings)}
     return result, info, stack_scenario(scenario, choice, model, hw)
