@@ -20,7 +20,7 @@ temporal locality: the DES replays the trace itself.
 
 Caches hold whole experts of one layer in a fast tier. Analytic hit rates under
 independent routing: LFU keeps the C most popular experts (hit = their share of accesses);
-LRU follows Che's approximation. Temporal correlation raises LRU hits; only the DES, which
+LRU follows Che's approximation taken at step granularity (`_lru_held`). Temporal correlation raises LRU hits; only the DES, which
 simulates the caches, sees that.
 
 The DES draws routes and simulates caches in blocks of steps (`MoeRouter`: successive
@@ -215,9 +215,9 @@ def analytic_hit_rate(cache: ExpertCache, routing: Uniform | Zipf | Temporal | T
     """Share of a step's distinct experts already in the cache, independent-reference model.
 
     Expert i is touched by a step of B tokens with probability t_i = 1 - (1 - p_i)^B. LFU
-    holds the C experts with the largest t_i; LRU (Che's approximation) holds expert i with
-    probability 1 - (1 - t_i)^T, T chosen so that C experts are held on average. The hit
-    rate is sum_i t_i held_i / sum_i t_i. Memoised per process (a pure function of frozen specs)."""
+    holds the C experts with the largest t_i; LRU holds what Che's approximation holds, taken
+    at the granularity of whole steps (`_lru_held`). The hit rate is sum_i t_i held_i /
+    sum_i t_i. Memoised per process (a pure function of frozen specs)."""
     key = (cache, routing, num_experts, top_k, tokens_per_step)
     h = _HIT_RATES.get(key)
     if h is None:
@@ -240,12 +240,43 @@ def _analytic_hit_rate(cache: ExpertCache, routing: Uniform | Zipf | Temporal | 
         held = np.zeros(num_experts)
         held[np.argsort(-t, kind="stable")[:c]] = 1.0
     else:
-        from scipy.optimize import brentq  # here, not at module level: scipy.optimize costs ~0.4 s of start-up
-
-        t = np.clip(t, 1e-12, 1 - 1e-12)
-        big_t = brentq(lambda x: float(np.sum(1.0 - (1.0 - t) ** x)) - c, 1e-9, 1e12)
-        held = 1.0 - (1.0 - t) ** big_t
+        if np.count_nonzero(t > 0) <= c:
+            return 1.0
+        held = _lru_held(t, c)
     return float(np.sum(t * held) / np.sum(t))
+
+
+def _lru_held(t: np.ndarray, c: int) -> np.ndarray:
+    """Probability that an LRU cache of `c` experts holds expert i at the start of a step, each
+    step touching expert i with probability t_i (independent references).
+
+    Che's approximation at step granularity: the experts touched in the last k steps number
+    N(k) = sum_i 1 - (1 - t_i)^k on average; the cache holds every expert of the last m whole
+    steps (N(m) <= c < N(m + 1)) and, of the experts step m + 1 adds, the share
+    frac = (c - N(m)) / (N(m + 1) - N(m)), the order within a step being independent of
+    popularity (the DES walks a step's experts by id, ids a random relabelling of the ranks):
+    held_i = 1 - (1 - t_i)^m + frac t_i (1 - t_i)^m, which sums to c. Che's continuous form,
+    1 - (1 - t_i)^T with N(T) = c, is the same where steps are short against the cache
+    (T >> 1), but when one step touches more experts than the cache holds (T < 1) it keeps the
+    popular experts with near certainty, where LRU keeps a random share of the step's. Against
+    a Monte Carlo of the same LRU (olmoe-1b-7b routing, 64 experts top-8, Zipf 0.8, 16 cached,
+    random within-step order, 4 x 12,000 steps; docs/decoding.md): batch 1 0.4230 here,
+    0.4230 +- 0.0008 measured, Che 0.4248; batch 4 0.3306, 0.3311, Che 0.3520."""
+    log_miss = np.log1p(-np.minimum(t, 1.0 - 1e-15))  # ln(1 - t_i), exact for rare experts
+
+    def n_touched(k: int) -> float:
+        return float(np.sum(-np.expm1(k * log_miss)))
+
+    lo, hi = 0, 1  # N(lo) <= c < N(hi), found by doubling then bisection on whole steps
+    while n_touched(hi) <= c and hi < 2**62:  # the caller checked that more than c experts are touched
+        lo, hi = hi, hi * 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if n_touched(mid) <= c else (lo, mid)
+    n_lo, step = n_touched(lo), n_touched(lo + 1) - n_touched(lo)
+    frac = min(1.0, (c - n_lo) / step) if step > 0 else 1.0  # step 0: experts too rare to matter in 2^62 steps
+    kept = np.exp(lo * log_miss)
+    return 1.0 - kept + frac * t * kept
 
 
 # --------------------------------------------------------------------------- sampling
