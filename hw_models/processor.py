@@ -92,8 +92,9 @@ class _Processor(BaseModel):
     dequant_token_tile: int | None = Field(
         None, gt=0, le=4096,
         description="tokens a tiled GEMM's output tile holds: the kernel dequantises each weight once per tile of "
-                    "this many token rows (llama.cpp Metal's kernel_mul_mm: 32), so a prefill pass of n tokens "
-                    "pays ceil(n / tile) x dequant_ops_per_weight per weight; none: once per weight per GEMM",
+                    "this many token rows (llama.cpp Metal's kernel_mul_mm: 32), so a GEMM of n token rows (a prefill "
+                    "pass, a large decode batch) pays ceil(n / tile) x dequant_ops_per_weight per weight; none: once "
+                    "per weight per GEMM",
     )
     idle_power_w: Power = Field(alias="idle_power", description="board/device power when idle, e.g. '5 W'")
     idle_power_on: Literal["board", "chip"] = Field(

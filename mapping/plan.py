@@ -203,13 +203,22 @@ class StepMapper:
         batch) tokens a pass (the pass holds batch x w <= chunk tokens, vLLM's and llama.cpp's
         token budget shared by the batch), the last pass the remainder and the logits; pass i
         attends to the i x w tokens before it. An encoder-decoder's encoder sees the whole
-        prompt at once (bidirectional): one pass (an assumption stated in docs/mapping.md)."""
+        prompt at once (bidirectional): one pass (an assumption stated in docs/mapping.md).
+
+        A fixed-shape runtime (a compiled window, `static_kv_tokens`, with its prompt
+        processor's pass, `prefill_chunk_tokens`) pads every pass to the compiled shape: the
+        remainder pass, or a prompt shorter than one pass, costs a whole pass of w tokens
+        (quic/ai-hub-models `_shared/llm/generator.py` `prepare_inputs` pads each slice to
+        `sequence_length`)."""
         chunk = self.scenario.prefill_chunk_tokens
-        if chunk is None or chunk >= batch * prompt_tokens or self.model.encoder_decoder is not None:
+        fixed = (chunk is not None and self.scenario.static_kv_tokens is not None
+                 and self.model.encoder_decoder is None)
+        if not fixed and (chunk is None or chunk >= batch * prompt_tokens or self.model.encoder_decoder is not None):
             return ((prompt_tokens, True, 0, 1),)
+        assert chunk is not None
         w = max(1, chunk // batch)
         passes = math.ceil(prompt_tokens / w)
-        last = prompt_tokens - (passes - 1) * w
+        last = w if fixed else prompt_tokens - (passes - 1) * w
         out: list[tuple[int, bool, int, int]] = []
         if passes > 1:
             out.append((w, False, 0, passes - 1))

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from slmsim.hw_models.processor import CpuDevice, MathPrecision, NpuDevice, _Processor
 from slmsim.mapping.cost import Affine, Component, MappedOp, ctx_affine
 from slmsim.mapping.placement import WeightSources
-from slmsim.workloads.graph import Op, OpKind
+from slmsim.workloads.graph import Op, OpClass, OpKind
 from slmsim.workloads.scenario import Precision
 
 
@@ -46,12 +48,25 @@ def weight_side_vector_ops(op: Op, device: _Processor, precision: Precision) -> 
 
 def dequant_passes(op: Op, tile: int | None) -> float:
     """How often a tiled GEMM dequantises each of its weights: ceil(rows / tile), where rows are
-    the token rows each weight meets (op FLOPs / 2 weights: m for a dense matmul, m x top_k /
-    distinct experts for an expert op, its mean); 1 without a tile (decode: one row)."""
+    the token rows each weight meets (op FLOPs / 2 weights: m for a dense matmul); 1 without a
+    tile (decode: one row).
+
+    A routed expert's rows vary from expert to expert around their mean, m x top_k / distinct
+    experts, so an expert op takes the mean of the ceiling, not the ceiling of the mean (which
+    would jump by a whole tile for every expert as the mean crosses a multiple of the tile):
+    rows of a touched expert are taken as 1 + Poisson(mean - 1) (a touched expert has at least
+    one row; the spread is an assumption, the mean is the op's), and
+    E[ceil(R / tile)] = 1 + sum_j P(R > j x tile)."""
     if tile is None or not op.weight_params:
         return 1.0
     rows = op.flops / (2.0 * op.weight_params)
-    return max(1.0, float(math.ceil(rows / tile - 1e-9)))
+    if op.op_class is not OpClass.EXPERTS or rows <= 1.0:
+        return max(1.0, float(math.ceil(rows / tile - 1e-9)))
+    from scipy.special import pdtrc  # P(X > k), X ~ Poisson(lam); scipy.special is light to import
+
+    lam = rows - 1.0
+    js = np.arange(1, int((lam + 10.0 * math.sqrt(lam) + 10.0) / tile) + 2)
+    return 1.0 + float(np.sum(pdtrc(js * tile - 1, lam)))
 
 
 def weight_and_kv_bytes(op: Op, sources: WeightSources, kv_tier: str) -> tuple[tuple[str, Affine], ...]:

@@ -11,7 +11,8 @@ a stack exists:
    covers only some tensors (gpt-oss: MXFP4 experts, bf16 elsewhere). Any static context
    window of the stack becomes the scenario's `static_kv_tokens` (decode steps and prefill
    passes score it whole), its prefill chunk (tokens per prefill pass) the scenario's
-   `prefill_chunk_tokens` unless one was given, and its `prefill_logits` the scenario's.
+   `prefill_chunk_tokens` unless one was given, and its `prefill_logits` the scenario's
+   unless one was given.
 3. **Dequantisation**: the stack's kernel for that format states the vector ops per weight
    (a device class's own kernels may state their own: `costs.<class>.formats.<fmt>`), and a
    class whose GEMMs tile the tokens its `dequant_token_tile`: the ops recur per token tile.
@@ -346,7 +347,7 @@ def stack_scenario(scenario: Scenario, choice: StackChoice, model: ModelSpec,
     chunk = scenario.prefill_chunk_tokens or choice.stack.prefill_chunk(  # a chunk given wins
         model.name, device_memory_bytes=memory, hardware=hw.name if hw is not None else "")
     return scenario.model_copy(update={"precision": prec, "static_kv_tokens": window, "prefill_chunk_tokens": chunk,
-                                       "prefill_logits": choice.stack.prefill_logits})
+                                       "prefill_logits": scenario.prefill_logits or choice.stack.prefill_logits})
 
 
 def stack_hardware(hw: HardwareSpec, choice: StackChoice) -> HardwareSpec:

@@ -195,8 +195,9 @@ class KernelCosts(BaseModel):
     dequant_token_tile: int | None = Field(
         None, gt=0, le=4096,
         description="token rows of the output tile of the stack's mixed-input GEMMs on this class: each weight is "
-                    "dequantised once per tile of this many tokens (ggml-metal kernel_mul_mm: 32), so a prefill "
-                    "pass of n tokens pays ceil(n / tile) x the format's dequantisation; None: once per GEMM")
+                    "dequantised once per tile of this many tokens (ggml-metal kernel_mul_mm: 32), so a GEMM of n "
+                    "token rows (a prefill pass, a large decode batch) pays ceil(n / tile) x the format's "
+                    "dequantisation; None: once per GEMM")
     formats: dict[str, FormatKernel] = Field(
         default_factory=dict, description="format -> its kernel's efficiencies where it is another kernel kind")
 

@@ -175,7 +175,8 @@ def merge_steps(decode: Workload | None, chunks: tuple[tuple[Workload, int], ...
       and become constants, so the step stays affine in the decode batch's total context
       only, the one context an engine passes;
     - the head (final norm, lm_head) runs for the decode rows and the last chunk of a prompt
-      only (a chunk before a prompt's last has no logits).
+      only (a chunk before a prompt's last has no logits), unless the chunks were built with
+      every position's logits (`all_position_logits`: each chunk then carries its head).
     The merged step counts `decode.batch` sequences (the ones its context sums over)."""
     parts: list[tuple[Op, ...]] = []
     if decode is not None:

@@ -137,10 +137,11 @@ class Scenario(BaseModel):
         description="runtimes compiled for a fixed context window (e.g. Qualcomm Genie) attend over the whole "
                     "window every step and every prefill pass; None: attend over the tokens so far",
     )
-    prefill_logits: Literal["last", "all"] = Field(
-        "last", description="rows of the LM head in prefill: `last`, the last token of the prompt (what sampling "
-                            "needs); `all`, every position of every pass, as a compiled fixed-shape prompt "
-                            "processor that returns the causal LM's whole logits tensor (Qualcomm's Genie assets)",
+    prefill_logits: Literal["last", "all"] | None = Field(
+        None, description="rows of the LM head in prefill: `last`, the last token of the prompt (what sampling "
+                          "needs); `all`, every position of every pass, as a compiled fixed-shape prompt "
+                          "processor that returns the causal LM's whole logits tensor (Qualcomm's Genie assets); "
+                          "none: a --stack's own (`last` without one); a value given wins over the stack's",
     )
     windowed_kv_cache: bool = Field(
         True, description="a model's sliding-window layers keep only their last W positions (llama.cpp's SWA cache, "

@@ -45,7 +45,7 @@ def plan(args: argparse.Namespace, hw: Any, model: Any, scenario: Any, draft: An
             "dequant_token_tile": choice.costs.dequant_token_tile,
             "kernel_time_s": kernel_time_s(choice, dev), "step_host_s": step_host_s(choice, dev),
             "static_context_window_tokens": stack.context_window(model.name),
-            "prefill_logits": stack.prefill_logits,
+            "prefill_logits": scenario.prefill_logits or stack.prefill_logits,  # a scenario's value wins
             "kv_cache_bits": choice.kv_cache_bits,
             "serving_schedule": stack.serving_schedule, "warnings": list(choice.warnings)}
     return result, info, stack_scenario(scenario, choice, model, hw)

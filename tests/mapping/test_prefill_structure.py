@@ -110,3 +110,48 @@ def test_genie_prefill_passes_cost_the_same_at_every_offset() -> None:
     assert all(any(op.name == "lm_head" for op in step.ops) for step, _ in plan.prefill_passes)
     one, _ = _plan("snapdragon-8-elite", "llama-3.2-1b", "genie", "genie-w4", Scenario(prompt_tokens=128, gen_tokens=8))
     assert run(plan).ttft_s == pytest.approx(4 * run(one).ttft_s, rel=1e-6)
+
+
+def test_fixed_shape_prompt_is_padded_to_whole_passes() -> None:
+    """Genie pads every slice of the prompt to the compiled 128 tokens (ai-hub-models
+    generator.prepare_inputs): 1, 16 and 128 tokens cost one whole pass, 129 tokens two."""
+    def ttft(prompt: int) -> float:
+        plan, _ = _plan("snapdragon-8-elite", "llama-3.2-3b", "genie", "genie-w4a16",
+                        Scenario(prompt_tokens=prompt, gen_tokens=8))
+        return run(plan).ttft_s
+
+    one = ttft(128)
+    assert ttft(1) == pytest.approx(one, rel=1e-12)
+    assert ttft(16) == pytest.approx(one, rel=1e-12)
+    assert ttft(129) == pytest.approx(2 * one, rel=1e-9)
+
+
+def test_expert_op_tile_count_is_the_mean_of_the_ceiling() -> None:
+    """Rows of a touched expert are 1 + Poisson(mean - 1): at a mean of 32 rows, P(R > 32) =
+    P(Poisson(31) >= 32) = 0.4524, so 1.4524 tiles (a Monte Carlo of the same law gives 1.4522);
+    the count is smooth across the tile, where a dense op's jumps from 1 to 2."""
+    def expert(rows: float) -> Op:
+        w = 128 * 64 * 64.0
+        return Op(name="experts_up", op_class=OpClass.EXPERTS, kind=OpKind.MATMUL, layers=1, m=1, k=64, n=64,
+                  weight_params=w, weight_bits=4.0, flops=2.0 * rows * w, act_bytes=0.0)
+
+    assert dequant_passes(expert(32), 32) == pytest.approx(1.4524, abs=1e-4)
+    rng = np.random.default_rng(0)
+    assert np.mean(np.ceil((1 + rng.poisson(31, 200_000)) / 32)) == pytest.approx(1.4524, abs=0.005)
+    assert abs(dequant_passes(expert(32.1), 32) - dequant_passes(expert(31.9), 32)) < 0.02
+    assert dequant_passes(expert(1), 32) == 1.0
+    assert dequant_passes(_matmul(32), 32) == 1 and dequant_passes(_matmul(33), 32) == 2
+
+
+def test_a_scenario_prefill_logits_wins_over_the_stack() -> None:
+    """A scenario that asks for every position's logits gets them under llama.cpp, and one that
+    asks for the last token's gets that under Genie (as a prefill chunk given wins)."""
+    def head_rows(stack: str, fmt: str, hw: str, logits: str) -> float:
+        scen = Scenario(prompt_tokens=128, gen_tokens=8, prefill_logits=logits)
+        plan, _ = _plan(hw, "llama-3.2-1b", stack, fmt, scen)
+        step = plan.prefill_passes[-1][0]
+        return next(op for op in step.ops if op.name == "lm_head").flops.const / (2 * 2048 * 128256)
+
+    assert head_rows("llama.cpp", "q4_0", "apple-m1-max", "all") == pytest.approx(128)
+    assert head_rows("llama.cpp", "q4_0", "apple-m1-max", "last") == pytest.approx(1)
+    assert head_rows("genie", "genie-w4", "snapdragon-8-elite", "last") == pytest.approx(1)
