@@ -20,8 +20,8 @@ temporal locality: the DES replays the trace itself.
 
 Caches hold whole experts of one layer in a fast tier. Analytic hit rates under
 independent routing: LFU keeps the C most popular experts (hit = their share of accesses);
-LRU follows Che's approximation taken at step granularity (`_lru_held`). Temporal correlation raises LRU hits; only the DES, which
-simulates the caches, sees that.
+LRU follows Che's approximation taken at step granularity (`_lru_held`). Temporal
+correlation raises LRU hits; only the DES, which simulates the caches, sees that.
 
 The DES draws routes and simulates caches in blocks of steps (`MoeRouter`: successive
 sampling in `RoutingSampler`, the exact block LRU `LruBlockCache`); `CacheState` is the
@@ -260,8 +260,9 @@ def _lru_held(t: np.ndarray, c: int) -> np.ndarray:
     (T >> 1), but when one step touches more experts than the cache holds (T < 1) it keeps the
     popular experts with near certainty, where LRU keeps a random share of the step's. Against
     a Monte Carlo of the same LRU (olmoe-1b-7b routing, 64 experts top-8, Zipf 0.8, 16 cached,
-    random within-step order, 4 x 12,000 steps; docs/decoding.md): batch 1 0.4230 here,
-    0.4230 +- 0.0008 measured, Che 0.4248; batch 4 0.3306, 0.3311, Che 0.3520."""
+    random within-step order, 4 x 12,000 steps at batch 1 and 4 x 8,000 at batch 4;
+    docs/decoding.md): batch 1 0.4230 here, 0.4230 +- 0.0008 measured, Che 0.4248; batch 4
+    0.3306, 0.3311, Che 0.3520."""
     log_miss = np.log1p(-np.minimum(t, 1.0 - 1e-15))  # ln(1 - t_i), exact for rare experts
 
     def n_touched(k: int) -> float:
