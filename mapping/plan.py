@@ -211,11 +211,9 @@ class StepMapper:
         (quic/ai-hub-models `_shared/llm/generator.py` `prepare_inputs` pads each slice to
         `sequence_length`)."""
         chunk = self.scenario.prefill_chunk_tokens
-        fixed = (chunk is not None and self.scenario.static_kv_tokens is not None
-                 and self.model.encoder_decoder is None)
-        if not fixed and (chunk is None or chunk >= batch * prompt_tokens or self.model.encoder_decoder is not None):
+        fixed = self.scenario.static_kv_tokens is not None
+        if chunk is None or self.model.encoder_decoder is not None or (not fixed and chunk >= batch * prompt_tokens):
             return ((prompt_tokens, True, 0, 1),)
-        assert chunk is not None
         w = max(1, chunk // batch)
         passes = math.ceil(prompt_tokens / w)
         last = w if fixed else prompt_tokens - (passes - 1) * w

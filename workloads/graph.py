@@ -351,14 +351,16 @@ class _Builder:
         writes = self.m * kv_per_token
         share, w = self.model.local_attention()
         window = dict(window_share=share, window_ctx=self.batch * w) if share else {}
-        if self.phase is Phase.PREFILL and causal_prefill and self.static_kv_tokens is not None:
-            # fixed-shape prompt processor (Genie's AR-128 pass: attention mask 1 x 1 x 128 x
-            # context, past K/V of context - 128 positions as inputs): each of the pass's
-            # tokens scores the whole compiled window, masked or not, whatever its offset
+        if self.static_kv_tokens is not None and (self.phase is Phase.DECODE or causal_prefill):
+            # fixed-shape runtime: every step and every prefill pass reads and scores the whole
+            # compiled window, masked or not, whatever its offset (a sliding-window layer at most
+            # its own; Genie's AR-128 pass: attention mask 1 x 1 x 128 x context, past K/V of
+            # context - 128 positions as inputs)
             seen = (1.0 - share) * self.static_kv_tokens + share * min(self.static_kv_tokens, w)
+            span = self.batch * seen
             return Op(name=name, op_class=cls, kind=OpKind.ATTENTION, layers=layers, m=self.m, k=0, n=0,
-                      weight_params=0.0, weight_bits=0.0, flops=self.batch * self.tps * seen * per_ctx_flops,
-                      kv_read_bytes=self.batch * seen * kv_per_token, kv_write_bytes=writes,
+                      weight_params=0.0, weight_bits=0.0, flops=self.tps * per_ctx_flops * span,
+                      kv_read_bytes=kv_per_token * span, kv_write_bytes=writes,
                       act_bytes=2 * self.m * self.model.q_dim * self.abytes)
         if self.phase is Phase.PREFILL:
             p = self.tps
@@ -375,15 +377,6 @@ class _Builder:
                       kv_read_bytes_per_ctx=kv_per_token if causal_prefill else 0.0,
                       kv_read_bytes=self.m * kv_per_token, kv_write_bytes=writes,
                       act_bytes=2 * self.m * self.model.q_dim * self.abytes, **(window if causal_prefill else {}))
-        if self.static_kv_tokens is not None:
-            # fixed-shape runtime: every step reads and scores the whole compiled window (a
-            # sliding-window layer at most its own)
-            seen = (1.0 - share) * self.static_kv_tokens + share * min(self.static_kv_tokens, w)
-            span = self.batch * seen
-            return Op(name=name, op_class=cls, kind=OpKind.ATTENTION, layers=layers, m=self.m, k=0, n=0,
-                      weight_params=0.0, weight_bits=0.0, flops=self.tps * per_ctx_flops * span,
-                      kv_read_bytes=kv_per_token * span, kv_write_bytes=writes,
-                      act_bytes=2 * self.m * self.model.q_dim * self.abytes)
         # each of the tps new tokens of a sequence attends to that sequence's context
         return Op(name=name, op_class=cls, kind=OpKind.ATTENTION, layers=layers, m=self.m, k=0, n=0,
                   weight_params=0.0, weight_bits=0.0, flops=0.0, flops_per_ctx=self.tps * per_ctx_flops,

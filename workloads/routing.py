@@ -274,7 +274,8 @@ def _lru_held(t: np.ndarray, c: int) -> np.ndarray:
     while hi - lo > 1:
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if n_touched(mid) <= c else (lo, mid)
-    n_lo, step = n_touched(lo), n_touched(lo + 1) - n_touched(lo)
+    n_lo = n_touched(lo)
+    step = n_touched(lo + 1) - n_lo
     frac = min(1.0, (c - n_lo) / step) if step > 0 else 1.0  # step 0: experts too rare to matter in 2^62 steps
     kept = np.exp(lo * log_miss)
     return 1.0 - kept + frac * t * kept

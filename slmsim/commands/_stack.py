@@ -37,6 +37,7 @@ def plan(args: argparse.Namespace, hw: Any, model: Any, scenario: Any, draft: An
     fmt = fmt or next(iter(stack.formats))
     result, choice = make_stack_plan(hw, model, scenario, stack, fmt, format_library(), draft_model=draft)
     dev = hw.devices[choice.device]
+    ran = stack_scenario(scenario, choice, model, hw)
     info = {"name": stack.name, "weight_format": choice.format_name, "device": choice.device,
             "cost_class": choice.cost_class, "bits_per_weight": choice.bits_per_weight,
             "expert_bits_per_weight": choice.expert_bits_per_weight,
@@ -45,7 +46,7 @@ def plan(args: argparse.Namespace, hw: Any, model: Any, scenario: Any, draft: An
             "dequant_token_tile": choice.costs.dequant_token_tile,
             "kernel_time_s": kernel_time_s(choice, dev), "step_host_s": step_host_s(choice, dev),
             "static_context_window_tokens": stack.context_window(model.name),
-            "prefill_logits": scenario.prefill_logits or stack.prefill_logits,  # a scenario's value wins
+            "prefill_logits": ran.prefill_logits,
             "kv_cache_bits": choice.kv_cache_bits,
             "serving_schedule": stack.serving_schedule, "warnings": list(choice.warnings)}
-    return result, info, stack_scenario(scenario, choice, model, hw)
+    return result, info, ran
